@@ -1,0 +1,286 @@
+import { EmptyCredentialError, WechatApiError, WechatUnavailableError } from '../errors';
+import { errorKind, parseRequestIp } from './errcodes';
+import {
+  type ApiName,
+  ApiPath,
+  type AuthorizerInfoResponse,
+  type AuthorizerListResponse,
+  type AuthorizerTokenResponse,
+  type ComponentTokenResponse,
+  type PreAuthCodeResponse,
+  type QueryAuthResponse,
+  type WechatErrorBody,
+} from './wire';
+
+/**
+ * The component (第三方平台) APIs the service calls, one method per WeChat API. Services depend on this
+ * port; `HttpComponentApi` is the real adapter and tests use a simulator or a fake.
+ */
+export interface ComponentApi {
+  /** `api_start_push_ticket`: asks WeChat to resume `component_verify_ticket` pushes. */
+  apiStartPushTicket(componentSecret: string): Promise<void>;
+  /** `api_component_token`: mints a component_access_token from a ticket. */
+  apiComponentToken(appSecret: string, ticket: string): Promise<ComponentTokenResponse>;
+  /** `api_create_preauthcode`: a single-use pre_auth_code (预授权码) for one authorization link. */
+  apiCreatePreauthcode(componentAccessToken: string): Promise<PreAuthCodeResponse>;
+  /** `api_query_auth`: exchanges an authorization_code for the authorizer's tokens and permissions. */
+  apiQueryAuth(componentAccessToken: string, authorizationCode: string): Promise<QueryAuthResponse>;
+  /** `api_authorizer_token`: a new authorizer_access_token from the refresh token. */
+  apiAuthorizerToken(
+    componentAccessToken: string,
+    authorizerAppId: string,
+    refreshToken: string
+  ): Promise<AuthorizerTokenResponse>;
+  /** `api_get_authorizer_list`: one page (count ≤ 500) of authorizers with their refresh tokens. */
+  apiGetAuthorizerList(
+    componentAccessToken: string,
+    offset: number,
+    count: number
+  ): Promise<AuthorizerListResponse>;
+  /** `api_get_authorizer_info`: the account's profile and granted permission sets. */
+  apiGetAuthorizerInfo(
+    componentAccessToken: string,
+    authorizerAppId: string
+  ): Promise<AuthorizerInfoResponse>;
+}
+
+export interface HttpComponentApiOptions {
+  componentAppId: string;
+  /** WeChat origin, `https://api.weixin.qq.com` in production. */
+  baseUrl: string;
+  /** Per-attempt timeout. The lease in `policy.ts` is longer than all attempts together. */
+  timeoutMs: number;
+  /** Attempts for transient failures (-1 busy, timeouts, resets, non-JSON answers). */
+  attempts: number;
+  /** Pause before a retry; tests pass 0. */
+  retryDelayMs: number;
+  fetch?: typeof fetch;
+}
+
+/** Strings peers have sent as credentials and WeChat then rejected with 61006/61023. */
+const PLACEHOLDERS = new Set(['', 'null', 'undefined', 'none', 'nil']);
+
+/** Refuses empty and placeholder credentials before they reach WeChat. */
+function requireCredential(api: ApiName, field: string, value: string): string {
+  if (typeof value !== 'string' || PLACEHOLDERS.has(value.trim().toLowerCase())) {
+    throw new EmptyCredentialError(api, field);
+  }
+  return value;
+}
+
+function requireString(api: ApiName, body: Record<string, unknown>, field: string): string {
+  const value = body[field];
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new WechatUnavailableError(api, `answer has no ${field}`);
+  }
+  return value;
+}
+
+function requirePositive(api: ApiName, body: Record<string, unknown>, field: string): number {
+  const value = body[field];
+  if (typeof value !== 'number' || !(value > 0)) {
+    throw new WechatUnavailableError(api, `answer has no valid ${field}`);
+  }
+  return value;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * `ComponentApi` over HTTPS. Every call goes through one `call()` that POSTs JSON with a timeout, retries
+ * transient failures, and decodes the answer: a non-zero `errcode` becomes a `WechatApiError` whose kind comes
+ * from `errcodes.ts`; anything that is not a JSON object becomes `WechatUnavailableError`.
+ *
+ * The component token is sent as `?component_access_token=` (the name every SDK uses in production).
+ *
+ * @see https://developers.weixin.qq.com/doc/oplatform/openApi/ticket-token/api_getcomponentaccesstoken
+ */
+export class HttpComponentApi implements ComponentApi {
+  readonly #options: HttpComponentApiOptions;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: HttpComponentApiOptions) {
+    this.#options = options;
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  async apiStartPushTicket(componentSecret: string): Promise<void> {
+    await this.#call('api_start_push_ticket', undefined, {
+      component_appid: this.#options.componentAppId,
+      component_secret: requireCredential(
+        'api_start_push_ticket',
+        'component_secret',
+        componentSecret
+      ),
+    });
+  }
+
+  async apiComponentToken(appSecret: string, ticket: string): Promise<ComponentTokenResponse> {
+    const api = 'api_component_token';
+    const body = await this.#call(api, undefined, {
+      component_appid: this.#options.componentAppId,
+      component_appsecret: requireCredential(api, 'component_appsecret', appSecret),
+      component_verify_ticket: requireCredential(api, 'component_verify_ticket', ticket),
+    });
+    return {
+      component_access_token: requireString(api, body, 'component_access_token'),
+      expires_in: requirePositive(api, body, 'expires_in'),
+    };
+  }
+
+  async apiCreatePreauthcode(componentAccessToken: string): Promise<PreAuthCodeResponse> {
+    const api = 'api_create_preauthcode';
+    const body = await this.#call(api, componentAccessToken, {
+      component_appid: this.#options.componentAppId,
+    });
+    return {
+      pre_auth_code: requireString(api, body, 'pre_auth_code'),
+      expires_in: requirePositive(api, body, 'expires_in'),
+    };
+  }
+
+  async apiQueryAuth(
+    componentAccessToken: string,
+    authorizationCode: string
+  ): Promise<QueryAuthResponse> {
+    const api = 'api_query_auth';
+    const body = await this.#call(api, componentAccessToken, {
+      component_appid: this.#options.componentAppId,
+      authorization_code: requireCredential(api, 'authorization_code', authorizationCode),
+    });
+    const info = body.authorization_info as Record<string, unknown> | undefined;
+    if (!info || typeof info !== 'object') {
+      throw new WechatUnavailableError(api, 'answer has no authorization_info');
+    }
+    return {
+      authorization_info: {
+        authorizer_appid: requireString(api, info, 'authorizer_appid'),
+        authorizer_access_token:
+          typeof info.authorizer_access_token === 'string' && info.authorizer_access_token
+            ? info.authorizer_access_token
+            : undefined,
+        expires_in: typeof info.expires_in === 'number' ? info.expires_in : undefined,
+        authorizer_refresh_token: requireString(api, info, 'authorizer_refresh_token'),
+        func_info: Array.isArray(info.func_info) ? info.func_info : [],
+      },
+    };
+  }
+
+  async apiAuthorizerToken(
+    componentAccessToken: string,
+    authorizerAppId: string,
+    refreshToken: string
+  ): Promise<AuthorizerTokenResponse> {
+    const api = 'api_authorizer_token';
+    const body = await this.#call(api, componentAccessToken, {
+      component_appid: this.#options.componentAppId,
+      authorizer_appid: requireCredential(api, 'authorizer_appid', authorizerAppId),
+      authorizer_refresh_token: requireCredential(api, 'authorizer_refresh_token', refreshToken),
+    });
+    const rotated = body.authorizer_refresh_token;
+    return {
+      authorizer_access_token: requireString(api, body, 'authorizer_access_token'),
+      expires_in: requirePositive(api, body, 'expires_in'),
+      authorizer_refresh_token: typeof rotated === 'string' && rotated ? rotated : undefined,
+    };
+  }
+
+  async apiGetAuthorizerList(
+    componentAccessToken: string,
+    offset: number,
+    count: number
+  ): Promise<AuthorizerListResponse> {
+    const api = 'api_get_authorizer_list';
+    const body = await this.#call(api, componentAccessToken, {
+      component_appid: this.#options.componentAppId,
+      offset,
+      count: Math.min(count, 500),
+    });
+    const list = Array.isArray(body.list) ? body.list : [];
+    return {
+      total_count: typeof body.total_count === 'number' ? body.total_count : list.length,
+      list: list.filter(
+        (item): item is AuthorizerListResponse['list'][number] =>
+          !!item && typeof item === 'object' && typeof item.authorizer_appid === 'string'
+      ),
+    };
+  }
+
+  async apiGetAuthorizerInfo(
+    componentAccessToken: string,
+    authorizerAppId: string
+  ): Promise<AuthorizerInfoResponse> {
+    const api = 'api_get_authorizer_info';
+    const body = await this.#call(api, componentAccessToken, {
+      component_appid: this.#options.componentAppId,
+      authorizer_appid: requireCredential(api, 'authorizer_appid', authorizerAppId),
+    });
+    if (!body.authorizer_info || !body.authorization_info) {
+      throw new WechatUnavailableError(api, 'answer has no authorizer_info');
+    }
+    return body as unknown as AuthorizerInfoResponse;
+  }
+
+  async #call(
+    api: ApiName,
+    componentAccessToken: string | undefined,
+    payload: object
+  ): Promise<Record<string, unknown>> {
+    let url = `${this.#options.baseUrl}${ApiPath[api]}`;
+    if (componentAccessToken !== undefined) {
+      const token = requireCredential(api, 'component_access_token', componentAccessToken);
+      url += `?component_access_token=${encodeURIComponent(token)}`;
+    }
+    const attempts = Math.max(1, this.#options.attempts);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#once(api, url, payload);
+      } catch (error) {
+        const transient =
+          error instanceof WechatUnavailableError ||
+          (error instanceof WechatApiError && error.kind === 'busy');
+        if (!transient || attempt >= attempts) throw error;
+        await sleep(this.#options.retryDelayMs * attempt);
+      }
+    }
+  }
+
+  async #once(api: ApiName, url: string, payload: object): Promise<Record<string, unknown>> {
+    let text: string;
+    let status: number;
+    try {
+      const response = await this.#fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(payload),
+        signal: AbortSignal.timeout(this.#options.timeoutMs),
+      });
+      status = response.status;
+      text = await response.text();
+    } catch (error) {
+      const reason =
+        error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
+          ? `no answer within ${this.#options.timeoutMs} ms`
+          : 'connection failed';
+      throw new WechatUnavailableError(api, reason, { cause: error });
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new WechatUnavailableError(api, `HTTP ${status} answer is not JSON`);
+    }
+    if (!body || typeof body !== 'object' || Array.isArray(body)) {
+      throw new WechatUnavailableError(api, `HTTP ${status} answer is not a JSON object`);
+    }
+    const { errcode, errmsg } = body as WechatErrorBody;
+    if (errcode !== undefined && errcode !== 0) {
+      const message = typeof errmsg === 'string' ? errmsg : '';
+      const kind = errorKind(Number(errcode));
+      const requestIp = kind === 'ip_not_whitelisted' ? parseRequestIp(message) : undefined;
+      throw new WechatApiError(api, Number(errcode), message, kind, requestIp);
+    }
+    if (status >= 400) throw new WechatUnavailableError(api, `HTTP ${status}`);
+    return body as Record<string, unknown>;
+  }
+}

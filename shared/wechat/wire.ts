@@ -1,0 +1,117 @@
+/**
+ * Request and response bodies of the component APIs, with WeChat's own field names so the code can be
+ * grepped against the docs. Domain code converts these to camelCase records at the service boundary.
+ *
+ * @see https://developers.weixin.qq.com/doc/oplatform/openApi/ticket-token/api_getcomponentaccesstoken
+ */
+
+/** Every failing answer carries these; a success carries no `errcode` or `errcode: 0`. */
+export interface WechatErrorBody {
+  errcode?: number;
+  errmsg?: string;
+}
+
+/** `api_start_push_ticket` (startPushTicket): restarts the ticket push. */
+export interface StartPushTicketRequest {
+  component_appid: string;
+  component_secret: string;
+}
+
+/** `api_component_token` (getComponentAccessToken). */
+export interface ComponentTokenRequest {
+  component_appid: string;
+  component_appsecret: string;
+  component_verify_ticket: string;
+}
+export interface ComponentTokenResponse {
+  component_access_token: string;
+  expires_in: number;
+}
+
+/** `api_create_preauthcode` (getPreAuthCode, 预授权码). */
+export interface PreAuthCodeRequest {
+  component_appid: string;
+}
+export interface PreAuthCodeResponse {
+  pre_auth_code: string;
+  expires_in: number;
+}
+
+/** One permission set (权限集) the merchant granted. */
+export interface FuncInfo {
+  funcscope_category: { id: number; type?: number; name?: string; desc?: string };
+  confirm_info?: { need_confirm: number; already_confirm: number; can_confirm: number };
+}
+
+/** `api_query_auth` (getAuthorizerRefreshToken): exchanges an authorization_code. */
+export interface QueryAuthRequest {
+  component_appid: string;
+  authorization_code: string;
+}
+export interface QueryAuthResponse {
+  authorization_info: {
+    authorizer_appid: string;
+    authorizer_access_token?: string;
+    expires_in?: number;
+    authorizer_refresh_token: string;
+    func_info?: FuncInfo[];
+  };
+}
+
+/** `api_authorizer_token` (getAuthorizerAccessToken). */
+export interface AuthorizerTokenRequest {
+  component_appid: string;
+  authorizer_appid: string;
+  authorizer_refresh_token: string;
+}
+export interface AuthorizerTokenResponse {
+  authorizer_access_token: string;
+  expires_in: number;
+  authorizer_refresh_token?: string;
+}
+
+/** `api_get_authorizer_list` (getAuthorizerList); `count` is at most 500. */
+export interface AuthorizerListRequest {
+  component_appid: string;
+  offset: number;
+  count: number;
+}
+export interface AuthorizerListResponse {
+  total_count: number;
+  list: { authorizer_appid: string; refresh_token: string; auth_time: number }[];
+}
+
+/** `api_get_authorizer_info` (getAuthorizerInfo). Only the fields we show are typed. */
+export interface AuthorizerInfoRequest {
+  component_appid: string;
+  authorizer_appid: string;
+}
+export interface AuthorizerInfoResponse {
+  authorizer_info: {
+    nick_name?: string;
+    head_img?: string;
+    user_name?: string;
+    principal_name?: string;
+    service_type_info?: { id: number };
+    verify_type_info?: { id: number };
+    MiniProgramInfo?: unknown;
+    [key: string]: unknown;
+  };
+  authorization_info: {
+    authorizer_appid: string;
+    authorizer_refresh_token?: string;
+    func_info?: FuncInfo[];
+  };
+}
+
+/** API paths under the base URL, named as WeChat names them. */
+export const ApiPath = {
+  api_start_push_ticket: '/cgi-bin/component/api_start_push_ticket',
+  api_component_token: '/cgi-bin/component/api_component_token',
+  api_create_preauthcode: '/cgi-bin/component/api_create_preauthcode',
+  api_query_auth: '/cgi-bin/component/api_query_auth',
+  api_authorizer_token: '/cgi-bin/component/api_authorizer_token',
+  api_get_authorizer_list: '/cgi-bin/component/api_get_authorizer_list',
+  api_get_authorizer_info: '/cgi-bin/component/api_get_authorizer_info',
+} as const;
+export type ApiName = keyof typeof ApiPath;
