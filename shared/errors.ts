@@ -158,6 +158,13 @@ export class ConcurrentUpdateError extends ServiceError {
   override readonly retryable = true;
 }
 
+/** DynamoDB throttled, failed or could not be reached; the operation may be retried. */
+export class StoreUnavailableError extends ServiceError {
+  override readonly name = 'StoreUnavailableError';
+  readonly code = 'store_unavailable';
+  override readonly retryable = true;
+}
+
 /** Another refresher holds the lease and did not finish in the time we were willing to wait. */
 export class RefreshInProgressError extends ServiceError {
   override readonly name = 'RefreshInProgressError';

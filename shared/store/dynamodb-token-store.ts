@@ -1,0 +1,520 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { ConcurrentUpdateError, StoreUnavailableError } from '../errors';
+import { TABLE_SCHEMA } from './table-schema';
+import type {
+  AuthCodeRecord,
+  AuthorizerRecord,
+  AuthorizerStatus,
+  ComponentTokenRecord,
+  LeaseClaim,
+  LeasedRef,
+  NewAuthorization,
+  Page,
+  TicketRecord,
+  TokenStore,
+} from './token-store';
+
+/** Items are kept this long after they stop mattering, for diagnosis, then DynamoDB's TTL removes them. */
+const RETENTION_SECONDS = 7 * 24 * 3600;
+const TICKET_LIFETIME_MS = 12 * 3600 * 1000;
+
+const key = {
+  ticket: (c: string) => `COMPONENT#${c}#TICKET`,
+  componentToken: (c: string) => `COMPONENT#${c}#TOKEN`,
+  authorizer: (c: string, a: string) => `AUTHORIZER#${c}#${a}`,
+  authCode: (c: string, code: string) => `AUTHCODE#${c}#${code}`,
+  dueAuthorizers: (c: string) => `DUE#${c}`,
+  dueAuthCodes: (c: string) => `AUTHCODE_DUE#${c}`,
+  of(ref: LeasedRef): string {
+    switch (ref.kind) {
+      case 'component_token':
+        return key.componentToken(ref.componentAppId);
+      case 'authorizer':
+        return key.authorizer(ref.componentAppId, ref.authorizerAppId);
+      case 'auth_code':
+        return key.authCode(ref.componentAppId, ref.code);
+    }
+  },
+};
+
+type Item = Record<string, unknown>;
+
+/** Drops the physical attributes (keys, index, TTL) so callers only see domain fields. */
+function strip<T>(item: Item | undefined): T | undefined {
+  if (!item) return undefined;
+  const {
+    pk: _pk,
+    dueKey: _dueKey,
+    ttl: _ttl,
+    refreshAt,
+    ...rest
+  } = item as Item & {
+    refreshAt?: number;
+  };
+  if (typeof rest.code === 'string') {
+    return { ...rest, nextAttemptAt: refreshAt } as T;
+  }
+  return { ...rest, ...(refreshAt === undefined ? {} : { refreshAt }) } as T;
+}
+
+/** Builds `SET a = :a, …` / `REMOVE …` from plain objects; values may reference extra expressions. */
+function update(
+  set: Record<string, unknown>,
+  remove: string[] = [],
+  extraSet: string[] = []
+): Pick<UpdateCommandInput, 'UpdateExpression' | 'ExpressionAttributeNames'> & {
+  values: Record<string, unknown>;
+} {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const clauses: string[] = [...extraSet];
+  for (const [name, value] of Object.entries(set)) {
+    if (value === undefined) {
+      remove.push(name);
+      continue;
+    }
+    names[`#${name}`] = name;
+    values[`:${name}`] = value;
+    clauses.push(`#${name} = :${name}`);
+  }
+  for (const name of remove) names[`#${name}`] = name;
+  const removeClause = remove.length ? ` REMOVE ${remove.map((n) => `#${n}`).join(', ')}` : '';
+  return {
+    UpdateExpression: `SET ${clauses.join(', ')}${removeClause}`,
+    ExpressionAttributeNames: names,
+    values,
+  };
+}
+
+/**
+ * `TokenStore` on one DynamoDB table (architecture §2). Every write is a single-item conditional write, so
+ * no transactions are needed (dynalite, used in tests and the sandbox, has none) and a lost race surfaces as
+ * `ConcurrentUpdateError`. Reads are strongly consistent: a reader right after a refresh sees the new token.
+ *
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html
+ */
+export class DynamoDbTokenStore implements TokenStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string
+  ) {}
+
+  async getTicket(componentAppId: string): Promise<TicketRecord | undefined> {
+    return strip(await this.#get(key.ticket(componentAppId)));
+  }
+
+  async putTicket(record: TicketRecord): Promise<boolean> {
+    try {
+      await this.#send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            pk: key.ticket(record.componentAppId),
+            ...record,
+            ttl: Math.floor((record.createTime + TICKET_LIFETIME_MS) / 1000) + RETENTION_SECONDS,
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR createTime < :createTime',
+          ExpressionAttributeValues: { ':createTime': record.createTime },
+        })
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConcurrentUpdateError) return false;
+      throw error;
+    }
+  }
+
+  async getComponentToken(componentAppId: string): Promise<ComponentTokenRecord | undefined> {
+    return strip(await this.#get(key.componentToken(componentAppId)));
+  }
+
+  async getAuthorizer(componentAppId: string, authorizerAppId: string) {
+    return strip<AuthorizerRecord>(
+      await this.#get(key.authorizer(componentAppId, authorizerAppId))
+    );
+  }
+
+  async getAuthCode(componentAppId: string, code: string) {
+    return strip<AuthCodeRecord>(await this.#get(key.authCode(componentAppId, code)));
+  }
+
+  async claim(ref: LeasedRef, expectedVersion: number, lease: LeaseClaim, now: number) {
+    const creatable = ref.kind === 'component_token' && expectedVersion === 0;
+    const set =
+      ref.kind === 'component_token'
+        ? { leaseOwner: lease.owner, leaseUntil: lease.until, componentAppId: ref.componentAppId }
+        : { leaseOwner: lease.owner, leaseUntil: lease.until };
+    const u = update(set, [], ['#version = if_not_exists(#version, :zero)']);
+    const versionCheck = creatable
+      ? '(attribute_not_exists(pk) OR #version = :expected)'
+      : '(attribute_exists(pk) AND #version = :expected)';
+    await this.#update({
+      Key: { pk: key.of(ref) },
+      ...u,
+      ExpressionAttributeNames: { ...u.ExpressionAttributeNames, '#version': 'version' },
+      ConditionExpression: `${versionCheck} AND (attribute_not_exists(#leaseUntil) OR #leaseUntil < :now)`,
+      ExpressionAttributeValues: {
+        ...u.values,
+        ':zero': 0,
+        ':expected': expectedVersion,
+        ':now': now,
+      },
+    });
+  }
+
+  async release(
+    ref: LeasedRef,
+    owner: string,
+    outcome: { errorCode?: string; retryAt?: number },
+    now: number
+  ): Promise<void> {
+    const errorField = ref.kind === 'auth_code' ? 'outcomeCode' : 'lastErrorCode';
+    const u = update(
+      { [errorField]: outcome.errorCode, updatedAt: now },
+      ['leaseOwner', 'leaseUntil'],
+      ref.kind === 'auth_code' ? ['#attempts = if_not_exists(#attempts, :zero) + :one'] : []
+    );
+    const names: Record<string, string> = {
+      ...u.ExpressionAttributeNames,
+      '#owner': 'leaseOwner',
+    };
+    const values: Record<string, unknown> = { ...u.values, ':owner': owner };
+    let expression = u.UpdateExpression as string;
+    if (ref.kind === 'auth_code') {
+      names['#attempts'] = 'attempts';
+      values[':zero'] = 0;
+      values[':one'] = 1;
+    }
+    if (outcome.retryAt !== undefined) {
+      names['#refreshAt'] = 'refreshAt';
+      values[':refreshAt'] = outcome.retryAt;
+      expression = expression.replace('SET ', 'SET #refreshAt = :refreshAt, ');
+    }
+    try {
+      await this.#update({
+        Key: { pk: key.of(ref) },
+        UpdateExpression: expression,
+        ExpressionAttributeNames: names,
+        ConditionExpression: '#owner = :owner',
+        ExpressionAttributeValues: values,
+      });
+    } catch (error) {
+      if (!(error instanceof ConcurrentUpdateError)) throw error;
+    }
+  }
+
+  async saveComponentToken(
+    componentAppId: string,
+    owner: string,
+    token: { accessToken: string; expiresAt: number; refreshAt: number },
+    now: number
+  ): Promise<ComponentTokenRecord> {
+    return this.#saveAsOwner<ComponentTokenRecord>(
+      key.componentToken(componentAppId),
+      owner,
+      { ...token, updatedAt: now },
+      ['lastErrorCode']
+    );
+  }
+
+  async saveAuthorizerToken(
+    componentAppId: string,
+    authorizerAppId: string,
+    owner: string,
+    token: { accessToken: string; expiresAt: number; refreshAt: number; refreshToken: string },
+    now: number
+  ): Promise<AuthorizerRecord> {
+    return this.#saveAsOwner<AuthorizerRecord>(
+      key.authorizer(componentAppId, authorizerAppId),
+      owner,
+      { ...token, dueKey: key.dueAuthorizers(componentAppId), updatedAt: now },
+      ['lastErrorCode'],
+      {
+        condition: '#status = :active',
+        names: { '#status': 'status' },
+        values: { ':active': 'active' },
+      }
+    );
+  }
+
+  async replaceRefreshToken(
+    componentAppId: string,
+    authorizerAppId: string,
+    expected: string | undefined,
+    refreshToken: string,
+    now: number
+  ): Promise<boolean> {
+    try {
+      await this.#update({
+        Key: { pk: key.authorizer(componentAppId, authorizerAppId) },
+        UpdateExpression: 'SET #refreshToken = :refreshToken, #updatedAt = :now',
+        ConditionExpression:
+          expected === undefined
+            ? '#status = :active AND attribute_not_exists(#refreshToken)'
+            : '#status = :active AND #refreshToken = :expected',
+        ExpressionAttributeNames: {
+          '#refreshToken': 'refreshToken',
+          '#updatedAt': 'updatedAt',
+          '#status': 'status',
+        },
+        ExpressionAttributeValues: {
+          ':refreshToken': refreshToken,
+          ':now': now,
+          ':active': 'active',
+          ...(expected === undefined ? {} : { ':expected': expected }),
+        },
+      });
+      return true;
+    } catch (error) {
+      if (error instanceof ConcurrentUpdateError) return false;
+      throw error;
+    }
+  }
+
+  async saveAuthorization(a: NewAuthorization, now: number): Promise<boolean> {
+    const u = update(
+      {
+        componentAppId: a.componentAppId,
+        authorizerAppId: a.authorizerAppId,
+        status: 'active' satisfies AuthorizerStatus,
+        accessToken: a.accessToken,
+        expiresAt: a.accessToken ? a.expiresAt : undefined,
+        refreshToken: a.refreshToken,
+        funcInfo: a.funcInfo,
+        refreshAt: a.refreshAt,
+        dueKey: key.dueAuthorizers(a.componentAppId),
+        authorizedAt: a.authorizedAt,
+        updatedAt: now,
+      },
+      ['leaseOwner', 'leaseUntil', 'endedAt', 'lastErrorCode'],
+      ['#version = if_not_exists(#version, :zero) + :one']
+    );
+    try {
+      await this.#update({
+        Key: { pk: key.authorizer(a.componentAppId, a.authorizerAppId) },
+        UpdateExpression: u.UpdateExpression,
+        ExpressionAttributeNames: { ...u.ExpressionAttributeNames, '#version': 'version' },
+        ConditionExpression: 'attribute_not_exists(pk) OR #authorizedAt <= :authorizedAt',
+        ExpressionAttributeValues: { ...u.values, ':zero': 0, ':one': 1 },
+      });
+      return true;
+    } catch (error) {
+      if (error instanceof ConcurrentUpdateError) return false;
+      throw error;
+    }
+  }
+
+  async endAuthorization(
+    componentAppId: string,
+    authorizerAppId: string,
+    status: Exclude<AuthorizerStatus, 'active'>,
+    guard: { eventTime: number; expectedRefreshToken?: string },
+    now: number
+  ): Promise<boolean> {
+    const u = update(
+      { componentAppId, authorizerAppId, status, endedAt: guard.eventTime, updatedAt: now },
+      [
+        'accessToken',
+        'expiresAt',
+        'refreshToken',
+        'dueKey',
+        'refreshAt',
+        'leaseOwner',
+        'leaseUntil',
+      ],
+      [
+        '#version = if_not_exists(#version, :zero) + :one',
+        '#funcInfo = if_not_exists(#funcInfo, :empty)',
+        '#authorizedAt = if_not_exists(#authorizedAt, :zero)',
+      ]
+    );
+    const tokenCheck =
+      guard.expectedRefreshToken === undefined ? '' : ' AND #refreshToken = :expectedRefreshToken';
+    try {
+      await this.#update({
+        Key: { pk: key.authorizer(componentAppId, authorizerAppId) },
+        UpdateExpression: u.UpdateExpression,
+        ExpressionAttributeNames: {
+          ...u.ExpressionAttributeNames,
+          '#version': 'version',
+          '#funcInfo': 'funcInfo',
+          '#authorizedAt': 'authorizedAt',
+        },
+        ConditionExpression: `(attribute_not_exists(pk) OR #authorizedAt <= :eventTime)${tokenCheck}`,
+        ExpressionAttributeValues: {
+          ...u.values,
+          ':zero': 0,
+          ':one': 1,
+          ':empty': [],
+          ':eventTime': guard.eventTime,
+          ...(guard.expectedRefreshToken === undefined
+            ? {}
+            : { ':expectedRefreshToken': guard.expectedRefreshToken }),
+        },
+      });
+      return true;
+    } catch (error) {
+      if (error instanceof ConcurrentUpdateError) return false;
+      throw error;
+    }
+  }
+
+  async listDueAuthorizers(
+    componentAppId: string,
+    now: number,
+    limit: number,
+    cursor?: string
+  ): Promise<Page<AuthorizerRecord>> {
+    const result = await this.#queryDue(key.dueAuthorizers(componentAppId), now, limit, cursor);
+    return {
+      items: result.items.map((item) => strip<AuthorizerRecord>(item) as AuthorizerRecord),
+      cursor: result.cursor,
+    };
+  }
+
+  async putAuthCode(
+    record: Omit<AuthCodeRecord, 'version' | 'status' | 'attempts' | 'nextAttemptAt'>
+  ): Promise<{ created: boolean; record: AuthCodeRecord }> {
+    const created: AuthCodeRecord = {
+      ...record,
+      version: 0,
+      status: 'pending',
+      attempts: 0,
+      nextAttemptAt: record.receivedAt,
+    };
+    const { nextAttemptAt, ...fields } = created;
+    try {
+      await this.#send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            pk: key.authCode(record.componentAppId, record.code),
+            ...fields,
+            dueKey: key.dueAuthCodes(record.componentAppId),
+            refreshAt: nextAttemptAt,
+            ttl: Math.floor(record.expiresAt / 1000) + RETENTION_SECONDS,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        })
+      );
+      return { created: true, record: created };
+    } catch (error) {
+      if (!(error instanceof ConcurrentUpdateError)) throw error;
+      const existing = await this.getAuthCode(record.componentAppId, record.code);
+      if (!existing) throw error;
+      return { created: false, record: existing };
+    }
+  }
+
+  async finishAuthCode(
+    componentAppId: string,
+    code: string,
+    owner: string,
+    outcome: { status: 'exchanged' | 'failed'; authorizerAppId?: string; outcomeCode?: string },
+    now: number
+  ): Promise<AuthCodeRecord> {
+    return this.#saveAsOwner<AuthCodeRecord>(
+      key.authCode(componentAppId, code),
+      owner,
+      {
+        status: outcome.status,
+        outcomeCode: outcome.outcomeCode,
+        ...(outcome.authorizerAppId ? { authorizerAppId: outcome.authorizerAppId } : {}),
+        updatedAt: now,
+      },
+      ['dueKey', 'refreshAt']
+    );
+  }
+
+  async listPendingAuthCodes(
+    componentAppId: string,
+    now: number,
+    limit: number
+  ): Promise<AuthCodeRecord[]> {
+    const result = await this.#queryDue(key.dueAuthCodes(componentAppId), now, limit);
+    return result.items.map((item) => strip<AuthCodeRecord>(item) as AuthCodeRecord);
+  }
+
+  async #queryDue(dueKey: string, now: number, limit: number, cursor?: string) {
+    const result = await this.#send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: TABLE_SCHEMA.dueIndex.name,
+        KeyConditionExpression: '#dueKey = :dueKey AND #refreshAt <= :now',
+        ExpressionAttributeNames: { '#dueKey': 'dueKey', '#refreshAt': 'refreshAt' },
+        ExpressionAttributeValues: { ':dueKey': dueKey, ':now': now },
+        Limit: limit,
+        ExclusiveStartKey: cursor
+          ? JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+          : undefined,
+      })
+    );
+    return {
+      items: (result.Items ?? []) as Item[],
+      cursor: result.LastEvaluatedKey
+        ? Buffer.from(JSON.stringify(result.LastEvaluatedKey)).toString('base64url')
+        : undefined,
+    };
+  }
+
+  async #saveAsOwner<T>(
+    pk: string,
+    owner: string,
+    fields: Record<string, unknown>,
+    remove: string[],
+    extra?: { condition: string; names: Record<string, string>; values: Record<string, unknown> }
+  ): Promise<T> {
+    const u = update(
+      fields,
+      ['leaseOwner', 'leaseUntil', ...remove],
+      ['#version = #version + :one']
+    );
+    const result = await this.#update({
+      Key: { pk },
+      UpdateExpression: u.UpdateExpression,
+      ExpressionAttributeNames: {
+        ...u.ExpressionAttributeNames,
+        '#version': 'version',
+        '#owner': 'leaseOwner',
+        ...extra?.names,
+      },
+      ConditionExpression: extra ? `#owner = :owner AND ${extra.condition}` : '#owner = :owner',
+      ExpressionAttributeValues: { ...u.values, ':one': 1, ':owner': owner, ...extra?.values },
+      ReturnValues: 'ALL_NEW',
+    });
+    return strip<T>(result.Attributes) as T;
+  }
+
+  async #get(pk: string): Promise<Item | undefined> {
+    const result = await this.#send(
+      new GetCommand({ TableName: this.tableName, Key: { pk }, ConsistentRead: true })
+    );
+    return result.Item;
+  }
+
+  #update(input: Omit<UpdateCommandInput, 'TableName'>) {
+    return this.#send(new UpdateCommand({ TableName: this.tableName, ...input }));
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: one funnel for every command type of the document client
+  async #send<C extends { input: object }>(command: C): Promise<any> {
+    try {
+      // biome-ignore lint/suspicious/noExplicitAny: see above
+      return await this.client.send(command as any);
+    } catch (error) {
+      if ((error as Error | undefined)?.name === 'ConditionalCheckFailedException') {
+        throw new ConcurrentUpdateError('the item changed or is leased by another writer', {
+          cause: error,
+        });
+      }
+      throw new StoreUnavailableError('DynamoDB request failed', { cause: error });
+    }
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * The token store port: what the services need from persistence, and the records they keep. The DynamoDB
+ * adapter (`dynamodb-token-store.ts`) and the in-memory fake used by unit tests implement it; one contract
+ * suite runs against both so they cannot drift.
+ *
+ * Concurrency rule (architecture §3): every record that WeChat refreshes carries a `version` and a lease
+ * (`leaseOwner`, `leaseUntil`). Only the caller that won `claim()` calls WeChat, and its `save…()` succeeds
+ * only while it still owns the lease. Losers never call WeChat; they read what the winner wrote.
+ *
+ *   refresher A: read v=3 ──claim(v=3)✔── call WeChat ── save(owner=A) ✔ v=4, lease cleared
+ *   refresher B: read v=3 ──claim(v=3)✘ (ConcurrentUpdateError) ── wait for v>3 ── return A's token
+ *
+ * A lease that is never released (crashed Lambda) expires by itself after `leaseUntil`.
+ */
+
+/** The latest `component_verify_ticket` WeChat pushed. */
+export interface TicketRecord {
+  componentAppId: string;
+  ticket: string;
+  /** WeChat's `CreateTime`, epoch ms. A push with an older or equal CreateTime never replaces this. */
+  createTime: number;
+  /** When our intake stored it, epoch ms. */
+  receivedAt: number;
+}
+
+/** Lease fields shared by every refreshable record. */
+export interface Leased {
+  /** Increases by one on every token write. */
+  version: number;
+  leaseOwner?: string;
+  /** Epoch ms after which the lease is void. */
+  leaseUntil?: number;
+}
+
+/** The platform's `component_access_token`. */
+export interface ComponentTokenRecord extends Leased {
+  componentAppId: string;
+  accessToken?: string;
+  /** Epoch ms when WeChat stops accepting the token. */
+  expiresAt?: number;
+  /** Epoch ms when the schedule should renew it. */
+  refreshAt?: number;
+  /** Code of the last failed refresh, cleared by a success. */
+  lastErrorCode?: string;
+  updatedAt: number;
+}
+
+export type AuthorizerStatus = 'active' | 'revoked' | 'needs_reauthorization';
+
+/** One merchant account (official account or mini program) that authorized the platform. */
+export interface AuthorizerRecord extends Leased {
+  componentAppId: string;
+  authorizerAppId: string;
+  status: AuthorizerStatus;
+  accessToken?: string;
+  expiresAt?: number;
+  refreshToken?: string;
+  /** Permission-set ids (权限集) the merchant granted, from `func_info`. */
+  funcInfo: number[];
+  /** Epoch ms when the schedule should renew it; only active authorizers are on the `due` index. */
+  refreshAt?: number;
+  /** Epoch ms of the authorization this record reflects; older lifecycle events never override it. */
+  authorizedAt: number;
+  /** Epoch ms of the revocation or the loss of the refresh token. */
+  endedAt?: number;
+  lastErrorCode?: string;
+  updatedAt: number;
+}
+
+export type AuthCodeStatus = 'pending' | 'exchanged' | 'failed';
+
+/** An `authorization_code`, stored before it is exchanged so it is never lost and exchanged once. */
+export interface AuthCodeRecord extends Leased {
+  componentAppId: string;
+  code: string;
+  /** Epoch ms after which WeChat answers 61010. */
+  expiresAt: number;
+  source: 'redirect' | 'push';
+  receivedAt: number;
+  status: AuthCodeStatus;
+  /** Known from the push, or from `api_query_auth` once exchanged. */
+  authorizerAppId?: string;
+  /** Why it failed (`auth_code_expired`, …) or the last transient error while pending. */
+  outcomeCode?: string;
+  attempts: number;
+  /** Epoch ms when the schedule retries a pending exchange. */
+  nextAttemptAt?: number;
+  updatedAt?: number;
+}
+
+export interface LeaseClaim {
+  owner: string;
+  until: number;
+}
+
+/** Identifies one refreshable record. */
+export type LeasedRef =
+  | { kind: 'component_token'; componentAppId: string }
+  | { kind: 'authorizer'; componentAppId: string; authorizerAppId: string }
+  | { kind: 'auth_code'; componentAppId: string; code: string };
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass back to get the next page. Absent on the last page. */
+  cursor?: string;
+}
+
+export interface NewAuthorization {
+  componentAppId: string;
+  authorizerAppId: string;
+  accessToken?: string;
+  expiresAt?: number;
+  refreshToken: string;
+  funcInfo: number[];
+  refreshAt: number;
+  authorizedAt: number;
+}
+
+export interface TokenStore {
+  getTicket(componentAppId: string): Promise<TicketRecord | undefined>;
+  /** Stores the ticket unless one with the same or a newer `createTime` is there; true when stored. */
+  putTicket(record: TicketRecord): Promise<boolean>;
+
+  getComponentToken(componentAppId: string): Promise<ComponentTokenRecord | undefined>;
+  getAuthorizer(
+    componentAppId: string,
+    authorizerAppId: string
+  ): Promise<AuthorizerRecord | undefined>;
+  getAuthCode(componentAppId: string, code: string): Promise<AuthCodeRecord | undefined>;
+
+  /**
+   * Takes the lease on a record whose version is still `expectedVersion` (0 for a record that does not exist
+   * yet) and whose lease is free or expired at `now`.
+   *
+   * @throws ConcurrentUpdateError when someone else changed the record or holds the lease.
+   */
+  claim(ref: LeasedRef, expectedVersion: number, lease: LeaseClaim, now: number): Promise<void>;
+  /**
+   * Gives up a lease without writing a token, recording why; a no-op when the lease was lost meanwhile.
+   * `retryAt` moves the record's next scheduled attempt.
+   */
+  release(
+    ref: LeasedRef,
+    owner: string,
+    outcome: { errorCode?: string; retryAt?: number },
+    now: number
+  ): Promise<void>;
+
+  /**
+   * Writes a new component token as the lease holder: `version + 1`, lease cleared.
+   *
+   * @throws ConcurrentUpdateError when `owner` no longer holds the lease.
+   */
+  saveComponentToken(
+    componentAppId: string,
+    owner: string,
+    token: { accessToken: string; expiresAt: number; refreshAt: number },
+    now: number
+  ): Promise<ComponentTokenRecord>;
+
+  /**
+   * Writes a refreshed authorizer token as the lease holder, with the refresh token WeChat returned.
+   *
+   * @throws ConcurrentUpdateError when `owner` lost the lease or the authorizer is no longer active.
+   */
+  saveAuthorizerToken(
+    componentAppId: string,
+    authorizerAppId: string,
+    owner: string,
+    token: { accessToken: string; expiresAt: number; refreshAt: number; refreshToken: string },
+    now: number
+  ): Promise<AuthorizerRecord>;
+
+  /**
+   * Replaces the refresh token only if it is still `expected`: used when a refresh lost its lease but WeChat
+   * already returned a refresh token that must not be lost, and by 61023 recovery.
+   * Returns false when the stored token is no longer `expected` (a re-authorization won).
+   */
+  replaceRefreshToken(
+    componentAppId: string,
+    authorizerAppId: string,
+    expected: string | undefined,
+    refreshToken: string,
+    now: number
+  ): Promise<boolean>;
+
+  /**
+   * Stores the result of `api_query_auth`: status active, tokens, permissions, `version + 1`, lease
+   * cleared. An exchange older than the stored authorization (`authorizedAt`) is ignored; returns false then.
+   */
+  saveAuthorization(authorization: NewAuthorization, now: number): Promise<boolean>;
+
+  /**
+   * Ends an authorization: drops tokens and takes the authorizer off the `due` index. A revocation older than
+   * the stored authorization is ignored (returns false), so a late `unauthorized` push cannot undo a newer
+   * re-authorization; so is one whose `expectedRefreshToken` was replaced meanwhile. Creates a tombstone
+   * when the authorizer is unknown.
+   */
+  endAuthorization(
+    componentAppId: string,
+    authorizerAppId: string,
+    status: Exclude<AuthorizerStatus, 'active'>,
+    guard: {
+      /** When the ending happened (the push's CreateTime, or now). */
+      eventTime: number;
+      /** Only end it if this is still the stored refresh token (61023 handling). */
+      expectedRefreshToken?: string;
+    },
+    now: number
+  ): Promise<boolean>;
+
+  /** Active authorizers whose `refreshAt <= now`, from the `due` index (never a scan). */
+  listDueAuthorizers(
+    componentAppId: string,
+    now: number,
+    limit: number,
+    cursor?: string
+  ): Promise<Page<AuthorizerRecord>>;
+
+  /** Stores a new code as pending; returns the existing record instead when the code is already known. */
+  putAuthCode(
+    record: Omit<AuthCodeRecord, 'version' | 'status' | 'attempts' | 'nextAttemptAt'>
+  ): Promise<{ created: boolean; record: AuthCodeRecord }>;
+  /**
+   * Records the outcome of an exchange as the lease holder.
+   *
+   * @throws ConcurrentUpdateError when `owner` lost the lease.
+   */
+  finishAuthCode(
+    componentAppId: string,
+    code: string,
+    owner: string,
+    outcome: { status: 'exchanged' | 'failed'; authorizerAppId?: string; outcomeCode?: string },
+    now: number
+  ): Promise<AuthCodeRecord>;
+  /** Pending codes whose next attempt is due, from the `due` index. */
+  listPendingAuthCodes(
+    componentAppId: string,
+    now: number,
+    limit: number
+  ): Promise<AuthCodeRecord[]>;
+}

@@ -1,0 +1,298 @@
+import { ConcurrentUpdateError } from '../../shared/errors';
+import type {
+  AuthCodeRecord,
+  AuthorizerRecord,
+  AuthorizerStatus,
+  ComponentTokenRecord,
+  LeaseClaim,
+  LeasedRef,
+  NewAuthorization,
+  Page,
+  TicketRecord,
+  TokenStore,
+} from '../../shared/store/token-store';
+
+type AnyRecord = ComponentTokenRecord | AuthorizerRecord | AuthCodeRecord;
+const clone = <T>(value: T): T => structuredClone(value);
+const conflict = () => new ConcurrentUpdateError('the item changed or is leased by another writer');
+
+/** In-memory `TokenStore` with the adapter's semantics; the contract suite keeps the two in step. */
+export class MemoryTokenStore implements TokenStore {
+  readonly tickets = new Map<string, TicketRecord>();
+  readonly componentTokens = new Map<string, ComponentTokenRecord>();
+  readonly authorizers = new Map<string, AuthorizerRecord>();
+  readonly authCodes = new Map<string, AuthCodeRecord>();
+
+  #records(ref: LeasedRef): [Map<string, AnyRecord>, string] {
+    switch (ref.kind) {
+      case 'component_token':
+        return [this.componentTokens as Map<string, AnyRecord>, ref.componentAppId];
+      case 'authorizer':
+        return [
+          this.authorizers as Map<string, AnyRecord>,
+          `${ref.componentAppId}#${ref.authorizerAppId}`,
+        ];
+      case 'auth_code':
+        return [this.authCodes as Map<string, AnyRecord>, `${ref.componentAppId}#${ref.code}`];
+    }
+  }
+
+  async getTicket(componentAppId: string) {
+    return clone(this.tickets.get(componentAppId));
+  }
+
+  async putTicket(record: TicketRecord) {
+    const current = this.tickets.get(record.componentAppId);
+    if (current && current.createTime >= record.createTime) return false;
+    this.tickets.set(record.componentAppId, clone(record));
+    return true;
+  }
+
+  async getComponentToken(componentAppId: string) {
+    return clone(this.componentTokens.get(componentAppId));
+  }
+
+  async getAuthorizer(componentAppId: string, authorizerAppId: string) {
+    return clone(this.authorizers.get(`${componentAppId}#${authorizerAppId}`));
+  }
+
+  async getAuthCode(componentAppId: string, code: string) {
+    return clone(this.authCodes.get(`${componentAppId}#${code}`));
+  }
+
+  async claim(ref: LeasedRef, expectedVersion: number, lease: LeaseClaim, now: number) {
+    const [map, id] = this.#records(ref);
+    const current = map.get(id);
+    if (!current) {
+      if (ref.kind !== 'component_token' || expectedVersion !== 0) throw conflict();
+      map.set(id, {
+        componentAppId: ref.componentAppId,
+        version: 0,
+        leaseOwner: lease.owner,
+        leaseUntil: lease.until,
+      } as ComponentTokenRecord);
+      return;
+    }
+    if (current.version !== expectedVersion) throw conflict();
+    if (current.leaseUntil !== undefined && current.leaseUntil >= now) throw conflict();
+    current.leaseOwner = lease.owner;
+    current.leaseUntil = lease.until;
+  }
+
+  async release(
+    ref: LeasedRef,
+    owner: string,
+    outcome: { errorCode?: string; retryAt?: number },
+    now: number
+  ) {
+    const [map, id] = this.#records(ref);
+    const current = map.get(id);
+    if (!current || current.leaseOwner !== owner) return;
+    delete current.leaseOwner;
+    delete current.leaseUntil;
+    current.updatedAt = now;
+    if ('code' in current) {
+      current.outcomeCode = outcome.errorCode;
+      current.attempts += 1;
+      if (outcome.retryAt !== undefined) current.nextAttemptAt = outcome.retryAt;
+      if (outcome.errorCode === undefined) delete current.outcomeCode;
+    } else {
+      current.lastErrorCode = outcome.errorCode;
+      if (outcome.errorCode === undefined) delete current.lastErrorCode;
+      if (outcome.retryAt !== undefined) current.refreshAt = outcome.retryAt;
+    }
+  }
+
+  #takeAsOwner<T extends AnyRecord>(map: Map<string, AnyRecord>, id: string, owner: string): T {
+    const current = map.get(id);
+    if (!current || current.leaseOwner !== owner) throw conflict();
+    return current as T;
+  }
+
+  async saveComponentToken(
+    componentAppId: string,
+    owner: string,
+    token: { accessToken: string; expiresAt: number; refreshAt: number },
+    now: number
+  ) {
+    const current = this.#takeAsOwner<ComponentTokenRecord>(
+      this.componentTokens as Map<string, AnyRecord>,
+      componentAppId,
+      owner
+    );
+    const next: ComponentTokenRecord = {
+      componentAppId,
+      ...token,
+      version: current.version + 1,
+      updatedAt: now,
+    };
+    this.componentTokens.set(componentAppId, next);
+    return clone(next);
+  }
+
+  async saveAuthorizerToken(
+    componentAppId: string,
+    authorizerAppId: string,
+    owner: string,
+    token: { accessToken: string; expiresAt: number; refreshAt: number; refreshToken: string },
+    now: number
+  ) {
+    const id = `${componentAppId}#${authorizerAppId}`;
+    const current = this.#takeAsOwner<AuthorizerRecord>(
+      this.authorizers as Map<string, AnyRecord>,
+      id,
+      owner
+    );
+    if (current.status !== 'active') throw conflict();
+    const { leaseOwner: _o, leaseUntil: _u, lastErrorCode: _e, ...rest } = current;
+    const next: AuthorizerRecord = {
+      ...rest,
+      ...token,
+      version: current.version + 1,
+      updatedAt: now,
+    };
+    this.authorizers.set(id, next);
+    return clone(next);
+  }
+
+  async replaceRefreshToken(
+    componentAppId: string,
+    authorizerAppId: string,
+    expected: string | undefined,
+    refreshToken: string,
+    now: number
+  ) {
+    const current = this.authorizers.get(`${componentAppId}#${authorizerAppId}`);
+    if (!current || current.status !== 'active' || current.refreshToken !== expected) return false;
+    current.refreshToken = refreshToken;
+    current.updatedAt = now;
+    return true;
+  }
+
+  async saveAuthorization(a: NewAuthorization, now: number) {
+    const id = `${a.componentAppId}#${a.authorizerAppId}`;
+    const current = this.authorizers.get(id);
+    if (current && current.authorizedAt > a.authorizedAt) return false;
+    const next: AuthorizerRecord = {
+      componentAppId: a.componentAppId,
+      authorizerAppId: a.authorizerAppId,
+      status: 'active',
+      refreshToken: a.refreshToken,
+      funcInfo: [...a.funcInfo],
+      refreshAt: a.refreshAt,
+      authorizedAt: a.authorizedAt,
+      version: (current?.version ?? 0) + 1,
+      updatedAt: now,
+      ...(a.accessToken ? { accessToken: a.accessToken, expiresAt: a.expiresAt } : {}),
+    };
+    this.authorizers.set(id, next);
+    return true;
+  }
+
+  async endAuthorization(
+    componentAppId: string,
+    authorizerAppId: string,
+    status: Exclude<AuthorizerStatus, 'active'>,
+    guard: { eventTime: number; expectedRefreshToken?: string },
+    now: number
+  ) {
+    const id = `${componentAppId}#${authorizerAppId}`;
+    const current = this.authorizers.get(id);
+    if (current && current.authorizedAt > guard.eventTime) return false;
+    if (
+      guard.expectedRefreshToken !== undefined &&
+      current?.refreshToken !== guard.expectedRefreshToken
+    ) {
+      return false;
+    }
+    this.authorizers.set(id, {
+      componentAppId,
+      authorizerAppId,
+      status,
+      funcInfo: current?.funcInfo ?? [],
+      authorizedAt: current?.authorizedAt ?? 0,
+      endedAt: guard.eventTime,
+      version: (current?.version ?? 0) + 1,
+      updatedAt: now,
+      ...(current?.lastErrorCode ? { lastErrorCode: current.lastErrorCode } : {}),
+    });
+    return true;
+  }
+
+  async listDueAuthorizers(
+    componentAppId: string,
+    now: number,
+    limit: number,
+    cursor?: string
+  ): Promise<Page<AuthorizerRecord>> {
+    const due = [...this.authorizers.values()]
+      .filter(
+        (a) =>
+          a.componentAppId === componentAppId &&
+          a.status === 'active' &&
+          a.refreshAt !== undefined &&
+          a.refreshAt <= now
+      )
+      .sort((x, y) => (x.refreshAt as number) - (y.refreshAt as number));
+    const start = cursor ? Number(cursor) : 0;
+    const items = due.slice(start, start + limit).map(clone);
+    const next = start + limit;
+    return { items, cursor: next < due.length ? String(next) : undefined };
+  }
+
+  async putAuthCode(
+    record: Omit<AuthCodeRecord, 'version' | 'status' | 'attempts' | 'nextAttemptAt'>
+  ) {
+    const id = `${record.componentAppId}#${record.code}`;
+    const existing = this.authCodes.get(id);
+    if (existing) return { created: false, record: clone(existing) };
+    const created: AuthCodeRecord = {
+      ...record,
+      version: 0,
+      status: 'pending',
+      attempts: 0,
+      nextAttemptAt: record.receivedAt,
+    };
+    this.authCodes.set(id, clone(created));
+    return { created: true, record: created };
+  }
+
+  async finishAuthCode(
+    componentAppId: string,
+    code: string,
+    owner: string,
+    outcome: { status: 'exchanged' | 'failed'; authorizerAppId?: string; outcomeCode?: string },
+    now: number
+  ) {
+    const id = `${componentAppId}#${code}`;
+    const current = this.#takeAsOwner<AuthCodeRecord>(
+      this.authCodes as Map<string, AnyRecord>,
+      id,
+      owner
+    );
+    const { leaseOwner: _o, leaseUntil: _u, nextAttemptAt: _n, outcomeCode: _c, ...rest } = current;
+    const next: AuthCodeRecord = {
+      ...rest,
+      status: outcome.status,
+      version: current.version + 1,
+      updatedAt: now,
+      ...(outcome.outcomeCode ? { outcomeCode: outcome.outcomeCode } : {}),
+      ...(outcome.authorizerAppId ? { authorizerAppId: outcome.authorizerAppId } : {}),
+    };
+    this.authCodes.set(id, next);
+    return clone(next);
+  }
+
+  async listPendingAuthCodes(componentAppId: string, now: number, limit: number) {
+    return [...this.authCodes.values()]
+      .filter(
+        (c) =>
+          c.componentAppId === componentAppId &&
+          c.status === 'pending' &&
+          c.nextAttemptAt !== undefined &&
+          c.nextAttemptAt <= now
+      )
+      .slice(0, limit)
+      .map(clone);
+  }
+}
