@@ -17,6 +17,11 @@ export interface RuntimeConfig {
   readonly dynamoDbEndpoint?: string;
   /** Optional fixed redirect URI for authorization links; derived from the request when unset. */
   readonly authorizeRedirectUri?: string;
+  /**
+   * Origin serving WeChat's authorization pages (`mp.weixin.qq.com` / `open.weixin.qq.com` when unset);
+   * the sandbox points it at its simulator.
+   */
+  readonly wechatAuthorizePageBaseUrl?: string;
 }
 
 /** Variables every function needs; the infra test checks each function's environment against this list. */
@@ -56,6 +61,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (redirect && !/^https?:\/\/[^/]+\/\S*$/.test(redirect)) {
     problems.push('AUTHORIZE_REDIRECT_URI must be an absolute http(s) URL');
   }
+  const pageBase = env.WECHAT_AUTHORIZE_PAGE_BASE_URL?.trim().replace(/\/+$/, '');
+  if (pageBase && !/^https?:\/\/[^/]+$/.test(pageBase)) {
+    problems.push('WECHAT_AUTHORIZE_PAGE_BASE_URL must be an http(s) origin without a path');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     tokenTableName: env.TOKEN_TABLE_NAME!.trim(),
@@ -64,5 +73,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     wechatApiBaseUrl,
     dynamoDbEndpoint: env.DYNAMODB_ENDPOINT?.trim() || undefined,
     authorizeRedirectUri: redirect || undefined,
+    wechatAuthorizePageBaseUrl: pageBase || undefined,
   };
 }

@@ -165,6 +165,22 @@ export class StoreUnavailableError extends ServiceError {
   override readonly retryable = true;
 }
 
+/**
+ * A refresh was needed and failed, and no usable token is left to serve. `reason` is the underlying
+ * error's code (`wechat_quota`, `wechat_busy`, …) so callers can tell a quota problem from an outage.
+ */
+export class UpstreamUnavailableError extends ServiceError {
+  override readonly name = 'UpstreamUnavailableError';
+  readonly code = 'upstream_unavailable';
+  override readonly retryable = true;
+  constructor(
+    readonly reason: string,
+    options?: ErrorOptions
+  ) {
+    super(`the token could not be refreshed (${reason}); try again shortly`, options);
+  }
+}
+
 /** Another refresher holds the lease and did not finish in the time we were willing to wait. */
 export class RefreshInProgressError extends ServiceError {
   override readonly name = 'RefreshInProgressError';

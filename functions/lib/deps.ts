@@ -1,0 +1,112 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type Clock, systemClock } from '../../shared/clock';
+import { loadConfig, type RuntimeConfig } from '../../shared/config';
+import { MsgCrypto } from '../../shared/crypto/msg-crypto';
+import type { Log, Metrics } from '../../shared/log';
+import { type ComponentSecret, secretsManagerSource } from '../../shared/secrets';
+import { DynamoDbTokenStore } from '../../shared/store/dynamodb-token-store';
+import type { TokenStore } from '../../shared/store/token-store';
+import { randomLeaseOwner, realSleep, type TokenContext } from '../../shared/tokens/context';
+import {
+  WECHAT_ATTEMPTS,
+  WECHAT_RETRY_DELAY_MS,
+  WECHAT_TIMEOUT_MS,
+} from '../../shared/tokens/policy';
+import { type ComponentApi, HttpComponentApi } from '../../shared/wechat/api-client';
+import { observability, powertoolsLog, powertoolsMetrics } from './observability';
+
+/** Everything a handler needs: the services' context plus edge-only pieces. */
+export interface Deps extends TokenContext {
+  config: RuntimeConfig;
+  /** Message crypto built from the (cached) component secret. */
+  msgCrypto(): Promise<MsgCrypto>;
+}
+
+export type GetDeps = () => Promise<Deps>;
+
+export interface DepsOverrides {
+  store?: TokenStore;
+  api?: ComponentApi;
+  secrets?: () => Promise<ComponentSecret>;
+  dynamo?: DynamoDBDocumentClient;
+  fetch?: typeof fetch;
+  clock?: Clock;
+  log?: Log;
+  metrics?: Metrics;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * The composition root: the only place that constructs the DynamoDB and Secrets Manager clients, the store,
+ * the WeChat client and the message crypto. Lambdas use `getDeps`; the sandbox and tests call this with
+ * overrides.
+ */
+export function createDeps(config: RuntimeConfig, overrides: DepsOverrides = {}): Deps {
+  const clock = overrides.clock ?? systemClock;
+  const store =
+    overrides.store ??
+    new DynamoDbTokenStore(
+      overrides.dynamo ??
+        DynamoDBDocumentClient.from(
+          new DynamoDBClient(config.dynamoDbEndpoint ? { endpoint: config.dynamoDbEndpoint } : {}),
+          { marshallOptions: { removeUndefinedValues: true } }
+        ),
+      config.tokenTableName
+    );
+  const secrets =
+    overrides.secrets ??
+    secretsManagerSource(new SecretsManagerClient({}), config.componentSecretId, clock);
+  let crypto: { secret: ComponentSecret; crypto: MsgCrypto } | undefined;
+  const obs = overrides.log && overrides.metrics ? undefined : observability();
+  return {
+    config,
+    componentAppId: config.componentAppId,
+    store,
+    api:
+      overrides.api ??
+      new HttpComponentApi({
+        componentAppId: config.componentAppId,
+        baseUrl: config.wechatApiBaseUrl,
+        timeoutMs: WECHAT_TIMEOUT_MS,
+        attempts: WECHAT_ATTEMPTS,
+        retryDelayMs: WECHAT_RETRY_DELAY_MS,
+        fetch: overrides.fetch,
+      }),
+    secrets,
+    clock,
+    log: overrides.log ?? powertoolsLog((obs as NonNullable<typeof obs>).logger),
+    metrics: overrides.metrics ?? powertoolsMetrics((obs as NonNullable<typeof obs>).metrics),
+    sleep: overrides.sleep ?? realSleep,
+    newLeaseOwner: randomLeaseOwner,
+    async msgCrypto() {
+      const secret = await secrets();
+      if (crypto?.secret !== secret) {
+        crypto = {
+          secret,
+          crypto: new MsgCrypto({
+            token: secret.token,
+            encodingAesKey: secret.encodingAesKey,
+            previousEncodingAesKey: secret.previousEncodingAesKey,
+            appId: config.componentAppId,
+          }),
+        };
+      }
+      return crypto.crypto;
+    },
+  };
+}
+
+let memo: Promise<Deps> | undefined;
+
+/** Lazily built, memoized per container; a failed build (bad config) is retried on the next call. */
+export const getDeps: GetDeps = () => {
+  memo ??= Promise.resolve()
+    .then(() => createDeps(loadConfig()))
+    .catch((error: unknown) => {
+      memo = undefined;
+      throw error;
+    });
+  return memo;
+};

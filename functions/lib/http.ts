@@ -1,0 +1,124 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { WechatApiError } from '../../shared/errors';
+import { errorCode, PayloadTooLargeError } from '../../shared/errors';
+import { MetricName } from '../../shared/log';
+import type { GetDeps } from './deps';
+import { escapeHtml, page } from './html';
+import { toHttpFailure } from './http-errors';
+import { observability } from './observability';
+
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+export type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<HttpResult>;
+
+const SECURITY_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+};
+
+/** A plain-text answer (WeChat wants exactly `success`). */
+export function text(
+  status: number,
+  body: string,
+  headers: Record<string, string> = {}
+): HttpResult {
+  return {
+    statusCode: status,
+    headers: { 'content-type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS, ...headers },
+    body,
+  };
+}
+
+/**
+ * An HTML answer. The CSP allows no scripts; the Referrer-Policy keeps the origin on cross-site clicks,
+ * because WeChat's authorization page checks that the click came from the authorization domain.
+ */
+export function html(
+  status: number,
+  body: string,
+  headers: Record<string, string> = {}
+): HttpResult {
+  return {
+    statusCode: status,
+    headers: {
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy':
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; frame-ancestors 'none'",
+      'referrer-policy': 'strict-origin-when-cross-origin',
+      ...SECURITY_HEADERS,
+      ...headers,
+    },
+    body,
+  };
+}
+
+/** The raw body, base64-decoded when API Gateway encoded it, refused above `maxBytes`. */
+export function readBody(event: APIGatewayProxyEventV2, maxBytes: number): string {
+  const raw = event.body ?? '';
+  const encodedLimit = event.isBase64Encoded ? Math.ceil((maxBytes * 4) / 3) + 4 : maxBytes * 4;
+  if (raw.length > encodedLimit)
+    throw new PayloadTooLargeError(`body is larger than ${maxBytes} bytes`);
+  const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (bytes.length > maxBytes)
+    throw new PayloadTooLargeError(`body is larger than ${maxBytes} bytes`);
+  return bytes.toString('utf8');
+}
+
+/** A case-insensitive header read (API Gateway v2 lower-cases, the sandbox may not). */
+export function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === wanted) return value;
+  }
+  return undefined;
+}
+
+/** Our own origin as the browser sees it, for the authorization redirect_uri. */
+export function publicOrigin(event: APIGatewayProxyEventV2): string {
+  const host =
+    header(event, 'x-forwarded-host') ?? header(event, 'host') ?? event.requestContext?.domainName;
+  const proto = header(event, 'x-forwarded-proto') ?? 'https';
+  return `${proto === 'http' ? 'http' : 'https'}://${host}`;
+}
+
+/**
+ * Wraps an HTTP handler in middy with the one error path: a thrown domain error becomes the status and safe
+ * message from `http-errors.ts`, as text or as an HTML page; it is logged once, with its code and WeChat
+ * details but never a credential.
+ */
+export function http(
+  getDeps: GetDeps,
+  handler: HttpHandler,
+  options: { format: 'text' | 'html'; route: string }
+) {
+  return middy<APIGatewayProxyEventV2, HttpResult>(handler).onError(async (request) => {
+    const error = request.error;
+    const failure = toHttpFailure(error);
+    const fields = {
+      route: options.route,
+      status: failure.status,
+      code: errorCode(error),
+      api: (error as WechatApiError | undefined)?.api,
+      errcode: (error as WechatApiError | undefined)?.errcode,
+      requestIp: (error as WechatApiError | undefined)?.requestIp,
+    };
+    const deps = await getDeps().catch(() => undefined);
+    const log = deps?.log;
+    if (failure.status >= 500) {
+      if (log) log.error('request failed', { ...fields, errorName: (error as Error)?.name });
+      else observability().logger.error('request failed', { ...fields });
+    } else {
+      log?.warn('request rejected', fields);
+      if (options.route === 'POST /wechat/events')
+        deps?.metrics.count(MetricName.CallbackRejected, 1, fields.code);
+    }
+    request.response =
+      options.format === 'html'
+        ? html(
+            failure.status,
+            page('Something went wrong', `<p>${escapeHtml(failure.message)}</p>`),
+            failure.headers
+          )
+        : text(failure.status, failure.message, failure.headers);
+  });
+}

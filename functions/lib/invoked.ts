@@ -1,0 +1,22 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { observability } from './observability';
+
+/** Wraps a directly invoked or scheduled handler in middy (the same shape as `http()`). */
+export function invoked<TEvent, TResult>(
+  handler: (event: TEvent, context: Context) => Promise<TResult>
+) {
+  return middy<TEvent, TResult>(handler);
+}
+
+/**
+ * What only a deployed Lambda needs: the request id on every log line, and the invocation's EMF metrics
+ * published when it ends (also when it throws). The sandbox and tests use the handlers without it.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: applies to every middy handler shape
+export function inLambda<T extends middy.MiddyfiedHandler<any, any, any, any>>(handler: T): T {
+  const { logger, metrics } = observability();
+  return handler.use(injectLambdaContext(logger)).use(logMetrics(metrics)) as T;
+}

@@ -1,0 +1,51 @@
+import type { Context } from 'aws-lambda';
+import { ServiceError } from '../shared/errors';
+import { runScheduledRefresh } from '../shared/tokens/scheduled-refresh';
+import { type GetDeps, getDeps } from './lib/deps';
+import { inLambda, invoked } from './lib/invoked';
+
+/** Thrown after the summary is logged, so the invocation fails and the refresh alarms fire. */
+export class SystemicRefreshError extends ServiceError {
+  override readonly name = 'SystemicRefreshError';
+  readonly code = 'refresh_systemic_failure';
+}
+
+/**
+ * The scheduled refresh (EventBridge, every 5 minutes): ticket age, component token, every due authorizer,
+ * pending authorization codes, within the invocation's remaining time. Returns and logs a summary; fails the
+ * invocation when the platform itself is misconfigured (61004 whitelist, bad credentials).
+ */
+export const createHandler =
+  (deps: GetDeps) =>
+  async (_event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) => {
+    const d = await deps();
+    const remaining = context?.getRemainingTimeInMillis?.() ?? 5 * 60_000;
+    const summary = await runScheduledRefresh(d, { deadline: d.clock() + remaining });
+    const { failed, ...counts } = summary.authorizers;
+    const log = summary.systemicError ? d.log.error : d.log.info;
+    log('scheduled refresh finished', {
+      component: summary.component,
+      ticketAgeSeconds: summary.ticket.ageSeconds,
+      ticketUsable: summary.ticket.usable,
+      ...counts,
+      failed: Object.entries(failed)
+        .map(([code, count]) => `${code}:${count}`)
+        .join(','),
+      codesExchanged: summary.authCodes.exchanged,
+      codesExpired: summary.authCodes.expired,
+      codesPending: summary.authCodes.pending,
+      systemicError: summary.systemicError,
+      durationMs: summary.durationMs,
+    });
+    if (summary.systemicError) {
+      throw new SystemicRefreshError(
+        `scheduled refresh stopped: ${summary.systemicError} (see the whitelist/credentials runbook)`
+      );
+    }
+    return summary;
+  };
+
+/** The handler wrapped in middy, for Lambda and the sandbox alike. */
+export const makeHandler = (deps: GetDeps) => invoked(createHandler(deps));
+
+export const handler = inLambda(makeHandler(getDeps));

@@ -1,0 +1,271 @@
+import {
+  AuthorizerNotFoundError,
+  AuthorizerRevokedError,
+  ConcurrentUpdateError,
+  errorCode,
+  NeedsReauthorizationError,
+  WechatApiError,
+} from '../errors';
+import { MetricName } from '../log';
+import type { AuthorizerRecord } from '../store/token-store';
+import { failureFrom, type IssuedToken } from './component-token';
+import type { TokenContext } from './context';
+import {
+  AUTHORIZER_LIST_PAGE,
+  RETRY_AFTER_FAILURE_MS,
+  refreshAtFor,
+  SERVE_MIN_REMAINING_MS,
+} from './policy';
+import { type LeasedTarget, refreshUnderLease } from './single-flight';
+import { withComponentToken } from './with-component-token';
+
+function usable(
+  record: AuthorizerRecord | undefined,
+  now: number,
+  invalidToken?: string
+): record is AuthorizerRecord & IssuedToken {
+  return (
+    record?.status === 'active' &&
+    !!record.accessToken &&
+    record.expiresAt !== undefined &&
+    record.expiresAt - now > SERVE_MIN_REMAINING_MS &&
+    record.accessToken !== invalidToken
+  );
+}
+
+function assertActive(record: AuthorizerRecord | undefined, authorizerAppId: string) {
+  if (!record) throw new AuthorizerNotFoundError(authorizerAppId);
+  if (record.status === 'revoked') throw new AuthorizerRevokedError(authorizerAppId);
+  if (record.status === 'needs_reauthorization') {
+    throw new NeedsReauthorizationError(authorizerAppId);
+  }
+}
+
+/**
+ * Finds this authorizer's current refresh token in `api_get_authorizer_list`, paging 500 at a time. This is
+ * how a lost or rotated refresh token is recovered without asking the merchant to authorize again.
+ *
+ * @returns the listed refresh token, or undefined when WeChat no longer lists the authorizer (or lists it
+ *   with an empty token).
+ * @see https://developers.weixin.qq.com/doc/oplatform/openApi/authorization-management/api_getauthorizerlist
+ */
+export async function recoverRefreshToken(
+  ctx: TokenContext,
+  authorizerAppId: string
+): Promise<string | undefined> {
+  return withComponentToken(ctx, async (componentAccessToken) => {
+    for (let offset = 0; ; offset += AUTHORIZER_LIST_PAGE) {
+      const page = await ctx.api.apiGetAuthorizerList(
+        componentAccessToken,
+        offset,
+        AUTHORIZER_LIST_PAGE
+      );
+      const found = page.list.find((item) => item.authorizer_appid === authorizerAppId);
+      if (found) return found.refresh_token || undefined;
+      if (page.list.length === 0 || offset + AUTHORIZER_LIST_PAGE >= page.total_count) {
+        return undefined;
+      }
+    }
+  });
+}
+
+/**
+ * Calls `api_authorizer_token` with the stored refresh token; on 61023 (or no stored token) recovers the
+ * token from `api_get_authorizer_list`, persists it, and retries once. When WeChat no longer lists the
+ * authorizer it is marked `needs_reauthorization`.
+ */
+async function refreshWithRecovery(
+  ctx: TokenContext,
+  record: AuthorizerRecord,
+  owner: string
+): Promise<AuthorizerRecord> {
+  const { componentAppId, authorizerAppId } = record;
+  const call = (refreshToken: string) =>
+    withComponentToken(ctx, (ct) => ctx.api.apiAuthorizerToken(ct, authorizerAppId, refreshToken));
+
+  const refreshToken = record.refreshToken;
+  let usedRefreshToken = refreshToken ?? '';
+  let answer: Awaited<ReturnType<typeof call>> | undefined;
+  if (refreshToken) {
+    try {
+      answer = await call(refreshToken);
+    } catch (error) {
+      if (!(error instanceof WechatApiError && error.kind === 'refresh_token_invalid')) throw error;
+      ctx.log.warn('refresh token rejected (61023); recovering it from api_get_authorizer_list', {
+        authorizerAppId,
+      });
+    }
+  }
+  if (!answer) {
+    const recovered = await recoverRefreshToken(ctx, authorizerAppId);
+    if (!recovered) {
+      const eventTime = ctx.clock();
+      const guard = record.refreshToken
+        ? { eventTime, expectedRefreshToken: record.refreshToken }
+        : { eventTime };
+      await ctx.store.endAuthorization(
+        componentAppId,
+        authorizerAppId,
+        'needs_reauthorization',
+        guard,
+        eventTime
+      );
+      ctx.metrics.count(MetricName.NeedsReauthorization);
+      ctx.log.error('authorizer is no longer listed by WeChat; the merchant must authorize again', {
+        authorizerAppId,
+      });
+      throw new NeedsReauthorizationError(authorizerAppId);
+    }
+    if (recovered !== refreshToken) {
+      await ctx.store.replaceRefreshToken(
+        componentAppId,
+        authorizerAppId,
+        refreshToken,
+        recovered,
+        ctx.clock()
+      );
+    }
+    ctx.metrics.count(MetricName.RefreshTokenRecovered);
+    usedRefreshToken = recovered;
+    answer = await call(recovered);
+  }
+
+  const now = ctx.clock();
+  const expiresAt = now + answer.expires_in * 1000;
+  const returnedRefreshToken = answer.authorizer_refresh_token ?? usedRefreshToken;
+  try {
+    return await ctx.store.saveAuthorizerToken(
+      componentAppId,
+      authorizerAppId,
+      owner,
+      {
+        accessToken: answer.authorizer_access_token,
+        expiresAt,
+        refreshAt: refreshAtFor(now, expiresAt),
+        refreshToken: returnedRefreshToken,
+      },
+      now
+    );
+  } catch (error) {
+    if (!(error instanceof ConcurrentUpdateError)) throw error;
+    if (returnedRefreshToken !== usedRefreshToken) {
+      await ctx.store.replaceRefreshToken(
+        componentAppId,
+        authorizerAppId,
+        usedRefreshToken,
+        returnedRefreshToken,
+        now
+      );
+    }
+    ctx.log.warn('lost the lease while refreshing; kept the stored authorizer record', {
+      authorizerAppId,
+    });
+    const current = await ctx.store.getAuthorizer(componentAppId, authorizerAppId);
+    assertActive(current, authorizerAppId);
+    return current as AuthorizerRecord;
+  }
+}
+
+function authorizerTarget(
+  ctx: TokenContext,
+  authorizerAppId: string,
+  needsRefresh: (record: AuthorizerRecord | undefined, now: number) => boolean,
+  first?: AuthorizerRecord
+): LeasedTarget<AuthorizerRecord> {
+  let pending = first;
+  return {
+    ref: { kind: 'authorizer', componentAppId: ctx.componentAppId, authorizerAppId },
+    read: async () => {
+      if (pending) {
+        const record = pending;
+        pending = undefined;
+        return record;
+      }
+      return ctx.store.getAuthorizer(ctx.componentAppId, authorizerAppId);
+    },
+    needsRefresh,
+    refresh: (record, owner) => refreshWithRecovery(ctx, record as AuthorizerRecord, owner),
+    onFailure: (error, now) => ({
+      errorCode: errorCode(error),
+      retryAt: now + RETRY_AFTER_FAILURE_MS,
+    }),
+  };
+}
+
+/**
+ * An authorizer's `authorizer_access_token` for a caller. The hot path is one read. The token is refreshed
+ * (once, across all concurrent callers) only when it has less than `SERVE_MIN_REMAINING_MS` left or equals
+ * `invalidToken`, the token WeChat just rejected for the caller (compare-and-refresh: a stale report of an
+ * already replaced token refreshes nothing).
+ *
+ * @throws AuthorizerNotFoundError, AuthorizerRevokedError, NeedsReauthorizationError
+ * @throws UpstreamUnavailableError / TicketUnavailableError when a needed refresh failed and no usable token
+ *   remains.
+ * @see https://developers.weixin.qq.com/doc/oplatform/openApi/ticket-token/api_getauthorizeraccesstoken.html
+ */
+export async function getAuthorizerAccessToken(
+  ctx: TokenContext,
+  authorizerAppId: string,
+  options: { invalidToken?: string } = {}
+): Promise<IssuedToken> {
+  const stored = await ctx.store.getAuthorizer(ctx.componentAppId, authorizerAppId);
+  assertActive(stored, authorizerAppId);
+  if (usable(stored, ctx.clock(), options.invalidToken)) {
+    return { accessToken: stored.accessToken, expiresAt: stored.expiresAt };
+  }
+  const needsRefresh = (record: AuthorizerRecord | undefined, now: number) =>
+    record?.status === 'active' && !usable(record, now, options.invalidToken);
+  let result: Awaited<ReturnType<typeof refreshUnderLease<AuthorizerRecord>>>;
+  try {
+    result = await refreshUnderLease(
+      ctx,
+      authorizerTarget(ctx, authorizerAppId, needsRefresh, stored),
+      { wait: true }
+    );
+  } catch (error) {
+    ctx.metrics.count(MetricName.AuthorizerRefreshFailed, 1, errorCode(error));
+    throw error;
+  }
+  if (result.outcome === 'refreshed') ctx.metrics.count(MetricName.AuthorizerRefreshSucceeded);
+  const record = result.record;
+  assertActive(record, authorizerAppId);
+  const now = ctx.clock();
+  if (record?.accessToken && record.expiresAt !== undefined && record.expiresAt > now) {
+    if (record.accessToken !== options.invalidToken) {
+      return { accessToken: record.accessToken, expiresAt: record.expiresAt };
+    }
+  }
+  throw failureFrom(result.outcome === 'failed_elsewhere' ? result.errorCode : undefined);
+}
+
+export type AuthorizerRefreshOutcome = 'refreshed' | 'current' | 'busy';
+
+/**
+ * Scheduled renewal of one authorizer listed as due. Skips it (without calling WeChat) when another
+ * refresher holds the lease or it is no longer due.
+ *
+ * @throws the refresh's error; the lease is released with a retry time first.
+ */
+export async function refreshAuthorizerIfDue(
+  ctx: TokenContext,
+  listed: AuthorizerRecord
+): Promise<AuthorizerRefreshOutcome> {
+  const target = authorizerTarget(
+    ctx,
+    listed.authorizerAppId,
+    (record, now) =>
+      record?.status === 'active' && record.refreshAt !== undefined && record.refreshAt <= now,
+    listed
+  );
+  try {
+    const result = await refreshUnderLease(ctx, target, { wait: false });
+    if (result.outcome === 'refreshed') {
+      ctx.metrics.count(MetricName.AuthorizerRefreshSucceeded);
+      return 'refreshed';
+    }
+    return result.outcome === 'busy' ? 'busy' : 'current';
+  } catch (error) {
+    ctx.metrics.count(MetricName.AuthorizerRefreshFailed, 1, errorCode(error));
+    throw error;
+  }
+}

@@ -1,0 +1,35 @@
+import { errorCode, ServiceError, WechatApiError } from '../errors';
+import { type LogFields, MetricName } from '../log';
+import type { TokenContext } from './context';
+
+/**
+ * Logs one failure with the fields an operator needs (code, api, errcode, the egress IP WeChat saw) and
+ * raises the whitelist metric for 61004/40164. Never logs a token, secret or `errmsg` beyond WeChat's own
+ * text (which carries no credential).
+ */
+export function reportWechatFailure(
+  ctx: TokenContext,
+  error: unknown,
+  fields: LogFields = {}
+): void {
+  const details: LogFields = { ...fields, code: errorCode(error) };
+  if (error instanceof WechatApiError) {
+    details.api = error.api;
+    details.errcode = error.errcode;
+    details.errmsg = error.errmsg;
+    if (error.kind === 'ip_not_whitelisted') {
+      details.requestIp = error.requestIp ?? 'unknown';
+      ctx.metrics.count(MetricName.WhitelistRejected);
+      ctx.log.error(
+        'WeChat rejected our egress IP: add it to the platform whitelist (第三方平台 → 开发资料 → 白名单)',
+        details
+      );
+      return;
+    }
+  } else if (error instanceof ServiceError) {
+    details.message = error.message;
+  } else if (error instanceof Error) {
+    details.errorName = error.name;
+  }
+  ctx.log.error('WeChat operation failed', details);
+}

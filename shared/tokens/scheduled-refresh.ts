@@ -1,0 +1,154 @@
+import { errorCode, WechatApiError } from '../errors';
+import { MetricName } from '../log';
+import type { AuthorizerRecord } from '../store/token-store';
+import { isSystemic } from '../wechat/errcodes';
+import { exchangePendingAuthCodes, type PendingCodesSummary } from './auth-codes';
+import { refreshAuthorizerIfDue } from './authorizer-tokens';
+import { refreshComponentTokenIfDue, requestTicketPush, ticketUsable } from './component-token';
+import type { TokenContext } from './context';
+import {
+  SWEEP_CONCURRENCY,
+  SWEEP_DEADLINE_RESERVE_MS,
+  SWEEP_PAGE_SIZE,
+  TICKET_LIFETIME_MS,
+  TICKET_STALE_AFTER_MS,
+} from './policy';
+import { reportWechatFailure } from './report';
+
+export interface RefreshSummary {
+  ticket: { ageSeconds?: number; usable: boolean };
+  component: 'refreshed' | 'fresh' | 'busy' | 'failed';
+  authorizers: {
+    /** Due items this run looked at. */
+    seen: number;
+    refreshed: number;
+    /** Leased by another refresher, or no longer due when read. */
+    skipped: number;
+    /** Failures by error code; each keeps its old token and is retried on a later run. */
+    failed: Record<string, number>;
+    /** True when the time budget ran out before every due authorizer was looked at. */
+    truncated: boolean;
+  };
+  authCodes: PendingCodesSummary;
+  /** Set when a failure means the whole platform is misconfigured (61004 whitelist, bad credentials). */
+  systemicError?: string;
+  durationMs: number;
+}
+
+/**
+ * One scheduled pass (every 5 minutes): report the ticket's age (and ask WeChat to resume pushes when it is
+ * stale), renew the component token when due, renew every authorizer whose `refreshAt` has come (read from
+ * the `due` index page by page, never a scan) with bounded concurrency until `deadline`, and retry pending
+ * authorization codes.
+ *
+ * Per-item failures are counted and leave the old token in place; a systemic failure stops the pass and is
+ * returned in `systemicError` so the Lambda edge can fail the invocation and fire the alarm.
+ */
+export async function runScheduledRefresh(
+  ctx: TokenContext,
+  options: { deadline: number; concurrency?: number }
+): Promise<RefreshSummary> {
+  const startedAt = ctx.clock();
+  const summary: RefreshSummary = {
+    ticket: { usable: false },
+    component: 'fresh',
+    authorizers: { seen: 0, refreshed: 0, skipped: 0, failed: {}, truncated: false },
+    authCodes: { exchanged: 0, expired: 0, pending: 0 },
+    durationMs: 0,
+  };
+  const finish = () => {
+    summary.durationMs = ctx.clock() - startedAt;
+    return summary;
+  };
+  const systemic = (error: unknown) =>
+    error instanceof WechatApiError && isSystemic(error.kind) ? errorCode(error) : undefined;
+
+  const ticket = await ctx.store.getTicket(ctx.componentAppId);
+  const ageMs = ticket ? startedAt - ticket.createTime : TICKET_LIFETIME_MS;
+  summary.ticket = {
+    ...(ticket ? { ageSeconds: Math.round(ageMs / 1000) } : {}),
+    usable: ticketUsable(ticket, startedAt),
+  };
+  ctx.metrics.gauge(MetricName.TicketAgeSeconds, Math.round(ageMs / 1000), 'Seconds');
+  if (ageMs > TICKET_STALE_AFTER_MS) await requestTicketPush(ctx);
+
+  try {
+    summary.component = await refreshComponentTokenIfDue(ctx);
+  } catch (error) {
+    summary.component = 'failed';
+    reportWechatFailure(ctx, error, { step: 'component_token' });
+    summary.systemicError = systemic(error);
+  }
+  const component = await ctx.store.getComponentToken(ctx.componentAppId);
+  const componentUsable = !!component?.expiresAt && component.expiresAt > ctx.clock();
+  if (summary.systemicError || !componentUsable) {
+    summary.authorizers.truncated = true;
+    return finish();
+  }
+
+  await sweepAuthorizers(ctx, summary, options, systemic);
+  if (!summary.systemicError && ctx.clock() < options.deadline - SWEEP_DEADLINE_RESERVE_MS) {
+    summary.authCodes = await exchangePendingAuthCodes(ctx);
+  }
+  return finish();
+}
+
+async function sweepAuthorizers(
+  ctx: TokenContext,
+  summary: RefreshSummary,
+  options: { deadline: number; concurrency?: number },
+  systemic: (error: unknown) => string | undefined
+): Promise<void> {
+  const stopAt = options.deadline - SWEEP_DEADLINE_RESERVE_MS;
+  const sweepStart = ctx.clock();
+  const queue: AuthorizerRecord[] = [];
+  let cursor: string | undefined;
+  let exhausted = false;
+  let fetching: Promise<void> | undefined;
+
+  const fill = async () => {
+    const page = await ctx.store.listDueAuthorizers(
+      ctx.componentAppId,
+      sweepStart,
+      SWEEP_PAGE_SIZE,
+      cursor
+    );
+    queue.push(...page.items);
+    cursor = page.cursor;
+    exhausted = !cursor;
+  };
+  const next = async (): Promise<AuthorizerRecord | undefined> => {
+    while (queue.length === 0 && !exhausted) {
+      fetching ??= fill().finally(() => {
+        fetching = undefined;
+      });
+      await fetching;
+    }
+    return queue.shift();
+  };
+
+  const worker = async () => {
+    for (;;) {
+      if (summary.systemicError) return;
+      if (ctx.clock() >= stopAt) {
+        summary.authorizers.truncated = queue.length > 0 || !exhausted;
+        return;
+      }
+      const listed = await next();
+      if (!listed) return;
+      summary.authorizers.seen += 1;
+      try {
+        const outcome = await refreshAuthorizerIfDue(ctx, listed);
+        if (outcome === 'refreshed') summary.authorizers.refreshed += 1;
+        else summary.authorizers.skipped += 1;
+      } catch (error) {
+        const code = errorCode(error);
+        summary.authorizers.failed[code] = (summary.authorizers.failed[code] ?? 0) + 1;
+        reportWechatFailure(ctx, error, { authorizerAppId: listed.authorizerAppId });
+        summary.systemicError ??= systemic(error);
+      }
+    }
+  };
+  const workers = Math.max(1, options.concurrency ?? SWEEP_CONCURRENCY);
+  await Promise.all(Array.from({ length: workers }, worker));
+}

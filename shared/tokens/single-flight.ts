@@ -1,0 +1,92 @@
+import { ConcurrentUpdateError, RefreshInProgressError } from '../errors';
+import type { Leased, LeasedRef } from '../store/token-store';
+import type { TokenContext } from './context';
+import { LEASE_MS, LEASE_POLL_MS, LEASE_WAIT_MS } from './policy';
+
+/** One refreshable record, as seen by `refreshUnderLease`. */
+export interface LeasedTarget<R extends Leased> {
+  ref: LeasedRef;
+  read(): Promise<R | undefined>;
+  /** Whether this record still needs the refresh (re-checked after every wait). */
+  needsRefresh(record: R | undefined, now: number): boolean;
+  /** Calls WeChat and saves as the lease holder `owner`; returns the record as stored. */
+  refresh(record: R | undefined, owner: string): Promise<R>;
+  /** What to record when `refresh` throws; the lease is released with it. */
+  onFailure(error: unknown, now: number): { errorCode?: string; retryAt?: number };
+}
+
+export type SingleFlightResult<R> =
+  /** This caller won the lease and refreshed. */
+  | { outcome: 'refreshed'; record: R }
+  /** Nothing to do: the record no longer needs a refresh (maybe someone else just did it). */
+  | { outcome: 'current'; record: R | undefined }
+  /** Another caller holds the lease (only when `wait` is false). */
+  | { outcome: 'busy'; record: R | undefined }
+  /** Another caller tried while we waited and failed; we did not call WeChat again. */
+  | { outcome: 'failed_elsewhere'; record: R | undefined; errorCode?: string };
+
+const leaseHeld = (record: Leased | undefined, now: number) =>
+  record?.leaseUntil !== undefined && record.leaseUntil >= now;
+
+/**
+ * Refreshes a record with at most one WeChat call across every concurrent caller (architecture §3):
+ * read → claim the lease on the version read → only the holder calls WeChat and saves. Losers never call
+ * WeChat: with `wait` they poll (bounded, jittered) until the holder's write lands and return it; without
+ * `wait` (the scheduled sweep) they move on.
+ *
+ * A waiter that sees the holder fail does not retry against WeChat itself (that is how 40001 storms
+ * start); it reports `failed_elsewhere` with the holder's error code and the record as it stands.
+ *
+ * @throws RefreshInProgressError when the holder has not finished within `LEASE_WAIT_MS`.
+ * @throws whatever `refresh` throws, after releasing the lease.
+ */
+export async function refreshUnderLease<R extends Leased & { lastErrorCode?: string }>(
+  ctx: TokenContext,
+  target: LeasedTarget<R>,
+  options: { wait: boolean }
+): Promise<SingleFlightResult<R>> {
+  const giveUpAt = ctx.clock() + LEASE_WAIT_MS;
+  let waitedOnVersion: number | undefined;
+  for (;;) {
+    const now = ctx.clock();
+    const record = await target.read();
+    if (!target.needsRefresh(record, now)) return { outcome: 'current', record };
+    const version = record?.version ?? 0;
+    if (waitedOnVersion === version && !leaseHeld(record, now)) {
+      return { outcome: 'failed_elsewhere', record, errorCode: record?.lastErrorCode };
+    }
+    if (!leaseHeld(record, now)) {
+      const owner = ctx.newLeaseOwner();
+      try {
+        await ctx.store.claim(target.ref, version, { owner, until: now + LEASE_MS }, now);
+      } catch (error) {
+        if (!(error instanceof ConcurrentUpdateError)) throw error;
+        if (!options.wait) return { outcome: 'busy', record };
+        waitedOnVersion = version;
+        await pauseUntil(ctx, giveUpAt);
+        continue;
+      }
+      try {
+        return { outcome: 'refreshed', record: await target.refresh(record, owner) };
+      } catch (error) {
+        await ctx.store.release(
+          target.ref,
+          owner,
+          target.onFailure(error, ctx.clock()),
+          ctx.clock()
+        );
+        throw error;
+      }
+    }
+    if (!options.wait) return { outcome: 'busy', record };
+    waitedOnVersion = version;
+    await pauseUntil(ctx, giveUpAt);
+  }
+}
+
+async function pauseUntil(ctx: TokenContext, giveUpAt: number): Promise<void> {
+  if (ctx.clock() >= giveUpAt) {
+    throw new RefreshInProgressError('another refresh of this token has not finished yet');
+  }
+  await ctx.sleep(LEASE_POLL_MS * (0.5 + Math.random()));
+}

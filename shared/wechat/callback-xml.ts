@@ -1,0 +1,173 @@
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { isAppId } from '../config';
+import { AppIdMismatchError, MalformedMessageError, PayloadTooLargeError } from '../errors';
+
+/**
+ * Parsing of the authorization-event pushes (授权事件): the encrypted envelope WeChat POSTs and the decrypted
+ * payload inside it. The parser is locked down: no DTD, no entities (so no XXE or billion laughs), values
+ * kept as strings, duplicate elements rejected, and a size limit far above any real push.
+ *
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/authorize_event.html
+ */
+
+/** Real pushes are under 1 KB; anything near this is not WeChat. */
+export const MAX_EVENT_BODY_BYTES = 16 * 1024;
+const MAX_DEPTH = 4;
+
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  processEntities: false,
+  htmlEntities: false,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: true,
+  allowBooleanAttributes: false,
+});
+
+type Node = string | { [name: string]: Node | Node[] };
+
+function checkDepth(node: Node, depth: number): void {
+  if (depth > MAX_DEPTH) throw new MalformedMessageError('XML is nested too deeply');
+  if (typeof node === 'object') {
+    for (const child of Object.values(node)) {
+      if (Array.isArray(child)) throw new MalformedMessageError('XML repeats an element');
+      checkDepth(child, depth + 1);
+    }
+  }
+}
+
+/** Parses a small, flat `<xml>…</xml>` document into its string fields. */
+export function parseFlatXml(xml: string, what: string): Record<string, string> {
+  if (Buffer.byteLength(xml, 'utf8') > MAX_EVENT_BODY_BYTES) {
+    throw new PayloadTooLargeError(`${what} is larger than ${MAX_EVENT_BODY_BYTES} bytes`);
+  }
+  if (/<!DOCTYPE|<!ENTITY|<!ELEMENT|<!ATTLIST/i.test(xml)) {
+    throw new MalformedMessageError(`${what} contains a DTD or entity declaration`);
+  }
+  if (!xml.trim()) throw new MalformedMessageError(`${what} is empty`);
+  if (XMLValidator.validate(xml) !== true) {
+    throw new MalformedMessageError(`${what} is not well-formed XML`);
+  }
+  let document: Record<string, Node | Node[]>;
+  try {
+    document = parser.parse(xml) as Record<string, Node | Node[]>;
+  } catch {
+    throw new MalformedMessageError(`${what} is not well-formed XML`);
+  }
+  const roots = Object.keys(document);
+  const root = document.xml;
+  if (roots.length !== 1 || root === undefined) {
+    throw new MalformedMessageError(`${what} must have a single <xml> root`);
+  }
+  if (Array.isArray(root)) throw new MalformedMessageError('XML repeats an element');
+  if (typeof root !== 'object') return {};
+  checkDepth(root, 1);
+  const fields: Record<string, string> = {};
+  for (const [name, value] of Object.entries(root)) {
+    if (typeof value !== 'string') {
+      throw new MalformedMessageError(`${what} element ${name.slice(0, 40)} must hold text`);
+    }
+    fields[name] = value;
+  }
+  return fields;
+}
+
+/** The encrypted envelope WeChat POSTs to the authorization-event URL. */
+export interface EventEnvelope {
+  appId?: string;
+  encrypt: string;
+}
+
+/**
+ * Reads the envelope (`AppId`, `Encrypt`). A push addressed to another component appid is rejected before
+ * any decryption.
+ */
+export function parseEnvelope(xml: string, componentAppId: string): EventEnvelope {
+  const fields = parseFlatXml(xml, 'event body');
+  if (!fields.Encrypt) throw new MalformedMessageError('event body has no Encrypt element');
+  if (fields.AppId !== undefined && fields.AppId !== componentAppId) {
+    throw new AppIdMismatchError('event is addressed to another component appid');
+  }
+  return { appId: fields.AppId, encrypt: fields.Encrypt };
+}
+
+interface EventBase {
+  /** The component appid the payload names. */
+  appId: string;
+  /** WeChat's CreateTime, epoch ms. */
+  createTime: number;
+}
+
+export type AuthEvent =
+  | (EventBase & { infoType: 'component_verify_ticket'; ticket: string })
+  | (EventBase & {
+      infoType: 'authorized' | 'updateauthorized';
+      authorizerAppId: string;
+      authorizationCode: string;
+      /** Epoch ms. */
+      authorizationCodeExpiresAt: number;
+      preAuthCode?: string;
+    })
+  | (EventBase & { infoType: 'unauthorized'; authorizerAppId: string })
+  | (EventBase & { infoType: 'unknown'; rawInfoType: string });
+
+const INFO_TYPE = /^[a-z_]{1,64}$/;
+
+function seconds(value: string | undefined, field: string): number {
+  if (!value || !/^\d{1,12}$/.test(value)) {
+    throw new MalformedMessageError(`event ${field} must be a number of seconds`);
+  }
+  return Number(value) * 1000;
+}
+
+function appIdField(fields: Record<string, string>, field: string): string {
+  const value = fields[field];
+  if (!isAppId(value)) throw new MalformedMessageError(`event ${field} is not an appid`);
+  return value;
+}
+
+/**
+ * Turns a decrypted payload into a typed event. Unknown `InfoType`s (e.g. `notify_third_fasteregister`)
+ * come back as `unknown`, to be acknowledged and logged, never acted on.
+ *
+ * @throws MalformedMessageError for a missing `InfoType`, `CreateTime` or required field.
+ * @throws AppIdMismatchError when the payload names another component appid.
+ */
+export function parseAuthEvent(xml: string, componentAppId: string): AuthEvent {
+  const fields = parseFlatXml(xml, 'decrypted event');
+  if (fields.AppId !== componentAppId) {
+    throw new AppIdMismatchError('decrypted event names another component appid');
+  }
+  const infoType = fields.InfoType;
+  if (!infoType) throw new MalformedMessageError('event has no InfoType');
+  if (!INFO_TYPE.test(infoType)) throw new MalformedMessageError('event InfoType is malformed');
+  const base = { appId: componentAppId, createTime: seconds(fields.CreateTime, 'CreateTime') };
+  switch (infoType) {
+    case 'component_verify_ticket': {
+      const ticket = fields.ComponentVerifyTicket;
+      if (!ticket) throw new MalformedMessageError('ticket event has no ComponentVerifyTicket');
+      return { ...base, infoType, ticket };
+    }
+    case 'authorized':
+    case 'updateauthorized': {
+      const code = fields.AuthorizationCode;
+      if (!code) throw new MalformedMessageError('authorization event has no AuthorizationCode');
+      const expiry = seconds(fields.AuthorizationCodeExpiredTime, 'AuthorizationCodeExpiredTime');
+      return {
+        ...base,
+        infoType,
+        authorizerAppId: appIdField(fields, 'AuthorizerAppid'),
+        authorizationCode: code,
+        // WeChat sends an absolute time; tolerate a relative one (seconds from CreateTime).
+        authorizationCodeExpiresAt: expiry >= base.createTime ? expiry : base.createTime + expiry,
+        ...(fields.PreAuthCode ? { preAuthCode: fields.PreAuthCode } : {}),
+      };
+    }
+    case 'unauthorized':
+      return { ...base, infoType, authorizerAppId: appIdField(fields, 'AuthorizerAppid') };
+    default:
+      return { ...base, infoType: 'unknown', rawInfoType: infoType };
+  }
+}

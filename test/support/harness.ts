@@ -1,0 +1,116 @@
+import { createDeps, type Deps } from '../../functions/lib/deps';
+import { type LocalDynamo, startLocalDynamo } from '../../functions/local/local-dynamo';
+import { type LocalService, startLocalService } from '../../functions/local/local-service';
+import {
+  type SimulatorOptions,
+  startWechatSimulator,
+  type WechatSimulator,
+} from '../../functions/local/wechat-simulator';
+import { loadConfig } from '../../shared/config';
+import type { ComponentSecret } from '../../shared/secrets';
+import { DynamoDbTokenStore } from '../../shared/store/dynamodb-token-store';
+import {
+  type RecordedLog,
+  type RecordedMetrics,
+  recordingLog,
+  recordingMetrics,
+} from './recorders';
+
+export const COMPONENT_APPID = 'wx0c0mp0nent00001';
+export const SECRET: ComponentSecret = {
+  componentAppSecret: 'component-app-secret-value-0001',
+  token: 'callback-token-value',
+  encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+};
+
+/** A clock tests move by hand; starts at the real time so HTTP-level timestamps stay plausible. */
+export class ManualClock {
+  now = Date.now();
+  readonly read = () => this.now;
+  advance(ms: number) {
+    this.now += ms;
+  }
+}
+
+export interface Harness {
+  clock: ManualClock;
+  dynamo: LocalDynamo;
+  tableName: string;
+  simulator: WechatSimulator;
+  service: LocalService;
+  deps: Deps;
+  store: DynamoDbTokenStore;
+  log: RecordedLog;
+  metrics: RecordedMetrics;
+  post(path: string, body: unknown): Promise<Response>;
+  token(request: unknown): Promise<Record<string, unknown>>;
+  refresh(): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole service on loopback: dynalite with the real table, the real handlers behind the local HTTP
+ * server, the real HTTP WeChat client, and the WeChat simulator pushing to our event URL. One clock drives
+ * both sides.
+ */
+export async function startHarness(
+  options: Partial<SimulatorOptions> & { dynamo?: LocalDynamo } = {}
+): Promise<Harness> {
+  const clock = new ManualClock();
+  const ownDynamo = !options.dynamo;
+  const dynamo = options.dynamo ?? (await startLocalDynamo());
+  const tableName = await dynamo.createTable();
+  const simulator = await startWechatSimulator({
+    componentAppId: COMPONENT_APPID,
+    componentAppSecret: SECRET.componentAppSecret,
+    token: SECRET.token,
+    encodingAesKey: SECRET.encodingAesKey,
+    clock: clock.read,
+    ...options,
+  });
+  const log = recordingLog();
+  const metrics = recordingMetrics();
+  const config = loadConfig({
+    TOKEN_TABLE_NAME: tableName,
+    COMPONENT_APPID,
+    COMPONENT_SECRET_ID: 'local',
+    WECHAT_API_BASE_URL: simulator.url,
+    WECHAT_AUTHORIZE_PAGE_BASE_URL: simulator.url,
+  });
+  const deps = createDeps(config, {
+    dynamo: dynamo.doc,
+    secrets: async () => SECRET,
+    clock: clock.read,
+    log,
+    metrics,
+  });
+  const service = await startLocalService(deps);
+  simulator.setEventUrl(`${service.url}/wechat/events`);
+  const post = (path: string, body: unknown) =>
+    fetch(`${service.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  return {
+    clock,
+    dynamo,
+    tableName,
+    simulator,
+    service,
+    deps,
+    store: new DynamoDbTokenStore(dynamo.doc, tableName),
+    log,
+    metrics,
+    post,
+    token: async (request) =>
+      (await (await post('/local/token', request)).json()) as Record<string, unknown>,
+    refresh: async () =>
+      (await (await post('/local/refresh', {})).json()) as Record<string, unknown>,
+    async close() {
+      await service.close();
+      await simulator.close();
+      if (ownDynamo) await dynamo.close();
+    },
+  };
+}

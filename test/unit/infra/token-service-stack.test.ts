@@ -1,0 +1,368 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REQUIRED_ENV } from '../../../shared/config';
+import { TABLE_SCHEMA } from '../../../shared/store/table-schema';
+import {
+  actionsOf,
+  defaultRouteTargets,
+  FUNCTION_IDS,
+  type FunctionId,
+  functionLogicalId,
+  functionProps,
+  type NagViolation,
+  roleStatements,
+  synthStack,
+} from './synth-stack';
+
+const DYNAMODB_ACTIONS: Record<FunctionId, string[]> = {
+  AuthEvent: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  AuthorizePage: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+  AuthorizeCallback: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  Refresh: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+  GetToken: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+};
+
+const ENI_ACTIONS = [
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:CreateNetworkInterface',
+  'ec2:DeleteNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:UnassignPrivateIpAddresses',
+];
+
+let template: Template;
+let violations: NagViolation[];
+let stackName: string;
+
+beforeAll(() => {
+  ({ template, violations, stackName } = synthStack({ componentAppId: 'wx0000000000000000' }));
+});
+
+const logicalIdOf = (type: string) => {
+  const ids = Object.keys(template.findResources(type));
+  expect(ids).toHaveLength(1);
+  return ids[0]!;
+};
+const tableId = () => logicalIdOf('AWS::DynamoDB::Table');
+
+describe('TokenServiceStack with default context', () => {
+  it('names the stack after the default stage', () => {
+    expect(stackName).toBe('WeChatTokenService-prod');
+  });
+
+  it('passes every REQUIRED_ENV variable to each of the five functions', () => {
+    for (const id of FUNCTION_IDS) {
+      const variables = functionProps(template, id).Environment.Variables;
+      for (const name of REQUIRED_ENV) expect(variables, `${id} ${name}`).toHaveProperty(name);
+    }
+  });
+
+  it('sets the component appid, secret ARN, table name and Powertools settings on every function', () => {
+    for (const id of FUNCTION_IDS) {
+      expect(functionProps(template, id).Environment.Variables).toEqual({
+        TOKEN_TABLE_NAME: { Ref: tableId() },
+        COMPONENT_APPID: 'wx0000000000000000',
+        COMPONENT_SECRET_ID: { Ref: logicalIdOf('AWS::SecretsManager::Secret') },
+        POWERTOOLS_SERVICE_NAME: 'wechat-token-service',
+        POWERTOOLS_METRICS_NAMESPACE: 'WeChatTokenService',
+        LOG_LEVEL: 'INFO',
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+    }
+  });
+
+  it('runs every function on Node.js 24, arm64, with its own log group that has a retention', () => {
+    const logGroups = template.findResources('AWS::Logs::LogGroup');
+    for (const id of FUNCTION_IDS) {
+      const props = functionProps(template, id);
+      expect(props).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'] });
+      const logGroupId = (props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(logGroupId.startsWith(`${id}LogGroup`)).toBe(true);
+      expect(logGroups[logGroupId]?.Properties.RetentionInDays).toBeGreaterThan(0);
+    }
+  });
+
+  it('gives refresh a 5-minute timeout and the HTTP functions a short one', () => {
+    expect(functionProps(template, 'Refresh').Timeout).toBe(300);
+    for (const id of ['AuthEvent', 'AuthorizePage', 'AuthorizeCallback', 'GetToken'] as const) {
+      expect(functionProps(template, id).Timeout).toBeLessThanOrEqual(10);
+    }
+  });
+
+  it('grants each function exactly its DynamoDB actions, on the table only', () => {
+    for (const id of FUNCTION_IDS) {
+      const dynamo = actionsOf(roleStatements(template, id)).filter((a) =>
+        a.action.startsWith('dynamodb:')
+      );
+      expect(dynamo.map((a) => a.action).sort(), id).toEqual([...DYNAMODB_ACTIONS[id]].sort());
+      for (const { action, resources } of dynamo) {
+        if (action === 'dynamodb:Query') continue;
+        expect(resources, `${id} ${action}`).toEqual([{ 'Fn::GetAtt': [tableId(), 'Arn'] }]);
+      }
+    }
+  });
+
+  it('lets only refresh Query, and only the due index; nobody may Scan or DeleteItem', () => {
+    const queries = FUNCTION_IDS.flatMap((id) =>
+      actionsOf(roleStatements(template, id))
+        .filter((a) => a.action === 'dynamodb:Query')
+        .map((a) => ({ id, resources: a.resources }))
+    );
+    expect(queries).toEqual([
+      {
+        id: 'Refresh',
+        resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId(), 'Arn'] }, '/index/due']] }],
+      },
+    ]);
+    const everyAction = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(everyAction).not.toMatch(/dynamodb:(Scan|DeleteItem|BatchWriteItem|\*)/);
+  });
+
+  it('gives each function nothing beyond its log group, VPC networking, table actions and the secret', () => {
+    const secretId = logicalIdOf('AWS::SecretsManager::Secret');
+    for (const id of FUNCTION_IDS) {
+      const actions = actionsOf(roleStatements(template, id));
+      const allowed = new Set([
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        ...ENI_ACTIONS,
+        ...DYNAMODB_ACTIONS[id],
+        'secretsmanager:GetSecretValue',
+        'secretsmanager:DescribeSecret',
+      ]);
+      expect(
+        actions.filter((a) => !allowed.has(a.action)),
+        id
+      ).toEqual([]);
+      for (const a of actions.filter((x) => x.action.startsWith('secretsmanager:'))) {
+        expect(a.resources, id).toEqual([{ Ref: secretId }]);
+      }
+      for (const a of actions.filter((x) => x.action.startsWith('logs:'))) {
+        expect(a.resources, id).toEqual([
+          { 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${id}LogGroup`)), 'Arn'] },
+        ]);
+      }
+    }
+  });
+
+  it('places all five functions in private subnets whose default route is the NAT on the created EIP', () => {
+    template.resourceCountIs('AWS::EC2::NatGateway', 1);
+    const eipId = logicalIdOf('AWS::EC2::EIP');
+    for (const id of FUNCTION_IDS) {
+      const targets = defaultRouteTargets(template, id);
+      expect(targets.length, id).toBeGreaterThanOrEqual(1);
+      for (const target of targets) {
+        expect(target, id).toEqual({
+          nat: expect.any(String),
+          allocationId: { 'Fn::GetAtt': [eipId, 'AllocationId'] },
+        });
+      }
+    }
+  });
+
+  it('retains the created Elastic IP and outputs its public IP for the whitelist', () => {
+    const eipId = logicalIdOf('AWS::EC2::EIP');
+    template.hasResource('AWS::EC2::EIP', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+    template.hasOutput('EgressIp', { Value: { Ref: eipId } });
+  });
+
+  it('lets functions out on HTTPS only', () => {
+    template.resourceCountIs('AWS::EC2::SecurityGroup', 1);
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      SecurityGroupEgress: [
+        Match.objectLike({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443 }),
+      ],
+    });
+  });
+
+  it('logs all VPC traffic', () => {
+    template.hasResourceProperties('AWS::EC2::FlowLog', {
+      ResourceType: 'VPC',
+      TrafficType: 'ALL',
+      LogDestinationType: 'cloud-watch-logs',
+    });
+  });
+
+  it('keeps the table on stack deletion, with on-demand billing, PITR, TTL and encryption', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: TABLE_SCHEMA.ttlAttribute, Enabled: true },
+        SSESpecification: { SSEEnabled: true },
+      }),
+    });
+  });
+
+  it('declares the keys and the due index of TABLE_SCHEMA', () => {
+    const { dueIndex } = TABLE_SCHEMA;
+    const table = template.findResources('AWS::DynamoDB::Table')[tableId()]!.Properties;
+    expect(table.KeySchema).toEqual([
+      { AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
+    ]);
+    expect(table.AttributeDefinitions).toEqual(
+      expect.arrayContaining([
+        { AttributeName: TABLE_SCHEMA.partitionKey, AttributeType: 'S' },
+        { AttributeName: dueIndex.partitionKey, AttributeType: 'S' },
+        { AttributeName: dueIndex.sortKey, AttributeType: 'N' },
+      ])
+    );
+    expect(table.AttributeDefinitions).toHaveLength(3);
+    expect(table.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: dueIndex.name,
+        KeySchema: [
+          { AttributeName: dueIndex.partitionKey, KeyType: 'HASH' },
+          { AttributeName: dueIndex.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ]);
+  });
+
+  it('schedules refresh every 5 minutes with retries and a dead-letter queue', () => {
+    const queueId = logicalIdOf('AWS::SQS::Queue');
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      State: 'ENABLED',
+      Target: Match.objectLike({
+        Arn: { 'Fn::GetAtt': [functionLogicalId(template, 'Refresh'), 'Arn'] },
+        RetryPolicy: {
+          MaximumRetryAttempts: Match.anyValue(),
+          MaximumEventAgeInSeconds: Match.anyValue(),
+        },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+      }),
+    });
+    const schedule = Object.values(template.findResources('AWS::Scheduler::Schedule'))[0]!;
+    expect(schedule.Properties.Target.RetryPolicy.MaximumRetryAttempts).toBeGreaterThanOrEqual(1);
+  });
+
+  it('turns off Lambda async retries for refresh: the next scheduled run is the retry', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: functionLogicalId(template, 'Refresh') },
+      MaximumRetryAttempts: 0,
+    });
+  });
+
+  it('routes exactly the three public paths, each to its own function', () => {
+    const integrations = template.findResources('AWS::ApiGatewayV2::Integration');
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((r) => {
+      const integrationId = r.Properties.Target['Fn::Join'][1][1].Ref as string;
+      return [r.Properties.RouteKey, integrations[integrationId]!.Properties.IntegrationUri];
+    });
+    expect(Object.fromEntries(routes)).toEqual({
+      'POST /wechat/events': { 'Fn::GetAtt': [functionLogicalId(template, 'AuthEvent'), 'Arn'] },
+      'GET /authorize': { 'Fn::GetAtt': [functionLogicalId(template, 'AuthorizePage'), 'Arn'] },
+      'GET /authorize/callback': {
+        'Fn::GetAtt': [functionLogicalId(template, 'AuthorizeCallback'), 'Arn'],
+      },
+    });
+  });
+
+  it('logs and throttles the API stage', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AccessLogSettings: {
+        DestinationArn: Match.anyValue(),
+        Format: Match.stringLikeRegexp('requestId'),
+      },
+      DefaultRouteSettings: {
+        ThrottlingBurstLimit: Match.anyValue(),
+        ThrottlingRateLimit: Match.anyValue(),
+      },
+    });
+  });
+
+  it('leaves get-token reachable through IAM only: no permission, URL or integration', () => {
+    const getToken = functionLogicalId(template, 'GetToken');
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission'));
+    expect(JSON.stringify(permissions)).not.toContain(getToken);
+    for (const p of permissions) expect(p.Properties.Principal).toBe('apigateway.amazonaws.com');
+    template.resourceCountIs('AWS::Lambda::Url', 0);
+    expect(JSON.stringify(template.findResources('AWS::ApiGatewayV2::Integration'))).not.toContain(
+      getToken
+    );
+  });
+
+  it('offers a managed policy that allows invoking get-token and nothing else', () => {
+    const policies = template.findResources('AWS::IAM::ManagedPolicy');
+    expect(Object.values(policies).map((p) => p.Properties.PolicyDocument.Statement)).toEqual([
+      [
+        {
+          Effect: 'Allow',
+          Action: 'lambda:InvokeFunction',
+          Resource: { 'Fn::GetAtt': [functionLogicalId(template, 'GetToken'), 'Arn'] },
+        },
+      ],
+    ]);
+    template.hasOutput('GetTokenInvokePolicyArn', { Value: { Ref: Object.keys(policies)[0] } });
+  });
+
+  it('outputs the get-token function and the URLs on the API endpoint', () => {
+    const apiId = logicalIdOf('AWS::ApiGatewayV2::Api');
+    const getToken = functionLogicalId(template, 'GetToken');
+    const url = (path: string) => ({
+      'Fn::Join': ['', [{ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] }, path]],
+    });
+    template.hasOutput('EventUrl', { Value: url('/wechat/events') });
+    template.hasOutput('AuthorizePageUrl', { Value: url('/authorize') });
+    template.hasOutput('AuthorizeCallbackUrl', { Value: url('/authorize/callback') });
+    template.hasOutput('GetTokenFunctionName', { Value: { Ref: getToken } });
+    template.hasOutput('GetTokenFunctionArn', { Value: { 'Fn::GetAtt': [getToken, 'Arn'] } });
+  });
+
+  it('creates the component secret as a retained, empty JSON skeleton', () => {
+    template.hasResource('AWS::SecretsManager::Secret', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        Name: 'wechat-token-service/prod/component',
+        SecretString: JSON.stringify({ componentAppSecret: '', token: '', encodingAesKey: '' }),
+      }),
+    });
+  });
+
+  it('alarms on refresh errors, refresh failures, whitelist, ticket age, tickets, reauthorization and DLQ', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (a) => a.Properties
+    );
+    expect(alarms).toHaveLength(7);
+    const byMetric = (name: string) => alarms.find((a) => a.MetricName === name);
+    expect(byMetric('Errors')).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      Dimensions: [
+        { Name: 'FunctionName', Value: { Ref: functionLogicalId(template, 'Refresh') } },
+      ],
+      Threshold: 1,
+    });
+    for (const name of ['WhitelistRejected', 'TicketUnavailable', 'NeedsReauthorization']) {
+      expect(byMetric(name), name).toMatchObject({
+        Namespace: 'WeChatTokenService',
+        Dimensions: [{ Name: 'service', Value: 'wechat-token-service' }],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    }
+    expect(byMetric('TicketAgeSeconds')).toMatchObject({
+      Statistic: 'Maximum',
+      Threshold: 1800,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+    expect(byMetric('ApproximateNumberOfMessagesVisible')).toMatchObject({ Threshold: 1 });
+    const failures = alarms.find((a) => a.Metrics);
+    expect(JSON.stringify(failures)).toContain('ComponentRefreshFailed');
+    expect(JSON.stringify(failures)).toContain('AuthorizerRefreshFailed');
+    for (const alarm of alarms) expect(alarm.AlarmActions).toBeUndefined();
+  });
+
+  it('passes the cdk-nag AWS Solutions checks with every remaining finding acknowledged', () => {
+    expect(violations).toEqual([]);
+  });
+});
