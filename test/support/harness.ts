@@ -114,3 +114,13 @@ export async function startHarness(
     },
   };
 }
+
+/** Pushes a ticket and authorizes `authorizerAppId` through the redirect callback, as an admin would. */
+export async function authorizeMerchant(h: Harness, authorizerAppId: string): Promise<void> {
+  if (!h.simulator.state.latestTicket) await h.simulator.pushTicket();
+  const code = h.simulator.authorize(authorizerAppId);
+  const response = await fetch(
+    `${h.service.url}/authorize/callback?auth_code=${encodeURIComponent(code)}&expires_in=600`
+  );
+  if (response.status !== 200) throw new Error(`callback answered ${response.status}`);
+}

@@ -1,0 +1,213 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type LocalDynamo, startLocalDynamo } from '../../functions/local/local-dynamo';
+import { MetricName } from '../../shared/log';
+import { getAuthorizerAccessToken } from '../../shared/tokens/authorizer-tokens';
+import { authorizeMerchant, type Harness, startHarness } from '../support/harness';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const MERCHANT = 'wxmerchant0000002';
+
+let dynamo: LocalDynamo;
+let h: Harness;
+beforeAll(async () => {
+  dynamo = await startLocalDynamo();
+});
+afterAll(async () => {
+  await dynamo.close();
+});
+beforeEach(async () => {
+  h = await startHarness({ dynamo });
+});
+afterEach(async () => {
+  await h.close();
+});
+
+const stored = () => h.store.getAuthorizer(h.deps.componentAppId, MERCHANT);
+const wechatRefreshToken = () => h.simulator.state.authorizers.get(MERCHANT)?.refreshToken;
+
+describe('ticket gap', () => {
+  it('keeps minting component tokens from the last ticket for 12 hours, then asks WeChat to resume pushes', async () => {
+    await h.simulator.pushTicket();
+    h.simulator.stopPushes();
+    h.clock.advance(11 * HOUR);
+    const within = await h.token({ component: true });
+    expect(h.simulator.tokenStatus(within.accessToken as string)).toBe('valid');
+
+    h.clock.advance(2 * HOUR);
+    expect(await h.token({ component: true })).toEqual({
+      error: { code: 'ticket_unavailable', message: expect.stringContaining('12 hours') },
+    });
+    expect(h.simulator.callCount('api_start_push_ticket')).toBe(1);
+    expect(h.metrics.total(MetricName.TicketUnavailable)).toBeGreaterThan(0);
+  });
+
+  it('answers ticket_unavailable before any ticket arrived, without calling api_component_token', async () => {
+    expect(await h.token({ component: true })).toMatchObject({
+      error: { code: 'ticket_unavailable' },
+    });
+    expect(h.simulator.callCount('api_component_token')).toBe(0);
+    expect(h.simulator.callCount('api_start_push_ticket')).toBe(1);
+  });
+});
+
+describe('61023 refresh_token is invalid', () => {
+  it('recovers a rotated refresh token from api_get_authorizer_list, persists it and retries once', async () => {
+    await authorizeMerchant(h, MERCHANT);
+    const rotated = h.simulator.rotateRefreshToken(MERCHANT);
+    h.clock.advance(HOUR + 50 * MINUTE);
+
+    const summary = await h.refresh();
+    expect((summary.authorizers as Record<string, number>).refreshed).toBe(1);
+    expect((await stored())?.refreshToken).toBe(rotated);
+    expect(h.simulator.callCount('api_get_authorizer_list')).toBe(1);
+    expect(h.simulator.callCount('api_authorizer_token')).toBe(2);
+    expect(h.metrics.total(MetricName.RefreshTokenRecovered)).toBe(1);
+    const answer = await h.token({ authorizerAppId: MERCHANT });
+    expect(h.simulator.tokenStatus(answer.accessToken as string)).toBe('valid');
+  });
+
+  it('marks the authorizer needs_reauthorization when WeChat no longer lists it', async () => {
+    await authorizeMerchant(h, MERCHANT);
+    h.simulator.forgetAuthorizer(MERCHANT);
+    h.clock.advance(HOUR + 50 * MINUTE);
+
+    await h.refresh();
+    expect((await stored())?.status).toBe('needs_reauthorization');
+    expect(await h.token({ authorizerAppId: MERCHANT })).toMatchObject({
+      error: { code: 'needs_reauthorization' },
+    });
+    expect(h.metrics.total(MetricName.NeedsReauthorization)).toBe(1);
+    h.clock.advance(3 * HOUR);
+    await h.simulator.pushTicket();
+    await h.refresh();
+    expect(h.simulator.callCount('api_authorizer_token')).toBe(1);
+  });
+});
+
+describe('a caller reports a token WeChat rejected (40001)', () => {
+  it('refreshes once for the current token, and a stale report of the replaced token refreshes nothing', async () => {
+    await authorizeMerchant(h, MERCHANT);
+    const first = (await h.token({ authorizerAppId: MERCHANT })).accessToken as string;
+
+    const second = await h.token({ authorizerAppId: MERCHANT, invalidToken: first });
+    expect(second.accessToken).not.toBe(first);
+    expect(h.simulator.callCount('api_authorizer_token')).toBe(1);
+
+    const stale = await h.token({ authorizerAppId: MERCHANT, invalidToken: first });
+    expect(stale.accessToken).toBe(second.accessToken);
+    expect(h.simulator.callCount('api_authorizer_token')).toBe(1);
+  });
+
+  it('refreshes the component token once when WeChat rejects it on an authorizer call', async () => {
+    await authorizeMerchant(h, MERCHANT);
+    const first = (await h.token({ authorizerAppId: MERCHANT })).accessToken as string;
+    h.simulator.failNext('api_authorizer_token', { errcode: 40001 });
+
+    const answer = await h.token({ authorizerAppId: MERCHANT, invalidToken: first });
+    expect(h.simulator.tokenStatus(answer.accessToken as string)).toBe('valid');
+    expect(h.simulator.callCount('api_component_token')).toBe(2);
+    expect(h.simulator.callCount('api_authorizer_token')).toBe(2);
+  });
+});
+
+describe('WeChat failures keep the old token', () => {
+  it.each([
+    [45009, 'wechat_quota'],
+    [-1, 'wechat_busy'],
+  ])('errcode %i on a scheduled refresh keeps serving the old token', async (errcode, code) => {
+    await authorizeMerchant(h, MERCHANT);
+    const before = await stored();
+    h.simulator.failNext('api_authorizer_token', { errcode }, 2);
+    h.clock.advance(HOUR + 50 * MINUTE);
+
+    const summary = await h.refresh();
+    expect((summary.authorizers as { failed: Record<string, number> }).failed).toEqual({
+      [code]: 1,
+    });
+    expect(summary.systemicError).toBeUndefined();
+    const after = await stored();
+    expect(after).toMatchObject({
+      accessToken: before?.accessToken,
+      refreshToken: wechatRefreshToken(),
+      version: before?.version,
+      lastErrorCode: code,
+    });
+    expect(after?.leaseOwner).toBeUndefined();
+    const answer = await h.token({ authorizerAppId: MERCHANT });
+    expect(answer.accessToken).toBe(before?.accessToken);
+    expect(h.metrics.total(MetricName.AuthorizerRefreshFailed, code)).toBe(1);
+  });
+});
+
+describe('61004 IP not whitelisted', () => {
+  it('fails the scheduled run and logs the egress IP WeChat saw', async () => {
+    await authorizeMerchant(h, MERCHANT);
+    h.clock.advance(HOUR + 50 * MINUTE);
+    h.simulator.setWhitelisted(false);
+
+    const response = await h.post('/local/refresh', {});
+    expect(response.status).toBe(500);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toContain(
+      'wechat_ip_not_whitelisted'
+    );
+    const entry = h.log.entries.find((e) => e.fields.requestIp);
+    expect(entry?.fields.requestIp).toBe('203.0.113.7');
+    expect(entry?.level).toBe('error');
+    expect(h.metrics.total(MetricName.WhitelistRejected)).toBeGreaterThan(0);
+  });
+});
+
+describe('concurrent callers', () => {
+  it('50 concurrent get-token calls on an expiring token make exactly one api_authorizer_token call', async () => {
+    await authorizeMerchant(h, MERCHANT);
+    h.clock.advance(HOUR + 56 * MINUTE);
+
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => getAuthorizerAccessToken(h.deps, MERCHANT))
+    );
+    expect(h.simulator.callCount('api_authorizer_token')).toBe(1);
+    expect(new Set(answers.map((a) => a.accessToken)).size).toBe(1);
+    expect(h.simulator.tokenStatus(answers[0]?.accessToken as string)).toBe('valid');
+  });
+});
+
+describe('authorization codes', () => {
+  it('shows the admin the "start again" page for an expired code and stores no authorizer', async () => {
+    await h.simulator.pushTicket();
+    const code = h.simulator.authorize(MERCHANT);
+    h.clock.advance(11 * MINUTE);
+
+    const response = await fetch(
+      `${h.service.url}/authorize/callback?auth_code=${code}&expires_in=600`
+    );
+    const page = await response.text();
+    expect(response.status).toBe(400);
+    expect(page).toContain('data-status="expired"');
+    expect(page).toContain('href="/authorize"');
+    expect(await stored()).toBeUndefined();
+  });
+
+  it('exchanges a code that arrives by push and by redirect exactly once', async () => {
+    await h.simulator.pushTicket();
+    const { authCode } = await h.simulator.pushAuthorized(MERCHANT);
+    const response = await fetch(`${h.service.url}/authorize/callback?auth_code=${authCode}`);
+    expect(response.status).toBe(200);
+    expect(h.simulator.callCount('api_query_auth')).toBe(1);
+    expect((await stored())?.refreshToken).toBe(wechatRefreshToken());
+  });
+
+  it('keeps a code pending when WeChat is busy and exchanges it on the next scheduled run', async () => {
+    await h.simulator.pushTicket();
+    const code = h.simulator.authorize(MERCHANT);
+    h.simulator.failNext('api_query_auth', { errcode: -1 }, 2);
+    const response = await fetch(`${h.service.url}/authorize/callback?auth_code=${code}`);
+    expect(response.status).toBe(202);
+    expect(await stored()).toBeUndefined();
+
+    h.clock.advance(2 * MINUTE);
+    const summary = await h.refresh();
+    expect(summary.authCodes).toEqual({ exchanged: 1, expired: 0, pending: 0 });
+    expect((await stored())?.status).toBe('active');
+  });
+});

@@ -1,0 +1,288 @@
+import { describe, expect, it } from 'vitest';
+import {
+  EmptyCredentialError,
+  WechatApiError,
+  type WechatErrorKind,
+  WechatUnavailableError,
+} from '../../../../shared/errors';
+import { HttpComponentApi } from '../../../../shared/wechat/api-client';
+import { errorKind, isSystemic } from '../../../../shared/wechat/errcodes';
+import fixtures from '../../../fixtures/wechat-api.json';
+
+type Fixture = {
+  id: string;
+  request?: Record<string, unknown>;
+  response?: Record<string, unknown>;
+};
+const byId = (id: string) => (fixtures as Fixture[]).find((f) => f.id === id) as Fixture;
+const errorFixtures = (fixtures as Fixture[]).filter((f) => f.id.startsWith('error-'));
+
+interface Sent {
+  url: string;
+  method: string;
+  body: Record<string, unknown>;
+}
+
+/** A fetch double that records requests and answers from a script. */
+function scriptedFetch(...answers: (Response | Error | (() => Response))[]) {
+  const sent: Sent[] = [];
+  const fetchStub = (async (url: string | URL, init?: RequestInit) => {
+    sent.push({
+      url: String(url),
+      method: init?.method ?? 'GET',
+      body: JSON.parse(String(init?.body)),
+    });
+    const next = answers.shift();
+    if (!next) throw new Error('no scripted answer left');
+    if (next instanceof Error) throw next;
+    return typeof next === 'function' ? next() : next;
+  }) as typeof fetch;
+  return { sent, fetchStub };
+}
+
+const jsonResponse = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+function client(fetchStub: typeof fetch, attempts = 2) {
+  return new HttpComponentApi({
+    componentAppId: 'wxcomponent000001',
+    baseUrl: 'https://api.example.test',
+    timeoutMs: 1000,
+    attempts,
+    retryDelayMs: 0,
+    fetch: fetchStub,
+  });
+}
+
+describe('HttpComponentApi requests', () => {
+  it('POSTs api_component_token without a token and decodes the documented answer', async () => {
+    const fixture = byId('doc-api_component_token');
+    const { sent, fetchStub } = scriptedFetch(jsonResponse(fixture.response));
+    const answer = await client(fetchStub).apiComponentToken('secret', 'ticket@@@x');
+    expect(answer).toEqual(fixture.response);
+    expect(sent).toEqual([
+      {
+        url: 'https://api.example.test/cgi-bin/component/api_component_token',
+        method: 'POST',
+        body: {
+          component_appid: 'wxcomponent000001',
+          component_appsecret: 'secret',
+          component_verify_ticket: 'ticket@@@x',
+        },
+      },
+    ]);
+  });
+
+  it.each([
+    [
+      'apiCreatePreauthcode',
+      (c: HttpComponentApi) => c.apiCreatePreauthcode('ct'),
+      'api_create_preauthcode',
+      {},
+      'doc-api_create_preauthcode',
+    ],
+    [
+      'apiQueryAuth',
+      (c: HttpComponentApi) => c.apiQueryAuth('ct', 'code@@@1'),
+      'api_query_auth',
+      { authorization_code: 'code@@@1' },
+      'doc-api_query_auth',
+    ],
+    [
+      'apiAuthorizerToken',
+      (c: HttpComponentApi) => c.apiAuthorizerToken('ct', 'wxf8b4f85f3a794e77', 'refresh'),
+      'api_authorizer_token',
+      { authorizer_appid: 'wxf8b4f85f3a794e77', authorizer_refresh_token: 'refresh' },
+      'doc-api_authorizer_token',
+    ],
+    [
+      'apiGetAuthorizerList',
+      (c: HttpComponentApi) => c.apiGetAuthorizerList('ct', 500, 500),
+      'api_get_authorizer_list',
+      { offset: 500, count: 500 },
+      'doc-api_get_authorizer_list',
+    ],
+    [
+      'apiGetAuthorizerInfo',
+      (c: HttpComponentApi) => c.apiGetAuthorizerInfo('ct', 'wxf8b4f85f3a794e77'),
+      'api_get_authorizer_info',
+      { authorizer_appid: 'wxf8b4f85f3a794e77' },
+      'doc-api_get_authorizer_info-official-account',
+    ],
+  ])(
+    '%s sends the component token as component_access_token and WeChat field names',
+    async (_n, call, api, body, fixtureId) => {
+      const fixture = byId(fixtureId);
+      const { sent, fetchStub } = scriptedFetch(jsonResponse(fixture.response));
+      const answer = await call(client(fetchStub));
+      expect(sent[0]?.url).toBe(
+        `https://api.example.test/cgi-bin/component/${api}?component_access_token=ct`
+      );
+      expect(sent[0]?.body).toEqual({ component_appid: 'wxcomponent000001', ...body });
+      expect(answer).toMatchObject(
+        api === 'api_get_authorizer_list'
+          ? { total_count: 33 }
+          : (fixture.response as Record<string, unknown>)
+      );
+    }
+  );
+
+  it('caps api_get_authorizer_list pages at 500', async () => {
+    const { sent, fetchStub } = scriptedFetch(jsonResponse({ total_count: 0, list: [] }));
+    await client(fetchStub).apiGetAuthorizerList('ct', 0, 10_000);
+    expect(sent[0]?.body.count).toBe(500);
+  });
+
+  it('answers api_start_push_ticket {errcode: 0} as success', async () => {
+    const { sent, fetchStub } = scriptedFetch(
+      jsonResponse(byId('doc-api_start_push_ticket').response)
+    );
+    await client(fetchStub).apiStartPushTicket('secret');
+    expect(sent[0]?.body).toEqual({
+      component_appid: 'wxcomponent000001',
+      component_secret: 'secret',
+    });
+  });
+});
+
+describe('HttpComponentApi refuses empty credentials locally', () => {
+  it.each(['', 'null', 'undefined', ' NULL '])('never sends a refresh token %j', async (value) => {
+    const { sent, fetchStub } = scriptedFetch();
+    await expect(
+      client(fetchStub).apiAuthorizerToken('ct', 'wxf8b4f85f3a794e77', value)
+    ).rejects.toThrow(EmptyCredentialError);
+    expect(sent).toEqual([]);
+  });
+
+  it.each([
+    ['ticket', (c: HttpComponentApi) => c.apiComponentToken('secret', 'null')],
+    ['secret', (c: HttpComponentApi) => c.apiComponentToken('', 'ticket')],
+    ['component token', (c: HttpComponentApi) => c.apiCreatePreauthcode('')],
+    ['auth code', (c: HttpComponentApi) => c.apiQueryAuth('ct', 'undefined')],
+  ])('never sends an empty %s', async (_what, call) => {
+    const { sent, fetchStub } = scriptedFetch();
+    await expect(call(client(fetchStub))).rejects.toThrow(EmptyCredentialError);
+    expect(sent).toEqual([]);
+  });
+});
+
+describe('HttpComponentApi decodes errors by errcode', () => {
+  const expectedKinds: Record<number, WechatErrorKind> = {
+    61004: 'ip_not_whitelisted',
+    40164: 'ip_not_whitelisted',
+    61005: 'ticket_invalid',
+    61006: 'ticket_invalid',
+    61011: 'credentials_invalid',
+    45009: 'quota',
+    61023: 'refresh_token_invalid',
+    61003: 'unknown',
+    61010: 'auth_code_invalid',
+    61009: 'auth_code_invalid',
+    50002: 'unknown',
+    61007: 'unknown',
+    [-1]: 'busy',
+  };
+
+  it.each(errorFixtures)('turns the real body $id into a typed WechatApiError', async (fixture) => {
+    const body = fixture.response as { errcode: number; errmsg: string };
+    const answers = Array.from({ length: 2 }, () => jsonResponse(body));
+    const { sent, fetchStub } = scriptedFetch(...answers);
+    const error = await client(fetchStub)
+      .apiCreatePreauthcode('ct')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WechatApiError);
+    expect(error).toMatchObject({
+      api: 'api_create_preauthcode',
+      errcode: body.errcode,
+      kind: expectedKinds[body.errcode],
+    });
+    expect(sent).toHaveLength(body.errcode === -1 ? 2 : 1);
+  });
+
+  it.each([
+    ['error-61004-16', '182.42.109.124'],
+    ['error-61004-17', '120.55.36.117'],
+    ['error-40164-29', '47.95.215.232'],
+  ])('reads the egress IP WeChat saw from %s', async (id, ip) => {
+    const { fetchStub } = scriptedFetch(jsonResponse(byId(id).response));
+    await expect(client(fetchStub).apiCreatePreauthcode('ct')).rejects.toMatchObject({
+      requestIp: ip,
+    });
+  });
+
+  it('matches the errcode, not the errmsg', async () => {
+    const { fetchStub } = scriptedFetch(
+      jsonResponse({ errcode: 61023, errmsg: 'code is expired (a misleading message)' })
+    );
+    await expect(
+      client(fetchStub).apiAuthorizerToken('ct', 'wxf8b4f85f3a794e77', 'r')
+    ).rejects.toMatchObject({
+      kind: 'refresh_token_invalid',
+      code: 'wechat_refresh_token_invalid',
+    });
+  });
+
+  it('classifies whitelist and credential errors as systemic, quota and busy as not', () => {
+    expect(isSystemic(errorKind(61004))).toBe(true);
+    expect(isSystemic(errorKind(40125))).toBe(true);
+    expect(isSystemic(errorKind(45009))).toBe(false);
+    expect(isSystemic(errorKind(-1))).toBe(false);
+    expect(errorKind(40001)).toBe('token_invalid');
+    expect(errorKind(42001)).toBe('token_invalid');
+    expect(errorKind(40014)).toBe('token_invalid');
+  });
+});
+
+describe('HttpComponentApi transport failures', () => {
+  it('retries a -1 busy answer once and then succeeds', async () => {
+    const { sent, fetchStub } = scriptedFetch(
+      jsonResponse({ errcode: -1, errmsg: 'system error' }),
+      jsonResponse({ pre_auth_code: 'p', expires_in: 600 })
+    );
+    await expect(client(fetchStub).apiCreatePreauthcode('ct')).resolves.toEqual({
+      pre_auth_code: 'p',
+      expires_in: 600,
+    });
+    expect(sent).toHaveLength(2);
+  });
+
+  it.each([
+    ['an HTML error page', () => new Response('<html>502</html>', { status: 502 })],
+    ['an empty body', () => new Response('', { status: 200 })],
+    ['a JSON array', () => jsonResponse([1, 2])],
+  ])('reports %s as WechatUnavailableError after its attempts', async (_what, answer) => {
+    const { sent, fetchStub } = scriptedFetch(answer, answer);
+    await expect(client(fetchStub).apiComponentToken('s', 't')).rejects.toThrow(
+      WechatUnavailableError
+    );
+    expect(sent).toHaveLength(2);
+  });
+
+  it('reports a success answer without the token as WechatUnavailableError, without retrying', async () => {
+    const { sent, fetchStub } = scriptedFetch(jsonResponse({ expires_in: 7200 }));
+    await expect(client(fetchStub).apiComponentToken('s', 't')).rejects.toThrow(
+      'answer has no component_access_token'
+    );
+    expect(sent).toHaveLength(1);
+  });
+
+  it('reports a connection failure without the URL (it carries the token)', async () => {
+    const { fetchStub } = scriptedFetch(
+      new TypeError('fetch failed'),
+      new TypeError('fetch failed')
+    );
+    const error = (await client(fetchStub)
+      .apiCreatePreauthcode('secret-component-token')
+      .catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(WechatUnavailableError);
+    expect(error.message).toBe('WeChat api_create_preauthcode unavailable: connection failed');
+  });
+
+  it('does not retry a definite WeChat error such as 61023', async () => {
+    const { sent, fetchStub } = scriptedFetch(jsonResponse(byId('error-61023-22').response));
+    await expect(
+      client(fetchStub).apiAuthorizerToken('ct', 'wxf8b4f85f3a794e77', 'r')
+    ).rejects.toThrow(WechatApiError);
+    expect(sent).toHaveLength(1);
+  });
+});
