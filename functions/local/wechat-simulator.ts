@@ -64,8 +64,11 @@ export interface SimulatorOptions {
   egressIp?: string;
 }
 
-/** Who made a recorded request: an API, the authorization page (GET), its confirm (POST), or anything else. */
-export type CallName = ApiName | 'confirm_page' | 'confirm' | 'unknown';
+/**
+ * Who made a recorded request: an API, the authorization page (GET), its confirm (POST), the merchant's
+ * revocation (`POST /simulator/unauthorize`), or anything else.
+ */
+export type CallName = ApiName | 'confirm_page' | 'confirm' | 'unauthorize' | 'unknown';
 
 export interface CallRecord {
   api: CallName;
@@ -203,6 +206,13 @@ const APPID_PATTERN = /^wx[0-9A-Za-z]{4,30}$/;
 const JSON_TYPE = 'application/json; encoding=utf-8';
 const HTML_TYPE = 'text/html; charset=utf-8';
 const CONFIRM_PATH = '/simulator/confirm';
+/**
+ * Simulator-only control route: `POST /simulator/unauthorize?authorizer_appid=wx…` plays the merchant
+ * revoking the authorization in WeChat's console, i.e. {@link WechatSimulator.pushUnauthorized} over HTTP
+ * (the sandbox's way to show revocation). Answers JSON: `{errcode: 0, errmsg: 'ok', push: {status, body}}`,
+ * or 47001 (no/invalid appid) / 61003 (not an active authorizer) with HTTP 400 / 404.
+ */
+const UNAUTHORIZE_PATH = '/simulator/unauthorize';
 /** PC QR page, H5 new host, H5 legacy host (the simulator serves all three on one origin). */
 const AUTH_PAGES = new Map([
   ['/cgi-bin/componentloginpage', false],
@@ -714,6 +724,9 @@ class Simulator implements WechatSimulator {
       if (url.pathname === CONFIRM_PATH && req.method === 'POST') {
         return await this.#onConfirm(req, res, url);
       }
+      if (url.pathname === UNAUTHORIZE_PATH && req.method === 'POST') {
+        return await this.#onUnauthorize(req, res, url);
+      }
       const raw = await readBody(req);
       this.#record('unknown', req, url, raw, 48001);
       const errmsg = this.#errmsg(48001).replace(
@@ -1063,6 +1076,24 @@ ${hidden('category_id_list', q.get('category_id_list') ?? undefined)}
       HTML_TYPE,
       page(`Simulated WeChat: authorize ${this.#options.componentAppId}?`, body)
     );
+  }
+
+  /** The merchant revokes in WeChat's console: see {@link UNAUTHORIZE_PATH}. */
+  async #onUnauthorize(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const form = new URLSearchParams((await readBody(req)) ?? '');
+    const appId = url.searchParams.get('authorizer_appid') ?? form.get('authorizer_appid') ?? '';
+    const call = this.#record('unauthorize', req, url, Object.fromEntries(form));
+    const refuse = (status: number, errcode: number, detail: string) => {
+      call.errcode = errcode;
+      const errmsg = this.#errmsg(errcode).replace(' rid:', ` (simulator: ${detail}) rid:`);
+      send(res, status, JSON_TYPE, JSON.stringify({ errcode, errmsg }));
+    };
+    if (!APPID_PATTERN.test(appId)) return refuse(400, 47001, 'authorizer_appid is required');
+    if (!this.#authorizers.get(appId)?.active) {
+      return refuse(404, 61003, `${appId} has no active authorization`);
+    }
+    const push = await this.pushUnauthorized(appId);
+    send(res, 200, JSON_TYPE, JSON.stringify({ errcode: 0, errmsg: 'ok', push }));
   }
 
   async #onConfirm(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {

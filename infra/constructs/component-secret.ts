@@ -1,4 +1,4 @@
-import { RemovalPolicy, SecretValue } from 'aws-cdk-lib';
+import { RemovalPolicy, SecretValue, Validations } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
@@ -74,6 +74,13 @@ export class ComponentSecret extends Construct {
         encodingAesKey: SecretValue.unsafePlainText(''),
       },
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    Validations.of(secret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'No rotation Lambda can rotate these values: the AppSecret is reset, and the token and ' +
+        'EncodingAESKey are set, by a person in the WeChat Open Platform console, and the secret must then ' +
+        'match it (previousEncodingAesKey covers the AES key change).',
     });
     this.secret = secret;
     this.secretId = secret.secretArn;

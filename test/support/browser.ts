@@ -1,6 +1,6 @@
 /** A tiny scripted "browser" for the authorization flow: follows links and forms like an admin would. */
 
-const unescape = (value: string) =>
+const unescapeHtml = (value: string) =>
   value
     .replaceAll('&quot;', '"')
     .replaceAll('&#39;', "'")
@@ -12,7 +12,7 @@ const unescape = (value: string) =>
 export function linkById(html: string, id: string): string {
   const match = new RegExp(`id="${id}"[^>]*href="([^"]+)"`).exec(html);
   if (!match?.[1]) throw new Error(`no link #${id} on the page`);
-  return unescape(match[1]);
+  return unescapeHtml(match[1]);
 }
 
 /** All `name=value` pairs of the inputs of the first form on the page. */
@@ -21,7 +21,7 @@ export function formFields(html: string): URLSearchParams {
   for (const input of html.matchAll(/<input[^>]*>/g)) {
     const name = /name="([^"]+)"/.exec(input[0])?.[1];
     const value = /value="([^"]*)"/.exec(input[0])?.[1] ?? '';
-    if (name) fields.set(name, unescape(value));
+    if (name) fields.set(name, unescapeHtml(value));
   }
   return fields;
 }

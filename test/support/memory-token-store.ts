@@ -163,7 +163,7 @@ export class MemoryTokenStore implements TokenStore {
     now: number
   ) {
     const current = this.authorizers.get(`${componentAppId}#${authorizerAppId}`);
-    if (!current || current.status !== 'active' || current.refreshToken !== expected) return false;
+    if (current?.status !== 'active' || current.refreshToken !== expected) return false;
     current.refreshToken = refreshToken;
     current.updatedAt = now;
     return true;

@@ -1,0 +1,199 @@
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { ComponentSecret } from './component-secret';
+import { METRICS_NAMESPACE, SERVICE_NAME } from './telemetry';
+import type { TokenTable } from './token-table';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Item-level DynamoDB actions a function may be granted on the token table. */
+export type TableItemAction = 'GetItem' | 'PutItem' | 'UpdateItem';
+
+/** What a function may do with the token table: item actions, and optionally Query on the `due` index. */
+export interface TableAccess {
+  /** Item actions on the table itself (never Scan, never DeleteItem: records are tombstoned). */
+  readonly items: readonly TableItemAction[];
+  /**
+   * Allow Query on the `due` index only (not on the table, not on other indexes).
+   * @default false
+   */
+  readonly queryDueIndex?: boolean;
+}
+
+/** Properties of {@link ServiceFunction}. */
+export interface ServiceFunctionProps {
+  /**
+   * Handler file name under `functions/`, without extension (e.g. `'auth-event'`). This string is the only
+   * link from infra to the runtime code; the file must export `handler`.
+   */
+  readonly entry: string;
+  /** What the function does, shown in the console. */
+  readonly description: string;
+  /** The VPC and subnets to run in; every function's WeChat traffic must leave through the NAT EIP. */
+  readonly vpc: ec2.IVpc;
+  readonly vpcSubnets: ec2.SubnetSelection;
+  readonly securityGroup: ec2.ISecurityGroup;
+  /** The third-party platform appid, passed as `COMPONENT_APPID`. */
+  readonly componentAppId: string;
+  /**
+   * Extra environment variables (never secrets: those are read from Secrets Manager).
+   * @default - none
+   */
+  readonly environment?: Record<string, string>;
+  /**
+   * Maximum run time. HTTP handlers must answer WeChat within 5 s and API Gateway gives up after 30 s.
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Memory; on Lambda this also sets the CPU share, which matters for cold starts and AES.
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * Retention of the function's own log group.
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Powertools Logger level (`LOG_LEVEL`).
+   * @default 'INFO'
+   */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+}
+
+/**
+ * One Lambda of the service, with the house defaults: Node.js 24 on ARM64, bundled locally by esbuild as
+ * minified ESM with source maps and kept names (error `name`s stay readable), running in the egress VPC's
+ * private subnets, writing to its own log group with a retention, and holding a role with nothing but its
+ * log group and VPC networking until {@link bindTable} and {@link bindSecret} add exactly what it needs.
+ *
+ * The role is built here instead of taking Lambda's defaults because the AWS-managed
+ * AWSLambdaBasicExecutionRole / AWSLambdaVPCAccessExecutionRole allow writing to every log group.
+ */
+export class ServiceFunction extends NodejsFunction {
+  /** The role; holds only this function's log group, VPC networking and what the bind methods add. */
+  readonly serviceRole: iam.Role;
+  /** The function's own log group. */
+  readonly functionLogGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
+    const functionLogGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
+      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const serviceRole = ServiceFunction.createRole(scope, `${id}Role`, functionLogGroup);
+    super(scope, id, {
+      entry: fileURLToPath(new URL(`../../functions/${props.entry}.ts`, import.meta.url)),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: `${REPO_ROOT}package-lock.json`,
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(10),
+      role: serviceRole,
+      logGroup: functionLogGroup,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: [props.securityGroup],
+      environment: {
+        COMPONENT_APPID: props.componentAppId,
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        LOG_LEVEL: props.logLevel ?? 'INFO',
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        minify: true,
+        sourceMap: true,
+        keepNames: true,
+        mainFields: ['module', 'main'],
+        // ESM output: give bundled CommonJS dependencies a working `require`.
+        banner: "import{createRequire}from'module';const require=createRequire(import.meta.url);",
+      },
+    });
+    this.serviceRole = serviceRole;
+    this.functionLogGroup = functionLogGroup;
+  }
+
+  /**
+   * Passes the table name as `TOKEN_TABLE_NAME` and grants exactly the listed actions, as explicit
+   * statements (the `grant*Data` helpers would add Scan, DeleteItem, batch actions and `index/*`).
+   */
+  bindTable(table: TokenTable, access: TableAccess): this {
+    this.addEnvironment('TOKEN_TABLE_NAME', table.table.tableName);
+    this.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'TokenTableItems',
+        actions: access.items.map((action) => `dynamodb:${action}`),
+        resources: [table.table.tableArn],
+      })
+    );
+    if (access.queryDueIndex) {
+      this.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'TokenTableDueIndex',
+          actions: ['dynamodb:Query'],
+          resources: [table.dueIndexArn],
+        })
+      );
+    }
+    return this;
+  }
+
+  /** Passes the secret as `COMPONENT_SECRET_ID` and grants GetSecretValue on it alone. */
+  bindSecret(secret: ComponentSecret): this {
+    this.addEnvironment('COMPONENT_SECRET_ID', secret.secretId);
+    secret.secret.grantRead(this);
+    return this;
+  }
+
+  private static createRole(scope: Construct, id: string, logGroup: logs.LogGroup): iam.Role {
+    const role = new iam.Role(scope, id, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      inlinePolicies: {
+        Logs: new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({
+              actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+              resources: [logGroup.logGroupArn],
+            }),
+          ],
+        }),
+        VpcNetworking: new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({
+              actions: [
+                'ec2:CreateNetworkInterface',
+                'ec2:DescribeNetworkInterfaces',
+                'ec2:DescribeSubnets',
+                'ec2:DeleteNetworkInterface',
+                'ec2:AssignPrivateIpAddresses',
+                'ec2:UnassignPrivateIpAddresses',
+              ],
+              resources: ['*'],
+            }),
+          ],
+        }),
+      },
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'VPC networking for Lambda (the actions of AWSLambdaVPCAccessExecutionRole without its logs:* part): ' +
+        'EC2 Describe* actions support no resource-level permissions, and Lambda creates the ENIs itself.',
+    });
+    return role;
+  }
+}

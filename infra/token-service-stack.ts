@@ -1,0 +1,153 @@
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import type { StackConfig } from './config';
+import { ServiceAlarms } from './constructs/alarms';
+import { ComponentSecret } from './constructs/component-secret';
+import { EgressVpc } from './constructs/egress-vpc';
+import { PublicHttpApi } from './constructs/http-api';
+import { RefreshSchedule } from './constructs/refresh-schedule';
+import { ServiceFunction, type ServiceFunctionProps } from './constructs/service-function';
+import { TokenTable } from './constructs/token-table';
+
+/** Properties of {@link TokenServiceStack}. */
+export interface TokenServiceStackProps extends StackProps {
+  /** Validated deploy-time configuration (see `infra/config.ts`). */
+  readonly config: StackConfig;
+}
+
+/**
+ * The whole service (architecture.md §1): token table, component secret, egress VPC, the five functions,
+ * the public HTTP routes, the refresh schedule and alarms. Composition only; each construct documents its
+ * defaults. Construct IDs become logical IDs: never rename them.
+ */
+export class TokenServiceStack extends Stack {
+  constructor(scope: Construct, id: string, props: TokenServiceStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    const table = new TokenTable(this, 'TokenTable');
+    const secret = new ComponentSecret(this, 'ComponentSecret', {
+      existingSecretName: config.componentSecretName,
+      secretName: `wechat-token-service/${config.stage}/component`,
+    });
+    const network = new EgressVpc(this, 'Egress', {
+      eipAllocationId: config.egressEipAllocationId,
+    });
+
+    const common = {
+      vpc: network.vpc,
+      vpcSubnets: network.functionSubnets,
+      securityGroup: network.functionSecurityGroup,
+      componentAppId: config.componentAppId,
+    };
+    const redirect = config.authorizeDomain
+      ? { AUTHORIZE_REDIRECT_URI: `https://${config.authorizeDomain}/authorize/callback` }
+      : undefined;
+    const fn = (
+      id: string,
+      entry: string,
+      description: string,
+      extra: Partial<ServiceFunctionProps> = {}
+    ) =>
+      new ServiceFunction(this, id, { ...common, entry, description, ...extra }).bindSecret(secret);
+
+    const authEvent = fn('AuthEvent', 'auth-event', 'POST /wechat/events: tickets, authorizations');
+    authEvent.bindTable(table, { items: ['GetItem', 'PutItem', 'UpdateItem'] });
+    const authorizePage = fn('AuthorizePage', 'authorize-page', 'GET /authorize: the entry page', {
+      environment: redirect,
+    });
+    authorizePage.bindTable(table, { items: ['GetItem', 'UpdateItem'] });
+    const authorizeCallback = fn(
+      'AuthorizeCallback',
+      'authorize-callback',
+      'GET /authorize/callback: exchanges the auth_code',
+      { environment: redirect }
+    );
+    authorizeCallback.bindTable(table, { items: ['GetItem', 'PutItem', 'UpdateItem'] });
+    const refresh = fn('Refresh', 'refresh', 'Scheduled: refreshes tokens and pending codes', {
+      timeout: Duration.minutes(5),
+    });
+    refresh.bindTable(table, { items: ['GetItem', 'PutItem', 'UpdateItem'], queryDueIndex: true });
+    // No route, no URL, no resource policy: callers need lambda:InvokeFunction through IAM.
+    const getToken = fn('GetToken', 'get-token', 'Invoked by callers (IAM): returns a valid token');
+    getToken.bindTable(table, { items: ['GetItem', 'UpdateItem'] });
+
+    const api = new PublicHttpApi(this, 'Api');
+    api.addPublicRoute('AuthEvent', {
+      method: HttpMethod.POST,
+      path: '/wechat/events',
+      handler: authEvent,
+      whyPublic:
+        'WeChat servers push here and cannot sign requests; the handler verifies msg_signature with the ' +
+        'component token and decrypts with the AES key before writing anything.',
+    });
+    api.addPublicRoute('AuthorizePage', {
+      method: HttpMethod.GET,
+      path: '/authorize',
+      handler: authorizePage,
+      whyPublic:
+        'The merchant admin opens this page in a browser; it returns only a link carrying a short-lived ' +
+        'pre_auth_code, which is useless without the merchant confirming in WeChat.',
+    });
+    api.addPublicRoute('AuthorizeCallback', {
+      method: HttpMethod.GET,
+      path: '/authorize/callback',
+      handler: authorizeCallback,
+      whyPublic:
+        'WeChat redirects the browser here with auth_code; the code is only honoured after WeChat confirms ' +
+        'it via api_query_auth, and the page shows no token.',
+    });
+
+    const schedule = new RefreshSchedule(this, 'RefreshSchedule', { target: refresh });
+    new ServiceAlarms(this, 'Alarms', {
+      refreshFunction: refresh,
+      deadLetterQueue: schedule.deadLetterQueue,
+      alarmEmail: config.alarmEmail,
+    });
+
+    const invokePolicy = new iam.ManagedPolicy(this, 'GetTokenInvokePolicy', {
+      description: 'Attach to a caller role: may invoke the get-token function, nothing else',
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['lambda:InvokeFunction'],
+          resources: [getToken.functionArn],
+        }),
+      ],
+    });
+
+    const publicBase = config.authorizeDomain ? `https://${config.authorizeDomain}` : api.endpoint;
+    const out = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description });
+    if (network.egressIp) {
+      out('EgressIp', network.egressIp, 'Add to 第三方平台 → 开发资料 → 白名单 (IP whitelist)');
+    } else {
+      out(
+        'EgressEipAllocationId',
+        network.eipAllocationId,
+        'Imported EIP; its IP (aws ec2 describe-addresses --allocation-ids …) must be on the whitelist'
+      );
+    }
+    if (config.authorizeDomain) {
+      out(
+        'AuthorizeDomain',
+        config.authorizeDomain,
+        '授权发起页域名: map it to ApiEndpoint as a custom domain'
+      );
+    }
+    out('ApiEndpoint', api.endpoint, 'HTTP API endpoint (target for a custom domain mapping)');
+    out('EventUrl', `${publicBase}/wechat/events`, '授权事件接收URL (authorization event URL)');
+    out('AuthorizePageUrl', `${publicBase}/authorize`, 'Authorization entry page for merchants');
+    out(
+      'AuthorizeCallbackUrl',
+      `${publicBase}/authorize/callback`,
+      'redirect_uri after authorizing'
+    );
+    out('GetTokenFunctionName', getToken.functionName, 'Invoke with {"authorizerAppId":"wx…"}');
+    out('GetTokenFunctionArn', getToken.functionArn, 'Invoke with lambda:InvokeFunction');
+    out('GetTokenInvokePolicyArn', invokePolicy.managedPolicyArn, 'Attach to caller roles');
+    out('ComponentSecretId', secret.secretId, 'Fill with aws secretsmanager put-secret-value');
+    out('TokenTableName', table.table.tableName, 'DynamoDB token table (retained on delete)');
+  }
+}
