@@ -33,6 +33,19 @@ function usable(
   );
 }
 
+/** A token that WeChat still accepts, even if it is inside the refresh margin: better than an error. */
+function stillValid(
+  record: AuthorizerRecord | undefined,
+  now: number,
+  invalidToken?: string
+): IssuedToken | undefined {
+  if (record?.status !== 'active' || !record.accessToken || record.expiresAt === undefined) {
+    return undefined;
+  }
+  if (record.expiresAt <= now || record.accessToken === invalidToken) return undefined;
+  return { accessToken: record.accessToken, expiresAt: record.expiresAt };
+}
+
 function assertActive(record: AuthorizerRecord | undefined, authorizerAppId: string) {
   if (!record) throw new AuthorizerNotFoundError(authorizerAppId);
   if (record.status === 'revoked') throw new AuthorizerRevokedError(authorizerAppId);
@@ -224,17 +237,24 @@ export async function getAuthorizerAccessToken(
     );
   } catch (error) {
     ctx.metrics.count(MetricName.AuthorizerRefreshFailed, 1, errorCode(error));
-    throw error;
+    if (error instanceof NeedsReauthorizationError) throw error;
+    const fallback = stillValid(
+      await ctx.store.getAuthorizer(ctx.componentAppId, authorizerAppId),
+      ctx.clock(),
+      options.invalidToken
+    );
+    if (!fallback) throw error;
+    ctx.log.warn('refresh failed; serving the stored token until it expires', {
+      authorizerAppId,
+      code: errorCode(error),
+    });
+    return fallback;
   }
   if (result.outcome === 'refreshed') ctx.metrics.count(MetricName.AuthorizerRefreshSucceeded);
   const record = result.record;
   assertActive(record, authorizerAppId);
-  const now = ctx.clock();
-  if (record?.accessToken && record.expiresAt !== undefined && record.expiresAt > now) {
-    if (record.accessToken !== options.invalidToken) {
-      return { accessToken: record.accessToken, expiresAt: record.expiresAt };
-    }
-  }
+  const served = stillValid(record, ctx.clock(), options.invalidToken);
+  if (served) return served;
   throw failureFrom(result.outcome === 'failed_elsewhere' ? result.errorCode : undefined);
 }
 

@@ -37,6 +37,17 @@ function usable(
   );
 }
 
+/** A token WeChat still accepts, even inside the refresh margin: better than an error for a caller. */
+function stillValid(
+  record: ComponentTokenRecord | undefined,
+  now: number,
+  invalidToken?: string
+): IssuedToken | undefined {
+  if (!record?.accessToken || record.expiresAt === undefined) return undefined;
+  if (record.expiresAt <= now || record.accessToken === invalidToken) return undefined;
+  return { accessToken: record.accessToken, expiresAt: record.expiresAt };
+}
+
 /** True while a ticket is inside its 12 h life: WeChat still accepts it even when later pushes are missing. */
 export function ticketUsable(
   ticket: TicketRecord | undefined,
@@ -139,21 +150,29 @@ export async function getComponentAccessToken(
   if (usable(stored, ctx.clock(), options.invalidToken)) {
     return { accessToken: stored.accessToken, expiresAt: stored.expiresAt };
   }
-  const result = await refreshUnderLease(
-    ctx,
-    componentTarget(ctx, (record, now) => !usable(record, now, options.invalidToken)),
-    { wait: true }
-  ).catch((error: unknown) => {
+  let result: Awaited<ReturnType<typeof refreshUnderLease<ComponentTokenRecord>>>;
+  try {
+    result = await refreshUnderLease(
+      ctx,
+      componentTarget(ctx, (record, now) => !usable(record, now, options.invalidToken)),
+      { wait: true }
+    );
+  } catch (error) {
     ctx.metrics.count(MetricName.ComponentRefreshFailed, 1, errorCode(error));
-    throw error;
-  });
-  if (result.outcome === 'refreshed') ctx.metrics.count(MetricName.ComponentRefreshSucceeded);
-  const record = result.record;
-  if (record?.accessToken && record.expiresAt !== undefined && record.expiresAt > ctx.clock()) {
-    if (record.accessToken !== options.invalidToken) {
-      return { accessToken: record.accessToken, expiresAt: record.expiresAt };
-    }
+    const fallback = stillValid(
+      await ctx.store.getComponentToken(ctx.componentAppId),
+      ctx.clock(),
+      options.invalidToken
+    );
+    if (!fallback) throw error;
+    ctx.log.warn('component token refresh failed; serving the stored token until it expires', {
+      code: errorCode(error),
+    });
+    return fallback;
   }
+  if (result.outcome === 'refreshed') ctx.metrics.count(MetricName.ComponentRefreshSucceeded);
+  const served = stillValid(result.record, ctx.clock(), options.invalidToken);
+  if (served) return served;
   throw failureFrom(result.outcome === 'failed_elsewhere' ? result.errorCode : undefined);
 }
 

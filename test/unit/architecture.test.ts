@@ -1,0 +1,67 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+function sources(folder: string): string[] {
+  return readdirSync(join(root, folder), { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
+    .map((entry) => relative(root, join(entry.parentPath, entry.name)));
+}
+
+function imports(file: string): string[] {
+  const text = readFileSync(join(root, file), 'utf8');
+  return [...text.matchAll(/^\s*(?:import|export)[^'"]*from\s+'([^']+)'/gm)].map((m) => {
+    const specifier = m[1] as string;
+    return specifier.startsWith('.')
+      ? relative(root, resolve(root, dirname(file), specifier))
+      : specifier;
+  });
+}
+
+const violations = (folder: string, banned: (target: string) => boolean) =>
+  sources(folder).flatMap((file) =>
+    imports(file)
+      .filter(banned)
+      .map((target) => `${file} → ${target}`)
+  );
+
+describe('dependency direction: infra → functions (by file name) → shared', () => {
+  it('shared/ knows nothing about Lambda, middy, CDK, functions/ or infra/', () => {
+    expect(
+      violations(
+        'shared',
+        (t) =>
+          /^(functions|infra)\//.test(t) || /^(aws-cdk-lib|constructs|@middy\/|aws-lambda)/.test(t)
+      )
+    ).toEqual([]);
+  });
+
+  it('infra/ imports no runtime code (handlers are named by entry file only)', () => {
+    expect(violations('infra', (t) => /^(functions|shared|test)\//.test(t))).toEqual([]);
+  });
+
+  it('handlers and the Lambda edge never import the sandbox or tests', () => {
+    const edge = (t: string) => /^(functions\/local|test|bench)\//.test(t);
+    expect(violations('functions', edge).filter((v) => !v.startsWith('functions/local/'))).toEqual(
+      []
+    );
+  });
+
+  it('only functions/lib/deps.ts constructs AWS SDK clients', () => {
+    const constructing = [...sources('functions'), ...sources('shared')].filter(
+      (file) =>
+        !file.startsWith('functions/local/') &&
+        /new (DynamoDBClient|SecretsManagerClient)\(/.test(readFileSync(join(root, file), 'utf8'))
+    );
+    expect(constructing).toEqual(['functions/lib/deps.ts']);
+  });
+});
+
+it('reads the imports it checks (a broken parser would pass everything)', () => {
+  expect(imports('functions/lib/deps.ts')).toEqual(
+    expect.arrayContaining(['@aws-sdk/client-dynamodb', 'shared/store/dynamodb-token-store'])
+  );
+});

@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import { createHandler, parseGetTokenRequest } from '../../../functions/get-token';
+import type { Deps } from '../../../functions/lib/deps';
+import { InvalidRequestError, UpstreamUnavailableError } from '../../../shared/errors';
+import { MemoryTokenStore } from '../../support/memory-token-store';
+import { recordingLog, recordingMetrics } from '../../support/recorders';
+
+const C = 'wxcomponent000001';
+const A = 'wxauthorizer00001';
+const NOW = 1_800_000_000_000;
+
+function depsWith(store: MemoryTokenStore, api: Partial<Deps['api']> = {}): Deps {
+  return {
+    componentAppId: C,
+    store,
+    api: api as Deps['api'],
+    secrets: async () => ({ componentAppSecret: 's', token: 't', encodingAesKey: 'k'.repeat(43) }),
+    clock: () => NOW,
+    log: recordingLog(),
+    metrics: recordingMetrics(),
+    sleep: async () => {},
+    newLeaseOwner: () => 'owner',
+    config: {} as Deps['config'],
+    msgCrypto: async () => {
+      throw new Error('not used');
+    },
+  };
+}
+
+async function storeWithAuthorizer(expiresAt = NOW + 3_600_000) {
+  const store = new MemoryTokenStore();
+  await store.saveAuthorization(
+    {
+      componentAppId: C,
+      authorizerAppId: A,
+      accessToken: 'stored-access-token',
+      expiresAt,
+      refreshToken: 'stored-refresh-token',
+      funcInfo: [1],
+      refreshAt: expiresAt - 900_000,
+      authorizedAt: NOW - 1000,
+    },
+    NOW - 1000
+  );
+  return store;
+}
+
+describe('get-token', () => {
+  it('returns the stored token with one read and no WeChat call', async () => {
+    const store = await storeWithAuthorizer();
+    const handler = createHandler(async () => depsWith(store));
+    expect(await handler({ authorizerAppId: A })).toEqual({
+      appId: A,
+      accessToken: 'stored-access-token',
+      expiresAt: new Date(NOW + 3_600_000).toISOString(),
+    });
+  });
+
+  it.each([
+    [{ authorizerAppId: 'wxunknown00000000' }, 'authorizer_not_found'],
+    [{}, 'invalid_request'],
+    [{ component: false }, 'invalid_request'],
+  ])('answers %j with error %s', async (request, code) => {
+    const handler = createHandler(async () => depsWith(await storeWithAuthorizer()));
+    expect(await handler(request)).toMatchObject({ error: { code } });
+  });
+
+  it('keeps serving a token that is inside the refresh margin but still valid when the refresh fails', async () => {
+    const store = await storeWithAuthorizer(NOW + 60_000);
+    const handler = createHandler(async () =>
+      depsWith(store, {
+        apiAuthorizerToken: async () => {
+          throw new UpstreamUnavailableError('wechat_busy');
+        },
+      })
+    );
+    await store.claim(
+      { kind: 'component_token', componentAppId: C },
+      0,
+      { owner: 'x', until: NOW + 1 },
+      NOW - 1
+    );
+    await store.saveComponentToken(
+      C,
+      'x',
+      { accessToken: 'ct', expiresAt: NOW + 7e6, refreshAt: NOW + 6e6 },
+      NOW
+    );
+    expect(await handler({ authorizerAppId: A })).toMatchObject({
+      accessToken: 'stored-access-token',
+    });
+  });
+
+  it('answers upstream_unavailable without details when a needed refresh fails and no valid token is left', async () => {
+    const store = await storeWithAuthorizer(NOW - 1);
+    const handler = createHandler(async () =>
+      depsWith(store, {
+        apiAuthorizerToken: async () => {
+          throw new UpstreamUnavailableError('wechat_busy');
+        },
+      })
+    );
+    await store.claim(
+      { kind: 'component_token', componentAppId: C },
+      0,
+      { owner: 'x', until: NOW + 1 },
+      NOW - 1
+    );
+    await store.saveComponentToken(
+      C,
+      'x',
+      { accessToken: 'ct', expiresAt: NOW + 7e6, refreshAt: NOW + 6e6 },
+      NOW
+    );
+    expect(await handler({ authorizerAppId: A })).toEqual({
+      error: {
+        code: 'upstream_unavailable',
+        message: 'a token could not be obtained from WeChat just now; retry shortly',
+      },
+    });
+    expect((await store.getAuthorizer(C, A))?.accessToken).toBe('stored-access-token');
+  });
+});
+
+describe('parseGetTokenRequest', () => {
+  it.each([
+    [{ authorizerAppId: A }, { authorizerAppId: A }],
+    [
+      { authorizerAppId: A, invalidToken: 'x' },
+      { authorizerAppId: A, invalidToken: 'x' },
+    ],
+    [{ component: true }, { component: true }],
+  ])('accepts %j', (input, expected) => {
+    expect(parseGetTokenRequest(input)).toEqual(expected);
+  });
+
+  it.each([
+    ['null', null, 'JSON object'],
+    ['an array', [A], 'JSON object'],
+    ['a string', A, 'JSON object'],
+    ['an unknown field', { authorizerAppId: A, tenant: 'x' }, 'unknown field(s): "tenant"'],
+    [
+      '__proto__',
+      JSON.parse(`{"authorizerAppId":"${A}","__proto__":{"admin":true}}`),
+      '"__proto__"',
+    ],
+    ['an empty appid', { authorizerAppId: '' }, 'authorizerAppId must be an appid'],
+    ['a "null" appid', { authorizerAppId: 'null' }, 'authorizerAppId must be an appid'],
+    ['a numeric appid', { authorizerAppId: 42 }, 'authorizerAppId must be an appid'],
+    ['both kinds', { authorizerAppId: A, component: true }, 'not both'],
+    ['component as a string', { component: 'true' }, 'component must be true'],
+    ['an empty invalidToken', { authorizerAppId: A, invalidToken: '' }, 'invalidToken'],
+    ['a numeric invalidToken', { authorizerAppId: A, invalidToken: 1 }, 'invalidToken'],
+  ])('refuses %s', (_what, input, message) => {
+    expect(() => parseGetTokenRequest(input)).toThrow(InvalidRequestError);
+    expect(() => parseGetTokenRequest(input)).toThrow(message);
+  });
+});
