@@ -29,28 +29,20 @@ const fromPermissions = (funcInfo: { funcscope_category?: { id?: unknown } }[] |
 
 async function exchange(ctx: TokenContext, record: AuthCodeRecord, owner: string) {
   const { componentAppId, code } = record;
-  if (ctx.clock() >= record.expiresAt) {
-    return ctx.store.finishAuthCode(
+  const expired = () =>
+    ctx.store.finishAuthCode(
       componentAppId,
       code,
       owner,
       { status: 'failed', outcomeCode: 'auth_code_expired' },
       ctx.clock()
     );
-  }
+  if (ctx.clock() >= record.expiresAt) return expired();
   let answer: Awaited<ReturnType<TokenContext['api']['apiQueryAuth']>>;
   try {
     answer = await withComponentToken(ctx, (ct) => ctx.api.apiQueryAuth(ct, code));
   } catch (error) {
-    if (error instanceof WechatApiError && error.kind === 'auth_code_invalid') {
-      return ctx.store.finishAuthCode(
-        componentAppId,
-        code,
-        owner,
-        { status: 'failed', outcomeCode: 'auth_code_expired' },
-        ctx.clock()
-      );
-    }
+    if (error instanceof WechatApiError && error.kind === 'auth_code_invalid') return expired();
     throw error;
   }
   const info = answer.authorization_info;

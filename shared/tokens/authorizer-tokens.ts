@@ -8,43 +8,11 @@ import {
 } from '../errors';
 import { MetricName } from '../log';
 import type { AuthorizerRecord } from '../store/token-store';
-import { failureFrom, type IssuedToken } from './component-token';
 import type { TokenContext } from './context';
-import {
-  AUTHORIZER_LIST_PAGE,
-  RETRY_AFTER_FAILURE_MS,
-  refreshAtFor,
-  SERVE_MIN_REMAINING_MS,
-} from './policy';
+import { failureFrom, type IssuedToken, servableToken } from './issued-token';
+import { AUTHORIZER_LIST_PAGE, RETRY_AFTER_FAILURE_MS, refreshAtFor } from './policy';
 import { type LeasedTarget, refreshUnderLease } from './single-flight';
 import { withComponentToken } from './with-component-token';
-
-function usable(
-  record: AuthorizerRecord | undefined,
-  now: number,
-  invalidToken?: string
-): record is AuthorizerRecord & IssuedToken {
-  return (
-    record?.status === 'active' &&
-    !!record.accessToken &&
-    record.expiresAt !== undefined &&
-    record.expiresAt - now > SERVE_MIN_REMAINING_MS &&
-    record.accessToken !== invalidToken
-  );
-}
-
-/** A token that WeChat still accepts, even if it is inside the refresh margin: better than an error. */
-function stillValid(
-  record: AuthorizerRecord | undefined,
-  now: number,
-  invalidToken?: string
-): IssuedToken | undefined {
-  if (record?.status !== 'active' || !record.accessToken || record.expiresAt === undefined) {
-    return undefined;
-  }
-  if (record.expiresAt <= now || record.accessToken === invalidToken) return undefined;
-  return { accessToken: record.accessToken, expiresAt: record.expiresAt };
-}
 
 function assertActive(record: AuthorizerRecord | undefined, authorizerAppId: string) {
   if (!record) throw new AuthorizerNotFoundError(authorizerAppId);
@@ -223,11 +191,10 @@ export async function getAuthorizerAccessToken(
 ): Promise<IssuedToken> {
   const stored = await ctx.store.getAuthorizer(ctx.componentAppId, authorizerAppId);
   assertActive(stored, authorizerAppId);
-  if (usable(stored, ctx.clock(), options.invalidToken)) {
-    return { accessToken: stored.accessToken, expiresAt: stored.expiresAt };
-  }
+  const current = servableToken(stored, ctx.clock(), options.invalidToken);
+  if (current) return current;
   const needsRefresh = (record: AuthorizerRecord | undefined, now: number) =>
-    record?.status === 'active' && !usable(record, now, options.invalidToken);
+    record?.status === 'active' && !servableToken(record, now, options.invalidToken);
   let result: Awaited<ReturnType<typeof refreshUnderLease<AuthorizerRecord>>>;
   try {
     result = await refreshUnderLease(
@@ -238,10 +205,11 @@ export async function getAuthorizerAccessToken(
   } catch (error) {
     ctx.metrics.count(MetricName.AuthorizerRefreshFailed, 1, errorCode(error));
     if (error instanceof NeedsReauthorizationError) throw error;
-    const fallback = stillValid(
+    const fallback = servableToken(
       await ctx.store.getAuthorizer(ctx.componentAppId, authorizerAppId),
       ctx.clock(),
-      options.invalidToken
+      options.invalidToken,
+      0
     );
     if (!fallback) throw error;
     ctx.log.warn('refresh failed; serving the stored token until it expires', {
@@ -253,7 +221,7 @@ export async function getAuthorizerAccessToken(
   if (result.outcome === 'refreshed') ctx.metrics.count(MetricName.AuthorizerRefreshSucceeded);
   const record = result.record;
   assertActive(record, authorizerAppId);
-  const served = stillValid(record, ctx.clock(), options.invalidToken);
+  const served = servableToken(record, ctx.clock(), options.invalidToken, 0);
   if (served) return served;
   throw failureFrom(result.outcome === 'failed_elsewhere' ? result.errorCode : undefined);
 }

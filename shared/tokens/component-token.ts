@@ -1,52 +1,16 @@
-import {
-  errorCode,
-  type ServiceError,
-  TicketUnavailableError,
-  UpstreamUnavailableError,
-  WechatApiError,
-} from '../errors';
+import { errorCode, TicketUnavailableError, WechatApiError } from '../errors';
 import { MetricName } from '../log';
 import type { ComponentTokenRecord, TicketRecord } from '../store/token-store';
 import type { TokenContext } from './context';
+import { failureFrom, type IssuedToken, servableToken } from './issued-token';
 import {
   RETRY_AFTER_FAILURE_MS,
   refreshAtFor,
-  SERVE_MIN_REMAINING_MS,
   START_PUSH_TICKET_MIN_INTERVAL_MS,
   TICKET_LIFETIME_MS,
 } from './policy';
 import { reportWechatFailure } from './report';
 import { refreshUnderLease } from './single-flight';
-
-/** A token handed to a caller. */
-export interface IssuedToken {
-  accessToken: string;
-  expiresAt: number;
-}
-
-function usable(
-  record: ComponentTokenRecord | undefined,
-  now: number,
-  invalidToken?: string
-): record is ComponentTokenRecord & IssuedToken {
-  return (
-    !!record?.accessToken &&
-    record.expiresAt !== undefined &&
-    record.expiresAt - now > SERVE_MIN_REMAINING_MS &&
-    record.accessToken !== invalidToken
-  );
-}
-
-/** A token WeChat still accepts, even inside the refresh margin: better than an error for a caller. */
-function stillValid(
-  record: ComponentTokenRecord | undefined,
-  now: number,
-  invalidToken?: string
-): IssuedToken | undefined {
-  if (!record?.accessToken || record.expiresAt === undefined) return undefined;
-  if (record.expiresAt <= now || record.accessToken === invalidToken) return undefined;
-  return { accessToken: record.accessToken, expiresAt: record.expiresAt };
-}
 
 /** True while a ticket is inside its 12 h life: WeChat still accepts it even when later pushes are missing. */
 export function ticketUsable(
@@ -147,22 +111,22 @@ export async function getComponentAccessToken(
   options: { invalidToken?: string } = {}
 ): Promise<IssuedToken> {
   const stored = await ctx.store.getComponentToken(ctx.componentAppId);
-  if (usable(stored, ctx.clock(), options.invalidToken)) {
-    return { accessToken: stored.accessToken, expiresAt: stored.expiresAt };
-  }
+  const current = servableToken(stored, ctx.clock(), options.invalidToken);
+  if (current) return current;
   let result: Awaited<ReturnType<typeof refreshUnderLease<ComponentTokenRecord>>>;
   try {
     result = await refreshUnderLease(
       ctx,
-      componentTarget(ctx, (record, now) => !usable(record, now, options.invalidToken)),
+      componentTarget(ctx, (record, now) => !servableToken(record, now, options.invalidToken)),
       { wait: true }
     );
   } catch (error) {
     ctx.metrics.count(MetricName.ComponentRefreshFailed, 1, errorCode(error));
-    const fallback = stillValid(
+    const fallback = servableToken(
       await ctx.store.getComponentToken(ctx.componentAppId),
       ctx.clock(),
-      options.invalidToken
+      options.invalidToken,
+      0
     );
     if (!fallback) throw error;
     ctx.log.warn('component token refresh failed; serving the stored token until it expires', {
@@ -171,17 +135,9 @@ export async function getComponentAccessToken(
     return fallback;
   }
   if (result.outcome === 'refreshed') ctx.metrics.count(MetricName.ComponentRefreshSucceeded);
-  const served = stillValid(result.record, ctx.clock(), options.invalidToken);
+  const served = servableToken(result.record, ctx.clock(), options.invalidToken, 0);
   if (served) return served;
   throw failureFrom(result.outcome === 'failed_elsewhere' ? result.errorCode : undefined);
-}
-
-/** Turns a peer's recorded failure into an error for this caller. */
-export function failureFrom(code: string | undefined): ServiceError {
-  if (code === 'ticket_unavailable') {
-    return new TicketUnavailableError('no usable component_verify_ticket');
-  }
-  return new UpstreamUnavailableError(code ?? 'refresh_failed');
 }
 
 export type ComponentRefreshOutcome = 'refreshed' | 'fresh' | 'busy';
