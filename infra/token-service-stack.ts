@@ -42,16 +42,24 @@ export class TokenServiceStack extends Stack {
       securityGroup: network.functionSecurityGroup,
       componentAppId: config.componentAppId,
     };
-    const redirect = config.authorizeDomain
+    // Lets a 61004 log say whether WeChat saw our NAT's IP (whitelist missing) or another (egress drift).
+    const egress: Record<string, string> = network.egressIp ? { EGRESS_IP: network.egressIp } : {};
+    const redirect: Record<string, string> = config.authorizeDomain
       ? { AUTHORIZE_REDIRECT_URI: `https://${config.authorizeDomain}/authorize/callback` }
-      : undefined;
+      : {};
     const fn = (
       id: string,
       entry: string,
       description: string,
       extra: Partial<ServiceFunctionProps> = {}
     ) =>
-      new ServiceFunction(this, id, { ...common, entry, description, ...extra }).bindSecret(secret);
+      new ServiceFunction(this, id, {
+        ...common,
+        entry,
+        description,
+        ...extra,
+        environment: { ...egress, ...extra.environment },
+      }).bindSecret(secret);
 
     const authEvent = fn('AuthEvent', 'auth-event', 'POST /wechat/events: tickets, authorizations');
     authEvent.bindTable(table, { items: ['GetItem', 'PutItem', 'UpdateItem'] });

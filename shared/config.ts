@@ -22,6 +22,8 @@ export interface RuntimeConfig {
    * the sandbox points it at its simulator.
    */
   readonly wechatAuthorizePageBaseUrl?: string;
+  /** The NAT's Elastic IP, when known, to tell a missing whitelist entry from egress drift on 61004. */
+  readonly egressIp?: string;
 }
 
 /** Variables every function needs; the infra test checks each function's environment against this list. */
@@ -74,5 +76,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dynamoDbEndpoint: env.DYNAMODB_ENDPOINT?.trim() || undefined,
     authorizeRedirectUri: redirect || undefined,
     wechatAuthorizePageBaseUrl: pageBase || undefined,
+    egressIp: env.EGRESS_IP?.trim() || undefined,
   };
 }

@@ -80,6 +80,7 @@ export function createDeps(config: RuntimeConfig, overrides: DepsOverrides = {})
     metrics: overrides.metrics ?? powertoolsMetrics((obs as NonNullable<typeof obs>).metrics),
     sleep: overrides.sleep ?? realSleep,
     newLeaseOwner: randomLeaseOwner,
+    egressIp: config.egressIp,
     async msgCrypto() {
       const secret = await secrets();
       if (crypto?.secret !== secret) {

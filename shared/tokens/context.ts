@@ -21,6 +21,8 @@ export interface TokenContext {
   sleep: (ms: number) => Promise<void>;
   /** Unique id for each lease claim. */
   newLeaseOwner: () => string;
+  /** Our NAT's Elastic IP when known (see `reportWechatFailure`). */
+  egressIp?: string;
   /** When this container last asked WeChat to restart ticket pushes. */
   ticketPushRequestedAt?: number;
 }

@@ -19,9 +19,13 @@ export function reportWechatFailure(
     details.errmsg = error.errmsg;
     if (error.kind === 'ip_not_whitelisted') {
       details.requestIp = error.requestIp ?? 'unknown';
+      details.egressIp = ctx.egressIp;
       ctx.metrics.count(MetricName.WhitelistRejected);
+      const drift = ctx.egressIp && error.requestIp && error.requestIp !== ctx.egressIp;
       ctx.log.error(
-        'WeChat rejected our egress IP: add it to the platform whitelist (第三方平台 → 开发资料 → 白名单)',
+        drift
+          ? 'WeChat saw a request IP that is not our NAT egress IP: calls are leaving AWS another way'
+          : 'WeChat rejected our egress IP: add it to the platform whitelist (第三方平台 → 开发资料 → 白名单)',
         details
       );
       return;

@@ -158,6 +158,23 @@ describe('61004 IP not whitelisted', () => {
   });
 });
 
+describe('61004 with a known NAT egress IP', () => {
+  it.each([
+    ['203.0.113.7', 'add it to the platform whitelist'],
+    ['198.51.100.1', 'not our NAT egress IP'],
+  ])('tells a missing whitelist entry from egress drift (our IP %s)', async (egressIp, message) => {
+    await authorizeMerchant(h, MERCHANT);
+    h.deps.egressIp = egressIp;
+    h.clock.advance(HOUR + 50 * MINUTE);
+    h.simulator.setWhitelisted(false);
+
+    await h.post('/local/refresh', {});
+    const entry = h.log.entries.find((e) => e.fields.requestIp === '203.0.113.7');
+    expect(entry?.message).toContain(message);
+    expect(entry?.fields.egressIp).toBe(egressIp);
+  });
+});
+
 describe('concurrent callers', () => {
   it('50 concurrent get-token calls on an expiring token make exactly one api_authorizer_token call', async () => {
     await authorizeMerchant(h, MERCHANT);

@@ -58,9 +58,10 @@ describe('TokenServiceStack with default context', () => {
     }
   });
 
-  it('sets the component appid, secret ARN, table name and Powertools settings on every function', () => {
+  it('sets the component appid, secret ARN, table name, egress IP and Powertools settings on every function', () => {
     for (const id of FUNCTION_IDS) {
       expect(functionProps(template, id).Environment.Variables).toEqual({
+        EGRESS_IP: { Ref: logicalIdOf('AWS::EC2::EIP') },
         TOKEN_TABLE_NAME: { Ref: tableId() },
         COMPONENT_APPID: 'wx0000000000000000',
         COMPONENT_SECRET_ID: { Ref: logicalIdOf('AWS::SecretsManager::Secret') },
