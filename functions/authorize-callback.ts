@@ -8,6 +8,8 @@ import { html, http } from './lib/http';
 import { inLambda } from './lib/invoked';
 
 const AUTH_CODE = /^[A-Za-z0-9@_\-.~+/=]{8,512}$/;
+/** What broken clients send for a missing value; WeChat never issues these. */
+const PLACEHOLDERS = /^(null|undefined|none|nil)$/i;
 const START_AGAIN = '<p><a class="button" href="/authorize">Start the authorization again</a></p>';
 
 function readCallbackQuery(event: APIGatewayProxyEventV2) {
@@ -15,7 +17,9 @@ function readCallbackQuery(event: APIGatewayProxyEventV2) {
   const code = query.auth_code;
   if (!code)
     throw new InvalidRequestError('the link has no auth_code; start the authorization again');
-  if (!AUTH_CODE.test(code)) throw new InvalidRequestError('auth_code is malformed');
+  if (!AUTH_CODE.test(code) || PLACEHOLDERS.test(code)) {
+    throw new InvalidRequestError('auth_code is malformed');
+  }
   const expiresIn = query.expires_in;
   if (expiresIn !== undefined && !/^\d{1,5}$/.test(expiresIn)) {
     throw new InvalidRequestError('expires_in is malformed');

@@ -4,7 +4,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Clock, systemClock } from '../../shared/clock';
 import { loadConfig, type RuntimeConfig } from '../../shared/config';
 import { MsgCrypto } from '../../shared/crypto/msg-crypto';
-import type { Log, Metrics } from '../../shared/log';
+import { type Log, MetricName, type Metrics } from '../../shared/log';
 import { type ComponentSecret, secretsManagerSource } from '../../shared/secrets';
 import { DynamoDbTokenStore } from '../../shared/store/dynamodb-token-store';
 import type { TokenStore } from '../../shared/store/token-store';
@@ -36,6 +36,8 @@ export interface DepsOverrides {
   log?: Log;
   metrics?: Metrics;
   sleep?: (ms: number) => Promise<void>;
+  /** Tighter WeChat timings for fault-injection tests; production uses `policy.ts`. */
+  wechat?: { timeoutMs?: number; attempts?: number; retryDelayMs?: number };
 }
 
 /**
@@ -60,6 +62,7 @@ export function createDeps(config: RuntimeConfig, overrides: DepsOverrides = {})
     secretsManagerSource(new SecretsManagerClient({}), config.componentSecretId, clock);
   let crypto: { secret: ComponentSecret; crypto: MsgCrypto } | undefined;
   const obs = overrides.log && overrides.metrics ? undefined : observability();
+  const metrics = overrides.metrics ?? powertoolsMetrics((obs as NonNullable<typeof obs>).metrics);
   return {
     config,
     componentAppId: config.componentAppId,
@@ -69,15 +72,18 @@ export function createDeps(config: RuntimeConfig, overrides: DepsOverrides = {})
       new HttpComponentApi({
         componentAppId: config.componentAppId,
         baseUrl: config.wechatApiBaseUrl,
-        timeoutMs: WECHAT_TIMEOUT_MS,
-        attempts: WECHAT_ATTEMPTS,
-        retryDelayMs: WECHAT_RETRY_DELAY_MS,
+        timeoutMs: overrides.wechat?.timeoutMs ?? WECHAT_TIMEOUT_MS,
+        attempts: overrides.wechat?.attempts ?? WECHAT_ATTEMPTS,
+        retryDelayMs: overrides.wechat?.retryDelayMs ?? WECHAT_RETRY_DELAY_MS,
         fetch: overrides.fetch,
+        onWechatError: (error) => {
+          if (error.kind === 'ip_not_whitelisted') metrics.count(MetricName.WhitelistRejected);
+        },
       }),
     secrets,
     clock,
     log: overrides.log ?? powertoolsLog((obs as NonNullable<typeof obs>).logger),
-    metrics: overrides.metrics ?? powertoolsMetrics((obs as NonNullable<typeof obs>).metrics),
+    metrics,
     sleep: overrides.sleep ?? realSleep,
     newLeaseOwner: randomLeaseOwner,
     egressIp: config.egressIp,

@@ -73,10 +73,12 @@ export function header(event: APIGatewayProxyEventV2, name: string): string | un
   return undefined;
 }
 
-/** Our own origin as the browser sees it, for the authorization redirect_uri. */
+/**
+ * Our own origin as the browser sees it, for the authorization redirect_uri. `Host` is set by API Gateway
+ * (the custom domain when one is mapped); a client-sent `X-Forwarded-Host` is deliberately ignored.
+ */
 export function publicOrigin(event: APIGatewayProxyEventV2): string {
-  const host =
-    header(event, 'x-forwarded-host') ?? header(event, 'host') ?? event.requestContext?.domainName;
+  const host = header(event, 'host') ?? event.requestContext?.domainName;
   const proto = header(event, 'x-forwarded-proto') ?? 'https';
   return `${proto === 'http' ? 'http' : 'https'}://${host}`;
 }

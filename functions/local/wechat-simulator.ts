@@ -366,7 +366,7 @@ const funcInfo = (ids: readonly number[]): FuncInfo[] =>
 
 function page(title: string, body: string): string {
   return `<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head>
 <body>
 ${body}
 </body></html>

@@ -1,4 +1,4 @@
-import { AuthCodeExpiredError, errorCode, WechatApiError } from '../errors';
+import { AuthCodeExpiredError, EmptyCredentialError, errorCode, WechatApiError } from '../errors';
 import { MetricName } from '../log';
 import type { AuthCodeRecord } from '../store/token-store';
 import type { TokenContext } from './context';
@@ -43,6 +43,9 @@ async function exchange(ctx: TokenContext, record: AuthCodeRecord, owner: string
     answer = await withComponentToken(ctx, (ct) => ctx.api.apiQueryAuth(ct, code));
   } catch (error) {
     if (error instanceof WechatApiError && error.kind === 'auth_code_invalid') return expired();
+    if (error instanceof EmptyCredentialError && error.field === 'authorization_code') {
+      return expired();
+    }
     throw error;
   }
   const info = answer.authorization_info;

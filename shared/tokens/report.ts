@@ -1,11 +1,11 @@
 import { errorCode, ServiceError, WechatApiError } from '../errors';
-import { type LogFields, MetricName } from '../log';
+import type { LogFields } from '../log';
 import type { TokenContext } from './context';
 
 /**
- * Logs one failure with the fields an operator needs (code, api, errcode, the egress IP WeChat saw) and
- * raises the whitelist metric for 61004/40164. Never logs a token, secret or `errmsg` beyond WeChat's own
- * text (which carries no credential).
+ * Logs one failure with the fields an operator needs (code, api, errcode, the egress IP WeChat saw). The
+ * `WhitelistRejected` metric is counted where the answer arrives (`functions/lib/deps.ts`). Never logs a
+ * token or secret; WeChat's own `errmsg` carries no credential.
  */
 export function reportWechatFailure(
   ctx: TokenContext,
@@ -20,7 +20,6 @@ export function reportWechatFailure(
     if (error.kind === 'ip_not_whitelisted') {
       details.requestIp = error.requestIp ?? 'unknown';
       details.egressIp = ctx.egressIp;
-      ctx.metrics.count(MetricName.WhitelistRejected);
       const drift = ctx.egressIp && error.requestIp && error.requestIp !== ctx.egressIp;
       ctx.log.error(
         drift

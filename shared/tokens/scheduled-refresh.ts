@@ -1,4 +1,4 @@
-import { errorCode, WechatApiError } from '../errors';
+import { errorCode, StoreUnavailableError, WechatApiError } from '../errors';
 import { MetricName } from '../log';
 import type { AuthorizerRecord } from '../store/token-store';
 import { isSystemic } from '../wechat/errcodes';
@@ -63,6 +63,26 @@ export async function runScheduledRefresh(
   const systemic = (error: unknown) =>
     error instanceof WechatApiError && isSystemic(error.kind) ? errorCode(error) : undefined;
 
+  try {
+    await runSteps(ctx, summary, options, systemic);
+  } catch (error) {
+    if (!(error instanceof StoreUnavailableError)) throw error;
+    summary.systemicError = error.code;
+    summary.authorizers.truncated = true;
+    ctx.log.error('the token table is unavailable; scheduled refresh stopped', {
+      code: error.code,
+    });
+  }
+  return finish();
+}
+
+async function runSteps(
+  ctx: TokenContext,
+  summary: RefreshSummary,
+  options: { deadline: number; concurrency?: number },
+  systemic: (error: unknown) => string | undefined
+): Promise<void> {
+  const startedAt = ctx.clock();
   const ticket = await ctx.store.getTicket(ctx.componentAppId);
   const ageMs = ticket ? startedAt - ticket.createTime : TICKET_LIFETIME_MS;
   summary.ticket = {
@@ -83,14 +103,13 @@ export async function runScheduledRefresh(
   const componentUsable = !!component?.expiresAt && component.expiresAt > ctx.clock();
   if (summary.systemicError || !componentUsable) {
     summary.authorizers.truncated = true;
-    return finish();
+    return;
   }
 
   await sweepAuthorizers(ctx, summary, options, systemic);
   if (!summary.systemicError && ctx.clock() < options.deadline - SWEEP_DEADLINE_RESERVE_MS) {
     summary.authCodes = await exchangePendingAuthCodes(ctx);
   }
-  return finish();
 }
 
 async function sweepAuthorizers(
@@ -150,5 +169,7 @@ async function sweepAuthorizers(
     }
   };
   const workers = Math.max(1, options.concurrency ?? SWEEP_CONCURRENCY);
-  await Promise.all(Array.from({ length: workers }, worker));
+  const results = await Promise.allSettled(Array.from({ length: workers }, worker));
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
 }

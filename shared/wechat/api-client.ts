@@ -55,6 +55,8 @@ export interface HttpComponentApiOptions {
   /** Pause before a retry; tests pass 0. */
   retryDelayMs: number;
   fetch?: typeof fetch;
+  /** Sees every errcode answer once, as it arrives (metrics hook: e.g. count 61004 wherever it happens). */
+  onWechatError?: (error: WechatApiError) => void;
 }
 
 /** Strings peers have sent as credentials and WeChat then rejected with 61006/61023. */
@@ -278,7 +280,9 @@ export class HttpComponentApi implements ComponentApi {
       const message = typeof errmsg === 'string' ? errmsg : '';
       const kind = errorKind(Number(errcode));
       const requestIp = kind === 'ip_not_whitelisted' ? parseRequestIp(message) : undefined;
-      throw new WechatApiError(api, Number(errcode), message, kind, requestIp);
+      const error = new WechatApiError(api, Number(errcode), message, kind, requestIp);
+      this.#options.onWechatError?.(error);
+      throw error;
     }
     if (status >= 400) throw new WechatUnavailableError(api, `HTTP ${status}`);
     return body as Record<string, unknown>;

@@ -1,0 +1,153 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file is test/e2e/sandbox-process.ts). */
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** A port that was free a moment ago: listen on 0, read it, close. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface SandboxProcess {
+  readonly child: ChildProcess;
+  /** Everything written so far. */
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  /** Resolves with the first match of `pattern` on stdout (or stderr); rejects on exit or timeout. */
+  waitFor(
+    pattern: RegExp,
+    timeoutMs?: number,
+    stream?: 'stdout' | 'stderr'
+  ): Promise<RegExpMatchArray>;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<Exit>;
+  /** Sends `signal`; resolves with the exit and how long it took. */
+  stop(signal: NodeJS.Signals): Promise<Exit & { ms: number }>;
+  /** SIGKILL to the whole process group when still running (afterAll, also after a failure). */
+  kill(): void;
+}
+
+/** Every sandbox started, killed when the test process exits whatever the reason (a second safety net). */
+const started = new Set<SandboxProcess>();
+process.once('exit', () => {
+  for (const sandbox of started) sandbox.kill();
+});
+
+/** Variables the sandbox reads: never inherited from the test's environment. */
+const MINIMAL_ENV = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'];
+
+/**
+ * Starts the sandbox exactly as `npm start` does (`tsx functions/local/sandbox.ts` in the repository
+ * root), in its own process group, with only `env` and a minimal inherited environment.
+ */
+export function spawnSandbox(env: Record<string, string>): SandboxProcess {
+  const base: Record<string, string> = {};
+  for (const name of MINIMAL_ENV) {
+    const value = process.env[name];
+    if (value !== undefined) base[name] = value;
+  }
+  const child = spawn('node_modules/.bin/tsx', ['functions/local/sandbox.ts'], {
+    cwd: ROOT,
+    env: { ...base, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const text = { stdout: '', stderr: '' };
+  const listeners = new Set<() => void>();
+  const notify = () => {
+    for (const listener of [...listeners]) listener();
+  };
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    text.stdout += chunk;
+    notify();
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    text.stderr += chunk;
+    notify();
+  });
+  let exit: Exit | undefined;
+  const exited = new Promise<Exit>((resolve) => {
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      resolve(exit);
+    });
+  });
+  // 'close' comes after the output streams ended: let waiters see the last chunks first.
+  child.on('close', notify);
+
+  const describe = () =>
+    `\n--- stdout ---\n${text.stdout}\n--- stderr ---\n${text.stderr}\n--- exit: ${JSON.stringify(exit)}`;
+
+  const sandbox: SandboxProcess = {
+    child,
+    stdout: () => text.stdout,
+    stderr: () => text.stderr,
+    exited,
+    waitFor(pattern, timeoutMs = 10_000, stream) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const match =
+            (stream !== 'stderr' ? pattern.exec(text.stdout) : null) ??
+            (stream !== 'stdout' ? pattern.exec(text.stderr) : null);
+          if (match) return done(() => resolve(match));
+          if (exit && child.stdout?.readableEnded !== false) {
+            done(() => reject(new Error(`sandbox exited before ${pattern}${describe()}`)));
+          }
+        };
+        const timer = setTimeout(
+          () => done(() => reject(new Error(`timed out waiting for ${pattern}${describe()}`))),
+          timeoutMs
+        );
+        const done = (settle: () => void) => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          settle();
+        };
+        listeners.add(check);
+        check();
+      });
+    },
+    async stop(signal) {
+      const started = Date.now();
+      child.kill(signal);
+      const result = await exited;
+      return { ...result, ms: Date.now() - started };
+    },
+    kill() {
+      if (exit || child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    },
+  };
+  started.add(sandbox);
+  exited.then(() => started.delete(sandbox));
+  return sandbox;
+}
+
+/** `POST <url>` with a JSON body, answering the parsed JSON. */
+export async function postJson(
+  url: string,
+  body: unknown
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}

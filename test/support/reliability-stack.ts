@@ -1,0 +1,203 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { createDeps } from '../../functions/lib/deps';
+import { type LocalDynamo, startLocalDynamo } from '../../functions/local/local-dynamo';
+import { startLocalService } from '../../functions/local/local-service';
+import { startWechatSimulator, type WechatSimulator } from '../../functions/local/wechat-simulator';
+import { loadConfig } from '../../shared/config';
+import { DynamoDbTokenStore } from '../../shared/store/dynamodb-token-store';
+import type { TokenStore } from '../../shared/store/token-store';
+import { exchangeAuthCode } from '../../shared/tokens/auth-codes';
+import { getComponentAccessToken } from '../../shared/tokens/component-token';
+import { refreshAtFor } from '../../shared/tokens/policy';
+import { COMPONENT_APPID, type Harness, ManualClock, SECRET } from './harness';
+import { recordingLog, recordingMetrics } from './recorders';
+
+export interface StackOptions {
+  /** Share one dynalite between stacks; each stack still gets its own table. */
+  dynamo?: LocalDynamo;
+  /** Per-attempt WeChat timeout; the client then makes 2 attempts with no pause between them. */
+  wechatTimeoutMs?: number;
+  /** Wraps the real DynamoDbTokenStore the handlers use (crash simulation). */
+  wrapStore?: (store: TokenStore) => TokenStore;
+  /** Replaces the document client the handlers use (aws-sdk-client-mock in front of dynalite). */
+  document?: (real: DynamoDBDocumentClient) => DynamoDBDocumentClient;
+  /** Use the real Powertools Logger and Metrics instead of the recorders. */
+  powertools?: boolean;
+}
+
+/**
+ * `startHarness` with the knobs the reliability suites need: a fast WeChat client, a wrapped store or
+ * document client, or the real Powertools observability.
+ */
+export async function startStack(options: StackOptions = {}): Promise<Harness> {
+  const clock = new ManualClock();
+  const ownDynamo = !options.dynamo;
+  const dynamo = options.dynamo ?? (await startLocalDynamo());
+  const tableName = await dynamo.createTable();
+  const simulator = await startWechatSimulator({
+    componentAppId: COMPONENT_APPID,
+    componentAppSecret: SECRET.componentAppSecret,
+    token: SECRET.token,
+    encodingAesKey: SECRET.encodingAesKey,
+    clock: clock.read,
+  });
+  const log = recordingLog();
+  const metrics = recordingMetrics();
+  const config = loadConfig({
+    TOKEN_TABLE_NAME: tableName,
+    COMPONENT_APPID,
+    COMPONENT_SECRET_ID: 'local',
+    WECHAT_API_BASE_URL: simulator.url,
+    WECHAT_AUTHORIZE_PAGE_BASE_URL: simulator.url,
+  });
+  const document = options.document ? options.document(dynamo.doc) : dynamo.doc;
+  const realStore = new DynamoDbTokenStore(document, tableName);
+  const deps = createDeps(config, {
+    store: options.wrapStore ? options.wrapStore(realStore) : realStore,
+    secrets: async () => SECRET,
+    clock: clock.read,
+    ...(options.powertools ? {} : { log, metrics }),
+    ...(options.wechatTimeoutMs
+      ? { wechat: { timeoutMs: options.wechatTimeoutMs, attempts: 2, retryDelayMs: 0 } }
+      : {}),
+  });
+  const service = await startLocalService(deps);
+  simulator.setEventUrl(`${service.url}/wechat/events`);
+  const post = (path: string, body: unknown) =>
+    fetch(`${service.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  return {
+    clock,
+    dynamo,
+    tableName,
+    simulator,
+    service,
+    deps,
+    store: new DynamoDbTokenStore(dynamo.doc, tableName),
+    log,
+    metrics,
+    post,
+    token: async (request) =>
+      (await (await post('/local/token', request)).json()) as Record<string, unknown>,
+    refresh: async () =>
+      (await (await post('/local/refresh', {})).json()) as Record<string, unknown>,
+    async close() {
+      await service.close();
+      await simulator.close();
+      if (ownDynamo) await dynamo.close();
+    },
+  };
+}
+
+/** The merchant confirms on WeChat's side and the service exchanges the code, as the redirect does. */
+export async function seedAuthorizer(h: Harness, authorizerAppId: string): Promise<void> {
+  const code = h.simulator.authorize(authorizerAppId);
+  const result = await exchangeAuthCode(h.deps, {
+    code,
+    source: 'redirect',
+    receivedAt: h.clock.now,
+    expiresAt: h.clock.now + 600_000,
+  });
+  if (result.status !== 'exchanged') throw new Error(`seeding ${authorizerAppId} stayed pending`);
+}
+
+/**
+ * Many authorizers at once, cheaply: WeChat issues each one's tokens through the real client
+ * (`api_query_auth`) and the store saves them with one write, as the exchange does.
+ */
+export async function seedAuthorizers(
+  h: Harness,
+  authorizerAppIds: readonly string[],
+  concurrency = 16
+): Promise<void> {
+  const { accessToken } = await getComponentAccessToken(h.deps);
+  await mapLimit(authorizerAppIds, concurrency, async (authorizerAppId) => {
+    const code = h.simulator.authorize(authorizerAppId);
+    const { authorization_info: info } = await h.deps.api.apiQueryAuth(accessToken, code);
+    const now = h.clock.now;
+    const expiresAt = now + (info.expires_in as number) * 1000;
+    await h.deps.store.saveAuthorization(
+      {
+        componentAppId: COMPONENT_APPID,
+        authorizerAppId: info.authorizer_appid,
+        accessToken: info.authorizer_access_token,
+        expiresAt,
+        refreshToken: info.authorizer_refresh_token,
+        funcInfo: [],
+        refreshAt: refreshAtFor(now, expiresAt),
+        authorizedAt: now,
+      },
+      now
+    );
+  });
+}
+
+/** Runs `task` over `items` with at most `limit` in flight. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T, index: number) => Promise<R>
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index] as T, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** Every item of the stack's table, sorted by key (tests may scan; the service never does). */
+export async function scanTable(h: Harness): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await h.dynamo.doc.send(
+      new ScanCommand({ TableName: h.tableName, ConsistentRead: true, ExclusiveStartKey: start })
+    );
+    items.push(...((page.Items ?? []) as Record<string, unknown>[]));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items.sort((a, b) => String(a.pk).localeCompare(String(b.pk)));
+}
+
+/**
+ * Every credential value in play: the component secret and everything the simulator issued (tickets,
+ * tokens, refresh tokens, auth codes, and pre-auth codes when asked for).
+ */
+export function credentialValues(
+  simulator: WechatSimulator,
+  options: { preAuthCodes?: boolean; extra?: readonly string[] } = {}
+): string[] {
+  const { state } = simulator;
+  const key = Buffer.from(`${SECRET.encodingAesKey}=`, 'base64');
+  const values = [
+    SECRET.componentAppSecret,
+    SECRET.token,
+    SECRET.encodingAesKey,
+    key.toString('hex'),
+    key.toString('base64'),
+    ...state.tickets.keys(),
+    ...state.componentTokens.keys(),
+    ...state.authCodes.keys(),
+    ...(options.preAuthCodes ? state.preAuthCodes.keys() : []),
+    ...[...state.authorizers.values()].flatMap((a) => [a.refreshToken, ...a.accessTokens.keys()]),
+    ...(options.extra ?? []),
+  ];
+  return [...new Set(values.filter((v) => v.length >= 8))];
+}
+
+/** The credential values (or their distinctive random part) found in `text`. */
+export function leakedIn(text: string, credentials: readonly string[]): string[] {
+  return credentials.filter((value) => {
+    const random = value.includes('@@@') ? value.slice(value.indexOf('@@@') + 3) : value;
+    return text.includes(value) || (random.length >= 16 && text.includes(random));
+  });
+}
