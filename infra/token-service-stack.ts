@@ -74,8 +74,10 @@ export class TokenServiceStack extends Stack {
       { environment: redirect }
     );
     authorizeCallback.bindTable(table, { items: ['GetItem', 'PutItem', 'UpdateItem'] });
+    // The sweep is CPU-bound on SDK request overhead (bench/): 1 GB buys twice the vCPU of 512 MB.
     const refresh = fn('Refresh', 'refresh', 'Scheduled: refreshes tokens and pending codes', {
       timeout: Duration.minutes(5),
+      memorySize: 1024,
     });
     refresh.bindTable(table, { items: ['GetItem', 'PutItem', 'UpdateItem'], queryDueIndex: true });
     // No route, no URL, no resource policy: callers need lambda:InvokeFunction through IAM.

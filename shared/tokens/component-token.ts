@@ -97,6 +97,12 @@ function componentTarget(
   };
 }
 
+/** Updates the run's memo, when the caller keeps one, so a refreshed token replaces a rejected one. */
+function remember(ctx: TokenContext, token: IssuedToken): IssuedToken {
+  if (ctx.componentTokenMemo) ctx.componentTokenMemo = token;
+  return token;
+}
+
 /**
  * The platform's `component_access_token` for a caller: the stored one while it has more than
  * `SERVE_MIN_REMAINING_MS` left and is not the one the caller reports WeChat rejected; otherwise one
@@ -110,9 +116,11 @@ export async function getComponentAccessToken(
   ctx: TokenContext,
   options: { invalidToken?: string } = {}
 ): Promise<IssuedToken> {
+  const remembered = servableToken(ctx.componentTokenMemo, ctx.clock(), options.invalidToken);
+  if (remembered) return remembered;
   const stored = await ctx.store.getComponentToken(ctx.componentAppId);
   const current = servableToken(stored, ctx.clock(), options.invalidToken);
-  if (current) return current;
+  if (current) return remember(ctx, current);
   let result: Awaited<ReturnType<typeof refreshUnderLease<ComponentTokenRecord>>>;
   try {
     result = await refreshUnderLease(
@@ -136,7 +144,7 @@ export async function getComponentAccessToken(
   }
   if (result.outcome === 'refreshed') ctx.metrics.count(MetricName.ComponentRefreshSucceeded);
   const served = servableToken(result.record, ctx.clock(), options.invalidToken, 0);
-  if (served) return served;
+  if (served) return remember(ctx, served);
   throw failureFrom(result.outcome === 'failed_elsewhere' ? result.errorCode : undefined);
 }
 

@@ -23,6 +23,11 @@ export interface TokenContext {
   newLeaseOwner: () => string;
   /** Our NAT's Elastic IP when known (see `reportWechatFailure`). */
   egressIp?: string;
+  /**
+   * A component token already read in this run. The scheduled sweep sets it so that each due authorizer
+   * does not read the same token again (one DynamoDB read per run instead of one per authorizer).
+   */
+  componentTokenMemo?: { accessToken: string; expiresAt: number };
   /** When this container last asked WeChat to restart ticket pushes. */
   ticketPushRequestedAt?: number;
 }

@@ -6,6 +6,7 @@ import { exchangePendingAuthCodes, type PendingCodesSummary } from './auth-codes
 import { refreshAuthorizerIfDue } from './authorizer-tokens';
 import { refreshComponentTokenIfDue, requestTicketPush, ticketUsable } from './component-token';
 import type { TokenContext } from './context';
+import { servableToken } from './issued-token';
 import {
   SWEEP_CONCURRENCY,
   SWEEP_DEADLINE_RESERVE_MS,
@@ -99,16 +100,21 @@ async function runSteps(
     reportWechatFailure(ctx, error, { step: 'component_token' });
     summary.systemicError = systemic(error);
   }
-  const component = await ctx.store.getComponentToken(ctx.componentAppId);
-  const componentUsable = !!component?.expiresAt && component.expiresAt > ctx.clock();
-  if (summary.systemicError || !componentUsable) {
+  const component = servableToken(
+    await ctx.store.getComponentToken(ctx.componentAppId),
+    ctx.clock(),
+    undefined,
+    0
+  );
+  if (summary.systemicError || !component) {
     summary.authorizers.truncated = true;
     return;
   }
 
-  await sweepAuthorizers(ctx, summary, options, systemic);
+  const sweepCtx: TokenContext = { ...ctx, componentTokenMemo: component };
+  await sweepAuthorizers(sweepCtx, summary, options, systemic);
   if (!summary.systemicError && ctx.clock() < options.deadline - SWEEP_DEADLINE_RESERVE_MS) {
-    summary.authCodes = await exchangePendingAuthCodes(ctx);
+    summary.authCodes = await exchangePendingAuthCodes(sweepCtx);
   }
 }
 
@@ -136,14 +142,20 @@ async function sweepAuthorizers(
     cursor = page.cursor;
     exhausted = !cursor;
   };
+  const workers = Math.max(1, options.concurrency ?? SWEEP_CONCURRENCY);
+  const fetchPage = () => {
+    fetching ??= fill().finally(() => {
+      fetching = undefined;
+    });
+    return fetching;
+  };
   const next = async (): Promise<AuthorizerRecord | undefined> => {
-    while (queue.length === 0 && !exhausted) {
-      fetching ??= fill().finally(() => {
-        fetching = undefined;
-      });
-      await fetching;
-    }
-    return queue.shift();
+    while (queue.length === 0 && !exhausted) await fetchPage();
+    const item = queue.shift();
+    // Read the next page before the queue runs dry, so workers never all wait on one Query. A failed
+    // prefetch is retried (and then thrown) by the next awaited fetch.
+    if (queue.length < workers && !exhausted) fetchPage().catch(() => undefined);
+    return item;
   };
 
   const worker = async () => {
@@ -168,7 +180,6 @@ async function sweepAuthorizers(
       }
     }
   };
-  const workers = Math.max(1, options.concurrency ?? SWEEP_CONCURRENCY);
   const results = await Promise.allSettled(Array.from({ length: workers }, worker));
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) throw failure.reason;

@@ -1,12 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuthorizerRecord } from '../../shared/store/token-store';
-import { COMPONENT_APPID, type Harness } from '../support/harness';
-import {
-  mapLimit,
-  seedAuthorizer,
-  seedAuthorizers,
-  startStack,
-} from '../support/reliability-stack';
+import { COMPONENT_APPID, type Harness, startHarness } from '../support/harness';
+import { mapLimit, seedAuthorizer, seedAuthorizers } from '../support/reliability-stack';
 import { soak } from '../support/soak';
 
 const MINUTE = 60_000;
@@ -20,7 +15,7 @@ afterEach(async () => {
 });
 
 async function stack() {
-  const h = await startStack();
+  const h = await startHarness();
   open.push(h);
   await h.simulator.pushTicket();
   return h;

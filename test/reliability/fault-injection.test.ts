@@ -11,13 +11,13 @@ import {
   faultyDocument,
   throttled,
 } from '../support/dynamo-faults';
-import { COMPONENT_APPID, type Harness } from '../support/harness';
 import {
-  type StackOptions,
-  scanTable,
-  seedAuthorizer,
-  startStack,
-} from '../support/reliability-stack';
+  COMPONENT_APPID,
+  type Harness,
+  type HarnessOptions,
+  startHarness,
+} from '../support/harness';
+import { scanTable, seedAuthorizer } from '../support/reliability-stack';
 
 const MERCHANT = 'wxmerchantfaults01';
 const MINUTE = 60_000;
@@ -43,8 +43,8 @@ afterAll(async () => {
  * still valid for 14 minutes, the component token was just renewed from a fresh ticket, and the recorders
  * are empty.
  */
-async function dueMerchant(options: StackOptions = {}) {
-  const h = await startStack({ dynamo, wechatTimeoutMs: 200, ...options });
+async function dueMerchant(options: HarnessOptions = {}) {
+  const h = await startHarness({ dynamo, wechatTimeoutMs: 200, ...options });
   open.push(h);
   await h.simulator.pushTicket();
   await seedAuthorizer(h, MERCHANT);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { walkAuthorization } from '../support/browser';
-import type { Harness } from '../support/harness';
-import { credentialValues, leakedIn, startStack } from '../support/reliability-stack';
+import { type Harness, startHarness } from '../support/harness';
+import { credentialValues, leakedIn } from '../support/reliability-stack';
 import { forgedSignature, sealedPush } from '../support/wechat-forgery';
 
 vi.hoisted(() => {
@@ -50,7 +50,7 @@ describe('secret hygiene with the real Powertools logger at DEBUG', () => {
       }
     };
     output = await captureOutput(async () => {
-      h = await startStack({ powertools: true, wechatTimeoutMs: 200 });
+      h = await startHarness({ powertools: true, wechatTimeoutMs: 200 });
       await h.simulator.pushTicket();
       await h.token({ component: true });
       const walk = await walkAuthorization(h.service.url, { authorizerAppId: MERCHANT });

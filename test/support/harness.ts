@@ -1,3 +1,4 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDeps, type Deps } from '../../functions/lib/deps';
 import { type LocalDynamo, startLocalDynamo } from '../../functions/local/local-dynamo';
 import { type LocalService, startLocalService } from '../../functions/local/local-service';
@@ -9,6 +10,7 @@ import {
 import { loadConfig } from '../../shared/config';
 import type { ComponentSecret } from '../../shared/secrets';
 import { DynamoDbTokenStore } from '../../shared/store/dynamodb-token-store';
+import type { TokenStore } from '../../shared/store/token-store';
 import {
   type RecordedLog,
   type RecordedMetrics,
@@ -48,17 +50,35 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+export interface HarnessOptions extends Partial<SimulatorOptions> {
+  /** Share one dynalite between harnesses; each still gets its own table. */
+  dynamo?: LocalDynamo;
+  /** Per-attempt WeChat timeout; the client then makes 2 attempts with no pause between them. */
+  wechatTimeoutMs?: number;
+  /** Wraps the real DynamoDbTokenStore the handlers use (crash simulation). */
+  wrapStore?: (store: TokenStore) => TokenStore;
+  /** Replaces the document client the handlers use (aws-sdk-client-mock in front of dynalite). */
+  document?: (real: DynamoDBDocumentClient) => DynamoDBDocumentClient;
+  /** Use the real Powertools Logger and Metrics instead of the recorders. */
+  powertools?: boolean;
+}
+
 /**
  * The whole service on loopback: dynalite with the real table, the real handlers behind the local HTTP
  * server, the real HTTP WeChat client, and the WeChat simulator pushing to our event URL. One clock drives
  * both sides.
  */
-export async function startHarness(
-  options: Partial<SimulatorOptions> & { dynamo?: LocalDynamo } = {}
-): Promise<Harness> {
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const {
+    dynamo: sharedDynamo,
+    wechatTimeoutMs,
+    wrapStore,
+    document,
+    powertools,
+    ...simulatorOptions
+  } = options;
   const clock = new ManualClock();
-  const ownDynamo = !options.dynamo;
-  const dynamo = options.dynamo ?? (await startLocalDynamo());
+  const dynamo = sharedDynamo ?? (await startLocalDynamo());
   const tableName = await dynamo.createTable();
   const simulator = await startWechatSimulator({
     componentAppId: COMPONENT_APPID,
@@ -66,7 +86,7 @@ export async function startHarness(
     token: SECRET.token,
     encodingAesKey: SECRET.encodingAesKey,
     clock: clock.read,
-    ...options,
+    ...simulatorOptions,
   });
   const log = recordingLog();
   const metrics = recordingMetrics();
@@ -77,12 +97,15 @@ export async function startHarness(
     WECHAT_API_BASE_URL: simulator.url,
     WECHAT_AUTHORIZE_PAGE_BASE_URL: simulator.url,
   });
+  const realStore = new DynamoDbTokenStore(document ? document(dynamo.doc) : dynamo.doc, tableName);
   const deps = createDeps(config, {
-    dynamo: dynamo.doc,
+    store: wrapStore ? wrapStore(realStore) : realStore,
     secrets: async () => SECRET,
     clock: clock.read,
-    log,
-    metrics,
+    ...(powertools ? {} : { log, metrics }),
+    ...(wechatTimeoutMs
+      ? { wechat: { timeoutMs: wechatTimeoutMs, attempts: 2, retryDelayMs: 0 } }
+      : {}),
   });
   const service = await startLocalService(deps);
   simulator.setEventUrl(`${service.url}/wechat/events`);
@@ -110,7 +133,7 @@ export async function startHarness(
     async close() {
       await service.close();
       await simulator.close();
-      if (ownDynamo) await dynamo.close();
+      if (!sharedDynamo) await dynamo.close();
     },
   };
 }

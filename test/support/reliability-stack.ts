@@ -1,97 +1,9 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { createDeps } from '../../functions/lib/deps';
-import { type LocalDynamo, startLocalDynamo } from '../../functions/local/local-dynamo';
-import { startLocalService } from '../../functions/local/local-service';
-import { startWechatSimulator, type WechatSimulator } from '../../functions/local/wechat-simulator';
-import { loadConfig } from '../../shared/config';
-import { DynamoDbTokenStore } from '../../shared/store/dynamodb-token-store';
-import type { TokenStore } from '../../shared/store/token-store';
+import type { WechatSimulator } from '../../functions/local/wechat-simulator';
 import { exchangeAuthCode } from '../../shared/tokens/auth-codes';
 import { getComponentAccessToken } from '../../shared/tokens/component-token';
 import { refreshAtFor } from '../../shared/tokens/policy';
-import { COMPONENT_APPID, type Harness, ManualClock, SECRET } from './harness';
-import { recordingLog, recordingMetrics } from './recorders';
-
-export interface StackOptions {
-  /** Share one dynalite between stacks; each stack still gets its own table. */
-  dynamo?: LocalDynamo;
-  /** Per-attempt WeChat timeout; the client then makes 2 attempts with no pause between them. */
-  wechatTimeoutMs?: number;
-  /** Wraps the real DynamoDbTokenStore the handlers use (crash simulation). */
-  wrapStore?: (store: TokenStore) => TokenStore;
-  /** Replaces the document client the handlers use (aws-sdk-client-mock in front of dynalite). */
-  document?: (real: DynamoDBDocumentClient) => DynamoDBDocumentClient;
-  /** Use the real Powertools Logger and Metrics instead of the recorders. */
-  powertools?: boolean;
-}
-
-/**
- * `startHarness` with the knobs the reliability suites need: a fast WeChat client, a wrapped store or
- * document client, or the real Powertools observability.
- */
-export async function startStack(options: StackOptions = {}): Promise<Harness> {
-  const clock = new ManualClock();
-  const ownDynamo = !options.dynamo;
-  const dynamo = options.dynamo ?? (await startLocalDynamo());
-  const tableName = await dynamo.createTable();
-  const simulator = await startWechatSimulator({
-    componentAppId: COMPONENT_APPID,
-    componentAppSecret: SECRET.componentAppSecret,
-    token: SECRET.token,
-    encodingAesKey: SECRET.encodingAesKey,
-    clock: clock.read,
-  });
-  const log = recordingLog();
-  const metrics = recordingMetrics();
-  const config = loadConfig({
-    TOKEN_TABLE_NAME: tableName,
-    COMPONENT_APPID,
-    COMPONENT_SECRET_ID: 'local',
-    WECHAT_API_BASE_URL: simulator.url,
-    WECHAT_AUTHORIZE_PAGE_BASE_URL: simulator.url,
-  });
-  const document = options.document ? options.document(dynamo.doc) : dynamo.doc;
-  const realStore = new DynamoDbTokenStore(document, tableName);
-  const deps = createDeps(config, {
-    store: options.wrapStore ? options.wrapStore(realStore) : realStore,
-    secrets: async () => SECRET,
-    clock: clock.read,
-    ...(options.powertools ? {} : { log, metrics }),
-    ...(options.wechatTimeoutMs
-      ? { wechat: { timeoutMs: options.wechatTimeoutMs, attempts: 2, retryDelayMs: 0 } }
-      : {}),
-  });
-  const service = await startLocalService(deps);
-  simulator.setEventUrl(`${service.url}/wechat/events`);
-  const post = (path: string, body: unknown) =>
-    fetch(`${service.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-  return {
-    clock,
-    dynamo,
-    tableName,
-    simulator,
-    service,
-    deps,
-    store: new DynamoDbTokenStore(dynamo.doc, tableName),
-    log,
-    metrics,
-    post,
-    token: async (request) =>
-      (await (await post('/local/token', request)).json()) as Record<string, unknown>,
-    refresh: async () =>
-      (await (await post('/local/refresh', {})).json()) as Record<string, unknown>,
-    async close() {
-      await service.close();
-      await simulator.close();
-      if (ownDynamo) await dynamo.close();
-    },
-  };
-}
+import { COMPONENT_APPID, type Harness, SECRET } from './harness';
 
 /** The merchant confirms on WeChat's side and the service exchanges the code, as the redirect does. */
 export async function seedAuthorizer(h: Harness, authorizerAppId: string): Promise<void> {

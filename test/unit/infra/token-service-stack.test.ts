@@ -84,8 +84,8 @@ describe('TokenServiceStack with default context', () => {
     }
   });
 
-  it('gives refresh a 5-minute timeout and the HTTP functions a short one', () => {
-    expect(functionProps(template, 'Refresh').Timeout).toBe(300);
+  it('gives refresh a 5-minute timeout and 1 GB, and the HTTP functions a short timeout', () => {
+    expect(functionProps(template, 'Refresh')).toMatchObject({ Timeout: 300, MemorySize: 1024 });
     for (const id of ['AuthEvent', 'AuthorizePage', 'AuthorizeCallback', 'GetToken'] as const) {
       expect(functionProps(template, id).Timeout).toBeLessThanOrEqual(10);
     }

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import type { TokenContext } from '../../../../shared/tokens/context';
+import { runScheduledRefresh } from '../../../../shared/tokens/scheduled-refresh';
+import type { ComponentApi } from '../../../../shared/wechat/api-client';
+import { MemoryTokenStore } from '../../../support/memory-token-store';
+import { recordingLog, recordingMetrics } from '../../../support/recorders';
+
+const C = 'wxcomponent000001';
+const NOW = 1_800_000_000_000;
+const HOUR = 3_600_000;
+
+class CountingStore extends MemoryTokenStore {
+  componentReads = 0;
+  override async getComponentToken(componentAppId: string) {
+    this.componentReads += 1;
+    return super.getComponentToken(componentAppId);
+  }
+}
+
+async function setup(dueCount: number, options: { latencyMs?: number } = {}) {
+  const store = new CountingStore();
+  await store.putTicket({
+    componentAppId: C,
+    ticket: 'ticket@@@t',
+    createTime: NOW - 60_000,
+    receivedAt: NOW,
+  });
+  await store.claim(
+    { kind: 'component_token', componentAppId: C },
+    0,
+    { owner: 'o', until: NOW },
+    NOW - 1
+  );
+  await store.saveComponentToken(
+    C,
+    'o',
+    { accessToken: 'ct', expiresAt: NOW + HOUR, refreshAt: NOW + HOUR / 2 },
+    NOW
+  );
+  for (let i = 0; i < dueCount; i++) {
+    await store.saveAuthorization(
+      {
+        componentAppId: C,
+        authorizerAppId: `wxauthorizer${String(i).padStart(5, '0')}`,
+        accessToken: `old-${i}`,
+        expiresAt: NOW + 600_000,
+        refreshToken: `refresh-${i}`,
+        funcInfo: [1],
+        refreshAt: NOW - 1,
+        authorizedAt: NOW - HOUR,
+      },
+      NOW - HOUR
+    );
+  }
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const calls: string[] = [];
+  const api = {
+    async apiAuthorizerToken(_ct: string, appId: string, refreshToken: string) {
+      calls.push(appId);
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, options.latencyMs ?? 1));
+      inFlight -= 1;
+      return {
+        authorizer_access_token: `new-${appId}`,
+        expires_in: 7200,
+        authorizer_refresh_token: refreshToken,
+      };
+    },
+  } as Partial<ComponentApi> as ComponentApi;
+  let now = NOW;
+  const ctx: TokenContext = {
+    componentAppId: C,
+    store,
+    api,
+    secrets: async () => ({ componentAppSecret: 's', token: 't', encodingAesKey: 'k'.repeat(43) }),
+    clock: () => now,
+    log: recordingLog(),
+    metrics: recordingMetrics(),
+    sleep: async () => {},
+    newLeaseOwner: (() => {
+      let n = 0;
+      return () => `owner-${++n}`;
+    })(),
+  };
+  return { store, ctx, calls, maxInFlight: () => maxInFlight, setNow: (t: number) => (now = t) };
+}
+
+describe('runScheduledRefresh', () => {
+  it('refreshes every due authorizer once, with bounded concurrency and one component-token read', async () => {
+    const { store, ctx, calls, maxInFlight } = await setup(40);
+    const summary = await runScheduledRefresh(ctx, { deadline: NOW + 300_000, concurrency: 8 });
+    expect(summary.authorizers).toMatchObject({
+      seen: 40,
+      refreshed: 40,
+      skipped: 0,
+      failed: {},
+      truncated: false,
+    });
+    expect(new Set(calls).size).toBe(40);
+    expect(calls).toHaveLength(40);
+    expect(maxInFlight()).toBe(8);
+    expect(store.componentReads).toBe(2);
+    const sample = await store.getAuthorizer(C, 'wxauthorizer00007');
+    expect(sample).toMatchObject({ accessToken: 'new-wxauthorizer00007', version: 2 });
+  });
+
+  it('starts nothing new once the deadline reserve is reached, and says the run was truncated', async () => {
+    const { ctx, calls } = await setup(5);
+    const summary = await runScheduledRefresh(ctx, { deadline: NOW + 10_000 });
+    expect(summary.authorizers).toMatchObject({ seen: 0, refreshed: 0, truncated: true });
+    expect(calls).toEqual([]);
+  });
+
+  it('skips the authorizer sweep when no valid component token exists, without calling WeChat per authorizer', async () => {
+    const { ctx, calls, setNow } = await setup(3);
+    setNow(NOW + 2 * HOUR);
+    ctx.api.apiComponentToken = async () => {
+      throw new Error('WeChat is down');
+    };
+    ctx.api.apiStartPushTicket = async () => {};
+    const summary = await runScheduledRefresh(ctx, { deadline: NOW + 2 * HOUR + 300_000 });
+    expect(summary.component).toBe('failed');
+    expect(summary.authorizers.truncated).toBe(true);
+    expect(calls).toEqual([]);
+  });
+});
