@@ -16,6 +16,19 @@ export interface LocalDynamo {
 
 let tableCounter = 0;
 
+/** Clients for a local DynamoDB endpoint: dummy credentials, loopback only, undefined values dropped. */
+export function localDynamoClients(endpoint: string) {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const doc = DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  return { client, doc };
+}
+
 /**
  * dynalite (a DynamoDB-compatible server) in memory on 127.0.0.1 with a client wired to it: dummy
  * credentials, no network. Used by the sandbox (`npm start`) and by the integration tests.
@@ -25,14 +38,7 @@ export async function startLocalDynamo(): Promise<LocalDynamo> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  const doc = DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  const { client, doc } = localDynamoClients(endpoint);
   return {
     endpoint,
     client,

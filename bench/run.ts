@@ -1,0 +1,268 @@
+/**
+ * `npm run bench`: the performance targets of the service, each as a ratio against a baseline measured in
+ * the same run on the same machine, with the absolute numbers for context. Prints the tables and writes
+ * bench/results.json. Not part of `npm test`.
+ *
+ * Flags:
+ *   --only=get-token,ticket-push,refresh-sweep,cold-start   run a subset
+ *   --sizes=1000,10000,100000                               authorizer counts for the refresh sweep
+ *   --quick                                                 fewer iterations, sweep at 1 000 and 10 000 only
+ *   --strict                                                exit 1 when a target is missed
+ */
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { benchColdStart } from './cold-start';
+import { benchGetToken } from './get-token';
+import { benchRefreshSweep } from './refresh-sweep';
+import {
+  type Check,
+  fmtInt,
+  fmtKb,
+  fmtMb,
+  fmtMs,
+  fmtRatio,
+  machineInfo,
+  now,
+  table,
+} from './stats';
+import { benchTicketPush } from './ticket-push';
+
+// The SDK warns on Node < 22 when a client is created (none is at import); Lambda runs Node 24.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const BENCHMARKS = ['get-token', 'ticket-push', 'refresh-sweep', 'cold-start'] as const;
+type Name = (typeof BENCHMARKS)[number];
+
+const { values: flags } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    sizes: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    strict: { type: 'boolean', default: false },
+  },
+});
+const selected = new Set<Name>(
+  flags.only ? (flags.only.split(',').map((s) => s.trim()) as Name[]) : BENCHMARKS
+);
+for (const name of selected) {
+  if (!BENCHMARKS.includes(name)) throw new Error(`unknown benchmark ${name}: ${BENCHMARKS}`);
+}
+const sizes = flags.sizes
+  ? flags.sizes.split(',').map((s) => Number(s.trim()))
+  : flags.quick
+    ? [1_000, 10_000]
+    : [1_000, 10_000, 100_000];
+if (!sizes.every((n) => Number.isInteger(n) && n >= 100)) {
+  throw new Error('--sizes takes whole numbers of at least 100 (so that 1 % is one authorizer)');
+}
+
+const started = now();
+const machine = machineInfo();
+const say = (line = '') => process.stdout.write(`${line}\n`);
+const heading = (title: string) => say(`\n## ${title}\n`);
+const elapsed = () => `${((now() - started) / 1000).toFixed(0)} s`;
+
+say(`# Benchmarks — ${new Date().toISOString()}`);
+say(
+  `node ${machine.node} · ${machine.platform} · ${machine.cpuModel} · ${machine.cores} cores · ${machine.memoryGb} GB`
+);
+
+const results: Record<string, unknown> = {};
+const checks: Check[] = [];
+
+if (selected.has('get-token')) {
+  say(`\n[${elapsed()}] get-token hot path…`);
+  const r = await benchGetToken(flags.quick ? { iterations: 1000, warmup: 200 } : {});
+  results.getToken = r;
+  checks.push(...r.checks);
+  heading(
+    `get-token hot path (${fmtInt(r.iterations)} calls each, alternating blocks of ${r.block})`
+  );
+  const row = (label: string, s: typeof r.handler) => [
+    label,
+    fmtMs(s.median),
+    fmtMs(s.p90),
+    fmtMs(s.p99),
+    fmtMs(s.mean),
+  ];
+  say(
+    table(
+      ['', 'median', 'p90', 'p99', 'mean'],
+      [
+        row('handler (createHandler + createDeps)', r.handler),
+        row('bare GetItem (ConsistentRead)', r.getItem),
+        ['ratio', fmtRatio(r.ratio.median), '', fmtRatio(r.ratio.p99), ''],
+      ]
+    )
+  );
+  say(
+    `The handler's own work (same code, item served from memory, no SDK/network): ${r.handlerWithoutIoMicros.toFixed(1)} µs per call.`
+  );
+}
+
+if (selected.has('ticket-push')) {
+  say(`\n[${elapsed()}] ticket push…`);
+  const r = await benchTicketPush(flags.quick ? { iterations: 1000, warmup: 200 } : {});
+  results.ticketPush = r;
+  checks.push(...r.checks);
+  heading(
+    `ticket push (${fmtInt(r.iterations)} pushes each, alternating blocks of ${r.block}; ${r.writePath})`
+  );
+  const row = (label: string, s: typeof r.handler) => [
+    label,
+    fmtMs(s.median),
+    fmtMs(s.p90),
+    fmtMs(s.p99),
+    fmtMs(s.mean),
+  ];
+  say(
+    table(
+      ['', 'median', 'p90', 'p99', 'mean'],
+      [
+        row('auth-event handler (makeHandler)', r.handler),
+        row('bare decrypt + conditional PutItem', r.decryptPut),
+        ['ratio', fmtRatio(r.ratio.median), '', fmtRatio(r.ratio.p99), ''],
+      ]
+    )
+  );
+  say(
+    `Without I/O (DynamoDB answered from memory): handler ${r.handlerWithoutIoMicros.toFixed(1)} µs per push, of which decrypt ${r.decryptMicros.toFixed(1)} µs.`
+  );
+}
+
+if (selected.has('refresh-sweep')) {
+  say(`\n[${elapsed()}] refresh sweep at ${sizes.map(fmtInt).join(' / ')} authorizers…`);
+  const r = await benchRefreshSweep({ sizes, onProgress: say });
+  results.refreshSweep = r;
+  checks.push(...r.checks);
+  heading(
+    `refresh sweep (WeChat simulator +${r.wechatLatencyMs} ms per call, concurrency ${r.concurrency}, budget ${fmtMs(r.budgetMs)})`
+  );
+  say(
+    table(
+      [
+        'authorizers',
+        'due',
+        'wall',
+        'floor¹',
+        'WeChat calls',
+        'items read',
+        'per due',
+        'Get/Query/Update',
+        'sweep CPU',
+        'CPU/due',
+        'dynalite CPU',
+        'in flight',
+        'peak RSS (idle)',
+        'heap peak / after GC',
+      ],
+      r.scenarios.map((s) => [
+        fmtInt(s.authorizers),
+        `${fmtInt(s.due)} (${s.duePercent} %)`,
+        fmtMs(s.wallMs),
+        fmtMs(s.floorMs),
+        fmtInt(s.wechatCalls),
+        fmtInt(s.itemsRead),
+        (s.itemsRead / s.due).toFixed(2),
+        ['Get', 'Query', 'Update'].map((c) => fmtInt(s.dynamoRequests[c] ?? 0)).join('/'),
+        fmtMs(s.cpuMs.sweep),
+        fmtMs(s.cpuMs.sweep / s.due),
+        s.cpuMs.dynalite === undefined ? 'n/a' : fmtMs(s.cpuMs.dynalite),
+        String(s.wechatPeakInFlight),
+        `${fmtMb(s.memory.peakRss)} (${fmtMb(s.memory.rssBefore)})`,
+        `${fmtMb(s.memory.peakHeapUsed)} / ${fmtMb(s.memory.heapAfterGc)}`,
+      ])
+    )
+  );
+  say('¹ ceil(due / concurrency) × WeChat latency: the least bounded concurrency allows.');
+  say(
+    `Seeding: ${r.seeding
+      .map(
+        (s) =>
+          `${fmtInt(s.authorizers)} in ${fmtMs(s.dynamoMs)} (DynamoDB BatchWrite, ${fmtInt(s.itemsPerSecond)} items/s) + ${fmtMs(s.simulatorMs)} (simulator)`
+      )
+      .join('; ')}`
+  );
+}
+
+if (selected.has('cold-start')) {
+  say(`\n[${elapsed()}] cold start…`);
+  const r = await benchColdStart(flags.quick ? { runs: 7 } : {});
+  results.coldStart = r;
+  checks.push(...r.checks);
+  heading(
+    `cold start (deployed esbuild settings; median of ${r.runsPerBundle} fresh node processes each)`
+  );
+  say(
+    table(
+      [
+        'bundle',
+        'size',
+        'source map',
+        'import',
+        'ratio',
+        'import CPU',
+        'ratio',
+        'import with source maps²',
+        'ratio',
+        'largest inputs',
+      ],
+      [r.baseline, ...r.bundles].map((b) => [
+        b.name,
+        fmtKb(b.bytes),
+        fmtKb(b.sourceMapBytes),
+        fmtMs(b.importMs),
+        b.ratio === undefined ? '(baseline)' : fmtRatio(b.ratio),
+        fmtMs(b.importCpuMs),
+        b.cpuRatio === undefined ? '' : fmtRatio(b.cpuRatio),
+        fmtMs(b.importWithSourceMapsMs),
+        b.ratioWithSourceMaps === undefined ? '' : fmtRatio(b.ratioWithSourceMaps),
+        b.largestInputs
+          .slice(0, 2)
+          .map((i) => `${i.input} ${(i.bytes / 1024).toFixed(0)}K`)
+          .join(', '),
+      ])
+    )
+  );
+  say('² NODE_OPTIONS=--enable-source-maps, as infra/constructs/service-function.ts deploys it.');
+}
+
+const durationMs = now() - started;
+heading('Targets');
+say(
+  table(
+    ['', 'benchmark', 'metric', 'value', 'target', 'note'],
+    checks.map((c) => [
+      c.ok ? '✓' : '✗',
+      c.benchmark,
+      c.metric,
+      typeof c.value === 'number' ? String(c.value) : c.value,
+      c.target,
+      c.note ?? '',
+    ])
+  )
+);
+const missed = checks.filter((c) => !c.ok);
+say(
+  `\n${missed.length ? `${missed.length} of ${checks.length} targets missed` : `all ${checks.length} targets met`} · ${(durationMs / 1000).toFixed(0)} s`
+);
+
+const out = fileURLToPath(new URL('./results.json', import.meta.url));
+await writeFile(
+  out,
+  `${JSON.stringify(
+    {
+      generatedAt: new Date().toISOString(),
+      durationMs: Math.round(durationMs),
+      machine,
+      flags,
+      results,
+      checks,
+    },
+    null,
+    2
+  )}\n`
+);
+say(`results: ${out}`);
+if (flags.strict && missed.length) process.exitCode = 1;
