@@ -51,9 +51,41 @@ export async function recoverRefreshToken(
 }
 
 /**
+ * Marks the authorizer `needs_reauthorization` (tokens dropped, off the schedule) unless its refresh token
+ * changed meanwhile (a re-authorization won the race: that newer record is returned instead).
+ *
+ * @throws NeedsReauthorizationError when it was marked.
+ */
+async function needsReauthorization(
+  ctx: TokenContext,
+  record: AuthorizerRecord,
+  failedRefreshToken: string | undefined
+): Promise<AuthorizerRecord> {
+  const { componentAppId, authorizerAppId } = record;
+  const eventTime = ctx.clock();
+  const ended = await ctx.store.endAuthorization(
+    componentAppId,
+    authorizerAppId,
+    'needs_reauthorization',
+    failedRefreshToken ? { eventTime, expectedRefreshToken: failedRefreshToken } : { eventTime },
+    eventTime
+  );
+  if (!ended) {
+    const current = await ctx.store.getAuthorizer(componentAppId, authorizerAppId);
+    assertActive(current, authorizerAppId);
+    return current as AuthorizerRecord;
+  }
+  ctx.metrics.count(MetricName.NeedsReauthorization);
+  ctx.log.error('WeChat has no usable refresh token for this authorizer; it must authorize again', {
+    authorizerAppId,
+  });
+  throw new NeedsReauthorizationError(authorizerAppId);
+}
+
+/**
  * Calls `api_authorizer_token` with the stored refresh token; on 61023 (or no stored token) recovers the
  * token from `api_get_authorizer_list`, persists it, and retries once. When WeChat no longer lists the
- * authorizer it is marked `needs_reauthorization`.
+ * authorizer, or rejects the token it lists, the authorizer is marked `needs_reauthorization`.
  */
 async function refreshWithRecovery(
   ctx: TokenContext,
@@ -79,24 +111,7 @@ async function refreshWithRecovery(
   }
   if (!answer) {
     const recovered = await recoverRefreshToken(ctx, authorizerAppId);
-    if (!recovered) {
-      const eventTime = ctx.clock();
-      const guard = record.refreshToken
-        ? { eventTime, expectedRefreshToken: record.refreshToken }
-        : { eventTime };
-      await ctx.store.endAuthorization(
-        componentAppId,
-        authorizerAppId,
-        'needs_reauthorization',
-        guard,
-        eventTime
-      );
-      ctx.metrics.count(MetricName.NeedsReauthorization);
-      ctx.log.error('authorizer is no longer listed by WeChat; the merchant must authorize again', {
-        authorizerAppId,
-      });
-      throw new NeedsReauthorizationError(authorizerAppId);
-    }
+    if (!recovered) return needsReauthorization(ctx, record, record.refreshToken);
     if (recovered !== refreshToken) {
       await ctx.store.replaceRefreshToken(
         componentAppId,
@@ -108,7 +123,13 @@ async function refreshWithRecovery(
     }
     ctx.metrics.count(MetricName.RefreshTokenRecovered);
     usedRefreshToken = recovered;
-    answer = await call(recovered);
+    try {
+      answer = await call(recovered);
+    } catch (error) {
+      if (!(error instanceof WechatApiError && error.kind === 'refresh_token_invalid')) throw error;
+      // WeChat rejects the very token it lists: nothing left to recover automatically.
+      return needsReauthorization(ctx, record, recovered);
+    }
   }
 
   const now = ctx.clock();

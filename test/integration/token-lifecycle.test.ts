@@ -85,6 +85,23 @@ describe('61023 refresh_token is invalid', () => {
   });
 });
 
+describe('61023 on the token WeChat itself lists', () => {
+  it('retries once with the listed token, then marks the authorizer needs_reauthorization', async () => {
+    await authorizeMerchant(h, MERCHANT);
+    h.simulator.failNext('api_authorizer_token', { errcode: 61023 }, 2);
+    h.clock.advance(HOUR + 50 * MINUTE);
+
+    const summary = await h.refresh();
+    expect((summary.authorizers as { failed: Record<string, number> }).failed).toEqual({
+      needs_reauthorization: 1,
+    });
+    expect(h.simulator.callCount('api_get_authorizer_list')).toBe(1);
+    expect(h.simulator.callCount('api_authorizer_token')).toBe(2);
+    expect((await stored())?.status).toBe('needs_reauthorization');
+    expect(h.metrics.total(MetricName.NeedsReauthorization)).toBe(1);
+  });
+});
+
 describe('a caller reports a token WeChat rejected (40001)', () => {
   it('refreshes once for the current token, and a stale report of the replaced token refreshes nothing', async () => {
     await authorizeMerchant(h, MERCHANT);
