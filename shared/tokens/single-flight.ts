@@ -1,4 +1,4 @@
-import { ConcurrentUpdateError, RefreshInProgressError } from '../errors';
+import { ConcurrentUpdateError, errorCode, RefreshInProgressError } from '../errors';
 import type { Leased, LeasedRef } from '../store/token-store';
 import type { TokenContext } from './context';
 import { LEASE_MS, LEASE_POLL_MS, LEASE_WAIT_MS } from './policy';
@@ -69,12 +69,15 @@ export async function refreshUnderLease<R extends Leased & { lastErrorCode?: str
       try {
         return { outcome: 'refreshed', record: await target.refresh(record, owner) };
       } catch (error) {
-        await ctx.store.release(
-          target.ref,
-          owner,
-          target.onFailure(error, ctx.clock()),
-          ctx.clock()
-        );
+        // If the release fails too, the lease simply expires; the refresh's own error is what matters.
+        await ctx.store
+          .release(target.ref, owner, target.onFailure(error, ctx.clock()), ctx.clock())
+          .catch((releaseError: unknown) =>
+            ctx.log.warn('could not release a lease; it will expire by itself', {
+              kind: target.ref.kind,
+              code: errorCode(releaseError),
+            })
+          );
         throw error;
       }
     }
