@@ -1,5 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { ServiceError } from '../shared/errors';
+import { reconcileAuthorizers } from '../shared/tokens/reconcile';
 import { runScheduledRefresh } from '../shared/tokens/scheduled-refresh';
 import { type GetDeps, getDeps } from './lib/deps';
 import { inLambda, invoked } from './lib/invoked';
@@ -14,13 +15,22 @@ export class SystemicRefreshError extends ServiceError {
  * The scheduled refresh (EventBridge, every 5 minutes): ticket age, component token, every due authorizer,
  * pending authorization codes, within the invocation's remaining time. Returns and logs a summary; fails the
  * invocation when the platform itself is misconfigured (61004 whitelist, bad credentials).
+ *
+ * With `{"job":"reconcile"}` (a second schedule, every `RECONCILE_INTERVAL_HOURS`, or by hand after a table
+ * restore) it instead reconciles the table with WeChat's authorizer list.
  */
 export const createHandler =
   (deps: GetDeps) =>
-  async (_event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) => {
+  async (event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) => {
     const d = await deps();
     const remaining = context?.getRemainingTimeInMillis?.() ?? 5 * 60_000;
-    const summary = await runScheduledRefresh(d, { deadline: d.clock() + remaining });
+    const deadline = d.clock() + remaining;
+    if ((event as { job?: unknown } | null)?.job === 'reconcile') {
+      const reconciled = await reconcileAuthorizers(d, { deadline });
+      d.log.info('authorizer reconciliation finished', { ...reconciled });
+      return reconciled;
+    }
+    const summary = await runScheduledRefresh(d, { deadline });
     const { failed, ...counts } = summary.authorizers;
     const log = summary.systemicError ? d.log.error : d.log.info;
     log('scheduled refresh finished', {

@@ -80,7 +80,8 @@ function json(status: number, value: unknown): HttpResult {
  * The service's HTTP routes on one local server, calling the same handler modules the stack deploys:
  * `POST /wechat/events`, `GET /authorize`, `GET /authorize/callback`. Two local-only routes stand in for what
  * AWS does: `POST /local/token` (the get-token Lambda invoke; answers exactly what the Lambda returns) and
- * `POST /local/refresh` (one scheduled refresh run; answers its summary).
+ * `POST /local/refresh` (one scheduled refresh run; answers its summary; with
+ * `{"job":"reconcile"}` the authorizer reconciliation instead).
  */
 export function createLocalRoutes(deps: Deps, options: { refreshTimeoutMs?: number } = {}) {
   const getDeps = () => Promise.resolve(deps);
@@ -103,9 +104,10 @@ export function createLocalRoutes(deps: Deps, options: { refreshTimeoutMs?: numb
       }
       return json(200, await getToken(payload, context));
     },
-    'POST /local/refresh': async () => {
+    'POST /local/refresh': async (event) => {
+      const job = /"job"\s*:\s*"reconcile"/.test(event.body ?? '') ? { job: 'reconcile' } : {};
       try {
-        return json(200, await refresh({}, context));
+        return json(200, await refresh(job, context));
       } catch (error) {
         return json(500, { error: { code: 'refresh_failed', message: (error as Error).message } });
       }

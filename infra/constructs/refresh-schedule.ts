@@ -28,11 +28,18 @@ export interface RefreshScheduleProps {
    * @default Duration.minutes(4)
    */
   readonly maxEventAge?: Duration;
+  /**
+   * How often the same function reconciles the table with WeChat's authorizer list (event
+   * `{"job":"reconcile"}`): imports authorizations whose code never arrived.
+   * @default Duration.hours(6)
+   */
+  readonly reconcileInterval?: Duration;
 }
 
 /**
- * The EventBridge Scheduler schedule that invokes refresh every 5 minutes, with delivery retries and a
- * dead-letter queue for events that could not be delivered (a DLQ message means a run never happened).
+ * The EventBridge Scheduler schedules of the refresh function: the sweep every 5 minutes, and the authorizer
+ * reconciliation every 6 hours, with delivery retries and a dead-letter queue for events that could not be
+ * delivered (a DLQ message means a run never happened).
  *
  * Scheduler invokes Lambda asynchronously, so failures *inside* refresh (e.g. 61004) do not reach the DLQ:
  * they show up as the function's Errors metric. Lambda's own async retries are switched off for the target,
@@ -41,6 +48,7 @@ export interface RefreshScheduleProps {
  */
 export class RefreshSchedule extends Construct {
   readonly schedule: scheduler.Schedule;
+  readonly reconcileSchedule: scheduler.Schedule;
   readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: RefreshScheduleProps) {
@@ -86,15 +94,23 @@ export class RefreshSchedule extends Construct {
         'invoke nothing else.',
     });
 
-    this.schedule = new scheduler.Schedule(this, 'Schedule', {
-      description: 'Refresh the component token and due authorizer tokens',
-      schedule: scheduler.ScheduleExpression.rate(props.interval ?? Duration.minutes(5)),
-      target: new targets.LambdaInvoke(props.target, {
+    const invoke = (input?: scheduler.ScheduleTargetInput) =>
+      new targets.LambdaInvoke(props.target, {
         role,
+        input,
         retryAttempts: props.retryAttempts ?? 2,
         maxEventAge: props.maxEventAge ?? Duration.minutes(4),
         deadLetterQueue: this.deadLetterQueue,
-      }),
+      });
+    this.schedule = new scheduler.Schedule(this, 'Schedule', {
+      description: 'Refresh the component token and due authorizer tokens',
+      schedule: scheduler.ScheduleExpression.rate(props.interval ?? Duration.minutes(5)),
+      target: invoke(),
+    });
+    this.reconcileSchedule = new scheduler.Schedule(this, 'ReconcileSchedule', {
+      description: "Reconcile authorizers with WeChat's api_get_authorizer_list",
+      schedule: scheduler.ScheduleExpression.rate(props.reconcileInterval ?? Duration.hours(6)),
+      target: invoke(scheduler.ScheduleTargetInput.fromObject({ job: 'reconcile' })),
     });
   }
 }

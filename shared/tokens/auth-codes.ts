@@ -61,7 +61,9 @@ async function exchange(ctx: TokenContext, record: AuthCodeRecord, owner: string
       refreshToken: info.authorizer_refresh_token,
       funcInfo: fromPermissions(info.func_info),
       refreshAt: expiresAt ? refreshAtFor(now, expiresAt) : now,
-      authorizedAt: record.receivedAt,
+      // WeChat's event times are whole seconds: compare on that grain, so that an `unauthorized` push
+      // in the same second as the authorization is not mistaken for an older event.
+      authorizedAt: Math.floor(record.receivedAt / 1000) * 1000,
     },
     now
   );

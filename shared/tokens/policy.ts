@@ -77,3 +77,10 @@ export const SWEEP_DEADLINE_RESERVE_MS = 45 * SECOND;
 export function refreshAtFor(now: number, expiresAt: number): number {
   return Math.max(now, expiresAt - REFRESH_MARGIN_MS);
 }
+
+/**
+ * How often the platform's authorizer list is reconciled with the table (`api_get_authorizer_list`):
+ * authorizations whose code never reached us (push and redirect both lost) are imported, and a
+ * re-authorization we missed reactivates a revoked record. One list page per 500 authorizers per run.
+ */
+export const RECONCILE_INTERVAL_HOURS = 6;

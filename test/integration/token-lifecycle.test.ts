@@ -245,3 +245,48 @@ describe('authorization codes', () => {
     expect((await stored())?.status).toBe('active');
   });
 });
+
+describe('reconciliation with api_get_authorizer_list', () => {
+  const reconcile = async () =>
+    (await (await h.post('/local/refresh', { job: 'reconcile' })).json()) as Record<
+      string,
+      unknown
+    >;
+
+  it('imports an authorization whose code never reached us, and callers get its token', async () => {
+    await h.simulator.pushTicket();
+    h.simulator.authorize(MERCHANT);
+    expect(await h.token({ authorizerAppId: MERCHANT })).toMatchObject({
+      error: { code: 'authorizer_not_found' },
+    });
+
+    expect(await reconcile()).toEqual({
+      listed: 1,
+      imported: 1,
+      reactivated: 0,
+      withoutRefreshToken: 0,
+      truncated: false,
+    });
+    expect((await stored())?.refreshToken).toBe(wechatRefreshToken());
+    const answer = await h.token({ authorizerAppId: MERCHANT });
+    expect(h.simulator.tokenStatus(answer.accessToken as string)).toBe('valid');
+  });
+
+  it('leaves active authorizers alone and reactivates one WeChat shows as authorized after its revocation', async () => {
+    await authorizeMerchant(h, MERCHANT);
+    const active = await stored();
+    expect(await reconcile()).toMatchObject({ listed: 1, imported: 0, reactivated: 0 });
+    expect(await stored()).toEqual(active);
+
+    await h.simulator.pushUnauthorized(MERCHANT);
+    h.clock.advance(60_000);
+    h.simulator.authorize(MERCHANT);
+    expect((await stored())?.status).toBe('revoked');
+    expect(await reconcile()).toMatchObject({ imported: 0, reactivated: 1 });
+    expect(await stored()).toMatchObject({ status: 'active', refreshToken: wechatRefreshToken() });
+    h.clock.advance(10 * MINUTE);
+    await h.simulator.pushTicket();
+    const summary = await h.refresh();
+    expect((summary.authorizers as Record<string, number>).refreshed).toBe(1);
+  });
+});

@@ -245,6 +245,19 @@ describe('TokenServiceStack with default context', () => {
     expect(schedule.Properties.Target.RetryPolicy.MaximumRetryAttempts).toBeGreaterThanOrEqual(1);
   });
 
+  it('schedules the authorizer reconciliation every 6 hours on the same function', () => {
+    const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule'));
+    expect(schedules).toHaveLength(2);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(6 hours)',
+      Target: Match.objectLike({
+        Arn: { 'Fn::GetAtt': [functionLogicalId(template, 'Refresh'), 'Arn'] },
+        Input: JSON.stringify({ job: 'reconcile' }),
+        DeadLetterConfig: Match.anyValue(),
+      }),
+    });
+  });
+
   it('turns off Lambda async retries for refresh: the next scheduled run is the retry', () => {
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: functionLogicalId(template, 'Refresh') },
