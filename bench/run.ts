@@ -22,6 +22,7 @@ import {
   fmtMb,
   fmtMs,
   fmtRatio,
+  latencyTable,
   machineInfo,
   now,
   table,
@@ -79,21 +80,11 @@ if (selected.has('get-token')) {
   heading(
     `get-token hot path (${fmtInt(r.iterations)} calls each, alternating blocks of ${r.block})`
   );
-  const row = (label: string, s: typeof r.handler) => [
-    label,
-    fmtMs(s.median),
-    fmtMs(s.p90),
-    fmtMs(s.p99),
-    fmtMs(s.mean),
-  ];
   say(
-    table(
-      ['', 'median', 'p90', 'p99', 'mean'],
-      [
-        row('handler (createHandler + createDeps)', r.handler),
-        row('bare GetItem (ConsistentRead)', r.getItem),
-        ['ratio', fmtRatio(r.ratio.median), '', fmtRatio(r.ratio.p99), ''],
-      ]
+    latencyTable(
+      ['handler (createHandler + createDeps)', r.handler],
+      ['bare GetItem (ConsistentRead)', r.getItem],
+      r.ratio
     )
   );
   say(
@@ -109,21 +100,11 @@ if (selected.has('ticket-push')) {
   heading(
     `ticket push (${fmtInt(r.iterations)} pushes each, alternating blocks of ${r.block}; ${r.writePath})`
   );
-  const row = (label: string, s: typeof r.handler) => [
-    label,
-    fmtMs(s.median),
-    fmtMs(s.p90),
-    fmtMs(s.p99),
-    fmtMs(s.mean),
-  ];
   say(
-    table(
-      ['', 'median', 'p90', 'p99', 'mean'],
-      [
-        row('auth-event handler (makeHandler)', r.handler),
-        row('bare decrypt + conditional PutItem', r.decryptPut),
-        ['ratio', fmtRatio(r.ratio.median), '', fmtRatio(r.ratio.p99), ''],
-      ]
+    latencyTable(
+      ['auth-event handler (makeHandler)', r.handler],
+      ['bare decrypt + conditional PutItem', r.decryptPut],
+      r.ratio
     )
   );
   say(

@@ -139,3 +139,22 @@ export function table(header: string[], rows: string[][]): string {
     cells.map((c, i) => c + ' '.repeat((widths[i] as number) - width(c))).join('  ');
   return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
+
+/** Median/p90/p99/mean of a measured path and its baseline, with their ratio row. */
+export function latencyTable(
+  measured: [label: string, summary: Summary],
+  baseline: [label: string, summary: Summary],
+  ratio: { median: number; p99: number }
+): string {
+  const row = ([label, s]: [string, Summary]) => [
+    label,
+    fmtMs(s.median),
+    fmtMs(s.p90),
+    fmtMs(s.p99),
+    fmtMs(s.mean),
+  ];
+  return table(
+    ['', 'median', 'p90', 'p99', 'mean'],
+    [row(measured), row(baseline), ['ratio', fmtRatio(ratio.median), '', fmtRatio(ratio.p99), '']]
+  );
+}

@@ -65,8 +65,13 @@ describe('get-token', () => {
     expect(await handler(request)).toMatchObject({ error: { code } });
   });
 
-  it('keeps serving a token that is inside the refresh margin but still valid when the refresh fails', async () => {
-    const store = await storeWithAuthorizer(NOW + 60_000);
+  /** A stored authorizer token expiring at `expiresAt`, a valid component token, and WeChat failing. */
+  async function failingRefresh(expiresAt: number) {
+    const store = await storeWithAuthorizer(expiresAt);
+    const componentRef = { kind: 'component_token', componentAppId: C } as const;
+    await store.claim(componentRef, 0, { owner: 'x', until: NOW + 1 }, NOW - 1);
+    const componentToken = { accessToken: 'ct', expiresAt: NOW + 7e6, refreshAt: NOW + 6e6 };
+    await store.saveComponentToken(C, 'x', componentToken, NOW);
     const handler = createHandler(async () =>
       depsWith(store, {
         apiAuthorizerToken: async () => {
@@ -74,44 +79,18 @@ describe('get-token', () => {
         },
       })
     );
-    await store.claim(
-      { kind: 'component_token', componentAppId: C },
-      0,
-      { owner: 'x', until: NOW + 1 },
-      NOW - 1
-    );
-    await store.saveComponentToken(
-      C,
-      'x',
-      { accessToken: 'ct', expiresAt: NOW + 7e6, refreshAt: NOW + 6e6 },
-      NOW
-    );
+    return { store, handler };
+  }
+
+  it('keeps serving a token that is inside the refresh margin but still valid when the refresh fails', async () => {
+    const { handler } = await failingRefresh(NOW + 60_000);
     expect(await handler({ authorizerAppId: A })).toMatchObject({
       accessToken: 'stored-access-token',
     });
   });
 
   it('answers upstream_unavailable without details when a needed refresh fails and no valid token is left', async () => {
-    const store = await storeWithAuthorizer(NOW - 1);
-    const handler = createHandler(async () =>
-      depsWith(store, {
-        apiAuthorizerToken: async () => {
-          throw new UpstreamUnavailableError('wechat_busy');
-        },
-      })
-    );
-    await store.claim(
-      { kind: 'component_token', componentAppId: C },
-      0,
-      { owner: 'x', until: NOW + 1 },
-      NOW - 1
-    );
-    await store.saveComponentToken(
-      C,
-      'x',
-      { accessToken: 'ct', expiresAt: NOW + 7e6, refreshAt: NOW + 6e6 },
-      NOW
-    );
+    const { store, handler } = await failingRefresh(NOW - 1);
     expect(await handler({ authorizerAppId: A })).toEqual({
       error: {
         code: 'upstream_unavailable',
