@@ -9,7 +9,8 @@
  *   --quick                                                 fewer iterations, sweep at 1 000 and 10 000 only
  *   --strict                                                exit 1 when a target is missed
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchColdStart } from './cold-start';
@@ -229,7 +230,12 @@ say(
   `\n${missed.length ? `${missed.length} of ${checks.length} targets missed` : `all ${checks.length} targets met`} · ${(durationMs / 1000).toFixed(0)} s`
 );
 
-const out = fileURLToPath(new URL('./results.json', import.meta.url));
+// Only a full run replaces the committed results; a partial one (--quick, --only, --sizes) goes beside it.
+const partial = flags.quick || selected.size < BENCHMARKS.length || flags.sizes !== undefined;
+const out = fileURLToPath(
+  new URL(partial ? './.tmp/results-partial.json' : './results.json', import.meta.url)
+);
+await mkdir(dirname(out), { recursive: true });
 await writeFile(
   out,
   `${JSON.stringify(
