@@ -1,4 +1,3 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Clock } from './clock';
 import { ConfigError } from './errors';
 
@@ -49,13 +48,13 @@ export const SECRET_CACHE_MS = 5 * 60 * 1000;
 /**
  * A lazy, cached reader of the component secret. Nothing is fetched until the first call; concurrent
  * callers share one request; a failed fetch is not cached. Rotating the secret takes effect within
- * `SECRET_CACHE_MS`.
+ * `SECRET_CACHE_MS`. `fetchSecretString` is the Secrets Manager call (`functions/lib/deps.ts`), kept out of
+ * here so that functions which rarely need the secret never load its SDK client at start-up.
  *
  * @see https://docs.aws.amazon.com/secretsmanager/latest/userguide/retrieving-secrets.html
  */
-export function secretsManagerSource(
-  client: SecretsManagerClient,
-  secretId: string,
+export function cachedSecret(
+  fetchSecretString: () => Promise<string | undefined>,
   clock: Clock,
   ttlMs = SECRET_CACHE_MS
 ): () => Promise<ComponentSecret> {
@@ -63,9 +62,8 @@ export function secretsManagerSource(
   return () => {
     const now = clock();
     if (cached && now - cached.fetchedAt < ttlMs) return cached.value;
-    const value = client
-      .send(new GetSecretValueCommand({ SecretId: secretId }))
-      .then((result) => parseComponentSecret(result.SecretString))
+    const value = fetchSecretString()
+      .then((secretString) => parseComponentSecret(secretString))
       .catch((error: unknown) => {
         cached = undefined;
         if (error instanceof ConfigError) throw error;

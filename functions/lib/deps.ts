@@ -1,11 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Clock, systemClock } from '../../shared/clock';
 import { loadConfig, type RuntimeConfig } from '../../shared/config';
 import { MsgCrypto } from '../../shared/crypto/msg-crypto';
 import { type Log, MetricName, type Metrics } from '../../shared/log';
-import { type ComponentSecret, secretsManagerSource } from '../../shared/secrets';
+import { type ComponentSecret, cachedSecret } from '../../shared/secrets';
 import { DynamoDbTokenStore } from '../../shared/store/dynamodb-token-store';
 import type { TokenStore } from '../../shared/store/token-store';
 import { randomLeaseOwner, realSleep, type TokenContext } from '../../shared/tokens/context';
@@ -41,6 +40,20 @@ export interface DepsOverrides {
 }
 
 /**
+ * Reads the secret's string from Secrets Manager. The client is imported on first use: get-token and the
+ * authorization pages rarely need the secret, so they start without loading it.
+ */
+function secretFromSecretsManager(secretId: string): () => Promise<string | undefined> {
+  let client: import('@aws-sdk/client-secrets-manager').SecretsManagerClient | undefined;
+  return async () => {
+    const sdk = await import('@aws-sdk/client-secrets-manager');
+    client ??= new sdk.SecretsManagerClient({});
+    const answer = await client.send(new sdk.GetSecretValueCommand({ SecretId: secretId }));
+    return answer.SecretString;
+  };
+}
+
+/**
  * The composition root: the only place that constructs the DynamoDB and Secrets Manager clients, the store,
  * the WeChat client and the message crypto. Lambdas use `getDeps`; the sandbox and tests call this with
  * overrides.
@@ -58,8 +71,7 @@ export function createDeps(config: RuntimeConfig, overrides: DepsOverrides = {})
       config.tokenTableName
     );
   const secrets =
-    overrides.secrets ??
-    secretsManagerSource(new SecretsManagerClient({}), config.componentSecretId, clock);
+    overrides.secrets ?? cachedSecret(secretFromSecretsManager(config.componentSecretId), clock);
   let crypto: { secret: ComponentSecret; crypto: MsgCrypto } | undefined;
   const obs = overrides.log && overrides.metrics ? undefined : observability();
   const metrics = overrides.metrics ?? powertoolsMetrics((obs as NonNullable<typeof obs>).metrics);

@@ -1,9 +1,11 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { createDeps } from '../../../functions/lib/deps';
 import { DEFAULT_WECHAT_API_BASE_URL, loadConfig, REQUIRED_ENV } from '../../../shared/config';
 import { ConfigError } from '../../../shared/errors';
-import { parseComponentSecret, secretsManagerSource } from '../../../shared/secrets';
+import { parseComponentSecret, SECRET_CACHE_MS } from '../../../shared/secrets';
+import { recordingLog, recordingMetrics } from '../../support/recorders';
 
 const env = {
   TOKEN_TABLE_NAME: 'tokens',
@@ -68,31 +70,47 @@ describe('component secret', () => {
     token: 'token-value',
     encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
   };
+  const depsReading = (clock: () => number) =>
+    createDeps(loadConfig({ ...env, COMPONENT_SECRET_ID: 'component' }), {
+      clock,
+      log: recordingLog(),
+      metrics: recordingMetrics(),
+    });
 
-  it('is read lazily, once per cache period, and shared by concurrent callers', async () => {
+  it('is read from Secrets Manager lazily, once per cache period, and shared by concurrent callers', async () => {
     sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(secret) });
     let now = 0;
-    const read = secretsManagerSource(new SecretsManagerClient({}), 'component', () => now, 1000);
+    const deps = depsReading(() => now);
     expect(sm).toHaveReceivedCommandTimes(GetSecretValueCommand, 0);
-    const [a, b] = await Promise.all([read(), read()]);
+    const [a, b] = await Promise.all([deps.secrets(), deps.secrets()]);
     expect(a).toEqual(secret);
     expect(b).toBe(a);
-    now = 999;
-    await read();
+    now = SECRET_CACHE_MS - 1;
+    await deps.secrets();
     expect(sm).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
-    now = 1000;
-    await read();
+    now = SECRET_CACHE_MS;
+    await deps.secrets();
     expect(sm).toHaveReceivedCommandTimes(GetSecretValueCommand, 2);
     expect(sm).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: 'component' });
+  });
+
+  it('builds the message crypto from the secret', async () => {
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(secret) });
+    const crypto = await depsReading(() => 0).msgCrypto();
+    expect(crypto.verifySignature({ signature: 'x'.repeat(40), timestamp: '1', nonce: '2' })).toBe(
+      false
+    );
   });
 
   it('does not cache a failure, and never echoes the secret in its errors', async () => {
     sm.on(GetSecretValueCommand)
       .rejectsOnce(new Error('AccessDeniedException'))
       .resolves({ SecretString: JSON.stringify({ ...secret, token: '' }) });
-    const read = secretsManagerSource(new SecretsManagerClient({}), 'component', () => 0);
-    await expect(read()).rejects.toThrow('component secret could not be read from Secrets Manager');
-    const error = await read().catch((e: unknown) => e);
+    const deps = depsReading(() => 0);
+    await expect(deps.secrets()).rejects.toThrow(
+      'component secret could not be read from Secrets Manager'
+    );
+    const error = await deps.secrets().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect(String(error)).toBe('ConfigError: invalid configuration: component secret has no token');
     expect(String(error)).not.toContain('app-secret-value');
