@@ -1,17 +1,18 @@
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
-import { type LocalDynamo, localDynamoClients } from '../functions/local/local-dynamo';
-import { tokenTableDefinition } from '../shared/store/table-schema';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import {
+  createTokenTable,
+  type LocalDynamo,
+  localDynamoClients,
+} from '../functions/local/local-dynamo';
 
 export interface BenchDynamo extends LocalDynamo {
   deleteTable(name: string): Promise<void>;
   /** CPU time the dynalite process has used so far (ms); undefined where /proc is not available. */
   cpuMs(): number | undefined;
 }
-
-let tables = 0;
 
 /** utime + stime of another process from /proc (Linux), in ms. */
 export function processCpuMs(pid: number): number | undefined {
@@ -46,11 +47,7 @@ export async function startDynaliteProcess(): Promise<BenchDynamo> {
     client,
     doc,
     cpuMs: () => processCpuMs(child.pid as number),
-    async createTable(prefix = 'bench') {
-      const name = `${prefix}-${process.pid}-${++tables}`;
-      await client.send(new CreateTableCommand(tokenTableDefinition(name)));
-      return name;
-    },
+    createTable: (prefix = 'bench') => createTokenTable(client, prefix),
     async deleteTable(name) {
       await client.send(new DeleteTableCommand({ TableName: name }));
     },

@@ -16,40 +16,33 @@ const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
 };
 
-/** A plain-text answer (WeChat wants exactly `success`). */
-export function text(
+const HTML_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; frame-ancestors 'none'",
+  'referrer-policy': 'strict-origin-when-cross-origin',
+};
+
+function respond(
   status: number,
+  headers: Record<string, string>,
   body: string,
-  headers: Record<string, string> = {}
+  extra: Record<string, string>
 ): HttpResult {
-  return {
-    statusCode: status,
-    headers: { 'content-type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS, ...headers },
-    body,
-  };
+  return { statusCode: status, headers: { ...headers, ...SECURITY_HEADERS, ...extra }, body };
+}
+
+/** A plain-text answer (WeChat wants exactly `success`). */
+export function text(status: number, body: string, headers: Record<string, string> = {}) {
+  return respond(status, { 'content-type': 'text/plain; charset=utf-8' }, body, headers);
 }
 
 /**
  * An HTML answer. The CSP allows no scripts; the Referrer-Policy keeps the origin on cross-site clicks,
  * because WeChat's authorization page checks that the click came from the authorization domain.
  */
-export function html(
-  status: number,
-  body: string,
-  headers: Record<string, string> = {}
-): HttpResult {
-  return {
-    statusCode: status,
-    headers: {
-      'content-type': 'text/html; charset=utf-8',
-      'content-security-policy':
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; frame-ancestors 'none'",
-      'referrer-policy': 'strict-origin-when-cross-origin',
-      ...SECURITY_HEADERS,
-      ...headers,
-    },
-    body,
-  };
+export function html(status: number, body: string, headers: Record<string, string> = {}) {
+  return respond(status, HTML_HEADERS, body, headers);
 }
 
 /** The raw body, base64-decoded when API Gateway encoded it, refused above `maxBytes`. */

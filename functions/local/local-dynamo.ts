@@ -29,6 +29,13 @@ export function localDynamoClients(endpoint: string) {
   return { client, doc };
 }
 
+/** Creates a token table with a unique name (the adapter's own definition) and returns the name. */
+export async function createTokenTable(client: DynamoDBClient, prefix: string): Promise<string> {
+  const name = `${prefix}-${process.pid}-${++tableCounter}`;
+  await client.send(new CreateTableCommand(tokenTableDefinition(name)));
+  return name;
+}
+
 /**
  * dynalite (a DynamoDB-compatible server) in memory on 127.0.0.1 with a client wired to it: dummy
  * credentials, no network. Used by the sandbox (`npm start`) and by the integration tests.
@@ -43,11 +50,7 @@ export async function startLocalDynamo(): Promise<LocalDynamo> {
     endpoint,
     client,
     doc,
-    async createTable(prefix = 'tokens') {
-      const name = `${prefix}-${process.pid}-${++tableCounter}`;
-      await client.send(new CreateTableCommand(tokenTableDefinition(name)));
-      return name;
-    },
+    createTable: (prefix = 'tokens') => createTokenTable(client, prefix),
     async close() {
       client.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
