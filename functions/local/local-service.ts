@@ -68,6 +68,15 @@ export function toApiGatewayEvent(
   };
 }
 
+/** The parsed JSON body, or undefined when there is none or it is not JSON. */
+function parseJson(body: string | undefined): unknown {
+  try {
+    return JSON.parse(body ?? '');
+  } catch {
+    return undefined;
+  }
+}
+
 function json(status: number, value: unknown): HttpResult {
   return {
     statusCode: status,
@@ -96,16 +105,15 @@ export function createLocalRoutes(deps: Deps, options: { refreshTimeoutMs?: numb
     'GET /authorize': (event) => authorizePage(event, context),
     'GET /authorize/callback': (event) => authorizeCallback(event, context),
     'POST /local/token': async (event) => {
-      let payload: unknown;
-      try {
-        payload = JSON.parse(event.body ?? '');
-      } catch {
+      const payload = parseJson(event.body);
+      if (payload === undefined) {
         return json(400, { error: { code: 'invalid_request', message: 'body must be JSON' } });
       }
       return json(200, await getToken(payload, context));
     },
     'POST /local/refresh': async (event) => {
-      const job = /"job"\s*:\s*"reconcile"/.test(event.body ?? '') ? { job: 'reconcile' } : {};
+      const body = parseJson(event.body) as { job?: unknown } | null | undefined;
+      const job = body?.job === 'reconcile' ? { job: 'reconcile' } : {};
       try {
         return json(200, await refresh(job, context));
       } catch (error) {

@@ -176,31 +176,23 @@ export class DynamoDbTokenStore implements TokenStore {
     now: number
   ): Promise<void> {
     const errorField = ref.kind === 'auth_code' ? 'outcomeCode' : 'lastErrorCode';
+    const retry = outcome.retryAt === undefined ? {} : { refreshAt: outcome.retryAt };
+    const counted = ref.kind === 'auth_code';
     const u = update(
-      { [errorField]: outcome.errorCode, updatedAt: now },
+      { [errorField]: outcome.errorCode, updatedAt: now, ...retry },
       ['leaseOwner', 'leaseUntil'],
-      ref.kind === 'auth_code' ? ['#attempts = if_not_exists(#attempts, :zero) + :one'] : []
+      counted ? ['#attempts = if_not_exists(#attempts, :zero) + :one'] : []
     );
-    const names: Record<string, string> = {
+    const names = {
       ...u.ExpressionAttributeNames,
       '#owner': 'leaseOwner',
+      ...(counted ? { '#attempts': 'attempts' } : {}),
     };
-    const values: Record<string, unknown> = { ...u.values, ':owner': owner };
-    let expression = u.UpdateExpression as string;
-    if (ref.kind === 'auth_code') {
-      names['#attempts'] = 'attempts';
-      values[':zero'] = 0;
-      values[':one'] = 1;
-    }
-    if (outcome.retryAt !== undefined) {
-      names['#refreshAt'] = 'refreshAt';
-      values[':refreshAt'] = outcome.retryAt;
-      expression = expression.replace('SET ', 'SET #refreshAt = :refreshAt, ');
-    }
+    const values = { ...u.values, ':owner': owner, ...(counted ? { ':zero': 0, ':one': 1 } : {}) };
     try {
       await this.#update({
         Key: { pk: key.of(ref) },
-        UpdateExpression: expression,
+        UpdateExpression: u.UpdateExpression,
         ExpressionAttributeNames: names,
         ConditionExpression: '#owner = :owner',
         ExpressionAttributeValues: values,
