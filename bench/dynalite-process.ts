@@ -1,5 +1,5 @@
 /**
- * dynalite in its own process, for the benchmarks: the same server `functions/local/local-dynamo.ts` runs
+ * dynalite in its own process, for the benchmarks: the same server `local/local-dynamo.ts` runs
  * in process, moved out so its CPU and garbage collection do not land inside the measured process (DynamoDB
  * is remote in production too). Started by `startDynaliteProcess()`; reports its port over IPC.
  */

@@ -2,11 +2,7 @@ import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
-import {
-  createTokenTable,
-  type LocalDynamo,
-  localDynamoClients,
-} from '../functions/local/local-dynamo';
+import { createTokenTable, type LocalDynamo, localDynamoClients } from '../local/local-dynamo';
 
 export interface BenchDynamo extends LocalDynamo {
   deleteTable(name: string): Promise<void>;

@@ -18,8 +18,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { consoleLog } from '../functions/local/console-log';
-import { readSandboxSettings, type Sandbox, startSandbox } from '../functions/local/sandbox';
+import { consoleLog } from '../local/console-log';
+import { readSandboxSettings, type Sandbox, startSandbox } from '../local/sandbox';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR ?? '/tmp';

@@ -49,7 +49,7 @@ process.once('exit', () => {
 const MINIMAL_ENV = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'];
 
 /**
- * Starts the sandbox exactly as `npm start` does (`tsx functions/local/sandbox.ts` in the repository
+ * Starts the sandbox exactly as `npm start` does (`tsx local/sandbox.ts` in the repository
  * root), in its own process group, with only `env` and a minimal inherited environment.
  */
 export function spawnSandbox(env: Record<string, string>): SandboxProcess {
@@ -58,7 +58,7 @@ export function spawnSandbox(env: Record<string, string>): SandboxProcess {
     const value = process.env[name];
     if (value !== undefined) base[name] = value;
   }
-  const child = spawn('node_modules/.bin/tsx', ['functions/local/sandbox.ts'], {
+  const child = spawn('node_modules/.bin/tsx', ['local/sandbox.ts'], {
     cwd: ROOT,
     env: { ...base, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,11 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWechatSimulator, type WechatSimulator } from '../../functions/local/wechat-simulator';
+import { startWechatSimulator, type WechatSimulator } from '../../local/wechat-simulator';
 import { walkAuthorization } from '../support/browser';
 import { freePort, postJson, type SandboxProcess, spawnSandbox } from './sandbox-process';
 
 /**
- * `npm start` as a user runs it: a child process (`tsx functions/local/sandbox.ts`), driven over HTTP on
+ * `npm start` as a user runs it: a child process (`tsx local/sandbox.ts`), driven over HTTP on
  * 127.0.0.1 only — the ticket push, the authorization through the confirm page, tokens, the refresh, the
  * revocation — and stopped with a signal.
  */

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type LocalDynamo, startLocalDynamo } from '../../functions/local/local-dynamo';
+import { type LocalDynamo, startLocalDynamo } from '../../local/local-dynamo';
 import { MetricName } from '../../shared/log';
 import { getAuthorizerAccessToken } from '../../shared/tokens/authorizer-tokens';
 import { authorizeMerchant, type Harness, startHarness } from '../support/harness';

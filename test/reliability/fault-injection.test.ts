@@ -1,7 +1,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalDynamo, startLocalDynamo } from '../../functions/local/local-dynamo';
-import type { Fault } from '../../functions/local/wechat-simulator';
+import { type LocalDynamo, startLocalDynamo } from '../../local/local-dynamo';
+import type { Fault } from '../../local/wechat-simulator';
 import { MetricName } from '../../shared/log';
 import type { AuthorizerRecord, TokenStore } from '../../shared/store/token-store';
 import { refreshComponentTokenIfDue } from '../../shared/tokens/component-token';

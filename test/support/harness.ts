@@ -1,12 +1,12 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDeps, type Deps } from '../../functions/lib/deps';
-import { type LocalDynamo, startLocalDynamo } from '../../functions/local/local-dynamo';
-import { type LocalService, startLocalService } from '../../functions/local/local-service';
+import { type LocalDynamo, startLocalDynamo } from '../../local/local-dynamo';
+import { type LocalService, startLocalService } from '../../local/local-service';
 import {
   type SimulatorOptions,
   startWechatSimulator,
   type WechatSimulator,
-} from '../../functions/local/wechat-simulator';
+} from '../../local/wechat-simulator';
 import { loadConfig } from '../../shared/config';
 import type { ComponentSecret } from '../../shared/secrets';
 import { DynamoDbTokenStore } from '../../shared/store/dynamodb-token-store';

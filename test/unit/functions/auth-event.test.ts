@@ -3,7 +3,7 @@ import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeHandler } from '../../../functions/auth-event';
 import { createDeps, type Deps } from '../../../functions/lib/deps';
-import { type LocalDynamo, startLocalDynamo } from '../../../functions/local/local-dynamo';
+import { type LocalDynamo, startLocalDynamo } from '../../../local/local-dynamo';
 import { loadConfig } from '../../../shared/config';
 import { MsgCrypto, sha1Signature } from '../../../shared/crypto/msg-crypto';
 import { httpEvent } from '../../support/events';

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { consoleLog, consoleMetrics, formatFields } from '../../../functions/local/console-log';
+import { consoleLog, consoleMetrics, formatFields } from '../../../local/console-log';
 import {
   DEFAULT_COMPONENT_APPID,
   main,
@@ -8,7 +8,7 @@ import {
   type Sandbox,
   startSandbox,
   startupLines,
-} from '../../../functions/local/sandbox';
+} from '../../../local/sandbox';
 import { ConfigError } from '../../../shared/errors';
 import { silentLog } from '../../../shared/log';
 

@@ -5,7 +5,7 @@ import {
   type SimulatorOptions,
   startWechatSimulator,
   type WechatSimulator,
-} from '../../../functions/local/wechat-simulator';
+} from '../../../local/wechat-simulator';
 import { MsgCrypto } from '../../../shared/crypto/msg-crypto';
 import { WechatApiError } from '../../../shared/errors';
 import { HttpComponentApi } from '../../../shared/wechat/api-client';

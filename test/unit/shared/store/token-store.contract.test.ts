@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type LocalDynamo, startLocalDynamo } from '../../../../functions/local/local-dynamo';
+import { type LocalDynamo, startLocalDynamo } from '../../../../local/local-dynamo';
 import { ConcurrentUpdateError } from '../../../../shared/errors';
 import { DynamoDbTokenStore } from '../../../../shared/store/dynamodb-token-store';
 import type { NewAuthorization, TokenStore } from '../../../../shared/store/token-store';

@@ -6,8 +6,8 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Clock } from '../../shared/clock';
-import { MsgCrypto, sha1Signature } from '../../shared/crypto/msg-crypto';
+import type { Clock } from '../shared/clock';
+import { MsgCrypto, sha1Signature } from '../shared/crypto/msg-crypto';
 import {
   type ApiName,
   ApiPath,
@@ -18,7 +18,7 @@ import {
   type FuncInfo,
   type PreAuthCodeResponse,
   type QueryAuthResponse,
-} from '../../shared/wechat/wire';
+} from '../shared/wechat/wire';
 
 /**
  * A local test double of WeChat's side of a third-party platform (第三方平台): the component APIs of

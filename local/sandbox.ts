@@ -18,12 +18,12 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { DEFAULT_WECHAT_API_BASE_URL, loadConfig } from '../../shared/config';
-import { ConfigError } from '../../shared/errors';
-import type { Log } from '../../shared/log';
-import type { ComponentSecret } from '../../shared/secrets';
-import { createDeps } from '../lib/deps';
-import { makeHandler as makeRefresh, SystemicRefreshError } from '../refresh';
+import { createDeps } from '../functions/lib/deps';
+import { makeHandler as makeRefresh, SystemicRefreshError } from '../functions/refresh';
+import { DEFAULT_WECHAT_API_BASE_URL, loadConfig } from '../shared/config';
+import { ConfigError } from '../shared/errors';
+import type { Log } from '../shared/log';
+import type { ComponentSecret } from '../shared/secrets';
 import {
   type ConsoleSink,
   consoleLog,

@@ -1,13 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { makeHandler as makeAuthEvent } from '../auth-event';
-import { makeHandler as makeAuthorizeCallback } from '../authorize-callback';
-import { makeHandler as makeAuthorizePage } from '../authorize-page';
-import { makeHandler as makeGetToken } from '../get-token';
-import type { Deps } from '../lib/deps';
-import type { HttpResult } from '../lib/http';
-import { makeHandler as makeRefresh } from '../refresh';
+import { makeHandler as makeAuthEvent } from '../functions/auth-event';
+import { makeHandler as makeAuthorizeCallback } from '../functions/authorize-callback';
+import { makeHandler as makeAuthorizePage } from '../functions/authorize-page';
+import { makeHandler as makeGetToken } from '../functions/get-token';
+import type { Deps } from '../functions/lib/deps';
+import type { HttpResult } from '../functions/lib/http';
+import { makeHandler as makeRefresh } from '../functions/refresh';
 
 /** The sandbox accepts bodies up to this size before handing them to a handler (which has its own limit). */
 const MAX_LOCAL_BODY = 1024 * 1024;

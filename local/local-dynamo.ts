@@ -3,7 +3,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 // @ts-expect-error dynalite ships no type declarations
 import dynalite from 'dynalite';
-import { tokenTableDefinition } from '../../shared/store/table-schema';
+import { tokenTableDefinition } from '../shared/store/table-schema';
 
 export interface LocalDynamo {
   endpoint: string;

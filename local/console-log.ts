@@ -1,5 +1,5 @@
-import type { Log, LogFields, Metrics } from '../../shared/log';
-import { redact } from '../lib/observability';
+import { redact } from '../functions/lib/observability';
+import type { Log, LogFields, Metrics } from '../shared/log';
 
 /**
  * Compact, human-readable console logging for the sandbox (`npm start`), behind the same `Log` and `Metrics`
