@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { AuthCodeExpiredError, errorCode, InvalidRequestError } from '../shared/errors';
 import { exchangeAuthCode } from '../shared/tokens/auth-codes';
 import { AUTH_CODE_DEFAULT_LIFETIME_MS } from '../shared/tokens/policy';
+import { forInvocation, type InvocationContext, workBudget } from './lib/deadline';
 import { type GetDeps, getDeps } from './lib/deps';
 import { escapeHtml, page } from './lib/html';
 import { html, http } from './lib/http';
@@ -35,50 +36,51 @@ function readCallbackQuery(event: APIGatewayProxyEventV2) {
  *
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/authorization_info.html
  */
-export const createHandler = (deps: GetDeps) => async (event: APIGatewayProxyEventV2) => {
-  const query = readCallbackQuery(event);
-  const d = await deps();
-  const now = d.clock();
-  try {
-    const result = await exchangeAuthCode(d, {
-      code: query.code,
-      source: 'redirect',
-      receivedAt: now,
-      expiresAt: now + query.lifetimeMs,
-    });
-    if (result.status === 'exchanged') {
-      const authorizer = await d.store.getAuthorizer(d.componentAppId, result.authorizerAppId);
-      const permissions = authorizer?.funcInfo.length
-        ? `<p class="muted">Permission sets granted: ${escapeHtml(authorizer.funcInfo.join(', '))}</p>`
-        : '';
-      return html(
-        200,
-        page(
-          'Authorization complete',
-          `<p id="result" data-status="authorized">The account <code>${escapeHtml(result.authorizerAppId)}</code> is now authorized. You can close this page.</p>${permissions}`
-        )
-      );
+export const createHandler =
+  (deps: GetDeps) => async (event: APIGatewayProxyEventV2, context?: InvocationContext) => {
+    const query = readCallbackQuery(event);
+    const d = forInvocation(await deps(), workBudget(context));
+    const now = d.clock();
+    try {
+      const result = await exchangeAuthCode(d, {
+        code: query.code,
+        source: 'redirect',
+        receivedAt: now,
+        expiresAt: now + query.lifetimeMs,
+      });
+      if (result.status === 'exchanged') {
+        const authorizer = await d.store.getAuthorizer(d.componentAppId, result.authorizerAppId);
+        const permissions = authorizer?.funcInfo.length
+          ? `<p class="muted">Permission sets granted: ${escapeHtml(authorizer.funcInfo.join(', '))}</p>`
+          : '';
+        return html(
+          200,
+          page(
+            'Authorization complete',
+            `<p id="result" data-status="authorized">The account <code>${escapeHtml(result.authorizerAppId)}</code> is now authorized. You can close this page.</p>${permissions}`
+          )
+        );
+      }
+    } catch (error) {
+      if (error instanceof AuthCodeExpiredError) {
+        return html(
+          400,
+          page(
+            'Authorization expired',
+            `<p id="result" data-status="expired">This authorization link has expired or was already used.</p>${START_AGAIN}`
+          )
+        );
+      }
+      d.log.warn('authorization code stored; exchange will be retried', { code: errorCode(error) });
     }
-  } catch (error) {
-    if (error instanceof AuthCodeExpiredError) {
-      return html(
-        400,
-        page(
-          'Authorization expired',
-          `<p id="result" data-status="expired">This authorization link has expired or was already used.</p>${START_AGAIN}`
-        )
-      );
-    }
-    d.log.warn('authorization code stored; exchange will be retried', { code: errorCode(error) });
-  }
-  return html(
-    202,
-    page(
-      'Authorization received',
-      '<p id="result" data-status="pending">WeChat confirmed your authorization. We are completing it and will retry automatically in the next minutes; there is nothing more to do.</p>'
-    )
-  );
-};
+    return html(
+      202,
+      page(
+        'Authorization received',
+        '<p id="result" data-status="pending">WeChat confirmed your authorization. We are completing it and will retry automatically in the next minutes; there is nothing more to do.</p>'
+      )
+    );
+  };
 
 /** The handler wrapped with the HTTP error path, for Lambda and the sandbox alike. */
 export const makeHandler = (deps: GetDeps) =>

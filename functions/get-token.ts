@@ -1,8 +1,15 @@
 import { isAppId } from '../shared/config';
-import { errorCode, InvalidRequestError, UpstreamUnavailableError } from '../shared/errors';
-import { getAuthorizerAccessToken } from '../shared/tokens/authorizer-tokens';
-import { getComponentAccessToken } from '../shared/tokens/component-token';
-import { type GetDeps, getDeps } from './lib/deps';
+import {
+  type CallerErrorCode,
+  callerErrorCode,
+  errorCode,
+  InvalidRequestError,
+  UpstreamUnavailableError,
+} from '../shared/errors';
+import { getAuthorizerAccessToken, peekAuthorizerToken } from '../shared/tokens/authorizer-tokens';
+import { getComponentAccessToken, peekComponentToken } from '../shared/tokens/component-token';
+import { answerWithin, forInvocation, type InvocationContext, workBudget } from './lib/deadline';
+import { type Deps, type GetDeps, getDeps } from './lib/deps';
 import { inLambda, invoked } from './lib/invoked';
 
 /** What a caller sends: one authorizer's token, or the platform's own component token. */
@@ -10,25 +17,11 @@ export type GetTokenRequest =
   | { authorizerAppId: string; invalidToken?: string }
   | { component: true; invalidToken?: string };
 
+/** What get-token answers; `expiresAt` is a promise (ISO 8601), see `createHandler`. */
 export type GetTokenResponse =
   | { appId: string; accessToken: string; expiresAt: string }
-  | { error: { code: GetTokenErrorCode; message: string } };
+  | { error: { code: CallerErrorCode; message: string } };
 
-export type GetTokenErrorCode =
-  | 'authorizer_not_found'
-  | 'authorizer_revoked'
-  | 'needs_reauthorization'
-  | 'ticket_unavailable'
-  | 'invalid_request'
-  | 'upstream_unavailable';
-
-const PASSED_THROUGH = new Set<string>([
-  'authorizer_not_found',
-  'authorizer_revoked',
-  'needs_reauthorization',
-  'ticket_unavailable',
-  'invalid_request',
-]);
 const ALLOWED_KEYS = new Set(['authorizerAppId', 'component', 'invalidToken']);
 
 /** Validates the payload strictly: unknown keys, wrong types and placeholder values are refused. */
@@ -67,49 +60,71 @@ export function parseGetTokenRequest(event: unknown): GetTokenRequest {
   return { authorizerAppId: body.authorizerAppId, ...extra };
 }
 
+const appIdOf = (d: Deps, request: GetTokenRequest) =>
+  'component' in request ? d.componentAppId : request.authorizerAppId;
+
+/** The token for a request, served (and refreshed when needed) by the rules of `serve-token.ts`. */
+function serve(d: Deps, request: GetTokenRequest) {
+  return 'component' in request
+    ? getComponentAccessToken(d, request)
+    : getAuthorizerAccessToken(d, request.authorizerAppId, request);
+}
+
+/** The stored token when the deadline comes before the refresh finished. */
+async function fallback(d: Deps, request: GetTokenRequest) {
+  const token =
+    'component' in request
+      ? await peekComponentToken(d, request.invalidToken)
+      : await peekAuthorizerToken(d, request.authorizerAppId, request.invalidToken);
+  if (!token) throw new UpstreamUnavailableError('deadline');
+  d.log.warn('answered with the stored token: the refresh did not finish before the deadline', {
+    appId: appIdOf(d, request),
+  });
+  return token;
+}
+
 /**
  * get-token, invoked directly by callers (`lambda:InvokeFunction`, authorized by IAM): returns a valid
  * access token for one authorizer or for the platform. The hot path is one DynamoDB read; a refresh happens
- * only when the token is about to expire or is the one the caller reports WeChat just rejected
- * (`invalidToken`, after 40001/42001), and then once across all concurrent callers.
+ * only when the token's promised life is nearly over or it is the one the caller reports WeChat just
+ * rejected (`invalidToken`), and then once across all concurrent callers.
  *
- * Errors are answered, not thrown, with a stable `code` callers can branch on.
+ * `expiresAt` is a promise: WeChat accepts the token until then (architecture §7). The answer always comes
+ * before the invocation's deadline (`getRemainingTimeInMillis`): the still-valid token, or a coded error.
+ * Errors are answered, not thrown, with a stable `code` from `CALLER_ERROR_CODES`.
  */
 export const createHandler =
   (deps: GetDeps) =>
-  async (event: unknown): Promise<GetTokenResponse> => {
-    let appId = 'unknown';
+  async (event: unknown, context?: InvocationContext): Promise<GetTokenResponse> => {
+    const budget = workBudget(context);
+    let d: Deps | undefined;
     try {
       const request = parseGetTokenRequest(event);
-      const d = await deps();
-      const token =
-        'component' in request
-          ? await getComponentAccessToken(d, request)
-          : await getAuthorizerAccessToken(d, request.authorizerAppId, request);
-      appId = 'component' in request ? d.componentAppId : request.authorizerAppId;
+      const ready = forInvocation(await deps(), budget);
+      d = ready;
+      const token = await answerWithin(budget, serve(ready, request), () =>
+        fallback(ready, request)
+      );
       return {
-        appId,
+        appId: appIdOf(ready, request),
         accessToken: token.accessToken,
         expiresAt: new Date(token.expiresAt).toISOString(),
       };
     } catch (error) {
-      const code = errorCode(error);
-      const passed = PASSED_THROUGH.has(code);
-      const d = await deps().catch(() => undefined);
+      const code = callerErrorCode(error);
+      d ??= await deps().catch(() => undefined);
       const fields = {
-        code,
+        code: errorCode(error),
         reason: error instanceof UpstreamUnavailableError ? error.reason : undefined,
-        errorName: passed ? undefined : (error as Error | undefined)?.name,
+        errorName: code === 'upstream_unavailable' ? (error as Error | undefined)?.name : undefined,
       };
-      if (passed) d?.log.info('get-token refused', fields);
-      else d?.log.error('get-token failed', fields);
+      if (code === 'upstream_unavailable') d?.log.error('get-token failed', fields);
+      else d?.log.info('get-token refused', fields);
       return {
-        error: passed
-          ? { code: code as GetTokenErrorCode, message: (error as Error).message }
-          : {
-              code: 'upstream_unavailable',
-              message: 'a token could not be obtained from WeChat just now; retry shortly',
-            },
+        error:
+          code === 'upstream_unavailable'
+            ? { code, message: 'a token could not be obtained from WeChat just now; retry shortly' }
+            : { code, message: (error as Error).message },
       };
     }
   };

@@ -2,6 +2,7 @@ import type { Context } from 'aws-lambda';
 import { ServiceError } from '../shared/errors';
 import { reconcileAuthorizers } from '../shared/tokens/reconcile';
 import { runScheduledRefresh } from '../shared/tokens/scheduled-refresh';
+import { forInvocation } from './lib/deadline';
 import { type GetDeps, getDeps } from './lib/deps';
 import { inLambda, invoked } from './lib/invoked';
 
@@ -22,8 +23,8 @@ export class SystemicRefreshError extends ServiceError {
 export const createHandler =
   (deps: GetDeps) =>
   async (event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) => {
-    const d = await deps();
     const remaining = context?.getRemainingTimeInMillis?.() ?? 5 * 60_000;
+    const d = forInvocation(await deps(), remaining);
     const deadline = d.clock() + remaining;
     if ((event as { job?: unknown } | null)?.job === 'reconcile') {
       const reconciled = await reconcileAuthorizers(d, { deadline });

@@ -1,9 +1,17 @@
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  type KeySchemaElement,
+  ResourceInUseException,
+  ResourceNotFoundException,
+  type TableDescription,
+} from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 // @ts-expect-error dynalite ships no type declarations
 import dynalite from 'dynalite';
-import { tokenTableDefinition } from '../shared/store/table-schema';
+import { TABLE_SCHEMA, tokenTableDefinition } from '../shared/store/table-schema';
 
 export interface LocalDynamo {
   endpoint: string;
@@ -16,12 +24,47 @@ export interface LocalDynamo {
 
 let tableCounter = 0;
 
-/** Clients for a local DynamoDB endpoint: dummy credentials, loopback only, undefined values dropped. */
-export function localDynamoClients(endpoint: string) {
+const DUMMY_REGION = 'us-east-1';
+const DUMMY_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+/** How long {@link ensureTokenTable} waits for a table another process is creating to become usable. */
+const TABLE_ACTIVE_WAIT_MS = 60_000;
+const TABLE_POLL_MS = 200;
+
+/** Where and as whom to reach a DynamoDB endpoint. */
+export interface AwsTarget {
+  region: string;
+  /**
+   * true: the SDK's own credential chain (the environment has credentials); false: dummy ones, which a
+   * local server accepts.
+   */
+  ownCredentials: boolean;
+}
+
+/**
+ * The region (`AWS_REGION`, `AWS_DEFAULT_REGION`) and whether the environment has credentials
+ * (`AWS_ACCESS_KEY_ID` with `AWS_SECRET_ACCESS_KEY`, or `AWS_PROFILE`); without them, dummies.
+ */
+export function awsTargetFromEnv(env: Record<string, string | undefined>): AwsTarget {
+  return {
+    region: env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || DUMMY_REGION,
+    ownCredentials:
+      !!(env.AWS_ACCESS_KEY_ID?.trim() && env.AWS_SECRET_ACCESS_KEY?.trim()) ||
+      !!env.AWS_PROFILE?.trim(),
+  };
+}
+
+/**
+ * Clients for a DynamoDB endpoint, undefined values dropped; by default with dummy credentials and region
+ * (dynalite accepts any).
+ */
+export function localDynamoClients(
+  endpoint: string,
+  target: AwsTarget = { region: DUMMY_REGION, ownCredentials: false }
+) {
   const client = new DynamoDBClient({
     endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    region: target.region,
+    ...(target.ownCredentials ? {} : { credentials: DUMMY_CREDENTIALS }),
   });
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
@@ -34,6 +77,73 @@ export async function createTokenTable(client: DynamoDBClient, prefix: string): 
   const name = `${prefix}-${process.pid}-${++tableCounter}`;
   await client.send(new CreateTableCommand(tokenTableDefinition(name)));
   return name;
+}
+
+/**
+ * Makes sure the token table `tableName` exists (the adapter's own definition, with its `due` index):
+ * creates it when missing, and waits until it is active. Several processes may do this at once on one
+ * endpoint: whoever loses the creation race waits for the winner's table.
+ *
+ * @returns whether this call created the table.
+ * @throws Error when a table of that name exists with another key or without the `due` index.
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html
+ */
+export async function ensureTokenTable(
+  client: DynamoDBClient,
+  tableName: string
+): Promise<'created' | 'existing'> {
+  let outcome: 'created' | 'existing' = 'existing';
+  if (!(await describeTable(client, tableName))) {
+    try {
+      await client.send(new CreateTableCommand(tokenTableDefinition(tableName)));
+      outcome = 'created';
+    } catch (error) {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    }
+  }
+  const deadline = performance.now() + TABLE_ACTIVE_WAIT_MS;
+  for (;;) {
+    const table = await describeTable(client, tableName);
+    if (table) assertTokenTableShape(table);
+    const statuses = [
+      table?.TableStatus,
+      ...(table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexStatus),
+    ];
+    if (table && statuses.every((status) => status === 'ACTIVE')) return outcome;
+    if (performance.now() > deadline) {
+      throw new Error(`table ${tableName} did not become active within ${TABLE_ACTIVE_WAIT_MS} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, TABLE_POLL_MS));
+  }
+}
+
+async function describeTable(
+  client: DynamoDBClient,
+  tableName: string
+): Promise<TableDescription | undefined> {
+  try {
+    return (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException) return undefined;
+    throw error;
+  }
+}
+
+/** An existing table must have the adapter's key and `due` index, or nothing would work on it. */
+function assertTokenTableShape(table: TableDescription): void {
+  const keyOf = (schema: readonly KeySchemaElement[] | undefined) =>
+    (schema ?? []).map(({ AttributeName, KeyType }) => `${AttributeName}:${KeyType}`).join(',');
+  const { partitionKey, dueIndex } = TABLE_SCHEMA;
+  const index = table.GlobalSecondaryIndexes?.find((i) => i.IndexName === dueIndex.name);
+  if (
+    keyOf(table.KeySchema) !== `${partitionKey}:HASH` ||
+    keyOf(index?.KeySchema) !== `${dueIndex.partitionKey}:HASH,${dueIndex.sortKey}:RANGE`
+  ) {
+    throw new Error(
+      `table ${table.TableName} exists with another key or without the ${dueIndex.name} index; ` +
+        'set TOKEN_TABLE_NAME to another name'
+    );
+  }
 }
 
 /**

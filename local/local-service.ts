@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
@@ -8,25 +9,51 @@ import { makeHandler as makeGetToken } from '../functions/get-token';
 import type { Deps } from '../functions/lib/deps';
 import type { HttpResult } from '../functions/lib/http';
 import { makeHandler as makeRefresh } from '../functions/refresh';
+import { type Clock, systemClock } from '../shared/clock';
+import { LAMBDA_INVOKE_ROUTE, lambdaInvokeApi, lambdaRouteKey } from './lambda-invoke';
 
 /** The sandbox accepts bodies up to this size before handing them to a handler (which has its own limit). */
 const MAX_LOCAL_BODY = 1024 * 1024;
+/**
+ * After a 413 the rest of the body is read and dropped, up to this much, so that the client reads the answer
+ * instead of a reset; beyond it the connection is cut.
+ */
+const MAX_DRAINED_BODY = 64 * MAX_LOCAL_BODY;
+/** The deployed functions' timeout (`infra/constructs/service-function.ts`); the refresh has its own. */
+export const FUNCTION_TIMEOUT_MS = 10_000;
+export const REFRESH_TIMEOUT_MS = 5 * 60_000;
+/** On close, requests in flight get this long to finish before their connections are cut. */
+const CLOSE_GRACE_MS = 1_000;
 
-type Route = (event: APIGatewayProxyEventV2) => Promise<HttpResult>;
+/** One HTTP route: an API Gateway v2 event in, the handler's result out. */
+export type Route = (event: APIGatewayProxyEventV2) => Promise<HttpResult>;
+/** Routes by `"<METHOD> <path>"`. */
+export type Routes = Record<string, Route>;
 
-const lambdaContext = (timeoutMs: number): Context =>
-  ({
-    getRemainingTimeInMillis: () => timeoutMs,
-    functionName: 'local',
-    awsRequestId: 'local',
-  }) as unknown as Context;
+/**
+ * A fresh Lambda context for one invocation, whose remaining time counts down in real time from
+ * `timeoutMs` as in AWS, so the handlers' deadlines behave as deployed (a sandbox clock advance does not
+ * shorten an invocation in flight).
+ *
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-context.html
+ */
+export function invocationContext(functionName: string, timeoutMs: number): Context {
+  const deadline = performance.now() + timeoutMs;
+  return {
+    getRemainingTimeInMillis: () => Math.max(0, Math.floor(deadline - performance.now())),
+    functionName,
+    awsRequestId: randomUUID(),
+  } as unknown as Context;
+}
 
 /** Turns a Node request into the API Gateway HTTP API (payload v2) event the Lambdas receive. */
 export function toApiGatewayEvent(
   request: IncomingMessage,
   url: URL,
-  body: Buffer
+  body: Buffer,
+  clock: Clock = systemClock
 ): APIGatewayProxyEventV2 {
+  const now = clock();
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
@@ -62,14 +89,14 @@ export function toApiGatewayEvent(
       requestId: 'local',
       routeKey,
       stage: '$default',
-      time: new Date().toUTCString(),
-      timeEpoch: Date.now(),
+      time: new Date(now).toUTCString(),
+      timeEpoch: now,
     },
   };
 }
 
 /** The parsed JSON body, or undefined when there is none or it is not JSON. */
-function parseJson(body: string | undefined): unknown {
+export function parseJson(body: string | undefined): unknown {
   try {
     return JSON.parse(body ?? '');
   } catch {
@@ -77,7 +104,8 @@ function parseJson(body: string | undefined): unknown {
   }
 }
 
-function json(status: number, value: unknown): HttpResult {
+/** A JSON answer that is never cached. */
+export function json(status: number, value: unknown): HttpResult {
   return {
     statusCode: status,
     headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
@@ -90,32 +118,38 @@ function json(status: number, value: unknown): HttpResult {
  * `POST /wechat/events`, `GET /authorize`, `GET /authorize/callback`. Two local-only routes stand in for what
  * AWS does: `POST /local/token` (the get-token Lambda invoke; answers exactly what the Lambda returns) and
  * `POST /local/refresh` (one scheduled refresh run; answers its summary; with
- * `{"job":"reconcile"}` the authorizer reconciliation instead).
+ * `{"job":"reconcile"}` the authorizer reconciliation instead). Each call gets its own invocation context
+ * with the deployed timeout.
  */
-export function createLocalRoutes(deps: Deps, options: { refreshTimeoutMs?: number } = {}) {
+export function createLocalRoutes(deps: Deps, options: { refreshTimeoutMs?: number } = {}): Routes {
   const getDeps = () => Promise.resolve(deps);
   const authEvent = makeAuthEvent(getDeps);
   const authorizePage = makeAuthorizePage(getDeps);
   const authorizeCallback = makeAuthorizeCallback(getDeps);
   const getToken = makeGetToken(getDeps);
   const refresh = makeRefresh(getDeps);
-  const context = lambdaContext(options.refreshTimeoutMs ?? 5 * 60_000);
-  const routes: Record<string, Route> = {
-    'POST /wechat/events': (event) => authEvent(event, context),
-    'GET /authorize': (event) => authorizePage(event, context),
-    'GET /authorize/callback': (event) => authorizeCallback(event, context),
+  const context = (name: string) => invocationContext(name, FUNCTION_TIMEOUT_MS);
+  const routes: Routes = {
+    'POST /wechat/events': (event) => authEvent(event, context('auth-event')),
+    'GET /authorize': (event) => authorizePage(event, context('authorize-page')),
+    'GET /authorize/callback': (event) => authorizeCallback(event, context('authorize-callback')),
+    [LAMBDA_INVOKE_ROUTE]: lambdaInvokeApi({ 'get-token': getToken }, context),
     'POST /local/token': async (event) => {
       const payload = parseJson(event.body);
       if (payload === undefined) {
         return json(400, { error: { code: 'invalid_request', message: 'body must be JSON' } });
       }
-      return json(200, await getToken(payload, context));
+      return json(200, await getToken(payload, context('get-token')));
     },
     'POST /local/refresh': async (event) => {
       const body = parseJson(event.body) as { job?: unknown } | null | undefined;
       const job = body?.job === 'reconcile' ? { job: 'reconcile' } : {};
+      const refreshContext = invocationContext(
+        'refresh',
+        options.refreshTimeoutMs ?? REFRESH_TIMEOUT_MS
+      );
       try {
-        return json(200, await refresh(job, context));
+        return json(200, await refresh(job, refreshContext));
       } catch (error) {
         return json(500, { error: { code: 'refresh_failed', message: (error as Error).message } });
       }
@@ -127,17 +161,32 @@ export function createLocalRoutes(deps: Deps, options: { refreshTimeoutMs?: numb
 export interface LocalService {
   url: string;
   server: Server;
+  /**
+   * Stops accepting connections, lets requests in flight finish for a moment, then cuts what is left.
+   * Idempotent.
+   */
   close(): Promise<void>;
 }
 
-/** Serves `createLocalRoutes` on 127.0.0.1. */
+export interface LocalServiceOptions {
+  port?: number;
+  refreshTimeoutMs?: number;
+  /** Stamps the events' `requestContext.time` (the sandbox's clock); default real time. */
+  clock?: Clock;
+  /** More routes (the sandbox's own); they win over the service's on the same key. */
+  routes?: Routes;
+}
+
+/** Serves `createLocalRoutes` (plus `options.routes`) on 127.0.0.1. */
 export async function startLocalService(
   deps: Deps,
-  options: { port?: number; refreshTimeoutMs?: number } = {}
+  options: LocalServiceOptions = {}
 ): Promise<LocalService> {
-  const routes = createLocalRoutes(deps, options);
+  const routes = { ...createLocalRoutes(deps, options), ...options.routes };
+  const clock = options.clock ?? systemClock;
+  let closed: Promise<void> | undefined;
   const server = createServer((request, response) => {
-    void handle(routes, request, response);
+    void handle(routes, clock, request, response, () => closed !== undefined);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -150,49 +199,123 @@ export async function startLocalService(
   return {
     url: `http://127.0.0.1:${port}`,
     server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => {
+      closed ??= new Promise<void>((resolve) => {
+        const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return closed;
+    },
+  };
+}
+
+/**
+ * Reads the body up to `limit` bytes. Past it, answers `too_large` and leaves the stream flowing, so the
+ * caller can drain it.
+ */
+function readBody(request: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      request.off('data', onData).off('end', onEnd).off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        stop();
+        resolve('too_large');
+      } else {
+        chunks.push(chunk);
+      }
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error) => {
+      stop();
+      reject(error);
+    };
+    if (Number(request.headers['content-length']) > limit) return resolve('too_large');
+    request.on('data', onData).on('end', onEnd).on('error', onError);
+  });
+}
+
+/**
+ * 413 with `Connection: close`, written at once; the response ends only once the rest of the body has been
+ * read (up to `MAX_DRAINED_BODY`), so that closing the connection cannot reset it under a client that is
+ * still sending: a keep-alive client reads the 413 and opens a new connection for its next request.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9112#section-9.6 (tear-down)
+ */
+function refuseOversized(request: IncomingMessage, response: ServerResponse): void {
+  const body = `body larger than ${MAX_LOCAL_BODY} bytes`;
+  response.writeHead(413, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
+  response.write(body);
+  if (request.complete) {
+    response.end();
+    return;
+  }
+  let drained = 0;
+  request
+    .on('data', (chunk: Buffer) => {
+      drained += chunk.length;
+      if (drained > MAX_DRAINED_BODY) request.socket.destroy();
+    })
+    .once('end', () => response.end())
+    .once('error', () => request.socket.destroy());
+  request.resume();
+}
+
+/** The route's answer, or 404/405 when no route matches. */
+async function answer(routes: Routes, event: APIGatewayProxyEventV2): Promise<HttpResult> {
+  const route = routes[event.routeKey] ?? routes[lambdaRouteKey(event.routeKey)];
+  if (route) return route(event);
+  const known = Object.keys(routes).some((key) => key.endsWith(` ${event.rawPath}`));
+  return {
+    statusCode: known ? 405 : 404,
+    headers: { 'content-type': 'text/plain' },
+    body: known ? 'method not allowed' : 'not found',
   };
 }
 
 async function handle(
-  routes: Record<string, Route>,
+  routes: Routes,
+  clock: Clock,
   request: IncomingMessage,
-  response: ServerResponse
+  response: ServerResponse,
+  closing: () => boolean
 ): Promise<void> {
+  let result: HttpResult;
   try {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of request) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_LOCAL_BODY) {
-        response.writeHead(413, { 'content-type': 'text/plain' }).end('body too large');
-        return;
-      }
-      chunks.push(chunk as Buffer);
-    }
-    const route = routes[`${request.method} ${url.pathname}`];
-    if (!route) {
-      const known = Object.keys(routes).some((key) => key.endsWith(` ${url.pathname}`));
-      response
-        .writeHead(known ? 405 : 404, { 'content-type': 'text/plain' })
-        .end(known ? 'method not allowed' : 'not found');
+    const body = await readBody(request, MAX_LOCAL_BODY);
+    if (body === 'too_large') {
+      refuseOversized(request, response);
       return;
     }
-    const result = await route(toApiGatewayEvent(request, url, Buffer.concat(chunks)));
-    response.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
-    response.end(
-      result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? '')
-    );
+    result = await answer(routes, toApiGatewayEvent(request, url, body, clock));
   } catch (error) {
-    if (!response.headersSent) {
-      response.writeHead(500, { 'content-type': 'text/plain' });
-    }
-    response.end('internal error');
     process.emitWarning(`local route failed: ${(error as Error).name}`);
+    result = { statusCode: 500, headers: { 'content-type': 'text/plain' }, body: 'internal error' };
   }
+  if (response.headersSent) {
+    response.end();
+    return;
+  }
+  // Once the server is closing, an answer in flight ends its connection instead of keeping it alive.
+  const close = closing() ? { connection: 'close' } : {};
+  response.writeHead(result.statusCode ?? 200, { ...(result.headers as object), ...close });
+  response.end(
+    result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? '')
+  );
 }

@@ -1,23 +1,29 @@
 /**
  * The local sandbox (`npm start`): the whole service on one machine, on 127.0.0.1 only.
  *
- * - dynalite in memory with the real token table and its `due` index (the adapter's own table definition);
+ * - a token table with its `due` index (the adapter's own table definition): in an embedded dynalite in
+ *   memory, or with `DYNAMODB_ENDPOINT` in that DynamoDB (created when missing), which several sandboxes
+ *   can share;
  * - the HTTP routes of the stack (`POST /wechat/events`, `GET /authorize`, `GET /authorize/callback`) served
- *   by the same handler modules, plus the local-only `POST /local/token` and `POST /local/refresh`;
+ *   by the same handler modules, plus the local-only `POST /local/token`, `POST /local/refresh` and
+ *   `GET|POST /local/clock` (time travel);
  * - the scheduled refresh handler on a timer (`REFRESH_INTERVAL_MS`);
  * - a WeChat simulator that pushes encrypted component_verify_tickets to the event URL (one at start, then
- *   every `SIMULATOR_TICKET_INTERVAL_MS`) and plays the merchant's confirm page. With `WECHAT_API_BASE_URL`
- *   set, that WeChat is used instead and no simulator starts.
+ *   every `SIMULATOR_TICKET_INTERVAL_MS` of its clock) and plays the merchant's confirm page. With
+ *   `WECHAT_API_BASE_URL` set, that WeChat is used instead and no simulator starts.
+ *
+ * Every rule that reads time reads the sandbox's clock (`POST /local/clock` moves it forward); the simulator
+ * has its own clock object, moved by the same amount.
  *
  * Logs are compact console lines (redacted); no token, ticket, secret or auth code is ever printed.
- * SIGINT / SIGTERM close everything and exit 0; a second signal exits at once with 1.
+ * SIGINT / SIGTERM close everything and exit 0 (see `shutdown.ts` for relayed copies and a second signal).
  *
  * @see ../../../shared/docs/architecture.md §5 in the design folder
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import type { Context } from 'aws-lambda';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDeps } from '../functions/lib/deps';
 import { makeHandler as makeRefresh, SystemicRefreshError } from '../functions/refresh';
 import { DEFAULT_WECHAT_API_BASE_URL, loadConfig } from '../shared/config';
@@ -32,9 +38,18 @@ import {
   type LogLevel,
   processSink,
 } from './console-log';
-import { startLocalDynamo } from './local-dynamo';
-import { startLocalService } from './local-service';
-import { startWechatSimulator, type WechatSimulator } from './wechat-simulator';
+import {
+  type AwsTarget,
+  awsTargetFromEnv,
+  ensureTokenTable,
+  localDynamoClients,
+  startLocalDynamo,
+} from './local-dynamo';
+import { invocationContext, REFRESH_TIMEOUT_MS, startLocalService } from './local-service';
+import { sandboxRoutes } from './sandbox-routes';
+import { stopOnSignal } from './shutdown';
+import { startWechatSimulator, type WechatSimulator } from './simulator';
+import { TimeTravel } from './time-travel';
 
 export const DEFAULT_PORT = 3000;
 /** Not a secret: the appid shows up in every link. Fixed so that the walkthrough's examples match. */
@@ -42,14 +57,16 @@ export const DEFAULT_COMPONENT_APPID = 'wx0123456789abcdef';
 export const DEFAULT_REFRESH_INTERVAL_MS = 60_000;
 /** WeChat pushes a component_verify_ticket every 10 minutes. */
 export const DEFAULT_TICKET_INTERVAL_MS = 600_000;
+export const DEFAULT_TABLE_NAME = 'sandbox-tokens';
 /** How long a shutdown waits for a scheduled refresh in progress before closing anyway. */
 const SHUTDOWN_REFRESH_WAIT_MS = 3_000;
-/** The longest one scheduled run may take (the Lambda's timeout). */
-const REFRESH_BUDGET_MS = 5 * 60_000;
 
 const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const TOKEN = /^[A-Za-z0-9]{3,32}$/;
 const AES_KEY = /^[A-Za-z0-9]{43}$/;
+/** DynamoDB's table-name rule. */
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+const ENDPOINT = /^https?:\/\/[^/\s]+\/?$/;
 
 /** `length` uniformly random letters and digits. */
 export function randomAlphanumeric(length: number): string {
@@ -70,6 +87,10 @@ export interface SandboxSettings {
   ticketIntervalMs: number;
   /** Set when `WECHAT_API_BASE_URL` is: use that WeChat, start no simulator. */
   externalWechat?: { apiBaseUrl: string; pageBaseUrl?: string };
+  /** `TOKEN_TABLE_NAME`, in the embedded store or the outside one. */
+  tableName: string;
+  /** Set when `DYNAMODB_ENDPOINT` is: use that DynamoDB (its region and credentials from the env). */
+  outsideStore?: AwsTarget & { endpoint: string };
   logLevel: LogLevel;
 }
 
@@ -136,6 +157,14 @@ export function readSandboxSettings(
     2 ** 31 - 1,
     problems
   );
+  const tableName = given('TOKEN_TABLE_NAME') ?? DEFAULT_TABLE_NAME;
+  if (!TABLE_NAME.test(tableName)) {
+    problems.push('TOKEN_TABLE_NAME must be 3 to 255 letters, digits, _ . or -');
+  }
+  const endpoint = given('DYNAMODB_ENDPOINT')?.replace(/\/+$/, '');
+  if (endpoint && !ENDPOINT.test(endpoint)) {
+    problems.push('DYNAMODB_ENDPOINT must be an http(s) origin, e.g. http://127.0.0.1:8000');
+  }
   const logLevel = (given('LOG_LEVEL')?.toLowerCase() ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS}`);
 
@@ -176,6 +205,8 @@ export function readSandboxSettings(
     refreshIntervalMs,
     ticketIntervalMs,
     ...(externalWechat ? { externalWechat } : {}),
+    tableName,
+    ...(endpoint ? { outsideStore: { endpoint, ...awsTargetFromEnv(env) } } : {}),
     logLevel,
   };
 }
@@ -199,14 +230,48 @@ export interface Sandbox {
   readonly wechat: { url: string; simulated: boolean };
   /** Present when the sandbox started its own simulator. */
   readonly simulator?: WechatSimulator;
+  /** The token table: in the embedded dynalite, or at `DYNAMODB_ENDPOINT` (created by this run or not). */
+  readonly store: { tableName: string } & (
+    | { embedded: true }
+    | { embedded: false; endpoint: string; created: boolean }
+  );
+  /** The sandbox's time (epoch ms). */
+  now(): number;
+  /**
+   * Time travel: moves the service's and the simulator's clocks forward by `ms`, lets the simulator send the
+   * ticket push that became due, then runs one scheduled refresh (as the timer would). Resolves with the
+   * new time. Advances run one at a time, never during a refresh.
+   *
+   * @throws InvalidAdvanceError, changing nothing, unless `ms` is a non-negative integer.
+   */
+  advanceClock(ms: number): Promise<number>;
   /** One scheduled refresh run, as the timer does it (resolves when it has finished and logged). */
   runRefresh(): Promise<void>;
   /** Stops the timers, waits briefly for a refresh in progress, closes the servers. Idempotent. */
   close(): Promise<void>;
 }
 
+/** The embedded dynalite, or the outside DynamoDB; either way with the token table ready. */
+async function openStore(
+  settings: SandboxSettings,
+  closers: (() => Promise<void>)[]
+): Promise<{ view: Sandbox['store']; doc: DynamoDBDocumentClient; endpoint: string }> {
+  const { tableName, outsideStore } = settings;
+  if (!outsideStore) {
+    const dynamo = await startLocalDynamo();
+    closers.push(() => dynamo.close());
+    await ensureTokenTable(dynamo.client, tableName);
+    return { view: { tableName, embedded: true }, doc: dynamo.doc, endpoint: dynamo.endpoint };
+  }
+  const { endpoint } = outsideStore;
+  const { client, doc } = localDynamoClients(endpoint, outsideStore);
+  closers.push(async () => client.destroy());
+  const created = (await ensureTokenTable(client, tableName)) === 'created';
+  return { view: { tableName, embedded: false, endpoint, created }, doc, endpoint };
+}
+
 /**
- * Starts the sandbox's pieces in order (dynalite, simulator, handlers on `settings.port`), pushes the first
+ * Starts the sandbox's pieces in order (store, simulator, handlers on `settings.port`), pushes the first
  * ticket and starts the timers. On a failure, whatever was started is closed again before rethrowing.
  *
  * @throws PortInUseError when `settings.port` is taken.
@@ -221,9 +286,8 @@ export async function startSandbox(settings: SandboxSettings, log: Log): Promise
     }
   };
   try {
-    const dynamo = await startLocalDynamo();
-    closers.push(() => dynamo.close());
-    const tableName = await dynamo.createTable('sandbox-tokens');
+    const time = new TimeTravel();
+    const store = await openStore(settings, closers);
 
     let simulator: WechatSimulator | undefined;
     if (!settings.externalWechat) {
@@ -233,6 +297,7 @@ export async function startSandbox(settings: SandboxSettings, log: Log): Promise
         token: settings.secret.token,
         encodingAesKey: settings.secret.encodingAesKey,
         ticketIntervalMs: settings.ticketIntervalMs,
+        clock: time.clock(),
       });
       const started = simulator;
       closers.push(() => started.close());
@@ -241,26 +306,72 @@ export async function startSandbox(settings: SandboxSettings, log: Log): Promise
     const pageBaseUrl = settings.externalWechat ? settings.externalWechat.pageBaseUrl : wechatUrl;
 
     const config = loadConfig({
-      TOKEN_TABLE_NAME: tableName,
+      TOKEN_TABLE_NAME: settings.tableName,
       COMPONENT_APPID: settings.componentAppId,
       COMPONENT_SECRET_ID: 'sandbox',
       WECHAT_API_BASE_URL: wechatUrl,
       WECHAT_AUTHORIZE_PAGE_BASE_URL: pageBaseUrl,
-      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      DYNAMODB_ENDPOINT: store.endpoint,
     });
     const secret = settings.secret;
+    const clock = time.clock();
+    // The secret is fixed for the run: no cache to expire, so nothing here reads time.
     const deps = createDeps(config, {
-      dynamo: dynamo.doc,
+      dynamo: store.doc,
       secrets: async () => secret,
+      clock,
       log,
       metrics: consoleMetrics(log),
     });
 
-    const service = await startLocalService(deps, { port: settings.port }).catch(
-      (error: NodeJS.ErrnoException) => {
-        throw error.code === 'EADDRINUSE' ? new PortInUseError(settings.port) : error;
+    const refresh = makeRefresh(() => Promise.resolve(deps));
+    let running: Promise<void> | undefined;
+    const runRefresh = (): Promise<void> => {
+      if (running) {
+        log.warn('scheduled refresh still running; this tick is skipped');
+        return running;
       }
-    );
+      // The handler logs its one-line summary itself (also on a systemic failure, before throwing).
+      running = refresh({}, invocationContext('sandbox-refresh', REFRESH_TIMEOUT_MS))
+        .then(
+          () => undefined,
+          (error: unknown) => {
+            if (!(error instanceof SystemicRefreshError)) {
+              log.error('scheduled refresh failed', { errorName: (error as Error).name });
+            }
+          }
+        )
+        .finally(() => {
+          running = undefined;
+        });
+      return running;
+    };
+    const refreshFinished = async () => {
+      while (running) await running;
+    };
+
+    let advancing: Promise<unknown> = Promise.resolve();
+    const advanceClock = (ms: number): Promise<number> => {
+      const step = advancing.then(async () => {
+        await refreshFinished();
+        const now = time.advance(ms);
+        log.info('clock advanced', { advanceMs: ms, now: new Date(now).toISOString() });
+        await simulator?.catchUp();
+        await refreshFinished();
+        await runRefresh();
+        return time.now();
+      });
+      advancing = step.catch(() => undefined);
+      return step;
+    };
+
+    const service = await startLocalService(deps, {
+      port: settings.port,
+      clock,
+      routes: sandboxRoutes({ now: () => time.now(), advanceClock, simulator }),
+    }).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'EADDRINUSE' ? new PortInUseError(settings.port) : error;
+    });
     closers.push(() => service.close());
     service.server.on('request', (request, response) => {
       const started = performance.now();
@@ -283,33 +394,6 @@ export async function startSandbox(settings: SandboxSettings, log: Log): Promise
       }
     }
 
-    const refresh = makeRefresh(() => Promise.resolve(deps));
-    const context = {
-      getRemainingTimeInMillis: () => REFRESH_BUDGET_MS,
-      functionName: 'sandbox-refresh',
-      awsRequestId: 'sandbox',
-    } as unknown as Context;
-    let running: Promise<void> | undefined;
-    const runRefresh = (): Promise<void> => {
-      if (running) {
-        log.warn('scheduled refresh still running; this tick is skipped');
-        return running;
-      }
-      // The handler logs its one-line summary itself (also on a systemic failure, before throwing).
-      running = refresh({}, context)
-        .then(
-          () => undefined,
-          (error: unknown) => {
-            if (!(error instanceof SystemicRefreshError)) {
-              log.error('scheduled refresh failed', { errorName: (error as Error).name });
-            }
-          }
-        )
-        .finally(() => {
-          running = undefined;
-        });
-      return running;
-    };
     let timer: NodeJS.Timeout | undefined;
     if (settings.refreshIntervalMs > 0) {
       timer = setInterval(() => void runRefresh(), settings.refreshIntervalMs);
@@ -329,6 +413,9 @@ export async function startSandbox(settings: SandboxSettings, log: Log): Promise
       eventUrl,
       wechat: { url: wechatUrl, simulated: !!simulator },
       ...(simulator ? { simulator } : {}),
+      store: store.view,
+      now: () => time.now(),
+      advanceClock,
       runRefresh,
       close: () => {
         closing ??= closeAll();
@@ -349,10 +436,15 @@ export function startupLines(sandbox: Sandbox, settings: SandboxSettings): strin
   const refresh = settings.refreshIntervalMs
     ? `also every ${settings.refreshIntervalMs / 1000} s on a timer`
     : 'timer off: REFRESH_INTERVAL_MS=0';
+  const { store } = sandbox;
+  const table = store.embedded
+    ? `${store.tableName} in the embedded dynalite (in memory; DYNAMODB_ENDPOINT for another)`
+    : `${store.tableName} at ${store.endpoint} (${store.created ? 'created' : 'existing'})`;
   const lines = [
     `WeChat token service sandbox, component appid ${settings.componentAppId}${secretNote}`,
     `  authorization page  ${sandbox.authorizePageUrl}`,
     `  event URL           ${sandbox.eventUrl}`,
+    `  token table         ${table}`,
   ];
   if (sandbox.wechat.simulated) {
     const tickets = settings.ticketIntervalMs
@@ -360,7 +452,8 @@ export function startupLines(sandbox: Sandbox, settings: SandboxSettings): strin
       : 'pushed one ticket at start';
     lines.push(
       `  WeChat simulator    ${sandbox.wechat.url} (${tickets})`,
-      `  revoke (simulator)  POST ${sandbox.wechat.url}/simulator/unauthorize?authorizer_appid=<appid>`
+      `  revoke (simulator)  POST ${sandbox.wechat.url}/simulator/unauthorize?authorizer_appid=<appid>`,
+      `  WeChat calls        GET ${sandbox.url}/local/wechat-calls`
     );
   } else {
     lines.push(`  WeChat (external)   ${sandbox.wechat.url} (it pushes tickets to the event URL)`);
@@ -368,6 +461,7 @@ export function startupLines(sandbox: Sandbox, settings: SandboxSettings): strin
   lines.push(
     `  get a token         POST ${sandbox.url}/local/token {"authorizerAppId":"<appid>"} or {"component":true}`,
     `  scheduled refresh   POST ${sandbox.url}/local/refresh (${refresh})`,
+    `  time travel         POST ${sandbox.url}/local/clock {"advanceMs":7200000} (GET: the sandbox's time)`,
     `listening on ${sandbox.url}`
   );
   return lines;
@@ -391,10 +485,21 @@ export async function main(
   const log = consoleLog({ level: settings.logLevel, sink });
   // The AWS SDK's "node >= 22 from 2027" notice is about deployments, not this local tool: keep it quiet.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // Listening from the start: a Ctrl-C during startup stops cleanly once the parts are up.
+  const starting = startSandbox(settings, log);
+  const stop = stopOnSignal({
+    close: () => starting.then((sandbox) => sandbox.close()),
+    sink,
+    exit: (code) => process.exit(code),
+  });
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   let sandbox: Sandbox;
   try {
-    sandbox = await startSandbox(settings, log);
+    sandbox = await starting;
   } catch (error) {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
     const message =
       error instanceof PortInUseError
         ? error.message
@@ -402,31 +507,6 @@ export async function main(
     sink.err(`sandbox: ${message}`);
     return 1;
   }
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      sink.err(`sandbox: ${signal} again, exiting without waiting`);
-      process.exit(1);
-    }
-    stopping = true;
-    sink.out(`sandbox: ${signal} received, stopping`);
-    setTimeout(() => {
-      sink.err('sandbox: did not stop within 5 s, exiting');
-      process.exit(1);
-    }, 5_000).unref();
-    sandbox.close().then(
-      () => {
-        sink.out('sandbox: stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        sink.err(`sandbox: stopping failed: ${(error as Error).name}`);
-        process.exit(1);
-      }
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
   for (const line of startupLines(sandbox, settings)) sink.out(line);
   return undefined;
 }

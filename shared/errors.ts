@@ -5,8 +5,36 @@
  *
  * Domain errors carry no HTTP status: `functions/lib/http-errors.ts` is the one place that maps them.
  */
+/**
+ * Every error code the service uses: in logs, metrics, the HTTP mapping (`functions/lib/http-errors.ts`,
+ * exhaustive over this union) and, for the subset in `CALLER_ERROR_CODES`, get-token's answers.
+ */
+export type ServiceErrorCode =
+  | 'config_invalid'
+  | 'invalid_request'
+  | 'signature_mismatch'
+  | 'malformed_message'
+  | 'appid_mismatch'
+  | 'payload_too_large'
+  | `wechat_${WechatErrorKind}`
+  | 'wechat_unavailable'
+  | 'empty_credential'
+  | 'ticket_unavailable'
+  | 'authorizer_not_found'
+  | 'authorizer_revoked'
+  | 'needs_reauthorization'
+  | 'authorizer_without_api_permission'
+  | 'refresh_token_unusable'
+  | 'auth_code_expired'
+  | 'auth_code_awaiting_push'
+  | 'concurrent_update'
+  | 'store_unavailable'
+  | 'upstream_unavailable'
+  | 'refresh_in_progress'
+  | 'refresh_systemic_failure';
+
 export abstract class ServiceError extends Error {
-  abstract readonly code: string;
+  abstract readonly code: ServiceErrorCode;
   readonly retryable: boolean = false;
 }
 
@@ -60,6 +88,7 @@ export type WechatErrorKind =
   | 'ticket_invalid'
   | 'refresh_token_invalid'
   | 'auth_code_invalid'
+  | 'not_authorized'
   | 'credentials_invalid'
   | 'busy'
   | 'unknown';
@@ -70,7 +99,7 @@ export type WechatErrorKind =
  */
 export class WechatApiError extends ServiceError {
   override readonly name = 'WechatApiError';
-  readonly code: string;
+  readonly code: `wechat_${WechatErrorKind}`;
   override readonly retryable: boolean;
   constructor(
     readonly api: string,
@@ -86,18 +115,35 @@ export class WechatApiError extends ServiceError {
   }
 }
 
-/** WeChat could not be reached or did not answer with JSON (timeout, reset, 5xx, HTML error page). */
+/**
+ * WeChat could not be reached or did not answer usably (timeout, reset, 5xx, HTML error page, a JSON answer
+ * without the fields the API promises).
+ *
+ * `uncertain` is true when the request may have reached WeChat and been processed although we got no usable
+ * answer (architecture §7): a new token may exist, a refresh token may have rotated, a single-use code may be
+ * consumed. It is false only when the request certainly never left (no time left, connection refused).
+ */
 export class WechatUnavailableError extends ServiceError {
   override readonly name = 'WechatUnavailableError';
   readonly code = 'wechat_unavailable';
   override readonly retryable = true;
+  readonly uncertain: boolean;
+  /** The WeChat URL without its query (which carries the token), for the operator's log line. */
+  readonly url?: string;
   constructor(
     readonly api: string,
     reason: string,
-    options?: ErrorOptions
+    options?: ErrorOptions & { uncertain?: boolean; url?: string }
   ) {
     super(`WeChat ${api} unavailable: ${reason}`, options);
+    this.uncertain = options?.uncertain ?? true;
+    this.url = options?.url;
   }
+}
+
+/** True when a failed WeChat call may nevertheless have acted (see `WechatUnavailableError.uncertain`). */
+export function isUncertainOutcome(error: unknown): boolean {
+  return error instanceof WechatUnavailableError && error.uncertain;
 }
 
 /** We refused to send an empty or "null" credential to WeChat (peers send them and get 61006/61023). */
@@ -145,6 +191,33 @@ export class NeedsReauthorizationError extends ServiceError {
   }
 }
 
+/**
+ * The merchant authorized the platform, but the account has no API permission (e.g. an unverified official
+ * account), so WeChat issued no access or refresh token (`api_query_auth` answers without them). Only the
+ * merchant can change that; the authorization and its permission sets are recorded.
+ *
+ * @see https://developers.weixin.qq.com/doc/oplatform/en/openApi/OpenApiDoc/ticket-token/getAuthorizerRefreshToken.html
+ */
+export class AuthorizerWithoutApiPermissionError extends ServiceError {
+  override readonly name = 'AuthorizerWithoutApiPermissionError';
+  readonly code = 'authorizer_without_api_permission';
+  constructor(readonly authorizerAppId: string) {
+    super(`authorizer ${authorizerAppId} authorized the platform but has no API permission`);
+  }
+}
+
+/**
+ * WeChat still lists the authorizer but gives us no refresh token it accepts (listed with an empty one,
+ * protocol §11.7, or the listed one is rejected). Not a verdict: the old token is kept, and WeChat is asked
+ * again later (`UNLISTED_REFRESH_TOKEN_RETRY_MS`); only the merchant's new authorization or WeChat's list
+ * can settle it.
+ */
+export class RefreshTokenUnusableError extends ServiceError {
+  override readonly name = 'RefreshTokenUnusableError';
+  readonly code = 'refresh_token_unusable';
+  override readonly retryable = true;
+}
+
 /** The authorization code expired or was already used (61009/61010, or our own record says so). */
 export class AuthCodeExpiredError extends ServiceError {
   override readonly name = 'AuthCodeExpiredError';
@@ -188,7 +261,31 @@ export class RefreshInProgressError extends ServiceError {
   override readonly retryable = true;
 }
 
+/**
+ * The codes get-token answers with, and the only ones a caller branches on (README "Error codes"). Every
+ * other failure is reported to callers as `upstream_unavailable`.
+ */
+export const CALLER_ERROR_CODES = [
+  'authorizer_not_found',
+  'authorizer_revoked',
+  'needs_reauthorization',
+  'authorizer_without_api_permission',
+  'ticket_unavailable',
+  'invalid_request',
+  'upstream_unavailable',
+] as const satisfies readonly ServiceErrorCode[];
+
+export type CallerErrorCode = (typeof CALLER_ERROR_CODES)[number];
+
+/** The caller-facing code for any error: its own when it is one of `CALLER_ERROR_CODES`. */
+export function callerErrorCode(error: unknown): CallerErrorCode {
+  const code = errorCode(error);
+  return (CALLER_ERROR_CODES as readonly string[]).includes(code)
+    ? (code as CallerErrorCode)
+    : 'upstream_unavailable';
+}
+
 /** The error's stable code, or `internal_error` for anything that is not ours. */
-export function errorCode(error: unknown): string {
+export function errorCode(error: unknown): ServiceErrorCode | 'internal_error' {
   return error instanceof ServiceError ? error.code : 'internal_error';
 }

@@ -98,6 +98,7 @@ export function createDeps(config: RuntimeConfig, overrides: DepsOverrides = {})
     metrics,
     sleep: overrides.sleep ?? realSleep,
     newLeaseOwner: randomLeaseOwner,
+    ticketPush: {},
     egressIp: config.egressIp,
     async msgCrypto() {
       const secret = await secrets();

@@ -3,13 +3,17 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import type { WechatApiError } from '../../shared/errors';
 import { errorCode, PayloadTooLargeError } from '../../shared/errors';
 import { MetricName } from '../../shared/log';
+import type { InvocationContext } from './deadline';
 import type { GetDeps } from './deps';
 import { escapeHtml, page } from './html';
 import { toHttpFailure } from './http-errors';
 import { observability } from './observability';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2;
-export type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<HttpResult>;
+export type HttpHandler = (
+  event: APIGatewayProxyEventV2,
+  context?: InvocationContext
+) => Promise<HttpResult>;
 
 const SECURITY_HEADERS = {
   'cache-control': 'no-store',

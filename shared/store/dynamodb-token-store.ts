@@ -17,6 +17,7 @@ import type {
   LeasedRef,
   NewAuthorization,
   Page,
+  ReleaseOutcome,
   TicketRecord,
   TokenStore,
 } from './token-store';
@@ -172,14 +173,19 @@ export class DynamoDbTokenStore implements TokenStore {
   async release(
     ref: LeasedRef,
     owner: string,
-    outcome: { errorCode?: string; retryAt?: number },
+    outcome: ReleaseOutcome,
     now: number
   ): Promise<void> {
-    const errorField = ref.kind === 'auth_code' ? 'outcomeCode' : 'lastErrorCode';
-    const retry = outcome.retryAt === undefined ? {} : { refreshAt: outcome.retryAt };
     const counted = ref.kind === 'auth_code';
+    const fields: Record<string, unknown> = counted
+      ? { outcomeCode: outcome.errorCode, updatedAt: now }
+      : { lastErrorCode: outcome.errorCode, updatedAt: now };
+    if (outcome.retryAt !== undefined) fields.refreshAt = outcome.retryAt;
+    if (counted && outcome.uncertainAt !== undefined) fields.uncertainAt = outcome.uncertainAt;
+    const capped = !counted && outcome.expiresAt !== undefined;
+    if (capped) fields.expiresAt = outcome.expiresAt;
     const u = update(
-      { [errorField]: outcome.errorCode, updatedAt: now, ...retry },
+      fields,
       ['leaseOwner', 'leaseUntil'],
       counted ? ['#attempts = if_not_exists(#attempts, :zero) + :one'] : []
     );
@@ -189,16 +195,21 @@ export class DynamoDbTokenStore implements TokenStore {
       ...(counted ? { '#attempts': 'attempts' } : {}),
     };
     const values = { ...u.values, ':owner': owner, ...(counted ? { ':zero': 0, ':one': 1 } : {}) };
+    // A cap only ever lowers the expiry: the condition keeps a later, longer-lived token's value.
+    const condition = capped
+      ? '#owner = :owner AND (attribute_not_exists(#expiresAt) OR #expiresAt > :expiresAt)'
+      : '#owner = :owner';
     try {
       await this.#update({
         Key: { pk: key.of(ref) },
         UpdateExpression: u.UpdateExpression,
         ExpressionAttributeNames: names,
-        ConditionExpression: '#owner = :owner',
+        ConditionExpression: condition,
         ExpressionAttributeValues: values,
       });
     } catch (error) {
       if (!(error instanceof ConcurrentUpdateError)) throw error;
+      if (capped) await this.release(ref, owner, { ...outcome, expiresAt: undefined }, now);
     }
   }
 
@@ -211,7 +222,7 @@ export class DynamoDbTokenStore implements TokenStore {
     return this.#saveAsOwner<ComponentTokenRecord>(
       key.componentToken(componentAppId),
       owner,
-      { ...token, updatedAt: now },
+      { ...token, issuedAt: now, updatedAt: now },
       ['lastErrorCode']
     );
   }
@@ -226,7 +237,7 @@ export class DynamoDbTokenStore implements TokenStore {
     return this.#saveAsOwner<AuthorizerRecord>(
       key.authorizer(componentAppId, authorizerAppId),
       owner,
-      { ...token, dueKey: key.dueAuthorizers(componentAppId), updatedAt: now },
+      { ...token, issuedAt: now, dueKey: key.dueAuthorizers(componentAppId), updatedAt: now },
       ['lastErrorCode'],
       {
         condition: '#status = :active',
@@ -275,13 +286,14 @@ export class DynamoDbTokenStore implements TokenStore {
       {
         componentAppId: a.componentAppId,
         authorizerAppId: a.authorizerAppId,
-        status: 'active' satisfies AuthorizerStatus,
-        accessToken: a.accessToken,
-        expiresAt: a.accessToken ? a.expiresAt : undefined,
+        status: (a.refreshToken ? 'active' : 'without_api_permission') satisfies AuthorizerStatus,
+        accessToken: a.refreshToken ? a.accessToken : undefined,
+        expiresAt: a.refreshToken && a.accessToken ? a.expiresAt : undefined,
+        issuedAt: a.refreshToken && a.accessToken ? now : undefined,
         refreshToken: a.refreshToken,
         funcInfo: a.funcInfo,
-        refreshAt: a.refreshAt,
-        dueKey: key.dueAuthorizers(a.componentAppId),
+        refreshAt: a.refreshToken ? a.refreshAt : undefined,
+        dueKey: a.refreshToken ? key.dueAuthorizers(a.componentAppId) : undefined,
         authorizedAt: a.authorizedAt,
         updatedAt: now,
       },
@@ -315,6 +327,7 @@ export class DynamoDbTokenStore implements TokenStore {
       [
         'accessToken',
         'expiresAt',
+        'issuedAt',
         'refreshToken',
         'dueKey',
         'refreshAt',

@@ -40,12 +40,22 @@ export interface ComponentTokenRecord extends Leased {
   expiresAt?: number;
   /** Epoch ms when the schedule should renew it. */
   refreshAt?: number;
+  /** Epoch ms when WeChat issued `accessToken` (limits forced refreshes, see `policy.ts`). */
+  issuedAt?: number;
   /** Code of the last failed refresh, cleared by a success. */
   lastErrorCode?: string;
   updatedAt: number;
 }
 
-export type AuthorizerStatus = 'active' | 'revoked' | 'needs_reauthorization';
+/**
+ * `without_api_permission`: authorized, but WeChat issued no tokens because the account has no API
+ * permission (protocol §11.3); recorded with its permission sets, never refreshed.
+ */
+export type AuthorizerStatus =
+  | 'active'
+  | 'revoked'
+  | 'needs_reauthorization'
+  | 'without_api_permission';
 
 /** One merchant account (official account or mini program) that authorized the platform. */
 export interface AuthorizerRecord extends Leased {
@@ -59,6 +69,8 @@ export interface AuthorizerRecord extends Leased {
   funcInfo: number[];
   /** Epoch ms when the schedule should renew it; only active authorizers are on the `due` index. */
   refreshAt?: number;
+  /** Epoch ms when WeChat issued `accessToken`. */
+  issuedAt?: number;
   /** Epoch ms of the authorization this record reflects; older lifecycle events never override it. */
   authorizedAt: number;
   /** Epoch ms of the revocation or the loss of the refresh token. */
@@ -82,6 +94,11 @@ export interface AuthCodeRecord extends Leased {
   authorizerAppId?: string;
   /** Why it failed (`auth_code_expired`, …) or the last transient error while pending. */
   outcomeCode?: string;
+  /**
+   * Epoch ms of an exchange attempt whose answer was lost: WeChat may have consumed the code, so it is never
+   * sent again; the outcome is recovered from WeChat instead (architecture §7).
+   */
+  uncertainAt?: number;
   attempts: number;
   /** Epoch ms when the schedule retries a pending exchange. */
   nextAttemptAt?: number;
@@ -110,10 +127,25 @@ export interface NewAuthorization {
   authorizerAppId: string;
   accessToken?: string;
   expiresAt?: number;
-  refreshToken: string;
+  /** Absent when the account has no API permission: stored as `without_api_permission`. */
+  refreshToken?: string;
   funcInfo: number[];
   refreshAt: number;
   authorizedAt: number;
+}
+
+/** What a lease holder records when it gives up without a new token. */
+export interface ReleaseOutcome {
+  errorCode?: string;
+  /** Moves the record's next scheduled attempt. */
+  retryAt?: number;
+  /**
+   * Tokens only: lowers `expiresAt` to this (never raises it). After an uncertain outcome WeChat may have
+   * issued a successor, so the stored token dies 5 minutes after the attempt began.
+   */
+  expiresAt?: number;
+  /** Auth codes only: the attempt's answer was lost (see `AuthCodeRecord.uncertainAt`). */
+  uncertainAt?: number;
 }
 
 export interface TokenStore {
@@ -135,19 +167,11 @@ export interface TokenStore {
    * @throws ConcurrentUpdateError when someone else changed the record or holds the lease.
    */
   claim(ref: LeasedRef, expectedVersion: number, lease: LeaseClaim, now: number): Promise<void>;
-  /**
-   * Gives up a lease without writing a token, recording why; a no-op when the lease was lost meanwhile.
-   * `retryAt` moves the record's next scheduled attempt.
-   */
-  release(
-    ref: LeasedRef,
-    owner: string,
-    outcome: { errorCode?: string; retryAt?: number },
-    now: number
-  ): Promise<void>;
+  /** Gives up a lease without writing a token, recording why; a no-op when the lease was lost meanwhile. */
+  release(ref: LeasedRef, owner: string, outcome: ReleaseOutcome, now: number): Promise<void>;
 
   /**
-   * Writes a new component token as the lease holder: `version + 1`, lease cleared.
+   * Writes a new component token as the lease holder: `version + 1`, lease cleared, `issuedAt = now`.
    *
    * @throws ConcurrentUpdateError when `owner` no longer holds the lease.
    */
@@ -185,8 +209,8 @@ export interface TokenStore {
   ): Promise<boolean>;
 
   /**
-   * Stores the result of `api_query_auth`: status active, tokens, permissions, `version + 1`, lease
-   * cleared. An exchange older than the stored authorization (`authorizedAt`) is ignored; returns false then.
+   * Stores the result of `api_query_auth`: status active (or `without_api_permission` when WeChat issued no
+   * refresh token), tokens, permissions, `version + 1`, lease cleared. An exchange older than the stored authorization (`authorizedAt`) is ignored; returns false then.
    */
   saveAuthorization(authorization: NewAuthorization, now: number): Promise<boolean>;
 

@@ -1,8 +1,16 @@
-import { AuthCodeExpiredError, EmptyCredentialError, errorCode, WechatApiError } from '../errors';
+import {
+  AuthCodeExpiredError,
+  EmptyCredentialError,
+  errorCode,
+  isUncertainOutcome,
+  ServiceError,
+  WechatApiError,
+} from '../errors';
 import { MetricName } from '../log';
 import type { AuthCodeRecord } from '../store/token-store';
 import type { TokenContext } from './context';
-import { AUTH_CODE_RETRY_MS, refreshAtFor } from './policy';
+import { AUTH_CODE_PUSH_WAIT_MS, AUTH_CODE_RETRY_MS, refreshAtFor } from './policy';
+import { reconcileAuthorizers } from './reconcile';
 import { refreshUnderLease } from './single-flight';
 import { withComponentToken } from './with-component-token';
 
@@ -27,39 +35,40 @@ const fromPermissions = (funcInfo: { funcscope_category?: { id?: unknown } }[] |
     .map((item) => item?.funcscope_category?.id)
     .filter((id): id is number => typeof id === 'number');
 
-async function exchange(ctx: TokenContext, record: AuthCodeRecord, owner: string) {
-  const { componentAppId, code } = record;
-  const expired = () =>
-    ctx.store.finishAuthCode(
-      componentAppId,
-      code,
-      owner,
-      { status: 'failed', outcomeCode: 'auth_code_expired' },
-      ctx.clock()
-    );
-  if (ctx.clock() >= record.expiresAt) return expired();
-  let answer: Awaited<ReturnType<TokenContext['api']['apiQueryAuth']>>;
-  try {
-    answer = await withComponentToken(ctx, (ct) => ctx.api.apiQueryAuth(ct, code));
-  } catch (error) {
-    if (error instanceof WechatApiError && error.kind === 'auth_code_invalid') return expired();
-    if (error instanceof EmptyCredentialError && error.field === 'authorization_code') {
-      return expired();
-    }
-    throw error;
-  }
-  const info = answer.authorization_info;
+/** Why a pending code is not settled yet: its outcome is being recovered (see `recoverOutcome`). */
+class AwaitingPushError extends ServiceError {
+  override readonly name = 'AwaitingPushError';
+  readonly code = 'auth_code_awaiting_push';
+  override readonly retryable = true;
+}
+
+interface Granted {
+  authorizerAppId: string;
+  accessToken?: string;
+  expiresIn?: number;
+  refreshToken?: string;
+  funcInfo: number[];
+}
+
+/** Stores a granted authorization (or one without API permission) and settles the code. */
+async function storeAuthorization(
+  ctx: TokenContext,
+  record: AuthCodeRecord,
+  owner: string,
+  granted: Granted,
+  how: 'exchanged' | 'recovered'
+): Promise<AuthCodeRecord> {
   const now = ctx.clock();
   const expiresAt =
-    info.authorizer_access_token && info.expires_in ? now + info.expires_in * 1000 : undefined;
+    granted.accessToken && granted.expiresIn ? now + granted.expiresIn * 1000 : undefined;
   await ctx.store.saveAuthorization(
     {
-      componentAppId,
-      authorizerAppId: info.authorizer_appid,
-      accessToken: expiresAt ? info.authorizer_access_token : undefined,
+      componentAppId: record.componentAppId,
+      authorizerAppId: granted.authorizerAppId,
+      accessToken: expiresAt ? granted.accessToken : undefined,
       expiresAt,
-      refreshToken: info.authorizer_refresh_token,
-      funcInfo: fromPermissions(info.func_info),
+      refreshToken: granted.refreshToken,
+      funcInfo: granted.funcInfo,
       refreshAt: expiresAt ? refreshAtFor(now, expiresAt) : now,
       // WeChat's event times are whole seconds: compare on that grain, so that an `unauthorized` push
       // in the same second as the authorization is not mistaken for an older event.
@@ -68,17 +77,129 @@ async function exchange(ctx: TokenContext, record: AuthCodeRecord, owner: string
     now
   );
   ctx.metrics.count(MetricName.AuthorizationCompleted);
-  ctx.log.info('authorization stored', {
-    authorizerAppId: info.authorizer_appid,
-    source: record.source,
-    permissions: fromPermissions(info.func_info).join(','),
-  });
+  ctx.log.info(
+    granted.refreshToken
+      ? `authorization ${how} and stored`
+      : `authorization ${how}; the account has no API permission, so WeChat issued no token`,
+    {
+      authorizerAppId: granted.authorizerAppId,
+      source: record.source,
+      permissions: granted.funcInfo.join(','),
+    }
+  );
   return ctx.store.finishAuthCode(
-    componentAppId,
-    code,
+    record.componentAppId,
+    record.code,
     owner,
-    { status: 'exchanged', authorizerAppId: info.authorizer_appid },
+    { status: 'exchanged', authorizerAppId: granted.authorizerAppId },
     now
+  );
+}
+
+/**
+ * The outcome of an exchange whose answer was lost, asked of WeChat instead of sending the single-use code
+ * again (architecture §7, protocol §11.2): `api_get_authorizer_info` when the authorizer is known (from the
+ * push), else, once the push had its chance, a reconciliation with `api_get_authorizer_list`.
+ */
+async function recoverOutcome(
+  ctx: TokenContext,
+  record: AuthCodeRecord,
+  owner: string
+): Promise<AuthCodeRecord> {
+  const { componentAppId, code, authorizerAppId } = record;
+  if (!authorizerAppId) {
+    if (ctx.clock() < record.receivedAt + AUTH_CODE_PUSH_WAIT_MS) {
+      throw new AwaitingPushError('waiting for the authorized push to name the authorizer');
+    }
+    // Under the lease: as many list pages as fit; a platform too large for that is left to the
+    // scheduled reconciliation, which imports the authorizer all the same.
+    const summary = await reconcileAuthorizers(ctx, {
+      deadline: ctx.deadline ?? ctx.clock() + AUTH_CODE_PUSH_WAIT_MS,
+      reserveMs: 0,
+    });
+    return ctx.store.finishAuthCode(
+      componentAppId,
+      code,
+      owner,
+      {
+        status: 'exchanged',
+        outcomeCode: summary.truncated ? 'left_to_reconciliation' : 'recovered_by_reconciliation',
+      },
+      ctx.clock()
+    );
+  }
+  let info: Awaited<ReturnType<TokenContext['api']['apiGetAuthorizerInfo']>>;
+  try {
+    info = await withComponentToken(ctx, (ct) => ctx.api.apiGetAuthorizerInfo(ct, authorizerAppId));
+  } catch (error) {
+    if (error instanceof WechatApiError && error.kind === 'not_authorized') {
+      return finishFailed(ctx, record, owner, 'authorization_withdrawn');
+    }
+    throw error;
+  }
+  const granted = info.authorization_info;
+  return storeAuthorization(
+    ctx,
+    record,
+    owner,
+    {
+      authorizerAppId,
+      refreshToken: granted.authorizer_refresh_token,
+      funcInfo: fromPermissions(granted.func_info),
+    },
+    'recovered'
+  );
+}
+
+function finishFailed(
+  ctx: TokenContext,
+  record: AuthCodeRecord,
+  owner: string,
+  outcomeCode: string
+): Promise<AuthCodeRecord> {
+  return ctx.store.finishAuthCode(
+    record.componentAppId,
+    record.code,
+    owner,
+    { status: 'failed', outcomeCode },
+    ctx.clock()
+  );
+}
+
+/**
+ * Exchanges the code with `api_query_auth`, at most once: the call is never retried after an answer was
+ * lost (the code is single-use; `uncertainAt` is recorded and the outcome recovered instead). A 61009 for
+ * a code whose authorizer is known is also recovered: an earlier attempt may have consumed it.
+ */
+async function exchange(ctx: TokenContext, record: AuthCodeRecord, owner: string) {
+  if (record.uncertainAt !== undefined) return recoverOutcome(ctx, record, owner);
+  if (ctx.clock() >= record.expiresAt) return finishFailed(ctx, record, owner, 'auth_code_expired');
+  let answer: Awaited<ReturnType<TokenContext['api']['apiQueryAuth']>>;
+  try {
+    answer = await withComponentToken(ctx, (ct) => ctx.api.apiQueryAuth(ct, record.code));
+  } catch (error) {
+    if (error instanceof WechatApiError && error.kind === 'auth_code_invalid') {
+      if (record.authorizerAppId) return recoverOutcome(ctx, record, owner);
+      return finishFailed(ctx, record, owner, 'auth_code_expired');
+    }
+    if (error instanceof EmptyCredentialError && error.field === 'authorization_code') {
+      return finishFailed(ctx, record, owner, 'auth_code_expired');
+    }
+    throw error;
+  }
+  const info = answer.authorization_info;
+  return storeAuthorization(
+    ctx,
+    record,
+    owner,
+    {
+      authorizerAppId: info.authorizer_appid,
+      accessToken: info.authorizer_access_token,
+      expiresIn: info.expires_in,
+      refreshToken: info.authorizer_refresh_token,
+      funcInfo: fromPermissions(info.func_info),
+    },
+    'exchanged'
   );
 }
 
@@ -111,7 +232,9 @@ export async function exchangeAuthCode(
     componentAppId: ctx.componentAppId,
     ...received,
   });
-  return exchangeStored(ctx, record, options);
+  // A push for a code the redirect stored first names its authorizer: recovery needs it.
+  const authorizerAppId = record.authorizerAppId ?? received.authorizerAppId;
+  return exchangeStored(ctx, authorizerAppId ? { ...record, authorizerAppId } : record, options);
 }
 
 async function exchangeStored(
@@ -130,10 +253,11 @@ async function exchangeStored(
         return record;
       },
       needsRefresh: (record) => record?.status === 'pending',
-      refresh: (record, owner) => exchange(ctx, record as AuthCodeRecord, owner),
-      onFailure: (error, now) => ({
+      refresh: (record, owner, leaseCtx) => exchange(leaseCtx, record as AuthCodeRecord, owner),
+      onFailure: (error, now, _record, claimedAt) => ({
         errorCode: errorCode(error),
         retryAt: now + AUTH_CODE_RETRY_MS,
+        ...(isUncertainOutcome(error) ? { uncertainAt: claimedAt } : {}),
       }),
     },
     options

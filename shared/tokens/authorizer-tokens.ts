@@ -1,79 +1,74 @@
 import {
   AuthorizerNotFoundError,
   AuthorizerRevokedError,
+  AuthorizerWithoutApiPermissionError,
   ConcurrentUpdateError,
-  errorCode,
   NeedsReauthorizationError,
+  RefreshTokenUnusableError,
   WechatApiError,
 } from '../errors';
 import { MetricName } from '../log';
 import type { AuthorizerRecord } from '../store/token-store';
+import type { AuthorizerTokenResponse } from '../wechat/wire';
+import { findListedAuthorizer } from './authorizer-list';
 import type { TokenContext } from './context';
-import { failureFrom, type IssuedToken, servableToken } from './issued-token';
-import { AUTHORIZER_LIST_PAGE, RETRY_AFTER_FAILURE_MS, refreshAtFor } from './policy';
-import { type LeasedTarget, refreshUnderLease } from './single-flight';
+import type { IssuedToken } from './issued-token';
+import { refreshAtFor } from './policy';
+import {
+  leasedTarget,
+  peekToken,
+  type RefreshOutcome,
+  refreshTokenIfDue,
+  serveToken,
+  type TokenKind,
+} from './serve-token';
 import { withComponentToken } from './with-component-token';
 
+/** Throws the caller-facing error for an authorizer whose token can never be served. */
 function assertActive(record: AuthorizerRecord | undefined, authorizerAppId: string) {
   if (!record) throw new AuthorizerNotFoundError(authorizerAppId);
-  if (record.status === 'revoked') throw new AuthorizerRevokedError(authorizerAppId);
-  if (record.status === 'needs_reauthorization') {
-    throw new NeedsReauthorizationError(authorizerAppId);
+  switch (record.status) {
+    case 'revoked':
+      throw new AuthorizerRevokedError(authorizerAppId);
+    case 'needs_reauthorization':
+      throw new NeedsReauthorizationError(authorizerAppId);
+    case 'without_api_permission':
+      throw new AuthorizerWithoutApiPermissionError(authorizerAppId);
   }
 }
 
-/**
- * Finds this authorizer's current refresh token in `api_get_authorizer_list`, paging 500 at a time. This is
- * how a lost or rotated refresh token is recovered without asking the merchant to authorize again.
- *
- * @returns the listed refresh token, or undefined when WeChat no longer lists the authorizer (or lists it
- *   with an empty token).
- * @see https://developers.weixin.qq.com/doc/oplatform/openApi/authorization-management/api_getauthorizerlist
- */
-export async function recoverRefreshToken(
-  ctx: TokenContext,
-  authorizerAppId: string
-): Promise<string | undefined> {
-  return withComponentToken(ctx, async (componentAccessToken) => {
-    for (let offset = 0; ; offset += AUTHORIZER_LIST_PAGE) {
-      const page = await ctx.api.apiGetAuthorizerList(
-        componentAccessToken,
-        offset,
-        AUTHORIZER_LIST_PAGE
-      );
-      const found = page.list.find((item) => item.authorizer_appid === authorizerAppId);
-      if (found) return found.refresh_token || undefined;
-      if (page.list.length === 0 || offset + AUTHORIZER_LIST_PAGE >= page.total_count) {
-        return undefined;
-      }
-    }
-  });
-}
+const wechatKind = (error: unknown) => (error instanceof WechatApiError ? error.kind : undefined);
 
 /**
- * Marks the authorizer `needs_reauthorization` (tokens dropped, off the schedule) unless its refresh token
- * changed meanwhile (a re-authorization won the race: that newer record is returned instead).
+ * Ends the authorization as `status` unless its refresh token changed meanwhile (a re-authorization won the
+ * race: that newer record is returned instead).
  *
- * @throws NeedsReauthorizationError when it was marked.
+ * @throws NeedsReauthorizationError / AuthorizerRevokedError when it was ended.
  */
-async function needsReauthorization(
+async function endAuthorization(
   ctx: TokenContext,
   record: AuthorizerRecord,
-  failedRefreshToken: string | undefined
+  status: 'needs_reauthorization' | 'revoked'
 ): Promise<AuthorizerRecord> {
-  const { componentAppId, authorizerAppId } = record;
+  const { componentAppId, authorizerAppId, refreshToken } = record;
   const eventTime = ctx.clock();
   const ended = await ctx.store.endAuthorization(
     componentAppId,
     authorizerAppId,
-    'needs_reauthorization',
-    failedRefreshToken ? { eventTime, expectedRefreshToken: failedRefreshToken } : { eventTime },
+    status,
+    refreshToken ? { eventTime, expectedRefreshToken: refreshToken } : { eventTime },
     eventTime
   );
   if (!ended) {
     const current = await ctx.store.getAuthorizer(componentAppId, authorizerAppId);
     assertActive(current, authorizerAppId);
     return current as AuthorizerRecord;
+  }
+  if (status === 'revoked') {
+    ctx.log.warn('WeChat confirms the merchant revoked the authorization; marked revoked', {
+      authorizerAppId,
+    });
+    throw new AuthorizerRevokedError(authorizerAppId);
   }
   ctx.metrics.count(MetricName.NeedsReauthorization);
   ctx.log.error('WeChat has no usable refresh token for this authorizer; it must authorize again', {
@@ -83,9 +78,11 @@ async function needsReauthorization(
 }
 
 /**
- * Calls `api_authorizer_token` with the stored refresh token; on 61023 (or no stored token) recovers the
- * token from `api_get_authorizer_list`, persists it, and retries once. When WeChat no longer lists the
- * authorizer, or rejects the token it lists, the authorizer is marked `needs_reauthorization`.
+ * Calls `api_authorizer_token` with the stored refresh token. When WeChat rejects it (61023), or says the
+ * authorizer no longer authorizes the platform (61003), or none is stored, WeChat's own list decides
+ * (architecture §7, "evidence before verdicts"): listed with a refresh token → that token is persisted and
+ * tried once; listed without a usable one → kept as it is and asked about later; not in a complete listing
+ * → `needs_reauthorization` (61023) or `revoked` (61003).
  */
 async function refreshWithRecovery(
   ctx: TokenContext,
@@ -96,42 +93,69 @@ async function refreshWithRecovery(
   const call = (refreshToken: string) =>
     withComponentToken(ctx, (ct) => ctx.api.apiAuthorizerToken(ct, authorizerAppId, refreshToken));
 
-  const refreshToken = record.refreshToken;
-  let usedRefreshToken = refreshToken ?? '';
-  let answer: Awaited<ReturnType<typeof call>> | undefined;
-  if (refreshToken) {
+  const stored = record.refreshToken;
+  let used = stored ?? '';
+  let answer: AuthorizerTokenResponse | undefined;
+  let rejection: 'refresh_token_invalid' | 'not_authorized' = 'refresh_token_invalid';
+  if (stored) {
     try {
-      answer = await call(refreshToken);
+      answer = await call(stored);
     } catch (error) {
-      if (!(error instanceof WechatApiError && error.kind === 'refresh_token_invalid')) throw error;
-      ctx.log.warn('refresh token rejected (61023); recovering it from api_get_authorizer_list', {
+      const kind = wechatKind(error);
+      if (kind !== 'refresh_token_invalid' && kind !== 'not_authorized') throw error;
+      rejection = kind;
+      const { errcode } = error as WechatApiError;
+      ctx.log.warn(`refresh token rejected (${errcode}); asking api_get_authorizer_list`, {
         authorizerAppId,
+        errcode,
       });
     }
   }
   if (!answer) {
-    const recovered = await recoverRefreshToken(ctx, authorizerAppId);
-    if (!recovered) return needsReauthorization(ctx, record, record.refreshToken);
-    if (recovered !== refreshToken) {
-      await ctx.store.replaceRefreshToken(
-        componentAppId,
-        authorizerAppId,
-        refreshToken,
-        recovered,
-        ctx.clock()
+    const listed = await findListedAuthorizer(ctx, authorizerAppId);
+    if (!listed) {
+      return endAuthorization(
+        ctx,
+        record,
+        rejection === 'not_authorized' ? 'revoked' : 'needs_reauthorization'
       );
     }
+    if (!listed.refresh_token || listed.refresh_token === stored) {
+      throw new RefreshTokenUnusableError(
+        'WeChat lists the authorizer but without a refresh token it accepts; asking again later'
+      );
+    }
+    await ctx.store.replaceRefreshToken(
+      componentAppId,
+      authorizerAppId,
+      stored,
+      listed.refresh_token,
+      ctx.clock()
+    );
     ctx.metrics.count(MetricName.RefreshTokenRecovered);
-    usedRefreshToken = recovered;
+    used = listed.refresh_token;
     try {
-      answer = await call(recovered);
+      answer = await call(used);
     } catch (error) {
-      if (!(error instanceof WechatApiError && error.kind === 'refresh_token_invalid')) throw error;
-      // WeChat rejects the very token it lists: nothing left to recover automatically.
-      return needsReauthorization(ctx, record, recovered);
+      const kind = wechatKind(error);
+      if (kind !== 'refresh_token_invalid' && kind !== 'not_authorized') throw error;
+      throw new RefreshTokenUnusableError('WeChat rejects the refresh token it lists', {
+        cause: error,
+      });
     }
   }
+  return saveRefreshed(ctx, record, owner, answer, used);
+}
 
+/** Saves a renewed token as the lease holder; a refresh token WeChat returned is never lost. */
+async function saveRefreshed(
+  ctx: TokenContext,
+  record: AuthorizerRecord,
+  owner: string,
+  answer: AuthorizerTokenResponse,
+  usedRefreshToken: string
+): Promise<AuthorizerRecord> {
+  const { componentAppId, authorizerAppId } = record;
   const now = ctx.clock();
   const expiresAt = now + answer.expires_in * 1000;
   const returnedRefreshToken = answer.authorizer_refresh_token ?? usedRefreshToken;
@@ -168,86 +192,59 @@ async function refreshWithRecovery(
   }
 }
 
-function authorizerTarget(
-  ctx: TokenContext,
-  authorizerAppId: string,
-  needsRefresh: (record: AuthorizerRecord | undefined, now: number) => boolean,
-  first?: AuthorizerRecord
-): LeasedTarget<AuthorizerRecord> {
-  let pending = first;
+function authorizerKind(ctx: TokenContext, authorizerAppId: string): TokenKind<AuthorizerRecord> {
+  const read = () => ctx.store.getAuthorizer(ctx.componentAppId, authorizerAppId);
   return {
-    ref: { kind: 'authorizer', componentAppId: ctx.componentAppId, authorizerAppId },
-    read: async () => {
-      if (pending) {
-        const record = pending;
-        pending = undefined;
-        return record;
-      }
-      return ctx.store.getAuthorizer(ctx.componentAppId, authorizerAppId);
+    read,
+    check: (record) => assertActive(record, authorizerAppId),
+    target: (needsRefresh, first) =>
+      leasedTarget(
+        {
+          ref: { kind: 'authorizer', componentAppId: ctx.componentAppId, authorizerAppId },
+          needsRefresh: (record, now) => record?.status === 'active' && needsRefresh(record, now),
+          refresh: (record, owner, leaseCtx) =>
+            refreshWithRecovery(leaseCtx, record as AuthorizerRecord, owner),
+        },
+        read,
+        first
+      ),
+    metrics: {
+      succeeded: MetricName.AuthorizerRefreshSucceeded,
+      failed: MetricName.AuthorizerRefreshFailed,
     },
-    needsRefresh,
-    refresh: (record, owner) => refreshWithRecovery(ctx, record as AuthorizerRecord, owner),
-    onFailure: (error, now) => ({
-      errorCode: errorCode(error),
-      retryAt: now + RETRY_AFTER_FAILURE_MS,
-    }),
+    fields: { authorizerAppId },
   };
 }
 
 /**
- * An authorizer's `authorizer_access_token` for a caller. The hot path is one read. The token is refreshed
- * (once, across all concurrent callers) only when it has less than `SERVE_MIN_REMAINING_MS` left or equals
- * `invalidToken`, the token WeChat just rejected for the caller (compare-and-refresh: a stale report of an
- * already replaced token refreshes nothing).
+ * An authorizer's `authorizer_access_token` for a caller (`serveToken`'s rules).
  *
- * @throws AuthorizerNotFoundError, AuthorizerRevokedError, NeedsReauthorizationError
+ * @throws AuthorizerNotFoundError, AuthorizerRevokedError, NeedsReauthorizationError,
+ *   AuthorizerWithoutApiPermissionError
  * @throws UpstreamUnavailableError / TicketUnavailableError when a needed refresh failed and no usable token
  *   remains.
  * @see https://developers.weixin.qq.com/doc/oplatform/openApi/ticket-token/api_getauthorizeraccesstoken.html
  */
-export async function getAuthorizerAccessToken(
+export function getAuthorizerAccessToken(
   ctx: TokenContext,
   authorizerAppId: string,
   options: { invalidToken?: string } = {}
 ): Promise<IssuedToken> {
-  const stored = await ctx.store.getAuthorizer(ctx.componentAppId, authorizerAppId);
-  assertActive(stored, authorizerAppId);
-  const current = servableToken(stored, ctx.clock(), options.invalidToken);
-  if (current) return current;
-  const needsRefresh = (record: AuthorizerRecord | undefined, now: number) =>
-    record?.status === 'active' && !servableToken(record, now, options.invalidToken);
-  let result: Awaited<ReturnType<typeof refreshUnderLease<AuthorizerRecord>>>;
-  try {
-    result = await refreshUnderLease(
-      ctx,
-      authorizerTarget(ctx, authorizerAppId, needsRefresh, stored),
-      { wait: true }
-    );
-  } catch (error) {
-    ctx.metrics.count(MetricName.AuthorizerRefreshFailed, 1, errorCode(error));
-    if (error instanceof NeedsReauthorizationError) throw error;
-    const fallback = servableToken(
-      await ctx.store.getAuthorizer(ctx.componentAppId, authorizerAppId),
-      ctx.clock(),
-      options.invalidToken,
-      0
-    );
-    if (!fallback) throw error;
-    ctx.log.warn('refresh failed; serving the stored token until it expires', {
-      authorizerAppId,
-      code: errorCode(error),
-    });
-    return fallback;
-  }
-  if (result.outcome === 'refreshed') ctx.metrics.count(MetricName.AuthorizerRefreshSucceeded);
-  const record = result.record;
-  assertActive(record, authorizerAppId);
-  const served = servableToken(record, ctx.clock(), options.invalidToken, 0);
-  if (served) return served;
-  throw failureFrom(result.outcome === 'failed_elsewhere' ? result.errorCode : undefined);
+  return serveToken(ctx, authorizerKind(ctx, authorizerAppId), options);
 }
 
-export type AuthorizerRefreshOutcome = 'refreshed' | 'current' | 'busy';
+/**
+ * The stored authorizer token while it has promised life left, without refreshing.
+ *
+ * @throws the same status errors as `getAuthorizerAccessToken`.
+ */
+export function peekAuthorizerToken(
+  ctx: TokenContext,
+  authorizerAppId: string,
+  invalidToken?: string
+): Promise<IssuedToken | undefined> {
+  return peekToken(ctx, authorizerKind(ctx, authorizerAppId), invalidToken);
+}
 
 /**
  * Scheduled renewal of one authorizer listed as due. Skips it (without calling WeChat) when another
@@ -255,26 +252,14 @@ export type AuthorizerRefreshOutcome = 'refreshed' | 'current' | 'busy';
  *
  * @throws the refresh's error; the lease is released with a retry time first.
  */
-export async function refreshAuthorizerIfDue(
+export function refreshAuthorizerIfDue(
   ctx: TokenContext,
   listed: AuthorizerRecord
-): Promise<AuthorizerRefreshOutcome> {
-  const target = authorizerTarget(
+): Promise<RefreshOutcome> {
+  return refreshTokenIfDue(
     ctx,
-    listed.authorizerAppId,
-    (record, now) =>
-      record?.status === 'active' && record.refreshAt !== undefined && record.refreshAt <= now,
+    authorizerKind(ctx, listed.authorizerAppId),
+    (record, now) => record?.refreshAt !== undefined && record.refreshAt <= now,
     listed
   );
-  try {
-    const result = await refreshUnderLease(ctx, target, { wait: false });
-    if (result.outcome === 'refreshed') {
-      ctx.metrics.count(MetricName.AuthorizerRefreshSucceeded);
-      return 'refreshed';
-    }
-    return result.outcome === 'busy' ? 'busy' : 'current';
-  } catch (error) {
-    ctx.metrics.count(MetricName.AuthorizerRefreshFailed, 1, errorCode(error));
-    throw error;
-  }
 }

@@ -1,16 +1,23 @@
-import { errorCode, TicketUnavailableError, WechatApiError } from '../errors';
+import { TicketUnavailableError, WechatApiError } from '../errors';
 import { MetricName } from '../log';
 import type { ComponentTokenRecord, TicketRecord } from '../store/token-store';
 import type { TokenContext } from './context';
-import { failureFrom, type IssuedToken, servableToken } from './issued-token';
+import type { IssuedToken } from './issued-token';
 import {
-  RETRY_AFTER_FAILURE_MS,
   refreshAtFor,
+  SERVE_MIN_REMAINING_MS,
   START_PUSH_TICKET_MIN_INTERVAL_MS,
   TICKET_LIFETIME_MS,
 } from './policy';
 import { reportWechatFailure } from './report';
-import { refreshUnderLease } from './single-flight';
+import {
+  leasedTarget,
+  peekToken,
+  type RefreshOutcome,
+  refreshTokenIfDue,
+  serveToken,
+  type TokenKind,
+} from './serve-token';
 
 /** True while a ticket is inside its 12 h life: WeChat still accepts it even when later pushes are missing. */
 export function ticketUsable(
@@ -28,9 +35,9 @@ export function ticketUsable(
  */
 export async function requestTicketPush(ctx: TokenContext): Promise<boolean> {
   const now = ctx.clock();
-  const last = ctx.ticketPushRequestedAt;
+  const last = ctx.ticketPush.requestedAt;
   if (last !== undefined && now - last < START_PUSH_TICKET_MIN_INTERVAL_MS) return false;
-  ctx.ticketPushRequestedAt = now;
+  ctx.ticketPush.requestedAt = now;
   try {
     const secret = await ctx.secrets();
     await ctx.api.apiStartPushTicket(secret.componentAppSecret);
@@ -80,32 +87,39 @@ async function mintComponentToken(ctx: TokenContext, owner: string): Promise<Com
   );
 }
 
-function componentTarget(
-  ctx: TokenContext,
-  needsRefresh: (record: ComponentTokenRecord | undefined, now: number) => boolean
-) {
+function componentKind(ctx: TokenContext): TokenKind<ComponentTokenRecord> {
+  const read = () => ctx.store.getComponentToken(ctx.componentAppId);
   return {
-    ref: { kind: 'component_token', componentAppId: ctx.componentAppId } as const,
-    read: () => ctx.store.getComponentToken(ctx.componentAppId),
-    needsRefresh,
-    refresh: (_record: ComponentTokenRecord | undefined, owner: string) =>
-      mintComponentToken(ctx, owner),
-    onFailure: (error: unknown, now: number) => ({
-      errorCode: errorCode(error),
-      retryAt: now + RETRY_AFTER_FAILURE_MS,
-    }),
+    read,
+    check: () => undefined,
+    target: (needsRefresh, first) =>
+      leasedTarget(
+        {
+          ref: { kind: 'component_token', componentAppId: ctx.componentAppId },
+          needsRefresh,
+          refresh: (_record, owner, leaseCtx) => mintComponentToken(leaseCtx, owner),
+        },
+        read,
+        first
+      ),
+    metrics: {
+      succeeded: MetricName.ComponentRefreshSucceeded,
+      failed: MetricName.ComponentRefreshFailed,
+    },
+    fields: { token: 'component' },
   };
 }
 
-/** Updates the run's memo, when the caller keeps one, so a refreshed token replaces a rejected one. */
-function remember(ctx: TokenContext, token: IssuedToken): IssuedToken {
-  if (ctx.componentTokenMemo) ctx.componentTokenMemo = token;
-  return token;
+/** The run's memo (see `TokenContext.componentTokenMemo`) while it has enough promised life left. */
+function fromMemo(ctx: TokenContext, invalidToken: string | undefined): IssuedToken | undefined {
+  const memo = ctx.componentTokenMemo;
+  if (!memo || memo.accessToken === invalidToken) return undefined;
+  return memo.expiresAt - ctx.clock() >= SERVE_MIN_REMAINING_MS ? memo : undefined;
 }
 
 /**
- * The platform's `component_access_token` for a caller: the stored one while it has more than
- * `SERVE_MIN_REMAINING_MS` left and is not the one the caller reports WeChat rejected; otherwise one
+ * The platform's `component_access_token` for a caller (`serveToken`'s rules): the stored one while its
+ * promised life lasts and it is not the one the caller reports WeChat rejected; otherwise one
  * compare-and-refresh through the lease.
  *
  * @throws TicketUnavailableError when no ticket inside its 12 h life exists.
@@ -116,64 +130,30 @@ export async function getComponentAccessToken(
   ctx: TokenContext,
   options: { invalidToken?: string } = {}
 ): Promise<IssuedToken> {
-  const remembered = servableToken(ctx.componentTokenMemo, ctx.clock(), options.invalidToken);
+  const remembered = fromMemo(ctx, options.invalidToken);
   if (remembered) return remembered;
-  const stored = await ctx.store.getComponentToken(ctx.componentAppId);
-  const current = servableToken(stored, ctx.clock(), options.invalidToken);
-  if (current) return remember(ctx, current);
-  let result: Awaited<ReturnType<typeof refreshUnderLease<ComponentTokenRecord>>>;
-  try {
-    result = await refreshUnderLease(
-      ctx,
-      componentTarget(ctx, (record, now) => !servableToken(record, now, options.invalidToken)),
-      { wait: true }
-    );
-  } catch (error) {
-    ctx.metrics.count(MetricName.ComponentRefreshFailed, 1, errorCode(error));
-    const fallback = servableToken(
-      await ctx.store.getComponentToken(ctx.componentAppId),
-      ctx.clock(),
-      options.invalidToken,
-      0
-    );
-    if (!fallback) throw error;
-    ctx.log.warn('component token refresh failed; serving the stored token until it expires', {
-      code: errorCode(error),
-    });
-    return fallback;
-  }
-  if (result.outcome === 'refreshed') ctx.metrics.count(MetricName.ComponentRefreshSucceeded);
-  const served = servableToken(result.record, ctx.clock(), options.invalidToken, 0);
-  if (served) return remember(ctx, served);
-  throw failureFrom(result.outcome === 'failed_elsewhere' ? result.errorCode : undefined);
+  const token = await serveToken(ctx, componentKind(ctx), options);
+  if (ctx.componentTokenMemo) ctx.componentTokenMemo = token;
+  return token;
 }
 
-export type ComponentRefreshOutcome = 'refreshed' | 'fresh' | 'busy';
+/** The stored component token while it has promised life left, without refreshing. */
+export function peekComponentToken(
+  ctx: TokenContext,
+  invalidToken?: string
+): Promise<IssuedToken | undefined> {
+  return peekToken(ctx, componentKind(ctx), invalidToken);
+}
 
 /**
  * Scheduled renewal: refreshes the component token when its `refreshAt` has come (or it has none).
  * Another refresher holding the lease counts as `busy`, not as a failure.
  */
-export async function refreshComponentTokenIfDue(
-  ctx: TokenContext
-): Promise<ComponentRefreshOutcome> {
-  try {
-    const result = await refreshUnderLease(
-      ctx,
-      componentTarget(
-        ctx,
-        (record, now) =>
-          !record?.accessToken || record.refreshAt === undefined || record.refreshAt <= now
-      ),
-      { wait: false }
-    );
-    if (result.outcome === 'refreshed') {
-      ctx.metrics.count(MetricName.ComponentRefreshSucceeded);
-      return 'refreshed';
-    }
-    return result.outcome === 'busy' ? 'busy' : 'fresh';
-  } catch (error) {
-    ctx.metrics.count(MetricName.ComponentRefreshFailed, 1, errorCode(error));
-    throw error;
-  }
+export function refreshComponentTokenIfDue(ctx: TokenContext): Promise<RefreshOutcome> {
+  return refreshTokenIfDue(
+    ctx,
+    componentKind(ctx),
+    (record, now) =>
+      !record?.accessToken || record.refreshAt === undefined || record.refreshAt <= now
+  );
 }

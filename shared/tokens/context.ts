@@ -28,8 +28,26 @@ export interface TokenContext {
    * does not read the same token again (one DynamoDB read per run instead of one per authorizer).
    */
   componentTokenMemo?: { accessToken: string; expiresAt: number };
-  /** When this container last asked WeChat to restart ticket pushes. */
-  ticketPushRequestedAt?: number;
+  /**
+   * Epoch ms (by `clock`) by which the current work must be done: the invocation's deadline less the time
+   * to answer, or a lease's end. Unset: no deadline beyond the per-call timeouts.
+   */
+  deadline?: number;
+  /** When this container last asked WeChat to restart ticket pushes (shared by every derived context). */
+  ticketPush: { requestedAt?: number };
+}
+
+/**
+ * This context for one invocation that must answer within `remainingMs` (from the Lambda context's
+ * `getRemainingTimeInMillis`), keeping `reserveMs` to answer: WeChat calls and lease waits end by then.
+ */
+export function withDeadline<C extends TokenContext>(
+  ctx: C,
+  remainingMs: number,
+  reserveMs: number
+): C {
+  const budget = Math.max(0, remainingMs - reserveMs);
+  return { ...ctx, deadline: ctx.clock() + budget, api: ctx.api.within(budget) };
 }
 
 export const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

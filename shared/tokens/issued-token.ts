@@ -1,23 +1,43 @@
 import { type ServiceError, TicketUnavailableError, UpstreamUnavailableError } from '../errors';
-import { SERVE_MIN_REMAINING_MS } from './policy';
+import { FORCED_REFRESH_MIN_INTERVAL_MS, promisedExpiry, SERVE_MIN_REMAINING_MS } from './policy';
 
 /** A token handed to a caller. */
 export interface IssuedToken {
   accessToken: string;
-  /** Epoch ms. */
+  /** Epoch ms until which WeChat is guaranteed to accept it (`promisedExpiry`), not its nominal expiry. */
   expiresAt: number;
 }
 
-interface TokenFields {
+/** The token fields every refreshable record (component or authorizer) has. */
+export interface TokenFields {
   accessToken?: string;
   expiresAt?: number;
+  refreshAt?: number;
+  issuedAt?: number;
   status?: string;
 }
 
 /**
- * The record's token if it may be handed out at `now`: present, not the one the caller reports WeChat
- * rejected, for an active authorizer (component tokens have no status), with at least `minRemainingMs`
- * left. With the default margin (`SERVE_MIN_REMAINING_MS`) it decides whether to refresh; with 0 it is the
+ * Whether a caller's report that WeChat rejected `invalidToken` may force a refresh: only when it is the
+ * stored token (compare-and-refresh: a stale report refreshes nothing) and that token was not itself issued
+ * within `FORCED_REFRESH_MIN_INTERVAL_MS` (one forced refresh per token per interval; the rest are answered
+ * from the store).
+ */
+export function forcesRefresh(
+  record: TokenFields | undefined,
+  invalidToken: string | undefined,
+  now: number
+): boolean {
+  if (invalidToken === undefined || record?.accessToken !== invalidToken) return false;
+  return record.issuedAt === undefined || now - record.issuedAt >= FORCED_REFRESH_MIN_INTERVAL_MS;
+}
+
+/**
+ * The record's token if it may be handed out at `now`: present, for an active authorizer (component tokens
+ * have no status), not a reported-invalid token that may be refreshed, with at least `minRemainingMs` of
+ * promised life left. With the default margin (`SERVE_MIN_REMAINING_MS`) it decides whether to refresh: a
+ * token past its planned renewal is still promised 5 minutes (WeChat's overlap), so the schedule renews it
+ * and callers are not slowed by inline refreshes until its nominal expiry is near. With 0 it is the
  * fallback when a refresh failed (a token WeChat still accepts beats an error).
  */
 export function servableToken(
@@ -28,10 +48,14 @@ export function servableToken(
 ): IssuedToken | undefined {
   if (!record?.accessToken || record.expiresAt === undefined) return undefined;
   if (record.status !== undefined && record.status !== 'active') return undefined;
-  if (record.expiresAt - now <= minRemainingMs || record.accessToken === invalidToken) {
-    return undefined;
-  }
-  return { accessToken: record.accessToken, expiresAt: record.expiresAt };
+  if (forcesRefresh(record, invalidToken, now)) return undefined;
+  const expiresAt = promisedExpiry(
+    { expiresAt: record.expiresAt, refreshAt: record.refreshAt },
+    now
+  );
+  const remaining = expiresAt - now;
+  if (remaining <= 0 || remaining < minRemainingMs) return undefined;
+  return { accessToken: record.accessToken, expiresAt };
 }
 
 /** Turns a peer refresher's recorded failure into an error for this caller. */

@@ -30,10 +30,25 @@ export const START_PUSH_TICKET_MIN_INTERVAL_MS = 30 * MINUTE;
 export const REFRESH_MARGIN_MS = 15 * MINUTE;
 
 /**
- * get-token refreshes inline only when the stored token has less than this left (the schedule normally
- * renews long before). Callers get at least this much life from every token they receive.
+ * WeChat keeps a superseded token (component or authorizer) working for 5 minutes after its successor is
+ * issued, then answers 40001 (protocol §7.2, §11.1). That, not the nominal `expires_in`, bounds what we can
+ * promise: see `promisedExpiry`.
+ * @see https://developers.weixin.qq.com/doc/service/en/Basic_Information/Get_access_token.html
+ */
+export const SUPERSEDED_OVERLAP_MS = 5 * MINUTE;
+
+/**
+ * get-token refreshes inline only when the promised life left is this short (the schedule normally renews
+ * first). Callers get at least this much life from every token they receive.
  */
 export const SERVE_MIN_REMAINING_MS = 5 * MINUTE;
+
+/**
+ * A caller's `invalidToken` report forces a refresh at most once per this interval per token: a token issued
+ * more recently is answered from the store. A caller looping on a 40001 with another cause (wrong appid,
+ * a token used for the wrong account) cannot spend the platform's daily quota.
+ */
+export const FORCED_REFRESH_MIN_INTERVAL_MS = 1 * MINUTE;
 
 /** Per-attempt HTTP timeout for WeChat calls. */
 export const WECHAT_TIMEOUT_MS = 5 * SECOND;
@@ -42,11 +57,25 @@ export const WECHAT_ATTEMPTS = 2;
 export const WECHAT_RETRY_DELAY_MS = 200;
 
 /**
- * How long a refresher owns a token. Longer than every WeChat attempt together
- * (2 × 5 s + backoff), so a live holder never loses it mid-call; short enough that a crashed holder blocks
- * nobody for long.
+ * How long a refresher owns a token. Every WeChat call made under the lease is cut to end
+ * `LEASE_SAVE_RESERVE_MS` before it (component mint, refresh, 40001 retry, list paging together), so a
+ * live holder never loses it mid-call; short enough that a crashed holder blocks nobody for long.
  */
 export const LEASE_MS = 30 * SECOND;
+/** Kept free at the end of a lease to write what WeChat answered. */
+export const LEASE_SAVE_RESERVE_MS = 3 * SECOND;
+
+/**
+ * Kept free before an invocation's deadline (`getRemainingTimeInMillis`) to answer: the still-valid token or
+ * a coded error, never a Lambda timeout.
+ */
+export const ANSWER_RESERVE_MS = 1 * SECOND;
+
+/**
+ * WeChat waits 5 seconds for `success` from the authorization-event URL, then retries the push.
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/Before_Develop/authorize_event.html
+ */
+export const PUSH_ANSWER_WITHIN_MS = 5 * SECOND;
 
 /** How long a caller that lost the lease waits for the winner's token before giving up. */
 export const LEASE_WAIT_MS = 6 * SECOND;
@@ -64,6 +93,19 @@ export const AUTH_CODE_DEFAULT_LIFETIME_MS = 10 * MINUTE;
 /** A pending code whose exchange failed transiently is retried this much later. */
 export const AUTH_CODE_RETRY_MS = 1 * MINUTE;
 
+/**
+ * A redirect's code whose `api_query_auth` answer was lost names no authorizer; the `authorized` push (same
+ * code, with the appid) normally arrives within seconds. After this long without it, the outcome is
+ * recovered from `api_get_authorizer_list` instead.
+ */
+export const AUTH_CODE_PUSH_WAIT_MS = 2 * MINUTE;
+
+/**
+ * An authorizer WeChat lists without a refresh token (protocol §11.7) is asked about again this much later:
+ * it is not ours to declare lost, and asking every run would spend the list quota.
+ */
+export const UNLISTED_REFRESH_TOKEN_RETRY_MS = 1 * HOUR;
+
 /** `api_get_authorizer_list` returns at most 500 per page. */
 export const AUTHORIZER_LIST_PAGE = 500;
 
@@ -76,6 +118,19 @@ export const SWEEP_DEADLINE_RESERVE_MS = 45 * SECOND;
 /** When a token with `expires_in` seconds obtained at `now` should be renewed. */
 export function refreshAtFor(now: number, expiresAt: number): number {
   return Math.max(now, expiresAt - REFRESH_MARGIN_MS);
+}
+
+/**
+ * Until when a token handed out at `now` is guaranteed to work (architecture §7): never past its nominal
+ * expiry, and never past the earliest moment a successor may be issued plus WeChat's 5-minute overlap.
+ * Successors are issued only from the planned renewal (`refreshAt`) on, so that moment is
+ * `max(refreshAt, now)`. A token with no planned renewal can be replaced at any time.
+ */
+export function promisedExpiry(
+  token: { expiresAt: number; refreshAt?: number },
+  now: number
+): number {
+  return Math.min(token.expiresAt, Math.max(token.refreshAt ?? now, now) + SUPERSEDED_OVERLAP_MS);
 }
 
 /**

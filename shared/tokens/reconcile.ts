@@ -27,14 +27,17 @@ function decide(
 ): 'import' | 'reactivate' | 'keep' {
   if (!record) return 'import';
   if (record.status === 'active') return 'keep';
+  // We concluded the refresh token was gone, but WeChat lists one now: that listing is the evidence.
+  if (record.status === 'needs_reauthorization' && listed.refresh_token) return 'reactivate';
   const authorizedAt = listed.auth_time * 1000;
   return authorizedAt > (record.endedAt ?? record.authorizedAt) ? 'reactivate' : 'keep';
 }
 
 /**
  * Reconciles the table with WeChat's list of the platform's authorizers (`api_get_authorizer_list`, 500 a
- * page). A listed authorizer we do not know, or one we hold as ended although WeChat shows a later
- * authorization, is stored as active with the listed refresh token and is due at once, so the next sweep
+ * page). A listed authorizer we do not know, one we hold as ended although WeChat shows a later
+ * authorization, or one we marked `needs_reauthorization` that WeChat lists with a refresh token, is stored
+ * as active with the listed refresh token and is due at once, so the next sweep
  * (or the first caller) mints its access token. Active records are never touched here: their refresh token
  * is healed by the 61023 path. This is how an authorization whose code was lost is still never lost.
  *
@@ -42,8 +45,13 @@ function decide(
  */
 export async function reconcileAuthorizers(
   ctx: TokenContext,
-  options: { deadline: number }
+  options: {
+    deadline: number;
+    /** Time kept free before `deadline`. @default SWEEP_DEADLINE_RESERVE_MS */
+    reserveMs?: number;
+  }
 ): Promise<ReconcileSummary> {
+  const stopAt = options.deadline - (options.reserveMs ?? SWEEP_DEADLINE_RESERVE_MS);
   const summary: ReconcileSummary = {
     listed: 0,
     imported: 0,
@@ -52,7 +60,7 @@ export async function reconcileAuthorizers(
     truncated: false,
   };
   for (let offset = 0; ; offset += AUTHORIZER_LIST_PAGE) {
-    if (ctx.clock() >= options.deadline - SWEEP_DEADLINE_RESERVE_MS) {
+    if (ctx.clock() >= stopAt) {
       summary.truncated = true;
       return summary;
     }
@@ -91,7 +99,10 @@ async function reconcileOne(
       refreshToken: listed.refresh_token,
       funcInfo: record?.funcInfo ?? [],
       refreshAt: now,
-      authorizedAt: listed.auth_time * 1000,
+      authorizedAt: Math.max(
+        listed.auth_time * 1000,
+        record?.status === 'needs_reauthorization' ? record.authorizedAt : 0
+      ),
     },
     now
   );

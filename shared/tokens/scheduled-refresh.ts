@@ -94,7 +94,8 @@ async function runSteps(
   if (ageMs > TICKET_STALE_AFTER_MS) await requestTicketPush(ctx);
 
   try {
-    summary.component = await refreshComponentTokenIfDue(ctx);
+    const outcome = await refreshComponentTokenIfDue(ctx);
+    summary.component = outcome === 'current' ? 'fresh' : outcome;
   } catch (error) {
     summary.component = 'failed';
     reportWechatFailure(ctx, error, { step: 'component_token' });

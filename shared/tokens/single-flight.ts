@@ -1,7 +1,7 @@
 import { ConcurrentUpdateError, errorCode, RefreshInProgressError } from '../errors';
-import type { Leased, LeasedRef } from '../store/token-store';
+import type { Leased, LeasedRef, ReleaseOutcome } from '../store/token-store';
 import type { TokenContext } from './context';
-import { LEASE_MS, LEASE_POLL_MS, LEASE_WAIT_MS } from './policy';
+import { LEASE_MS, LEASE_POLL_MS, LEASE_SAVE_RESERVE_MS, LEASE_WAIT_MS } from './policy';
 
 /** One refreshable record, as seen by `refreshUnderLease`. */
 export interface LeasedTarget<R extends Leased> {
@@ -9,10 +9,16 @@ export interface LeasedTarget<R extends Leased> {
   read(): Promise<R | undefined>;
   /** Whether this record still needs the refresh (re-checked after every wait). */
   needsRefresh(record: R | undefined, now: number): boolean;
-  /** Calls WeChat and saves as the lease holder `owner`; returns the record as stored. */
-  refresh(record: R | undefined, owner: string): Promise<R>;
-  /** What to record when `refresh` throws; the lease is released with it. */
-  onFailure(error: unknown, now: number): { errorCode?: string; retryAt?: number };
+  /**
+   * Calls WeChat and saves as the lease holder `owner`; returns the record as stored. `leaseCtx` is the
+   * context to call WeChat with: its calls all end before the lease does.
+   */
+  refresh(record: R | undefined, owner: string, leaseCtx: TokenContext): Promise<R>;
+  /**
+   * What to record when `refresh` throws; the lease is released with it. `claimedAt` is when the lease was
+   * taken: no WeChat call of this attempt began earlier.
+   */
+  onFailure(error: unknown, now: number, record: R | undefined, claimedAt: number): ReleaseOutcome;
 }
 
 export type SingleFlightResult<R> =
@@ -45,7 +51,7 @@ export async function refreshUnderLease<R extends Leased & { lastErrorCode?: str
   target: LeasedTarget<R>,
   options: { wait: boolean }
 ): Promise<SingleFlightResult<R>> {
-  const giveUpAt = ctx.clock() + LEASE_WAIT_MS;
+  const giveUpAt = Math.min(ctx.clock() + LEASE_WAIT_MS, ctx.deadline ?? Number.POSITIVE_INFINITY);
   let waitedOnVersion: number | undefined;
   for (;;) {
     const now = ctx.clock();
@@ -67,11 +73,13 @@ export async function refreshUnderLease<R extends Leased & { lastErrorCode?: str
         continue;
       }
       try {
-        return { outcome: 'refreshed', record: await target.refresh(record, owner) };
+        const leaseCtx = underLease(ctx, now + LEASE_MS - LEASE_SAVE_RESERVE_MS);
+        return { outcome: 'refreshed', record: await target.refresh(record, owner, leaseCtx) };
       } catch (error) {
         // If the release fails too, the lease simply expires; the refresh's own error is what matters.
+        const outcome = target.onFailure(error, ctx.clock(), record, now);
         await ctx.store
-          .release(target.ref, owner, target.onFailure(error, ctx.clock()), ctx.clock())
+          .release(target.ref, owner, outcome, ctx.clock())
           .catch((releaseError: unknown) =>
             ctx.log.warn('could not release a lease; it will expire by itself', {
               kind: target.ref.kind,
@@ -85,6 +93,16 @@ export async function refreshUnderLease<R extends Leased & { lastErrorCode?: str
     waitedOnVersion = version;
     await pauseUntil(ctx, giveUpAt);
   }
+}
+
+/**
+ * The context for work under a lease that ends at `until` (or earlier, at the invocation's deadline): every
+ * WeChat call made with it ends before then, so a holder never calls WeChat after another may have taken the
+ * lease (architecture §3, §7).
+ */
+export function underLease(ctx: TokenContext, until: number): TokenContext {
+  const deadline = Math.min(until, ctx.deadline ?? Number.POSITIVE_INFINITY);
+  return { ...ctx, deadline, api: ctx.api.within(deadline - ctx.clock()) };
 }
 
 async function pauseUntil(ctx: TokenContext, giveUpAt: number): Promise<void> {

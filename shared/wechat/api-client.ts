@@ -37,11 +37,19 @@ export interface ComponentApi {
     offset: number,
     count: number
   ): Promise<AuthorizerListResponse>;
-  /** `api_get_authorizer_info`: the account's profile and granted permission sets. */
+  /**
+   * `api_get_authorizer_info`: the account's profile, granted permission sets and current refresh token
+   * (how a lost `api_query_auth` answer is recovered, protocol §11.2).
+   */
   apiGetAuthorizerInfo(
     componentAccessToken: string,
     authorizerAppId: string
   ): Promise<AuthorizerInfoResponse>;
+  /**
+   * The same API whose calls all end within `budgetMs` from now (every attempt, every retry): work under a
+   * lease or an invocation deadline never outlives it (architecture §7). Nested budgets take the smaller.
+   */
+  within(budgetMs: number): ComponentApi;
 }
 
 export interface HttpComponentApiOptions {
@@ -78,6 +86,11 @@ function requireString(api: ApiName, body: Record<string, unknown>, field: strin
   return value;
 }
 
+function optionalString(body: Record<string, unknown>, field: string): string | undefined {
+  const value = body[field];
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
 function requirePositive(api: ApiName, body: Record<string, unknown>, field: string): number {
   const value = body[field];
   if (typeof value !== 'number' || !(value > 0)) {
@@ -87,6 +100,15 @@ function requirePositive(api: ApiName, body: Record<string, unknown>, field: str
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Below this much time left, a call is not started at all (it could not get an answer back in time). */
+const MIN_CALL_BUDGET_MS = 50;
+
+/** A connection that was refused never reached WeChat: the outcome is certain (nothing happened). */
+function neverSent(error: unknown): boolean {
+  const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
+}
 
 /**
  * `ComponentApi` over HTTPS. Every call goes through one `call()` that POSTs JSON with a timeout, retries
@@ -100,10 +122,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class HttpComponentApi implements ComponentApi {
   readonly #options: HttpComponentApiOptions;
   readonly #fetch: typeof fetch;
+  /** `performance.now()` by which every call must have ended; unset = only the per-attempt timeout. */
+  readonly #deadline: number | undefined;
 
-  constructor(options: HttpComponentApiOptions) {
+  constructor(options: HttpComponentApiOptions, deadline?: number) {
     this.#options = options;
     this.#fetch = options.fetch ?? fetch;
+    this.#deadline = deadline;
+  }
+
+  within(budgetMs: number): ComponentApi {
+    const deadline = performance.now() + Math.max(0, budgetMs);
+    return new HttpComponentApi(this.#options, Math.min(deadline, this.#deadline ?? deadline));
   }
 
   async apiStartPushTicket(componentSecret: string): Promise<void> {
@@ -146,23 +176,33 @@ export class HttpComponentApi implements ComponentApi {
     authorizationCode: string
   ): Promise<QueryAuthResponse> {
     const api = 'api_query_auth';
-    const body = await this.#call(api, componentAccessToken, {
-      component_appid: this.#options.componentAppId,
-      authorization_code: requireCredential(api, 'authorization_code', authorizationCode),
-    });
+    // The code is single-use: a transport failure is never retried here (the first attempt may have
+    // consumed it); the caller recovers the outcome instead (architecture §7).
+    const body = await this.#call(
+      api,
+      componentAccessToken,
+      {
+        component_appid: this.#options.componentAppId,
+        authorization_code: requireCredential(api, 'authorization_code', authorizationCode),
+      },
+      { singleUse: true }
+    );
     const info = body.authorization_info as Record<string, unknown> | undefined;
     if (!info || typeof info !== 'object') {
       throw new WechatUnavailableError(api, 'answer has no authorization_info');
     }
+    // Without API permission WeChat issues neither token (protocol §11.3): a valid, final answer.
+    const accessToken = optionalString(info, 'authorizer_access_token');
+    const refreshToken = optionalString(info, 'authorizer_refresh_token');
+    if (accessToken && !(typeof info.expires_in === 'number' && info.expires_in > 0)) {
+      throw new WechatUnavailableError(api, 'answer has no valid expires_in');
+    }
     return {
       authorization_info: {
         authorizer_appid: requireString(api, info, 'authorizer_appid'),
-        authorizer_access_token:
-          typeof info.authorizer_access_token === 'string' && info.authorizer_access_token
-            ? info.authorizer_access_token
-            : undefined,
-        expires_in: typeof info.expires_in === 'number' ? info.expires_in : undefined,
-        authorizer_refresh_token: requireString(api, info, 'authorizer_refresh_token'),
+        authorizer_access_token: accessToken,
+        expires_in: accessToken ? (info.expires_in as number) : undefined,
+        authorizer_refresh_token: refreshToken,
         func_info: Array.isArray(info.func_info) ? info.func_info : [],
       },
     };
@@ -198,13 +238,28 @@ export class HttpComponentApi implements ComponentApi {
       offset,
       count: Math.min(count, 500),
     });
-    const list = Array.isArray(body.list) ? body.list : [];
+    // A page without its list, its total or a well-formed item is a failure, never an empty list: "not
+    // listed" is a verdict that needs a complete answer (protocol §11.7).
+    const { list, total_count } = body;
+    if (!Array.isArray(list) || typeof total_count !== 'number' || total_count < 0) {
+      throw new WechatUnavailableError(api, 'answer has no list or total_count');
+    }
+    const wellFormed = list.every(
+      (item) =>
+        !!item &&
+        typeof item === 'object' &&
+        typeof item.authorizer_appid === 'string' &&
+        item.authorizer_appid.length > 0 &&
+        (item.refresh_token === undefined || typeof item.refresh_token === 'string')
+    );
+    if (!wellFormed) throw new WechatUnavailableError(api, 'answer has a malformed list item');
     return {
-      total_count: typeof body.total_count === 'number' ? body.total_count : list.length,
-      list: list.filter(
-        (item): item is AuthorizerListResponse['list'][number] =>
-          !!item && typeof item === 'object' && typeof item.authorizer_appid === 'string'
-      ),
+      total_count,
+      list: list.map((item) => ({
+        authorizer_appid: item.authorizer_appid,
+        refresh_token: item.refresh_token ?? '',
+        auth_time: typeof item.auth_time === 'number' ? item.auth_time : 0,
+      })),
     };
   }
 
@@ -217,37 +272,74 @@ export class HttpComponentApi implements ComponentApi {
       component_appid: this.#options.componentAppId,
       authorizer_appid: requireCredential(api, 'authorizer_appid', authorizerAppId),
     });
-    if (!body.authorizer_info || !body.authorization_info) {
+    const info = body.authorization_info as Record<string, unknown> | undefined;
+    if (!body.authorizer_info || !info || typeof info !== 'object') {
       throw new WechatUnavailableError(api, 'answer has no authorizer_info');
     }
-    return body as unknown as AuthorizerInfoResponse;
+    const named = optionalString(info, 'authorizer_appid') ?? optionalString(info, 'appid');
+    if (named !== authorizerAppId) {
+      throw new WechatUnavailableError(api, 'answer names another authorizer');
+    }
+    return {
+      ...(body as unknown as AuthorizerInfoResponse),
+      authorization_info: {
+        ...(info as AuthorizerInfoResponse['authorization_info']),
+        authorizer_appid: named,
+        authorizer_refresh_token: optionalString(info, 'authorizer_refresh_token'),
+        func_info: Array.isArray(info.func_info) ? info.func_info : [],
+      },
+    };
   }
 
   async #call(
     api: ApiName,
     componentAccessToken: string | undefined,
-    payload: object
+    payload: object,
+    options: { singleUse?: boolean } = {}
   ): Promise<Record<string, unknown>> {
-    let url = `${this.#options.baseUrl}${ApiPath[api]}`;
+    const endpoint = `${this.#options.baseUrl}${ApiPath[api]}`;
+    let url = endpoint;
     if (componentAccessToken !== undefined) {
       const token = requireCredential(api, 'component_access_token', componentAccessToken);
       url += `?component_access_token=${encodeURIComponent(token)}`;
     }
-    const attempts = Math.max(1, this.#options.attempts);
+    const attempts = options.singleUse ? 1 : Math.max(1, this.#options.attempts);
     for (let attempt = 1; ; attempt++) {
+      const timeoutMs = this.#attemptTimeout();
+      if (timeoutMs < MIN_CALL_BUDGET_MS) {
+        throw new WechatUnavailableError(api, 'no time left before the deadline', {
+          uncertain: attempt > 1,
+          url: endpoint,
+        });
+      }
       try {
-        return await this.#once(api, url, payload);
+        return await this.#once(api, url, endpoint, payload, timeoutMs);
       } catch (error) {
         const transient =
           error instanceof WechatUnavailableError ||
           (error instanceof WechatApiError && error.kind === 'busy');
         if (!transient || attempt >= attempts) throw error;
-        await sleep(this.#options.retryDelayMs * attempt);
+        const pause = this.#options.retryDelayMs * attempt;
+        if (this.#attemptTimeout() - pause < MIN_CALL_BUDGET_MS) throw error;
+        await sleep(pause);
       }
     }
   }
 
-  async #once(api: ApiName, url: string, payload: object): Promise<Record<string, unknown>> {
+  /** The per-attempt timeout, cut to what is left before the deadline. */
+  #attemptTimeout(): number {
+    const left =
+      this.#deadline === undefined ? Number.POSITIVE_INFINITY : this.#deadline - performance.now();
+    return Math.floor(Math.min(this.#options.timeoutMs, left));
+  }
+
+  async #once(
+    api: ApiName,
+    url: string,
+    endpoint: string,
+    payload: object,
+    timeoutMs: number
+  ): Promise<Record<string, unknown>> {
     let text: string;
     let status: number;
     try {
@@ -255,25 +347,31 @@ export class HttpComponentApi implements ComponentApi {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(payload),
-        signal: AbortSignal.timeout(this.#options.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       status = response.status;
       text = await response.text();
     } catch (error) {
       const reason =
         error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
-          ? `no answer within ${this.#options.timeoutMs} ms`
+          ? `no answer within ${timeoutMs} ms`
           : 'connection failed';
-      throw new WechatUnavailableError(api, reason, { cause: error });
+      throw new WechatUnavailableError(api, reason, {
+        cause: error,
+        uncertain: !neverSent(error),
+        url: endpoint,
+      });
     }
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch {
-      throw new WechatUnavailableError(api, `HTTP ${status} answer is not JSON`);
+      throw new WechatUnavailableError(api, `HTTP ${status} answer is not JSON`, { url: endpoint });
     }
     if (!body || typeof body !== 'object' || Array.isArray(body)) {
-      throw new WechatUnavailableError(api, `HTTP ${status} answer is not a JSON object`);
+      throw new WechatUnavailableError(api, `HTTP ${status} answer is not a JSON object`, {
+        url: endpoint,
+      });
     }
     const { errcode, errmsg } = body as WechatErrorBody;
     if (errcode !== undefined && errcode !== 0) {
@@ -284,7 +382,7 @@ export class HttpComponentApi implements ComponentApi {
       this.#options.onWechatError?.(error);
       throw error;
     }
-    if (status >= 400) throw new WechatUnavailableError(api, `HTTP ${status}`);
+    if (status >= 400) throw new WechatUnavailableError(api, `HTTP ${status}`, { url: endpoint });
     return body as Record<string, unknown>;
   }
 }

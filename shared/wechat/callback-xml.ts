@@ -28,18 +28,29 @@ const parser = new XMLParser({
 
 type Node = string | { [name: string]: Node | Node[] };
 
-function checkDepth(node: Node, depth: number): void {
+function checkDepth(node: Node | Node[], depth: number, repeats: boolean): void {
   if (depth > MAX_DEPTH) throw new MalformedMessageError('XML is nested too deeply');
+  if (Array.isArray(node)) {
+    if (!repeats) throw new MalformedMessageError('XML repeats an element');
+    for (const item of node) checkDepth(item, depth, repeats);
+    return;
+  }
   if (typeof node === 'object') {
-    for (const child of Object.values(node)) {
-      if (Array.isArray(child)) throw new MalformedMessageError('XML repeats an element');
-      checkDepth(child, depth + 1);
-    }
+    for (const child of Object.values(node)) checkDepth(child, depth + 1, repeats);
   }
 }
 
-/** Parses a small, flat `<xml>…</xml>` document into its string fields. */
-export function parseFlatXml(xml: string, what: string): Record<string, string> {
+/**
+ * Parses a small `<xml>…</xml>` document into its top-level text fields. The envelope is flat; a decrypted
+ * payload may carry nested elements (`notify_third_fasteregister` has `<info>…</info>`, protocol §11.5),
+ * which are allowed with `nested` (depth-limited) and skipped: only top-level text is read. A repeated
+ * top-level element is always refused (which one would count?).
+ */
+export function parseXmlFields(
+  xml: string,
+  what: string,
+  options: { nested: boolean } = { nested: false }
+): Record<string, string> {
   if (Buffer.byteLength(xml, 'utf8') > MAX_EVENT_BODY_BYTES) {
     throw new PayloadTooLargeError(`${what} is larger than ${MAX_EVENT_BODY_BYTES} bytes`);
   }
@@ -63,13 +74,17 @@ export function parseFlatXml(xml: string, what: string): Record<string, string> 
   }
   if (Array.isArray(root)) throw new MalformedMessageError('XML repeats an element');
   if (typeof root !== 'object') return {};
-  checkDepth(root, 1);
   const fields: Record<string, string> = {};
   for (const [name, value] of Object.entries(root)) {
-    if (typeof value !== 'string') {
+    if (Array.isArray(value)) throw new MalformedMessageError('XML repeats an element');
+    if (typeof value === 'string') {
+      fields[name] = value;
+      continue;
+    }
+    checkDepth(value, 2, options.nested);
+    if (!options.nested) {
       throw new MalformedMessageError(`${what} element ${name.slice(0, 40)} must hold text`);
     }
-    fields[name] = value;
   }
   return fields;
 }
@@ -85,7 +100,7 @@ export interface EventEnvelope {
  * any decryption.
  */
 export function parseEnvelope(xml: string, componentAppId: string): EventEnvelope {
-  const fields = parseFlatXml(xml, 'event body');
+  const fields = parseXmlFields(xml, 'event body');
   if (!fields.Encrypt) throw new MalformedMessageError('event body has no Encrypt element');
   if (fields.AppId !== undefined && fields.AppId !== componentAppId) {
     throw new AppIdMismatchError('event is addressed to another component appid');
@@ -136,7 +151,7 @@ function appIdField(fields: Record<string, string>, field: string): string {
  * @throws AppIdMismatchError when the payload names another component appid.
  */
 export function parseAuthEvent(xml: string, componentAppId: string): AuthEvent {
-  const fields = parseFlatXml(xml, 'decrypted event');
+  const fields = parseXmlFields(xml, 'decrypted event', { nested: true });
   if (fields.AppId !== componentAppId) {
     throw new AppIdMismatchError('decrypted event names another component appid');
   }

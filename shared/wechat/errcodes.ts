@@ -18,6 +18,9 @@ const KINDS: Readonly<Record<number, WechatErrorKind>> = {
   61005: 'ticket_invalid',
   61006: 'ticket_invalid',
   61023: 'refresh_token_invalid',
+  // "component is not authorized by this account": after a revocation refreshing answers this, not only
+  // 61023 (protocol §11.4); a verdict needs WeChat's confirmation (api_get_authorizer_info / the list).
+  61003: 'not_authorized',
   61009: 'auth_code_invalid',
   61010: 'auth_code_invalid',
   40013: 'credentials_invalid',

@@ -51,9 +51,10 @@ export interface QueryAuthRequest {
 export interface QueryAuthResponse {
   authorization_info: {
     authorizer_appid: string;
+    /** Absent (with `expires_in` and the refresh token) when the account has no API permission. */
     authorizer_access_token?: string;
     expires_in?: number;
-    authorizer_refresh_token: string;
+    authorizer_refresh_token?: string;
     func_info?: FuncInfo[];
   };
 }

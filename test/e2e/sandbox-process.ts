@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root (this file is test/e2e/sandbox-process.ts). */
@@ -33,8 +35,15 @@ export interface SandboxProcess {
   ): Promise<RegExpMatchArray>;
   /** Resolves when the process has exited. */
   readonly exited: Promise<Exit>;
-  /** Sends `signal`; resolves with the exit and how long it took. */
+  /** Sends `signal` to the process; resolves with its exit. */
   stop(signal: NodeJS.Signals): Promise<Exit>;
+  /** Sends `signal` to the whole process group, as a terminal does on Ctrl-C; resolves with the exit. */
+  stopGroup(signal: NodeJS.Signals): Promise<Exit>;
+  /**
+   * The process that runs the sandbox itself: the last descendant in the group (below npm, sh or a tsx
+   * CLI, if any). Linux (/proc) only.
+   */
+  sandboxPid(): number;
   /** SIGKILL to the whole process group when still running (afterAll, also after a failure). */
   kill(): void;
 }
@@ -48,17 +57,32 @@ process.once('exit', () => {
 /** Variables the sandbox reads: never inherited from the test's environment. */
 const MINIMAL_ENV = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'];
 
+/** package.json's `start` script, e.g. `exec node --import tsx local/sandbox.ts`. */
+const START_SCRIPT = (
+  JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
+).scripts.start;
+
 /**
- * Starts the sandbox exactly as `npm start` does (`tsx local/sandbox.ts` in the repository
- * root), in its own process group, with only `env` and a minimal inherited environment.
+ * Starts the sandbox in the repository root, in its own process group, with only `env` and a minimal
+ * inherited environment: by default exactly as `npm start` runs it (its `start` script through `sh -c`,
+ * `node_modules/.bin` first on the PATH); with `via: 'npm'`, `npm start` itself, with npm's signal
+ * forwarding.
  */
-export function spawnSandbox(env: Record<string, string>): SandboxProcess {
+export function spawnSandbox(
+  env: Record<string, string>,
+  options: { via?: 'script' | 'npm' } = {}
+): SandboxProcess {
   const base: Record<string, string> = {};
   for (const name of MINIMAL_ENV) {
     const value = process.env[name];
     if (value !== undefined) base[name] = value;
   }
-  const child = spawn('node_modules/.bin/tsx', ['local/sandbox.ts'], {
+  base.PATH = [join(ROOT, 'node_modules', '.bin'), base.PATH].filter(Boolean).join(':');
+  const [command, args] =
+    options.via === 'npm'
+      ? ['npm', ['start', '--no-update-notifier']]
+      : ['sh', ['-c', START_SCRIPT]];
+  const child = spawn(command, args as string[], {
     cwd: ROOT,
     env: { ...base, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -122,6 +146,31 @@ export function spawnSandbox(env: Record<string, string>): SandboxProcess {
     async stop(signal) {
       child.kill(signal);
       return exited;
+    },
+    async stopGroup(signal) {
+      if (child.pid !== undefined && !exit) process.kill(-child.pid, signal);
+      return exited;
+    },
+    sandboxPid() {
+      const group = child.pid as number;
+      const parents = new Map<number, number>();
+      for (const entry of readdirSync('/proc')) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+          // "pid (comm) state ppid pgrp …"; comm may contain spaces, so read after the last ')'.
+          const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+          const [, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          if (Number(pgrp) === group) parents.set(Number(entry), Number(ppid));
+        } catch {
+          // gone meanwhile
+        }
+      }
+      let pid = group;
+      for (;;) {
+        const next = [...parents].find(([, ppid]) => ppid === pid)?.[0];
+        if (next === undefined) return pid;
+        pid = next;
+      }
     },
     kill() {
       if (exit || child.pid === undefined) return;

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWechatSimulator, type WechatSimulator } from '../../local/wechat-simulator';
+import { startWechatSimulator, type WechatSimulator } from '../../local/simulator';
 import { walkAuthorization } from '../support/browser';
 import { freePort, postJson, type SandboxProcess, spawnSandbox } from './sandbox-process';
 
@@ -94,10 +94,13 @@ describe('npm start with its own WeChat simulator', () => {
       'WeChat token service sandbox, component appid wx0123456789abcdef (COMPONENT_APPSECRET, COMPONENT_TOKEN, COMPONENT_ENCODING_AES_KEY generated for this run, not shown)',
       `  authorization page  ${url}/authorize`,
       `  event URL           ${url}/wechat/events`,
+      '  token table         sandbox-tokens in the embedded dynalite (in memory; DYNAMODB_ENDPOINT for another)',
       `  WeChat simulator    ${simulatorUrl} (pushes a ticket every 600 s)`,
       `  revoke (simulator)  POST ${simulatorUrl}/simulator/unauthorize?authorizer_appid=<appid>`,
+      `  WeChat calls        GET ${url}/local/wechat-calls`,
       `  get a token         POST ${url}/local/token {"authorizerAppId":"<appid>"} or {"component":true}`,
       `  scheduled refresh   POST ${url}/local/refresh (timer off: REFRESH_INTERVAL_MS=0)`,
+      `  time travel         POST ${url}/local/clock {"advanceMs":7200000} (GET: the sandbox's time)`,
       `listening on ${url}`,
     ]);
     expect(sandbox.stderr()).toBe('');
@@ -123,6 +126,32 @@ describe('npm start with its own WeChat simulator', () => {
     await sandbox.waitFor(
       /INFO {2}scheduled refresh finished component=\w+ .*seen=\d+ refreshed=\d+/
     );
+  });
+
+  it('time travel: POST /local/clock 2 h later, the merchant\u2019s token has been renewed', async () => {
+    const before = await postJson(`${url}/local/token`, { authorizerAppId: MERCHANT });
+    const realNow = Date.now();
+    const advanced = await postJson(`${url}/local/clock`, { advanceMs: 7_200_000 });
+    expect(advanced.status).toBe(200);
+    expect(Date.parse(advanced.json.now as string)).toBeGreaterThanOrEqual(realNow + 7_200_000);
+    await sandbox.waitFor(/INFO {2}clock advanced advanceMs=7200000 now=\S+/);
+    const clock = (await (await fetch(`${url}/local/clock`)).json()) as { now: string };
+    expect(Date.parse(clock.now)).toBeGreaterThanOrEqual(Date.parse(advanced.json.now as string));
+    const after = await postJson(`${url}/local/token`, { authorizerAppId: MERCHANT });
+    expect(after.json.accessToken).toEqual(expect.any(String));
+    expect(after.json.accessToken).not.toBe(before.json.accessToken);
+    expect(Date.parse(after.json.expiresAt as string)).toBeGreaterThan(Date.parse(clock.now));
+    tokens.push(after.json.accessToken as string);
+    const bad = await postJson(`${url}/local/clock`, { advanceMs: -1 });
+    expect(bad).toEqual({
+      status: 400,
+      json: {
+        error: {
+          code: 'invalid_request',
+          message: 'advanceMs must be an integer number of milliseconds, 0 or more',
+        },
+      },
+    });
   });
 
   it('revokes through the simulator (the merchant in WeChat\u2019s console): unauthorized push, authorizer_revoked', async () => {
@@ -154,7 +183,7 @@ describe('npm start with its own WeChat simulator', () => {
     for (const secret of [...tokens, authCode]) expect(text).not.toContain(secret);
   });
 
-  it('stops on SIGINT: servers closed, exit code 0 (the sandbox itself exits 1 if shutdown takes over 5 s)', async () => {
+  it('stops on SIGINT: servers closed, exit code 0 (the sandbox itself exits 1 if shutdown takes over 10 s)', async () => {
     const exit = await sandbox.stop('SIGINT');
     expect(exit).toMatchObject({ code: 0, signal: null });
     expect(sandbox.stdout()).toContain('sandbox: stopped');

@@ -2,6 +2,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { type LocalDynamo, startLocalDynamo } from '../../local/local-dynamo';
 import { MetricName } from '../../shared/log';
 import { getAuthorizerAccessToken } from '../../shared/tokens/authorizer-tokens';
+import {
+  FORCED_REFRESH_MIN_INTERVAL_MS,
+  UNLISTED_REFRESH_TOKEN_RETRY_MS,
+} from '../../shared/tokens/policy';
 import { authorizeMerchant, type Harness, startHarness } from '../support/harness';
 
 const MINUTE = 60_000;
@@ -67,9 +71,23 @@ describe('61023 refresh_token is invalid', () => {
     expect(h.simulator.tokenStatus(answer.accessToken as string)).toBe('valid');
   });
 
+  it('marks the authorizer revoked when refreshing answers 61003 and WeChat no longer lists it', async () => {
+    await authorizeMerchant(h, MERCHANT);
+    h.simulator.forgetAuthorizer(MERCHANT);
+    h.clock.advance(HOUR + 50 * MINUTE);
+
+    await h.refresh();
+    expect((await stored())?.status).toBe('revoked');
+    expect(await h.token({ authorizerAppId: MERCHANT })).toMatchObject({
+      error: { code: 'authorizer_revoked' },
+    });
+    expect(h.simulator.callCount('api_get_authorizer_list')).toBe(1);
+  });
+
   it('marks the authorizer needs_reauthorization when WeChat no longer lists it', async () => {
     await authorizeMerchant(h, MERCHANT);
     h.simulator.forgetAuthorizer(MERCHANT);
+    h.simulator.failNext('api_authorizer_token', { errcode: 61023 });
     h.clock.advance(HOUR + 50 * MINUTE);
 
     await h.refresh();
@@ -86,19 +104,27 @@ describe('61023 refresh_token is invalid', () => {
 });
 
 describe('61023 on the token WeChat itself lists', () => {
-  it('retries once with the listed token, then marks the authorizer needs_reauthorization', async () => {
+  it('keeps the authorizer and its token when WeChat rejects the very token it lists, and asks again later', async () => {
     await authorizeMerchant(h, MERCHANT);
-    h.simulator.failNext('api_authorizer_token', { errcode: 61023 }, 2);
+    h.simulator.failNext('api_authorizer_token', { errcode: 61023 });
     h.clock.advance(HOUR + 50 * MINUTE);
 
     const summary = await h.refresh();
     expect((summary.authorizers as { failed: Record<string, number> }).failed).toEqual({
-      needs_reauthorization: 1,
+      refresh_token_unusable: 1,
     });
     expect(h.simulator.callCount('api_get_authorizer_list')).toBe(1);
+    expect(h.simulator.callCount('api_authorizer_token')).toBe(1);
+    expect((await stored())?.status).toBe('active');
+    expect(h.metrics.total(MetricName.NeedsReauthorization)).toBe(0);
+    const served = await h.token({ authorizerAppId: MERCHANT });
+    expect(h.simulator.tokenStatus(served.accessToken as string)).toBe('valid');
+
+    h.clock.advance(UNLISTED_REFRESH_TOKEN_RETRY_MS);
+    await h.simulator.pushTicket();
+    await h.refresh();
+    expect((await stored())?.status).toBe('active');
     expect(h.simulator.callCount('api_authorizer_token')).toBe(2);
-    expect((await stored())?.status).toBe('needs_reauthorization');
-    expect(h.metrics.total(MetricName.NeedsReauthorization)).toBe(1);
   });
 });
 
@@ -106,6 +132,7 @@ describe('a caller reports a token WeChat rejected (40001)', () => {
   it('refreshes once for the current token, and a stale report of the replaced token refreshes nothing', async () => {
     await authorizeMerchant(h, MERCHANT);
     const first = (await h.token({ authorizerAppId: MERCHANT })).accessToken as string;
+    h.clock.advance(FORCED_REFRESH_MIN_INTERVAL_MS);
 
     const second = await h.token({ authorizerAppId: MERCHANT, invalidToken: first });
     expect(second.accessToken).not.toBe(first);
@@ -116,9 +143,23 @@ describe('a caller reports a token WeChat rejected (40001)', () => {
     expect(h.simulator.callCount('api_authorizer_token')).toBe(1);
   });
 
+  it('answers repeated reports of a just-issued token from the store (one forced refresh per interval)', async () => {
+    await authorizeMerchant(h, MERCHANT);
+    const first = (await h.token({ authorizerAppId: MERCHANT })).accessToken as string;
+    h.clock.advance(FORCED_REFRESH_MIN_INTERVAL_MS);
+    const second = (await h.token({ authorizerAppId: MERCHANT, invalidToken: first }))
+      .accessToken as string;
+    for (let i = 0; i < 10; i++) {
+      const again = await h.token({ authorizerAppId: MERCHANT, invalidToken: second });
+      expect(again.accessToken).toBe(second);
+    }
+    expect(h.simulator.callCount('api_authorizer_token')).toBe(1);
+  });
+
   it('refreshes the component token once when WeChat rejects it on an authorizer call', async () => {
     await authorizeMerchant(h, MERCHANT);
     const first = (await h.token({ authorizerAppId: MERCHANT })).accessToken as string;
+    h.clock.advance(FORCED_REFRESH_MIN_INTERVAL_MS);
     h.simulator.failNext('api_authorizer_token', { errcode: 40001 });
 
     const answer = await h.token({ authorizerAppId: MERCHANT, invalidToken: first });
@@ -234,7 +275,7 @@ describe('authorization codes', () => {
   it('keeps a code pending when WeChat is busy and exchanges it on the next scheduled run', async () => {
     await h.simulator.pushTicket();
     const code = h.simulator.authorize(MERCHANT);
-    h.simulator.failNext('api_query_auth', { errcode: -1 }, 2);
+    h.simulator.failNext('api_query_auth', { errcode: -1 });
     const response = await fetch(`${h.service.url}/authorize/callback?auth_code=${code}`);
     expect(response.status).toBe(202);
     expect(await stored()).toBeUndefined();

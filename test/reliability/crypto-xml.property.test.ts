@@ -11,7 +11,7 @@ import {
   type AuthEvent,
   parseAuthEvent,
   parseEnvelope,
-  parseFlatXml,
+  parseXmlFields,
 } from '../../shared/wechat/callback-xml';
 import { COMPONENT_APPID, SECRET } from '../support/harness';
 import { soak } from '../support/soak';
@@ -259,7 +259,7 @@ const anyInput = fc.oneof(
 
 describe('XML parsing properties', () => {
   it.each([
-    ['parseFlatXml', (x: string) => parseFlatXml(x, 'event body')],
+    ['parseXmlFields', (x: string) => parseXmlFields(x, 'event body')],
     ['parseEnvelope', (x: string) => parseEnvelope(x, COMPONENT_APPID)],
     ['parseAuthEvent', (x: string) => parseAuthEvent(x, COMPONENT_APPID)],
   ] as const)('%s raises only typed service errors for arbitrary input', (_name, parse) => {
@@ -275,7 +275,7 @@ describe('XML parsing properties', () => {
   it('never lets an element name reach the prototype of the parsed fields', () => {
     fc.assert(
       fc.property(xmlSoup, (inner) => {
-        const result = outcomeOf(() => parseFlatXml(`<xml>${inner}</xml>`, 'event body'));
+        const result = outcomeOf(() => parseXmlFields(`<xml>${inner}</xml>`, 'event body'));
         if (result.value) expect(Object.getPrototypeOf(result.value)).toBe(Object.prototype);
         expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       }),

@@ -1,10 +1,11 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../../local/local-dynamo';
-import type { Fault } from '../../local/wechat-simulator';
+import type { Fault } from '../../local/simulator';
 import { MetricName } from '../../shared/log';
 import type { AuthorizerRecord, TokenStore } from '../../shared/store/token-store';
 import { refreshComponentTokenIfDue } from '../../shared/tokens/component-token';
+import { FORCED_REFRESH_MIN_INTERVAL_MS } from '../../shared/tokens/policy';
 import {
   conditionFailed,
   type DocumentCommand,
@@ -220,6 +221,7 @@ describe('WeChat faults during the scheduled refresh', () => {
 
   it('refreshes the component token once and retries when WeChat answers 40001 to the authorizer call', async () => {
     const { h, before } = await dueMerchant();
+    h.clock.advance(FORCED_REFRESH_MIN_INTERVAL_MS);
     h.simulator.failNext('api_authorizer_token', { errcode: 40001 });
 
     const run = await runRefresh(h);
@@ -287,7 +289,7 @@ describe('refresh-token loss', () => {
   });
 
   it('marks an authorizer WeChat no longer lists as needs_reauthorization and reports it once', async () => {
-    const { h } = await dueMerchant();
+    const { h } = await dueMerchant({ rules: { revokedRefreshErrcode: 61023 } });
     h.simulator.forgetAuthorizer(MERCHANT);
 
     const run = await runRefresh(h);

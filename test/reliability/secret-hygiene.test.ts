@@ -58,6 +58,7 @@ describe('secret hygiene with the real Powertools logger at DEBUG', () => {
       await fetch(walk.callbackUrl);
       collect();
       const first = await h.token({ authorizerAppId: MERCHANT });
+      h.clock.advance(MINUTE);
       await h.token({ authorizerAppId: MERCHANT, invalidToken: first.accessToken });
       collect();
 
@@ -73,6 +74,7 @@ describe('secret hygiene with the real Powertools logger at DEBUG', () => {
       collect();
 
       const current = await h.token({ authorizerAppId: MERCHANT });
+      h.clock.advance(MINUTE);
       h.simulator.failNext('api_authorizer_token', { errcode: 61004 });
       await h.token({ authorizerAppId: MERCHANT, invalidToken: current.accessToken });
       h.simulator.failNext('api_authorizer_token', 'timeout', 2);

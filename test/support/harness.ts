@@ -6,7 +6,7 @@ import {
   type SimulatorOptions,
   startWechatSimulator,
   type WechatSimulator,
-} from '../../local/wechat-simulator';
+} from '../../local/simulator';
 import { loadConfig } from '../../shared/config';
 import type { ComponentSecret } from '../../shared/secrets';
 import { DynamoDbTokenStore } from '../../shared/store/dynamodb-token-store';

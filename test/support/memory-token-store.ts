@@ -8,6 +8,7 @@ import type {
   LeasedRef,
   NewAuthorization,
   Page,
+  ReleaseOutcome,
   TicketRecord,
   TokenStore,
 } from '../../shared/store/token-store';
@@ -79,12 +80,7 @@ export class MemoryTokenStore implements TokenStore {
     current.leaseUntil = lease.until;
   }
 
-  async release(
-    ref: LeasedRef,
-    owner: string,
-    outcome: { errorCode?: string; retryAt?: number },
-    now: number
-  ) {
+  async release(ref: LeasedRef, owner: string, outcome: ReleaseOutcome, now: number) {
     const [map, id] = this.#records(ref);
     const current = map.get(id);
     if (!current || current.leaseOwner !== owner) return;
@@ -95,11 +91,18 @@ export class MemoryTokenStore implements TokenStore {
       current.outcomeCode = outcome.errorCode;
       current.attempts += 1;
       if (outcome.retryAt !== undefined) current.nextAttemptAt = outcome.retryAt;
+      if (outcome.uncertainAt !== undefined) current.uncertainAt = outcome.uncertainAt;
       if (outcome.errorCode === undefined) delete current.outcomeCode;
     } else {
       current.lastErrorCode = outcome.errorCode;
       if (outcome.errorCode === undefined) delete current.lastErrorCode;
       if (outcome.retryAt !== undefined) current.refreshAt = outcome.retryAt;
+      if (
+        outcome.expiresAt !== undefined &&
+        (current.expiresAt === undefined || current.expiresAt > outcome.expiresAt)
+      ) {
+        current.expiresAt = outcome.expiresAt;
+      }
     }
   }
 
@@ -123,6 +126,7 @@ export class MemoryTokenStore implements TokenStore {
     const next: ComponentTokenRecord = {
       componentAppId,
       ...token,
+      issuedAt: now,
       version: current.version + 1,
       updatedAt: now,
     };
@@ -148,6 +152,7 @@ export class MemoryTokenStore implements TokenStore {
     const next: AuthorizerRecord = {
       ...rest,
       ...token,
+      issuedAt: now,
       version: current.version + 1,
       updatedAt: now,
     };
@@ -176,14 +181,15 @@ export class MemoryTokenStore implements TokenStore {
     const next: AuthorizerRecord = {
       componentAppId: a.componentAppId,
       authorizerAppId: a.authorizerAppId,
-      status: 'active',
-      refreshToken: a.refreshToken,
+      status: a.refreshToken ? 'active' : 'without_api_permission',
       funcInfo: [...a.funcInfo],
-      refreshAt: a.refreshAt,
       authorizedAt: a.authorizedAt,
       version: (current?.version ?? 0) + 1,
       updatedAt: now,
-      ...(a.accessToken ? { accessToken: a.accessToken, expiresAt: a.expiresAt } : {}),
+      ...(a.refreshToken ? { refreshToken: a.refreshToken, refreshAt: a.refreshAt } : {}),
+      ...(a.refreshToken && a.accessToken
+        ? { accessToken: a.accessToken, expiresAt: a.expiresAt, issuedAt: now }
+        : {}),
     };
     this.authorizers.set(id, next);
     return true;

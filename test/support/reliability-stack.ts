@@ -1,5 +1,5 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { WechatSimulator } from '../../local/wechat-simulator';
+import type { WechatSimulator } from '../../local/simulator';
 import { exchangeAuthCode } from '../../shared/tokens/auth-codes';
 import { getComponentAccessToken } from '../../shared/tokens/component-token';
 import { refreshAtFor } from '../../shared/tokens/policy';

@@ -95,6 +95,22 @@ describe('POST /wechat/events', () => {
     });
   });
 
+  it('acknowledges a well-signed push with nested elements it does not act on, and stores nothing', async () => {
+    const fastRegister = `<xml><AppId><![CDATA[${COMPONENT_APPID}]]></AppId><CreateTime>${NOW / 1000}</CreateTime><InfoType><![CDATA[notify_third_fasteregister]]></InfoType><appid><![CDATA[wxnewminiprogram1]]></appid><status>0</status><auth_code><![CDATA[fastcode]]></auth_code><msg><![CDATA[OK]]></msg><info><name><![CDATA[Shop Ltd]]></name><code><![CDATA[91440300MA5XXXXXXX]]></code><code_type>1</code_type><legal_persona_wechat><![CDATA[wechatid]]></legal_persona_wechat><legal_persona_name><![CDATA[Name]]></legal_persona_name><component_phone><![CDATA[10086]]></component_phone></info></xml>`;
+    const response = await post(push(fastRegister));
+    expect(response).toMatchObject({ statusCode: 200, body: 'success' });
+    expect(await snapshot()).toEqual([]);
+  });
+
+  it('still refuses a push with a repeated top-level element (which one would count?)', async () => {
+    const repeated = ticketXml('ticket@@@one').replace(
+      '</xml>',
+      '<ComponentVerifyTicket>ticket@@@two</ComponentVerifyTicket></xml>'
+    );
+    expect(await post(push(repeated))).toMatchObject({ statusCode: 400 });
+    expect(await snapshot()).toEqual([]);
+  });
+
   it('accepts a body API Gateway base64-encoded', async () => {
     const request = push(ticketXml('ticket@@@b64'));
     const response = await post({

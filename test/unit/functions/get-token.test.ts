@@ -1,7 +1,9 @@
-import { describe, expect, it } from 'vitest';
-import { createHandler, parseGetTokenRequest } from '../../../functions/get-token';
+import { describe, expect, it, vi } from 'vitest';
+import { createHandler, makeHandler, parseGetTokenRequest } from '../../../functions/get-token';
 import type { Deps } from '../../../functions/lib/deps';
+import { inLambda } from '../../../functions/lib/invoked';
 import { InvalidRequestError, UpstreamUnavailableError } from '../../../shared/errors';
+import { fakeComponentApi } from '../../support/fake-component-api';
 import { MemoryTokenStore } from '../../support/memory-token-store';
 import { recordingLog, recordingMetrics } from '../../support/recorders';
 
@@ -13,12 +15,13 @@ function depsWith(store: MemoryTokenStore, api: Partial<Deps['api']> = {}): Deps
   return {
     componentAppId: C,
     store,
-    api: api as Deps['api'],
+    api: fakeComponentApi(api),
     secrets: async () => ({ componentAppSecret: 's', token: 't', encodingAesKey: 'k'.repeat(43) }),
     clock: () => NOW,
     log: recordingLog(),
     metrics: recordingMetrics(),
     sleep: async () => {},
+    ticketPush: {},
     newLeaseOwner: () => 'owner',
     config: {} as Deps['config'],
     msgCrypto: async () => {
@@ -45,6 +48,16 @@ async function storeWithAuthorizer(expiresAt = NOW + 3_600_000) {
   return store;
 }
 
+/** An authorizer token expiring at `expiresAt` and a valid component token. */
+async function storeWithTokens(expiresAt: number) {
+  const store = await storeWithAuthorizer(expiresAt);
+  const componentRef = { kind: 'component_token', componentAppId: C } as const;
+  await store.claim(componentRef, 0, { owner: 'x', until: NOW + 1 }, NOW - 1);
+  const componentToken = { accessToken: 'ct', expiresAt: NOW + 7e6, refreshAt: NOW + 6e6 };
+  await store.saveComponentToken(C, 'x', componentToken, NOW);
+  return store;
+}
+
 describe('get-token', () => {
   it('returns the stored token with one read and no WeChat call', async () => {
     const store = await storeWithAuthorizer();
@@ -52,7 +65,8 @@ describe('get-token', () => {
     expect(await handler({ authorizerAppId: A })).toEqual({
       appId: A,
       accessToken: 'stored-access-token',
-      expiresAt: new Date(NOW + 3_600_000).toISOString(),
+      // The promise: the planned renewal (15 min before the nominal expiry) plus WeChat's 5-minute overlap.
+      expiresAt: new Date(NOW + 3_600_000 - 900_000 + 300_000).toISOString(),
     });
   });
 
@@ -67,11 +81,7 @@ describe('get-token', () => {
 
   /** A stored authorizer token expiring at `expiresAt`, a valid component token, and WeChat failing. */
   async function failingRefresh(expiresAt: number) {
-    const store = await storeWithAuthorizer(expiresAt);
-    const componentRef = { kind: 'component_token', componentAppId: C } as const;
-    await store.claim(componentRef, 0, { owner: 'x', until: NOW + 1 }, NOW - 1);
-    const componentToken = { accessToken: 'ct', expiresAt: NOW + 7e6, refreshAt: NOW + 6e6 };
-    await store.saveComponentToken(C, 'x', componentToken, NOW);
+    const store = await storeWithTokens(expiresAt);
     const handler = createHandler(async () =>
       depsWith(store, {
         apiAuthorizerToken: async () => {
@@ -133,5 +143,50 @@ describe('parseGetTokenRequest', () => {
   ])('refuses %s', (_what, input, message) => {
     expect(() => parseGetTokenRequest(input)).toThrow(InvalidRequestError);
     expect(() => parseGetTokenRequest(input)).toThrow(message);
+  });
+});
+
+describe('get-token answers before its deadline', () => {
+  const hangingWechat = { apiAuthorizerToken: () => new Promise<never>(() => undefined) };
+  const lambdaContext = (remainingMs: number) => ({ getRemainingTimeInMillis: () => remainingMs });
+
+  it('answers with the still-valid stored token when WeChat hangs during a needed refresh', async () => {
+    const store = await storeWithTokens(NOW + 60_000);
+    const handler = createHandler(async () => depsWith(store, hangingWechat));
+    const answer = await handler({ authorizerAppId: A }, lambdaContext(1_500));
+    expect(answer).toMatchObject({ accessToken: 'stored-access-token' });
+  });
+
+  it('answers upstream_unavailable, not a timeout, when WeChat hangs and no valid token is left', async () => {
+    const store = await storeWithTokens(NOW - 1);
+    const handler = createHandler(async () => depsWith(store, hangingWechat));
+    const answer = await handler({ authorizerAppId: A }, lambdaContext(1_500));
+    expect(answer).toMatchObject({ error: { code: 'upstream_unavailable' } });
+  });
+});
+
+describe('get-token as Lambda runs it (middy + Powertools)', () => {
+  it('writes no log line on an ordinary success', async () => {
+    const store = await storeWithAuthorizer();
+    const deployed = inLambda(makeHandler(async () => depsWith(store)));
+    const written: string[] = [];
+    const capture = (chunk: unknown) => {
+      written.push(String(chunk));
+      return true;
+    };
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+    try {
+      const answer = await deployed({ authorizerAppId: A }, {
+        awsRequestId: 'r-1',
+        functionName: 'get-token',
+        getRemainingTimeInMillis: () => 10_000,
+      } as never);
+      expect(answer).toMatchObject({ accessToken: 'stored-access-token' });
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+    expect(written).toEqual([]);
   });
 });

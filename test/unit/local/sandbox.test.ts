@@ -1,5 +1,8 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { Agent, request } from 'node:http';
+import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consoleLog, consoleMetrics, formatFields } from '../../../local/console-log';
+import { ensureTokenTable, type LocalDynamo, startLocalDynamo } from '../../../local/local-dynamo';
 import {
   DEFAULT_COMPONENT_APPID,
   main,
@@ -9,8 +12,11 @@ import {
   startSandbox,
   startupLines,
 } from '../../../local/sandbox';
+import { DUPLICATE_SIGNAL_WINDOW_MS, stopOnSignal } from '../../../local/shutdown';
+import { InvalidAdvanceError, TimeTravel } from '../../../local/time-travel';
 import { ConfigError } from '../../../shared/errors';
 import { silentLog } from '../../../shared/log';
+import { tokenTableDefinition } from '../../../shared/store/table-schema';
 
 const KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 const GIVEN = {
@@ -37,12 +43,14 @@ describe('readSandboxSettings', () => {
     expect(a).toMatchObject({
       port: 3000,
       componentAppId: DEFAULT_COMPONENT_APPID,
+      tableName: 'sandbox-tokens',
       refreshIntervalMs: 60_000,
       ticketIntervalMs: 600_000,
       logLevel: 'info',
       generated: ['COMPONENT_APPSECRET', 'COMPONENT_TOKEN', 'COMPONENT_ENCODING_AES_KEY'],
     });
     expect(a.externalWechat).toBeUndefined();
+    expect(a.outsideStore).toBeUndefined();
     expect(a.secret.encodingAesKey).toMatch(/^[A-Za-z0-9]{43}$/);
     expect(a.secret.token).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(a.secret.componentAppSecret).toMatch(/^[0-9a-f]{32}$/);
@@ -120,6 +128,154 @@ describe('readSandboxSettings', () => {
     expect(problemsOf({ ...GIVEN, WECHAT_API_BASE_URL: 'http://127.0.0.1:4000/path' })).toEqual([
       'WECHAT_API_BASE_URL must be an http(s) origin without a path',
     ]);
+  });
+
+  it('uses an outside DynamoDB with DYNAMODB_ENDPOINT: dummy credentials and region unless the env has some', () => {
+    expect(
+      readSandboxSettings({
+        DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000/',
+        TOKEN_TABLE_NAME: 'shared',
+      })
+    ).toMatchObject({
+      tableName: 'shared',
+      outsideStore: {
+        endpoint: 'http://127.0.0.1:8000',
+        region: 'us-east-1',
+        ownCredentials: false,
+      },
+    });
+    expect(
+      readSandboxSettings({
+        DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
+        AWS_REGION: 'ap-east-1',
+        AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'example',
+      }).outsideStore
+    ).toEqual({ endpoint: 'http://127.0.0.1:8000', region: 'ap-east-1', ownCredentials: true });
+    expect(problemsOf({ DYNAMODB_ENDPOINT: '127.0.0.1:8000', TOKEN_TABLE_NAME: 'a b' })).toEqual([
+      'TOKEN_TABLE_NAME must be 3 to 255 letters, digits, _ . or -',
+      'DYNAMODB_ENDPOINT must be an http(s) origin, e.g. http://127.0.0.1:8000',
+    ]);
+  });
+});
+
+describe('ensureTokenTable', () => {
+  let dynamo: LocalDynamo;
+  beforeAll(async () => {
+    dynamo = await startLocalDynamo();
+  });
+  afterAll(() => dynamo.close());
+
+  it('creates the table with its due index only when missing, once across concurrent starts', async () => {
+    const outcomes = await Promise.all([
+      ensureTokenTable(dynamo.client, 'shared-tokens'),
+      ensureTokenTable(dynamo.client, 'shared-tokens'),
+    ]);
+    expect(outcomes.sort()).toEqual(['created', 'existing']);
+    expect(await ensureTokenTable(dynamo.client, 'shared-tokens')).toBe('existing');
+    const { Table } = await dynamo.client.send(
+      new DescribeTableCommand({ TableName: 'shared-tokens' })
+    );
+    expect(Table?.GlobalSecondaryIndexes?.map((index) => index.IndexName)).toEqual(['due']);
+  });
+
+  it('refuses a table of that name without the due index', async () => {
+    const { GlobalSecondaryIndexes: _, ...table } = tokenTableDefinition('other-shape');
+    const [partitionKey] = table.AttributeDefinitions;
+    await dynamo.client.send(
+      new CreateTableCommand({ ...table, AttributeDefinitions: [partitionKey!] })
+    );
+    await expect(ensureTokenTable(dynamo.client, 'other-shape')).rejects.toThrow(
+      'table other-shape exists with another key or without the due index; set TOKEN_TABLE_NAME to another name'
+    );
+  });
+});
+
+describe('TimeTravel', () => {
+  it('moves every clock it handed out by the same amount, each its own function', () => {
+    let real = 1_000;
+    const time = new TimeTravel(() => real);
+    const service = time.clock();
+    time.advance(500);
+    const simulator = time.clock();
+    expect(simulator).not.toBe(service);
+    expect([service(), simulator(), time.now()]).toEqual([1_500, 1_500, 1_500]);
+    real = 2_000;
+    expect(time.advance(7_200_000)).toBe(7_202_500);
+    expect([service(), simulator()]).toEqual([7_202_500, 7_202_500]);
+    expect(time.offsetMs).toBe(7_200_500);
+  });
+
+  it('refuses what is not a non-negative integer or would leave the valid dates, changing nothing', () => {
+    const time = new TimeTravel(() => 0);
+    const clock = time.clock();
+    for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60, 8.64e15 + 1]) {
+      expect(() => time.advance(bad)).toThrow(InvalidAdvanceError);
+    }
+    expect([clock(), time.offsetMs]).toEqual([0, 0]);
+  });
+});
+
+describe('stopOnSignal', () => {
+  function harness() {
+    let now = 0;
+    const exits: number[] = [];
+    const lines: string[] = [];
+    let finish: () => void = () => {};
+    let closes = 0;
+    const stop = stopOnSignal({
+      close: () => {
+        closes++;
+        return new Promise<void>((resolve) => {
+          finish = resolve;
+        });
+      },
+      sink: { out: (l) => lines.push(l), err: (l) => lines.push(l) },
+      exit: (code) => exits.push(code),
+      now: () => now,
+      schedule: () => {},
+    });
+    return {
+      stop,
+      exits,
+      lines,
+      closes: () => closes,
+      at: (ms: number) => {
+        now = ms;
+      },
+      finish: async () => {
+        finish();
+        await new Promise((resolve) => setImmediate(resolve));
+      },
+    };
+  }
+
+  it('takes relayed copies of the first signal (npm, tsx) for the same Ctrl-C: one stop, exit 0', async () => {
+    const h = harness();
+    h.stop('SIGINT');
+    h.at(30);
+    h.stop('SIGINT');
+    h.at(DUPLICATE_SIGNAL_WINDOW_MS - 1);
+    h.stop('SIGINT');
+    expect(h.exits).toEqual([]);
+    await h.finish();
+    expect(h.closes()).toBe(1);
+    expect(h.exits).toEqual([0]);
+    expect(h.lines).toEqual(['sandbox: SIGINT received, stopping', 'sandbox: stopped']);
+  });
+
+  it('exits 1 at once on a signal after the window, or on another signal', () => {
+    const late = harness();
+    late.stop('SIGINT');
+    late.at(DUPLICATE_SIGNAL_WINDOW_MS);
+    late.stop('SIGINT');
+    expect(late.exits).toEqual([1]);
+    expect(late.lines.at(-1)).toBe('sandbox: SIGINT again, exiting without waiting');
+
+    const other = harness();
+    other.stop('SIGINT');
+    other.stop('SIGTERM');
+    expect(other.exits).toEqual([1]);
   });
 });
 
@@ -210,5 +366,162 @@ describe('startSandbox in process', () => {
     expect(err.join('\n')).toBe(
       'sandbox: invalid configuration:\n  - PORT must be an integer from 0 to 65535'
     );
+  });
+});
+
+/** One request through `agent`; the body is sent whole (`Content-Length`) or in chunks (chunked). */
+function send(
+  agent: Agent,
+  url: string,
+  body: Buffer | string,
+  mode: 'whole' | 'chunked' = 'whole'
+): Promise<{ status: number; text: string; connection: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, text, connection: res.headers.connection })
+      );
+    });
+    req.on('error', reject);
+    if (mode === 'whole') {
+      req.end(body);
+      return;
+    }
+    const bytes = Buffer.from(body);
+    for (let at = 0; at < bytes.length; at += 64 * 1024)
+      req.write(bytes.subarray(at, at + 64 * 1024));
+    req.end();
+  });
+}
+
+const MERCHANT = 'wx5a5db0c10c0c0001';
+const HOUR = 3_600_000;
+
+describe('the sandbox over HTTP, in process', () => {
+  let sandbox: Sandbox;
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`${sandbox.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+  };
+  const clockNow = async () => {
+    const response = await fetch(`${sandbox.url}/local/clock`);
+    return Date.parse(((await response.json()) as { now: string }).now);
+  };
+
+  beforeAll(async () => {
+    sandbox = await startSandbox(
+      readSandboxSettings({ PORT: '0', REFRESH_INTERVAL_MS: '0' }),
+      silentLog
+    );
+  });
+  afterAll(() => sandbox.close());
+
+  it('answers an oversized body 413 with Connection: close; a keep-alive client\u2019s next request succeeds', async () => {
+    const oversized = Buffer.alloc(3 * 1024 * 1024, 'a');
+    for (const mode of ['whole', 'chunked'] as const) {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const refused = await send(agent, `${sandbox.url}/local/token`, oversized, mode);
+        expect(refused).toMatchObject({ status: 413, connection: 'close' });
+        const next = await send(agent, `${sandbox.url}/local/token`, '{"component":true}');
+        expect(next.status).toBe(200);
+        expect(JSON.parse(next.text)).toMatchObject({ appId: DEFAULT_COMPONENT_APPID });
+      } finally {
+        agent.destroy();
+      }
+    }
+    // fetch (undici) keeps connections alive too.
+    const refused = await fetch(`${sandbox.url}/local/token`, { method: 'POST', body: oversized });
+    expect(refused.status).toBe(413);
+    await refused.arrayBuffer();
+    expect((await post('/local/token', { component: true })).status).toBe(200);
+  });
+
+  it('GET /local/clock answers the sandbox\u2019s time; bad advances get a 400 and move nothing', async () => {
+    const before = Date.now();
+    expect(await clockNow()).toBeGreaterThanOrEqual(before);
+    const bad: [unknown, string][] = [
+      ['{', 'the body must be a JSON object: {"advanceMs": <milliseconds>}'],
+      [[3_600_000], 'the body must be a JSON object: {"advanceMs": <milliseconds>}'],
+      [{}, 'the body must have exactly one field, advanceMs'],
+      [{ advanceMs: HOUR, extra: 1 }, 'the body must have exactly one field, advanceMs'],
+      [{ advanceMs: -HOUR }, 'advanceMs must be an integer number of milliseconds, 0 or more'],
+      [{ advanceMs: HOUR + 0.5 }, 'advanceMs must be an integer number of milliseconds, 0 or more'],
+      [
+        { advanceMs: String(HOUR) },
+        'advanceMs must be an integer number of milliseconds, 0 or more',
+      ],
+      [{ advanceMs: 8.64e15 }, 'advanceMs would move the clock past the last valid date'],
+    ];
+    for (const [body, message] of bad) {
+      expect(await post('/local/clock', typeof body === 'string' ? body : body)).toEqual({
+        status: 400,
+        json: { error: { code: 'invalid_request', message } },
+      });
+    }
+    expect(await clockNow()).toBeLessThanOrEqual(Date.now());
+    expect(sandbox.simulator?.now()).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('advancing 2 hours renews the tokens on the spot (the simulator\u2019s clock moves too)', async () => {
+    const simulator = sandbox.simulator!;
+    expect(await simulator.pushAuthorized(MERCHANT)).toMatchObject({
+      status: 200,
+      body: 'success',
+    });
+    const first = await post('/local/token', { authorizerAppId: MERCHANT });
+    const firstComponent = await post('/local/token', { component: true });
+    expect(first.json).toMatchObject({ appId: MERCHANT, accessToken: expect.any(String) });
+    const refreshes = simulator.callCount('api_authorizer_token');
+
+    const before = Date.now();
+    const advanced = await post('/local/clock', { advanceMs: 2 * HOUR });
+    expect(advanced.status).toBe(200);
+    const now = Date.parse(advanced.json.now as string);
+    expect(now).toBeGreaterThanOrEqual(before + 2 * HOUR);
+    expect(simulator.now()).toBeGreaterThanOrEqual(before + 2 * HOUR);
+    // The scheduled refresh ran after the advance: one renewal, before anyone asked.
+    expect(simulator.callCount('api_authorizer_token')).toBe(refreshes + 1);
+
+    const second = await post('/local/token', { authorizerAppId: MERCHANT });
+    const secondComponent = await post('/local/token', { component: true });
+    expect(simulator.callCount('api_authorizer_token')).toBe(refreshes + 1);
+    expect(second.json.accessToken).not.toBe(first.json.accessToken);
+    expect(secondComponent.json.accessToken).not.toBe(firstComponent.json.accessToken);
+    expect(simulator.tokenStatus(second.json.accessToken as string)).toBe('valid');
+    expect(simulator.tokenStatus(first.json.accessToken as string)).not.toBe('valid');
+    expect(Date.parse(second.json.expiresAt as string)).toBeGreaterThan(now);
+  });
+
+  it('advancing past the ticket\u2019s 12 hours: the simulator pushes the ticket that fell due first', async () => {
+    const simulator = sandbox.simulator!;
+    const tickets = () => simulator.pushes.filter((p) => p.infoType === 'component_verify_ticket');
+    const pushed = tickets().length;
+    const first = await post('/local/token', { component: true });
+    const advanced = await post('/local/clock', { advanceMs: 13 * HOUR });
+    expect(advanced.status).toBe(200);
+    expect(tickets().slice(pushed)).toEqual([
+      expect.objectContaining({ status: 200, body: 'success' }),
+    ]);
+    const second = await post('/local/token', { component: true });
+    expect(second.json).toMatchObject({ appId: DEFAULT_COMPONENT_APPID });
+    expect(second.json.accessToken).not.toBe(first.json.accessToken);
+    expect(simulator.tokenStatus(second.json.accessToken as string)).toBe('valid');
+  });
+
+  it('counts the calls the built-in WeChat received', async () => {
+    const response = await fetch(`${sandbox.url}/local/wechat-calls`);
+    const { calls } = (await response.json()) as { calls: Record<string, number> };
+    expect(calls.api_authorizer_token).toBe(sandbox.simulator?.callCount('api_authorizer_token'));
+    expect(calls.api_component_token).toBeGreaterThanOrEqual(3);
   });
 });

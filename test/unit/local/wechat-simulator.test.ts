@@ -1,17 +1,8 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  type SimulatorOptions,
-  startWechatSimulator,
-  type WechatSimulator,
-} from '../../../local/wechat-simulator';
-import { MsgCrypto } from '../../../shared/crypto/msg-crypto';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { WechatApiError } from '../../../shared/errors';
 import { HttpComponentApi } from '../../../shared/wechat/api-client';
 import { parseRequestIp } from '../../../shared/wechat/errcodes';
 import {
-  type ApiName,
   ApiPath,
   type AuthorizerInfoResponse,
   type AuthorizerListResponse,
@@ -21,122 +12,26 @@ import {
   type QueryAuthResponse,
   type WechatErrorBody,
 } from '../../../shared/wechat/wire';
+import {
+  APPID,
+  decrypt,
+  EGRESS,
+  type Received,
+  RID,
+  SECRET,
+  tag,
+  useSimulatorFixture,
+  withToken,
+} from './wechat-simulator-fixture';
 
-const APPID = 'wx0c0ffee0c0ffee00';
-const SECRET = 'component-secret-0123456789abcdef';
-const TOKEN = 'simtoken';
-const KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
-const EGRESS = '198.51.100.23';
-const crypto = new MsgCrypto({ token: TOKEN, encodingAesKey: KEY, appId: APPID });
-const RID = / rid: [0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/;
-
-// --- a tiny stand-in for our service's event URL -----------------------------------------------------
-
-interface Received {
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-const received: Received[] = [];
-let receiver: Server;
-let eventUrl: string;
-
-beforeAll(async () => {
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      received.push({ url: req.url ?? '', headers: req.headers, body });
-      res.end('success');
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  eventUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/wechat/events`;
-});
-afterAll(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
-
-/** Verifies both signatures of a received push and decrypts it with the real MsgCrypto. */
-function decrypt(push: Received): string {
-  const q = new URL(push.url, 'http://x').searchParams;
-  const encrypt = /<Encrypt><!\[CDATA\[([^\]]+)\]\]><\/Encrypt>/.exec(push.body)?.[1] ?? '';
-  const timestamp = q.get('timestamp') ?? '';
-  const nonce = q.get('nonce') ?? '';
-  expect(q.get('encrypt_type')).toBe('aes');
-  expect(crypto.verifySignature({ signature: q.get('signature') ?? '', timestamp, nonce })).toBe(
-    true
-  );
-  return crypto.decrypt({ msgSignature: q.get('msg_signature') ?? '', timestamp, nonce, encrypt });
-}
-const tag = (xml: string, name: string) =>
-  new RegExp(`<${name}>(?:<!\\[CDATA\\[)?(.*?)(?:\\]\\]>)?</${name}>`).exec(xml)?.[1];
-
-// --- simulator per test, with a movable clock ----------------------------------------------------------
-
-let now: number;
-let sim: WechatSimulator;
-const extra: WechatSimulator[] = [];
-
-async function start(options: Partial<SimulatorOptions> = {}): Promise<WechatSimulator> {
-  const started = await startWechatSimulator({
-    componentAppId: APPID,
-    componentAppSecret: SECRET,
-    token: TOKEN,
-    encodingAesKey: KEY,
-    eventUrl,
-    egressIp: EGRESS,
-    clock: () => now,
-    ...options,
-  });
-  extra.push(started);
-  return started;
-}
-
-beforeEach(async () => {
-  now = Date.UTC(2025, 0, 1, 8, 0, 0);
-  received.length = 0;
-  sim = await start();
-});
-afterEach(async () => {
-  await Promise.all(extra.splice(0).map((s) => s.close()));
-});
-
-type Answer<T> = { status: number; json: Partial<T> & WechatErrorBody };
-
-async function call<T = Record<string, unknown>>(
-  api: ApiName,
-  body: unknown,
-  query: Record<string, string> = {},
-  target: WechatSimulator = sim
-): Promise<Answer<T>> {
-  const qs = new URLSearchParams(query).toString();
-  const response = await fetch(`${target.url}${ApiPath[api]}${qs ? `?${qs}` : ''}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  return { status: response.status, json: (await response.json()) as Partial<T> & WechatErrorBody };
-}
-
-async function componentToken(target: WechatSimulator = sim): Promise<string> {
-  const { ticket } = await target.pushTicket();
-  const answer = await call<ComponentTokenResponse>(
-    'api_component_token',
-    { component_appid: APPID, component_appsecret: SECRET, component_verify_ticket: ticket },
-    {},
-    target
-  );
-  return answer.json.component_access_token as string;
-}
-
-const withToken = (token: string) => ({ component_access_token: token });
+const f = useSimulatorFixture();
+const { call, componentToken, received, start } = f;
 
 // --- tests ---------------------------------------------------------------------------------------------
 
 describe('pushes to the authorization event URL', () => {
   it('pushes a component_verify_ticket that decrypts with MsgCrypto to the documented XML', async () => {
-    const result = await sim.pushTicket();
+    const result = await f.sim.pushTicket();
 
     expect(result).toMatchObject({ status: 200, body: 'success' });
     expect(result.ticket).toMatch(/^ticket@@@[\w-]{60,}$/);
@@ -147,45 +42,54 @@ describe('pushes to the authorization event URL', () => {
     expect(push.body).toMatch(
       new RegExp(`^<xml><AppId><!\\[CDATA\\[${APPID}\\]\\]></AppId><Encrypt><!\\[CDATA\\[`)
     );
-    const createTime = Math.floor(now / 1000);
+    const createTime = Math.floor(f.now / 1000);
     expect(new URL(push.url, 'http://x').searchParams.get('timestamp')).toBe(String(createTime));
     expect(decrypt(push)).toBe(
       `<xml><AppId><![CDATA[${APPID}]]></AppId><CreateTime>${createTime}</CreateTime>` +
         '<InfoType><![CDATA[component_verify_ticket]]></InfoType>' +
         `<ComponentVerifyTicket><![CDATA[${result.ticket}]]></ComponentVerifyTicket></xml>`
     );
-    expect(sim.pushes).toMatchObject([
+    expect(f.sim.pushes).toMatchObject([
       { infoType: 'component_verify_ticket', status: 200, body: 'success' },
     ]);
-    expect(sim.state.latestTicket).toBe(result.ticket);
+    expect(f.sim.state.latestTicket).toBe(result.ticket);
   });
 
   it('records instead of throwing when no eventUrl is set or the service is down', async () => {
-    sim.setEventUrl(undefined);
-    await expect(sim.pushTicket()).resolves.toMatchObject({ status: 0, body: '' });
-    sim.setEventUrl('http://127.0.0.1:1/wechat/events');
-    await expect(sim.pushUnauthorized('wx1111111111111111')).resolves.toEqual({
+    f.sim.setEventUrl(undefined);
+    await expect(f.sim.pushTicket()).resolves.toMatchObject({ status: 0, body: '' });
+    f.sim.setEventUrl('http://127.0.0.1:1/wechat/events');
+    await expect(f.sim.pushUnauthorized('wx1111111111111111')).resolves.toEqual({
       status: 0,
       body: '',
     });
-    expect(sim.pushes.map((p) => [p.infoType, p.status, !!p.error])).toEqual([
+    expect(f.sim.pushes.map((p) => [p.infoType, p.status, !!p.error])).toEqual([
       ['component_verify_ticket', 0, true],
       ['unauthorized', 0, true],
     ]);
-    expect(sim.pushes[0]?.error).toBe('no eventUrl set');
+    expect(f.sim.pushes[0]?.error).toBe('no eventUrl set');
     expect(received).toHaveLength(0);
   });
 
-  it('pushes tickets on a timer while the push service runs, not while it is stopped', async () => {
-    const timed = await start({ ticketIntervalMs: 15 });
-    const deadline = Date.now() + 1000;
-    while (received.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    expect(received.length).toBeGreaterThanOrEqual(2);
+  it('pushes tickets on a timer as the simulator clock passes the interval, not while stopped', async () => {
+    const timed = await start({ ticketIntervalMs: 20 });
+    const waitFor = async (count: number) => {
+      const deadline = Date.now() + 2000;
+      while (received.length < count && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    f.now += 20;
+    await waitFor(1);
+    expect(received.length).toBe(1);
+    f.now += 20;
+    await waitFor(2);
+    expect(received.length).toBe(2);
     timed.stopPushes();
     await timed.flushPushes();
-    const count = received.length;
+    f.now += 60;
     await new Promise((r) => setTimeout(r, 60));
-    expect(received.length).toBe(count);
+    expect(received.length).toBe(2);
     expect(timed.state.pushesStopped).toBe(true);
   });
 
@@ -197,14 +101,14 @@ describe('pushes to the authorization event URL', () => {
     expect(
       (await call('api_start_push_ticket', { ...body, component_appid: 'wx0' })).json.errcode
     ).toBe(40013);
-    sim.stopPushes();
+    f.sim.stopPushes();
     expect((await call('api_start_push_ticket', body)).json).toEqual({ errcode: 0, errmsg: 'ok' });
-    expect(sim.state.pushesStopped).toBe(false);
+    expect(f.sim.state.pushesStopped).toBe(false);
     expect((await call('api_start_push_ticket', body)).json).toEqual({
       errcode: 0,
       errmsg: 'in a normal state',
     });
-    await sim.flushPushes();
+    await f.sim.flushPushes();
     expect(received.length).toBe(2);
     expect(tag(decrypt(received[0] as Received), 'InfoType')).toBe('component_verify_ticket');
   });
@@ -212,7 +116,7 @@ describe('pushes to the authorization event URL', () => {
 
 describe('api_component_token and the component token check', () => {
   it('mints a token from a pushed ticket; 40125, 40013, 41002, 61006, 61005, 47001, 43002', async () => {
-    const { ticket } = await sim.pushTicket();
+    const { ticket } = await f.sim.pushTicket();
     const good = {
       component_appid: APPID,
       component_appsecret: SECRET,
@@ -236,32 +140,23 @@ describe('api_component_token and the component token check', () => {
     expect(invalid.errmsg).toMatch(/^component ticket is invalid/);
     expect(invalid.errmsg).toMatch(RID);
     expect((await errcode('{not json')).errcode).toBe(47001);
-    const get = await fetch(`${sim.url}${ApiPath.api_component_token}`);
+    const get = await fetch(`${f.sim.url}${ApiPath.api_component_token}`);
     expect(((await get.json()) as WechatErrorBody).errcode).toBe(43002);
 
-    now += 12 * 3600 * 1000 - 1;
+    f.now += 12 * 3600 * 1000 - 1;
     expect((await errcode(good)).component_access_token).toBeDefined();
-    now += 1;
+    f.now += 1;
     const expired = await errcode(good);
     expect(expired.errcode).toBe(61005);
     expect(expired.errmsg).toMatch(/^component ticket is expired rid: /);
-    expect(sim.calls.filter((c) => c.api === 'api_component_token').map((c) => c.errcode)).toEqual([
-      undefined,
-      40125,
-      40013,
-      41002,
-      41004,
-      61006,
-      47001,
-      43002,
-      undefined,
-      61005,
-    ]);
+    expect(
+      f.sim.calls.filter((c) => c.api === 'api_component_token').map((c) => c.errcode)
+    ).toEqual([undefined, 40125, 40013, 41002, 41004, 61006, 47001, 43002, undefined, 61005]);
   });
 
   it('keeps a superseded token valid for 5 minutes, then 40001; expiry gives 42001', async () => {
     const first = await componentToken();
-    now += 60_000;
+    f.now += 60_000;
     const second = await componentToken();
     const preauth = (token: string, name = 'component_access_token') =>
       call<PreAuthCodeResponse>(
@@ -270,17 +165,17 @@ describe('api_component_token and the component token check', () => {
         { [name]: token }
       );
 
-    now += 300_000 - 1; // 4:59.999 after the new token
+    f.now += 300_000 - 1; // 4:59.999 after the new token
     expect((await preauth(first)).json.pre_auth_code).toMatch(/^preauthcode@@@/);
-    expect(sim.tokenStatus(first)).toBe('valid');
-    now += 1;
+    expect(f.sim.tokenStatus(first)).toBe('valid');
+    f.now += 1;
     expect((await preauth(first)).json).toEqual({
       errcode: 40001,
       errmsg: expect.stringMatching(
         /^invalid credential, access_token is invalid or not latest rid: /
       ),
     });
-    expect(sim.tokenStatus(first)).toBe('superseded');
+    expect(f.sim.tokenStatus(first)).toBe('superseded');
     expect((await preauth(second, 'access_token')).json).toEqual({
       pre_auth_code: expect.any(String),
       expires_in: 600,
@@ -289,14 +184,14 @@ describe('api_component_token and the component token check', () => {
     const missing = await call('api_create_preauthcode', { component_appid: APPID });
     expect(missing.json.errmsg).toMatch(/^access_token missing rid: /);
 
-    now += 7200_000; // well past the second token's 2 h
+    f.now += 7200_000; // well past the second token's 2 h
     expect((await preauth(second)).json.errcode).toBe(42001);
-    expect(sim.tokenStatus(second)).toBe('expired');
+    expect(f.sim.tokenStatus(second)).toBe('expired');
   });
 
   it('answers 61014 when an authorizer_access_token is used as the component token', async () => {
     const token = await componentToken();
-    const code = sim.authorize('wx2222222222222222');
+    const code = f.sim.authorize('wx2222222222222222');
     const auth = await call<QueryAuthResponse>(
       'api_query_auth',
       { component_appid: APPID, authorization_code: code },
@@ -324,7 +219,7 @@ describe('the merchant authorization page', () => {
     return answer.json.pre_auth_code as string;
   }
   const link = (code: string, extra: Record<string, string> = {}) =>
-    `${sim.url}/cgi-bin/componentloginpage?${new URLSearchParams({
+    `${f.sim.url}/cgi-bin/componentloginpage?${new URLSearchParams({
       component_appid: APPID,
       pre_auth_code: code,
       redirect_uri: redirect,
@@ -352,7 +247,7 @@ describe('the merchant authorization page', () => {
     return fields;
   };
   const confirm = (form: URLSearchParams) =>
-    fetch(`${sim.url}/simulator/confirm`, { method: 'POST', body: form, redirect: 'manual' });
+    fetch(`${f.sim.url}/simulator/confirm`, { method: 'POST', body: form, redirect: 'manual' });
 
   it('shows WeChat’s entry-domain error without a Referer or from another domain', async () => {
     const code = await preAuthCode();
@@ -390,18 +285,18 @@ describe('the merchant authorization page', () => {
     expect(tag(xml, 'InfoType')).toBe('authorized');
     expect(tag(xml, 'AuthorizerAppid')).toBe('wx3333333333333333');
     expect(tag(xml, 'AuthorizationCode')).toBe(authCode);
-    expect(tag(xml, 'AuthorizationCodeExpiredTime')).toBe(String(Math.floor(now / 1000) + 600));
+    expect(tag(xml, 'AuthorizationCodeExpiredTime')).toBe(String(Math.floor(f.now / 1000) + 600));
     expect(tag(xml, 'PreAuthCode')).toBe(code);
-    expect(sim.state.authorizers.get('wx3333333333333333')?.funcIds).toEqual([1, 15]);
+    expect(f.sim.state.authorizers.get('wx3333333333333333')?.funcIds).toEqual([1, 15]);
 
     expect(await open(link(code))).toContain('pre_auth_code 已使用');
     expect(await (await confirm(form)).text()).toContain('pre_auth_code 已使用');
-    expect(sim.callCount('confirm')).toBe(2);
+    expect(f.sim.callCount('confirm')).toBe(2);
   });
 
   it('serves the H5 link (biz_appid fixed) and rejects an expired pre_auth_code', async () => {
     const code = await preAuthCode();
-    const h5 = `${sim.url}/wxaopen/safe/bindcomponent?${new URLSearchParams({
+    const h5 = `${f.sim.url}/wxaopen/safe/bindcomponent?${new URLSearchParams({
       action: 'bindcomponent',
       no_scan: '1',
       component_appid: APPID,
@@ -415,7 +310,7 @@ describe('the merchant authorization page', () => {
       /id="authorizer_appid" name="authorizer_appid" value="wx4444444444444444" readonly/
     );
     expect(await open(h5.replace('no_scan=1', 'no_scan=0'))).toContain('no_scan=1');
-    now += 600_000;
+    f.now += 600_000;
     expect(await open(h5)).toContain('pre_auth_code 已过期');
     expect(await open(link('preauthcode@@@nope'))).toContain('pre_auth_code 无效');
   });
@@ -446,7 +341,7 @@ describe('authorizer APIs', () => {
     );
 
   it('api_query_auth exchanges a code once: 61009 on reuse or unknown, 61010 after expiry', async () => {
-    const code = sim.authorize('wx5555555555555555', [1, 2]);
+    const code = f.sim.authorize('wx5555555555555555', [1, 2]);
     const first = await queryAuth(code);
     expect(first.json).toEqual({
       authorization_info: {
@@ -464,14 +359,14 @@ describe('authorizer APIs', () => {
     });
     expect((await queryAuth('queryauthcode@@@unknown')).json.errcode).toBe(61009);
 
-    const late = sim.authorize('wx5555555555555555');
-    now += 600_000;
+    const late = f.sim.authorize('wx5555555555555555');
+    f.now += 600_000;
     expect((await queryAuth(late)).json.errmsg).toMatch(/^code is expired rid: /);
   });
 
-  it('api_authorizer_token: new access token, same refresh token; 61023 when wrong, rotated or revoked', async () => {
+  it('api_authorizer_token: new access token, same refresh token; 61023 when wrong or rotated, 61003 when not authorized', async () => {
     const appId = 'wx6666666666666666';
-    const { authCode } = await sim.pushAuthorized(appId);
+    const { authCode } = await f.sim.pushAuthorized(appId);
     const auth = (await queryAuth(authCode)).json.authorization_info;
     const refreshToken = auth?.authorizer_refresh_token as string;
 
@@ -483,19 +378,19 @@ describe('authorizer APIs', () => {
     });
     expect(ok.json.authorizer_access_token).not.toBe(auth?.authorizer_access_token);
     const old = auth?.authorizer_access_token as string;
-    now += 299_000;
-    expect(sim.tokenStatus(old)).toBe('valid');
-    now += 1_000;
-    expect(sim.tokenStatus(old)).toBe('superseded');
+    f.now += 299_000;
+    expect(f.sim.tokenStatus(old)).toBe('valid');
+    f.now += 1_000;
+    expect(f.sim.tokenStatus(old)).toBe('superseded');
 
     expect((await refresh(appId, 'refreshtoken@@@wrong')).json).toEqual({
       errcode: 61023,
       errmsg: expect.stringMatching(/^refresh_token is invalid rid: /),
     });
     expect((await refresh(appId, '')).json.errcode).toBe(61023);
-    expect((await refresh('wx0000000000000001', refreshToken)).json.errcode).toBe(61023);
+    expect((await refresh('wx0000000000000001', refreshToken)).json.errcode).toBe(61003);
 
-    const rotated = sim.rotateRefreshToken(appId);
+    const rotated = f.sim.rotateRefreshToken(appId);
     expect(rotated).not.toBe(refreshToken);
     expect((await refresh(appId, refreshToken)).json.errcode).toBe(61023);
     expect((await refresh(appId, rotated)).json.authorizer_refresh_token).toBe(rotated);
@@ -504,14 +399,17 @@ describe('authorizer APIs', () => {
     ]);
 
     // Re-authorization issues a new refresh token.
-    sim.authorize(appId);
+    f.sim.authorize(appId);
     expect((await refresh(appId, rotated)).json.errcode).toBe(61023);
 
     received.length = 0;
-    await sim.pushUnauthorized(appId);
+    await f.sim.pushUnauthorized(appId);
     expect(tag(decrypt(received[0] as Received), 'InfoType')).toBe('unauthorized');
-    const current = sim.state.authorizers.get(appId)?.refreshToken as string;
-    expect((await refresh(appId, current)).json.errcode).toBe(61023);
+    const current = f.sim.state.authorizers.get(appId)?.refreshToken as string;
+    expect((await refresh(appId, current)).json).toEqual({
+      errcode: 61003,
+      errmsg: expect.stringMatching(/^component is not authorized by this account rid: /),
+    });
     expect((await list(0, 10)).json).toEqual({ total_count: 0, list: [] });
   });
 
@@ -520,8 +418,8 @@ describe('authorizer APIs', () => {
       { length: 8 },
       (_, i) => `wx77777777777777${String(i).padStart(2, '0')}`
     );
-    for (const id of ids) sim.authorize(id);
-    sim.forgetAuthorizer(ids[7] as string);
+    for (const id of ids) f.sim.authorize(id);
+    f.sim.forgetAuthorizer(ids[7] as string);
 
     const pages: AuthorizerListResponse[] = [];
     for (let offset = 0; offset < 7; offset += 3) {
@@ -534,15 +432,15 @@ describe('authorizer APIs', () => {
     expect(listed.map((e) => e.authorizer_appid)).toEqual(ids.slice(0, 7));
     expect(listed[0]).toEqual({
       authorizer_appid: ids[0],
-      refresh_token: sim.state.authorizers.get(ids[0] as string)?.refreshToken,
-      auth_time: Math.floor(now / 1000),
+      refresh_token: f.sim.state.authorizers.get(ids[0] as string)?.refreshToken,
+      auth_time: Math.floor(f.now / 1000),
     });
     expect((await list(9, 3)).json).toEqual({ total_count: 7, list: [] });
     for (const bad of [0, 501, '3']) expect((await list(0, bad)).json.errcode).toBe(47001);
   });
 
   it('api_get_authorizer_info describes an authorizer; 61003 for an unknown one', async () => {
-    sim.authorize('wx8888888888888888', [1]);
+    f.sim.authorize('wx8888888888888888', [1]);
     const info = (
       await call<AuthorizerInfoResponse>(
         'api_get_authorizer_info',
@@ -559,7 +457,7 @@ describe('authorizer APIs', () => {
     });
     expect(info.authorization_info).toEqual({
       authorizer_appid: 'wx8888888888888888',
-      authorizer_refresh_token: sim.state.authorizers.get('wx8888888888888888')?.refreshToken,
+      authorizer_refresh_token: f.sim.state.authorizers.get('wx8888888888888888')?.refreshToken,
       func_info: [{ funcscope_category: { id: 1 } }],
     });
     const unknown = await call(
@@ -573,8 +471,8 @@ describe('authorizer APIs', () => {
 
 describe('whitelist, faults and odd requests', () => {
   it('answers 61004 with the requestIP on every API when not whitelisted', async () => {
-    const { ticket } = await sim.pushTicket();
-    sim.setWhitelisted(false);
+    const { ticket } = await f.sim.pushTicket();
+    f.sim.setWhitelisted(false);
     const body = {
       component_appid: APPID,
       component_appsecret: SECRET,
@@ -587,7 +485,7 @@ describe('whitelist, faults and odd requests', () => {
     );
     expect(parseRequestIp(answer.json.errmsg as string)).toBe(EGRESS);
     expect((await call('api_start_push_ticket', {})).json.errcode).toBe(61004);
-    sim.setWhitelisted(true);
+    f.sim.setWhitelisted(true);
     expect((await call('api_component_token', body)).json.expires_in).toBe(7200);
   });
 
@@ -595,8 +493,8 @@ describe('whitelist, faults and odd requests', () => {
     const token = await componentToken();
     const preauth = () =>
       call('api_create_preauthcode', { component_appid: APPID }, withToken(token));
-    sim.failNext('api_create_preauthcode', { errcode: -1 }, 2);
-    sim.failNext('*', { errcode: 45009, errmsg: 'reach max api daily quota limit hint: [x]' });
+    f.sim.failNext('api_create_preauthcode', { errcode: -1 }, 2);
+    f.sim.failNext('*', { errcode: 45009, errmsg: 'reach max api daily quota limit hint: [x]' });
     const first = await preauth();
     expect(first.status).toBe(200);
     expect(first.json).toEqual({
@@ -609,29 +507,29 @@ describe('whitelist, faults and odd requests', () => {
       errmsg: 'reach max api daily quota limit hint: [x]',
     });
     expect((await preauth()).json.pre_auth_code).toBeDefined();
-    const calls = sim.calls.filter((c) => c.api === 'api_create_preauthcode');
+    const calls = f.sim.calls.filter((c) => c.api === 'api_create_preauthcode');
     expect(calls.map((c) => [c.errcode, c.fault])).toEqual([
       [-1, 'errcode'],
       [-1, 'errcode'],
       [45009, 'errcode'],
       [undefined, undefined],
     ]);
-    expect(sim.callCount('api_create_preauthcode')).toBe(4);
-    sim.resetCalls();
-    expect(sim.calls).toEqual([]);
+    expect(f.sim.callCount('api_create_preauthcode')).toBe(4);
+    f.sim.resetCalls();
+    expect(f.sim.calls).toEqual([]);
   });
 
   it('injects transport faults: timeout, reset, html, http500, empty', async () => {
-    const url = `${sim.url}${ApiPath.api_component_token}`;
+    const url = `${f.sim.url}${ApiPath.api_component_token}`;
     const post = (signal?: AbortSignal) => fetch(url, { method: 'POST', body: '{}', signal });
 
-    sim.failNext('api_component_token', 'timeout');
+    f.sim.failNext('api_component_token', 'timeout');
     await expect(post(AbortSignal.timeout(100))).rejects.toThrow(/timeout|aborted/i);
 
-    sim.failNext('api_component_token', 'reset');
+    f.sim.failNext('api_component_token', 'reset');
     await expect(post()).rejects.toThrow(TypeError);
 
-    sim.failNext('api_component_token', 'html');
+    f.sim.failNext('api_component_token', 'html');
     const html = await post();
     expect([html.status, html.headers.get('content-type')]).toEqual([
       200,
@@ -639,16 +537,22 @@ describe('whitelist, faults and odd requests', () => {
     ]);
     await expect(html.clone().json()).rejects.toThrow();
 
-    sim.failNext('api_component_token', 'http500');
+    f.sim.failNext('api_component_token', 'http500');
     const failed = await post();
     expect(failed.status).toBe(500);
     expect(await failed.text()).toBe('Internal Server Error');
 
-    sim.failNext('api_component_token', 'empty');
+    f.sim.failNext('api_component_token', 'empty');
     const empty = await post();
     expect([empty.status, await empty.text()]).toEqual([200, '']);
 
-    expect(sim.calls.map((c) => c.fault)).toEqual(['timeout', 'reset', 'html', 'http500', 'empty']);
+    expect(f.sim.calls.map((c) => c.fault)).toEqual([
+      'timeout',
+      'reset',
+      'html',
+      'http500',
+      'empty',
+    ]);
   });
 
   it('close() resolves while a timeout fault holds a socket', async () => {
@@ -665,10 +569,10 @@ describe('whitelist, faults and odd requests', () => {
   });
 
   it('answers unknown paths with 404 JSON and adds configured latency', async () => {
-    const unknown = await fetch(`${sim.url}/cgi-bin/component/api_nope`, { method: 'POST' });
+    const unknown = await fetch(`${f.sim.url}/cgi-bin/component/api_nope`, { method: 'POST' });
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as WechatErrorBody).errcode).toBe(48001);
-    expect(sim.callCount('unknown')).toBe(1);
+    expect(f.sim.callCount('unknown')).toBe(1);
 
     const slow = await start({ latencyMs: 50 });
     const started = performance.now();
@@ -677,10 +581,10 @@ describe('whitelist, faults and odd requests', () => {
   });
 
   it('works with the real HttpComponentApi client end to end', async () => {
-    const { ticket } = await sim.pushTicket();
+    const { ticket } = await f.sim.pushTicket();
     const client = new HttpComponentApi({
       componentAppId: APPID,
-      baseUrl: sim.url,
+      baseUrl: f.sim.url,
       timeoutMs: 1000,
       attempts: 2,
       retryDelayMs: 0,
@@ -688,12 +592,12 @@ describe('whitelist, faults and odd requests', () => {
     const { component_access_token: token } = await client.apiComponentToken(SECRET, ticket);
     const { pre_auth_code } = await client.apiCreatePreauthcode(token);
     expect(pre_auth_code).toMatch(/^preauthcode@@@/);
-    const code = sim.authorize('wx9999999999999999');
+    const code = f.sim.authorize('wx9999999999999999');
     const auth = await client.apiQueryAuth(token, code);
     const refreshed = await client.apiAuthorizerToken(
       token,
       'wx9999999999999999',
-      auth.authorization_info.authorizer_refresh_token
+      auth.authorization_info.authorizer_refresh_token as string
     );
     expect(refreshed.authorizer_refresh_token).toBe(
       auth.authorization_info.authorizer_refresh_token
@@ -701,12 +605,12 @@ describe('whitelist, faults and odd requests', () => {
     expect((await client.apiGetAuthorizerList(token, 0, 500)).total_count).toBe(1);
     await expect(client.apiStartPushTicket(SECRET)).resolves.toBeUndefined();
 
-    sim.failNext('api_create_preauthcode', 'html'); // transient: retried
+    f.sim.failNext('api_create_preauthcode', 'html'); // transient: retried
     await expect(client.apiCreatePreauthcode(token)).resolves.toBeDefined();
-    sim.setWhitelisted(false);
+    f.sim.setWhitelisted(false);
     const error = await client.apiCreatePreauthcode(token).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WechatApiError);
     expect(error).toMatchObject({ errcode: 61004, kind: 'ip_not_whitelisted', requestIp: EGRESS });
-    await sim.flushPushes();
+    await f.sim.flushPushes();
   });
 });

@@ -73,6 +73,7 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeStore) => 
         accessToken: 'tok',
         expiresAt: NOW + 7_200_000,
         refreshAt: NOW + 6_300_000,
+        issuedAt: NOW,
         version: 1,
         updatedAt: NOW,
       });
@@ -136,6 +137,34 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeStore) => 
       expect(record?.refreshAt).toBe(NOW + 60_000);
       await store.claim(ref, 0, { owner: 'b', until: NOW + 30_000 }, NOW);
     });
+
+    it('release after an uncertain outcome lowers the expiry, and never raises it', async () => {
+      await store.claim(ref, 0, { owner: 'a', until: NOW + 30_000 }, NOW);
+      await store.saveComponentToken(
+        C,
+        'a',
+        { accessToken: 'tok', expiresAt: NOW + 7_200_000, refreshAt: NOW + 6_300_000 },
+        NOW
+      );
+      await store.claim(ref, 1, { owner: 'b', until: NOW + 30_000 }, NOW);
+      await store.release(
+        ref,
+        'b',
+        { errorCode: 'x', retryAt: NOW, expiresAt: NOW + 300_000 },
+        NOW
+      );
+      expect(await store.getComponentToken(C)).toMatchObject({
+        accessToken: 'tok',
+        expiresAt: NOW + 300_000,
+        refreshAt: NOW,
+        lastErrorCode: 'x',
+      });
+      await store.claim(ref, 1, { owner: 'c', until: NOW + 30_000 }, NOW + 1);
+      await store.release(ref, 'c', { errorCode: 'y', expiresAt: NOW + 900_000 }, NOW + 1);
+      const record = await store.getComponentToken(C);
+      expect(record).toMatchObject({ expiresAt: NOW + 300_000, lastErrorCode: 'y' });
+      expect(record?.leaseOwner).toBeUndefined();
+    });
   });
 
   describe('authorizers', () => {
@@ -152,6 +181,7 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeStore) => 
         refreshToken: 'refresh-1',
         funcInfo: [1, 2],
         refreshAt: NOW + 6_300_000,
+        issuedAt: NOW,
         authorizedAt: NOW,
         version: 1,
         updatedAt: NOW,
@@ -160,6 +190,20 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeStore) => 
       const due = await store.listDueAuthorizers(C, NOW + 6_300_000, 10);
       expect(due.items.map((a) => a.authorizerAppId)).toEqual([A]);
       expect(due.items[0]?.version).toBe(1);
+    });
+
+    it('stores an authorization without a refresh token as without_api_permission, never due', async () => {
+      await store.saveAuthorization(
+        authorization({ refreshToken: undefined, accessToken: undefined, expiresAt: undefined }),
+        NOW
+      );
+      const record = await store.getAuthorizer(C, A);
+      expect(record).toMatchObject({ status: 'without_api_permission', funcInfo: [1, 2] });
+      expect(record?.accessToken).toBeUndefined();
+      expect(record?.refreshToken).toBeUndefined();
+      expect((await store.listDueAuthorizers(C, NOW + 1e12, 10)).items).toEqual([]);
+      await store.saveAuthorization(authorization({ authorizedAt: NOW + 1 }), NOW + 1);
+      expect(await store.getAuthorizer(C, A)).toMatchObject({ status: 'active' });
     });
 
     it('does not claim an authorizer that does not exist', async () => {
@@ -345,6 +389,19 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeStore) => 
       const [pending] = await store.listPendingAuthCodes(C, NOW + 60_000, 10);
       expect(pending).toMatchObject({ attempts: 1, outcomeCode: 'wechat_busy', version: 0 });
       expect(pending?.leaseOwner).toBeUndefined();
+    });
+
+    it('a release can mark the exchange uncertain, and a later release keeps the mark', async () => {
+      await store.putAuthCode(fresh);
+      await store.claim(ref, 0, { owner: 'a', until: NOW + 30_000 }, NOW);
+      await store.release(ref, 'a', { errorCode: 'wechat_unavailable', uncertainAt: NOW }, NOW);
+      await store.claim(ref, 0, { owner: 'b', until: NOW + 30_000 }, NOW + 1);
+      await store.release(ref, 'b', { errorCode: 'other' }, NOW + 1);
+      expect(await store.getAuthCode(C, fresh.code)).toMatchObject({
+        uncertainAt: NOW,
+        outcomeCode: 'other',
+        attempts: 2,
+      });
     });
   });
 });

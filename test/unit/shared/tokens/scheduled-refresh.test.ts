@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TokenContext } from '../../../../shared/tokens/context';
 import { runScheduledRefresh } from '../../../../shared/tokens/scheduled-refresh';
-import type { ComponentApi } from '../../../../shared/wechat/api-client';
+import { fakeComponentApi } from '../../../support/fake-component-api';
 import { MemoryTokenStore } from '../../../support/memory-token-store';
 import { recordingLog, recordingMetrics } from '../../../support/recorders';
 
@@ -55,7 +55,7 @@ async function setup(dueCount: number, options: { latencyMs?: number } = {}) {
   let inFlight = 0;
   let maxInFlight = 0;
   const calls: string[] = [];
-  const api = {
+  const api = fakeComponentApi({
     async apiAuthorizerToken(_ct: string, appId: string, refreshToken: string) {
       calls.push(appId);
       inFlight += 1;
@@ -68,7 +68,7 @@ async function setup(dueCount: number, options: { latencyMs?: number } = {}) {
         authorizer_refresh_token: refreshToken,
       };
     },
-  } as Partial<ComponentApi> as ComponentApi;
+  });
   let now = NOW;
   const ctx: TokenContext = {
     componentAppId: C,
@@ -79,6 +79,7 @@ async function setup(dueCount: number, options: { latencyMs?: number } = {}) {
     log: recordingLog(),
     metrics: recordingMetrics(),
     sleep: async () => {},
+    ticketPush: {},
     newLeaseOwner: (() => {
       let n = 0;
       return () => `owner-${++n}`;

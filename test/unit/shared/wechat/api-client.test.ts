@@ -175,7 +175,7 @@ describe('HttpComponentApi decodes errors by errcode', () => {
     61011: 'credentials_invalid',
     45009: 'quota',
     61023: 'refresh_token_invalid',
-    61003: 'unknown',
+    61003: 'not_authorized',
     61010: 'auth_code_invalid',
     61009: 'auth_code_invalid',
     50002: 'unknown',
@@ -284,5 +284,117 @@ describe('HttpComponentApi transport failures', () => {
       client(fetchStub).apiAuthorizerToken('ct', 'wxf8b4f85f3a794e77', 'r')
     ).rejects.toThrow(WechatApiError);
     expect(sent).toHaveLength(1);
+  });
+});
+
+describe('HttpComponentApi and uncertain outcomes', () => {
+  it('never retries api_query_auth after a lost answer: the code is single-use', async () => {
+    const { sent, fetchStub } = scriptedFetch(
+      new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } }),
+      jsonResponse({ errcode: 61009, errmsg: 'code is invalid' })
+    );
+    const error = await client(fetchStub)
+      .apiQueryAuth('ct', 'queryauthcode@@@x')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WechatUnavailableError);
+    expect(error).toMatchObject({ uncertain: true });
+    expect(sent).toHaveLength(1);
+  });
+
+  it('calls a refused connection certain (nothing reached WeChat) and names the URL without its token', async () => {
+    const { fetchStub } = scriptedFetch(
+      new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } })
+    );
+    const error = await client(fetchStub, 1)
+      .apiCreatePreauthcode('secret-component-token')
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      uncertain: false,
+      url: 'https://api.example.test/cgi-bin/component/api_create_preauthcode',
+    });
+    expect(JSON.stringify(error)).not.toContain('secret-component-token');
+  });
+
+  it('accepts an api_query_auth answer without tokens (no API permission) as final', async () => {
+    const { fetchStub } = scriptedFetch(
+      jsonResponse({
+        authorization_info: {
+          authorizer_appid: 'wxf8b4f85f3a794e77',
+          func_info: [{ funcscope_category: { id: 1 } }],
+        },
+      })
+    );
+    const answer = await client(fetchStub).apiQueryAuth('ct', 'queryauthcode@@@x');
+    expect(answer.authorization_info).toEqual({
+      authorizer_appid: 'wxf8b4f85f3a794e77',
+      authorizer_access_token: undefined,
+      expires_in: undefined,
+      authorizer_refresh_token: undefined,
+      func_info: [{ funcscope_category: { id: 1 } }],
+    });
+  });
+
+  it.each([
+    ['no list', { errcode: 0, total_count: 3 }],
+    ['no total_count', { list: [] }],
+    ['an item without appid', { total_count: 1, list: [{ refresh_token: 'r', auth_time: 1 }] }],
+    ['a non-array list', { total_count: 1, list: {} }],
+  ])(
+    'refuses an api_get_authorizer_list answer with %s (a failure, never an empty list)',
+    async (_name, body) => {
+      const { fetchStub } = scriptedFetch(jsonResponse(body), jsonResponse(body));
+      await expect(client(fetchStub).apiGetAuthorizerList('ct', 0, 500)).rejects.toThrow(
+        WechatUnavailableError
+      );
+    }
+  );
+
+  it('keeps a listed authorizer whose refresh token is empty (WeChat documents it)', async () => {
+    const { fetchStub } = scriptedFetch(
+      jsonResponse({
+        total_count: 1,
+        list: [{ authorizer_appid: 'wxabc123', refresh_token: '', auth_time: 5 }],
+      })
+    );
+    const page = await client(fetchStub).apiGetAuthorizerList('ct', 0, 500);
+    expect(page.list).toEqual([{ authorizer_appid: 'wxabc123', refresh_token: '', auth_time: 5 }]);
+  });
+
+  it('ends every attempt within the budget given by within(), and starts none without time left', async () => {
+    let attempts = 0;
+    const hang = (_url: string | URL, init?: RequestInit) =>
+      new Promise<Response>((_resolve, reject) => {
+        attempts += 1;
+        init?.signal?.addEventListener('abort', () => reject(init.signal?.reason));
+      });
+    const api = new HttpComponentApi({
+      componentAppId: 'wxcomponent000001',
+      baseUrl: 'https://api.example.test',
+      timeoutMs: 60_000,
+      attempts: 5,
+      retryDelayMs: 0,
+      fetch: hang as typeof fetch,
+    });
+    const error = await api
+      .within(300)
+      .apiCreatePreauthcode('ct')
+      .catch((e: unknown) => e);
+    // The first attempt is cut at the budget (not at its 60 s timeout) and no retry fits after it.
+    expect(error).toMatchObject({
+      uncertain: true,
+      message: expect.stringMatching(/no answer within (2\d\d|300) ms/),
+    });
+    expect(attempts).toBe(1);
+    const none = scriptedFetch();
+    const spent = new HttpComponentApi({
+      componentAppId: 'wxcomponent000001',
+      baseUrl: 'https://api.example.test',
+      timeoutMs: 1000,
+      attempts: 2,
+      retryDelayMs: 0,
+      fetch: none.fetchStub,
+    }).within(0);
+    await expect(spent.apiCreatePreauthcode('ct')).rejects.toMatchObject({ uncertain: false });
+    expect(none.sent).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ import {
 import {
   parseAuthEvent,
   parseEnvelope,
-  parseFlatXml,
+  parseXmlFields,
 } from '../../../../shared/wechat/callback-xml';
 
 const C = 'wx9eeba14a01d3807f';
@@ -61,14 +61,14 @@ describe('parseEnvelope', () => {
   });
 
   it('keeps entity references as text instead of expanding them', () => {
-    expect(parseFlatXml('<xml><A>&amp;lt;&#x41;</A></xml>', 'body')).toEqual({
+    expect(parseXmlFields('<xml><A>&amp;lt;&#x41;</A></xml>', 'body')).toEqual({
       A: '&amp;lt;&#x41;',
     });
   });
 
   it('rejects deep nesting that fits under the size limit', () => {
     const deep = `<xml>${'<a>'.repeat(1500)}x${'</a>'.repeat(1500)}</xml>`;
-    expect(() => parseFlatXml(deep, 'body')).toThrow(MalformedMessageError);
+    expect(() => parseXmlFields(deep, 'body')).toThrow(MalformedMessageError);
   });
 });
 

@@ -1,0 +1,56 @@
+import { json, parseJson, type Routes } from './local-service';
+import type { WechatSimulator } from './simulator';
+import { InvalidAdvanceError, parseAdvanceRequest } from './time-travel';
+
+/** What the sandbox's own routes act on. */
+export interface SandboxControls {
+  /** The sandbox's time (epoch ms). */
+  now(): number;
+  /**
+   * Moves the sandbox's clocks forward by `ms` and lets what was due happen (ticket push, scheduled
+   * refresh); resolves with the new time.
+   *
+   * @throws InvalidAdvanceError, changing nothing, for a value the clock cannot move by.
+   */
+  advanceClock(ms: number): Promise<number>;
+  /** The built-in simulator, when there is one. */
+  simulator?: WechatSimulator;
+}
+
+const clockAnswer = (now: number) => json(200, { now: new Date(now).toISOString() });
+
+/**
+ * The sandbox's local-only routes besides the service's:
+ *
+ * - `GET /local/clock` → `{"now":"<ISO 8601>"}`, the sandbox's time;
+ * - `POST /local/clock` with `{"advanceMs": N}` (an integer ≥ 0) moves it forward (time travel: a 2-hour
+ *   token renews in seconds) and answers the same; anything else is a 400 with a JSON error, and nothing
+ *   moves;
+ * - `GET /local/wechat-calls` (built-in simulator only) → `{"calls":{"<api>":<count>,…}}`, the calls WeChat
+ *   has received since start: how one sees that concurrent callers made one WeChat call.
+ *
+ * @see ../../../shared/docs/architecture.md §5 in the design folder
+ */
+export function sandboxRoutes(controls: SandboxControls): Routes {
+  const routes: Routes = {
+    'GET /local/clock': async () => clockAnswer(controls.now()),
+    'POST /local/clock': async (event) => {
+      try {
+        const ms = parseAdvanceRequest(parseJson(event.body));
+        return clockAnswer(await controls.advanceClock(ms));
+      } catch (error) {
+        if (!(error instanceof InvalidAdvanceError)) throw error;
+        return json(400, { error: { code: 'invalid_request', message: error.message } });
+      }
+    },
+  };
+  const simulator = controls.simulator;
+  if (simulator) {
+    routes['GET /local/wechat-calls'] = async () => {
+      const calls: Record<string, number> = {};
+      for (const call of simulator.calls) calls[call.api] = (calls[call.api] ?? 0) + 1;
+      return json(200, { calls });
+    };
+  }
+  return routes;
+}

@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * The simulator's errcodes with WeChat's real errmsg prefixes and ` rid: …` suffix (wechat-protocol.md §3 and
+ * the fixtures). Handlers throw {@link ApiFailure}; the server turns it into `{errcode, errmsg}`.
+ */
+
+/** Real errmsg prefixes (wechat-protocol.md §3 and the fixtures). */
+const ERRMSG: Readonly<Record<number, string>> = {
+  [-1]: 'system error',
+  40001: 'invalid credential, access_token is invalid or not latest',
+  40013: 'invalid appid',
+  40014: 'invalid access_token',
+  40125: 'invalid appsecret',
+  41001: 'access_token missing',
+  41002: 'appid missing',
+  41004: 'appsecret missing',
+  42001: 'access_token expired',
+  43002: 'require POST method',
+  45009: 'reach max api daily quota limit',
+  47001: 'data format error',
+  48001: 'api unauthorized',
+  48006: 'forbid to clear quota because of reaching the limit',
+  50002: 'user limited',
+  61003: 'component is not authorized by this account',
+  61004: 'access clientip is not registered',
+  61005: 'component ticket is expired',
+  61006: 'component ticket is invalid',
+  61007: 'api is unauthorized to component',
+  61009: 'code is invalid',
+  61010: 'code is expired',
+  61011: 'invalid component',
+  61014: 'must use component token for component api',
+  61023: 'refresh_token is invalid',
+};
+
+/** An API answer with an errcode, thrown by the state and the handlers. */
+export class ApiFailure extends Error {
+  constructor(readonly errcode: number) {
+    super(`errcode ${errcode}`);
+  }
+}
+
+export function fail(errcode: number): never {
+  throw new ApiFailure(errcode);
+}
+
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+
+/** WeChat's request id: the clock's epoch seconds in hex, then two random parts. */
+export function rid(now: number): string {
+  return `${Math.floor(now / 1000)
+    .toString(16)
+    .padStart(8, '0')}-${hex(4)}-${hex(4)}`;
+}
+
+/**
+ * The errmsg WeChat sends with `errcode`: prefix, the egress IP for the whitelist errors, ` rid: …`, and
+ * an optional `(simulator: detail)` before the rid for answers only the simulator gives.
+ */
+export function errmsg(
+  errcode: number,
+  context: { now: number; egressIp: string; detail?: string }
+): string {
+  const ip = context.egressIp;
+  let prefix = ERRMSG[errcode] ?? `simulated error ${errcode}`;
+  if (errcode === 61004) prefix = `${prefix} requestIP: ${ip}`;
+  if (errcode === 40164) prefix = `invalid ip ${ip} ipv6 ::ffff:${ip}, not in whitelist`;
+  const detail = context.detail ? ` (simulator: ${context.detail})` : '';
+  return `${prefix}${detail} rid: ${rid(context.now)}`;
+}

@@ -1,0 +1,90 @@
+import type { ServerResponse } from 'node:http';
+import type { ApiName } from '../../shared/wechat/wire';
+import { HTML_TYPE, JSON_TYPE, page, send, TEXT_TYPE } from './http';
+import type { Fault } from './types';
+
+/**
+ * Injected faults: a queue per API (and '*'), and how each fault that replaces or withholds an answer
+ * plays out on the wire.
+ */
+
+/** Faults after which WeChat has acted: the call is processed, then its answer is lost. */
+export const PROCESSED_FAULTS: ReadonlySet<Fault> = new Set<Fault>(['lost', 'lost_timeout']);
+
+/** Faults queued by `failNext`, per API and for any API ('*'), each for a number of calls. */
+export class FaultQueue {
+  readonly #queues = new Map<ApiName | '*', { fault: Fault; remaining: number }[]>();
+
+  add(api: ApiName | '*', fault: Fault, times: number): void {
+    if (!Number.isInteger(times) || times < 1) {
+      throw new RangeError('times must be a positive integer');
+    }
+    const queue = this.#queues.get(api) ?? [];
+    queue.push({ fault, remaining: times });
+    this.#queues.set(api, queue);
+  }
+
+  /** The fault for this call of `api`, if any (the API's own queue first, then '*'). */
+  take(api: ApiName): Fault | undefined {
+    for (const key of [api, '*'] as const) {
+      const queue = this.#queues.get(key);
+      const head = queue?.[0];
+      if (!queue || !head) continue;
+      if (--head.remaining <= 0) queue.shift();
+      return head.fault;
+    }
+    return undefined;
+  }
+
+  clear(): void {
+    this.#queues.clear();
+  }
+}
+
+/** Sockets held open by `'timeout'` / `'lost_timeout'`, dropped on close. */
+export class HeldResponses {
+  readonly #held = new Set<ServerResponse>();
+
+  hold(res: ServerResponse): void {
+    this.#held.add(res);
+    res.on('close', () => this.#held.delete(res));
+  }
+
+  dropAll(): void {
+    for (const res of this.#held) res.socket?.destroy();
+  }
+}
+
+/**
+ * Plays a transport fault: the answer is withheld or replaced (`malformed()` builds the `'malformed'` JSON).
+ * The lost faults reset or hold the socket like their unprocessed twins.
+ */
+export function playFault(
+  fault: Exclude<Fault, object>,
+  res: ServerResponse,
+  held: HeldResponses,
+  malformed: () => object
+): void {
+  switch (fault) {
+    case 'timeout':
+    case 'lost_timeout':
+      held.hold(res);
+      return;
+    case 'reset':
+    case 'lost':
+      res.socket?.destroy();
+      return;
+    case 'html':
+      send(res, 200, HTML_TYPE, page('微信公众平台', '<p>系统繁忙，请稍后再试。</p>'));
+      return;
+    case 'http500':
+      send(res, 500, TEXT_TYPE, 'Internal Server Error');
+      return;
+    case 'empty':
+      send(res, 200, JSON_TYPE, '');
+      return;
+    case 'malformed':
+      send(res, 200, JSON_TYPE, JSON.stringify(malformed()));
+      return;
+  }
+}

@@ -1,0 +1,45 @@
+import { Simulator } from './simulator';
+import type { SimulatorOptions, WechatSimulator } from './types';
+
+/**
+ * A local WeChat for the sandbox, the integration/e2e/reliability tests and the benchmarks: WeChat's side of
+ * a third-party platform, as strict as WeChat by default (superseded tokens die 5 minutes later, lost
+ * answers, no tokens without API permission, 61003 after a revocation, daily quotas, nested pushes), on its
+ * own clock and with its own message crypto. Only `node:http`, bound to 127.0.0.1.
+ *
+ * Layout: `state.ts` (data and rules, no HTTP), `api.ts` (component API handlers), `pages.ts`
+ * (authorization page, confirm, revocation route), `pushes.ts` + `crypto.ts` (sealed pushes, own
+ * WXBizMsgCrypt), `server.ts` + `faults.ts` + `http.ts` (routing, injected faults), `errcodes.ts` (errmsg
+ * and rid), `rules.ts` (what is enforced, and the defaults), `types.ts` (public types), `simulator.ts`
+ * (the facade).
+ *
+ * @see ../../../shared/docs/wechat-protocol.md §2–§7 and §11 in the design folder
+ */
+
+export { DEFAULT_DAILY_QUOTA, DEFAULT_RULES, type Rules, type SimulatorRules } from './rules';
+export type {
+  AuthorizerView,
+  CallName,
+  CallRecord,
+  Fault,
+  PushAnswer,
+  PushFields,
+  PushRecord,
+  PushValue,
+  SimulatorOptions,
+  SimulatorState,
+  TokenStatus,
+  TokenView,
+  WechatSimulator,
+} from './types';
+
+/**
+ * Starts a simulator on 127.0.0.1 (ephemeral port unless `port` is given). See {@link WechatSimulator}.
+ *
+ * @throws ConfigError when `token` or `encodingAesKey` is unusable.
+ */
+export async function startWechatSimulator(options: SimulatorOptions): Promise<WechatSimulator> {
+  const simulator = new Simulator(options);
+  await simulator.start();
+  return simulator;
+}

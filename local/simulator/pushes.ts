@@ -1,0 +1,131 @@
+import type { WechatSealer } from './crypto';
+import { describeError } from './http';
+import type { WechatState } from './state';
+import type { PushAnswer, PushFields, PushRecord, PushValue } from './types';
+
+/**
+ * Builds WeChat's pushes to the authorization event URL and sends them: payload XML (nested elements
+ * allowed), sealed by the simulator's own crypto, in the `<xml><AppId/><Encrypt/></xml>` envelope with
+ * `signature`, `timestamp`, `nonce`, `encrypt_type=aes` and `msg_signature` in the query string.
+ *
+ * @see ../../../shared/docs/wechat-protocol.md §4 in the design folder
+ */
+
+const PUSH_TIMEOUT_MS = 5000;
+const ELEMENT_NAME = /^[A-Za-z_][\w.-]*$/;
+
+const cdata = (value: string) => `<![CDATA[${value.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`;
+
+function element(name: string, value: PushValue): string {
+  if (!ELEMENT_NAME.test(name)) throw new TypeError(`invalid XML element name: ${name}`);
+  if (Array.isArray(value)) return value.map((item) => element(name, item)).join('');
+  let inner: string;
+  if (typeof value === 'number') inner = String(value);
+  else if (typeof value === 'string') inner = cdata(value);
+  else {
+    inner = Object.entries(value as PushFields)
+      .map(([child, v]) => element(child, v))
+      .join('');
+  }
+  return `<${name}>${inner}</${name}>`;
+}
+
+/** `<xml>…</xml>` with strings in CDATA and numbers bare, as WeChat's pushes are; objects nest. */
+function payloadXml(fields: PushFields): string {
+  return element('xml', fields);
+}
+
+/** Sends and records the pushes of one simulator; `close()` aborts what is in flight. */
+export class PushSender {
+  readonly records: PushRecord[] = [];
+  readonly #state: WechatState;
+  readonly #sealer: WechatSealer;
+  readonly #abort = new AbortController();
+  readonly #inflight = new Set<Promise<void>>();
+  #closed = false;
+
+  constructor(state: WechatState, sealer: WechatSealer) {
+    this.#state = state;
+    this.#sealer = sealer;
+  }
+
+  /**
+   * Records and (unless `deliver: false`, no eventUrl, or closing) sends one push; never throws for a
+   * delivery problem. `AppId`, `CreateTime` and `InfoType` come first; `fields` may override their values.
+   */
+  async send(
+    infoType: string,
+    fields: PushFields,
+    opts: { authorizerAppId?: string | undefined; deliver?: boolean } = {}
+  ): Promise<PushAnswer> {
+    const now = this.#state.clock();
+    const appId = this.#state.platform.componentAppId;
+    const xml = payloadXml({
+      AppId: appId,
+      CreateTime: Math.floor(now / 1000),
+      InfoType: infoType,
+      ...fields,
+    });
+    const record: PushRecord = { infoType, status: 0, body: '', at: now, xml };
+    if (opts.authorizerAppId) record.authorizerAppId = opts.authorizerAppId;
+    this.records.push(record);
+    const eventUrl = this.#state.eventUrl;
+    if (opts.deliver === false) {
+      record.lost = true;
+      record.error = 'not delivered (simulated lost push)';
+      return { status: 0, body: '' };
+    }
+    if (!eventUrl || this.#closed) {
+      record.error = eventUrl ? 'simulator is closing' : 'no eventUrl set';
+      return { status: 0, body: '' };
+    }
+    const sealed = this.#sealer.seal(xml, { timestamp: String(Math.floor(now / 1000)) });
+    const query = new URLSearchParams({
+      signature: sealed.signature,
+      timestamp: sealed.timestamp,
+      nonce: sealed.nonce,
+      encrypt_type: 'aes',
+      msg_signature: sealed.msgSignature,
+    });
+    const target = `${eventUrl}${eventUrl.includes('?') ? '&' : '?'}${query}`;
+    const envelope = `<xml><AppId>${cdata(appId)}</AppId><Encrypt>${cdata(sealed.encrypt)}</Encrypt></xml>`;
+    await this.track(
+      (async () => {
+        try {
+          const response = await fetch(target, {
+            method: 'POST',
+            headers: { 'content-type': 'text/xml' },
+            body: envelope,
+            signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(PUSH_TIMEOUT_MS)]),
+          });
+          record.status = response.status;
+          record.body = await response.text();
+        } catch (error) {
+          record.error = describeError(error);
+        }
+      })()
+    );
+    return { status: record.status, body: record.body };
+  }
+
+  /** Registers work that {@link flush} and {@link close} wait for. */
+  track(task: Promise<unknown>): Promise<void> {
+    const settled = task.then(
+      () => {},
+      () => {}
+    );
+    this.#inflight.add(settled);
+    return settled.finally(() => this.#inflight.delete(settled));
+  }
+
+  async flush(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.all([...this.#inflight]);
+  }
+
+  /** Aborts pushes in flight, refuses new ones, and waits for the tracked work to settle. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#abort.abort();
+    await this.flush();
+  }
+}

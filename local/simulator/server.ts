@@ -1,0 +1,149 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type ApiName, ApiPath } from '../../shared/wechat/wire';
+import { type ApiContext, answerApi, malformedAnswer } from './api';
+import { ApiFailure, errmsg, rid } from './errcodes';
+import { FaultQueue, HeldResponses, PROCESSED_FAULTS, playFault } from './faults';
+import { describeError, JSON_TYPE, parseJsonObject, readBody, send } from './http';
+import { type PagesContext, routePage } from './pages';
+import type { WechatState } from './state';
+import type { CallName, CallRecord, Fault } from './types';
+
+/**
+ * The simulator's `node:http` server on 127.0.0.1: routes the component APIs (recording every call,
+ * applying injected faults before or after WeChat processes the call), the page routes, and a 404 JSON
+ * answer for anything else.
+ */
+
+const API_BY_PATH = new Map<string, ApiName>(
+  Object.entries(ApiPath).map(([api, path]) => [path, api as ApiName])
+);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** What the server needs from the simulator around it. */
+export interface ServerOptions {
+  state: WechatState;
+  port: number;
+  latencyMs: number;
+  egressIp: string;
+  onPushTicketStarted: ApiContext['onPushTicketStarted'];
+  pushAuthorization: PagesContext['pushAuthorization'];
+  revoke: PagesContext['revoke'];
+}
+
+/** The HTTP side of one simulator: routes, the call log and the fault queue. */
+export class SimulatorServer {
+  readonly calls: CallRecord[] = [];
+  readonly faults = new FaultQueue();
+  readonly #held = new HeldResponses();
+  readonly #options: ServerOptions;
+  readonly #server = createServer((req, res) => void this.#onRequest(req, res));
+  readonly #pages: PagesContext;
+
+  constructor(options: ServerOptions) {
+    this.#options = options;
+    this.#pages = {
+      state: options.state,
+      record: (api, req, url, body) => this.#record(api, req, url, body),
+      errmsg: (errcode, detail) => this.#errmsg(errcode, detail),
+      pushAuthorization: options.pushAuthorization,
+      revoke: options.revoke,
+    };
+  }
+
+  /** Listens; resolves with the base URL. */
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#options.port, '127.0.0.1', () => resolve());
+    });
+    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+  }
+
+  close(): Promise<void> {
+    this.#held.dropAll();
+    return new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+
+  #errmsg(errcode: number, detail?: string): string {
+    const context = { now: this.#options.state.clock(), egressIp: this.#options.egressIp };
+    return errmsg(errcode, detail ? { ...context, detail } : context);
+  }
+
+  #record(api: CallName, req: IncomingMessage, url: URL, body: unknown, errcode?: number) {
+    const call: CallRecord = {
+      api,
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      body,
+      at: this.#options.state.clock(),
+    };
+    if (errcode !== undefined) call.errcode = errcode;
+    this.calls.push(call);
+    return call;
+  }
+
+  async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      const api = API_BY_PATH.get(url.pathname);
+      if (api) return await this.#onApi(api, req, res, url);
+      if (await routePage(req, res, url, this.#pages)) return;
+      const raw = await readBody(req);
+      this.#record('unknown', req, url, raw, 48001);
+      const message = this.#errmsg(48001, `no ${req.method} ${url.pathname}`);
+      send(res, 404, JSON_TYPE, JSON.stringify({ errcode: 48001, errmsg: message }));
+    } catch (error) {
+      const message = `system error (simulator: ${describeError(error)}) rid: ${rid(this.#options.state.clock())}`;
+      send(res, 500, JSON_TYPE, JSON.stringify({ errcode: -1, errmsg: message }));
+    }
+  }
+
+  async #onApi(api: ApiName, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const raw = await readBody(req);
+    const json = parseJsonObject(raw);
+    const call = this.#record(api, req, url, json ?? raw);
+    if (this.#options.latencyMs) await sleep(this.#options.latencyMs);
+    const fault = this.faults.take(api);
+    if (fault !== undefined && !PROCESSED_FAULTS.has(fault)) {
+      return this.#unprocessed(api, fault, call, res);
+    }
+    const answer = this.#process(api, call, req.method ?? 'GET', json);
+    if (fault === undefined) return send(res, 200, JSON_TYPE, JSON.stringify(answer));
+    call.fault = fault as Exclude<Fault, object>;
+    playFault(call.fault, res, this.#held, () => answer);
+  }
+
+  /** WeChat acts on the call; an errcode answer is recorded on the call. */
+  #process(
+    api: ApiName,
+    call: CallRecord,
+    method: string,
+    json: Record<string, unknown> | undefined
+  ): object {
+    const { state, onPushTicketStarted } = this.#options;
+    try {
+      return answerApi(api, { method, query: call.query, json }, { state, onPushTicketStarted });
+    } catch (error) {
+      if (!(error instanceof ApiFailure)) throw error;
+      call.errcode = error.errcode;
+      return { errcode: error.errcode, errmsg: this.#errmsg(error.errcode) };
+    }
+  }
+
+  #unprocessed(api: ApiName, fault: Fault, call: CallRecord, res: ServerResponse): void {
+    if (typeof fault === 'object') {
+      call.fault = 'errcode';
+      call.errcode = fault.errcode;
+      const message = fault.errmsg ?? this.#errmsg(fault.errcode);
+      send(res, 200, JSON_TYPE, JSON.stringify({ errcode: fault.errcode, errmsg: message }));
+      return;
+    }
+    call.fault = fault;
+    playFault(fault, res, this.#held, () => malformedAnswer(api, this.#options.state));
+  }
+}

@@ -1,0 +1,255 @@
+import type { ApiName } from '../../shared/wechat/wire';
+import { WechatSealer } from './crypto';
+import { PushSender } from './pushes';
+import { type Rules, resolveRules } from './rules';
+import { SimulatorServer } from './server';
+import { type AuthCodeRecord, DEFAULT_FUNC_IDS, WechatState } from './state';
+import type {
+  CallName,
+  CallRecord,
+  Fault,
+  PushAnswer,
+  PushFields,
+  PushRecord,
+  SimulatorOptions,
+  SimulatorState,
+  TokenStatus,
+  WechatSimulator,
+} from './types';
+
+/**
+ * The {@link WechatSimulator} facade: WeChat's state and rules, its HTTP server, its pushes and the ticket
+ * push service, all on the simulator's own clock.
+ */
+
+const DEFAULT_EGRESS_IP = '203.0.113.7';
+/** The ticket timer checks this often at most (it pushes only when the interval has passed on the clock). */
+const MAX_TICK_MS = 1000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** See {@link WechatSimulator}; started by `startWechatSimulator`. */
+export class Simulator implements WechatSimulator {
+  url = '';
+  readonly rules: Rules;
+  readonly #state: WechatState;
+  readonly #pushes: PushSender;
+  readonly #server: SimulatorServer;
+  readonly #ticketIntervalMs: number;
+  #lastTicketAt = 0;
+  /** The ticket push in flight, so that a catchUp() that finds it already sent waits for it. */
+  #ticketPush: Promise<unknown> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** @throws ConfigError when `token` or `encodingAesKey` is unusable. */
+  constructor(options: SimulatorOptions) {
+    this.rules = resolveRules(options.rules);
+    const { componentAppId, componentAppSecret } = options;
+    this.#state = new WechatState(
+      { componentAppId, componentAppSecret },
+      this.rules,
+      options.clock ?? Date.now
+    );
+    this.#state.eventUrl = options.eventUrl;
+    this.#pushes = new PushSender(
+      this.#state,
+      new WechatSealer({
+        token: options.token,
+        encodingAesKey: options.encodingAesKey,
+        componentAppId,
+      })
+    );
+    this.#ticketIntervalMs = options.ticketIntervalMs ?? 0;
+    this.#server = new SimulatorServer({
+      state: this.#state,
+      port: options.port ?? 0,
+      latencyMs: options.latencyMs ?? 0,
+      egressIp: options.egressIp ?? DEFAULT_EGRESS_IP,
+      // Like WeChat, a ticket follows soon after the answer (flushPushes() waits for it).
+      onPushTicketStarted: () =>
+        void this.#pushes.track(
+          sleep(1).then(() => (this.#closing ? undefined : this.pushTicket()))
+        ),
+      pushAuthorization: (infoType, authCode) => this.#pushAuthorization(infoType, authCode),
+      revoke: (authorizerAppId, push) => this.revoke(authorizerAppId, { push }),
+    });
+  }
+
+  /** Listens on 127.0.0.1 and starts the ticket push service's timer (when it has an interval). */
+  async start(): Promise<void> {
+    this.url = await this.#server.listen();
+    this.#lastTicketAt = this.now();
+    const interval = this.#ticketIntervalMs;
+    if (interval > 0) {
+      const tick = Math.max(1, Math.min(MAX_TICK_MS, Math.ceil(interval / 4)));
+      this.#timer = setInterval(() => void this.catchUp(), tick);
+      this.#timer.unref();
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      clearInterval(this.#timer);
+      await Promise.all([this.#pushes.close(), this.#server.close()]);
+    })();
+    return this.#closing;
+  }
+
+  now(): number {
+    return this.#state.clock();
+  }
+
+  get state(): SimulatorState {
+    return this.#state;
+  }
+  get calls(): readonly CallRecord[] {
+    return this.#server.calls;
+  }
+  get pushes(): PushRecord[] {
+    return this.#pushes.records;
+  }
+
+  setEventUrl(url: string | undefined): void {
+    this.#state.eventUrl = url;
+  }
+  stopPushes(): void {
+    this.#state.pushesStopped = true;
+  }
+  resumePushes(): void {
+    this.#state.pushesStopped = false;
+  }
+  setWhitelisted(ok: boolean): void {
+    this.#state.whitelisted = ok;
+  }
+  callCount(api: CallName): number {
+    return this.#server.calls.filter((call) => call.api === api).length;
+  }
+  resetCalls(): void {
+    this.#server.calls.length = 0;
+  }
+  failNext(api: ApiName | '*', fault: Fault, times = 1): void {
+    this.#server.faults.add(api, fault, times);
+  }
+  clearFaults(): void {
+    this.#server.faults.clear();
+  }
+
+  // --- inspection --------------------------------------------------------------------------------------
+
+  tokenStatus(token: string): TokenStatus {
+    return this.#state.tokenStatus(token);
+  }
+  tokenValidAt(token: string, at: number): boolean {
+    return this.#state.tokenValidAt(token, at);
+  }
+  quotaUsed(api: ApiName, authorizerAppId?: string, at?: number): number {
+    return this.#state.quotaUsed(api, authorizerAppId, at);
+  }
+  isAuthorized(authorizerAppId: string): boolean {
+    return this.#state.authorizers.get(authorizerAppId)?.active === true;
+  }
+  listedRefreshToken(authorizerAppId: string): string | undefined {
+    return this.#state.listedRefreshToken(authorizerAppId);
+  }
+  async flushPushes(): Promise<void> {
+    await this.#pushes.flush();
+  }
+
+  // --- authorizations ----------------------------------------------------------------------------------
+
+  authorize(
+    authorizerAppId: string,
+    funcIds: number[] = [...DEFAULT_FUNC_IDS],
+    opts: { apiPermission?: boolean } = {}
+  ): string {
+    const preAuthCode = this.#state.mintPreAuthCode(true);
+    return this.#state.authorize(authorizerAppId, funcIds, preAuthCode, opts);
+  }
+
+  rotateRefreshToken(authorizerAppId: string): string {
+    return this.#state.rotateRefreshToken(authorizerAppId);
+  }
+
+  setListedWithoutRefreshToken(authorizerAppId: string, on: boolean): void {
+    this.#state.setListedWithoutRefreshToken(authorizerAppId, on);
+  }
+
+  revoke(authorizerAppId: string, opts: { push?: boolean } = {}): Promise<PushAnswer> {
+    this.#state.revoke(authorizerAppId);
+    return this.#pushes.send(
+      'unauthorized',
+      { AuthorizerAppid: authorizerAppId },
+      { authorizerAppId, deliver: opts.push ?? true }
+    );
+  }
+
+  pushUnauthorized(authorizerAppId: string): Promise<PushAnswer> {
+    return this.revoke(authorizerAppId);
+  }
+
+  forgetAuthorizer(authorizerAppId: string): void {
+    void this.revoke(authorizerAppId, { push: false });
+  }
+
+  // --- pushes ------------------------------------------------------------------------------------------
+
+  async pushTicket(): Promise<{ ticket: string } & PushAnswer> {
+    const ticket = this.#state.mintTicket();
+    this.#lastTicketAt = this.now();
+    const push = this.#pushes.send('component_verify_ticket', { ComponentVerifyTicket: ticket });
+    this.#ticketPush = push;
+    const answer = await push;
+    return { ticket, ...answer };
+  }
+
+  async catchUp(): Promise<void> {
+    if (this.#ticketIntervalMs <= 0 || this.#state.pushesStopped || this.#closing) return;
+    if (this.now() - this.#lastTicketAt < this.#ticketIntervalMs) {
+      await this.#ticketPush;
+      return;
+    }
+    await this.pushTicket();
+  }
+
+  async pushAuthorized(
+    authorizerAppId: string,
+    opts: {
+      infoType?: 'authorized' | 'updateauthorized';
+      funcIds?: number[];
+      apiPermission?: boolean;
+      deliver?: boolean;
+    } = {}
+  ): Promise<{ authCode: string } & PushAnswer> {
+    const permission =
+      opts.apiPermission === undefined ? {} : { apiPermission: opts.apiPermission };
+    const authCode = this.authorize(authorizerAppId, opts.funcIds, permission);
+    const answer = await this.#pushAuthorization(
+      opts.infoType ?? 'authorized',
+      authCode,
+      opts.deliver ?? true
+    );
+    return { authCode, ...answer };
+  }
+
+  pushEvent(
+    infoType: string,
+    fields: PushFields = {},
+    opts: { authorizerAppId?: string; deliver?: boolean } = {}
+  ): Promise<PushAnswer> {
+    return this.#pushes.send(infoType, fields, opts);
+  }
+
+  #pushAuthorization(infoType: string, authCode: string, deliver = true): Promise<PushAnswer> {
+    const record = this.#state.authCodes.get(authCode) as AuthCodeRecord;
+    return this.#pushes.send(
+      infoType,
+      {
+        AuthorizerAppid: record.authorizerAppId,
+        AuthorizationCode: authCode,
+        AuthorizationCodeExpiredTime: Math.floor(record.expiresAt / 1000),
+        PreAuthCode: record.preAuthCode,
+      },
+      { authorizerAppId: record.authorizerAppId, deliver }
+    );
+  }
+}

@@ -1,0 +1,394 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../../shared/clock';
+import type { ApiName } from '../../shared/wechat/wire';
+import { fail } from './errcodes';
+import { beijingDay, PER_AUTHORIZER_QUOTA, type Rules } from './rules';
+import type { SimulatorState, TokenStatus } from './types';
+
+/**
+ * The simulated WeChat's data and rules, without HTTP: tickets, tokens and their lifetimes, codes,
+ * authorizations, daily quotas. Operations throw `ApiFailure` with the errcode WeChat answers.
+ *
+ * @see ../../../shared/docs/wechat-protocol.md §1, §7 and §11 in the design folder
+ */
+
+const SECOND = 1000;
+/** Dead tokens are kept this long (for {@link WechatState.tokenValidAt}) before pruning. */
+const TOKEN_RETENTION_MS = 7 * 86_400_000;
+const PRUNE_ABOVE = 1000;
+/** The permission sets (权限集) granted when a test or a link names none. */
+export const DEFAULT_FUNC_IDS: readonly number[] = [1, 2, 3];
+
+const b64url = (bytes: number) => randomBytes(bytes).toString('base64url');
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+const seconds = (ms: number) => Math.floor(ms / SECOND);
+
+/** A token as the state keeps it (see `TokenView`). */
+export interface TokenRecord {
+  issuedAt: number;
+  expiresAt: number;
+  supersededAt?: number;
+  revokedAt?: number;
+}
+
+/** An authorization as the state keeps it (see `AuthorizerView`). */
+export interface AuthorizerRecord {
+  refreshToken: string;
+  previousRefreshToken?: { value: string; until: number };
+  accessTokens: Map<string, TokenRecord>;
+  funcIds: number[];
+  active: boolean;
+  authTime: number;
+  userName: string;
+  nickName: string;
+  apiPermission: boolean;
+  listedWithoutRefreshToken: boolean;
+}
+
+/** An auth code: single use, `codeTtlSeconds`, tied to the pre_auth_code that produced it. */
+export interface AuthCodeRecord {
+  authorizerAppId: string;
+  expiresAt: number;
+  used: boolean;
+  preAuthCode: string;
+}
+
+/** A pre_auth_code: single use, `codeTtlSeconds`. */
+export interface PreAuthCodeRecord {
+  issuedAt: number;
+  expiresAt: number;
+  used: boolean;
+}
+
+/** What api_query_auth hands out; the tokens are absent for an account without API permission. */
+export interface Exchange {
+  authorizerAppId: string;
+  funcIds: readonly number[];
+  accessToken?: string;
+  refreshToken?: string;
+}
+
+/** Why a token stops being accepted, and when, per the rules. */
+function endings(token: TokenRecord, rules: Rules): [Exclude<TokenStatus, 'valid'>, number][] {
+  const ends: [Exclude<TokenStatus, 'valid'>, number][] = [];
+  if (rules.tokensExpire) ends.push(['expired', token.expiresAt]);
+  if (token.supersededAt !== undefined) {
+    ends.push(['superseded', token.supersededAt + rules.supersededGraceMs]);
+  }
+  if (token.revokedAt !== undefined) ends.push(['revoked', token.revokedAt]);
+  return ends;
+}
+
+function statusAt(token: TokenRecord | undefined, at: number, rules: Rules): TokenStatus {
+  if (!token || at < token.issuedAt) return 'unknown';
+  let status: TokenStatus = 'valid';
+  let earliest = Infinity;
+  for (const [reason, end] of endings(token, rules)) {
+    if (at >= end && end < earliest) {
+      status = reason;
+      earliest = end;
+    }
+  }
+  return status;
+}
+
+const deadline = (token: TokenRecord, rules: Rules) =>
+  Math.min(Infinity, ...endings(token, rules).map(([, end]) => end));
+
+/** WeChat's state for one platform, read through the simulator's clock and rules. */
+export class WechatState implements SimulatorState {
+  readonly tickets = new Map<string, { createdAt: number }>();
+  latestTicket: string | undefined;
+  readonly componentTokens = new Map<string, TokenRecord>();
+  readonly preAuthCodes = new Map<string, PreAuthCodeRecord>();
+  readonly authCodes = new Map<string, AuthCodeRecord>();
+  readonly authorizers = new Map<string, AuthorizerRecord>();
+  pushesStopped = false;
+  whitelisted = true;
+  eventUrl: string | undefined;
+
+  /** Every authorizer access token, for lookups by value. */
+  readonly #authorizerTokens = new Map<string, TokenRecord>();
+  /** Calls per `day|api|authorizer appid` (appid empty for platform quotas). */
+  readonly #quota = new Map<string, number>();
+
+  constructor(
+    readonly platform: { readonly componentAppId: string; readonly componentAppSecret: string },
+    readonly rules: Rules,
+    readonly clock: Clock
+  ) {}
+
+  // --- tickets and the component token -----------------------------------------------------------------
+
+  mintTicket(): string {
+    const now = this.clock();
+    if (this.tickets.size > 500) {
+      for (const [key, t] of this.tickets) {
+        if (now - t.createdAt > 4 * this.rules.ticketTtlMs) this.tickets.delete(key);
+      }
+    }
+    const ticket = `ticket@@@${b64url(64)}`;
+    this.tickets.set(ticket, { createdAt: now });
+    this.latestTicket = ticket;
+    return ticket;
+  }
+
+  /** 61006 for a ticket WeChat never pushed, 61005 once it is `ticketTtlMs` old. */
+  checkTicket(ticket: string): void {
+    const found = this.tickets.get(ticket);
+    if (!found) fail(61006);
+    if (this.clock() - found.createdAt >= this.rules.ticketTtlMs) fail(61005);
+  }
+
+  issueComponentToken(): string {
+    const token = b64url(64);
+    this.#issue(this.componentTokens, token);
+    return token;
+  }
+
+  /** 41001 missing, 42001 expired, 61014 an authorizer token, 40001 superseded, revoked or unknown. */
+  checkComponentToken(token: string | undefined): void {
+    if (!token) fail(41001);
+    const status = statusAt(this.componentTokens.get(token), this.clock(), this.rules);
+    if (status === 'valid') return;
+    if (status === 'expired') fail(42001);
+    if (status === 'unknown' && this.#authorizerTokens.has(token)) fail(61014);
+    fail(40001);
+  }
+
+  // --- codes and authorizations ------------------------------------------------------------------------
+
+  mintPreAuthCode(used = false): string {
+    const now = this.clock();
+    const code = `preauthcode@@@${b64url(48)}`;
+    this.preAuthCodes.set(code, { issuedAt: now, expiresAt: this.#codeExpiry(now), used });
+    return code;
+  }
+
+  /** Why a pre_auth_code cannot start an authorization, or undefined when it can. */
+  preAuthCodeProblem(code: string): 'unknown' | 'used' | 'expired' | undefined {
+    const found = this.preAuthCodes.get(code);
+    if (!found) return 'unknown';
+    if (found.used) return 'used';
+    return this.clock() >= found.expiresAt ? 'expired' : undefined;
+  }
+
+  consumePreAuthCode(code: string): void {
+    const found = this.preAuthCodes.get(code);
+    if (found) found.used = true;
+  }
+
+  /**
+   * The merchant confirms: a new refresh token (the previous one dies at once, [S8]); on a re-authorization
+   * the previous access tokens die too when the rules say so. Returns the new auth code.
+   */
+  authorize(
+    authorizerAppId: string,
+    funcIds: readonly number[],
+    preAuthCode: string,
+    opts: { apiPermission?: boolean } = {}
+  ): string {
+    const now = this.clock();
+    const existing = this.authorizers.get(authorizerAppId);
+    const authorizer: AuthorizerRecord = existing ?? {
+      refreshToken: '',
+      accessTokens: new Map(),
+      funcIds: [],
+      active: false,
+      authTime: 0,
+      userName: `gh_${hex(6)}`,
+      nickName: `模拟公众号 ${authorizerAppId.slice(-4)}`,
+      apiPermission: true,
+      listedWithoutRefreshToken: false,
+    };
+    if (authorizer.active && this.rules.reauthorizationKillsAccessTokens) {
+      this.#kill(authorizer, now);
+    }
+    authorizer.apiPermission = opts.apiPermission ?? true;
+    authorizer.refreshToken = authorizer.apiPermission ? newRefreshToken() : '';
+    delete authorizer.previousRefreshToken;
+    authorizer.funcIds = [...new Set(funcIds)];
+    authorizer.active = true;
+    authorizer.authTime = seconds(now);
+    this.authorizers.set(authorizerAppId, authorizer);
+    const code = `queryauthcode@@@${b64url(48)}`;
+    this.authCodes.set(code, {
+      authorizerAppId,
+      expiresAt: this.#codeExpiry(now),
+      used: false,
+      preAuthCode,
+    });
+    return code;
+  }
+
+  /** api_query_auth: single use (61009), `codeTtlSeconds` (61010); tokens only with API permission. */
+  exchangeAuthCode(code: string): Exchange {
+    const found = this.authCodes.get(code);
+    if (!found || found.used) fail(61009);
+    if (this.clock() >= found.expiresAt) fail(61010);
+    const authorizer = this.authorizers.get(found.authorizerAppId);
+    if (!authorizer?.active) fail(61009);
+    found.used = true;
+    const exchange: Exchange = {
+      authorizerAppId: found.authorizerAppId,
+      funcIds: authorizer.funcIds,
+    };
+    if (authorizer.apiPermission) {
+      exchange.accessToken = this.#issueAccessToken(authorizer);
+      exchange.refreshToken = authorizer.refreshToken;
+    }
+    return exchange;
+  }
+
+  /**
+   * api_authorizer_token: `revokedRefreshErrcode` without an authorization, 61023 for any refresh token
+   * but the current one (or the rotated-away one within its grace).
+   */
+  refreshAuthorizerToken(
+    authorizerAppId: string,
+    refreshToken: string
+  ): { accessToken: string; refreshToken: string } {
+    const authorizer = this.authorizers.get(authorizerAppId);
+    if (!authorizer?.active) fail(this.rules.revokedRefreshErrcode);
+    const now = this.clock();
+    const previous = authorizer.previousRefreshToken;
+    const current = refreshToken !== '' && refreshToken === authorizer.refreshToken;
+    const inGrace = previous?.value === refreshToken && now < previous.until;
+    if (!current && !inGrace) fail(61023);
+    if (current && this.rules.rotateRefreshTokenOnRefresh) {
+      authorizer.previousRefreshToken = {
+        value: authorizer.refreshToken,
+        until: now + this.rules.supersededGraceMs,
+      };
+      authorizer.refreshToken = newRefreshToken();
+    }
+    return {
+      accessToken: this.#issueAccessToken(authorizer),
+      refreshToken: authorizer.refreshToken,
+    };
+  }
+
+  /** Active authorizers in authorization order, as api_get_authorizer_list pages them. */
+  listed(): [string, AuthorizerRecord][] {
+    return [...this.authorizers].filter(([, a]) => a.active);
+  }
+
+  listedRefreshToken(authorizerAppId: string): string | undefined {
+    const authorizer = this.authorizers.get(authorizerAppId);
+    if (!authorizer?.active) return undefined;
+    return authorizer.listedWithoutRefreshToken ? '' : authorizer.refreshToken;
+  }
+
+  /** The active authorization, or 61003 "component is not authorized by this account" (§3, [S43][S70]). */
+  activeAuthorizer(authorizerAppId: string): AuthorizerRecord {
+    const authorizer = this.authorizers.get(authorizerAppId);
+    if (!authorizer?.active) fail(61003);
+    return authorizer;
+  }
+
+  /** Ends the authorization: its access tokens and unexchanged codes die at once. False if none was active. */
+  revoke(authorizerAppId: string): boolean {
+    const authorizer = this.authorizers.get(authorizerAppId);
+    if (!authorizer) return false;
+    const wasActive = authorizer.active;
+    authorizer.active = false;
+    delete authorizer.previousRefreshToken;
+    this.#kill(authorizer, this.clock());
+    for (const [code, record] of this.authCodes) {
+      if (record.authorizerAppId === authorizerAppId) this.authCodes.delete(code);
+    }
+    return wasActive;
+  }
+
+  /** A WeChat-side change of the refresh token: the old one fails at once. */
+  rotateRefreshToken(authorizerAppId: string): string {
+    const authorizer = this.authorizers.get(authorizerAppId);
+    if (!authorizer?.active || !authorizer.apiPermission) {
+      throw new Error(`no active authorization with API permission for ${authorizerAppId}`);
+    }
+    authorizer.refreshToken = newRefreshToken();
+    delete authorizer.previousRefreshToken;
+    return authorizer.refreshToken;
+  }
+
+  setListedWithoutRefreshToken(authorizerAppId: string, on: boolean): void {
+    const authorizer = this.authorizers.get(authorizerAppId);
+    if (!authorizer) throw new Error(`no authorization for ${authorizerAppId}`);
+    authorizer.listedWithoutRefreshToken = on;
+  }
+
+  // --- quotas ------------------------------------------------------------------------------------------
+
+  /** Counts one call against today's quota of `api`; 45009 (not counted) once the limit is reached. */
+  countCall(api: ApiName, authorizerAppId?: string): void {
+    const key = this.#quotaKey(api, this.clock(), authorizerAppId);
+    const used = this.#quota.get(key) ?? 0;
+    if (used >= this.rules.dailyQuota[api]) fail(45009);
+    this.#quota.set(key, used + 1);
+  }
+
+  quotaUsed(api: ApiName, authorizerAppId?: string, at = this.clock()): number {
+    if (!PER_AUTHORIZER_QUOTA.has(api) || authorizerAppId !== undefined) {
+      return this.#quota.get(this.#quotaKey(api, at, authorizerAppId)) ?? 0;
+    }
+    const prefix = `${beijingDay(at)}|${api}|`;
+    let total = 0;
+    for (const [key, count] of this.#quota) if (key.startsWith(prefix)) total += count;
+    return total;
+  }
+
+  #quotaKey(api: ApiName, at: number, authorizerAppId = ''): string {
+    return `${beijingDay(at)}|${api}|${PER_AUTHORIZER_QUOTA.has(api) ? authorizerAppId : ''}`;
+  }
+
+  // --- token inspection --------------------------------------------------------------------------------
+
+  #find(token: string): TokenRecord | undefined {
+    return this.componentTokens.get(token) ?? this.#authorizerTokens.get(token);
+  }
+
+  tokenStatus(token: string, at = this.clock()): TokenStatus {
+    return statusAt(this.#find(token), at, this.rules);
+  }
+
+  tokenValidAt(token: string, at: number): boolean {
+    return this.tokenStatus(token, at) === 'valid';
+  }
+
+  // --- internals ---------------------------------------------------------------------------------------
+
+  #codeExpiry(now: number): number {
+    return now + this.rules.codeTtlSeconds * SECOND;
+  }
+
+  #issueAccessToken(authorizer: AuthorizerRecord): string {
+    const token = b64url(80);
+    this.#issue(authorizer.accessTokens, token);
+    this.#authorizerTokens.set(token, authorizer.accessTokens.get(token) as TokenRecord);
+    return token;
+  }
+
+  /** Issues `value`; every older token of the map starts its transition. Prunes long-dead ones. */
+  #issue(tokens: Map<string, TokenRecord>, value: string): void {
+    const now = this.clock();
+    for (const token of tokens.values()) token.supersededAt ??= now;
+    if (tokens.size > PRUNE_ABOVE) {
+      for (const [key, token] of tokens) {
+        if (deadline(token, this.rules) < now - TOKEN_RETENTION_MS) {
+          tokens.delete(key);
+          this.#authorizerTokens.delete(key);
+        }
+      }
+    }
+    tokens.set(value, {
+      issuedAt: now,
+      expiresAt: now + this.rules.tokenTtlSeconds * SECOND,
+    });
+  }
+
+  #kill(authorizer: AuthorizerRecord, now: number): void {
+    for (const token of authorizer.accessTokens.values()) token.revokedAt ??= now;
+  }
+}
+
+const newRefreshToken = () => `refreshtoken@@@${b64url(32)}`;

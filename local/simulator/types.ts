@@ -1,0 +1,265 @@
+import type { Clock } from '../../shared/clock';
+import type { ApiName } from '../../shared/wechat/wire';
+import type { Rules, SimulatorRules } from './rules';
+
+/**
+ * The simulator's public types. See {@link WechatSimulator} for what it models.
+ *
+ * @see ../../../shared/docs/wechat-protocol.md §2–§7 and §11 in the design folder
+ */
+
+/**
+ * What the simulator does instead of answering normally (see {@link WechatSimulator.failNext}).
+ *
+ * Not processed (WeChat never acted): `{errcode}`, `'timeout'` (the socket is held, no answer), `'reset'`,
+ * `'html'`, `'http500'`, `'empty'`, `'malformed'` (HTTP 200, `errcode: 0`, the required fields missing, e.g.
+ * `api_get_authorizer_list` without `list`).
+ *
+ * Processed, answer lost (§11.2): WeChat fully acts (tokens issued and the older ones superseded, the
+ * refresh token rotated when the rules rotate it, the auth code consumed, a pre_auth_code minted, quota
+ * spent), then `'lost'` resets the connection and `'lost_timeout'` holds it until the client gives up.
+ */
+export type Fault =
+  | { errcode: number; errmsg?: string }
+  | 'timeout'
+  | 'reset'
+  | 'html'
+  | 'http500'
+  | 'empty'
+  | 'malformed'
+  | 'lost'
+  | 'lost_timeout';
+
+export interface SimulatorOptions {
+  componentAppId: string;
+  componentAppSecret: string;
+  /** Message token (消息校验Token) used for push signatures. */
+  token: string;
+  /** 43-character EncodingAESKey used to encrypt pushes. */
+  encodingAesKey: string;
+  /** Where to POST encrypted pushes (e.g. http://127.0.0.1:3000/wechat/events). Unset: pushes are recorded, not sent. */
+  eventUrl?: string;
+  /**
+   * The ticket push service's period (WeChat: 10 min), on the simulator's clock: a real-time timer and
+   * {@link WechatSimulator.catchUp} push a ticket once this much clock time has passed since the last one.
+   * 0/undefined = no ticket push service (only explicit {@link WechatSimulator.pushTicket} calls).
+   */
+  ticketIntervalMs?: number;
+  /** Added latency per API call in ms (benchmarks use 50). */
+  latencyMs?: number;
+  /** WeChat's clock (epoch ms); every rule that reads time reads it. Default Date.now. */
+  clock?: Clock;
+  /** Default 0 (ephemeral). The host is always 127.0.0.1. */
+  port?: number;
+  /** The requestIP reported in 61004 errors. Default '203.0.113.7'. */
+  egressIp?: string;
+  /** Overrides of WeChat's rules; the defaults are strict like WeChat ({@link SimulatorRules}). */
+  rules?: Partial<SimulatorRules>;
+}
+
+/**
+ * Who made a recorded request: an API, the authorization page (GET), its confirm (POST), the merchant's
+ * revocation (`POST /simulator/unauthorize`), or anything else.
+ */
+export type CallName = ApiName | 'confirm_page' | 'confirm' | 'unauthorize' | 'unknown';
+
+export interface CallRecord {
+  api: CallName;
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  /** Parsed JSON (APIs), form fields (confirm), or the raw text when it is not JSON. */
+  body: unknown;
+  /** Clock time (epoch ms) when the request arrived. */
+  at: number;
+  /** The errcode answered (or, for a lost answer, that would have been), also for `{errcode}` faults. */
+  errcode?: number;
+  /** The injected fault, if one was applied. */
+  fault?: 'errcode' | Exclude<Fault, object>;
+}
+
+export interface PushRecord {
+  infoType: string;
+  /** HTTP status of our service's answer; 0 when not sent or the request failed. */
+  status: number;
+  /** Our service's answer body ('' when none). */
+  body: string;
+  /** Clock time (epoch ms) of the push. */
+  at: number;
+  /** The decrypted payload XML that was (or would have been) encrypted and sent. */
+  xml: string;
+  authorizerAppId?: string;
+  /** Set when the push was withheld on purpose (a lost push: `deliver: false`, `revoke({push: false})`). */
+  lost?: true;
+  /** Why nothing (or no answer) came back: no eventUrl, lost, connection refused, timeout… */
+  error?: string;
+}
+
+/** A push's payload below `<xml>`: strings go in CDATA, numbers bare, objects nest, arrays repeat. */
+export type PushValue = string | number | PushFields | readonly PushValue[];
+export type PushFields = { readonly [element: string]: PushValue };
+
+/**
+ * A token's lifetime: accepted from `issuedAt` until the earliest of `expiresAt` (when tokens expire),
+ * `supersededAt` + the grace (5 min) and `revokedAt`.
+ */
+export interface TokenView {
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  /** When a newer token of the same kind was issued (starts the 5-minute transition). */
+  readonly supersededAt?: number;
+  /** When a revocation or a re-authorization killed it at once. */
+  readonly revokedAt?: number;
+}
+export type TokenStatus = 'valid' | 'expired' | 'superseded' | 'revoked' | 'unknown';
+
+export interface AuthorizerView {
+  /** The current refresh token; '' for an account without API permission. */
+  readonly refreshToken: string;
+  /** A rotated-away refresh token still accepted until `until` (rotation rule only). */
+  readonly previousRefreshToken?: { readonly value: string; readonly until: number };
+  readonly accessTokens: ReadonlyMap<string, TokenView>;
+  readonly funcIds: readonly number[];
+  readonly active: boolean;
+  /** Epoch seconds of the latest authorization (as in api_get_authorizer_list). */
+  readonly authTime: number;
+  readonly userName: string;
+  readonly nickName: string;
+  /** false: api_query_auth answers no access or refresh token (§11.3). */
+  readonly apiPermission: boolean;
+  /** api_get_authorizer_list shows this authorizer with an empty `refresh_token` (§11.7). */
+  readonly listedWithoutRefreshToken: boolean;
+}
+
+export interface SimulatorState {
+  readonly tickets: ReadonlyMap<string, { readonly createdAt: number }>;
+  readonly latestTicket: string | undefined;
+  readonly componentTokens: ReadonlyMap<string, TokenView>;
+  readonly preAuthCodes: ReadonlyMap<
+    string,
+    { readonly issuedAt: number; readonly expiresAt: number; readonly used: boolean }
+  >;
+  readonly authCodes: ReadonlyMap<
+    string,
+    {
+      readonly authorizerAppId: string;
+      readonly expiresAt: number;
+      readonly used: boolean;
+      readonly preAuthCode: string;
+    }
+  >;
+  readonly authorizers: ReadonlyMap<string, AuthorizerView>;
+  readonly pushesStopped: boolean;
+  readonly whitelisted: boolean;
+  readonly eventUrl: string | undefined;
+}
+
+/** Our service's answer to one push. */
+export interface PushAnswer {
+  status: number;
+  body: string;
+}
+
+/**
+ * A running simulator: a local test double of WeChat's side of a third-party platform (第三方平台). It serves
+ * the component APIs of https://api.weixin.qq.com (legacy `/cgi-bin/component/api_*` paths) and the
+ * merchant's authorization page (mp.weixin.qq.com / open.weixin.qq.com), and sends encrypted pushes to the
+ * platform's authorization event URL. Answers use WeChat's real shapes, errcodes and errmsg prefixes (with a
+ * ` rid: …` suffix). Its rules ({@link SimulatorRules}) are as strict as WeChat's by default. Time is the
+ * simulator's own clock. All methods act on the simulated WeChat state; none throws on push failures.
+ */
+export interface WechatSimulator {
+  /** `http://127.0.0.1:<port>`: use as the API base URL and as the authorization-page origin. */
+  readonly url: string;
+  /** The rules in force (defaults merged with `options.rules`). */
+  readonly rules: Rules;
+  /** The simulator's clock (epoch ms). */
+  now(): number;
+  /** Stops the timer, aborts pushes in flight, drops held sockets, closes the server. */
+  close(): Promise<void>;
+  setEventUrl(url: string | undefined): void;
+  /** Mints `ticket@@@…` (CreateTime = clock), pushes it (even while stopped); returns our service's answer. */
+  pushTicket(): Promise<{ ticket: string } & PushAnswer>;
+  /**
+   * Sends the ticket push that is due: one push when `ticketIntervalMs` has passed on the simulator's clock
+   * since the last ticket (however far the clock jumped), none while the push service is stopped. The
+   * real-time timer runs the same check; call it after moving the clock.
+   */
+  catchUp(): Promise<void>;
+  /**
+   * {@link authorize} + the `authorized` (or `updateauthorized`) push carrying the new auth code.
+   * `deliver: false` models a lost push (recorded, not sent).
+   */
+  pushAuthorized(
+    authorizerAppId: string,
+    opts?: {
+      infoType?: 'authorized' | 'updateauthorized';
+      funcIds?: number[];
+      apiPermission?: boolean;
+      deliver?: boolean;
+    }
+  ): Promise<{ authCode: string } & PushAnswer>;
+  /**
+   * The merchant revokes the authorization: from then on `api_authorizer_token` answers
+   * `rules.revokedRefreshErrcode`, `api_get_authorizer_info` 61003, the list omits it, its access tokens
+   * die at once. Then the `unauthorized` push, unless `push: false` (a lost push).
+   */
+  revoke(authorizerAppId: string, opts?: { push?: boolean }): Promise<PushAnswer>;
+  /** `revoke(authorizerAppId)` with its push. */
+  pushUnauthorized(authorizerAppId: string): Promise<PushAnswer>;
+  /** `revoke` without a push (synchronous). */
+  forgetAuthorizer(authorizerAppId: string): void;
+  /**
+   * Any push: `<xml><AppId/><CreateTime/><InfoType/>` then `fields`, which may nest (e.g.
+   * `notify_third_fasteregister` with `info: {name, code, legal_persona_wechat, …}`, §4.2).
+   */
+  pushEvent(
+    infoType: string,
+    fields?: PushFields,
+    opts?: { authorizerAppId?: string; deliver?: boolean }
+  ): Promise<PushAnswer>;
+  /**
+   * The merchant confirms, without HTTP: creates or re-creates the authorization with a NEW refresh token
+   * (the previous one dies; with `reauthorizationKillsAccessTokens` so do its access tokens) and returns a
+   * new auth code valid `codeTtlSeconds` by the clock. No push. `apiPermission: false` = an account
+   * without API permission (api_query_auth then answers no tokens, §11.3).
+   */
+  authorize(
+    authorizerAppId: string,
+    funcIds?: number[],
+    opts?: { apiPermission?: boolean }
+  ): string;
+  /** The ticket push service stops (timer pushes are skipped) / resumes (as api_start_push_ticket does). */
+  stopPushes(): void;
+  resumePushes(): void;
+  /** Queues `fault` for the next `times` (default 1) calls of `api` ('*' = any API; specific queues first). */
+  failNext(api: ApiName | '*', fault: Fault, times?: number): void;
+  clearFaults(): void;
+  /** false: every API answers 61004 `access clientip is not registered requestIP: <egressIp> rid: …`. */
+  setWhitelisted(ok: boolean): void;
+  /** WeChat-side change: the stored refresh token becomes invalid at once (61023); the list shows the new one. */
+  rotateRefreshToken(authorizerAppId: string): string;
+  /** api_get_authorizer_list shows the authorizer with `refresh_token: ""` while `on` (§2.6, §11.7). */
+  setListedWithoutRefreshToken(authorizerAppId: string, on: boolean): void;
+  /** Whether the authorizer currently has an authorization. */
+  isAuthorized(authorizerAppId: string): boolean;
+  /** The `refresh_token` api_get_authorizer_list shows for it ('' possible); undefined when not listed. */
+  listedRefreshToken(authorizerAppId: string): string | undefined;
+  /** Status of a component_access_token or authorizer_access_token by the clock. */
+  tokenStatus(token: string): TokenStatus;
+  /** Whether WeChat accepted (or, by what it knows now, accepts) `token` at clock time `at`. */
+  tokenValidAt(token: string, at: number): boolean;
+  /**
+   * Calls of `api` counted against its daily quota on the Beijing day of `at` (default: now). For
+   * `api_authorizer_token` pass the authorizer appid (without it: all authorizers together).
+   */
+  quotaUsed(api: ApiName, authorizerAppId?: string, at?: number): number;
+  /** Resolves when no push is in flight (e.g. the one api_start_push_ticket triggers). */
+  flushPushes(): Promise<void>;
+  readonly calls: readonly CallRecord[];
+  callCount(api: CallName): number;
+  resetCalls(): void;
+  readonly state: SimulatorState;
+  /** Pushes sent (or skipped) and our service's answers, oldest first. Clear with `pushes.length = 0`. */
+  readonly pushes: PushRecord[];
+}

@@ -1,0 +1,47 @@
+import { WechatUnavailableError } from '../errors';
+import type { AuthorizerListResponse } from '../wechat/wire';
+import type { TokenContext } from './context';
+import { AUTHORIZER_LIST_PAGE } from './policy';
+import { withComponentToken } from './with-component-token';
+
+export type ListedAuthorizer = AuthorizerListResponse['list'][number];
+
+/**
+ * Looks one authorizer up in `api_get_authorizer_list` (500 a page). Finding it is evidence at once; "not
+ * listed" is concluded only from a complete, consistent listing: every page read, the same `total_count` on
+ * each, and as many items as it announced (architecture §7, protocol §11.7). Anything else is an upstream
+ * failure, never a verdict.
+ *
+ * @returns the listed entry, or undefined when WeChat completely lists the platform without it.
+ * @throws WechatUnavailableError for a partial or inconsistent listing; the API's own errors.
+ * @see https://developers.weixin.qq.com/doc/oplatform/openApi/authorization-management/api_getauthorizerlist
+ */
+export async function findListedAuthorizer(
+  ctx: TokenContext,
+  authorizerAppId: string
+): Promise<ListedAuthorizer | undefined> {
+  return withComponentToken(ctx, async (componentAccessToken) => {
+    let total: number | undefined;
+    let seen = 0;
+    for (let offset = 0; ; offset += AUTHORIZER_LIST_PAGE) {
+      const page = await ctx.api.apiGetAuthorizerList(
+        componentAccessToken,
+        offset,
+        AUTHORIZER_LIST_PAGE
+      );
+      const found = page.list.find((item) => item.authorizer_appid === authorizerAppId);
+      if (found) return found;
+      total ??= page.total_count;
+      seen += page.list.length;
+      const pageShort = page.list.length < Math.min(AUTHORIZER_LIST_PAGE, total - offset);
+      if (page.total_count !== total || pageShort || seen > total) {
+        throw new WechatUnavailableError(
+          'api_get_authorizer_list',
+          'the listing changed or was incomplete while it was read',
+          { uncertain: false }
+        );
+      }
+      if (seen === total) return undefined;
+    }
+  });
+}

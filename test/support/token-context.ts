@@ -1,0 +1,60 @@
+import type { TokenContext } from '../../shared/tokens/context';
+import type { ComponentApi } from '../../shared/wechat/api-client';
+import { fakeComponentApi } from './fake-component-api';
+import { MemoryTokenStore } from './memory-token-store';
+import { recordingLog, recordingMetrics } from './recorders';
+
+export const COMPONENT_APPID = 'wxcomponent000001';
+export const AUTHORIZER_APPID = 'wxauthorizer00001';
+export const T0 = 1_800_000_000_000;
+export const MINUTE = 60_000;
+
+/**
+ * A `TokenContext` over the in-memory store and a fake WeChat made of `methods`, with a clock the test
+ * moves (`clock.now`), and the stored component token and one active authorizer as a running service has.
+ */
+export async function tokenContext(
+  methods: Partial<ComponentApi> = {},
+  options: { authorizerExpiresIn?: number } = {}
+) {
+  const store = new MemoryTokenStore();
+  const clock = { now: T0 };
+  let owners = 0;
+  const ctx: TokenContext = {
+    componentAppId: COMPONENT_APPID,
+    store,
+    api: fakeComponentApi(methods),
+    secrets: async () => ({ componentAppSecret: 's', token: 't', encodingAesKey: 'k'.repeat(43) }),
+    clock: () => clock.now,
+    log: recordingLog(),
+    metrics: recordingMetrics(),
+    sleep: async (ms) => {
+      clock.now += ms;
+    },
+    newLeaseOwner: () => `owner-${++owners}`,
+    ticketPush: {},
+  };
+  const componentRef = { kind: 'component_token', componentAppId: COMPONENT_APPID } as const;
+  await store.claim(componentRef, 0, { owner: 'setup', until: T0 + 1 }, T0 - 1);
+  await store.saveComponentToken(
+    COMPONENT_APPID,
+    'setup',
+    { accessToken: 'component-token', expiresAt: T0 + 7_200_000, refreshAt: T0 + 6_300_000 },
+    T0
+  );
+  const expiresAt = T0 + (options.authorizerExpiresIn ?? 7_200_000);
+  await store.saveAuthorization(
+    {
+      componentAppId: COMPONENT_APPID,
+      authorizerAppId: AUTHORIZER_APPID,
+      accessToken: 'access-1',
+      expiresAt,
+      refreshToken: 'refresh-1',
+      funcInfo: [1],
+      refreshAt: expiresAt - 15 * MINUTE,
+      authorizedAt: T0,
+    },
+    T0
+  );
+  return { ctx, store, clock, log: ctx.log as ReturnType<typeof recordingLog> };
+}
