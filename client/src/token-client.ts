@@ -1,0 +1,168 @@
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { type GetTokenRequest, type IssuedToken, invokeGetToken } from './invoke.js';
+
+/**
+ * WeChat's answers to a call made with a token it does not accept: 40001 (invalid or superseded), 42001
+ * (expired), 40014 (invalid access_token). Each means "get a new token and try once more".
+ * @see https://developers.weixin.qq.com/doc/oplatform/Return_codes/Return_code_descriptions_new.html
+ */
+export const TOKEN_REJECTED_ERRCODES: readonly number[] = [40001, 42001, 40014];
+
+export interface TokenClientOptions {
+  /**
+   * The get-token function: the stack's `GetTokenFunctionName` output, or its `GetTokenFunctionArn` (needed
+   * from another account).
+   */
+  functionName: string;
+  /** @default a `LambdaClient` from the environment (region, credentials), created on first use */
+  lambda?: LambdaClient;
+  /** Longest wait for one invoke. @default 12000 (the function's 10 s timeout, plus the invoke itself) */
+  timeoutMs?: number;
+  /**
+   * A cached token is used until this long before the `expiresAt` the service gave. That `expiresAt` is
+   * already the service's promise (never past the moment WeChat may stop accepting the token, including the
+   * 5-minute overlap after a renewal), and every token handed out has at least 5 minutes of it left.
+   * @default 60000
+   */
+  expiryMarginMs?: number;
+  /** @default Date.now */
+  clock?: () => number;
+}
+
+export interface TokenClient {
+  /**
+   * A merchant's (authorizer's) `authorizer_access_token`, from the cache or one invoke shared by all
+   * concurrent callers. With `invalidToken` (the token WeChat just rejected) the service renews it first.
+   * @throws TokenServiceError, never resolves to a missing token.
+   */
+  getAuthorizerToken(authorizerAppId: string, options?: { invalidToken?: string }): Promise<string>;
+  /** The platform's own `component_access_token`; otherwise as `getAuthorizerToken`. */
+  getComponentToken(options?: { invalidToken?: string }): Promise<string>;
+  /**
+   * Calls `fn` with the merchant's token. When `fn` returns or throws something carrying `errcode` 40001,
+   * 42001 or 40014, reports that token once with `invalidToken` and calls `fn` again with the new one;
+   * whatever the second call returns or throws is the result. Never more than one retry.
+   */
+  withAuthorizerToken<T>(
+    authorizerAppId: string,
+    fn: (accessToken: string) => T | Promise<T>
+  ): Promise<T>;
+  /** `withAuthorizerToken` for the component token. */
+  withComponentToken<T>(fn: (accessToken: string) => T | Promise<T>): Promise<T>;
+}
+
+interface Cached {
+  accessToken: string;
+  freshUntil: number;
+}
+
+interface Flight {
+  promise: Promise<string>;
+  invalidToken?: string;
+}
+
+/** The WeChat errcode a result or an error carries: own `errcode`, `data`/`response.data` (HTTP libraries), `cause`. */
+function carriedErrcode(value: unknown, depth = 0): number | undefined {
+  if (!value || typeof value !== 'object' || depth > 3) return undefined;
+  const v = value as Record<string, unknown>;
+  const own = Number(v.errcode);
+  if (v.errcode !== undefined && Number.isInteger(own)) return own;
+  const response = v.response as Record<string, unknown> | undefined;
+  return (
+    carriedErrcode(v.data, depth + 1) ??
+    carriedErrcode(response?.data, depth + 1) ??
+    carriedErrcode(v.cause, depth + 1)
+  );
+}
+
+const rejectsToken = (value: unknown) => {
+  const errcode = carriedErrcode(value);
+  return errcode !== undefined && TOKEN_REJECTED_ERRCODES.includes(errcode);
+};
+
+async function withToken<T>(
+  token: (invalidToken?: string) => Promise<string>,
+  fn: (accessToken: string) => T | Promise<T>
+): Promise<T> {
+  const first = await token();
+  let outcome: T;
+  try {
+    outcome = await fn(first);
+  } catch (error) {
+    if (!rejectsToken(error)) throw error;
+    return fn(await token(first));
+  }
+  if (!rejectsToken(outcome)) return outcome;
+  return fn(await token(first));
+}
+
+/**
+ * A client for the get-token Lambda: tokens cached in memory, one invoke per key however many callers ask at
+ * once, one renewal and retry when WeChat rejects a token, and every failure a `TokenServiceError` with a
+ * stable `code`. Create one per process and share it.
+ *
+ * @example
+ * const tokens = createTokenClient({ functionName: process.env.GET_TOKEN_FUNCTION! });
+ * const info = await tokens.withAuthorizerToken('wx…', (token) => callWechat(token));
+ */
+export function createTokenClient(options: TokenClientOptions): TokenClient {
+  const { functionName, timeoutMs = 12_000, expiryMarginMs = 60_000, clock = Date.now } = options;
+  if (!functionName) throw new TypeError('createTokenClient: functionName is required');
+  let lambda = options.lambda;
+  const cache = new Map<string, Cached>();
+  const flights = new Map<string, Flight>();
+  const generations = new Map<string, number>();
+
+  const remember = (key: string, token: IssuedToken) => {
+    const freshUntil = token.expiresAt - expiryMarginMs;
+    if (freshUntil > clock()) cache.set(key, { accessToken: token.accessToken, freshUntil });
+    else cache.delete(key);
+  };
+
+  /**
+   * The cached token, or a flight to get-token. A plain request joins any flight for the key; a report of a
+   * rejected token joins only a report of the same token. Only the latest flight for a key fills the cache, so
+   * an answer read before a renewal never overwrites the renewed token.
+   */
+  const tokenFor = (key: string, request: GetTokenRequest, invalidToken?: string) => {
+    const cached = cache.get(key);
+    if (cached && clock() < cached.freshUntil && cached.accessToken !== invalidToken) {
+      return Promise.resolve(cached.accessToken);
+    }
+    const flight = flights.get(key);
+    if (flight && (invalidToken === undefined || flight.invalidToken === invalidToken)) {
+      return flight.promise;
+    }
+    if (invalidToken !== undefined && cached?.accessToken === invalidToken) cache.delete(key);
+    const generation = (generations.get(key) ?? 0) + 1;
+    generations.set(key, generation);
+    lambda ??= new LambdaClient({});
+    const promise: Promise<string> = invokeGetToken(
+      lambda,
+      functionName,
+      invalidToken === undefined ? request : { ...request, invalidToken },
+      timeoutMs
+    )
+      .then((token) => {
+        if (generations.get(key) === generation) remember(key, token);
+        return token.accessToken;
+      })
+      .finally(() => {
+        if (flights.get(key)?.promise === promise) flights.delete(key);
+      });
+    flights.set(key, { promise, invalidToken });
+    return promise;
+  };
+
+  const authorizerToken = (appId: string) => (invalidToken?: string) =>
+    tokenFor(`authorizer:${appId}`, { authorizerAppId: appId }, invalidToken);
+  const componentToken = (invalidToken?: string) =>
+    tokenFor('component', { component: true }, invalidToken);
+
+  return {
+    getAuthorizerToken: (appId, opts) => authorizerToken(appId)(opts?.invalidToken),
+    getComponentToken: (opts) => componentToken(opts?.invalidToken),
+    withAuthorizerToken: (appId, fn) => withToken(authorizerToken(appId), fn),
+    withComponentToken: (fn) => withToken(componentToken, fn),
+  };
+}

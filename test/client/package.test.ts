@@ -1,0 +1,69 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { ServiceErrorCode } from '../../client/src/index';
+import type { CallerErrorCode } from '../../shared/errors';
+import { ROOT } from '../e2e/sandbox-process';
+
+/**
+ * `@wechat-token-service/client` is its own package: it depends on the get-token contract only, never on the
+ * service's code, and its one runtime dependency is the Lambda client.
+ */
+
+const CLIENT = join(ROOT, 'client');
+
+async function sourceFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const nested = await Promise.all(
+    entries.map((entry) =>
+      entry.isDirectory() ? sourceFiles(join(dir, entry.name)) : [join(dir, entry.name)]
+    )
+  );
+  return nested.flat().filter((file) => file.endsWith('.ts'));
+}
+
+describe('the client package', () => {
+  it('imports only its own modules and @aws-sdk/client-lambda', async () => {
+    const imports: string[] = [];
+    for (const file of await sourceFiles(join(CLIENT, 'src'))) {
+      const text = await readFile(file, 'utf8');
+      for (const match of text.matchAll(/\bfrom\s+'([^']+)'|\bimport\(\s*'([^']+)'\s*\)/g)) {
+        imports.push((match[1] ?? match[2]) as string);
+      }
+    }
+
+    expect(imports.length).toBeGreaterThan(0);
+    expect(
+      imports.filter((spec) => !/^\.\/[\w-]+\.js$/.test(spec) && spec !== '@aws-sdk/client-lambda')
+    ).toEqual([]);
+  });
+
+  it('declares @aws-sdk/client-lambda as its only dependency and exports built ESM with types', async () => {
+    const manifest = JSON.parse(await readFile(join(CLIENT, 'package.json'), 'utf8'));
+
+    expect(manifest).toMatchObject({
+      name: '@wechat-token-service/client',
+      type: 'module',
+      exports: { '.': { types: './dist/index.d.ts', import: './dist/index.js' } },
+      scripts: { prepare: expect.any(String) },
+    });
+    expect(Object.keys(manifest.dependencies)).toEqual(['@aws-sdk/client-lambda']);
+    expect(manifest.devDependencies).toBeUndefined();
+  });
+
+  it('names exactly the codes get-token answers (checked by npm run typecheck)', () => {
+    expectTypeOf<ServiceErrorCode>().toEqualTypeOf<CallerErrorCode>();
+  });
+
+  it('is built from the current sources (npm ci builds it; npm run build -w client after a change)', async () => {
+    const newestSource = Math.max(
+      ...(await Promise.all(
+        (await sourceFiles(join(CLIENT, 'src'))).map(async (file) => (await stat(file)).mtimeMs)
+      ))
+    );
+    const built = await stat(join(CLIENT, 'dist', 'index.js')).catch(() => undefined);
+
+    expect(built, 'client/dist/index.js exists').toBeDefined();
+    expect(built?.mtimeMs ?? 0).toBeGreaterThanOrEqual(newestSource);
+  });
+});
