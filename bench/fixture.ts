@@ -4,6 +4,7 @@ import { createDeps, type Deps, type DepsOverrides } from '../functions/lib/deps
 import { loadConfig } from '../shared/config';
 import type { Log, LogFields, Metrics } from '../shared/log';
 import type { ComponentSecret } from '../shared/secrets';
+import { DynamoDbTokenStore } from '../shared/store/dynamodb-token-store';
 
 /** The platform the benchmarks play (the same values as the integration harness). */
 export const COMPONENT_APPID = 'wx0c0mp0nent00001';
@@ -99,4 +100,32 @@ export function benchDeps(
     metrics: ignoreMetrics,
     ...overrides,
   });
+}
+
+/**
+ * Stores an authorization for `authorizerAppId` with a valid token (2 h nominal, renewal planned 15 min
+ * before), as `api_query_auth` would have; returns the token and the item's key.
+ */
+export async function seedAuthorizer(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  authorizerAppId: string,
+  now = Date.now()
+): Promise<{ accessToken: string; pk: string }> {
+  const hour = 3_600_000;
+  const accessToken = `benchaccesstoken@@@${'x'.repeat(100)}`;
+  await new DynamoDbTokenStore(doc, tableName).saveAuthorization(
+    {
+      componentAppId: COMPONENT_APPID,
+      authorizerAppId,
+      accessToken,
+      expiresAt: now + 2 * hour,
+      refreshToken: `refreshtoken@@@${'r'.repeat(43)}`,
+      funcInfo: [1, 2, 3],
+      refreshAt: now + 2 * hour - 15 * 60_000,
+      authorizedAt: now,
+    },
+    now
+  );
+  return { accessToken, pk: `AUTHORIZER#${COMPONENT_APPID}#${authorizerAppId}` };
 }

@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BatchWriteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { startWechatSimulator, type WechatSimulator } from '../local/wechat-simulator';
+import { startWechatSimulator, type WechatSimulator } from '../local/simulator';
 import { DynamoDbTokenStore } from '../shared/store/dynamodb-token-store';
 import type { NewAuthorization } from '../shared/store/token-store';
 import { getComponentAccessToken } from '../shared/tokens/component-token';

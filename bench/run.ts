@@ -4,7 +4,7 @@
  * bench/results.json. Not part of `npm test`.
  *
  * Flags:
- *   --only=get-token,ticket-push,refresh-sweep,cold-start   run a subset
+ *   --only=get-token,caller-cache,ticket-push,refresh-sweep,cold-start   run a subset
  *   --sizes=1000,10000,100000                               authorizer counts for the refresh sweep
  *   --quick                                                 fewer iterations, sweep at 1 000 and 10 000 only
  *   --strict                                                exit 1 when a target is missed
@@ -13,6 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchCallerCache } from './caller-cache';
 import { benchColdStart } from './cold-start';
 import { benchGetToken } from './get-token';
 import { benchRefreshSweep } from './refresh-sweep';
@@ -33,7 +34,13 @@ import { benchTicketPush } from './ticket-push';
 // The SDK warns on Node < 22 when a client is created (none is at import); Lambda runs Node 24.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const BENCHMARKS = ['get-token', 'ticket-push', 'refresh-sweep', 'cold-start'] as const;
+const BENCHMARKS = [
+  'get-token',
+  'caller-cache',
+  'ticket-push',
+  'refresh-sweep',
+  'cold-start',
+] as const;
 type Name = (typeof BENCHMARKS)[number];
 
 const { values: flags } = parseArgs({
@@ -90,6 +97,50 @@ if (selected.has('get-token')) {
   );
   say(
     `The handler's own work (same code, item served from memory, no SDK/network): ${r.handlerWithoutIoMicros.toFixed(1)} µs per call.`
+  );
+  const d = r.deployed;
+  heading('get-token as deployed (esbuild bundle, `handler` with middy + Powertools, own process)');
+  say(
+    latencyTable(
+      ['deployed handler (inLambda)', d.handler],
+      ['bare GetItem (ConsistentRead)', d.getItem],
+      d.ratio
+    )
+  );
+  say(
+    `Log lines per ordinary call: ${d.logLinesPerCall}${d.sampleLine ? ` (${d.sampleLine.trim().slice(0, 100)})` : ''}.`
+  );
+  say(
+    `GetItem strongly vs eventually consistent (dynalite ignores the flag): median ${fmtMs(d.consistency.strong.median)} vs ${fmtMs(d.consistency.eventual.median)} → ${fmtRatio(d.consistency.ratio)}.`
+  );
+}
+
+if (selected.has('caller-cache')) {
+  say(`\n[${elapsed()}] caller cache…`);
+  const r = await benchCallerCache(flags.quick ? { iterations: 500, warmup: 50 } : {});
+  results.callerCache = r;
+  checks.push(...r.checks);
+  heading(
+    `a caller's read path through Lambda's Invoke API (${fmtInt(r.iterations)} calls each, alternating blocks of ${r.block})`
+  );
+  say(
+    table(
+      ['', 'median', 'p90', 'p99', 'mean', 'invokes'],
+      [
+        ['cached getAuthorizerToken (client package)', r.cached, r.invokes.cached] as const,
+        ['InvokeCommand per call', r.invokePerCall, r.invokes.invokePerCall] as const,
+      ].map(([label, s, n]) => [
+        label,
+        fmtMs(s.median),
+        fmtMs(s.p90),
+        fmtMs(s.p99),
+        fmtMs(s.mean),
+        fmtInt(n),
+      ])
+    )
+  );
+  say(
+    `Cached is ${fmtInt(r.speedup.median)}× faster at the median (${fmtInt(r.speedup.p99)}× at p99); ${fmtInt(r.iterations)} cached calls made ${fmtInt(r.invokes.cached)} invokes, an invoke per call ${fmtInt(r.invokes.invokePerCall)} (${r.invokesSavedPerCall} saved per call).`
   );
 }
 
@@ -208,6 +259,31 @@ if (selected.has('cold-start')) {
     )
   );
   say('² NODE_OPTIONS=--enable-source-maps, as infra/constructs/service-function.ts deploys it.');
+  heading(
+    'cold start: AWS SDK bundled (deployed) vs the runtime’s SDK (import + first invocation)'
+  );
+  say(
+    table(
+      [
+        'function',
+        'size bundled',
+        'size runtime SDK',
+        'bundled',
+        'runtime SDK',
+        'ratio',
+        'CPU ratio',
+      ],
+      r.sdk.map((c) => [
+        c.name,
+        fmtKb(c.bundledBytes),
+        fmtKb(c.runtimeSdkBytes),
+        fmtMs(c.bundledMs),
+        fmtMs(c.runtimeSdkMs),
+        fmtRatio(c.ratio),
+        fmtRatio(c.cpuRatio),
+      ])
+    )
+  );
 }
 
 const durationMs = now() - started;

@@ -124,7 +124,9 @@ export const fmtMs = (ms: number) =>
       ? `${ms.toFixed(0)} ms`
       : ms >= 10
         ? `${ms.toFixed(1)} ms`
-        : `${ms.toFixed(2)} ms`;
+        : ms >= 0.1
+          ? `${ms.toFixed(2)} ms`
+          : `${(ms * 1000).toFixed(1)} µs`;
 export const fmtRatio = (r: number) => `${r.toFixed(2)}×`;
 export const fmtKb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 export const fmtMb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;

@@ -1,10 +1,17 @@
 import { App } from 'aws-cdk-lib';
-import { StackConfigError } from './config';
+import {
+  DEPLOY_CONTEXT_FILE,
+  DEPLOY_CONTEXT_FILE_ENV,
+  readDeployContextFile,
+  StackConfigError,
+} from './config';
 import { addTokenService } from './token-service-app';
 
-const app = new App();
+// The operator's settings file gives every cdk command (bootstrap, diff, deploy, destroy) the same context;
+// `-c key=value` on the command line overrides a key from it.
 try {
-  addTokenService(app);
+  const file = process.env[DEPLOY_CONTEXT_FILE_ENV] || DEPLOY_CONTEXT_FILE;
+  addTokenService(new App({ context: readDeployContextFile(file) }));
 } catch (error) {
   if (!(error instanceof StackConfigError)) throw error;
   console.error(error.message);

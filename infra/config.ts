@@ -1,29 +1,48 @@
 /**
- * Deploy-time configuration: the CDK context keys (`-c key=value` or `cdk.json` `context`) turned into a
- * typed, validated {@link StackConfig}. Every problem is collected and reported in one error, so a deployer
- * fixes the command line once instead of once per key.
+ * Deploy-time configuration: the CDK context (the operator's `deploy.context.json`, `cdk.json`'s `context`,
+ * `-c key=value`) turned into a typed, validated {@link StackConfig}. Every problem, an unknown key included, is
+ * collected and reported in one error, so a deployer fixes the settings once instead of once per key.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { EGRESS_AZ_COUNT } from './constructs/egress-vpc';
 
 /** Validated deploy-time configuration of one token-service stack. */
 export interface StackConfig {
   /** The third-party platform's appid (component_appid, 第三方平台 appid). */
   readonly componentAppId: string;
   /**
-   * Deployment name; part of the stack name and resource names, so several stages can share an account.
+   * Deployment name; part of the stack name, so several stages can share an account.
    * @default 'prod'
    */
   readonly stage: string;
   /**
-   * Allocation id of an existing Elastic IP for the NAT gateway, so the egress IP already on WeChat's
-   * whitelist survives a rebuilt stack.
-   * @default - a new Elastic IP is created and retained when the stack is deleted
+   * One NAT gateway (with its own Elastic IP) in each of the {@link EGRESS_AZ_COUNT} zones instead of one
+   * shared NAT: WeChat egress survives a zone outage, for one more NAT gateway and IP per month.
+   * @default false
    */
-  readonly egressEipAllocationId?: string;
+  readonly natGatewayPerAz: boolean;
   /**
-   * Name of an existing Secrets Manager secret holding the component secret JSON.
-   * @default - a new secret is created with an empty JSON skeleton, to be filled after deploy
+   * Existing Elastic IP allocation ids for the NAT gateways, one per NAT (so IPs already on WeChat's
+   * whitelist survive a rebuilt stack).
+   * @default - new Elastic IPs are created and retained when the stack is deleted
+   */
+  readonly egressEipAllocationIds: readonly string[];
+  /**
+   * Use this existing token table (e.g. the one a destroyed stack retained) instead of creating one.
+   * @default - a table is created and retained when the stack is deleted
+   */
+  readonly tokenTableName?: string;
+  /**
+   * Use this existing Secrets Manager secret (`{"componentAppSecret"}`) instead of creating one.
+   * @default - a secret is created and retained when the stack is deleted
    */
   readonly componentSecretName?: string;
+  /**
+   * Use this existing Secrets Manager secret (`{"token","encodingAesKey"}`) instead of creating one.
+   * @default - a secret is created and retained when the stack is deleted
+   */
+  readonly messageSecretName?: string;
   /**
    * Hostname that the deployer maps to the HTTP API as a custom domain (done outside this stack) and registers
    * as the 授权发起页域名. The authorization functions then build `redirect_uri` on it.
@@ -31,21 +50,51 @@ export interface StackConfig {
    */
   readonly authorizeDomain?: string;
   /**
-   * Email address subscribed to an SNS topic that receives every alarm.
-   * @default - alarms are created without actions
+   * Email address subscribed to the alarm topic.
+   * @default - the topic exists without subscriptions; subscribe your own paging to `AlarmTopicArn`
    */
   readonly alarmEmail?: string;
+  /**
+   * AWS accounts (12 digits each) whose principals may invoke get-token through a resource policy; they still
+   * need an identity policy of their own (the `GetTokenCallerPolicy` output).
+   * @default - none: only principals of this account, through IAM
+   */
+  readonly getTokenCallerAccountIds: readonly string[];
+  /**
+   * The platform's name as merchants know it, shown on the authorization pages (`PLATFORM_DISPLAY_NAME`).
+   * @default - the pages name no platform
+   */
+  readonly platformDisplayName?: string;
 }
 
-/** The context keys {@link parseStackConfig} reads. */
+/** The context keys {@link parseStackConfig} reads, in the order the README documents them. */
 export const CONTEXT_KEYS = [
   'componentAppId',
   'stage',
-  'egressEipAllocationId',
+  'natGatewayPerAz',
+  'egressEipAllocationIds',
+  'tokenTableName',
   'componentSecretName',
+  'messageSecretName',
   'authorizeDomain',
   'alarmEmail',
+  'getTokenCallerAccountIds',
+  'platformDisplayName',
 ] as const;
+
+export type ContextKey = (typeof CONTEXT_KEYS)[number];
+
+/**
+ * Context keys that CDK itself writes without a `:`, `/` or `@` (`cdk acknowledge`, `cdk cli-telemetry`).
+ * Every other such key is this app's, so an unknown one is a typo.
+ */
+const CDK_PLAIN_KEYS = new Set(['acknowledged-issue-numbers', 'cli-telemetry']);
+
+/** The operator's settings file, read from the directory `cdk` runs in (next to `cdk.json`). */
+export const DEPLOY_CONTEXT_FILE = 'deploy.context.json';
+
+/** Environment variable naming another settings file (e.g. one per stage). */
+export const DEPLOY_CONTEXT_FILE_ENV = 'DEPLOY_CONTEXT_FILE';
 
 /** Raised at synth when the context is invalid; `problems` holds one line per invalid key. */
 export class StackConfigError extends Error {
@@ -61,26 +110,63 @@ export class StackConfigError extends Error {
 
 const APPID = /^wx[0-9a-zA-Z]{14,30}$/;
 const STAGE = /^[a-z0-9-]{1,20}$/;
-const EIP_ALLOCATION = /^eipalloc-[0-9a-f]+$/;
+const EIP_ALLOCATION = /^eipalloc-[0-9a-f]{8,32}$/;
+/** DynamoDB table names: 3–255 of letters, digits and `_.-`. */
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 /** Secrets Manager secret names: 1–512 of letters, digits and `/_+=.@-`. */
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const ACCOUNT_ID = /^\d{12}$/;
+/** Printable text without markup characters; CJK welcome. */
+const DISPLAY_NAME = /^[^\p{Cc}\p{Cf}<>&"']{1,40}$/u;
+
+/**
+ * Reads the operator's settings file: a flat JSON object of context keys. A missing file is an empty
+ * context (every key may come from `-c` instead); any other problem names the file.
+ *
+ * @throws StackConfigError when the file is not a JSON object.
+ */
+export function readDeployContextFile(path: string): Record<string, unknown> {
+  const file = resolve(path);
+  if (!existsSync(file)) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new StackConfigError([`${path} is not valid JSON: ${(error as Error).message}`]);
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    throw new StackConfigError([`${path} must hold one JSON object of context keys`]);
+  }
+  return value as Record<string, unknown>;
+}
 
 /**
  * Validates the CDK context and returns a typed config.
  *
- * Empty strings count as "not set" (so `-c alarmEmail=` switches a key off), values are trimmed, and the
- * hostname is lower-cased.
+ * Empty strings count as "not set" (so `-c alarmEmail=` switches a key off), values are trimmed, lists are
+ * comma-separated strings (or JSON arrays in the settings file), and the hostname is lower-cased. Keys
+ * holding `:`, `/` or `@` belong to CDK (feature flags, `aws:cdk:*`, lookups) and are not checked; any other
+ * key this app does not read is refused, with the nearest known key as a hint.
  *
- * @param read - returns the raw context value for a key, e.g. `(k) => app.node.tryGetContext(k)`
- * @throws StackConfigError listing every missing or invalid key at once.
+ * @param context - every context key and value, e.g. `app.node.getAllContext()`
+ * @throws StackConfigError listing every unknown, missing or invalid key at once.
  */
-export function parseStackConfig(read: (key: string) => unknown): StackConfig {
+export function parseStackConfig(context: Readonly<Record<string, unknown>>): StackConfig {
   const problems: string[] = [];
+  const known = new Set<string>(CONTEXT_KEYS);
+  for (const key of Object.keys(context)) {
+    if (known.has(key) || CDK_PLAIN_KEYS.has(key) || /[:/@]/.test(key)) continue;
+    const hint = nearestKey(key);
+    problems.push(
+      `unknown context key ${JSON.stringify(key)}${hint ? ` (did you mean ${hint}?)` : ''}; ` +
+        `this app reads ${CONTEXT_KEYS.join(', ')}`
+    );
+  }
 
-  const text = (key: (typeof CONTEXT_KEYS)[number]): string | undefined => {
-    const value = read(key);
+  const text = (key: ContextKey): string | undefined => {
+    const value = context[key];
     if (value === undefined || value === null) return undefined;
     if (typeof value !== 'string') {
       problems.push(`${key} must be a string, got ${typeof value}`);
@@ -89,7 +175,7 @@ export function parseStackConfig(read: (key: string) => unknown): StackConfig {
     return value.trim() || undefined;
   };
   const check = (
-    key: (typeof CONTEXT_KEYS)[number],
+    key: ContextKey,
     value: string | undefined,
     pattern: RegExp,
     expected: string
@@ -98,11 +184,46 @@ export function parseStackConfig(read: (key: string) => unknown): StackConfig {
     problems.push(`${key} must be ${expected}, got ${JSON.stringify(value)}`);
     return undefined;
   };
+  const list = (key: ContextKey, pattern: RegExp, expected: string): string[] => {
+    const value = context[key];
+    let items: unknown[];
+    if (value === undefined || value === null) items = [];
+    else if (typeof value === 'string') items = value.split(',');
+    else if (Array.isArray(value)) items = value;
+    else {
+      problems.push(`${key} must be a comma-separated string, got ${typeof value}`);
+      return [];
+    }
+    const values = items.map((item) => (typeof item === 'string' ? item.trim() : item));
+    const bad = values.filter((v) => v !== '' && (typeof v !== 'string' || !pattern.test(v)));
+    if (bad.length > 0) {
+      problems.push(
+        `${key} must be ${expected}, got ${bad.map((v) => JSON.stringify(v)).join(', ')}`
+      );
+      return [];
+    }
+    const present = values.filter((v): v is string => v !== '');
+    const repeated = present.filter((v, i) => present.indexOf(v) !== i);
+    if (repeated.length > 0) {
+      problems.push(`${key} lists ${repeated.map((v) => JSON.stringify(v)).join(', ')} twice`);
+      return [];
+    }
+    return present;
+  };
+  const flag = (key: ContextKey): boolean => {
+    const value = context[key];
+    if (value === undefined || value === null || value === '') return false;
+    if (value === true || value === 'true') return true;
+    if (value === false || value === 'false') return false;
+    problems.push(`${key} must be true or false, got ${JSON.stringify(value)}`);
+    return false;
+  };
 
   const componentAppIdRaw = text('componentAppId');
   if (componentAppIdRaw === undefined && !problems.some((p) => p.startsWith('componentAppId'))) {
     problems.push(
-      'componentAppId is required: pass -c componentAppId=wx… (the third-party platform appid)'
+      `componentAppId is required (the third-party platform appid): put it in ${DEPLOY_CONTEXT_FILE} ` +
+        'or pass -c componentAppId=wx…'
     );
   }
   const componentAppId = check(
@@ -112,18 +233,35 @@ export function parseStackConfig(read: (key: string) => unknown): StackConfig {
     '"wx" followed by 14-30 letters or digits'
   );
   const stage = check('stage', text('stage'), STAGE, '1-20 of lowercase letters, digits and "-"');
-  const egressEipAllocationId = check(
-    'egressEipAllocationId',
-    text('egressEipAllocationId'),
+  const natGatewayPerAz = flag('natGatewayPerAz');
+  const egressEipAllocationIds = list(
+    'egressEipAllocationIds',
     EIP_ALLOCATION,
-    'an Elastic IP allocation id like eipalloc-0123456789abcdef0'
+    'Elastic IP allocation ids like eipalloc-0123456789abcdef0'
   );
-  const componentSecretName = check(
-    'componentSecretName',
-    text('componentSecretName'),
-    SECRET_NAME,
-    'a Secrets Manager secret name (letters, digits and /_+=.@-)'
+  const natGateways = natGatewayPerAz ? EGRESS_AZ_COUNT : 1;
+  if (egressEipAllocationIds.length > 0 && egressEipAllocationIds.length !== natGateways) {
+    problems.push(
+      `egressEipAllocationIds must list ${natGateways} allocation id${natGateways === 1 ? '' : 's'} ` +
+        `(one per NAT gateway${natGatewayPerAz ? ', natGatewayPerAz is true' : ''}), got ` +
+        `${egressEipAllocationIds.length}`
+    );
+  }
+  const tokenTableName = check(
+    'tokenTableName',
+    text('tokenTableName'),
+    TABLE_NAME,
+    'a DynamoDB table name (3-255 letters, digits and _.-)'
   );
+  const secretName = (key: ContextKey) =>
+    check(
+      key,
+      text(key),
+      SECRET_NAME,
+      'a Secrets Manager secret name (letters, digits and /_+=.@-)'
+    );
+  const componentSecretName = secretName('componentSecretName');
+  const messageSecretName = secretName('messageSecretName');
   const authorizeDomain = check(
     'authorizeDomain',
     text('authorizeDomain'),
@@ -131,14 +269,59 @@ export function parseStackConfig(read: (key: string) => unknown): StackConfig {
     'a bare hostname like auth.example.com (no scheme, port or path)'
   )?.toLowerCase();
   const alarmEmail = check('alarmEmail', text('alarmEmail'), EMAIL, 'an email address');
+  const getTokenCallerAccountIds = list(
+    'getTokenCallerAccountIds',
+    ACCOUNT_ID,
+    'comma-separated 12-digit AWS account ids'
+  );
+  const platformDisplayName = check(
+    'platformDisplayName',
+    text('platformDisplayName'),
+    DISPLAY_NAME,
+    '1-40 printable characters without <>&"\''
+  );
 
   if (problems.length > 0) throw new StackConfigError(problems);
   return {
     componentAppId: componentAppId!,
     stage: stage ?? 'prod',
-    egressEipAllocationId,
+    natGatewayPerAz,
+    egressEipAllocationIds,
+    tokenTableName,
     componentSecretName,
+    messageSecretName,
     authorizeDomain,
     alarmEmail,
+    getTokenCallerAccountIds,
+    platformDisplayName,
   };
+}
+
+/** The known key a typo most likely meant: same letters ignoring case and separators, or ≤ 2 edits. */
+function nearestKey(key: string): string | undefined {
+  const fold = (k: string) => k.toLowerCase().replace(/[-_.\s]/g, '');
+  const exact = CONTEXT_KEYS.find((k) => fold(k) === fold(key));
+  if (exact) return exact;
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of CONTEXT_KEYS) {
+    const distance = editDistance(fold(candidate), fold(key));
+    if (distance <= 2 && (!best || distance < best.distance)) best = { key: candidate, distance };
+  }
+  return best?.key;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }

@@ -4,14 +4,15 @@ import { parseStackConfig } from './config';
 import { TokenServiceStack } from './token-service-stack';
 
 /**
- * Adds the token service to an app: validates the context, registers the cdk-nag AWS Solutions checks (a
- * finding that is neither fixed nor acknowledged fails synth) and creates the stack
- * `WeChatTokenService-<stage>`. Shared by `infra/app.ts` and the infra tests so both check the same thing.
+ * Adds the token service to an app: validates the whole context (unknown keys included), registers the
+ * cdk-nag AWS Solutions checks (a finding that is neither fixed nor acknowledged fails synth) and creates the
+ * stack `WeChatTokenService-<stage>`. Shared by `infra/app.ts` and the infra tests so both check the same
+ * thing.
  *
- * @throws StackConfigError listing every invalid context key.
+ * @throws StackConfigError listing every unknown or invalid context key.
  */
 export function addTokenService(app: App): TokenServiceStack {
-  const config = parseStackConfig((key) => app.node.tryGetContext(key));
+  const config = parseStackConfig(app.node.getAllContext());
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   const stack = new TokenServiceStack(app, `WeChatTokenService-${config.stage}`, {
     config,

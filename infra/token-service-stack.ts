@@ -1,10 +1,10 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import type { StackConfig } from './config';
 import { ServiceAlarms } from './constructs/alarms';
-import { ComponentSecret } from './constructs/component-secret';
+import { CredentialSecret } from './constructs/credential-secret';
 import { EgressVpc } from './constructs/egress-vpc';
 import { PublicHttpApi } from './constructs/http-api';
 import { RefreshSchedule } from './constructs/refresh-schedule';
@@ -18,22 +18,43 @@ export interface TokenServiceStackProps extends StackProps {
 }
 
 /**
- * The whole service (architecture.md §1): token table, component secret, egress VPC, the five functions,
- * the public HTTP routes, the refresh schedule and alarms. Composition only; each construct documents its
- * defaults. Construct IDs become logical IDs: never rename them.
+ * Environment variables naming the two secrets. They are split by who needs them: every function may mint a
+ * component token (AppSecret), only auth-event decrypts pushes (message token and EncodingAESKey).
+ */
+export const SECRET_ENV = {
+  component: 'COMPONENT_SECRET_ID',
+  message: 'MESSAGE_SECRET_ID',
+} as const;
+
+/**
+ * The whole service (architecture.md §1): token table, the two credential secrets, egress VPC, the five
+ * functions, the public HTTP routes, the refresh schedule and alarms. Composition only; each construct
+ * documents its defaults. Construct IDs become logical IDs: never rename them.
  */
 export class TokenServiceStack extends Stack {
   constructor(scope: Construct, id: string, props: TokenServiceStackProps) {
     super(scope, id, props);
     const { config } = props;
 
-    const table = new TokenTable(this, 'TokenTable');
-    const secret = new ComponentSecret(this, 'ComponentSecret', {
+    const table = new TokenTable(this, 'TokenTable', {
+      existingTableName: config.tokenTableName,
+    });
+    const componentSecret = new CredentialSecret(this, 'ComponentSecret', {
+      description:
+        'WeChat third-party platform AppSecret: {"componentAppSecret"}. Fill with put-secret-value.',
+      fields: ['componentAppSecret'],
       existingSecretName: config.componentSecretName,
-      secretName: `wechat-token-service/${config.stage}/component`,
+    });
+    const messageSecret = new CredentialSecret(this, 'MessageSecret', {
+      description:
+        'WeChat third-party platform message crypto: {"token","encodingAesKey","previousEncodingAesKey"?}. ' +
+        'Fill with put-secret-value.',
+      fields: ['token', 'encodingAesKey'],
+      existingSecretName: config.messageSecretName,
     });
     const network = new EgressVpc(this, 'Egress', {
-      eipAllocationId: config.egressEipAllocationId,
+      natGatewayPerAz: config.natGatewayPerAz,
+      eipAllocationIds: config.egressEipAllocationIds,
     });
 
     const common = {
@@ -43,10 +64,15 @@ export class TokenServiceStack extends Stack {
       componentAppId: config.componentAppId,
     };
     // Lets a 61004 log say whether WeChat saw our NAT's IP (whitelist missing) or another (egress drift).
-    const egress: Record<string, string> = network.egressIp ? { EGRESS_IP: network.egressIp } : {};
-    const redirect: Record<string, string> = config.authorizeDomain
-      ? { AUTHORIZE_REDIRECT_URI: `https://${config.authorizeDomain}/authorize/callback` }
-      : {};
+    // The runtime compares with one IP, so it is passed only when there is exactly one.
+    const egress: Record<string, string> =
+      network.egressIps.length === 1 ? { EGRESS_IP: network.egressIps[0]! } : {};
+    const pages: Record<string, string> = {
+      ...(config.authorizeDomain
+        ? { AUTHORIZE_REDIRECT_URI: `https://${config.authorizeDomain}/authorize/callback` }
+        : {}),
+      ...(config.platformDisplayName ? { PLATFORM_DISPLAY_NAME: config.platformDisplayName } : {}),
+    };
     const fn = (
       id: string,
       entry: string,
@@ -59,19 +85,20 @@ export class TokenServiceStack extends Stack {
         description,
         ...extra,
         environment: { ...egress, ...extra.environment },
-      }).bindSecret(secret);
+      }).bindSecret(componentSecret, SECRET_ENV.component);
 
     const authEvent = fn('AuthEvent', 'auth-event', 'POST /wechat/events: tickets, authorizations');
+    authEvent.bindSecret(messageSecret, SECRET_ENV.message);
     authEvent.bindTable(table, { items: ['GetItem', 'PutItem', 'UpdateItem'] });
     const authorizePage = fn('AuthorizePage', 'authorize-page', 'GET /authorize: the entry page', {
-      environment: redirect,
+      environment: pages,
     });
     authorizePage.bindTable(table, { items: ['GetItem', 'UpdateItem'] });
     const authorizeCallback = fn(
       'AuthorizeCallback',
       'authorize-callback',
       'GET /authorize/callback: exchanges the auth_code',
-      { environment: redirect }
+      { environment: pages }
     );
     authorizeCallback.bindTable(table, { items: ['GetItem', 'PutItem', 'UpdateItem'] });
     // The sweep is CPU-bound on SDK request overhead (bench/): 1 GB buys twice the vCPU of 512 MB.
@@ -80,9 +107,15 @@ export class TokenServiceStack extends Stack {
       memorySize: 1024,
     });
     refresh.bindTable(table, { items: ['GetItem', 'PutItem', 'UpdateItem'], queryDueIndex: true });
-    // No route, no URL, no resource policy: callers need lambda:InvokeFunction through IAM.
+    // No route, no URL; a resource policy only for the accounts listed in getTokenCallerAccountIds.
     const getToken = fn('GetToken', 'get-token', 'Invoked by callers (IAM): returns a valid token');
     getToken.bindTable(table, { items: ['GetItem', 'UpdateItem'] });
+    for (const account of config.getTokenCallerAccountIds) {
+      getToken.addPermission(`Caller${account}`, {
+        principal: new iam.AccountPrincipal(account),
+        action: 'lambda:InvokeFunction',
+      });
+    }
 
     const api = new PublicHttpApi(this, 'Api');
     api.addPublicRoute('AuthEvent', {
@@ -111,34 +144,45 @@ export class TokenServiceStack extends Stack {
     });
 
     const schedule = new RefreshSchedule(this, 'RefreshSchedule', { target: refresh });
-    new ServiceAlarms(this, 'Alarms', {
-      refreshFunction: refresh,
+    const alarms = new ServiceAlarms(this, 'Alarms', {
+      functions: {
+        AuthEvent: authEvent,
+        AuthorizePage: authorizePage,
+        AuthorizeCallback: authorizeCallback,
+        Refresh: refresh,
+        GetToken: getToken,
+      },
+      httpApi: api.api,
+      natGatewayIds: network.natGatewayIds,
       deadLetterQueue: schedule.deadLetterQueue,
       alarmEmail: config.alarmEmail,
     });
 
+    const invokeStatement = new iam.PolicyStatement({
+      actions: ['lambda:InvokeFunction'],
+      resources: [getToken.functionArn],
+    });
     const invokePolicy = new iam.ManagedPolicy(this, 'GetTokenInvokePolicy', {
       description: 'Attach to a caller role: may invoke the get-token function, nothing else',
-      statements: [
-        new iam.PolicyStatement({
-          actions: ['lambda:InvokeFunction'],
-          resources: [getToken.functionArn],
-        }),
-      ],
+      statements: [invokeStatement],
     });
 
     const publicBase = config.authorizeDomain ? `https://${config.authorizeDomain}` : api.endpoint;
     const out = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
-    if (network.egressIp) {
-      out('EgressIp', network.egressIp, 'Add to 第三方平台 → 开发资料 → 白名单 (IP whitelist)');
-    } else {
+    const list = (values: readonly string[]) => Fn.join(',', [...values]);
+    if (network.egressIps.length > 0) {
       out(
-        'EgressEipAllocationId',
-        network.eipAllocationId,
-        'Imported EIP; its IP (aws ec2 describe-addresses --allocation-ids …) must be on the whitelist'
+        'EgressIps',
+        list(network.egressIps),
+        'Add each to 第三方平台 → 开发资料 → 白名单 (IP whitelist)'
       );
     }
+    out(
+      'EgressEipAllocationIds',
+      list(network.eipAllocationIds),
+      'The NAT Elastic IPs (retained on delete): egressEipAllocationIds to keep them on a rebuild'
+    );
     if (config.authorizeDomain) {
       out(
         'AuthorizeDomain',
@@ -157,7 +201,24 @@ export class TokenServiceStack extends Stack {
     out('GetTokenFunctionName', getToken.functionName, 'Invoke with {"authorizerAppId":"wx…"}');
     out('GetTokenFunctionArn', getToken.functionArn, 'Invoke with lambda:InvokeFunction');
     out('GetTokenInvokePolicyArn', invokePolicy.managedPolicyArn, 'Attach to caller roles');
-    out('ComponentSecretId', secret.secretId, 'Fill with aws secretsmanager put-secret-value');
+    out(
+      'GetTokenCallerPolicy',
+      this.toJsonString({ Version: '2012-10-17', Statement: [invokeStatement.toStatementJson()] }),
+      'Identity policy for callers in other accounts (put-role-policy)'
+    );
+    out('ComponentSecretId', componentSecret.secretId, 'Put {"componentAppSecret"} here');
+    out('MessageSecretId', messageSecret.secretId, 'Put {"token","encodingAesKey"} here');
     out('TokenTableName', table.table.tableName, 'DynamoDB token table (retained on delete)');
+    out('AlarmTopicArn', alarms.topic.topicArn, 'Every alarm and recovery; subscribe your paging');
+    out(
+      'RebuildContext',
+      this.toJsonString({
+        tokenTableName: table.table.tableName,
+        componentSecretName: componentSecret.secretName,
+        messageSecretName: messageSecret.secretName,
+        egressEipAllocationIds: list(network.eipAllocationIds),
+      }),
+      'After cdk destroy: merge into deploy.context.json to re-attach what was retained'
+    );
   }
 }

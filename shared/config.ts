@@ -9,8 +9,13 @@ export interface RuntimeConfig {
   readonly tokenTableName: string;
   /** The third-party platform's appid (component_appid). */
   readonly componentAppId: string;
-  /** ARN or name of the Secrets Manager secret with the component secret JSON. */
+  /** ARN or name of the Secrets Manager secret with the AppSecret JSON (`shared/secrets.ts`). */
   readonly componentSecretId: string;
+  /**
+   * ARN or name of the secret with the message token and EncodingAESKey; set only for the function that
+   * decrypts pushes (least privilege: the others cannot read it).
+   */
+  readonly messageSecretId?: string;
   /** WeChat API origin; the sandbox and tests point it at a simulator. */
   readonly wechatApiBaseUrl: string;
   /** Optional DynamoDB endpoint (the sandbox's dynalite); unset in AWS. */
@@ -24,6 +29,14 @@ export interface RuntimeConfig {
   readonly wechatAuthorizePageBaseUrl?: string;
   /** The NAT's Elastic IP, when known, to tell a missing whitelist entry from egress drift on 61004. */
   readonly egressIp?: string;
+  /** The platform's name as merchants know it, on the authorization pages (`PLATFORM_DISPLAY_NAME`). */
+  readonly platformDisplayName?: string;
+  /**
+   * WeChat calls each public page route may spend per minute and per day (`PUBLIC_ROUTE_BUDGET_PER_MINUTE`,
+   * `PUBLIC_ROUTE_BUDGET_PER_DAY`); unset: the defaults in `shared/tokens/policy.ts`.
+   */
+  readonly publicRouteBudgetPerMinute?: number;
+  readonly publicRouteBudgetPerDay?: number;
 }
 
 /** Variables every function needs; the infra test checks each function's environment against this list. */
@@ -32,6 +45,8 @@ export const REQUIRED_ENV = ['TOKEN_TABLE_NAME', 'COMPONENT_APPID', 'COMPONENT_S
 export const DEFAULT_WECHAT_API_BASE_URL = 'https://api.weixin.qq.com';
 
 const APPID = /^wx[0-9a-zA-Z]{14,30}$/;
+/** What infra accepts for `platformDisplayName`: 1–40 characters, no control characters. */
+const DISPLAY_NAME = /^[^\p{Cc}]{1,40}$/u;
 
 /** True for strings shaped like a WeChat appid (`wx` + alphanumerics). */
 export function isAppId(value: unknown): value is string {
@@ -67,15 +82,40 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (pageBase && !/^https?:\/\/[^/]+$/.test(pageBase)) {
     problems.push('WECHAT_AUTHORIZE_PAGE_BASE_URL must be an http(s) origin without a path');
   }
+  const displayName = env.PLATFORM_DISPLAY_NAME?.trim();
+  if (displayName && !DISPLAY_NAME.test(displayName)) {
+    problems.push('PLATFORM_DISPLAY_NAME must be 1-40 characters without control characters');
+  }
+  const perMinute = positiveInteger(env, 'PUBLIC_ROUTE_BUDGET_PER_MINUTE', 1000, problems);
+  const perDay = positiveInteger(env, 'PUBLIC_ROUTE_BUDGET_PER_DAY', 100_000, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     tokenTableName: env.TOKEN_TABLE_NAME!.trim(),
     componentAppId,
     componentSecretId: env.COMPONENT_SECRET_ID!.trim(),
+    messageSecretId: env.MESSAGE_SECRET_ID?.trim() || undefined,
     wechatApiBaseUrl,
     dynamoDbEndpoint: env.DYNAMODB_ENDPOINT?.trim() || undefined,
     authorizeRedirectUri: redirect || undefined,
     wechatAuthorizePageBaseUrl: pageBase || undefined,
     egressIp: env.EGRESS_IP?.trim() || undefined,
+    platformDisplayName: displayName || undefined,
+    publicRouteBudgetPerMinute: perMinute,
+    publicRouteBudgetPerDay: perDay,
   };
+}
+
+/** An optional whole number from 1 to `max`; a problem is recorded when it is set to anything else. */
+function positiveInteger(
+  env: Record<string, string | undefined>,
+  name: string,
+  max: number,
+  problems: string[]
+): number | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const value = /^\d{1,7}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (value >= 1 && value <= max) return value;
+  problems.push(`${name} must be a whole number from 1 to ${max}`);
+  return undefined;
 }

@@ -3,8 +3,16 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Clock, systemClock } from '../../shared/clock';
 import { loadConfig, type RuntimeConfig } from '../../shared/config';
 import { MsgCrypto } from '../../shared/crypto/msg-crypto';
+import { ConfigError } from '../../shared/errors';
 import { type Log, MetricName, type Metrics } from '../../shared/log';
-import { type ComponentSecret, cachedSecret } from '../../shared/secrets';
+import {
+  type AppSecret,
+  type ComponentSecret,
+  cachedSecret,
+  type MessageSecret,
+  parseAppSecret,
+  parseMessageSecret,
+} from '../../shared/secrets';
 import { DynamoDbTokenStore } from '../../shared/store/dynamodb-token-store';
 import type { TokenStore } from '../../shared/store/token-store';
 import { randomLeaseOwner, realSleep, type TokenContext } from '../../shared/tokens/context';
@@ -40,12 +48,12 @@ export interface DepsOverrides {
 }
 
 /**
- * Reads the secret's string from Secrets Manager. The client is imported on first use: get-token and the
- * authorization pages rarely need the secret, so they start without loading it.
+ * Reads secret strings from Secrets Manager. The client is imported and built on first use, once for both
+ * secrets: get-token and the authorization pages rarely need a secret, so they start without loading it.
  */
-function secretFromSecretsManager(secretId: string): () => Promise<string | undefined> {
+function secretsManagerReader(): (secretId: string) => () => Promise<string | undefined> {
   let client: import('@aws-sdk/client-secrets-manager').SecretsManagerClient | undefined;
-  return async () => {
+  return (secretId) => async () => {
     const sdk = await import('@aws-sdk/client-secrets-manager');
     client ??= new sdk.SecretsManagerClient({});
     const answer = await client.send(new sdk.GetSecretValueCommand({ SecretId: secretId }));
@@ -70,9 +78,19 @@ export function createDeps(config: RuntimeConfig, overrides: DepsOverrides = {})
         ),
       config.tokenTableName
     );
-  const secrets =
-    overrides.secrets ?? cachedSecret(secretFromSecretsManager(config.componentSecretId), clock);
-  let crypto: { secret: ComponentSecret; crypto: MsgCrypto } | undefined;
+  const read = secretsManagerReader();
+  const secrets: () => Promise<AppSecret> =
+    overrides.secrets ?? cachedSecret(read(config.componentSecretId), parseAppSecret, clock);
+  const { messageSecretId } = config;
+  const messageSecret: () => Promise<MessageSecret> =
+    overrides.secrets ??
+    (messageSecretId
+      ? cachedSecret(read(messageSecretId), parseMessageSecret, clock)
+      : () =>
+          Promise.reject(
+            new ConfigError(['MESSAGE_SECRET_ID is required to verify and decrypt pushes'])
+          ));
+  let crypto: { secret: MessageSecret; crypto: MsgCrypto } | undefined;
   const obs = overrides.log && overrides.metrics ? undefined : observability();
   const metrics = overrides.metrics ?? powertoolsMetrics((obs as NonNullable<typeof obs>).metrics);
   return {
@@ -101,7 +119,7 @@ export function createDeps(config: RuntimeConfig, overrides: DepsOverrides = {})
     ticketPush: {},
     egressIp: config.egressIp,
     async msgCrypto() {
-      const secret = await secrets();
+      const secret = await messageSecret();
       if (crypto?.secret !== secret) {
         crypto = {
           secret,

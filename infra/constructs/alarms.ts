@@ -1,4 +1,5 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -8,15 +9,28 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from './telemetry';
 
+/** The five functions, by the construct id their Errors alarm is named after (`<id>Errors`). */
+export interface ServiceFunctions {
+  readonly AuthEvent: lambda.IFunction;
+  readonly AuthorizePage: lambda.IFunction;
+  readonly AuthorizeCallback: lambda.IFunction;
+  readonly Refresh: lambda.IFunction;
+  readonly GetToken: lambda.IFunction;
+}
+
 /** Properties of {@link ServiceAlarms}. */
 export interface ServiceAlarmsProps {
-  /** The scheduled refresh function; its Errors metric means a systemic failure (61004, bad credentials). */
-  readonly refreshFunction: lambda.IFunction;
+  /** Every function: each gets an Errors alarm; get-token also a Throttles alarm. */
+  readonly functions: ServiceFunctions;
+  /** The public HTTP API: 5xx answers and latency. */
+  readonly httpApi: apigwv2.IHttpApi;
+  /** The NAT gateways every WeChat call leaves through: source-port exhaustion. */
+  readonly natGatewayIds: readonly string[];
   /** The refresh schedule's dead-letter queue; a message there means a refresh run never happened. */
   readonly deadLetterQueue: sqs.IQueue;
   /**
-   * Subscribe this address to an SNS topic that receives every alarm and its recovery.
-   * @default - no topic; alarms have no actions (wire them to your own paging)
+   * Subscribe this address to the alarm topic (AWS sends a confirmation mail first).
+   * @default - no subscription; subscribe your own paging to the topic
    */
   readonly alarmEmail?: string;
   /**
@@ -31,16 +45,29 @@ export interface ServiceAlarmsProps {
    * @default Duration.minutes(30)
    */
   readonly ticketMaxAge?: Duration;
+  /**
+   * p99 latency of the HTTP API that raises the alarm. WeChat waits 5 s for the answer to a push, and
+   * retries it (or drops it) after that.
+   * @default Duration.seconds(4)
+   */
+  readonly apiLatencyThreshold?: Duration;
 }
+
+const FIVE_MINUTES = Duration.minutes(5);
+const FIFTEEN_MINUTES = Duration.minutes(15);
+
+/** Where each alarm's description sends the reader. */
+const RUNBOOK = 'Runbook: README → Operations → Alarms.';
 
 /**
  * The service's alarms, on the runtime's EMF metrics (namespace `WeChatTokenService`, dimension
- * `service=wechat-token-service`) and on AWS metrics. Each alarm's description says what it means and what
- * to do first. With `alarmEmail`, an SNS topic notifies on ALARM and OK.
+ * `service=wechat-token-service`) and on AWS metrics, all sending ALARM and OK to one SNS topic that always
+ * exists (its ARN is the `AlarmTopicArn` output; `alarmEmail` subscribes an address). Each alarm's
+ * description says what it means and what to do first; the README's runbook has a section per alarm id.
  */
 export class ServiceAlarms extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
-  readonly topic?: sns.Topic;
+  readonly topic: sns.Topic;
 
   constructor(scope: Construct, id: string, props: ServiceAlarmsProps) {
     super(scope, id);
@@ -52,31 +79,60 @@ export class ServiceAlarms extends Construct {
         statistic,
         period,
       });
-    const fiveMinutes = Duration.minutes(5);
-    const fifteenMinutes = Duration.minutes(15);
     const atLeastOnce = {
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     };
+    const { functions } = props;
 
-    this.add('RefreshErrors', {
-      ...atLeastOnce,
-      metric: props.refreshFunction.metricErrors({ period: fiveMinutes, statistic: 'Sum' }),
-      alarmDescription:
+    const errorAdvice: Record<keyof ServiceFunctions, string> = {
+      AuthEvent:
+        'WeChat pushes (tickets, authorizations) are failing before an answer: WeChat retries them, then ' +
+        'gives up. First: read the auth-event log group for the error and its code (a missing or unreadable ' +
+        'secret is the usual cause after a deploy).',
+      AuthorizePage:
+        'The authorization entry page crashed or timed out: merchants cannot start authorizing. First: read ' +
+        'the authorize-page log group for the error and its code.',
+      AuthorizeCallback:
+        'The authorization callback crashed or timed out: the auth_code is kept and exchanged by the next ' +
+        'refresh run, but the merchant saw an error. First: read the authorize-callback log group.',
+      Refresh:
         'The refresh run failed as a whole (systemic: IP not whitelisted, bad component credentials, ' +
-        'config). First: read the refresh log group for the error code.',
+        'config, table unavailable). First: read the refresh log group for the summary line and its ' +
+        'systemicError code.',
+      GetToken:
+        'get-token failed unhandled (callers see X-Amz-Function-Error, not a coded answer): crash, timeout ' +
+        'or out of memory. First: read the get-token log group for the error.',
+    };
+    for (const [name, fn] of Object.entries(functions) as [
+      keyof ServiceFunctions,
+      lambda.IFunction,
+    ][]) {
+      this.add(`${name}Errors`, {
+        ...atLeastOnce,
+        metric: fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        alarmDescription: errorAdvice[name],
+      });
+    }
+    this.add('GetTokenThrottles', {
+      ...atLeastOnce,
+      metric: functions.GetToken.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }),
+      alarmDescription:
+        'Lambda refused get-token invocations (concurrency limit): callers got TooManyRequestsException. ' +
+        'First: check ConcurrentExecutions of the account and whether a caller skips its token cache; ' +
+        'raise the account concurrency quota if the load is real.',
     });
     this.add('RefreshFailures', {
       metric: new cloudwatch.MathExpression({
         expression: 'FILL(component, 0) + FILL(authorizer, 0)',
         usingMetrics: {
-          component: serviceMetric(METRIC.componentRefreshFailed, 'Sum', fifteenMinutes),
-          authorizer: serviceMetric(METRIC.authorizerRefreshFailed, 'Sum', fifteenMinutes),
+          component: serviceMetric(METRIC.componentRefreshFailed, 'Sum', FIFTEEN_MINUTES),
+          authorizer: serviceMetric(METRIC.authorizerRefreshFailed, 'Sum', FIFTEEN_MINUTES),
         },
         label: 'Component + authorizer refresh failures',
-        period: fifteenMinutes,
+        period: FIFTEEN_MINUTES,
       }),
       threshold: props.refreshFailureThreshold ?? 3,
       evaluationPeriods: 1,
@@ -88,13 +144,13 @@ export class ServiceAlarms extends Construct {
     });
     this.add('WhitelistRejected', {
       ...atLeastOnce,
-      metric: serviceMetric(METRIC.whitelistRejected, 'Sum', fiveMinutes),
+      metric: serviceMetric(METRIC.whitelistRejected, 'Sum', FIVE_MINUTES),
       alarmDescription:
-        'WeChat rejected our egress IP (61004/40164). First: compare requestIP in the log with the ' +
-        'EgressIp output and add it in 第三方平台 → 开发资料 → 白名单.',
+        'WeChat rejected our egress IP (61004/40164). First: compare requestIp in the log with the ' +
+        'EgressIps output and add it in 第三方平台 → 开发资料 → 白名单.',
     });
     this.add('TicketStale', {
-      metric: serviceMetric(METRIC.ticketAgeSeconds, 'Maximum', fifteenMinutes),
+      metric: serviceMetric(METRIC.ticketAgeSeconds, 'Maximum', FIFTEEN_MINUTES),
       threshold: (props.ticketMaxAge ?? Duration.minutes(30)).toSeconds(),
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -106,14 +162,14 @@ export class ServiceAlarms extends Construct {
     });
     this.add('TicketUnavailable', {
       ...atLeastOnce,
-      metric: serviceMetric(METRIC.ticketUnavailable, 'Sum', fiveMinutes),
+      metric: serviceMetric(METRIC.ticketUnavailable, 'Sum', FIVE_MINUTES),
       alarmDescription:
         'No usable ticket (none, or older than 12 h): the component token cannot be refreshed. First: ' +
         'check that pushes reach POST /wechat/events; the service asks WeChat to re-push.',
     });
     this.add('NeedsReauthorization', {
       ...atLeastOnce,
-      metric: serviceMetric(METRIC.needsReauthorization, 'Sum', fiveMinutes),
+      metric: serviceMetric(METRIC.needsReauthorization, 'Sum', FIVE_MINUTES),
       alarmDescription:
         "A merchant's refresh token is gone for good. First: find the authorizer appid in the refresh " +
         'logs and send the merchant the authorization page again.',
@@ -121,37 +177,79 @@ export class ServiceAlarms extends Construct {
     this.add('DeadLetters', {
       ...atLeastOnce,
       metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: fiveMinutes,
+        period: FIVE_MINUTES,
         statistic: 'Maximum',
       }),
       alarmDescription:
         'EventBridge Scheduler could not invoke refresh after its retries. First: read the DLQ message ' +
         '(error code), then purge it once fixed.',
     });
+    this.add('Api5xx', {
+      metric: props.httpApi.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum' }),
+      threshold: 3,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        'The HTTP API answered 5xx at least 3 times in 5 minutes (WeChat pushes or merchants failing). ' +
+        'First: query the API access log for status >= 500 (routeKey, integrationError), then that ' +
+        "route's function log.",
+    });
+    const latency = props.apiLatencyThreshold ?? Duration.seconds(4);
+    this.add('ApiLatency', {
+      metric: props.httpApi.metricLatency({ period: FIVE_MINUTES, statistic: 'p99' }),
+      threshold: latency.toMilliseconds(),
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        `p99 latency of the HTTP API above ${latency.toSeconds()} s in 2 of 3 periods of 5 minutes: ` +
+        'WeChat gives up on a push after 5 s. First: compare Latency with IntegrationLatency and read the ' +
+        'slow route’s function log (WeChat timeouts, DynamoDB throttling, cold starts).',
+    });
+    props.natGatewayIds.forEach((natGatewayId, i) => {
+      this.add(i === 0 ? 'NatPortAllocation' : `NatPortAllocation${i + 1}`, {
+        ...atLeastOnce,
+        metric: new cloudwatch.Metric({
+          namespace: 'AWS/NATGateway',
+          metricName: 'ErrorPortAllocation',
+          dimensionsMap: { NatGatewayId: natGatewayId },
+          statistic: 'Sum',
+          period: FIVE_MINUTES,
+        }),
+        alarmDescription:
+          'The NAT gateway could not allocate a source port: connections to WeChat fail. First: check ' +
+          'ActiveConnectionCount of the NAT and whether a function leaks connections or the refresh ' +
+          'concurrency was raised; a NAT allows 55 000 concurrent connections per destination.',
+      });
+    });
 
-    if (props.alarmEmail) {
-      this.topic = new sns.Topic(this, 'Topic', {
-        displayName: 'WeChat token service alarms',
-        enforceSSL: true,
-      });
-      Validations.of(this.topic).acknowledge({
-        id: 'AwsSolutions-SNS2',
-        reason:
-          'Carries only alarm state changes, no data. CloudWatch cannot publish to a topic encrypted with ' +
-          'the AWS-managed SNS key, and a customer-managed key for alarm mail is not worth its cost here.',
-      });
-      this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
-      const action = new SnsAction(this.topic);
-      for (const alarm of this.alarms) {
-        alarm.addAlarmAction(action);
-        alarm.addOkAction(action);
-      }
+    this.topic = new sns.Topic(this, 'Topic', {
+      displayName: 'WeChat token service alarms',
+      enforceSSL: true,
+    });
+    Validations.of(this.topic).acknowledge({
+      id: 'AwsSolutions-SNS2',
+      reason:
+        'Carries only alarm state changes, no data. CloudWatch cannot publish to a topic encrypted with ' +
+        'the AWS-managed SNS key, and a customer-managed key for alarm mail is not worth its cost here.',
+    });
+    if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    const action = new SnsAction(this.topic);
+    for (const alarm of this.alarms) {
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
     }
   }
 
   private add(id: string, props: cloudwatch.AlarmProps): void {
     this.alarms.push(
-      new cloudwatch.Alarm(this, id, { alarmName: `${Stack.of(this).stackName}-${id}`, ...props })
+      new cloudwatch.Alarm(this, id, {
+        alarmName: `${Stack.of(this).stackName}-${id}`,
+        ...props,
+        alarmDescription: `${props.alarmDescription} ${RUNBOOK}`,
+      })
     );
   }
 }

@@ -3,67 +3,88 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
+/** Availability zones of the functions' private subnets (and of the NAT gateways with one per zone). */
+export const EGRESS_AZ_COUNT = 2;
+
 /** Properties of {@link EgressVpc}. */
 export interface EgressVpcProps {
   /**
-   * Allocation id of an existing Elastic IP (`eipalloc-…`) for the NAT gateway. Use it to keep the egress IP
-   * that is already on WeChat's IP whitelist when the stack is rebuilt.
-   * @default - a new Elastic IP is created and retained when the stack is deleted
+   * One NAT gateway per availability zone, each on its own Elastic IP, instead of one for both zones.
+   * With one NAT, an outage of its zone cuts every function off from WeChat (tokens already stored are still
+   * served); with one per zone, the functions in the other zone keep working. Each NAT adds its hourly
+   * price and one more IP on WeChat's whitelist.
+   * @default false
    */
-  readonly eipAllocationId?: string;
+  readonly natGatewayPerAz?: boolean;
   /**
-   * Availability zones for the private subnets the functions run in. There is still only one NAT gateway,
-   * because WeChat's whitelist should hold one IP; the other zone reaches it across zones.
-   * @default 2
+   * Allocation ids of existing Elastic IPs (`eipalloc-…`), one per NAT gateway, to keep IPs that are already
+   * on WeChat's IP whitelist when the stack is rebuilt.
+   * @default - new Elastic IPs are created, kept when the stack is deleted or they leave it
    */
-  readonly maxAzs?: number;
+  readonly eipAllocationIds?: readonly string[];
   /**
-   * Retention of the VPC flow log (all traffic), the record of what left through the egress IP.
+   * Retention of the VPC flow log (all traffic), the record of what left through the egress IPs.
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly flowLogRetention?: logs.RetentionDays;
 }
 
 /**
- * The network every function runs in: private subnets whose only way out is ONE NAT gateway on ONE Elastic
- * IP, so every call to api.weixin.qq.com comes from the single address registered on the platform's IP
- * whitelist (第三方平台 → 开发资料 → 白名单; WeChat answers 61004 otherwise).
+ * The network every function runs in: private subnets in {@link EGRESS_AZ_COUNT} zones whose only way out is
+ * a NAT gateway on an Elastic IP, so every call to api.weixin.qq.com comes from an address registered on the
+ * platform's IP whitelist (第三方平台 → 开发资料 → 白名单; WeChat answers 61004 otherwise). By default one NAT
+ * serves both zones (one IP to whitelist); `natGatewayPerAz` gives each zone its own.
  *
- * A created Elastic IP is retained when the stack is deleted: losing it would mean a new IP and a new
- * whitelist entry before the service works again. Functions get a shared security group that only allows
+ * A created Elastic IP is retained when the stack is deleted (losing it means a new IP and a new whitelist
+ * entry before the service works again), except when the deploy that created it fails: then it is released,
+ * so a retried first deploy never meets a leftover. Functions get a shared security group that only allows
  * outbound HTTPS. DynamoDB traffic uses a free gateway endpoint instead of the NAT.
  */
 export class EgressVpc extends Construct {
   readonly vpc: ec2.Vpc;
-  /** Subnets for the functions: private, default route to the NAT gateway. */
+  /** Subnets for the functions: private, default route to their zone's (or the one) NAT gateway. */
   readonly functionSubnets: ec2.SubnetSelection = {
     subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS,
   };
   /** Security group for the functions: no inbound, outbound HTTPS only. */
   readonly functionSecurityGroup: ec2.SecurityGroup;
-  /** The NAT gateway's Elastic IP allocation id (a token when the EIP is created here). */
-  readonly eipAllocationId: string;
-  /** The egress public IP when the EIP is created here; undefined when it was imported by allocation id. */
-  readonly egressIp?: string;
+  /** The NAT gateways' Elastic IP allocation ids (tokens when the EIPs are created here). */
+  readonly eipAllocationIds: readonly string[];
+  /** The egress public IPs when the EIPs are created here; empty when they were imported. */
+  readonly egressIps: readonly string[];
+  /** The NAT gateways' ids, for their CloudWatch metrics. */
+  readonly natGatewayIds: readonly string[];
 
   constructor(scope: Construct, id: string, props: EgressVpcProps = {}) {
     super(scope, id);
+    const natGateways = props.natGatewayPerAz ? EGRESS_AZ_COUNT : 1;
 
-    if (props.eipAllocationId) {
-      this.eipAllocationId = props.eipAllocationId;
+    if (props.eipAllocationIds?.length) {
+      if (props.eipAllocationIds.length !== natGateways) {
+        throw new Error(`expected ${natGateways} Elastic IP allocation ids, one per NAT gateway`);
+      }
+      this.eipAllocationIds = [...props.eipAllocationIds];
+      this.egressIps = [];
     } else {
-      const eip = new ec2.CfnEIP(this, 'NatEip', { domain: 'vpc' });
-      eip.applyRemovalPolicy(RemovalPolicy.RETAIN);
-      Tags.of(eip).add('Name', 'wechat-token-service-egress');
-      this.eipAllocationId = eip.attrAllocationId;
+      const eips = Array.from({ length: natGateways }, (_, i) => {
+        // The first keeps the id it always had, so adding zones never replaces the IP on the whitelist.
+        const eip = new ec2.CfnEIP(this, i === 0 ? 'NatEip' : `NatEip${i + 1}`, { domain: 'vpc' });
+        eip.applyRemovalPolicy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE);
+        Tags.of(eip).add('Name', `wechat-token-service-egress-${i + 1}`);
+        return eip;
+      });
+      this.eipAllocationIds = eips.map((eip) => eip.attrAllocationId);
       // Ref of AWS::EC2::EIP is its public IP.
-      this.egressIp = eip.ref;
+      this.egressIps = eips.map((eip) => eip.ref);
     }
 
+    const natProvider = ec2.NatProvider.gateway({
+      eipAllocationIds: [...this.eipAllocationIds],
+    });
     this.vpc = new ec2.Vpc(this, 'Vpc', {
-      maxAzs: props.maxAzs ?? 2,
-      natGateways: 1,
-      natGatewayProvider: ec2.NatProvider.gateway({ eipAllocationIds: [this.eipAllocationId] }),
+      maxAzs: EGRESS_AZ_COUNT,
+      natGateways,
+      natGatewayProvider: natProvider,
       subnetConfiguration: [
         {
           name: 'Public',
@@ -77,6 +98,7 @@ export class EgressVpc extends Construct {
         DynamoDb: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
       },
     });
+    this.natGatewayIds = natProvider.configuredGateways.map((gateway) => gateway.gatewayId);
 
     const flowLogGroup = new logs.LogGroup(this, 'FlowLogGroup', {
       retention: props.flowLogRetention ?? logs.RetentionDays.ONE_MONTH,

@@ -3,10 +3,11 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import type { ComponentSecret } from './component-secret';
+import { LAMBDA_BUNDLING } from './bundling';
+import type { CredentialSecret } from './credential-secret';
 import { METRICS_NAMESPACE, SERVICE_NAME } from './telemetry';
 import type { TokenTable } from './token-table';
 
@@ -69,8 +70,8 @@ export interface ServiceFunctionProps {
 }
 
 /**
- * One Lambda of the service, with the house defaults: Node.js 24 on ARM64, bundled locally by esbuild as
- * minified ESM with source maps and kept names (error `name`s stay readable), running in the egress VPC's
+ * One Lambda of the service, with the house defaults: Node.js 24 on ARM64, bundled locally by esbuild with
+ * the pinned AWS SDK inside ({@link LAMBDA_BUNDLING}), running in the egress VPC's
  * private subnets, writing to its own log group with a retention, and holding a role with nothing but its
  * log group and VPC networking until {@link bindTable} and {@link bindSecret} add exactly what it needs.
  *
@@ -112,16 +113,7 @@ export class ServiceFunction extends NodejsFunction {
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        keepNames: true,
-        mainFields: ['module', 'main'],
-        // ESM output: give bundled CommonJS dependencies a working `require`.
-        banner: "import{createRequire}from'module';const require=createRequire(import.meta.url);",
-      },
+      bundling: LAMBDA_BUNDLING,
     });
     this.serviceRole = serviceRole;
     this.functionLogGroup = functionLogGroup;
@@ -152,9 +144,12 @@ export class ServiceFunction extends NodejsFunction {
     return this;
   }
 
-  /** Passes the secret as `COMPONENT_SECRET_ID` and grants GetSecretValue on it alone. */
-  bindSecret(secret: ComponentSecret): this {
-    this.addEnvironment('COMPONENT_SECRET_ID', secret.secretId);
+  /**
+   * Passes the secret's id in the environment variable `envName` and grants reading that secret alone. A
+   * function may read only the secrets bound to it: IAM cannot narrow a grant to some keys of one secret.
+   */
+  bindSecret(secret: CredentialSecret, envName: string): this {
+    this.addEnvironment(envName, secret.secretId);
     secret.secret.grantRead(this);
     return this;
   }

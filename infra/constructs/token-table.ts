@@ -5,14 +5,23 @@ import { Construct } from 'constructs';
 /** Properties of {@link TokenTable}. */
 export interface TokenTableProps {
   /**
-   * What CloudFormation does with the table when it leaves the stack. Tokens, refresh tokens and
-   * authorizer records cannot be recreated without every merchant authorizing again, hence RETAIN.
-   * @default RemovalPolicy.RETAIN
+   * Use this existing table instead of creating one: the table a destroyed stack retained (it has the keys,
+   * the `due` index and the TTL below). The stack then grants access to it and never changes or deletes it.
+   * @default - a table is created
+   */
+  readonly existingTableName?: string;
+  /**
+   * What CloudFormation does with a created table when it leaves the stack. Tokens, refresh tokens and
+   * authorizer records cannot be recreated without every merchant authorizing again, so it is kept, except
+   * when the deploy that created it fails (an empty table must not be left behind).
+   * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
-   * Refuse DeleteTable calls (console, CLI, a replacement by CloudFormation).
-   * @default true
+   * Refuse DeleteTable calls. Off by default because CloudFormation cannot override it: a failed first deploy
+   * could then not roll back and would leave the stack in ROLLBACK_FAILED. The removal policy already keeps
+   * the table through `cdk destroy`, and point-in-time recovery covers deletes by hand.
+   * @default false
    */
   readonly deletionProtection?: boolean;
 }
@@ -24,32 +33,45 @@ export interface TokenTableProps {
  * The key names are written here literally and must equal `TABLE_SCHEMA` in `shared/store/table-schema.ts`
  * (infra imports no runtime code; `test/unit/infra` checks that both agree). On-demand billing, point-in-time
  * recovery and AWS-managed encryption are always on.
+ *
+ * The `due` index projects ALL attributes: the sweep refreshes from the index item itself (one read per due
+ * authorizer). KEYS_ONLY would save one index write per lease claim but cost one GetItem per due authorizer;
+ * the README (Deploy → Monthly cost) gives the numbers.
  */
 export class TokenTable extends Construct {
   /** Name of the GSI listing active authorizers by `refreshAt`. */
   static readonly DUE_INDEX_NAME = 'due';
 
-  readonly table: dynamodb.Table;
+  readonly table: dynamodb.ITable;
   /** ARN of the `due` index, for a Query grant that does not reach other indexes. */
   readonly dueIndexArn: string;
+  /** True when the table was imported by name. */
+  readonly imported: boolean;
 
   constructor(scope: Construct, id: string, props: TokenTableProps = {}) {
     super(scope, id);
-    this.table = new dynamodb.Table(this, 'Table', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      timeToLiveAttribute: 'ttl',
-      deletionProtection: props.deletionProtection ?? true,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-    });
-    this.table.addGlobalSecondaryIndex({
-      indexName: TokenTable.DUE_INDEX_NAME,
-      partitionKey: { name: 'dueKey', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'refreshAt', type: dynamodb.AttributeType.NUMBER },
-      projectionType: dynamodb.ProjectionType.ALL,
-    });
+    if (props.existingTableName) {
+      this.table = dynamodb.Table.fromTableName(this, 'Table', props.existingTableName);
+      this.imported = true;
+    } else {
+      const table = new dynamodb.Table(this, 'Table', {
+        partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        encryption: dynamodb.TableEncryption.AWS_MANAGED,
+        timeToLiveAttribute: 'ttl',
+        deletionProtection: props.deletionProtection ?? false,
+        removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+      });
+      table.addGlobalSecondaryIndex({
+        indexName: TokenTable.DUE_INDEX_NAME,
+        partitionKey: { name: 'dueKey', type: dynamodb.AttributeType.STRING },
+        sortKey: { name: 'refreshAt', type: dynamodb.AttributeType.NUMBER },
+        projectionType: dynamodb.ProjectionType.ALL,
+      });
+      this.table = table;
+      this.imported = false;
+    }
     this.dueIndexArn = `${this.table.tableArn}/index/${TokenTable.DUE_INDEX_NAME}`;
   }
 }

@@ -12,6 +12,7 @@ import type {
   AuthCodeRecord,
   AuthorizerRecord,
   AuthorizerStatus,
+  BudgetWindow,
   ComponentTokenRecord,
   LeaseClaim,
   LeasedRef,
@@ -25,6 +26,8 @@ import type {
 /** Items are kept this long after they stop mattering, for diagnosis, then DynamoDB's TTL removes them. */
 const RETENTION_SECONDS = 7 * 24 * 3600;
 const TICKET_LIFETIME_MS = 12 * 3600 * 1000;
+/** A budget count is useless once its window closed; an hour later DynamoDB's TTL may remove it. */
+const BUDGET_RETENTION_SECONDS = 3600;
 
 const key = {
   ticket: (c: string) => `COMPONENT#${c}#TICKET`,
@@ -33,6 +36,7 @@ const key = {
   authCode: (c: string, code: string) => `AUTHCODE#${c}#${code}`,
   dueAuthorizers: (c: string) => `DUE#${c}`,
   dueAuthCodes: (c: string) => `AUTHCODE_DUE#${c}`,
+  budget: (w: BudgetWindow) => `BUDGET#${w.componentAppId}#${w.name}#${w.startsAt}`,
   of(ref: LeasedRef): string {
     switch (ref.kind) {
       case 'component_token':
@@ -216,7 +220,7 @@ export class DynamoDbTokenStore implements TokenStore {
   async saveComponentToken(
     componentAppId: string,
     owner: string,
-    token: { accessToken: string; expiresAt: number; refreshAt: number },
+    token: { accessToken: string; expiresAt: number; refreshAt: number; forcedAt?: number },
     now: number
   ): Promise<ComponentTokenRecord> {
     return this.#saveAsOwner<ComponentTokenRecord>(
@@ -231,7 +235,13 @@ export class DynamoDbTokenStore implements TokenStore {
     componentAppId: string,
     authorizerAppId: string,
     owner: string,
-    token: { accessToken: string; expiresAt: number; refreshAt: number; refreshToken: string },
+    token: {
+      accessToken: string;
+      expiresAt: number;
+      refreshAt: number;
+      refreshToken: string;
+      forcedAt?: number;
+    },
     now: number
   ): Promise<AuthorizerRecord> {
     return this.#saveAsOwner<AuthorizerRecord>(
@@ -445,6 +455,27 @@ export class DynamoDbTokenStore implements TokenStore {
   ): Promise<AuthCodeRecord[]> {
     const result = await this.#queryDue(key.dueAuthCodes(componentAppId), now, limit);
     return result.items.map((item) => strip<AuthCodeRecord>(item) as AuthCodeRecord);
+  }
+
+  async spendBudget(window: BudgetWindow, limit: number): Promise<boolean> {
+    try {
+      await this.#update({
+        Key: { pk: key.budget(window) },
+        UpdateExpression: 'SET #used = if_not_exists(#used, :zero) + :one, #ttl = :ttl',
+        ConditionExpression: 'attribute_not_exists(#used) OR #used < :limit',
+        ExpressionAttributeNames: { '#used': 'used', '#ttl': TABLE_SCHEMA.ttlAttribute },
+        ExpressionAttributeValues: {
+          ':zero': 0,
+          ':one': 1,
+          ':limit': limit,
+          ':ttl': Math.ceil(window.endsAt / 1000) + BUDGET_RETENTION_SECONDS,
+        },
+      });
+      return true;
+    } catch (error) {
+      if (error instanceof ConcurrentUpdateError) return false;
+      throw error;
+    }
   }
 
   async #queryDue(dueKey: string, now: number, limit: number, cursor?: string) {

@@ -42,6 +42,8 @@ export interface ComponentTokenRecord extends Leased {
   refreshAt?: number;
   /** Epoch ms when WeChat issued `accessToken` (limits forced refreshes, see `policy.ts`). */
   issuedAt?: number;
+  /** Epoch ms of the last refresh forced by a caller's `invalidToken` report. */
+  forcedAt?: number;
   /** Code of the last failed refresh, cleared by a success. */
   lastErrorCode?: string;
   updatedAt: number;
@@ -71,6 +73,8 @@ export interface AuthorizerRecord extends Leased {
   refreshAt?: number;
   /** Epoch ms when WeChat issued `accessToken`. */
   issuedAt?: number;
+  /** Epoch ms of the last refresh forced by a caller's `invalidToken` report. */
+  forcedAt?: number;
   /** Epoch ms of the authorization this record reflects; older lifecycle events never override it. */
   authorizedAt: number;
   /** Epoch ms of the revocation or the loss of the refresh token. */
@@ -148,6 +152,20 @@ export interface ReleaseOutcome {
   uncertainAt?: number;
 }
 
+/**
+ * One counting window of a budget of WeChat calls (`shared/tokens/public-budget.ts`): how many calls
+ * `name` made from `startsAt` to `endsAt`. Not a leased record: it is only ever incremented.
+ */
+export interface BudgetWindow {
+  componentAppId: string;
+  /** What is counted, e.g. `api_create_preauthcode/minute`. */
+  name: string;
+  /** Epoch ms at which the window opens; with `name`, it identifies the window. */
+  startsAt: number;
+  /** Epoch ms at which the window closes; the count may be deleted after it. */
+  endsAt: number;
+}
+
 export interface TokenStore {
   getTicket(componentAppId: string): Promise<TicketRecord | undefined>;
   /** Stores the ticket unless one with the same or a newer `createTime` is there; true when stored. */
@@ -178,7 +196,7 @@ export interface TokenStore {
   saveComponentToken(
     componentAppId: string,
     owner: string,
-    token: { accessToken: string; expiresAt: number; refreshAt: number },
+    token: { accessToken: string; expiresAt: number; refreshAt: number; forcedAt?: number },
     now: number
   ): Promise<ComponentTokenRecord>;
 
@@ -191,7 +209,13 @@ export interface TokenStore {
     componentAppId: string,
     authorizerAppId: string,
     owner: string,
-    token: { accessToken: string; expiresAt: number; refreshAt: number; refreshToken: string },
+    token: {
+      accessToken: string;
+      expiresAt: number;
+      refreshAt: number;
+      refreshToken: string;
+      forcedAt?: number;
+    },
     now: number
   ): Promise<AuthorizerRecord>;
 
@@ -263,4 +287,10 @@ export interface TokenStore {
     now: number,
     limit: number
   ): Promise<AuthCodeRecord[]>;
+
+  /**
+   * Counts one use in `window` unless `limit` uses are counted there already. One atomic conditional write,
+   * so callers in any number of containers never count past the limit together. True when counted.
+   */
+  spendBudget(window: BudgetWindow, limit: number): Promise<boolean>;
 }

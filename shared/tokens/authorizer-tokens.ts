@@ -15,6 +15,7 @@ import type { TokenContext } from './context';
 import type { IssuedToken } from './issued-token';
 import { refreshAtFor } from './policy';
 import {
+  forcedAtFor,
   leasedTarget,
   peekToken,
   type RefreshOutcome,
@@ -87,7 +88,8 @@ async function endAuthorization(
 async function refreshWithRecovery(
   ctx: TokenContext,
   record: AuthorizerRecord,
-  owner: string
+  owner: string,
+  forced: boolean | undefined
 ): Promise<AuthorizerRecord> {
   const { componentAppId, authorizerAppId } = record;
   const call = (refreshToken: string) =>
@@ -144,7 +146,7 @@ async function refreshWithRecovery(
       });
     }
   }
-  return saveRefreshed(ctx, record, owner, answer, used);
+  return saveRefreshed(ctx, record, owner, answer, used, forced);
 }
 
 /** Saves a renewed token as the lease holder; a refresh token WeChat returned is never lost. */
@@ -153,7 +155,8 @@ async function saveRefreshed(
   record: AuthorizerRecord,
   owner: string,
   answer: AuthorizerTokenResponse,
-  usedRefreshToken: string
+  usedRefreshToken: string,
+  forced: boolean | undefined
 ): Promise<AuthorizerRecord> {
   const { componentAppId, authorizerAppId } = record;
   const now = ctx.clock();
@@ -169,6 +172,7 @@ async function saveRefreshed(
         expiresAt,
         refreshAt: refreshAtFor(now, expiresAt),
         refreshToken: returnedRefreshToken,
+        forcedAt: forcedAtFor(record, forced, now),
       },
       now
     );
@@ -197,13 +201,13 @@ function authorizerKind(ctx: TokenContext, authorizerAppId: string): TokenKind<A
   return {
     read,
     check: (record) => assertActive(record, authorizerAppId),
-    target: (needsRefresh, first) =>
+    target: (needsRefresh, first, forced) =>
       leasedTarget(
         {
           ref: { kind: 'authorizer', componentAppId: ctx.componentAppId, authorizerAppId },
           needsRefresh: (record, now) => record?.status === 'active' && needsRefresh(record, now),
           refresh: (record, owner, leaseCtx) =>
-            refreshWithRecovery(leaseCtx, record as AuthorizerRecord, owner),
+            refreshWithRecovery(leaseCtx, record as AuthorizerRecord, owner, forced),
         },
         read,
         first

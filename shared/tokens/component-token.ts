@@ -11,6 +11,7 @@ import {
 } from './policy';
 import { reportWechatFailure } from './report';
 import {
+  forcedAtFor,
   leasedTarget,
   peekToken,
   type RefreshOutcome,
@@ -51,7 +52,11 @@ export async function requestTicketPush(ctx: TokenContext): Promise<boolean> {
   }
 }
 
-async function mintComponentToken(ctx: TokenContext, owner: string): Promise<ComponentTokenRecord> {
+async function mintComponentToken(
+  ctx: TokenContext,
+  owner: string,
+  forcedAt: number | undefined
+): Promise<ComponentTokenRecord> {
   const now = ctx.clock();
   const ticket = await ctx.store.getTicket(ctx.componentAppId);
   if (!ticketUsable(ticket, now)) {
@@ -82,6 +87,7 @@ async function mintComponentToken(ctx: TokenContext, owner: string): Promise<Com
       accessToken: answer.component_access_token,
       expiresAt,
       refreshAt: refreshAtFor(now, expiresAt),
+      forcedAt,
     },
     now
   );
@@ -92,12 +98,13 @@ function componentKind(ctx: TokenContext): TokenKind<ComponentTokenRecord> {
   return {
     read,
     check: () => undefined,
-    target: (needsRefresh, first) =>
+    target: (needsRefresh, first, forced) =>
       leasedTarget(
         {
           ref: { kind: 'component_token', componentAppId: ctx.componentAppId },
           needsRefresh,
-          refresh: (_record, owner, leaseCtx) => mintComponentToken(leaseCtx, owner),
+          refresh: (record, owner, leaseCtx) =>
+            mintComponentToken(leaseCtx, owner, forcedAtFor(record, forced, leaseCtx.clock())),
         },
         read,
         first

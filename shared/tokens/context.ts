@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock';
 import type { Log, Metrics } from '../log';
-import type { ComponentSecret } from '../secrets';
+import type { AppSecret } from '../secrets';
 import type { TokenStore } from '../store/token-store';
 import type { ComponentApi } from '../wechat/api-client';
 
@@ -13,7 +13,8 @@ export interface TokenContext {
   componentAppId: string;
   store: TokenStore;
   api: ComponentApi;
-  secrets: () => Promise<ComponentSecret>;
+  /** The AppSecret (the message secret is the intake's alone: `functions/lib/deps.ts`). */
+  secrets: () => Promise<AppSecret>;
   clock: Clock;
   log: Log;
   metrics: Metrics;

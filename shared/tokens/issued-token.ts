@@ -1,5 +1,10 @@
 import { type ServiceError, TicketUnavailableError, UpstreamUnavailableError } from '../errors';
-import { FORCED_REFRESH_MIN_INTERVAL_MS, promisedExpiry, SERVE_MIN_REMAINING_MS } from './policy';
+import {
+  FORCED_REFRESH_BACKOFF_MS,
+  FORCED_REFRESH_MIN_INTERVAL_MS,
+  promisedExpiry,
+  SERVE_MIN_REMAINING_MS,
+} from './policy';
 
 /** A token handed to a caller. */
 export interface IssuedToken {
@@ -14,14 +19,17 @@ export interface TokenFields {
   expiresAt?: number;
   refreshAt?: number;
   issuedAt?: number;
+  /** When the last refresh forced by an `invalidToken` report happened. */
+  forcedAt?: number;
   status?: string;
 }
 
 /**
  * Whether a caller's report that WeChat rejected `invalidToken` may force a refresh: only when it is the
- * stored token (compare-and-refresh: a stale report refreshes nothing) and that token was not itself issued
- * within `FORCED_REFRESH_MIN_INTERVAL_MS` (one forced refresh per token per interval; the rest are answered
- * from the store).
+ * stored token (compare-and-refresh: a stale report refreshes nothing), that token was not itself issued
+ * within `FORCED_REFRESH_MIN_INTERVAL_MS`, and the last forced refresh is `FORCED_REFRESH_BACKOFF_MS` ago
+ * (the rest are answered from the store: a caller looping on a 40001 of another cause cannot spend the
+ * platform's quota).
  */
 export function forcesRefresh(
   record: TokenFields | undefined,
@@ -29,7 +37,11 @@ export function forcesRefresh(
   now: number
 ): boolean {
   if (invalidToken === undefined || record?.accessToken !== invalidToken) return false;
-  return record.issuedAt === undefined || now - record.issuedAt >= FORCED_REFRESH_MIN_INTERVAL_MS;
+  const oldEnough =
+    record.issuedAt === undefined || now - record.issuedAt >= FORCED_REFRESH_MIN_INTERVAL_MS;
+  const backedOff =
+    record.forcedAt === undefined || now - record.forcedAt >= FORCED_REFRESH_BACKOFF_MS;
+  return oldEnough && backedOff;
 }
 
 /**

@@ -49,6 +49,12 @@ export const SERVE_MIN_REMAINING_MS = 5 * MINUTE;
  * a token used for the wrong account) cannot spend the platform's daily quota.
  */
 export const FORCED_REFRESH_MIN_INTERVAL_MS = 1 * MINUTE;
+/**
+ * After a forced refresh, the next one for the same token record waits this long: a caller that keeps
+ * reporting fresh tokens as invalid costs at most one extra WeChat call per hour, not one per report (and
+ * every forced refresh shortens the tokens other callers hold to WeChat's 5-minute overlap).
+ */
+export const FORCED_REFRESH_BACKOFF_MS = 1 * HOUR;
 
 /** Per-attempt HTTP timeout for WeChat calls. */
 export const WECHAT_TIMEOUT_MS = 5 * SECOND;
@@ -139,3 +145,22 @@ export function promisedExpiry(
  * re-authorization we missed reactivates a revoked record. One list page per 500 authorizers per run.
  */
 export const RECONCILE_INTERVAL_HOURS = 6;
+
+/**
+ * The public page routes (`GET /authorize` → `api_create_preauthcode`, `GET /authorize/callback` →
+ * `api_query_auth`) are open to anyone, and WeChat's quotas are per platform and per day (protocol §7.4,
+ * §11.6): each route may spend at most this many WeChat calls per minute, counted in the token table so
+ * the limit holds across Lambda containers (`PUBLIC_ROUTE_BUDGET_PER_MINUTE` overrides it).
+ */
+export const PUBLIC_ROUTE_BUDGET_PER_MINUTE = 20;
+
+/**
+ * …and at most this many per day (`PUBLIC_ROUTE_BUDGET_PER_DAY`): 20 a minute for a whole day would be
+ * 28 800 calls, above the 10 000 a day reported for component APIs, so a day of hostile traffic is capped
+ * at a tenth of that instead.
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/openApi/get_api_quota.html
+ */
+export const PUBLIC_ROUTE_BUDGET_PER_DAY = 1000;
+
+/** WeChat's daily quotas restart at midnight Beijing time (UTC+8), so the daily budget does too. */
+export const WECHAT_DAY_OFFSET_MS = 8 * HOUR;

@@ -2,7 +2,13 @@ import { errorCode, isUncertainOutcome, RefreshTokenUnusableError } from '../err
 import type { LogFields, MetricName } from '../log';
 import type { Leased, ReleaseOutcome } from '../store/token-store';
 import type { TokenContext } from './context';
-import { failureFrom, type IssuedToken, servableToken, type TokenFields } from './issued-token';
+import {
+  failureFrom,
+  forcesRefresh,
+  type IssuedToken,
+  servableToken,
+  type TokenFields,
+} from './issued-token';
 import {
   RETRY_AFTER_FAILURE_MS,
   SUPERSEDED_OVERLAP_MS,
@@ -21,8 +27,15 @@ export interface TokenKind<R extends TokenRecord> {
   read(): Promise<R | undefined>;
   /** Throws the caller-facing error when the record can never be served (unknown, revoked, …). */
   check(record: R | undefined): void;
-  /** The lease target; `first` saves the lease's first read when the caller already has the record. */
-  target(needsRefresh: (record: R | undefined, now: number) => boolean, first?: R): LeasedTarget<R>;
+  /**
+   * The lease target; `first` saves the lease's first read when the caller already has the record, and
+   * `forced` marks a renewal forced by an `invalidToken` report (recorded as `forcedAt`).
+   */
+  target(
+    needsRefresh: (record: R | undefined, now: number) => boolean,
+    first?: R,
+    forced?: boolean
+  ): LeasedTarget<R>;
   metrics: { succeeded: MetricName; failed: MetricName };
   /** Added to log lines (e.g. the authorizer appid). */
   fields: LogFields;
@@ -77,8 +90,11 @@ export async function serveToken<R extends TokenRecord>(
   const needsRefresh = (record: R | undefined, now: number) =>
     !servableToken(record, now, invalidToken);
   let result: Awaited<ReturnType<typeof refreshUnderLease<R>>>;
+  const forced = forcesRefresh(stored, invalidToken, ctx.clock());
   try {
-    result = await refreshUnderLease(ctx, kind.target(needsRefresh, stored), { wait: true });
+    result = await refreshUnderLease(ctx, kind.target(needsRefresh, stored, forced), {
+      wait: true,
+    });
   } catch (error) {
     ctx.metrics.count(kind.metrics.failed, 1, errorCode(error));
     const latest = await kind.read();
@@ -137,6 +153,15 @@ export async function refreshTokenIfDue<R extends TokenRecord>(
     ctx.metrics.count(kind.metrics.failed, 1, errorCode(error));
     throw error;
   }
+}
+
+/** The `forcedAt` a renewal saves: now when a report forced it, else the record's previous one. */
+export function forcedAtFor(
+  record: TokenFields | undefined,
+  forced: boolean | undefined,
+  now: number
+): number | undefined {
+  return forced ? now : record?.forcedAt;
 }
 
 /** A lease target whose first read can be served from a record the caller already holds. */

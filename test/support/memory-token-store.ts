@@ -3,6 +3,7 @@ import type {
   AuthCodeRecord,
   AuthorizerRecord,
   AuthorizerStatus,
+  BudgetWindow,
   ComponentTokenRecord,
   LeaseClaim,
   LeasedRef,
@@ -23,6 +24,8 @@ export class MemoryTokenStore implements TokenStore {
   readonly componentTokens = new Map<string, ComponentTokenRecord>();
   readonly authorizers = new Map<string, AuthorizerRecord>();
   readonly authCodes = new Map<string, AuthCodeRecord>();
+  /** Budget counts by `componentAppId#name#startsAt`. */
+  readonly budgets = new Map<string, number>();
 
   #records(ref: LeasedRef): [Map<string, AnyRecord>, string] {
     switch (ref.kind) {
@@ -115,7 +118,7 @@ export class MemoryTokenStore implements TokenStore {
   async saveComponentToken(
     componentAppId: string,
     owner: string,
-    token: { accessToken: string; expiresAt: number; refreshAt: number },
+    token: { accessToken: string; expiresAt: number; refreshAt: number; forcedAt?: number },
     now: number
   ) {
     const current = this.#takeAsOwner<ComponentTokenRecord>(
@@ -138,7 +141,13 @@ export class MemoryTokenStore implements TokenStore {
     componentAppId: string,
     authorizerAppId: string,
     owner: string,
-    token: { accessToken: string; expiresAt: number; refreshAt: number; refreshToken: string },
+    token: {
+      accessToken: string;
+      expiresAt: number;
+      refreshAt: number;
+      refreshToken: string;
+      forcedAt?: number;
+    },
     now: number
   ) {
     const id = `${componentAppId}#${authorizerAppId}`;
@@ -300,5 +309,13 @@ export class MemoryTokenStore implements TokenStore {
       )
       .slice(0, limit)
       .map(clone);
+  }
+
+  async spendBudget(window: BudgetWindow, limit: number) {
+    const id = `${window.componentAppId}#${window.name}#${window.startsAt}`;
+    const used = this.budgets.get(id) ?? 0;
+    if (used >= limit) return false;
+    this.budgets.set(id, used + 1);
+    return true;
   }
 }

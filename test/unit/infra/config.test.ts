@@ -1,59 +1,112 @@
-import { describe, expect, it } from 'vitest';
-import { parseStackConfig, StackConfigError } from '../../../infra/config';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  CONTEXT_KEYS,
+  parseStackConfig,
+  readDeployContextFile,
+  StackConfigError,
+} from '../../../infra/config';
 
-const fromRecord = (context: Record<string, unknown>) => (key: string) => context[key];
-const parse = (context: Record<string, unknown>) => parseStackConfig(fromRecord(context));
-const problemsOf = (context: Record<string, unknown>): readonly string[] => {
+const MINIMAL = { componentAppId: 'wx0000000000000000' };
+
+const problemsOf = (run: () => unknown): readonly string[] => {
   try {
-    parse(context);
+    run();
   } catch (error) {
     if (error instanceof StackConfigError) return error.problems;
     throw error;
   }
   throw new Error('expected a StackConfigError');
 };
+const problemsOfContext = (context: Record<string, unknown>) =>
+  problemsOf(() => parseStackConfig(context));
 
 describe('parseStackConfig', () => {
-  it('accepts the minimal context and defaults the stage to prod', () => {
-    expect(parse({ componentAppId: 'wx0000000000000000' })).toEqual({
+  it('accepts the minimal context and defaults the rest', () => {
+    expect(parseStackConfig(MINIMAL)).toEqual({
       componentAppId: 'wx0000000000000000',
       stage: 'prod',
-      egressEipAllocationId: undefined,
+      natGatewayPerAz: false,
+      egressEipAllocationIds: [],
+      tokenTableName: undefined,
       componentSecretName: undefined,
+      messageSecretName: undefined,
       authorizeDomain: undefined,
       alarmEmail: undefined,
+      getTokenCallerAccountIds: [],
+      platformDisplayName: undefined,
     });
   });
 
-  it('accepts every optional key, trimming values and lower-casing the domain', () => {
+  it('accepts every key, trimming values, splitting lists and lower-casing the domain', () => {
     expect(
-      parse({
+      parseStackConfig({
         componentAppId: ' wx1234567890abcdef ',
         stage: 'staging-2',
-        egressEipAllocationId: 'eipalloc-0abc123',
+        natGatewayPerAz: 'true',
+        egressEipAllocationIds: 'eipalloc-0abc1234, eipalloc-0def5678',
+        tokenTableName: 'WeChatTokenService-prod-TokenTable-1ABC',
         componentSecretName: 'wechat/component',
+        messageSecretName: 'wechat/message',
         authorizeDomain: 'Auth.Example.COM',
         alarmEmail: 'ops@example.com',
+        getTokenCallerAccountIds: '111122223333,444455556666',
+        platformDisplayName: '示例第三方平台',
       })
     ).toEqual({
       componentAppId: 'wx1234567890abcdef',
       stage: 'staging-2',
-      egressEipAllocationId: 'eipalloc-0abc123',
+      natGatewayPerAz: true,
+      egressEipAllocationIds: ['eipalloc-0abc1234', 'eipalloc-0def5678'],
+      tokenTableName: 'WeChatTokenService-prod-TokenTable-1ABC',
       componentSecretName: 'wechat/component',
+      messageSecretName: 'wechat/message',
       authorizeDomain: 'auth.example.com',
       alarmEmail: 'ops@example.com',
+      getTokenCallerAccountIds: ['111122223333', '444455556666'],
+      platformDisplayName: '示例第三方平台',
     });
   });
 
-  it('treats empty optional values as unset', () => {
+  it('takes JSON types from the settings file: booleans and arrays', () => {
     expect(
-      parse({ componentAppId: 'wx0000000000000000', alarmEmail: '', authorizeDomain: ' ' })
-    ).toMatchObject({ alarmEmail: undefined, authorizeDomain: undefined });
+      parseStackConfig({
+        ...MINIMAL,
+        natGatewayPerAz: true,
+        egressEipAllocationIds: ['eipalloc-0abc1234', 'eipalloc-0def5678'],
+        getTokenCallerAccountIds: ['111122223333'],
+      })
+    ).toMatchObject({
+      natGatewayPerAz: true,
+      egressEipAllocationIds: ['eipalloc-0abc1234', 'eipalloc-0def5678'],
+      getTokenCallerAccountIds: ['111122223333'],
+    });
   });
 
-  it('names the missing componentAppId and how to pass it', () => {
-    expect(problemsOf({})).toEqual([
-      expect.stringMatching(/componentAppId is required.*-c componentAppId=/),
+  it('treats empty values as unset', () => {
+    expect(
+      parseStackConfig({
+        ...MINIMAL,
+        alarmEmail: '',
+        authorizeDomain: ' ',
+        natGatewayPerAz: '',
+        getTokenCallerAccountIds: '',
+      })
+    ).toMatchObject({
+      alarmEmail: undefined,
+      authorizeDomain: undefined,
+      natGatewayPerAz: false,
+      getTokenCallerAccountIds: [],
+    });
+  });
+
+  it('names the missing componentAppId and both ways to set it', () => {
+    expect(problemsOfContext({})).toEqual([
+      expect.stringMatching(
+        /componentAppId is required.*deploy\.context\.json.*-c componentAppId=/
+      ),
     ]);
   });
 
@@ -61,31 +114,121 @@ describe('parseStackConfig', () => {
     const context = {
       componentAppId: 'gh_123',
       stage: 'Prod_1',
-      egressEipAllocationId: 'eip-123',
+      natGatewayPerAz: 'yes',
+      egressEipAllocationIds: 'eip-123',
+      tokenTableName: 'a b',
       componentSecretName: 'has spaces',
+      messageSecretName: 'has spaces',
       authorizeDomain: 'https://auth.example.com/authorize',
       alarmEmail: 'ops.example.com',
+      getTokenCallerAccountIds: '1234',
+      platformDisplayName: '<script>',
     };
-    const problems = problemsOf(context);
-    expect(problems.map((p) => p.split(' ')[0])).toEqual([
-      'componentAppId',
-      'stage',
-      'egressEipAllocationId',
-      'componentSecretName',
-      'authorizeDomain',
-      'alarmEmail',
-    ]);
-    expect(() => parse(context)).toThrow(/Invalid CDK context \(6 problems\)/);
+    expect(problemsOfContext(context).map((p) => p.split(' ')[0])).toEqual([...CONTEXT_KEYS]);
+    expect(() => parseStackConfig(context)).toThrow(/Invalid CDK context \(11 problems\)/);
   });
 
-  it('rejects non-string values from cdk.json', () => {
-    expect(problemsOf({ componentAppId: 'wx0000000000000000', stage: 7 })).toEqual([
+  it('rejects non-string values', () => {
+    expect(problemsOfContext({ ...MINIMAL, stage: 7 })).toEqual([
       'stage must be a string, got number',
+    ]);
+    expect(problemsOfContext({ ...MINIMAL, getTokenCallerAccountIds: [111122223333] })).toEqual([
+      expect.stringMatching(/^getTokenCallerAccountIds must be .*111122223333/),
     ]);
   });
 
   it('rejects appids outside 14-30 characters after "wx"', () => {
-    expect(problemsOf({ componentAppId: 'wx123' })).toHaveLength(1);
-    expect(problemsOf({ componentAppId: `wx${'a'.repeat(31)}` })).toHaveLength(1);
+    expect(problemsOfContext({ componentAppId: 'wx123' })).toHaveLength(1);
+    expect(problemsOfContext({ componentAppId: `wx${'a'.repeat(31)}` })).toHaveLength(1);
+  });
+
+  it('wants one Elastic IP per NAT gateway: one, or one per zone with natGatewayPerAz', () => {
+    const two = 'eipalloc-0abc1234,eipalloc-0def5678';
+    expect(problemsOfContext({ ...MINIMAL, egressEipAllocationIds: two })).toEqual([
+      expect.stringMatching(/egressEipAllocationIds must list 1 allocation id .* got 2/),
+    ]);
+    expect(
+      problemsOfContext({
+        ...MINIMAL,
+        natGatewayPerAz: 'true',
+        egressEipAllocationIds: 'eipalloc-0abc1234',
+      })
+    ).toEqual([
+      expect.stringMatching(/must list 2 allocation ids .*natGatewayPerAz is true.* got 1/),
+    ]);
+    expect(
+      problemsOfContext({
+        ...MINIMAL,
+        egressEipAllocationIds: 'eipalloc-0abc1234,eipalloc-0abc1234',
+      })
+    ).toEqual([expect.stringMatching(/lists "eipalloc-0abc1234" twice/)]);
+  });
+
+  it('refuses an unknown key by name, with the key it most likely meant', () => {
+    const problems = problemsOfContext({
+      ...MINIMAL,
+      alarmemail: 'ops@example.com',
+      egressEipAllocationId: 'eipalloc-0abc1234',
+      alarm_email: 'ops@example.com',
+      getTokenCallers: '111122223333',
+      unrelated: 'x',
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(/^unknown context key "alarmemail" \(did you mean alarmEmail\?\)/),
+      expect.stringMatching(
+        /^unknown context key "egressEipAllocationId" \(did you mean egressEipAllocationIds\?\)/
+      ),
+      expect.stringMatching(/^unknown context key "alarm_email" \(did you mean alarmEmail\?\)/),
+      expect.stringMatching(
+        /^unknown context key "getTokenCallers"; this app reads componentAppId/
+      ),
+      expect.stringMatching(
+        /^unknown context key "unrelated"; this app reads componentAppId, stage/
+      ),
+    ]);
+  });
+
+  it("leaves CDK's own keys alone: feature flags, aws:cdk:*, lookups, acknowledgements", () => {
+    expect(
+      parseStackConfig({
+        ...MINIMAL,
+        '@aws-cdk/core:newStyleStackSynthesis': true,
+        'aws:cdk:bundling-stacks': [],
+        'availability-zones:account=123456789012:region=ap-east-1': ['ap-east-1a'],
+        'acknowledged-issue-numbers': [12345],
+        'cli-telemetry': false,
+      }).componentAppId
+    ).toBe('wx0000000000000000');
+  });
+});
+
+describe('readDeployContextFile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'deploy-context-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('reads the flat JSON object of context keys', () => {
+    expect(
+      readDeployContextFile(file('ok.json', '{"componentAppId":"wx0000000000000000"}'))
+    ).toEqual(MINIMAL);
+  });
+
+  it('treats a missing file as an empty context', () => {
+    expect(readDeployContextFile(join(dir, 'absent.json'))).toEqual({});
+  });
+
+  it('names the file when it is not a JSON object', () => {
+    const broken = file('broken.json', '{"componentAppId":');
+    expect(problemsOf(() => readDeployContextFile(broken))).toEqual([
+      expect.stringMatching(/broken\.json is not valid JSON/),
+    ]);
+    const array = file('array.json', '[]');
+    expect(problemsOf(() => readDeployContextFile(array))).toEqual([
+      expect.stringMatching(/array\.json must hold one JSON object/),
+    ]);
   });
 });

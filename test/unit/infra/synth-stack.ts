@@ -157,3 +157,24 @@ export function defaultRouteTargets(template: Template, id: FunctionId): unknown
     return { nat: natId, allocationId: resources[natId]?.Properties?.AllocationId };
   });
 }
+
+/**
+ * Renders an output value (`Fn::Join` of strings, `Ref`s and `Fn::GetAtt`s) to text, with `refs` giving the
+ * value of each logical id and `fallback` any other intrinsic (or, without it, failing on one).
+ */
+export function resolveJoin(
+  value: unknown,
+  refs: Record<string, string>,
+  fallback?: (intrinsic: unknown) => string
+): string {
+  if (typeof value === 'string') return value;
+  const v = value as Record<string, unknown>;
+  const id = (v.Ref as string | undefined) ?? (v['Fn::GetAtt'] as string[] | undefined)?.[0];
+  if (id !== undefined && id in refs) return refs[id]!;
+  if (v['Fn::Join']) {
+    const [separator, parts] = v['Fn::Join'] as [string, unknown[]];
+    return parts.map((part) => resolveJoin(part, refs, fallback)).join(separator);
+  }
+  if (fallback) return fallback(value);
+  throw new Error(`cannot resolve ${JSON.stringify(value)}`);
+}

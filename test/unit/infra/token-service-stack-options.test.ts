@@ -1,33 +1,60 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REQUIRED_ENV } from '../../../shared/config';
+import { readmeRunbookSections } from './readme';
 import {
   defaultRouteTargets,
   FUNCTION_IDS,
+  functionLogicalId,
   functionProps,
   type NagViolation,
+  resource,
   roleStatements,
   synthStack,
 } from './synth-stack';
 
-const EIP_ALLOCATION = 'eipalloc-0123456789abcdef0';
+const EIP_ALLOCATIONS = ['eipalloc-0123456789abcdef0', 'eipalloc-0fedcba9876543210'];
+const CALLERS = ['111122223333', '444455556666'];
+const TABLE = 'WeChatTokenService-prod-TokenTable-1ABCDEF';
 
-let template: Template;
-let violations: NagViolation[];
-let stackName: string;
+const natGatewaysByAz = (template: Template) =>
+  Object.entries(template.findResources('AWS::EC2::NatGateway')).map(([id, nat]) => {
+    const subnet = resource(template, nat.Properties.SubnetId.Ref).Properties!;
+    return { id, az: JSON.stringify(subnet.AvailabilityZone), eip: nat.Properties.AllocationId };
+  });
 
-beforeAll(() => {
-  ({ template, violations, stackName } = synthStack({
-    componentAppId: 'wx1234567890abcdef',
-    stage: 'staging',
-    egressEipAllocationId: EIP_ALLOCATION,
-    componentSecretName: 'wechat/component',
-    authorizeDomain: 'Auth.Example.com',
-    alarmEmail: 'ops@example.com',
-  }));
-});
+/** For each function: the zone of each of its subnets and the zone of the NAT its default route uses. */
+const routeZones = (template: Template) =>
+  FUNCTION_IDS.flatMap((id) => {
+    const nats = natGatewaysByAz(template);
+    const subnets = functionProps(template, id).VpcConfig.SubnetIds.map((s) => s.Ref);
+    return defaultRouteTargets(template, id).map((target, i) => ({
+      subnetAz: JSON.stringify(resource(template, subnets[i]!).Properties!.AvailabilityZone),
+      natAz: nats.find((n) => n.id === (target as { nat: string }).nat)?.az,
+    }));
+  });
 
-describe('TokenServiceStack with every optional context key', () => {
+describe('TokenServiceStack with every optional context key (imports, one NAT per zone, callers)', () => {
+  let template: Template;
+  let violations: NagViolation[];
+  let stackName: string;
+
+  beforeAll(() => {
+    ({ template, violations, stackName } = synthStack({
+      componentAppId: 'wx1234567890abcdef',
+      stage: 'staging',
+      natGatewayPerAz: 'true',
+      egressEipAllocationIds: EIP_ALLOCATIONS.join(','),
+      tokenTableName: TABLE,
+      componentSecretName: 'wechat/component',
+      messageSecretName: 'wechat/message',
+      authorizeDomain: 'Auth.Example.com',
+      alarmEmail: 'ops@example.com',
+      getTokenCallerAccountIds: CALLERS.join(','),
+      platformDisplayName: '示例平台',
+    }));
+  });
+
   it('names the stack after the stage', () => {
     expect(stackName).toBe('WeChatTokenService-staging');
   });
@@ -40,45 +67,74 @@ describe('TokenServiceStack with every optional context key', () => {
     }
   });
 
-  it('routes every function through the NAT gateway on the imported allocation id', () => {
+  it('runs one NAT gateway per zone on the imported allocation ids, each zone routed to its own', () => {
     template.resourceCountIs('AWS::EC2::EIP', 0);
-    template.resourceCountIs('AWS::EC2::NatGateway', 1);
+    const nats = natGatewaysByAz(template);
+    expect(nats.map((n) => n.eip).sort()).toEqual([...EIP_ALLOCATIONS].sort());
+    expect(new Set(nats.map((n) => n.az)).size).toBe(2);
+    const zones = routeZones(template);
+    expect(zones.length).toBeGreaterThanOrEqual(FUNCTION_IDS.length * 2);
+    for (const { subnetAz, natAz } of zones) expect(natAz).toBe(subnetAz);
+  });
+
+  it('outputs the imported allocation ids, and no IPs it cannot know', () => {
+    template.hasOutput('EgressEipAllocationIds', { Value: EIP_ALLOCATIONS.join(',') });
+    expect(template.toJSON().Outputs).not.toHaveProperty('EgressIps');
     for (const id of FUNCTION_IDS) {
-      const targets = defaultRouteTargets(template, id);
-      expect(targets.length, id).toBeGreaterThanOrEqual(1);
-      for (const target of targets) {
-        expect(target, id).toEqual({ nat: expect.any(String), allocationId: EIP_ALLOCATION });
-      }
+      expect(functionProps(template, id).Environment.Variables).not.toHaveProperty('EGRESS_IP');
     }
   });
 
-  it('outputs the imported allocation id instead of an IP', () => {
-    template.hasOutput('EgressEipAllocationId', { Value: EIP_ALLOCATION });
-    expect(template.toJSON().Outputs).not.toHaveProperty('EgressIp');
+  it('alarms on port allocation errors of each NAT gateway, with a runbook section each', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'))
+      .map((a) => a.Properties)
+      .filter((a) => a.MetricName === 'ErrorPortAllocation');
+    const nats = natGatewaysByAz(template).map((n) => n.id);
+    expect(alarms.map((a) => a.Dimensions[0].Value.Ref).sort()).toEqual(nats.sort());
+    const runbook = readmeRunbookSections();
+    for (const alarm of alarms) {
+      expect(runbook).toContain((alarm.AlarmName as string).replace(`${stackName}-`, ''));
+    }
   });
 
-  it('reads the imported secret by name and may read only that secret', () => {
+  it('uses the imported table: no table resource, its name everywhere, grants on its ARN and due index', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 0);
+    for (const id of FUNCTION_IDS) {
+      expect(functionProps(template, id).Environment.Variables.TOKEN_TABLE_NAME).toBe(TABLE);
+    }
+    const grants = JSON.stringify(roleStatements(template, 'Refresh'));
+    expect(grants).toContain(`:table/${TABLE}"`);
+    expect(grants).toContain(`:table/${TABLE}/index/due"`);
+    template.hasOutput('TokenTableName', { Value: TABLE });
+  });
+
+  it('reads the imported secrets by name, the message secret in auth-event only', () => {
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);
     for (const id of FUNCTION_IDS) {
-      expect(functionProps(template, id).Environment.Variables.COMPONENT_SECRET_ID).toBe(
-        'wechat/component'
-      );
-      const secretStatements = roleStatements(template, id).filter((s) =>
-        JSON.stringify(s.Action).includes('secretsmanager:')
-      );
-      expect(secretStatements).toHaveLength(1);
-      expect(JSON.stringify(secretStatements[0]!.Resource)).toMatch(
-        /:secret:wechat\/component-\?{6}"/
-      );
+      const variables = functionProps(template, id).Environment.Variables;
+      expect(variables.COMPONENT_SECRET_ID).toBe('wechat/component');
+      expect(variables.MESSAGE_SECRET_ID).toBe(id === 'AuthEvent' ? 'wechat/message' : undefined);
+      const secretResources = roleStatements(template, id)
+        .filter((s) => JSON.stringify(s.Action).includes('secretsmanager:'))
+        .map((s) => JSON.stringify(s.Resource));
+      expect(
+        secretResources.some((r) => /:secret:wechat\/component-\?{6}"/.test(r)),
+        id
+      ).toBe(true);
+      expect(
+        secretResources.some((r) => /:secret:wechat\/message-\?{6}"/.test(r)),
+        id
+      ).toBe(id === 'AuthEvent');
     }
   });
 
-  it('gives only the two authorization functions the redirect URI on the domain', () => {
+  it('gives only the two authorization pages the redirect URI and the display name', () => {
     const redirect = 'https://auth.example.com/authorize/callback';
     for (const id of FUNCTION_IDS) {
-      const value = functionProps(template, id).Environment.Variables.AUTHORIZE_REDIRECT_URI;
-      const expected = id === 'AuthorizePage' || id === 'AuthorizeCallback' ? redirect : undefined;
-      expect(value, id).toBe(expected);
+      const variables = functionProps(template, id).Environment.Variables;
+      const page = id === 'AuthorizePage' || id === 'AuthorizeCallback';
+      expect(variables.AUTHORIZE_REDIRECT_URI, id).toBe(page ? redirect : undefined);
+      expect(variables.PLATFORM_DISPLAY_NAME, id).toBe(page ? '示例平台' : undefined);
     }
   });
 
@@ -91,6 +147,20 @@ describe('TokenServiceStack with every optional context key', () => {
     template.hasOutput('AuthorizeDomain', { Value: 'auth.example.com' });
   });
 
+  it('lets each listed account invoke get-token, and nothing else, through a resource policy', () => {
+    const getToken = functionLogicalId(template, 'GetToken');
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission'))
+      .map((p) => p.Properties)
+      .filter((p) => p.Principal !== 'apigateway.amazonaws.com');
+    expect(permissions).toEqual(
+      CALLERS.map((account) => ({
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [getToken, 'Arn'] },
+        Principal: account,
+      }))
+    );
+  });
+
   it('mails every alarm and its recovery to the alarm address', () => {
     const topicId = Object.keys(template.findResources('AWS::SNS::Topic'))[0]!;
     template.hasResourceProperties('AWS::SNS::Subscription', {
@@ -99,11 +169,50 @@ describe('TokenServiceStack with every optional context key', () => {
       TopicArn: { Ref: topicId },
     });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(7);
+    expect(alarms).toHaveLength(FUNCTION_IDS.length + 11);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
       expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
     }
+  });
+
+  it('passes the cdk-nag AWS Solutions checks with every remaining finding acknowledged', () => {
+    expect(violations).toEqual([]);
+  });
+});
+
+describe('TokenServiceStack with one NAT gateway per zone on created Elastic IPs', () => {
+  let template: Template;
+  let violations: NagViolation[];
+
+  beforeAll(() => {
+    ({ template, violations } = synthStack({
+      componentAppId: 'wx1234567890abcdef',
+      natGatewayPerAz: 'true',
+    }));
+  });
+
+  it('creates one kept Elastic IP per NAT gateway, keeping the first one the single-NAT stack had', () => {
+    const eips = template.findResources('AWS::EC2::EIP');
+    expect(Object.keys(eips)).toHaveLength(2);
+    expect(Object.keys(eips).some((id) => /^EgressNatEip[0-9A-F]{8}$/.test(id))).toBe(true);
+    for (const eip of Object.values(eips)) expect(eip.DeletionPolicy).toBe('RetainExceptOnCreate');
+    const nats = natGatewaysByAz(template);
+    expect(nats.map((n) => n.eip['Fn::GetAtt'][0]).sort()).toEqual(Object.keys(eips).sort());
+    for (const { subnetAz, natAz } of routeZones(template)) expect(natAz).toBe(subnetAz);
+  });
+
+  it('lists both IPs for the whitelist and both allocation ids for a rebuild', () => {
+    const ids = Object.keys(template.findResources('AWS::EC2::EIP')).sort();
+    const outputs = template.toJSON().Outputs;
+    expect(
+      outputs.EgressIps.Value['Fn::Join'][1].map((r: { Ref: string }) => r.Ref).sort()
+    ).toEqual(ids);
+    expect(
+      outputs.EgressEipAllocationIds.Value['Fn::Join'][1]
+        .map((r: { 'Fn::GetAtt': string[] }) => r['Fn::GetAtt'][0])
+        .sort()
+    ).toEqual(ids);
   });
 
   it('passes the cdk-nag AWS Solutions checks with every remaining finding acknowledged', () => {

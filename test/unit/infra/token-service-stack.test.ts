@@ -2,6 +2,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REQUIRED_ENV } from '../../../shared/config';
 import { TABLE_SCHEMA } from '../../../shared/store/table-schema';
+import { readmeRunbookSections } from './readme';
 import {
   actionsOf,
   defaultRouteTargets,
@@ -10,6 +11,7 @@ import {
   functionLogicalId,
   functionProps,
   type NagViolation,
+  resolveJoin,
   roleStatements,
   synthStack,
 } from './synth-stack';
@@ -45,6 +47,14 @@ const logicalIdOf = (type: string) => {
   return ids[0]!;
 };
 const tableId = () => logicalIdOf('AWS::DynamoDB::Table');
+/** The created secret of a construct id (`ComponentSecret`, `MessageSecret`). */
+const secretId = (construct: string) => {
+  const ids = Object.keys(template.findResources('AWS::SecretsManager::Secret')).filter((id) =>
+    new RegExp(`^${construct}[0-9A-F]{8}$`).test(id)
+  );
+  expect(ids).toHaveLength(1);
+  return ids[0]!;
+};
 
 describe('TokenServiceStack with default context', () => {
   it('names the stack after the default stage', () => {
@@ -58,13 +68,14 @@ describe('TokenServiceStack with default context', () => {
     }
   });
 
-  it('sets the component appid, secret ARN, table name, egress IP and Powertools settings on every function', () => {
+  it('sets the component appid, secret ARNs, table name, egress IP and Powertools settings on every function', () => {
     for (const id of FUNCTION_IDS) {
       expect(functionProps(template, id).Environment.Variables).toEqual({
         EGRESS_IP: { Ref: logicalIdOf('AWS::EC2::EIP') },
         TOKEN_TABLE_NAME: { Ref: tableId() },
         COMPONENT_APPID: 'wx0000000000000000',
-        COMPONENT_SECRET_ID: { Ref: logicalIdOf('AWS::SecretsManager::Secret') },
+        COMPONENT_SECRET_ID: { Ref: secretId('ComponentSecret') },
+        ...(id === 'AuthEvent' ? { MESSAGE_SECRET_ID: { Ref: secretId('MessageSecret') } } : {}),
         POWERTOOLS_SERVICE_NAME: 'wechat-token-service',
         POWERTOOLS_METRICS_NAMESPACE: 'WeChatTokenService',
         LOG_LEVEL: 'INFO',
@@ -120,8 +131,7 @@ describe('TokenServiceStack with default context', () => {
     expect(everyAction).not.toMatch(/dynamodb:(Scan|DeleteItem|BatchWriteItem|\*)/);
   });
 
-  it('gives each function nothing beyond its log group, VPC networking, table actions and the secret', () => {
-    const secretId = logicalIdOf('AWS::SecretsManager::Secret');
+  it('gives each function nothing beyond its log group, VPC networking, table actions and its secrets', () => {
     for (const id of FUNCTION_IDS) {
       const actions = actionsOf(roleStatements(template, id));
       const allowed = new Set([
@@ -136,9 +146,17 @@ describe('TokenServiceStack with default context', () => {
         actions.filter((a) => !allowed.has(a.action)),
         id
       ).toEqual([]);
-      for (const a of actions.filter((x) => x.action.startsWith('secretsmanager:'))) {
-        expect(a.resources, id).toEqual([{ Ref: secretId }]);
-      }
+      const readable = actions
+        .filter((x) => x.action.startsWith('secretsmanager:'))
+        .flatMap((a) => a.resources);
+      expect(new Set(readable.map((r) => JSON.stringify(r))), id).toEqual(
+        new Set(
+          [
+            secretId('ComponentSecret'),
+            ...(id === 'AuthEvent' ? [secretId('MessageSecret')] : []),
+          ].map((ref) => JSON.stringify({ Ref: ref }))
+        )
+      );
       for (const a of actions.filter((x) => x.action.startsWith('logs:'))) {
         expect(a.resources, id).toEqual([
           { 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${id}LogGroup`)), 'Arn'] },
@@ -162,13 +180,43 @@ describe('TokenServiceStack with default context', () => {
     }
   });
 
-  it('retains the created Elastic IP and outputs its public IP for the whitelist', () => {
+  it('keeps the created Elastic IP (except after a failed first create) and outputs its IP for the whitelist', () => {
     const eipId = logicalIdOf('AWS::EC2::EIP');
     template.hasResource('AWS::EC2::EIP', {
-      DeletionPolicy: 'Retain',
+      DeletionPolicy: 'RetainExceptOnCreate',
       UpdateReplacePolicy: 'Retain',
     });
-    template.hasOutput('EgressIp', { Value: { Ref: eipId } });
+    template.hasOutput('EgressIps', { Value: { Ref: eipId } });
+    template.hasOutput('EgressEipAllocationIds', {
+      Value: { 'Fn::GetAtt': [eipId, 'AllocationId'] },
+    });
+  });
+
+  it('runs one NAT gateway by default: one IP for the whitelist', () => {
+    template.resourceCountIs('AWS::EC2::NatGateway', 1);
+    template.resourceCountIs('AWS::EC2::EIP', 1);
+  });
+
+  it('never plainly retains a resource: what is kept is released when its first create fails, and has no fixed name', () => {
+    const resources = Object.entries(
+      template.toJSON().Resources as Record<
+        string,
+        { Type: string; DeletionPolicy?: string; Properties?: Record<string, unknown> }
+      >
+    );
+    expect(resources.filter(([, r]) => r.DeletionPolicy === 'Retain')).toEqual([]);
+    const kept = resources.filter(([, r]) => r.DeletionPolicy === 'RetainExceptOnCreate');
+    expect(kept.map(([, r]) => r.Type).sort()).toEqual([
+      'AWS::DynamoDB::Table',
+      'AWS::EC2::EIP',
+      'AWS::SecretsManager::Secret',
+      'AWS::SecretsManager::Secret',
+    ]);
+    for (const [id, r] of kept) {
+      expect(Object.keys(r.Properties ?? {}), id).not.toEqual(
+        expect.arrayContaining([expect.stringMatching(/^(Name|TableName|SecretName)$/)])
+      );
+    }
   });
 
   it('lets functions out on HTTPS only', () => {
@@ -190,7 +238,7 @@ describe('TokenServiceStack with default context', () => {
 
   it('keeps the table on stack deletion, with on-demand billing, PITR, TTL and encryption', () => {
     template.hasResource('AWS::DynamoDB::Table', {
-      DeletionPolicy: 'Retain',
+      DeletionPolicy: 'RetainExceptOnCreate',
       UpdateReplacePolicy: 'Retain',
       Properties: Match.objectLike({
         BillingMode: 'PAY_PER_REQUEST',
@@ -199,6 +247,11 @@ describe('TokenServiceStack with default context', () => {
         SSESpecification: { SSEEnabled: true },
       }),
     });
+    // Deletion protection would block the rollback of a failed first create (ROLLBACK_FAILED).
+    expect(
+      template.findResources('AWS::DynamoDB::Table')[tableId()]!.Properties
+        .DeletionProtectionEnabled
+    ).not.toBe(true);
   });
 
   it('declares the keys and the due index of TABLE_SCHEMA', () => {
@@ -294,7 +347,7 @@ describe('TokenServiceStack with default context', () => {
     });
   });
 
-  it('leaves get-token reachable through IAM only: no permission, URL or integration', () => {
+  it('leaves get-token reachable through IAM in this account only: no permission, URL or integration', () => {
     const getToken = functionLogicalId(template, 'GetToken');
     const permissions = Object.values(template.findResources('AWS::Lambda::Permission'));
     expect(JSON.stringify(permissions)).not.toContain(getToken);
@@ -332,48 +385,147 @@ describe('TokenServiceStack with default context', () => {
     template.hasOutput('GetTokenFunctionArn', { Value: { 'Fn::GetAtt': [getToken, 'Arn'] } });
   });
 
-  it('creates the component secret as a retained, empty JSON skeleton', () => {
-    template.hasResource('AWS::SecretsManager::Secret', {
-      DeletionPolicy: 'Retain',
-      Properties: Match.objectLike({
-        Name: 'wechat-token-service/prod/component',
-        SecretString: JSON.stringify({ componentAppSecret: '', token: '', encodingAesKey: '' }),
-      }),
+  it('outputs a ready-to-attach identity policy for callers in other accounts', () => {
+    const output = template.toJSON().Outputs.GetTokenCallerPolicy.Value;
+    const arn = 'arn:aws:lambda:ap-east-1:123456789012:function:get-token';
+    const policy = JSON.parse(
+      resolveJoin(output, { [functionLogicalId(template, 'GetToken')]: arn })
+    );
+    expect(policy).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: arn }],
     });
   });
 
-  it('alarms on refresh errors, refresh failures, whitelist, ticket age, tickets, reauthorization and DLQ', () => {
+  it('outputs the context that re-attaches what a destroy keeps', () => {
+    const output = template.toJSON().Outputs.RebuildContext.Value;
+    const text = JSON.stringify(output);
+    expect(text).toContain(tableId());
+    expect(text).toContain(secretId('ComponentSecret'));
+    expect(text).toContain(secretId('MessageSecret'));
+    expect(text).toContain(logicalIdOf('AWS::EC2::EIP'));
+    const keys = JSON.parse(resolveJoin(output, {}, () => 'x')) as Record<string, string>;
+    expect(Object.keys(keys).sort()).toEqual([
+      'componentSecretName',
+      'egressEipAllocationIds',
+      'messageSecretName',
+      'tokenTableName',
+    ]);
+  });
+
+  it('creates the two secrets as kept, unnamed, empty JSON skeletons: the AppSecret apart from the message crypto', () => {
+    const secrets = template.findResources('AWS::SecretsManager::Secret');
+    expect(secrets[secretId('ComponentSecret')]).toMatchObject({
+      DeletionPolicy: 'RetainExceptOnCreate',
+      Properties: { SecretString: JSON.stringify({ componentAppSecret: '' }) },
+    });
+    expect(secrets[secretId('MessageSecret')]).toMatchObject({
+      DeletionPolicy: 'RetainExceptOnCreate',
+      Properties: { SecretString: JSON.stringify({ token: '', encodingAesKey: '' }) },
+    });
+    template.hasOutput('ComponentSecretId', { Value: { Ref: secretId('ComponentSecret') } });
+    template.hasOutput('MessageSecretId', { Value: { Ref: secretId('MessageSecret') } });
+  });
+
+  it('lets only auth-event read the message token and EncodingAESKey', () => {
+    const readers = FUNCTION_IDS.filter((id) =>
+      JSON.stringify(roleStatements(template, id)).includes(secretId('MessageSecret'))
+    );
+    expect(readers).toEqual(['AuthEvent']);
+  });
+
+  it('alarms on errors of every function, refresh failures, whitelist, tickets, reauthorization and DLQ', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
       (a) => a.Properties
     );
-    expect(alarms).toHaveLength(7);
-    const byMetric = (name: string) => alarms.find((a) => a.MetricName === name);
-    expect(byMetric('Errors')).toMatchObject({
-      Namespace: 'AWS/Lambda',
-      Dimensions: [
-        { Name: 'FunctionName', Value: { Ref: functionLogicalId(template, 'Refresh') } },
-      ],
-      Threshold: 1,
-    });
+    const byMetric = (name: string) => alarms.filter((a) => a.MetricName === name);
+    expect(
+      byMetric('Errors').map((a) => [a.Namespace, a.Dimensions[0].Value.Ref, a.Threshold])
+    ).toEqual(
+      expect.arrayContaining(
+        FUNCTION_IDS.map((id) => ['AWS/Lambda', functionLogicalId(template, id), 1])
+      )
+    );
+    expect(byMetric('Errors')).toHaveLength(FUNCTION_IDS.length);
     for (const name of ['WhitelistRejected', 'TicketUnavailable', 'NeedsReauthorization']) {
-      expect(byMetric(name), name).toMatchObject({
+      expect(byMetric(name)[0], name).toMatchObject({
         Namespace: 'WeChatTokenService',
         Dimensions: [{ Name: 'service', Value: 'wechat-token-service' }],
         Threshold: 1,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       });
     }
-    expect(byMetric('TicketAgeSeconds')).toMatchObject({
+    expect(byMetric('TicketAgeSeconds')[0]).toMatchObject({
       Statistic: 'Maximum',
       Threshold: 1800,
       ComparisonOperator: 'GreaterThanThreshold',
       TreatMissingData: 'breaching',
     });
-    expect(byMetric('ApproximateNumberOfMessagesVisible')).toMatchObject({ Threshold: 1 });
+    expect(byMetric('ApproximateNumberOfMessagesVisible')[0]).toMatchObject({
+      Namespace: 'AWS/SQS',
+      Threshold: 1,
+    });
     const failures = alarms.find((a) => a.Metrics);
     expect(JSON.stringify(failures)).toContain('ComponentRefreshFailed');
     expect(JSON.stringify(failures)).toContain('AuthorizerRefreshFailed');
-    for (const alarm of alarms) expect(alarm.AlarmActions).toBeUndefined();
+  });
+
+  it('alarms on API 5xx and latency, get-token throttles and NAT port allocation errors', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (a) => a.Properties
+    );
+    const apiId = logicalIdOf('AWS::ApiGatewayV2::Api');
+    const apiDimension = [{ Name: 'ApiId', Value: { Ref: apiId } }];
+    expect(alarms.find((a) => a.MetricName === '5xx')).toMatchObject({
+      Namespace: 'AWS/ApiGateway',
+      Dimensions: apiDimension,
+      Statistic: 'Sum',
+    });
+    expect(alarms.find((a) => a.MetricName === 'Latency')).toMatchObject({
+      Namespace: 'AWS/ApiGateway',
+      Dimensions: apiDimension,
+      ExtendedStatistic: 'p99',
+      Threshold: 4000,
+    });
+    expect(alarms.filter((a) => a.MetricName === 'Throttles')).toEqual([
+      expect.objectContaining({
+        Namespace: 'AWS/Lambda',
+        Dimensions: [
+          { Name: 'FunctionName', Value: { Ref: functionLogicalId(template, 'GetToken') } },
+        ],
+      }),
+    ]);
+    expect(alarms.filter((a) => a.MetricName === 'ErrorPortAllocation')).toEqual([
+      expect.objectContaining({
+        Namespace: 'AWS/NATGateway',
+        Dimensions: [{ Name: 'NatGatewayId', Value: { Ref: logicalIdOf('AWS::EC2::NatGateway') } }],
+        Threshold: 1,
+      }),
+    ]);
+  });
+
+  it('sends every alarm and its recovery to one topic that exists without alarmEmail', () => {
+    const topicId = logicalIdOf('AWS::SNS::Topic');
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+    template.hasOutput('AlarmTopicArn', { Value: { Ref: topicId } });
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(FUNCTION_IDS.length + 10);
+    for (const alarm of alarms) {
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+      expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
+    }
+  });
+
+  it('says in every alarm what to do first, and the README has a runbook section for each alarm', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (a) => a.Properties
+    );
+    const runbook = readmeRunbookSections();
+    for (const alarm of alarms) {
+      const id = (alarm.AlarmName as string).replace(`${stackName}-`, '');
+      expect(alarm.AlarmDescription, id).toMatch(/First: .+\. Runbook: README/);
+      expect(runbook, id).toContain(id);
+    }
   });
 
   it('passes the cdk-nag AWS Solutions checks with every remaining finding acknowledged', () => {

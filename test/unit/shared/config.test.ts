@@ -4,7 +4,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { createDeps } from '../../../functions/lib/deps';
 import { DEFAULT_WECHAT_API_BASE_URL, loadConfig, REQUIRED_ENV } from '../../../shared/config';
 import { ConfigError } from '../../../shared/errors';
-import { parseComponentSecret, SECRET_CACHE_MS } from '../../../shared/secrets';
+import { parseAppSecret, parseMessageSecret, SECRET_CACHE_MS } from '../../../shared/secrets';
 import { recordingLog, recordingMetrics } from '../../support/recorders';
 
 const env = {
@@ -62,28 +62,36 @@ describe('loadConfig', () => {
   });
 });
 
-describe('component secret', () => {
+describe('the two secrets', () => {
   const sm = mockClient(SecretsManagerClient);
   beforeEach(() => sm.reset());
-  const secret = {
-    componentAppSecret: 'app-secret-value',
+  const appSecret = { componentAppSecret: 'app-secret-value' };
+  const messageSecret = {
     token: 'token-value',
     encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
   };
-  const depsReading = (clock: () => number) =>
-    createDeps(loadConfig({ ...env, COMPONENT_SECRET_ID: 'component' }), {
+  const depsReading = (clock: () => number, extra: Record<string, string> = {}) =>
+    createDeps(loadConfig({ ...env, COMPONENT_SECRET_ID: 'component', ...extra }), {
       clock,
       log: recordingLog(),
       metrics: recordingMetrics(),
     });
+  const answerBySecretId = () => {
+    sm.on(GetSecretValueCommand, { SecretId: 'component' }).resolves({
+      SecretString: JSON.stringify(appSecret),
+    });
+    sm.on(GetSecretValueCommand, { SecretId: 'message' }).resolves({
+      SecretString: JSON.stringify(messageSecret),
+    });
+  };
 
-  it('is read from Secrets Manager lazily, once per cache period, and shared by concurrent callers', async () => {
-    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(secret) });
+  it('reads the AppSecret lazily, once per cache period, shared by concurrent callers', async () => {
+    answerBySecretId();
     let now = 0;
     const deps = depsReading(() => now);
     expect(sm).toHaveReceivedCommandTimes(GetSecretValueCommand, 0);
     const [a, b] = await Promise.all([deps.secrets(), deps.secrets()]);
-    expect(a).toEqual(secret);
+    expect(a).toEqual(appSecret);
     expect(b).toBe(a);
     now = SECRET_CACHE_MS - 1;
     await deps.secrets();
@@ -94,42 +102,58 @@ describe('component secret', () => {
     expect(sm).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: 'component' });
   });
 
-  it('builds the message crypto from the secret', async () => {
-    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(secret) });
-    const crypto = await depsReading(() => 0).msgCrypto();
+  it('builds the message crypto from the message secret only', async () => {
+    answerBySecretId();
+    const crypto = await depsReading(() => 0, { MESSAGE_SECRET_ID: 'message' }).msgCrypto();
     expect(crypto.verifySignature({ signature: 'x'.repeat(40), timestamp: '1', nonce: '2' })).toBe(
       false
     );
+    expect(sm).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
+    expect(sm).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: 'message' });
+  });
+
+  it('refuses to decrypt pushes in a function that was given no message secret', async () => {
+    await expect(depsReading(() => 0).msgCrypto()).rejects.toThrow(
+      'MESSAGE_SECRET_ID is required to verify and decrypt pushes'
+    );
+    expect(sm).toHaveReceivedCommandTimes(GetSecretValueCommand, 0);
   });
 
   it('does not cache a failure, and never echoes the secret in its errors', async () => {
     sm.on(GetSecretValueCommand)
       .rejectsOnce(new Error('AccessDeniedException'))
-      .resolves({ SecretString: JSON.stringify({ ...secret, token: '' }) });
-    const deps = depsReading(() => 0);
-    await expect(deps.secrets()).rejects.toThrow(
-      'component secret could not be read from Secrets Manager'
+      .resolves({ SecretString: JSON.stringify({ token: 'token-value', encodingAesKey: '' }) });
+    const deps = depsReading(() => 0, { MESSAGE_SECRET_ID: 'message' });
+    await expect(deps.msgCrypto()).rejects.toThrow(
+      'a secret could not be read from Secrets Manager'
     );
-    const error = await deps.secrets().catch((e: unknown) => e);
+    const error = await deps.msgCrypto().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
-    expect(String(error)).toBe('ConfigError: invalid configuration: component secret has no token');
-    expect(String(error)).not.toContain('app-secret-value');
+    expect(String(error)).toBe(
+      'ConfigError: invalid configuration: message secret has no encodingAesKey'
+    );
+    expect(String(error)).not.toContain('token-value');
   });
 
   it.each([
-    ['not JSON', 'not json', 'component secret is not JSON'],
+    ['not JSON', () => parseAppSecret('not json'), 'component secret is not JSON'],
     [
-      'missing fields',
-      '{}',
-      'component secret has no componentAppSecret; component secret has no token; component secret has no encodingAesKey',
+      'missing its AppSecret',
+      () => parseAppSecret('{}'),
+      'component secret has no componentAppSecret',
     ],
-  ])('rejects a secret that is %s', (_what, value, message) => {
-    expect(() => parseComponentSecret(value)).toThrow(message);
+    [
+      'missing the message fields',
+      () => parseMessageSecret('{}'),
+      'message secret has no token; message secret has no encodingAesKey',
+    ],
+  ])('rejects a secret %s', (_what, parse, message) => {
+    expect(parse).toThrow(message);
   });
 
   it('keeps the previous EncodingAESKey during a key change', () => {
-    const parsed = parseComponentSecret(
-      JSON.stringify({ ...secret, previousEncodingAesKey: 'x'.repeat(43) })
+    const parsed = parseMessageSecret(
+      JSON.stringify({ ...messageSecret, previousEncodingAesKey: 'x'.repeat(43) })
     );
     expect(parsed.previousEncodingAesKey).toBe('x'.repeat(43));
   });

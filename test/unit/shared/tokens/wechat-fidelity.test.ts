@@ -13,6 +13,7 @@ import {
 } from '../../../../shared/tokens/authorizer-tokens';
 import {
   AUTH_CODE_PUSH_WAIT_MS,
+  FORCED_REFRESH_BACKOFF_MS,
   LEASE_MS,
   SUPERSEDED_OVERLAP_MS,
 } from '../../../../shared/tokens/policy';
@@ -102,7 +103,7 @@ describe('work under a lease ends before the lease', () => {
 });
 
 describe('invalidToken reports cannot spend the quota', () => {
-  it('forces at most one refresh per token per interval; the rest are answered from the store', async () => {
+  it('forces one refresh, then backs off: further reports are answered from the store', async () => {
     let calls = 0;
     const { ctx, clock } = await tokenContext({
       apiAuthorizerToken: async () => renewedAnswer(++calls + 1),
@@ -116,7 +117,12 @@ describe('invalidToken reports cannot spend the quota', () => {
       expect(again.accessToken).toBe('access-2');
     }
     expect(calls).toBe(1);
-    clock.now += MINUTE;
+    clock.now += 2 * MINUTE;
+    expect(await getAuthorizerAccessToken(ctx, A, { invalidToken: 'access-2' })).toMatchObject({
+      accessToken: 'access-2',
+    });
+    expect(calls).toBe(1);
+    clock.now = T0 + 10 * MINUTE + FORCED_REFRESH_BACKOFF_MS;
     expect(await getAuthorizerAccessToken(ctx, A, { invalidToken: 'access-2' })).toMatchObject({
       accessToken: 'access-3',
     });

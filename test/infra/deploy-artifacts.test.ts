@@ -1,0 +1,170 @@
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type FunctionName,
+  functionEnvironment,
+  INVOCATIONS,
+  lambdaEnvironment,
+  type ProbeResult,
+  probeBundle,
+} from '../../bench/lambda-probe';
+import { addTokenService } from '../../infra/token-service-app';
+import { FUNCTION_IDS, type FunctionId } from '../unit/infra/synth-stack';
+
+const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'));
+
+const ENTRY: Record<FunctionId, FunctionName> = {
+  AuthEvent: 'auth-event',
+  AuthorizePage: 'authorize-page',
+  AuthorizeCallback: 'authorize-callback',
+  Refresh: 'refresh',
+  GetToken: 'get-token',
+};
+
+/** Stands in for every AWS and WeChat endpoint: records each request and fails it. */
+function startRecorder(): Promise<{ server: Server; url: string; requests: string[] }> {
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url} ${req.headers['x-amz-target'] ?? ''}`.trim());
+    req.resume();
+    res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' });
+    res.end(JSON.stringify({ __type: 'InternalServerError', message: 'probe' }));
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        server,
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        requests,
+      })
+    )
+  );
+}
+
+type Answer = ProbeResult['answers'][number];
+const statusOf = (a: Answer) =>
+  'result' in a ? (a.result as { statusCode?: number } | undefined)?.statusCode : undefined;
+const codeOf = (a: Answer) =>
+  'result' in a
+    ? (a.result as { error?: { code?: string } } | undefined)?.error?.code
+    : a.thrown.code;
+
+describe('the synthesized Lambda assets run with nothing but what Lambda provides', () => {
+  let outdir: string;
+  let taskRoot: string;
+  let recorder: Awaited<ReturnType<typeof startRecorder>>;
+  const results = new Map<FunctionId, ProbeResult>();
+  const sawRequests = new Map<FunctionId, string[]>();
+  const assetFiles = new Map<FunctionId, string[]>();
+
+  beforeAll(async () => {
+    outdir = mkdtempSync(join(tmpdir(), 'infra-assets-'));
+    // Without `aws:cdk:bundling-stacks`, CDK bundles every stack: real esbuild, as `cdk deploy` runs it.
+    const app = new App({
+      outdir,
+      context: { ...cdkJson.context, componentAppId: 'wx0c0mp0nent00001' },
+    });
+    const stack = addTokenService(app);
+    app.synth();
+    const template = JSON.parse(
+      readFileSync(join(outdir, `${stack.artifactId}.template.json`), 'utf8')
+    );
+    const functions = Object.entries(
+      template.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>
+    ).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+
+    recorder = await startRecorder();
+    taskRoot = mkdtempSync(join(tmpdir(), 'lambda-task-'));
+    for (const id of FUNCTION_IDS) {
+      const [, fn] = functions.find(([logicalId]) =>
+        new RegExp(`^${id}[0-9A-F]{8}$`).test(logicalId)
+      )!;
+      const { S3Key } = fn.Properties.Code as { S3Key: string };
+      // A fresh copy of the asset as /var/task, outside any folder with node_modules.
+      const task = join(taskRoot, id);
+      cpSync(join(outdir, `asset.${S3Key.replace(/\.zip$/, '')}`), task, { recursive: true });
+      assetFiles.set(id, readdirSync(task).sort());
+      // The function's own environment from the template; CloudFormation references become plausible values.
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> })
+        .Variables;
+      const plausible = functionEnvironment({ EGRESS_IP: '203.0.113.10' });
+      const own = Object.fromEntries(
+        Object.entries(variables).map(([name, value]) => [
+          name,
+          typeof value === 'string' ? value : (plausible[name] ?? 'x'),
+        ])
+      );
+      const before = recorder.requests.length;
+      results.set(
+        id,
+        await probeBundle(join(task, 'index.mjs'), {
+          cwd: task,
+          env: { ...lambdaEnvironment(ENTRY[id], recorder.url), LAMBDA_TASK_ROOT: task, ...own },
+          events: INVOCATIONS[ENTRY[id]].map((i) => i.event),
+        })
+      );
+      sawRequests.set(id, recorder.requests.slice(before));
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    recorder?.server.close();
+    for (const dir of [outdir, taskRoot]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs each copy where no node_modules can be found above it', () => {
+    for (let dir = taskRoot; dir !== dirname(dir); dir = dirname(dir)) {
+      expect(existsSync(join(dir, 'node_modules')), dir).toBe(false);
+    }
+  });
+
+  it('ships each function as one ES module with its source map, nothing else', () => {
+    for (const id of FUNCTION_IDS) {
+      expect(assetFiles.get(id), id).toEqual(['index.mjs', 'index.mjs.map']);
+    }
+  });
+
+  it('loads every module: the AWS SDK and every other dependency are inside the bundle', () => {
+    for (const id of FUNCTION_IDS) {
+      const result = results.get(id)!;
+      expect(result.loadError, id).toBeUndefined();
+      expect(result.stderr, id).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find (module|package)/);
+    }
+  });
+
+  it('answers each representative request with a 4xx or a coded error, never a crash', () => {
+    for (const id of FUNCTION_IDS) {
+      const answers = results.get(id)!.answers;
+      expect(answers, id).toHaveLength(INVOCATIONS[ENTRY[id]].length);
+      answers.forEach((answer, i) => {
+        const what = `${id}: ${INVOCATIONS[ENTRY[id]][i]!.what}`;
+        const status = statusOf(answer);
+        if (status !== undefined) expect(status, what).toBeGreaterThanOrEqual(400);
+        if (status !== undefined) expect(status, what).toBeLessThan(500);
+        else expect(codeOf(answer), what).toMatch(/^[a-z_]+$/);
+      });
+    }
+  });
+
+  it('refuses bad requests before any I/O: get-token by its invalid_request code, HTTP routes with 400', () => {
+    expect(codeOf(results.get('GetToken')!.answers[0]!)).toBe('invalid_request');
+    for (const id of ['AuthEvent', 'AuthorizePage', 'AuthorizeCallback'] as const) {
+      expect(statusOf(results.get(id)!.answers[0]!), id).toBe(400);
+      expect(sawRequests.get(id), id).toEqual([]);
+    }
+  });
+
+  it('reaches DynamoDB through the bundled SDK, at the endpoint the environment names', () => {
+    for (const id of ['GetToken', 'Refresh'] as const) {
+      expect(
+        sawRequests.get(id)!.some((r) => r.includes('DynamoDB_20120810.')),
+        id
+      ).toBe(true);
+    }
+  });
+});
