@@ -42,6 +42,16 @@ export interface RuntimeConfig {
 /** Variables every function needs; the infra test checks each function's environment against this list. */
 export const REQUIRED_ENV = ['TOKEN_TABLE_NAME', 'COMPONENT_APPID', 'COMPONENT_SECRET_ID'] as const;
 
+/**
+ * Optional variables only the authorization page functions read: the platform's display name and the
+ * public routes' WeChat budgets. The stack sets them on those two functions; the sandbox passes them through.
+ */
+export const PAGE_ENV = [
+  'PLATFORM_DISPLAY_NAME',
+  'PUBLIC_ROUTE_BUDGET_PER_MINUTE',
+  'PUBLIC_ROUTE_BUDGET_PER_DAY',
+] as const;
+
 export const DEFAULT_WECHAT_API_BASE_URL = 'https://api.weixin.qq.com';
 
 const APPID = /^wx[0-9a-zA-Z]{14,30}$/;

@@ -26,7 +26,7 @@ export type ServiceErrorCode =
   | 'authorizer_without_api_permission'
   | 'refresh_token_unusable'
   | 'auth_code_expired'
-  | 'auth_code_awaiting_push'
+  | 'auth_code_recovery_pending'
   | 'concurrent_update'
   | 'store_unavailable'
   | 'upstream_unavailable'

@@ -1,7 +1,11 @@
+import { isIP } from 'node:net';
+import { isAppId } from './config';
+
 /**
  * The logging and metrics ports that services accept. The Lambda edge backs them with Powertools
- * (structured JSON, CloudWatch EMF); tests back them with recorders. Fields must never hold a token, ticket,
- * secret, auth code or decrypted payload: pass appids, errcodes and counts only.
+ * (structured JSON, CloudWatch EMF), the sandbox with console lines, tests with recorders. Fields must never
+ * hold a token, ticket, secret, auth code or decrypted payload; both real backends pass every entry through
+ * {@link redactFields}, so a mistake upstream still writes nothing secret.
  */
 export type LogFields = Record<string, string | number | boolean | undefined | null>;
 
@@ -10,6 +14,124 @@ export interface Log {
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
+}
+
+/** What is written instead of a value that is not of its field's declared kind. */
+export const REDACTED = '[redacted]';
+
+/** snake_case words, none longer than 24 letters: an error code or API name, never a random string. */
+const WORDS = '[a-z]{1,24}(?:_[a-z0-9]{1,24})*';
+const IDENTIFIER = new RegExp(`^(?=.{1,64}$)${WORDS}$`);
+const ERROR_NAME = /^(?:[A-Z][A-Za-z]{0,60})?(?:Error|Exception|Fault)$/;
+const ROUTE =
+  /^(?:(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \/[a-z0-9/_-]*|[a-z]{1,24}(?:-[a-z]{1,24})*)$/;
+const CODE_COUNTS = new RegExp(`^${WORDS}:\\d{1,9}(?:,${WORDS}:\\d{1,9})*$`);
+const ID_LIST = /^\d{1,6}(?:,\d{1,6})*$/;
+const WECHAT_RID = /^[0-9a-f]{8}(?:-[0-9a-f]{8}){2}$/;
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,3})?Z$/;
+/** A URL path segment of lowercase words and digits (`cgi-bin`, `api_authorizer_token`), none random. */
+const PATH_SEGMENT = /^[a-z0-9]{0,24}(?:[_.-][a-z0-9]{1,24})*$/;
+
+const matching = (pattern: RegExp) => (value: string) => (pattern.test(value) ? value : undefined);
+
+/** The URL's scheme, host and path, without user info, query (it carries the component token) or fragment. */
+function urlWithoutQuery(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
+  if (!url.pathname.split('/').every((segment) => PATH_SEGMENT.test(segment))) return undefined;
+  return `${url.protocol}//${url.host}${url.pathname}`;
+}
+
+/**
+ * The kinds of string a log field may hold, each with its check: the value as written, or `undefined` when
+ * the value is not of that kind (and is then replaced by {@link REDACTED}).
+ */
+export const LOG_VALUE_KINDS = {
+  /** A WeChat appid (`wx` + letters and digits): the component's or an authorizer's. */
+  appId: (value: string) => (isAppId(value) ? value : undefined),
+  /** A lowercase snake_case word from a closed set: error codes, API names, outcomes, sources. */
+  identifier: matching(IDENTIFIER),
+  /** A JavaScript error class name (`TypeError`, `ResourceNotFoundException`). */
+  errorName: matching(ERROR_NAME),
+  /** An http(s) URL, written without its query and fragment. */
+  url: urlWithoutQuery,
+  /** An IPv4 or IPv6 address. */
+  ip: (value: string) => (isIP(value) ? value : undefined),
+  /** One of our HTTP routes, by route key (`POST /wechat/events`) or name (`authorize-callback`). */
+  route: matching(ROUTE),
+  /** Counts by error code, `code:count` joined by commas (the refresh summary's `failed`). */
+  codeCounts: matching(CODE_COUNTS),
+  /** Numeric ids joined by commas (WeChat permission-set ids). */
+  idList: matching(ID_LIST),
+  /** WeChat's request id from an `errmsg` (`rid: 64705d91-0719e11e-25594278`), for WeChat support. */
+  wechatRid: matching(WECHAT_RID),
+  /** An ISO 8601 UTC timestamp. */
+  isoTime: matching(ISO_TIME),
+} as const satisfies Record<string, (value: string) => string | undefined>;
+
+export type LogValueKind = keyof typeof LOG_VALUE_KINDS;
+
+/**
+ * The string fields that may be logged, each with the kind its value must be. Numbers, booleans and null
+ * may be logged under any name (no credential is a number); a string under a name not listed here, or one
+ * that is not of its field's kind, is written as {@link REDACTED}. So a token is never written, whatever it
+ * is called: an allow-list of value kinds, not a deny-list of names.
+ */
+export const LOG_FIELD_KINDS = {
+  appId: 'appId',
+  authorizerAppId: 'appId',
+  componentAppId: 'appId',
+  code: 'identifier',
+  errorCode: 'identifier',
+  reason: 'identifier',
+  systemicError: 'identifier',
+  api: 'identifier',
+  outcome: 'identifier',
+  source: 'identifier',
+  kind: 'identifier',
+  token: 'identifier',
+  infoType: 'identifier',
+  component: 'identifier',
+  step: 'identifier',
+  window: 'identifier',
+  errorName: 'errorName',
+  causeName: 'errorName',
+  url: 'url',
+  requestIp: 'ip',
+  egressIp: 'ip',
+  route: 'route',
+  failed: 'codeCounts',
+  permissions: 'idList',
+  rid: 'wechatRid',
+  now: 'isoTime',
+} as const satisfies Record<string, LogValueKind>;
+
+/** The value as it may be written: numbers, booleans and null as they are, strings only as their kind. */
+function redactValue(name: string, value: unknown): LogFields[string] {
+  if (value === undefined || value === null || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return value;
+  if (typeof value !== 'string') return REDACTED;
+  if (value === '') return value;
+  const kind = Object.hasOwn(LOG_FIELD_KINDS, name)
+    ? LOG_FIELD_KINDS[name as keyof typeof LOG_FIELD_KINDS]
+    : undefined;
+  return (kind && LOG_VALUE_KINDS[kind](value)) ?? REDACTED;
+}
+
+/**
+ * The fields as they may be written (see {@link LOG_FIELD_KINDS}). Used by every real `Log` backend, so the
+ * rule holds in AWS and in the sandbox alike.
+ */
+export function redactFields(fields: LogFields | undefined): LogFields {
+  const safe: LogFields = {};
+  if (!fields) return safe;
+  for (const [name, value] of Object.entries(fields)) safe[name] = redactValue(name, value);
+  return safe;
 }
 
 /** Metric names the alarms in `infra/` watch. Keep them in sync with `infra/constructs/alarms.ts`. */

@@ -56,7 +56,7 @@ const RULES: Record<ServiceErrorCode | 'internal_error', Rule> = {
   upstream_unavailable: unavailable,
   refresh_in_progress: unavailable,
   store_unavailable: unavailable,
-  auth_code_awaiting_push: unavailable,
+  auth_code_recovery_pending: unavailable,
   refresh_token_unusable: unavailable,
   wechat_token_invalid: badGateway,
   wechat_ip_not_whitelisted: badGateway,

@@ -158,7 +158,7 @@ export interface ReleaseOutcome {
  */
 export interface BudgetWindow {
   componentAppId: string;
-  /** What is counted, e.g. `api_create_preauthcode/minute`. */
+  /** What is counted, e.g. `authorize/minute`. */
   name: string;
   /** Epoch ms at which the window opens; with `name`, it identifies the window. */
   startsAt: number;

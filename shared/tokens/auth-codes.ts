@@ -9,6 +9,7 @@ import {
 import { MetricName } from '../log';
 import type { AuthCodeRecord } from '../store/token-store';
 import type { TokenContext } from './context';
+import { permissionIds } from './permissions';
 import { AUTH_CODE_PUSH_WAIT_MS, AUTH_CODE_RETRY_MS, refreshAtFor } from './policy';
 import { reconcileAuthorizers } from './reconcile';
 import { refreshUnderLease } from './single-flight';
@@ -30,15 +31,10 @@ export type ExchangeResult =
   /** Stored and still pending (another exchange is in flight, or WeChat failed transiently). */
   | { status: 'pending' };
 
-const fromPermissions = (funcInfo: { funcscope_category?: { id?: unknown } }[] | undefined) =>
-  (funcInfo ?? [])
-    .map((item) => item?.funcscope_category?.id)
-    .filter((id): id is number => typeof id === 'number');
-
-/** Why a pending code is not settled yet: its outcome is being recovered (see `recoverOutcome`). */
-class AwaitingPushError extends ServiceError {
-  override readonly name = 'AwaitingPushError';
-  readonly code = 'auth_code_awaiting_push';
+/** A pending code whose outcome is still being recovered (see `recoverOutcome`); retried shortly. */
+class RecoveryPendingError extends ServiceError {
+  override readonly name = 'RecoveryPendingError';
+  readonly code = 'auth_code_recovery_pending';
   override readonly retryable = true;
 }
 
@@ -109,7 +105,7 @@ async function recoverOutcome(
   const { componentAppId, code, authorizerAppId } = record;
   if (!authorizerAppId) {
     if (ctx.clock() < record.receivedAt + AUTH_CODE_PUSH_WAIT_MS) {
-      throw new AwaitingPushError('waiting for the authorized push to name the authorizer');
+      throw new RecoveryPendingError('waiting for the authorized push to name the authorizer');
     }
     // Under the lease: as many list pages as fit; a platform too large for that is left to the
     // scheduled reconciliation, which imports the authorizer all the same.
@@ -117,6 +113,9 @@ async function recoverOutcome(
       deadline: ctx.deadline ?? ctx.clock() + AUTH_CODE_PUSH_WAIT_MS,
       reserveMs: 0,
     });
+    if (summary.failed > 0) {
+      throw new RecoveryPendingError('WeChat could not describe every listed authorizer yet');
+    }
     return ctx.store.finishAuthCode(
       componentAppId,
       code,
@@ -145,7 +144,7 @@ async function recoverOutcome(
     {
       authorizerAppId,
       refreshToken: granted.authorizer_refresh_token,
-      funcInfo: fromPermissions(granted.func_info),
+      funcInfo: permissionIds(granted.func_info),
     },
     'recovered'
   );
@@ -197,7 +196,7 @@ async function exchange(ctx: TokenContext, record: AuthCodeRecord, owner: string
       accessToken: info.authorizer_access_token,
       expiresIn: info.expires_in,
       refreshToken: info.authorizer_refresh_token,
-      funcInfo: fromPermissions(info.func_info),
+      funcInfo: permissionIds(info.func_info),
     },
     'exchanged'
   );

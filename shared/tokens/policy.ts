@@ -145,6 +145,8 @@ export function promisedExpiry(
  * re-authorization we missed reactivates a revoked record. One list page per 500 authorizers per run.
  */
 export const RECONCILE_INTERVAL_HOURS = 6;
+/** Pauses before retrying a list page that failed transiently within one reconciliation. */
+export const RECONCILE_RETRY_PAUSES_MS: readonly number[] = [500, 2 * SECOND, 5 * SECOND];
 
 /**
  * The public page routes (`GET /authorize` → `api_create_preauthcode`, `GET /authorize/callback` →

@@ -1,8 +1,16 @@
+import { ServiceError } from '../errors';
 import { MetricName } from '../log';
 import type { AuthorizerRecord } from '../store/token-store';
 import type { AuthorizerListResponse } from '../wechat/wire';
 import type { TokenContext } from './context';
-import { AUTHORIZER_LIST_PAGE, SWEEP_CONCURRENCY, SWEEP_DEADLINE_RESERVE_MS } from './policy';
+import { permissionIds } from './permissions';
+import {
+  AUTHORIZER_LIST_PAGE,
+  RECONCILE_RETRY_PAUSES_MS,
+  SWEEP_CONCURRENCY,
+  SWEEP_DEADLINE_RESERVE_MS,
+} from './policy';
+import { reportWechatFailure } from './report';
 import { withComponentToken } from './with-component-token';
 
 export interface ReconcileSummary {
@@ -12,8 +20,13 @@ export interface ReconcileSummary {
   imported: number;
   /** Revoked or needing re-authorization here, but authorized again at WeChat after that. */
   reactivated: number;
-  /** Listed with an empty refresh token: only a new authorization can help (WeChat's documented case). */
+  /**
+   * Listed with an empty refresh token and none from `api_get_authorizer_info` either: an account without
+   * API permission (recorded as such when unknown), or WeChat's documented empty-token case.
+   */
   withoutRefreshToken: number;
+  /** Listed authorizers WeChat could not tell us more about this time (retried next run). */
+  failed: number;
   /** The time budget ran out before every page was read. */
   truncated: boolean;
 }
@@ -27,8 +40,10 @@ function decide(
 ): 'import' | 'reactivate' | 'keep' {
   if (!record) return 'import';
   if (record.status === 'active') return 'keep';
-  // We concluded the refresh token was gone, but WeChat lists one now: that listing is the evidence.
-  if (record.status === 'needs_reauthorization' && listed.refresh_token) return 'reactivate';
+  // We concluded the refresh token was gone (or never issued), but WeChat lists one now: that is evidence.
+  const tokenless =
+    record.status === 'needs_reauthorization' || record.status === 'without_api_permission';
+  if (tokenless && listed.refresh_token) return 'reactivate';
   const authorizedAt = listed.auth_time * 1000;
   return authorizedAt > (record.endedAt ?? record.authorizedAt) ? 'reactivate' : 'keep';
 }
@@ -57,6 +72,7 @@ export async function reconcileAuthorizers(
     imported: 0,
     reactivated: 0,
     withoutRefreshToken: 0,
+    failed: 0,
     truncated: false,
   };
   for (let offset = 0; ; offset += AUTHORIZER_LIST_PAGE) {
@@ -64,9 +80,7 @@ export async function reconcileAuthorizers(
       summary.truncated = true;
       return summary;
     }
-    const page = await withComponentToken(ctx, (ct) =>
-      ctx.api.apiGetAuthorizerList(ct, offset, AUTHORIZER_LIST_PAGE)
-    );
+    const page = await readPage(ctx, offset, stopAt);
     summary.listed += page.list.length;
     for (let i = 0; i < page.list.length; i += SWEEP_CONCURRENCY) {
       await Promise.all(
@@ -79,6 +93,47 @@ export async function reconcileAuthorizers(
   }
 }
 
+/**
+ * One list page. A transient failure (busy, timeout, malformed answer) is retried a few times within the
+ * run rather than leaving authorizations unimported until the next scheduled reconciliation, 6 hours on.
+ */
+async function readPage(
+  ctx: TokenContext,
+  offset: number,
+  stopAt: number
+): Promise<AuthorizerListResponse> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await withComponentToken(ctx, (ct) =>
+        ctx.api.apiGetAuthorizerList(ct, offset, AUTHORIZER_LIST_PAGE)
+      );
+    } catch (error) {
+      const pause = RECONCILE_RETRY_PAUSES_MS[attempt];
+      const transient = error instanceof ServiceError && error.retryable;
+      if (!transient || pause === undefined || ctx.clock() + pause >= stopAt) throw error;
+      await ctx.sleep(pause);
+    }
+  }
+}
+
+/**
+ * What WeChat says of an authorizer it lists without a refresh token: `api_get_authorizer_info` has the
+ * current refresh token when there is one, and the permission sets (an account without API permission has
+ * none: it is recorded as such rather than left unknown).
+ */
+async function askAuthorizerInfo(
+  ctx: TokenContext,
+  authorizerAppId: string
+): Promise<{ refreshToken?: string; funcInfo: number[] }> {
+  const info = await withComponentToken(ctx, (ct) =>
+    ctx.api.apiGetAuthorizerInfo(ct, authorizerAppId)
+  );
+  return {
+    refreshToken: info.authorization_info.authorizer_refresh_token,
+    funcInfo: permissionIds(info.authorization_info.func_info),
+  };
+}
+
 async function reconcileOne(
   ctx: TokenContext,
   listed: Listed,
@@ -87,17 +142,27 @@ async function reconcileOne(
   const record = await ctx.store.getAuthorizer(ctx.componentAppId, listed.authorizer_appid);
   const action = decide(listed, record);
   if (action === 'keep') return;
-  if (!listed.refresh_token) {
-    summary.withoutRefreshToken += 1;
+  let granted: { refreshToken?: string; funcInfo: number[] };
+  try {
+    granted = listed.refresh_token
+      ? { refreshToken: listed.refresh_token, funcInfo: record?.funcInfo ?? [] }
+      : await askAuthorizerInfo(ctx, listed.authorizer_appid);
+  } catch (error) {
+    summary.failed += 1;
+    reportWechatFailure(ctx, error, { authorizerAppId: listed.authorizer_appid });
     return;
+  }
+  if (!granted.refreshToken) {
+    summary.withoutRefreshToken += 1;
+    if (record && record.status !== 'revoked') return;
   }
   const now = ctx.clock();
   const saved = await ctx.store.saveAuthorization(
     {
       componentAppId: ctx.componentAppId,
       authorizerAppId: listed.authorizer_appid,
-      refreshToken: listed.refresh_token,
-      funcInfo: record?.funcInfo ?? [],
+      refreshToken: granted.refreshToken,
+      funcInfo: granted.funcInfo,
       refreshAt: now,
       authorizedAt: Math.max(
         listed.auth_time * 1000,

@@ -128,7 +128,8 @@ export type AuthEvent =
   | (EventBase & { infoType: 'unauthorized'; authorizerAppId: string })
   | (EventBase & { infoType: 'unknown'; rawInfoType: string });
 
-const INFO_TYPE = /^[a-z_]{1,64}$/;
+/** InfoTypes are lower-case words today; any other name a push may carry is acknowledged, only logged. */
+const INFO_TYPE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 function seconds(value: string | undefined, field: string): number {
   if (!value || !/^\d{1,12}$/.test(value)) {

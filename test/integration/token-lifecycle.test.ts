@@ -266,7 +266,9 @@ describe('authorization codes', () => {
   it('exchanges a code that arrives by push and by redirect exactly once', async () => {
     await h.simulator.pushTicket();
     const { authCode } = await h.simulator.pushAuthorized(MERCHANT);
-    const response = await fetch(`${h.service.url}/authorize/callback?auth_code=${authCode}`);
+    const response = await fetch(
+      `${h.service.url}/authorize/callback?auth_code=${authCode}&expires_in=600`
+    );
     expect(response.status).toBe(200);
     expect(h.simulator.callCount('api_query_auth')).toBe(1);
     expect((await stored())?.refreshToken).toBe(wechatRefreshToken());
@@ -276,7 +278,9 @@ describe('authorization codes', () => {
     await h.simulator.pushTicket();
     const code = h.simulator.authorize(MERCHANT);
     h.simulator.failNext('api_query_auth', { errcode: -1 });
-    const response = await fetch(`${h.service.url}/authorize/callback?auth_code=${code}`);
+    const response = await fetch(
+      `${h.service.url}/authorize/callback?auth_code=${code}&expires_in=600`
+    );
     expect(response.status).toBe(202);
     expect(await stored()).toBeUndefined();
 
@@ -306,6 +310,7 @@ describe('reconciliation with api_get_authorizer_list', () => {
       imported: 1,
       reactivated: 0,
       withoutRefreshToken: 0,
+      failed: 0,
       truncated: false,
     });
     expect((await stored())?.refreshToken).toBe(wechatRefreshToken());

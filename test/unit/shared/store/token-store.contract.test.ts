@@ -404,4 +404,45 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeStore) => 
       });
     });
   });
+  describe('budgets', () => {
+    const minute = {
+      componentAppId: C,
+      name: 'authorize/minute',
+      startsAt: NOW,
+      endsAt: NOW + 60_000,
+    };
+
+    it('counts up to the limit, then refuses', async () => {
+      const counted = [];
+      for (let i = 0; i < 4; i += 1) counted.push(await store.spendBudget(minute, 3));
+      expect(counted).toEqual([true, true, true, false]);
+    });
+
+    it('keeps windows, names and platforms apart', async () => {
+      expect(await store.spendBudget(minute, 1)).toBe(true);
+      expect(await store.spendBudget(minute, 1)).toBe(false);
+      expect(await store.spendBudget({ ...minute, startsAt: NOW + 60_000 }, 1)).toBe(true);
+      expect(await store.spendBudget({ ...minute, name: 'authorize-callback/minute' }, 1)).toBe(
+        true
+      );
+      expect(await store.spendBudget({ ...minute, componentAppId: 'wxcomponent000002' }, 1)).toBe(
+        true
+      );
+    });
+
+    it('a lower limit applies to what was already counted', async () => {
+      await store.spendBudget(minute, 5);
+      await store.spendBudget(minute, 5);
+      expect(await store.spendBudget(minute, 2)).toBe(false);
+      expect(await store.spendBudget(minute, 3)).toBe(true);
+    });
+
+    it('never counts past the limit under 60 concurrent spenders', async () => {
+      const counted = await Promise.all(
+        Array.from({ length: 60 }, () => store.spendBudget(minute, 20))
+      );
+      expect(counted.filter(Boolean)).toHaveLength(20);
+      expect(await store.spendBudget(minute, 20)).toBe(false);
+    });
+  });
 });

@@ -349,4 +349,60 @@ describe('verdicts need evidence from WeChat', () => {
       refreshToken: 'refresh-9',
     });
   });
+
+  it('reconciliation records an unknown authorizer listed without a refresh token as without API permission', async () => {
+    const { ctx, store } = await tokenContext({
+      apiGetAuthorizerList: async () =>
+        listOf({ authorizer_appid: 'wxnoapi0000000001', refresh_token: '', auth_time: 1 }),
+      apiGetAuthorizerInfo: async () => ({
+        authorizer_info: { nick_name: 'Unverified' },
+        authorization_info: {
+          authorizer_appid: 'wxnoapi0000000001',
+          func_info: [{ funcscope_category: { id: 1 } }],
+        },
+      }),
+    });
+    const summary = await reconcileAuthorizers(ctx, { deadline: T0 + 10 * MINUTE });
+    expect(summary).toMatchObject({ imported: 1, withoutRefreshToken: 1, failed: 0 });
+    expect(await store.getAuthorizer(C, 'wxnoapi0000000001')).toMatchObject({
+      status: 'without_api_permission',
+      funcInfo: [1],
+    });
+  });
+
+  it('does not settle a redirect-only code by a reconciliation that could not describe every authorizer', async () => {
+    let infoCalls = 0;
+    const { ctx, clock, store } = await tokenContext({
+      apiQueryAuth: async () => {
+        throw lost('api_query_auth');
+      },
+      apiGetAuthorizerList: async () =>
+        listOf({ authorizer_appid: 'wxnoapi0000000001', refresh_token: '', auth_time: 1 }),
+      apiGetAuthorizerInfo: async () => {
+        infoCalls += 1;
+        if (infoCalls === 1)
+          throw new WechatUnavailableError('api_get_authorizer_info', 'HTTP 500');
+        return {
+          authorizer_info: {},
+          authorization_info: { authorizer_appid: 'wxnoapi0000000001', func_info: [] },
+        };
+      },
+    });
+    const code = 'queryauthcode@@@noapi-lost';
+    await exchangeAuthCode(ctx, {
+      code,
+      expiresAt: T0 + 10 * MINUTE,
+      receivedAt: T0,
+      source: 'redirect',
+    }).catch(() => undefined);
+    clock.now = T0 + AUTH_CODE_PUSH_WAIT_MS + MINUTE;
+    await exchangePendingAuthCodes(ctx);
+    expect((await store.getAuthCode(C, code))?.status).toBe('pending');
+    clock.now += 2 * MINUTE;
+    await exchangePendingAuthCodes(ctx);
+    expect((await store.getAuthorizer(C, 'wxnoapi0000000001'))?.status).toBe(
+      'without_api_permission'
+    );
+    expect((await store.getAuthCode(C, code))?.status).toBe('exchanged');
+  });
 });

@@ -1,0 +1,233 @@
+/**
+ * `npm run simulate:mutants`: reverts each fix the simulation exists to guard (one at a time, in a copy of
+ * the tree) and checks that a seed then fails, naming the expected invariant. A mutant that survives means
+ * the simulation no longer proves that fix. Fixes the sequential simulation cannot reach (work under a lease
+ * needs two refreshers at once) are checked by their focused test instead.
+ *
+ * Usage: npm run simulate:mutants [-- --days 8 --seeds 1-3 --only <name>]
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface Mutant {
+  name: string;
+  edits: { file: string; find: string; replace: string }[];
+  /** The invariant the simulation must report, or the focused test file that must fail. */
+  expect: { invariant: string } | { test: string };
+}
+
+const MUTANTS: Mutant[] = [
+  {
+    name: 'expiresAt promises the nominal life',
+    edits: [
+      {
+        file: 'shared/tokens/policy.ts',
+        find: 'return Math.min(token.expiresAt, Math.max(token.refreshAt ?? now, now) + SUPERSEDED_OVERLAP_MS);',
+        replace: 'return token.expiresAt;',
+      },
+    ],
+    expect: { invariant: 'token accepted until its expiresAt' },
+  },
+  {
+    name: 'work under a lease is not bounded by it',
+    edits: [
+      {
+        file: 'shared/tokens/single-flight.ts',
+        find: 'return { ...ctx, deadline, api: ctx.api.within(deadline - ctx.clock()) };',
+        replace: 'return { ...ctx, deadline };',
+      },
+    ],
+    expect: { test: 'test/unit/shared/tokens/wechat-fidelity.test.ts' },
+  },
+  {
+    name: 'api_query_auth is retried and its lost outcome not recovered',
+    edits: [
+      {
+        file: 'shared/tokens/auth-codes.ts',
+        find: 'if (record.uncertainAt !== undefined) return recoverOutcome(ctx, record, owner);',
+        replace: '',
+      },
+      {
+        file: 'shared/tokens/auth-codes.ts',
+        find: 'if (record.authorizerAppId) return recoverOutcome(ctx, record, owner);',
+        replace: '',
+      },
+      { file: 'shared/wechat/api-client.ts', find: '{ singleUse: true }', replace: '{}' },
+    ],
+    expect: { invariant: 'listed authorizer never lost' },
+  },
+  {
+    name: 'a push with nested elements is refused',
+    edits: [
+      {
+        file: 'shared/wechat/callback-xml.ts',
+        find: "parseXmlFields(xml, 'decrypted event', { nested: true })",
+        replace: "parseXmlFields(xml, 'decrypted event', { nested: false })",
+      },
+    ],
+    expect: { invariant: 'genuine push answered success' },
+  },
+  {
+    name: 'an authorization without API permission is treated as an outage',
+    edits: [
+      {
+        file: 'shared/tokens/auth-codes.ts',
+        find: "  how: 'exchanged' | 'recovered'\n): Promise<AuthCodeRecord> {",
+        replace:
+          "  how: 'exchanged' | 'recovered'\n): Promise<AuthCodeRecord> {\n  if (!granted.refreshToken) throw new Error('no refresh token');",
+      },
+    ],
+    expect: { invariant: 'listed authorizer never lost' },
+  },
+  {
+    name: '61003 keeps an authorizer active',
+    edits: [
+      {
+        file: 'shared/wechat/errcodes.ts',
+        find: "61003: 'not_authorized',",
+        replace: "61003: 'unknown',",
+      },
+    ],
+    expect: { invariant: 'revocation noticed' },
+  },
+  {
+    name: 'a malformed list answer is read as an empty list',
+    edits: [
+      {
+        file: 'shared/wechat/api-client.ts',
+        find: "if (!Array.isArray(list) || typeof total_count !== 'number' || total_count < 0) {\n      throw new WechatUnavailableError(api, 'answer has no list or total_count');\n    }",
+        replace: 'if (!Array.isArray(list)) return { total_count: 0, list: [] };',
+      },
+    ],
+    expect: { invariant: 'listed authorizer never lost' },
+  },
+  {
+    name: 'get-token ignores its deadline',
+    edits: [
+      {
+        file: 'functions/get-token.ts',
+        find: 'const ready = forInvocation(await deps(), budget);',
+        replace: 'const ready = await deps();',
+      },
+      {
+        file: 'functions/get-token.ts',
+        find: 'const token = await answerWithin(budget, serve(ready, request), () =>\n        fallback(ready, request)\n      );',
+        replace: 'const token = await serve(ready, request);',
+      },
+    ],
+    expect: { invariant: 'answer before the deadline' },
+  },
+  {
+    name: 'invalidToken reports force a refresh every time',
+    edits: [
+      {
+        file: 'shared/tokens/issued-token.ts',
+        find: 'return oldEnough && backedOff;',
+        replace: 'return true;',
+      },
+    ],
+    expect: { invariant: 'calls per token-day within the cadence' },
+  },
+];
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+function option(argv: readonly string[], name: string, fallback: string): string {
+  const index = argv.indexOf(name);
+  return index >= 0 ? (argv[index + 1] ?? fallback) : fallback;
+}
+
+/** A copy of the tracked (and new, not ignored) files, sharing the real node_modules. */
+function copyTree(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mutant-'));
+  const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
+    cwd: root,
+    encoding: 'utf8',
+  })
+    .split('\n')
+    .filter(Boolean);
+  for (const file of files) {
+    let content: Buffer;
+    try {
+      content = readFileSync(join(root, file));
+    } catch {
+      continue;
+    }
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    writeFileSync(join(dir, file), content);
+  }
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  return dir;
+}
+
+function apply(dir: string, mutant: Mutant): void {
+  for (const edit of mutant.edits) {
+    const path = join(dir, edit.file);
+    const text = readFileSync(path, 'utf8');
+    if (!text.includes(edit.find)) {
+      throw new Error(
+        `mutant "${mutant.name}": ${edit.file} no longer contains the code it reverts`
+      );
+    }
+    writeFileSync(path, text.replace(edit.find, edit.replace));
+  }
+}
+
+function run(
+  dir: string,
+  mutant: Mutant,
+  days: string,
+  seeds: string
+): { killed: boolean; note: string } {
+  if ('test' in mutant.expect) {
+    const result = spawnSync('npx', ['vitest', 'run', mutant.expect.test], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    return {
+      killed: result.status !== 0,
+      note:
+        result.status !== 0 ? `${mutant.expect.test} fails` : `${mutant.expect.test} still passes`,
+    };
+  }
+  const result = spawnSync(
+    'node',
+    ['--import', 'tsx', 'local/simulation/cli.ts', '--days', days, '--seeds', seeds, '--quiet'],
+    {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    }
+  );
+  const failed = /^FAILED (.*)$/m.exec(result.stderr)?.[1];
+  const expected = `"${mutant.expect.invariant}"`;
+  return {
+    killed: result.status === 1 && !!failed?.includes(expected),
+    note: failed ?? `no seed failed (exit ${result.status})`,
+  };
+}
+
+function main(argv: readonly string[]): number {
+  const days = option(argv, '--days', '8');
+  const seeds = option(argv, '--seeds', '1-3');
+  const only = option(argv, '--only', '');
+  let survived = 0;
+  for (const mutant of MUTANTS.filter((m) => !only || m.name.includes(only))) {
+    const dir = copyTree();
+    try {
+      apply(dir, mutant);
+      const { killed, note } = run(dir, mutant, days, seeds);
+      if (!killed) survived += 1;
+      console.log(`${killed ? 'killed  ' : 'SURVIVED'}  ${mutant.name}: ${note}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  console.log(survived ? `${survived} mutant(s) survived` : 'every mutant was killed');
+  return survived ? 1 : 0;
+}
+
+process.exit(main(process.argv.slice(2)));

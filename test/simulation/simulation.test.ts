@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { SimulationFailure, simulate } from '../../local/simulation/simulate';
+
+/**
+ * The fixed seed set `npm test` runs (the full 30-day runs are `npm run simulate -- --days 30 --seeds 1-20`).
+ * Each seed is several simulated days of merchants, faults and callers against the strict simulator, with
+ * every invariant checked at every 5-minute step; a failure names the seed, the step and the invariant.
+ */
+const SEEDS = [11, 23, 37];
+const DAYS = 3;
+
+describe('a simulated operation of the service', () => {
+  it.each(SEEDS)('keeps every invariant for %i days with seed %i', async (seed) => {
+    const report = await simulate({ seed, days: DAYS });
+    expect(report).toMatchObject({ seed, days: DAYS, earlyDeaths: 0, authorizersLost: 0 });
+    expect(report.tokensServed).toBeGreaterThan(50);
+    expect(report.faultsInjected).toBeGreaterThan(0);
+    expect(report.authorizerCallsPerTokenDay).toBeGreaterThan(0);
+  });
+
+  it('replays the same events at the same simulated times for the same seed', async () => {
+    const first = await simulate({ seed: 5, days: 1 });
+    const again = await simulate({ seed: 5, days: 1 });
+    const other = await simulate({ seed: 6, days: 1 });
+    expect(again.events).toEqual(first.events);
+    expect(other.events).not.toEqual(first.events);
+  });
+
+  it('names the broken invariant, the seed and the step when the service over-promises', async () => {
+    const failure = await simulate({
+      seed: 3,
+      days: 1,
+      wrapGetToken: (getToken) => async (request) => {
+        const answer = await getToken(request);
+        if (typeof answer.expiresAt !== 'string') return answer;
+        const stretched = Date.parse(answer.expiresAt) + 30 * 60_000;
+        return { ...answer, expiresAt: new Date(stretched).toISOString() };
+      },
+    }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(SimulationFailure);
+    expect(failure).toMatchObject({ seed: 3, invariant: 'token accepted until its expiresAt' });
+    expect((failure as SimulationFailure).step).toBeGreaterThan(0);
+    expect((failure as Error).message).toMatch(
+      /^seed 3 broke "token accepted until its expiresAt" at step \d+/
+    );
+  });
+
+  it('catches an answer that comes after the deadline', async () => {
+    const failure = await simulate({
+      seed: 3,
+      days: 1,
+      wrapGetToken: (getToken) => async (request) => {
+        await new Promise((resolve) => setTimeout(resolve, 2_100));
+        return getToken(request);
+      },
+    }).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ invariant: 'answer before the deadline' });
+  });
+});

@@ -1,0 +1,134 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { LOG_FIELD_KINDS, REDACTED, redactFields } from '../../../shared/log';
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const chars = (alphabet: string, min: number, max: number) =>
+  fc.array(fc.constantFrom(...alphabet), { minLength: min, maxLength: max }).map((c) => c.join(''));
+const random = (alphabet: string, length: number) =>
+  Array.from({ length }, (_, i) => alphabet[(i * 7919 + 13) % alphabet.length]).join('');
+
+/**
+ * Credentials as WeChat and the platform shape them (wechat-protocol.md §2): access tokens (`76_…`),
+ * `ticket@@@…`, `refreshtoken@@@…`, `queryauthcode@@@…`, `preauthcode@@@…`, the 32-hex AppSecret, the
+ * 43-character EncodingAESKey, the callback token. Random ones carry a digit and an uppercase letter, as
+ * every real one does.
+ */
+const credential = fc.oneof(
+  chars(`${ALNUM}_-`, 100, 180).map((rest) => `76_${rest}`),
+  fc
+    .tuple(
+      fc.constantFrom('ticket', 'refreshtoken', 'queryauthcode', 'preauthcode'),
+      chars(`${ALNUM}_-`, 30, 90)
+    )
+    .map(([prefix, rest]) => `${prefix}@@@${rest}`),
+  chars('0123456789abcdef', 32, 32).filter((s) => /\d/.test(s)),
+  chars(ALNUM, 43, 43).filter((s) => /\d/.test(s) && /[A-Z]/.test(s)),
+  chars(`${ALNUM}_`, 16, 32).filter((s) => /\d/.test(s) && /[A-Z]/.test(s))
+);
+
+const NAMES = [...Object.keys(LOG_FIELD_KINDS), 'note', 'value', 'ticket', 'x'];
+
+describe('redactFields: an allow-list of value kinds, not a deny-list of names', () => {
+  it('writes numbers and booleans under any name, so ticketAgeSeconds and ticketUsable show', () => {
+    expect(
+      redactFields({ ticketAgeSeconds: 340, ticketUsable: true, tokenCount: 3, nothing: null })
+    ).toEqual({ ticketAgeSeconds: 340, ticketUsable: true, tokenCount: 3, nothing: null });
+  });
+
+  it('writes each declared kind as it is', () => {
+    const fields = {
+      authorizerAppId: 'wx1234567890abcdef',
+      code: 'wechat_ip_not_whitelisted',
+      api: 'api_authorizer_token',
+      errorName: 'ResourceNotFoundException',
+      requestIp: '203.0.113.7',
+      egressIp: '2001:db8::7',
+      route: 'POST /wechat/events',
+      failed: 'wechat_busy:2,store_unavailable:1',
+      permissions: '1,15,18',
+      rid: '64705d91-0719e11e-25594278',
+      now: '2026-11-25T08:00:00.000Z',
+      causeName: 'TimeoutError',
+      url: 'https://api.weixin.qq.com/cgi-bin/component/api_authorizer_token',
+      infoType: 'component_verify_ticket',
+    };
+    expect(redactFields(fields)).toEqual(fields);
+  });
+
+  it('replaces a string under a name it does not know, whatever the string', () => {
+    expect(redactFields({ note: 'two words', state: 'ok' })).toEqual({
+      note: REDACTED,
+      state: REDACTED,
+    });
+  });
+
+  it('replaces a string that is not of its field kind (a token under an innocent declared name)', () => {
+    const token = `76_${random(ALNUM, 120)}`;
+    expect(
+      redactFields({
+        authorizerAppId: token,
+        code: token,
+        api: 'refreshtoken@@@abc',
+        errorName: 'AbCdEf0123456789AbCdEf0123456789',
+        requestIp: token,
+        route: `GET /authorize?auth_code=${token}`,
+        rid: token,
+        url: token,
+      })
+    ).toEqual({
+      authorizerAppId: REDACTED,
+      code: REDACTED,
+      api: REDACTED,
+      errorName: REDACTED,
+      requestIp: REDACTED,
+      route: REDACTED,
+      rid: REDACTED,
+      url: REDACTED,
+    });
+  });
+
+  it('writes a URL without its query, fragment or user info', () => {
+    expect(
+      redactFields({
+        url: 'https://user:pw@api.weixin.qq.com/cgi-bin/component/api_authorizer_token?component_access_token=76_AbC#x',
+      })
+    ).toEqual({ url: 'https://api.weixin.qq.com/cgi-bin/component/api_authorizer_token' });
+    expect(redactFields({ url: 'file:///etc/passwd' })).toEqual({ url: REDACTED });
+    expect(redactFields({ url: `https://example.com/t/${random(ALNUM, 40)}` })).toEqual({
+      url: REDACTED,
+    });
+  });
+
+  it('has no free-text kind: a sentence is replaced, since a console-chosen Token can be a plain word', () => {
+    expect(
+      redactFields({
+        detail: 'WeChat api_authorizer_token unavailable: no answer within 3000 ms',
+        errmsg: 'invalid credential rid: 64705d91-0719e11e-25594278',
+        code: 'two words',
+      })
+    ).toEqual({ detail: REDACTED, errmsg: REDACTED, code: REDACTED });
+  });
+
+  it('replaces objects, arrays and other non-primitive values', () => {
+    const fields = { detail: { token: 'x' }, code: ['a'] } as unknown as Record<string, string>;
+    expect(redactFields(fields)).toEqual({ detail: REDACTED, code: REDACTED });
+  });
+
+  it('never writes a credential, under any field name, alone, in a sentence or in a URL query', () => {
+    fc.assert(
+      fc.property(credential, fc.constantFrom(...NAMES), (secret, name) => {
+        const written = JSON.stringify(
+          redactFields({
+            [name]: secret,
+            detail: `refused ${secret} again`,
+            errmsg: `${secret}`,
+            url: `https://api.weixin.qq.com/cgi-bin/component/api_component_token?component_access_token=${secret}`,
+          })
+        );
+        return !written.includes(secret);
+      }),
+      { numRuns: 2000 }
+    );
+  });
+});
