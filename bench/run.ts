@@ -5,7 +5,7 @@
  *
  * Flags:
  *   --only=get-token,caller-cache,ticket-push,refresh-sweep,cold-start   run a subset
- *   --sizes=1000,10000,100000                               authorizer counts for the refresh sweep
+ *   --sizes=1000,10000,100000,1000000                       authorizer counts for the refresh sweep
  *   --quick                                                 fewer iterations, sweep at 1 000 and 10 000 only
  *   --strict                                                exit 1 when a target is missed
  */
@@ -61,7 +61,7 @@ const sizes = flags.sizes
   ? flags.sizes.split(',').map((s) => Number(s.trim()))
   : flags.quick
     ? [1_000, 10_000]
-    : [1_000, 10_000, 100_000];
+    : [1_000, 10_000, 100_000, 1_000_000];
 if (!sizes.every((n) => Number.isInteger(n) && n >= 100)) {
   throw new Error('--sizes takes whole numbers of at least 100 (so that 1 % is one authorizer)');
 }
@@ -187,6 +187,7 @@ if (selected.has('refresh-sweep')) {
         'CPU/due',
         'dynalite CPU',
         'in flight',
+        'busiest partition²',
         'peak RSS (idle)',
         'heap peak / after GC',
       ],
@@ -203,12 +204,45 @@ if (selected.has('refresh-sweep')) {
         fmtMs(s.cpuMs.sweep / s.due),
         s.cpuMs.dynalite === undefined ? 'n/a' : fmtMs(s.cpuMs.dynalite),
         String(s.wechatPeakInFlight),
+        `${s.busiestPartitionFactor.toFixed(2)}× · ${s.busiestPartitionWritesPerSecond}/s`,
         `${fmtMb(s.memory.peakRss)} (${fmtMb(s.memory.rssBefore)})`,
         `${fmtMb(s.memory.peakHeapUsed)} / ${fmtMb(s.memory.heapAfterGc)}`,
       ])
     )
   );
   say('¹ ceil(due / concurrency) × WeChat latency: the least bounded concurrency allows.');
+  say(
+    `² Due items on the busiest of the ${r.partitionLoad.shards} \`due\` index shards over an even share, and the index writes per second this run put on it.`
+  );
+  const load = r.partitionLoad;
+  heading(
+    `\`due\` index write rate per partition at ${fmtInt(load.authorizers)} authorizers (computed; DynamoDB's limit ${fmtInt(load.limit.writeUnitsPerSecond)} write units/s per partition)`
+  );
+  say(
+    table(
+      [
+        '',
+        'renewals/s',
+        'index writes/s = one partition unsharded',
+        `busiest of ${load.shards} partitions`,
+      ],
+      [
+        [`steady: each renewed every ${load.renewalIntervalMinutes} min`, load.steady] as const,
+        [
+          `burst: ${fmtInt(load.burst.cohort)} due together, sweep at its ceiling`,
+          load.burst,
+        ] as const,
+      ].map(([label, rate]) => [
+        label,
+        fmtInt(rate.renewalsPerSecond),
+        `${fmtInt(rate.unshardedUnitsPerSecond)} (${Math.round((rate.unshardedUnitsPerSecond / load.limit.writeUnitsPerSecond) * 100)} %)`,
+        `${rate.busiestPartitionUnitsPerSecond} (${(rate.shareOfLimit * 100).toFixed(1)} %)`,
+      ])
+    )
+  );
+  say(
+    `${load.indexWritesPerRenewal} index writes per renewal (claim 1, save 2); burst reads on the busiest partition ${load.burstReadUnitsPerSecond} units/s of ${fmtInt(load.limit.readUnitsPerSecond)}.`
+  );
   say(
     `Seeding: ${r.seeding
       .map(

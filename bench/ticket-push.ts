@@ -171,7 +171,7 @@ export async function benchTicketPush(
       );
     };
     const samples = await alternate({ a: viaHandler, b: viaDecryptPut, iterations, warmup, block });
-    const stored = log.counts.get('info component_verify_ticket stored') ?? 0;
+    const stored = log.counts.get('debug component_verify_ticket stored') ?? 0;
     if (bad > 0 || stored !== handled) {
       throw new Error(
         `ticket-push bench: ${bad} bad answers, ${stored} of ${handled} handler pushes stored`

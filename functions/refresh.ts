@@ -1,9 +1,16 @@
 import type { Context } from 'aws-lambda';
 import { ServiceError } from '../shared/errors';
+import { recordRun, runOperatorJob } from '../shared/tokens/operations';
+import {
+  type JobError,
+  type OperatorJob,
+  parseRefreshJob,
+  type RefreshJob,
+} from '../shared/tokens/operator-jobs';
 import { reconcileAuthorizers } from '../shared/tokens/reconcile';
 import { runScheduledRefresh } from '../shared/tokens/scheduled-refresh';
 import { forInvocation } from './lib/deadline';
-import { type GetDeps, getDeps } from './lib/deps';
+import { type Deps, type GetDeps, getDeps } from './lib/deps';
 import { inLambda, invoked } from './lib/invoked';
 
 /** Thrown after the summary is logged, so the invocation fails and the refresh alarms fire. */
@@ -12,13 +19,32 @@ export class SystemicRefreshError extends ServiceError {
   readonly code = 'refresh_systemic_failure';
 }
 
+/** A refused job's answer; the refusal is logged by its code, never with the payload. */
+function refused(d: Deps, error: ServiceError, job: string | undefined): JobError {
+  d.log.info('operator job refused', { job, code: error.code });
+  return { error: { code: error.code, message: error.message } };
+}
+
+/** An operator job's answer, or its coded error; anything that is not a `ServiceError` still fails. */
+async function operate(d: Deps, job: OperatorJob) {
+  try {
+    return await runOperatorJob(d, job);
+  } catch (error) {
+    if (!(error instanceof ServiceError)) throw error;
+    return refused(d, error, job.job);
+  }
+}
+
 /**
  * The scheduled refresh (EventBridge, every 5 minutes): ticket age, component token, every due authorizer,
- * pending authorization codes, within the invocation's remaining time. Returns and logs a summary; fails the
- * invocation when the platform itself is misconfigured (61004 whitelist, bad credentials).
+ * pending authorization codes, within the invocation's remaining time. Returns and logs a summary, keeps it
+ * for the operators' `status`, and fails the invocation when the platform itself is misconfigured (61004
+ * whitelist, bad credentials).
  *
  * With `{"job":"reconcile"}` (a second schedule, every `RECONCILE_INTERVAL_HOURS`, or by hand after a table
- * restore) it instead reconciles the table with WeChat's authorizer list.
+ * restore) it instead reconciles the table with WeChat's authorizer list. The operator jobs (`status`,
+ * `list`, `show`, `refresh`: `shared/tokens/operator-jobs.ts`) answer their result or
+ * `{"error":{"code","message"}}`, as does a malformed payload.
  */
 export const createHandler =
   (deps: GetDeps) =>
@@ -26,11 +52,20 @@ export const createHandler =
     const remaining = context?.getRemainingTimeInMillis?.() ?? 5 * 60_000;
     const d = forInvocation(await deps(), remaining);
     const deadline = d.clock() + remaining;
-    if ((event as { job?: unknown } | null)?.job === 'reconcile') {
+    let job: RefreshJob;
+    try {
+      job = parseRefreshJob(event);
+    } catch (error) {
+      if (!(error instanceof ServiceError)) throw error;
+      return refused(d, error, undefined);
+    }
+    if (job.job === 'reconcile') {
       const reconciled = await reconcileAuthorizers(d, { deadline });
       d.log.info('authorizer reconciliation finished', { ...reconciled });
+      await recordRun(d, 'reconcile', reconciled);
       return reconciled;
     }
+    if (job.job !== 'sweep') return operate(d, job);
     const summary = await runScheduledRefresh(d, { deadline });
     const { failed, ...counts } = summary.authorizers;
     const log = summary.systemicError ? d.log.error : d.log.info;
@@ -48,6 +83,7 @@ export const createHandler =
       systemicError: summary.systemicError,
       durationMs: summary.durationMs,
     });
+    await recordRun(d, 'refresh', summary);
     if (summary.systemicError) {
       throw new SystemicRefreshError(
         `scheduled refresh stopped: ${summary.systemicError} (see the whitelist/credentials runbook)`

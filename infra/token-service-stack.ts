@@ -1,12 +1,14 @@
 import { CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { StackConfig } from './config';
 import { ServiceAlarms } from './constructs/alarms';
 import { CredentialSecret } from './constructs/credential-secret';
 import { EgressVpc } from './constructs/egress-vpc';
 import { PublicHttpApi } from './constructs/http-api';
+import { LifecycleEventBus } from './constructs/lifecycle-event-bus';
 import { RefreshSchedule } from './constructs/refresh-schedule';
 import { ServiceFunction, type ServiceFunctionProps } from './constructs/service-function';
 import { TokenTable } from './constructs/token-table';
@@ -28,8 +30,8 @@ export const SECRET_ENV = {
 
 /**
  * The whole service (architecture.md §1): token table, the two credential secrets, egress VPC, the five
- * functions, the public HTTP routes, the refresh schedule and alarms. Composition only; each construct
- * documents its defaults. Construct IDs become logical IDs: never rename them.
+ * functions, the public HTTP routes, the refresh schedule, the lifecycle event bus and alarms. Composition
+ * only; each construct documents its defaults. Construct IDs become logical IDs: never rename them.
  */
 export class TokenServiceStack extends Stack {
   constructor(scope: Construct, id: string, props: TokenServiceStackProps) {
@@ -106,15 +108,33 @@ export class TokenServiceStack extends Stack {
       timeout: Duration.minutes(5),
       memorySize: 1024,
     });
-    refresh.bindTable(table, { items: ['GetItem', 'PutItem', 'UpdateItem'], queryDueIndex: true });
+    // Scan: the operators' listings (`npx wechat-token list|status`), run inside refresh so operators need
+    // nothing but lambda:InvokeFunction on it.
+    refresh.bindTable(table, {
+      items: ['GetItem', 'PutItem', 'UpdateItem'],
+      queryDueIndex: true,
+      scanTable: true,
+    });
     // No route, no URL; a resource policy only for the accounts listed in getTokenCallerAccountIds.
-    const getToken = fn('GetToken', 'get-token', 'Invoked by callers (IAM): returns a valid token');
+    const getToken = fn(
+      'GetToken',
+      'get-token',
+      'Invoked by callers (IAM): returns a valid token',
+      {
+        tracing: lambda.Tracing.PASS_THROUGH,
+      }
+    );
     getToken.bindTable(table, { items: ['GetItem', 'UpdateItem'] });
     for (const account of config.getTokenCallerAccountIds) {
       getToken.addPermission(`Caller${account}`, {
         principal: new iam.AccountPrincipal(account),
         action: 'lambda:InvokeFunction',
       });
+    }
+    // Every function that can change an authorizer's lifecycle publishes it (the page mints codes only).
+    const lifecycleEvents = new LifecycleEventBus(this, 'LifecycleEvents');
+    for (const publisher of [authEvent, authorizeCallback, refresh, getToken]) {
+      lifecycleEvents.allowPublishing(publisher);
     }
 
     const api = new PublicHttpApi(this, 'Api');
@@ -200,6 +220,12 @@ export class TokenServiceStack extends Stack {
     );
     out('GetTokenFunctionName', getToken.functionName, 'Invoke with {"authorizerAppId":"wx…"}');
     out('GetTokenFunctionArn', getToken.functionArn, 'Invoke with lambda:InvokeFunction');
+    out(
+      'RefreshFunctionName',
+      refresh.functionName,
+      'Operators: npx wechat-token --function <this> (or --stack), lambda:InvokeFunction on it'
+    );
+    out('RefreshFunctionArn', refresh.functionArn, 'The operators’ invoke policy names this ARN');
     out('GetTokenInvokePolicyArn', invokePolicy.managedPolicyArn, 'Attach to caller roles');
     out(
       'GetTokenCallerPolicy',
@@ -209,6 +235,12 @@ export class TokenServiceStack extends Stack {
     out('ComponentSecretId', componentSecret.secretId, 'Put {"componentAppSecret"} here');
     out('MessageSecretId', messageSecret.secretId, 'Put {"token","encodingAesKey"} here');
     out('TokenTableName', table.table.tableName, 'DynamoDB token table (retained on delete)');
+    out(
+      'EventBusName',
+      lifecycleEvents.bus.eventBusName,
+      'EventBridge bus of the lifecycle events: add your rules here (README, Lifecycle events)'
+    );
+    out('EventBusArn', lifecycleEvents.bus.eventBusArn, 'The same bus, for rules and policies');
     out('AlarmTopicArn', alarms.topic.topicArn, 'Every alarm and recovery; subscribe your paging');
     out(
       'RebuildContext',

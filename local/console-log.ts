@@ -1,5 +1,4 @@
-import { redact } from '../functions/lib/observability';
-import type { Log, LogFields, Metrics } from '../shared/log';
+import { type Log, type LogFields, type Metrics, redactFields } from '../shared/log';
 
 /**
  * Compact, human-readable console logging for the sandbox (`npm start`), behind the same `Log` and `Metrics`
@@ -7,7 +6,8 @@ import type { Log, LogFields, Metrics } from '../shared/log';
  *
  *     14:03:07.412 INFO  component_verify_ticket stored createTime=1718000000
  *
- * Fields go through `redact()` first, like in AWS, so a credential-like field never reaches the terminal.
+ * Fields go through `redactFields()` first, as in AWS: a string is printed only when it is of its field's
+ * declared kind (shared/log.ts), so no credential reaches the terminal, whatever its field is called.
  */
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -62,7 +62,7 @@ export function consoleLog(options: ConsoleLogOptions = {}): Log {
   const threshold = LOG_LEVELS.indexOf(options.level ?? 'info');
   const write = (level: LogLevel) => (message: string, fields?: LogFields) => {
     if (LOG_LEVELS.indexOf(level) < threshold) return;
-    const rest = formatFields(redact(fields));
+    const rest = formatFields(redactFields(fields));
     const line = `${timeOfDay(clock())} ${level.toUpperCase().padEnd(5)} ${message}${rest ? ` ${rest}` : ''}`;
     if (level === 'warn' || level === 'error') sink.err(line);
     else sink.out(line);

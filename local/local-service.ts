@@ -115,11 +115,12 @@ export function json(status: number, value: unknown): HttpResult {
 
 /**
  * The service's HTTP routes on one local server, calling the same handler modules the stack deploys:
- * `POST /wechat/events`, `GET /authorize`, `GET /authorize/callback`. Two local-only routes stand in for what
- * AWS does: `POST /local/token` (the get-token Lambda invoke; answers exactly what the Lambda returns) and
- * `POST /local/refresh` (one scheduled refresh run; answers its summary; with
- * `{"job":"reconcile"}` the authorizer reconciliation instead). Each call gets its own invocation context
- * with the deployed timeout.
+ * `POST /wechat/events`, `GET /authorize`, `GET /authorize/callback`. Lambda's Invoke API serves the two
+ * directly invoked functions, `get-token` (callers) and `refresh` (the operators' jobs, `npx wechat-token`).
+ * Two local-only routes stand in for what AWS does: `POST /local/token` (the get-token Lambda invoke; answers
+ * exactly what the Lambda returns) and `POST /local/refresh` (one scheduled refresh run; answers its summary;
+ * with `{"job":"reconcile"}` the authorizer reconciliation instead). Each call gets its own invocation
+ * context with the deployed timeout.
  */
 export function createLocalRoutes(deps: Deps, options: { refreshTimeoutMs?: number } = {}): Routes {
   const getDeps = () => Promise.resolve(deps);
@@ -128,12 +129,14 @@ export function createLocalRoutes(deps: Deps, options: { refreshTimeoutMs?: numb
   const authorizeCallback = makeAuthorizeCallback(getDeps);
   const getToken = makeGetToken(getDeps);
   const refresh = makeRefresh(getDeps);
-  const context = (name: string) => invocationContext(name, FUNCTION_TIMEOUT_MS);
+  const refreshTimeoutMs = options.refreshTimeoutMs ?? REFRESH_TIMEOUT_MS;
+  const context = (name: string) =>
+    invocationContext(name, name === 'refresh' ? refreshTimeoutMs : FUNCTION_TIMEOUT_MS);
   const routes: Routes = {
     'POST /wechat/events': (event) => authEvent(event, context('auth-event')),
     'GET /authorize': (event) => authorizePage(event, context('authorize-page')),
     'GET /authorize/callback': (event) => authorizeCallback(event, context('authorize-callback')),
-    [LAMBDA_INVOKE_ROUTE]: lambdaInvokeApi({ 'get-token': getToken }, context),
+    [LAMBDA_INVOKE_ROUTE]: lambdaInvokeApi({ 'get-token': getToken, refresh }, context),
     'POST /local/token': async (event) => {
       const payload = parseJson(event.body);
       if (payload === undefined) {
@@ -144,12 +147,8 @@ export function createLocalRoutes(deps: Deps, options: { refreshTimeoutMs?: numb
     'POST /local/refresh': async (event) => {
       const body = parseJson(event.body) as { job?: unknown } | null | undefined;
       const job = body?.job === 'reconcile' ? { job: 'reconcile' } : {};
-      const refreshContext = invocationContext(
-        'refresh',
-        options.refreshTimeoutMs ?? REFRESH_TIMEOUT_MS
-      );
       try {
-        return json(200, await refresh(job, refreshContext));
+        return json(200, await refresh(job, context('refresh')));
       } catch (error) {
         return json(500, { error: { code: 'refresh_failed', message: (error as Error).message } });
       }

@@ -1,3 +1,4 @@
+import type { LocalEventBus } from './local-events';
 import { json, parseJson, type Routes } from './local-service';
 import type { WechatSimulator } from './simulator';
 import { InvalidAdvanceError, parseAdvanceRequest } from './time-travel';
@@ -15,6 +16,8 @@ export interface SandboxControls {
   advanceClock(ms: number): Promise<number>;
   /** The built-in simulator, when there is one. */
   simulator?: WechatSimulator;
+  /** The in-process event bus the service publishes lifecycle events to. */
+  events?: LocalEventBus;
 }
 
 const clockAnswer = (now: number) => json(200, { now: new Date(now).toISOString() });
@@ -28,6 +31,9 @@ const clockAnswer = (now: number) => json(200, { now: new Date(now).toISOString(
  *   moves;
  * - `GET /local/wechat-calls` (built-in simulator only) → `{"calls":{"<api>":<count>,…}}`, the calls WeChat
  *   has received since start: how one sees that concurrent callers made one WeChat call.
+ * - `GET /local/events` → the lifecycle events published since start (the last `LOCAL_EVENTS_KEPT`), a JSON
+ *   list, newest last, each as an EventBridge rule's target receives it:
+ *   `{"source":"wechat-token-service","detail-type":"authorized","time":…,"detail":{…}}`.
  *
  * @see ../../../shared/docs/architecture.md §5 in the design folder
  */
@@ -44,6 +50,8 @@ export function sandboxRoutes(controls: SandboxControls): Routes {
       }
     },
   };
+  const events = controls.events;
+  if (events) routes['GET /local/events'] = async () => json(200, events.published);
   const simulator = controls.simulator;
   if (simulator) {
     routes['GET /local/wechat-calls'] = async () => {

@@ -5,8 +5,10 @@
  *   memory, or with `DYNAMODB_ENDPOINT` in that DynamoDB (created when missing), which several sandboxes
  *   can share;
  * - the HTTP routes of the stack (`POST /wechat/events`, `GET /authorize`, `GET /authorize/callback`) served
- *   by the same handler modules, plus the local-only `POST /local/token`, `POST /local/refresh` and
- *   `GET|POST /local/clock` (time travel);
+ *   by the same handler modules, plus the local-only `POST /local/token`, `POST /local/refresh`,
+ *   `GET|POST /local/clock` (time travel) and `GET /local/events` (lifecycle events, also printed);
+ * - Lambda's Invoke API for the two directly invoked functions: `get-token` (callers' SDKs) and `refresh`
+ *   (the operators' jobs: `npx wechat-token … --endpoint-url <url>`);
  * - the scheduled refresh handler on a timer (`REFRESH_INTERVAL_MS`);
  * - a WeChat simulator that pushes encrypted component_verify_tickets to the event URL (one at start, then
  *   every `SIMULATOR_TICKET_INTERVAL_MS` of its clock) and plays the merchant's confirm page. With
@@ -26,7 +28,7 @@ import { pathToFileURL } from 'node:url';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDeps } from '../functions/lib/deps';
 import { makeHandler as makeRefresh, SystemicRefreshError } from '../functions/refresh';
-import { DEFAULT_WECHAT_API_BASE_URL, loadConfig } from '../shared/config';
+import { DEFAULT_WECHAT_API_BASE_URL, loadConfig, PAGE_ENV } from '../shared/config';
 import { ConfigError } from '../shared/errors';
 import type { Log } from '../shared/log';
 import type { ComponentSecret } from '../shared/secrets';
@@ -45,6 +47,7 @@ import {
   localDynamoClients,
   startLocalDynamo,
 } from './local-dynamo';
+import { localEventBus } from './local-events';
 import { invocationContext, REFRESH_TIMEOUT_MS, startLocalService } from './local-service';
 import { sandboxRoutes } from './sandbox-routes';
 import { stopOnSignal } from './shutdown';
@@ -92,6 +95,8 @@ export interface SandboxSettings {
   /** Set when `DYNAMODB_ENDPOINT` is: use that DynamoDB (its region and credentials from the env). */
   outsideStore?: AwsTarget & { endpoint: string };
   logLevel: LogLevel;
+  /** `PAGE_ENV` as given (the platform's display name, the page routes' budgets), for the page functions. */
+  pageEnv?: Partial<Record<(typeof PAGE_ENV)[number], string>>;
 }
 
 function integer(
@@ -183,8 +188,10 @@ export function readSandboxSettings(
       );
     }
   }
+  const pageEnv = Object.fromEntries(PAGE_ENV.map((name) => [name, given(name)]));
   try {
     loadConfig({
+      ...pageEnv,
       TOKEN_TABLE_NAME: 'sandbox',
       COMPONENT_SECRET_ID: 'sandbox',
       COMPONENT_APPID: componentAppId,
@@ -208,6 +215,7 @@ export function readSandboxSettings(
     tableName,
     ...(endpoint ? { outsideStore: { endpoint, ...awsTargetFromEnv(env) } } : {}),
     logLevel,
+    pageEnv,
   };
 }
 
@@ -306,6 +314,7 @@ export async function startSandbox(settings: SandboxSettings, log: Log): Promise
     const pageBaseUrl = settings.externalWechat ? settings.externalWechat.pageBaseUrl : wechatUrl;
 
     const config = loadConfig({
+      ...settings.pageEnv,
       TOKEN_TABLE_NAME: settings.tableName,
       COMPONENT_APPID: settings.componentAppId,
       COMPONENT_SECRET_ID: 'sandbox',
@@ -315,10 +324,12 @@ export async function startSandbox(settings: SandboxSettings, log: Log): Promise
     });
     const secret = settings.secret;
     const clock = time.clock();
+    const events = localEventBus(log);
     // The secret is fixed for the run: no cache to expire, so nothing here reads time.
     const deps = createDeps(config, {
       dynamo: store.doc,
       secrets: async () => secret,
+      events,
       clock,
       log,
       metrics: consoleMetrics(log),
@@ -368,7 +379,7 @@ export async function startSandbox(settings: SandboxSettings, log: Log): Promise
     const service = await startLocalService(deps, {
       port: settings.port,
       clock,
-      routes: sandboxRoutes({ now: () => time.now(), advanceClock, simulator }),
+      routes: sandboxRoutes({ now: () => time.now(), advanceClock, simulator, events }),
     }).catch((error: NodeJS.ErrnoException) => {
       throw error.code === 'EADDRINUSE' ? new PortInUseError(settings.port) : error;
     });
@@ -462,6 +473,8 @@ export function startupLines(sandbox: Sandbox, settings: SandboxSettings): strin
     `  get a token         POST ${sandbox.url}/local/token {"authorizerAppId":"<appid>"} or {"component":true}`,
     `  scheduled refresh   POST ${sandbox.url}/local/refresh (${refresh})`,
     `  time travel         POST ${sandbox.url}/local/clock {"advanceMs":7200000} (GET: the sandbox's time)`,
+    `  lifecycle events    GET ${sandbox.url}/local/events (what the EventBridge bus would carry)`,
+    `  operations CLI      npx wechat-token status --endpoint-url ${sandbox.url} (also list, show, refresh, reconcile)`,
     `listening on ${sandbox.url}`
   );
   return lines;

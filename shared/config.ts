@@ -29,6 +29,11 @@ export interface RuntimeConfig {
   readonly wechatAuthorizePageBaseUrl?: string;
   /** The NAT's Elastic IP, when known, to tell a missing whitelist entry from egress drift on 61004. */
   readonly egressIp?: string;
+  /**
+   * The EventBridge bus lifecycle events are published on (`EVENT_BUS_NAME`), set for the functions that
+   * change authorizers; unset: no events are recorded (`shared/events/outbox.ts`).
+   */
+  readonly eventBusName?: string;
   /** The platform's name as merchants know it, on the authorization pages (`PLATFORM_DISPLAY_NAME`). */
   readonly platformDisplayName?: string;
   /**
@@ -109,6 +114,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     authorizeRedirectUri: redirect || undefined,
     wechatAuthorizePageBaseUrl: pageBase || undefined,
     egressIp: env.EGRESS_IP?.trim() || undefined,
+    eventBusName: env.EVENT_BUS_NAME?.trim() || undefined,
     platformDisplayName: displayName || undefined,
     publicRouteBudgetPerMinute: perMinute,
     publicRouteBudgetPerDay: perDay,

@@ -80,7 +80,9 @@ export type LogValueKind = keyof typeof LOG_VALUE_KINDS;
  * The string fields that may be logged, each with the kind its value must be. Numbers, booleans and null
  * may be logged under any name (no credential is a number); a string under a name not listed here, or one
  * that is not of its field's kind, is written as {@link REDACTED}. So a token is never written, whatever it
- * is called: an allow-list of value kinds, not a deny-list of names.
+ * is called: an allow-list of value kinds, not a deny-list of names. There is deliberately no free-text
+ * kind: no check tells a sentence from one quoting a secret (the console-chosen message Token can be a
+ * plain word), so messages are constants and what varies goes in fields of a checkable kind.
  */
 export const LOG_FIELD_KINDS = {
   appId: 'appId',
@@ -99,6 +101,7 @@ export const LOG_FIELD_KINDS = {
   component: 'identifier',
   step: 'identifier',
   window: 'identifier',
+  job: 'identifier',
   errorName: 'errorName',
   causeName: 'errorName',
   url: 'url',

@@ -4,6 +4,7 @@ import { type Clock, systemClock } from '../../shared/clock';
 import { loadConfig, type RuntimeConfig } from '../../shared/config';
 import { MsgCrypto } from '../../shared/crypto/msg-crypto';
 import { ConfigError } from '../../shared/errors';
+import type { EventPublisher } from '../../shared/events/publisher';
 import { type Log, MetricName, type Metrics } from '../../shared/log';
 import {
   type AppSecret,
@@ -22,6 +23,7 @@ import {
   WECHAT_TIMEOUT_MS,
 } from '../../shared/tokens/policy';
 import { type ComponentApi, HttpComponentApi } from '../../shared/wechat/api-client';
+import { eventBridgePublisher } from './event-bridge-publisher';
 import { observability, powertoolsLog, powertoolsMetrics } from './observability';
 
 /** Everything a handler needs: the services' context plus edge-only pieces. */
@@ -37,6 +39,8 @@ export interface DepsOverrides {
   store?: TokenStore;
   api?: ComponentApi;
   secrets?: () => Promise<ComponentSecret>;
+  /** Where lifecycle events go instead of the `EVENT_BUS_NAME` bus (the sandbox's in-process list). */
+  events?: EventPublisher;
   dynamo?: DynamoDBDocumentClient;
   fetch?: typeof fetch;
   clock?: Clock;
@@ -63,7 +67,8 @@ function secretsManagerReader(): (secretId: string) => () => Promise<string | un
 
 /**
  * The composition root: the only place that constructs the DynamoDB and Secrets Manager clients, the store,
- * the WeChat client and the message crypto. Lambdas use `getDeps`; the sandbox and tests call this with
+ * the WeChat client, the lifecycle event publisher (the EventBridge bus of `EVENT_BUS_NAME`, its client
+ * built on first use) and the message crypto. Lambdas use `getDeps`; the sandbox and tests call this with
  * overrides.
  */
 export function createDeps(config: RuntimeConfig, overrides: DepsOverrides = {}): Deps {
@@ -110,6 +115,9 @@ export function createDeps(config: RuntimeConfig, overrides: DepsOverrides = {})
           if (error.kind === 'ip_not_whitelisted') metrics.count(MetricName.WhitelistRejected);
         },
       }),
+    events:
+      overrides.events ??
+      (config.eventBusName ? eventBridgePublisher({ busName: config.eventBusName }) : undefined),
     secrets,
     clock,
     log: overrides.log ?? powertoolsLog((obs as NonNullable<typeof obs>).logger),

@@ -1,13 +1,14 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { WechatApiError } from '../../shared/errors';
 import { errorCode, PayloadTooLargeError } from '../../shared/errors';
 import { MetricName } from '../../shared/log';
+import { failureFields } from '../../shared/tokens/report';
 import type { InvocationContext } from './deadline';
 import type { GetDeps } from './deps';
-import { escapeHtml, page } from './html';
 import { toHttpFailure } from './http-errors';
-import { observability } from './observability';
+import { servesHttpApi } from './invoked';
+import { observability, powertoolsLog } from './observability';
+import { errorPage, viewerOf } from './pages';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 export type HttpHandler = (
@@ -82,42 +83,38 @@ export function publicOrigin(event: APIGatewayProxyEventV2): string {
 
 /**
  * Wraps an HTTP handler in middy with the one error path: a thrown domain error becomes the status and safe
- * message from `http-errors.ts`, as text or as an HTML page; it is logged once, with its code and WeChat
- * details but never a credential.
+ * message from `http-errors.ts`, as text or as an HTML page; it is logged once, with `failureFields` (its
+ * code and WeChat details, e.g. the URL it could not reach) but never a credential. Marked as an HTTP API
+ * handler, so that in Lambda every line it writes carries the API request id (`inLambda`).
  */
 export function http(
   getDeps: GetDeps,
   handler: HttpHandler,
   options: { format: 'text' | 'html'; route: string }
 ) {
-  return middy<APIGatewayProxyEventV2, HttpResult>(handler).onError(async (request) => {
+  const wrapped = middy<APIGatewayProxyEventV2, HttpResult>(handler).onError(async (request) => {
     const error = request.error;
     const failure = toHttpFailure(error);
-    const fields = {
-      route: options.route,
-      status: failure.status,
-      code: errorCode(error),
-      api: (error as WechatApiError | undefined)?.api,
-      errcode: (error as WechatApiError | undefined)?.errcode,
-      requestIp: (error as WechatApiError | undefined)?.requestIp,
-    };
+    const fields = { route: options.route, status: failure.status, ...failureFields(error) };
     const deps = await getDeps().catch(() => undefined);
-    const log = deps?.log;
+    const log = deps?.log ?? powertoolsLog(observability().logger);
     if (failure.status >= 500) {
-      if (log) log.error('request failed', { ...fields, errorName: (error as Error)?.name });
-      else observability().logger.error('request failed', { ...fields });
+      log.error('request failed', { ...fields, errorName: (error as Error | undefined)?.name });
     } else {
-      log?.warn('request rejected', fields);
+      log.warn('request rejected', fields);
       if (options.route === 'POST /wechat/events')
-        deps?.metrics.count(MetricName.CallbackRejected, 1, fields.code);
+        deps?.metrics.count(MetricName.CallbackRejected, 1, errorCode(error));
     }
     request.response =
       options.format === 'html'
         ? html(
-            failure.status,
-            page('Something went wrong', `<p>${escapeHtml(failure.message)}</p>`),
-            failure.headers
+            ...errorPage(
+              viewerOf((name) => header(request.event, name), deps?.config.platformDisplayName),
+              failure,
+              errorCode(error)
+            )
           )
         : text(failure.status, failure.message, failure.headers);
   });
+  return servesHttpApi(wrapped);
 }

@@ -67,6 +67,7 @@ export class PublicHttpApi extends Construct {
         format: AccessLogFormat.custom(
           JSON.stringify({
             requestId: '$context.requestId',
+            lambdaRequestId: '$context.integration.requestId',
             ip: '$context.identity.sourceIp',
             userAgent: '$context.identity.userAgent',
             requestTime: '$context.requestTime',

@@ -3,22 +3,33 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { ConcurrentUpdateError, StoreUnavailableError } from '../errors';
-import { TABLE_SCHEMA } from './table-schema';
+import { ConcurrentUpdateError, InvalidRequestError, StoreUnavailableError } from '../errors';
+import {
+  authCodeDueKey,
+  authorizerDueKey,
+  authorizerDuePartitions,
+  TABLE_SCHEMA,
+} from './table-schema';
 import type {
   AuthCodeRecord,
   AuthorizerRecord,
   AuthorizerStatus,
+  AuthorizerSummary,
   BudgetWindow,
   ComponentTokenRecord,
+  DuePartition,
   LeaseClaim,
   LeasedRef,
   NewAuthorization,
+  OutboxEventRecord,
   Page,
   ReleaseOutcome,
+  RunJob,
+  RunRecord,
   TicketRecord,
   TokenStore,
 } from './token-store';
@@ -34,8 +45,11 @@ const key = {
   componentToken: (c: string) => `COMPONENT#${c}#TOKEN`,
   authorizer: (c: string, a: string) => `AUTHORIZER#${c}#${a}`,
   authCode: (c: string, code: string) => `AUTHCODE#${c}#${code}`,
-  dueAuthorizers: (c: string) => `DUE#${c}`,
-  dueAuthCodes: (c: string) => `AUTHCODE_DUE#${c}`,
+  dueAuthorizers: authorizerDueKey,
+  dueAuthCodes: authCodeDueKey,
+  outboxEvent: (c: string, id: string) => `EVENT#${c}#${id}`,
+  dueOutboxEvents: (c: string) => `EVENT_DUE#${c}`,
+  run: (c: string, job: RunJob) => `COMPONENT#${c}#LAST_RUN#${job}`,
   budget: (w: BudgetWindow) => `BUDGET#${w.componentAppId}#${w.name}#${w.startsAt}`,
   of(ref: LeasedRef): string {
     switch (ref.kind) {
@@ -50,6 +64,45 @@ const key = {
 };
 
 type Item = Record<string, unknown>;
+
+/** What an operator listing reads of an authorizer: everything but its tokens and lease owner. */
+const SUMMARY_ATTRIBUTES = [
+  'pk',
+  'status',
+  'componentAppId',
+  'authorizerAppId',
+  'funcInfo',
+  'refreshAt',
+  'issuedAt',
+  'expiresAt',
+  'forcedAt',
+  'authorizedAt',
+  'endedAt',
+  'lastErrorCode',
+  'updatedAt',
+  'version',
+  'leaseUntil',
+] as const;
+/** Scan requests (up to 1 MB read each) one `listAuthorizers` page may take before answering short. */
+const SCAN_REQUESTS_PER_PAGE = 4;
+
+const encodeKey = (k: Item) => Buffer.from(JSON.stringify(k)).toString('base64url');
+
+/** The Scan's start key from a `listAuthorizers` cursor: `{pk}` and nothing else. */
+function scanStartKey(cursor: string | undefined): Item | undefined {
+  if (cursor === undefined) return undefined;
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    decoded = undefined;
+  }
+  const k = decoded as Item | undefined;
+  if (!k || typeof k !== 'object' || typeof k.pk !== 'string' || Object.keys(k).length !== 1) {
+    throw new InvalidRequestError('the cursor is not one this service issued');
+  }
+  return { pk: k.pk };
+}
 
 /** Drops the physical attributes (keys, index, TTL) so callers only see domain fields. */
 function strip<T>(item: Item | undefined): T | undefined {
@@ -247,7 +300,12 @@ export class DynamoDbTokenStore implements TokenStore {
     return this.#saveAsOwner<AuthorizerRecord>(
       key.authorizer(componentAppId, authorizerAppId),
       owner,
-      { ...token, issuedAt: now, dueKey: key.dueAuthorizers(componentAppId), updatedAt: now },
+      {
+        ...token,
+        issuedAt: now,
+        dueKey: key.dueAuthorizers(componentAppId, authorizerAppId),
+        updatedAt: now,
+      },
       ['lastErrorCode'],
       {
         condition: '#status = :active',
@@ -303,7 +361,9 @@ export class DynamoDbTokenStore implements TokenStore {
         refreshToken: a.refreshToken,
         funcInfo: a.funcInfo,
         refreshAt: a.refreshToken ? a.refreshAt : undefined,
-        dueKey: a.refreshToken ? key.dueAuthorizers(a.componentAppId) : undefined,
+        dueKey: a.refreshToken
+          ? key.dueAuthorizers(a.componentAppId, a.authorizerAppId)
+          : undefined,
         authorizedAt: a.authorizedAt,
         updatedAt: now,
       },
@@ -381,13 +441,17 @@ export class DynamoDbTokenStore implements TokenStore {
     }
   }
 
+  duePartitions(componentAppId: string): DuePartition[] {
+    return authorizerDuePartitions(componentAppId).map((id) => ({ componentAppId, id }));
+  }
+
   async listDueAuthorizers(
-    componentAppId: string,
+    partition: DuePartition,
     now: number,
     limit: number,
     cursor?: string
   ): Promise<Page<AuthorizerRecord>> {
-    const result = await this.#queryDue(key.dueAuthorizers(componentAppId), now, limit, cursor);
+    const result = await this.#queryDue(partition.id, now, limit, cursor);
     return {
       items: result.items.map((item) => strip<AuthorizerRecord>(item) as AuthorizerRecord),
       cursor: result.cursor,
@@ -475,6 +539,149 @@ export class DynamoDbTokenStore implements TokenStore {
     } catch (error) {
       if (error instanceof ConcurrentUpdateError) return false;
       throw error;
+    }
+  }
+
+  async putOutboxEvent(
+    record: Omit<OutboxEventRecord, 'attempts' | 'publishedAt' | 'lastError' | 'publishAt'> & {
+      publishAt: number;
+    }
+  ): Promise<boolean> {
+    const { publishAt, ...fields } = record;
+    // UpdateItem, not PutItem: every function that may record an event already holds UpdateItem.
+    const u = update({
+      ...fields,
+      attempts: 0,
+      dueKey: key.dueOutboxEvents(record.componentAppId),
+      refreshAt: publishAt,
+    });
+    try {
+      await this.#update({
+        Key: { pk: key.outboxEvent(record.componentAppId, record.id) },
+        UpdateExpression: u.UpdateExpression,
+        ExpressionAttributeNames: u.ExpressionAttributeNames,
+        ExpressionAttributeValues: u.values,
+        ConditionExpression: 'attribute_not_exists(pk)',
+      });
+      return true;
+    } catch (error) {
+      if (error instanceof ConcurrentUpdateError) return false;
+      throw error;
+    }
+  }
+
+  async listDueOutboxEvents(
+    componentAppId: string,
+    now: number,
+    limit: number
+  ): Promise<OutboxEventRecord[]> {
+    const result = await this.#queryDue(key.dueOutboxEvents(componentAppId), now, limit);
+    return result.items.map(({ pk: _pk, dueKey: _dueKey, ttl: _ttl, refreshAt, ...rest }) => ({
+      ...(rest as Omit<OutboxEventRecord, 'publishAt'>),
+      publishAt: refreshAt as number,
+    }));
+  }
+
+  async markOutboxEventPublished(componentAppId: string, id: string, now: number): Promise<void> {
+    const u = update(
+      { publishedAt: now, [TABLE_SCHEMA.ttlAttribute]: Math.floor(now / 1000) + RETENTION_SECONDS },
+      ['dueKey', 'refreshAt']
+    );
+    await this.#ignoringConflict({
+      Key: { pk: key.outboxEvent(componentAppId, id) },
+      UpdateExpression: u.UpdateExpression,
+      ExpressionAttributeNames: u.ExpressionAttributeNames,
+      ExpressionAttributeValues: u.values,
+      ConditionExpression: 'attribute_exists(pk)',
+    });
+  }
+
+  async deferOutboxEvent(
+    componentAppId: string,
+    id: string,
+    failure: { retryAt: number; error: string }
+  ): Promise<void> {
+    const u = update(
+      { refreshAt: failure.retryAt, lastError: failure.error },
+      [],
+      ['#attempts = #attempts + :one']
+    );
+    await this.#ignoringConflict({
+      Key: { pk: key.outboxEvent(componentAppId, id) },
+      UpdateExpression: u.UpdateExpression,
+      ExpressionAttributeNames: { ...u.ExpressionAttributeNames, '#attempts': 'attempts' },
+      ExpressionAttributeValues: { ...u.values, ':one': 1 },
+      ConditionExpression: 'attribute_exists(dueKey)',
+    });
+  }
+
+  async listAuthorizers(
+    componentAppId: string,
+    options: { status?: AuthorizerStatus; limit: number; cursor?: string }
+  ): Promise<Page<AuthorizerSummary>> {
+    const names = Object.fromEntries(SUMMARY_ATTRIBUTES.map((name, i) => [`#a${i}`, name]));
+    const nameOf = (attribute: (typeof SUMMARY_ATTRIBUTES)[number]) =>
+      `#a${SUMMARY_ATTRIBUTES.indexOf(attribute)}`;
+    const statusFilter = options.status === undefined ? '' : ` AND ${nameOf('status')} = :status`;
+    const items: Item[] = [];
+    let start = scanStartKey(options.cursor);
+    for (let request = 0; request < SCAN_REQUESTS_PER_PAGE; request++) {
+      const result = await this.#send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: `begins_with(${nameOf('pk')}, :prefix)${statusFilter}`,
+          ProjectionExpression: Object.keys(names).join(', '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: {
+            ':prefix': key.authorizer(componentAppId, ''),
+            ...(options.status === undefined ? {} : { ':status': options.status }),
+          },
+          ExclusiveStartKey: start,
+        })
+      );
+      const found = (result.Items ?? []) as Item[];
+      const room = options.limit - items.length;
+      items.push(...found.slice(0, room));
+      // A Scan may start after any key: a page cut short resumes right after its last item.
+      start =
+        found.length > room
+          ? { pk: items.at(-1)?.pk }
+          : (result.LastEvaluatedKey as Item | undefined);
+      if (!start || items.length >= options.limit) break;
+    }
+    return {
+      items: items.map((item) => strip<AuthorizerSummary>(item) as AuthorizerSummary),
+      ...(start ? { cursor: encodeKey(start) } : {}),
+    };
+  }
+
+  async putRunRecord(record: RunRecord): Promise<boolean> {
+    try {
+      await this.#send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: key.run(record.componentAppId, record.job), ...record },
+          ConditionExpression: 'attribute_not_exists(pk) OR finishedAt < :finishedAt',
+          ExpressionAttributeValues: { ':finishedAt': record.finishedAt },
+        })
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConcurrentUpdateError) return false;
+      throw error;
+    }
+  }
+
+  async getRunRecord(componentAppId: string, job: RunJob): Promise<RunRecord | undefined> {
+    return strip<RunRecord>(await this.#get(key.run(componentAppId, job)));
+  }
+
+  /** An update whose failed condition means "nothing to do". */
+  async #ignoringConflict(input: Omit<UpdateCommandInput, 'TableName'>): Promise<void> {
+    try {
+      await this.#update(input);
+    } catch (error) {
+      if (!(error instanceof ConcurrentUpdateError)) throw error;
     }
   }
 

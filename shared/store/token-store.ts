@@ -126,6 +126,12 @@ export interface Page<T> {
   cursor?: string;
 }
 
+/** One partition of the `due` index, from `TokenStore.duePartitions`; `id` is opaque to callers. */
+export interface DuePartition {
+  componentAppId: string;
+  id: string;
+}
+
 export interface NewAuthorization {
   componentAppId: string;
   authorizerAppId: string;
@@ -164,6 +170,48 @@ export interface BudgetWindow {
   startsAt: number;
   /** Epoch ms at which the window closes; the count may be deleted after it. */
   endsAt: number;
+}
+
+/**
+ * A lifecycle event in the outbox (`shared/events/outbox.ts`): recorded right after the store write that
+ * caused it, published, then marked published. Unpublished ones are due for the scheduled flush from
+ * `publishAt` on (on the `due` index, never a scan). The store keeps the event opaque.
+ */
+export interface OutboxEventRecord {
+  componentAppId: string;
+  /** The event's id: one change is recorded once. */
+  id: string;
+  /** The event's name (EventBridge `detail-type`). */
+  type: string;
+  /** The event's `detail`, as JSON. */
+  detail: string;
+  createdAt: number;
+  /** Epoch ms from which the scheduled flush publishes it; absent once published. */
+  publishAt?: number;
+  publishedAt?: number;
+  /** Failed publish attempts. */
+  attempts: number;
+  /** The bus's error on the last failed attempt. */
+  lastError?: string;
+}
+
+/** An authorizer as operators list it: every field but its tokens, which a listing never reads. */
+export type AuthorizerSummary = Omit<
+  AuthorizerRecord,
+  'accessToken' | 'refreshToken' | 'leaseOwner'
+>;
+
+/** The scheduled jobs whose last run is kept for operators (`shared/tokens/operations.ts`). */
+export type RunJob = 'refresh' | 'reconcile';
+
+/** The last finished run of a scheduled job: one small item per job, replaced by each later run. */
+export interface RunRecord {
+  componentAppId: string;
+  job: RunJob;
+  /** Epoch ms. A record never replaces one of a run that finished later. */
+  finishedAt: number;
+  /** The run's summary, as JSON; opaque to the store. */
+  summary: string;
 }
 
 export interface TokenStore {
@@ -257,9 +305,17 @@ export interface TokenStore {
     now: number
   ): Promise<boolean>;
 
-  /** Active authorizers whose `refreshAt <= now`, from the `due` index (never a scan). */
+  /**
+   * The `due` index partitions that together hold a platform's active authorizers (its shards, and the
+   * partition used before sharding while items still carry it: `table-schema.ts`). The sweep lists each.
+   */
+  duePartitions(componentAppId: string): DuePartition[];
+  /**
+   * Active authorizers of `partition` whose `refreshAt <= now`, oldest first, from the `due` index (never a
+   * scan). Every active authorizer is in exactly one of `duePartitions`.
+   */
   listDueAuthorizers(
-    componentAppId: string,
+    partition: DuePartition,
     now: number,
     limit: number,
     cursor?: string
@@ -293,4 +349,48 @@ export interface TokenStore {
    * so callers in any number of containers never count past the limit together. True when counted.
    */
   spendBudget(window: BudgetWindow, limit: number): Promise<boolean>;
+
+  /**
+   * Records an unpublished event, due from `publishAt`; false (and nothing changed) when an event with this
+   * id is already recorded, published or not: a change recorded twice is published once.
+   */
+  putOutboxEvent(
+    record: Omit<OutboxEventRecord, 'attempts' | 'publishedAt' | 'lastError' | 'publishAt'> & {
+      publishAt: number;
+    }
+  ): Promise<boolean>;
+  /** Unpublished events whose `publishAt <= now`, oldest first, from the `due` index. */
+  listDueOutboxEvents(
+    componentAppId: string,
+    now: number,
+    limit: number
+  ): Promise<OutboxEventRecord[]>;
+  /** Takes the event off the due list for good; DynamoDB's TTL removes it later. A no-op when unknown. */
+  markOutboxEventPublished(componentAppId: string, id: string, now: number): Promise<void>;
+  /**
+   * Counts a failed attempt and moves the event's next attempt to `retryAt`. A no-op once it was published
+   * (a concurrent publish got through).
+   */
+  deferOutboxEvent(
+    componentAppId: string,
+    id: string,
+    failure: { retryAt: number; error: string }
+  ): Promise<void>;
+
+  /**
+   * Every authorizer of the platform (or only those in `status`), without their tokens, for operators. Pages
+   * follow a stable order; a page may hold fewer than `limit` items, even none, and still have a cursor:
+   * continue while there is one. A paginated Scan of the table (`begins_with(pk, 'AUTHORIZER#<c>#')`): it
+   * reads every item, so only the operator jobs use it, never a request path.
+   *
+   * @throws InvalidRequestError for a cursor this store did not issue.
+   */
+  listAuthorizers(
+    componentAppId: string,
+    options: { status?: AuthorizerStatus; limit: number; cursor?: string }
+  ): Promise<Page<AuthorizerSummary>>;
+
+  /** Keeps `record` as its job's last run unless a run that finished later is kept; true when kept. */
+  putRunRecord(record: RunRecord): Promise<boolean>;
+  getRunRecord(componentAppId: string, job: RunJob): Promise<RunRecord | undefined>;
 }

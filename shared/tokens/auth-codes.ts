@@ -6,6 +6,7 @@ import {
   ServiceError,
   WechatApiError,
 } from '../errors';
+import { authorizerBeforeChange, emitAuthorizationStored } from '../events/outbox';
 import { MetricName } from '../log';
 import type { AuthCodeRecord } from '../store/token-store';
 import type { TokenContext } from './context';
@@ -46,6 +47,30 @@ interface Granted {
   funcInfo: number[];
 }
 
+function issuedToken(granted: Granted, now: number) {
+  if (!granted.accessToken || !granted.expiresIn) return undefined;
+  const expiresAt = now + granted.expiresIn * 1000;
+  return { accessToken: granted.accessToken, expiresAt, refreshAt: refreshAtFor(now, expiresAt) };
+}
+
+/**
+ * The stored token, when a recovered authorization (no access token in WeChat's answer) is the one already
+ * stored (same refresh token): callers may hold it until its promise, so it is kept rather than replaced
+ * by a renewal that would supersede it. A different refresh token means a re-authorization, which WeChat
+ * ended the old token for.
+ */
+async function keptToken(ctx: TokenContext, authorizerAppId: string, refreshToken?: string) {
+  if (!refreshToken) return undefined;
+  const stored = await ctx.store.getAuthorizer(ctx.componentAppId, authorizerAppId);
+  if (stored?.status !== 'active' || stored.refreshToken !== refreshToken) return undefined;
+  if (!stored.accessToken || stored.expiresAt === undefined) return undefined;
+  return {
+    accessToken: stored.accessToken,
+    expiresAt: stored.expiresAt,
+    refreshAt: stored.refreshAt,
+  };
+}
+
 /** Stores a granted authorization (or one without API permission) and settles the code. */
 async function storeAuthorization(
   ctx: TokenContext,
@@ -55,23 +80,31 @@ async function storeAuthorization(
   how: 'exchanged' | 'recovered'
 ): Promise<AuthCodeRecord> {
   const now = ctx.clock();
-  const expiresAt =
-    granted.accessToken && granted.expiresIn ? now + granted.expiresIn * 1000 : undefined;
-  await ctx.store.saveAuthorization(
+  const token = granted.accessToken
+    ? issuedToken(granted, now)
+    : await keptToken(ctx, granted.authorizerAppId, granted.refreshToken);
+  const previous = await authorizerBeforeChange(ctx, granted.authorizerAppId);
+  const saved = await ctx.store.saveAuthorization(
     {
       componentAppId: record.componentAppId,
       authorizerAppId: granted.authorizerAppId,
-      accessToken: expiresAt ? granted.accessToken : undefined,
-      expiresAt,
+      accessToken: token?.accessToken,
+      expiresAt: token?.expiresAt,
       refreshToken: granted.refreshToken,
       funcInfo: granted.funcInfo,
-      refreshAt: expiresAt ? refreshAtFor(now, expiresAt) : now,
+      refreshAt: token?.refreshAt ?? now,
       // WeChat's event times are whole seconds: compare on that grain, so that an `unauthorized` push
       // in the same second as the authorization is not mistaken for an older event.
       authorizedAt: Math.floor(record.receivedAt / 1000) * 1000,
     },
     now
   );
+  if (saved) {
+    await emitAuthorizationStored(ctx, previous, granted, {
+      at: record.receivedAt,
+      reason: record.source,
+    });
+  }
   ctx.metrics.count(MetricName.AuthorizationCompleted);
   ctx.log.info(
     granted.refreshToken

@@ -7,6 +7,7 @@ import {
   RefreshTokenUnusableError,
   WechatApiError,
 } from '../errors';
+import { emitLifecycleEvent } from '../events/outbox';
 import { MetricName } from '../log';
 import type { AuthorizerRecord } from '../store/token-store';
 import type { AuthorizerTokenResponse } from '../wechat/wire';
@@ -26,7 +27,7 @@ import {
 import { withComponentToken } from './with-component-token';
 
 /** Throws the caller-facing error for an authorizer whose token can never be served. */
-function assertActive(record: AuthorizerRecord | undefined, authorizerAppId: string) {
+export function assertActive(record: AuthorizerRecord | undefined, authorizerAppId: string) {
   if (!record) throw new AuthorizerNotFoundError(authorizerAppId);
   switch (record.status) {
     case 'revoked':
@@ -65,6 +66,15 @@ async function endAuthorization(
     assertActive(current, authorizerAppId);
     return current as AuthorizerRecord;
   }
+  await emitLifecycleEvent(ctx, {
+    type: status,
+    authorizerAppId,
+    status,
+    permissionSetIds: record.funcInfo,
+    reason:
+      status === 'revoked' ? 'revocation_confirmed_by_list' : 'refresh_token_rejected_not_listed',
+    at: eventTime,
+  });
   if (status === 'revoked') {
     ctx.log.warn('WeChat confirms the merchant revoked the authorization; marked revoked', {
       authorizerAppId,
@@ -127,13 +137,24 @@ async function refreshWithRecovery(
         'WeChat lists the authorizer but without a refresh token it accepts; asking again later'
       );
     }
-    await ctx.store.replaceRefreshToken(
+    const recoveredAt = ctx.clock();
+    const recovered = await ctx.store.replaceRefreshToken(
       componentAppId,
       authorizerAppId,
       stored,
       listed.refresh_token,
-      ctx.clock()
+      recoveredAt
     );
+    if (recovered) {
+      await emitLifecycleEvent(ctx, {
+        type: 'recovered',
+        authorizerAppId,
+        status: 'active',
+        permissionSetIds: record.funcInfo,
+        reason: 'refresh_token_found_in_list',
+        at: recoveredAt,
+      });
+    }
     ctx.metrics.count(MetricName.RefreshTokenRecovered);
     used = listed.refresh_token;
     try {
@@ -248,6 +269,20 @@ export function peekAuthorizerToken(
   invalidToken?: string
 ): Promise<IssuedToken | undefined> {
   return peekToken(ctx, authorizerKind(ctx, authorizerAppId), invalidToken);
+}
+
+/**
+ * An operator's renewal of one authorizer now, whatever its `refreshAt`: through the lease like any other
+ * (one WeChat call, `busy` when another refresher holds it), and with the same 61023 recovery. Callers
+ * holding the previous token keep WeChat's 5-minute overlap, as after a caller's `invalidToken` report.
+ *
+ * @throws the refresh's error; the lease is released with a retry time first.
+ */
+export function refreshAuthorizerNow(
+  ctx: TokenContext,
+  authorizerAppId: string
+): Promise<RefreshOutcome> {
+  return refreshTokenIfDue(ctx, authorizerKind(ctx, authorizerAppId), () => true);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock';
+import type { EventPublisher } from '../events/publisher';
 import type { Log, Metrics } from '../log';
 import type { AppSecret } from '../secrets';
 import type { TokenStore } from '../store/token-store';
@@ -13,6 +14,8 @@ export interface TokenContext {
   componentAppId: string;
   store: TokenStore;
   api: ComponentApi;
+  /** Where lifecycle events go (`shared/events/outbox.ts`); unset: none are recorded. */
+  events?: EventPublisher;
   /** The AppSecret (the message secret is the intake's alone: `functions/lib/deps.ts`). */
   secrets: () => Promise<AppSecret>;
   clock: Clock;

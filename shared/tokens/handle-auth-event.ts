@@ -1,4 +1,5 @@
 import { errorCode } from '../errors';
+import { authorizerBeforeChange, emitLifecycleEvent } from '../events/outbox';
 import { MetricName } from '../log';
 import type { AuthEvent } from '../wechat/callback-xml';
 import { exchangeAuthCode } from './auth-codes';
@@ -46,7 +47,7 @@ export async function handleAuthEvent(
         receivedAt: now,
       });
       ctx.metrics.count(MetricName.TicketReceived);
-      ctx.log.info(
+      ctx.log.debug(
         stored ? 'component_verify_ticket stored' : 'older or duplicate ticket ignored',
         {
           createTime: event.createTime,
@@ -81,6 +82,7 @@ export async function handleAuthEvent(
       }
     }
     case 'unauthorized': {
+      const previous = await authorizerBeforeChange(ctx, event.authorizerAppId);
       const ended = await ctx.store.endAuthorization(
         ctx.componentAppId,
         event.authorizerAppId,
@@ -88,6 +90,16 @@ export async function handleAuthEvent(
         { eventTime: event.createTime },
         now
       );
+      if (ended && previous?.status !== 'revoked') {
+        await emitLifecycleEvent(ctx, {
+          type: 'revoked',
+          authorizerAppId: event.authorizerAppId,
+          status: 'revoked',
+          permissionSetIds: previous?.funcInfo ?? [],
+          reason: 'push',
+          at: event.createTime,
+        });
+      }
       ctx.log.info(
         ended ? 'authorizer revoked' : 'revocation older than the authorization ignored',
         {

@@ -166,3 +166,38 @@ export const PUBLIC_ROUTE_BUDGET_PER_DAY = 1000;
 
 /** WeChat's daily quotas restart at midnight Beijing time (UTC+8), so the daily budget does too. */
 export const WECHAT_DAY_OFFSET_MS = 8 * HOUR;
+
+/**
+ * How many partitions of the `due` index a platform's active authorizers are spread over
+ * (`DUE#<componentAppid>#<shard>`, the shard a stable hash of the authorizer's appid; `table-schema.ts`).
+ *
+ * DynamoDB serves at most 1 000 write units and 3 000 read units per second per partition, in a global
+ * secondary index as in the table. A scheduled renewal writes the index three times (items stay under 1 KB):
+ * once for the lease claim (the index projects every attribute) and twice for the save, because moving
+ * `refreshAt`, the index's sort key, is a delete and a put. At 1 000 000 authorizers renewed every 105 min
+ * (2 h life − `REFRESH_MARGIN_MS`) that is 159 renewals/s, 476 units/s: 48 % of one partition's limit,
+ * about 15 units/s (1.5 %) on each of 32. Bursts are larger: authorizers authorized together come due
+ * together, and the sweep then renews at its own ceiling, `SWEEP_CONCURRENCY` renewals in flight of at least
+ * one WeChat round trip (≥ 50 ms) each, with two runs overlapping (5-minute schedule, 5-minute timeout):
+ * 1 280 renewals/s, 3 840 units/s, 3.8 times one partition's limit; 120 units/s (12 %) on each of 32.
+ * Reading costs less: a Query page of 200 items is 25 read units (eventually consistent).
+ *
+ * May grow, never shrink: the sweep reads every shard below the count, so items written under a smaller
+ * count are still found, while shrinking it would hide the items of the dropped shards.
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html
+ */
+export const DUE_INDEX_SHARDS = 32;
+
+/**
+ * Due-index Queries (one page of one partition each) the sweep keeps in flight at once. With
+ * `SWEEP_CONCURRENCY` renewals it stays under the 50 sockets of the AWS SDK's default HTTP agent.
+ */
+export const SWEEP_QUERY_CONCURRENCY = 8;
+
+/**
+ * How long one operator job (`shared/tokens/operations.ts`: a page of `list`, the counts of `status`) may
+ * read the table before answering with a cursor to continue from. Listings are a Scan of the whole table;
+ * a bound per invocation keeps each answer quick and the CLI showing progress at any table size.
+ */
+export const OPERATOR_READ_BUDGET_MS = 10 * SECOND;

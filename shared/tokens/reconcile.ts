@@ -1,4 +1,5 @@
 import { ServiceError } from '../errors';
+import { emitAuthorizationStored } from '../events/outbox';
 import { MetricName } from '../log';
 import type { AuthorizerRecord } from '../store/token-store';
 import type { AuthorizerListResponse } from '../wechat/wire';
@@ -172,6 +173,12 @@ async function reconcileOne(
     now
   );
   if (!saved) return;
+  await emitAuthorizationStored(
+    ctx,
+    record,
+    { authorizerAppId: listed.authorizer_appid, ...granted },
+    { at: listed.auth_time * 1000, reason: 'reconciliation' }
+  );
   summary[action === 'import' ? 'imported' : 'reactivated'] += 1;
   ctx.metrics.count(MetricName.AuthorizationCompleted);
   ctx.log.warn(

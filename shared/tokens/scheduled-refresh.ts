@@ -1,16 +1,16 @@
 import { errorCode, StoreUnavailableError, WechatApiError } from '../errors';
+import { flushLifecycleEvents } from '../events/outbox';
 import { MetricName } from '../log';
-import type { AuthorizerRecord } from '../store/token-store';
 import { isSystemic } from '../wechat/errcodes';
 import { exchangePendingAuthCodes, type PendingCodesSummary } from './auth-codes';
 import { refreshAuthorizerIfDue } from './authorizer-tokens';
 import { refreshComponentTokenIfDue, requestTicketPush, ticketUsable } from './component-token';
 import type { TokenContext } from './context';
+import { dueAuthorizerFeed } from './due-feed';
 import { servableToken } from './issued-token';
 import {
   SWEEP_CONCURRENCY,
   SWEEP_DEADLINE_RESERVE_MS,
-  SWEEP_PAGE_SIZE,
   TICKET_LIFETIME_MS,
   TICKET_STALE_AFTER_MS,
 } from './policy';
@@ -37,10 +37,11 @@ export interface RefreshSummary {
 }
 
 /**
- * One scheduled pass (every 5 minutes): report the ticket's age (and ask WeChat to resume pushes when it is
+ * One scheduled pass (every 5 minutes): publish the lifecycle events left in the outbox
+ * (`shared/events/outbox.ts`), report the ticket's age (and ask WeChat to resume pushes when it is
  * stale), renew the component token when due, renew every authorizer whose `refreshAt` has come (read from
- * the `due` index page by page, never a scan) with bounded concurrency until `deadline`, and retry pending
- * authorization codes.
+ * every partition of the `due` index, never a scan: `due-feed.ts`) with bounded concurrency until
+ * `deadline`, and retry pending authorization codes.
  *
  * Per-item failures are counted and leave the old token in place; a systemic failure stops the pass and is
  * returned in `systemicError` so the Lambda edge can fail the invocation and fire the alarm.
@@ -64,6 +65,7 @@ export async function runScheduledRefresh(
   const systemic = (error: unknown) =>
     error instanceof WechatApiError && isSystemic(error.kind) ? errorCode(error) : undefined;
 
+  await flushLifecycleEvents(ctx, options.deadline - SWEEP_DEADLINE_RESERVE_MS);
   try {
     await runSteps(ctx, summary, options, systemic);
   } catch (error) {
@@ -126,47 +128,17 @@ async function sweepAuthorizers(
   systemic: (error: unknown) => string | undefined
 ): Promise<void> {
   const stopAt = options.deadline - SWEEP_DEADLINE_RESERVE_MS;
-  const sweepStart = ctx.clock();
-  const queue: AuthorizerRecord[] = [];
-  let cursor: string | undefined;
-  let exhausted = false;
-  let fetching: Promise<void> | undefined;
-
-  const fill = async () => {
-    const page = await ctx.store.listDueAuthorizers(
-      ctx.componentAppId,
-      sweepStart,
-      SWEEP_PAGE_SIZE,
-      cursor
-    );
-    queue.push(...page.items);
-    cursor = page.cursor;
-    exhausted = !cursor;
-  };
   const workers = Math.max(1, options.concurrency ?? SWEEP_CONCURRENCY);
-  const fetchPage = () => {
-    fetching ??= fill().finally(() => {
-      fetching = undefined;
-    });
-    return fetching;
-  };
-  const next = async (): Promise<AuthorizerRecord | undefined> => {
-    while (queue.length === 0 && !exhausted) await fetchPage();
-    const item = queue.shift();
-    // Read the next page before the queue runs dry, so workers never all wait on one Query. A failed
-    // prefetch is retried (and then thrown) by the next awaited fetch.
-    if (queue.length < workers && !exhausted) fetchPage().catch(() => undefined);
-    return item;
-  };
+  const feed = dueAuthorizerFeed(ctx.store, ctx.componentAppId, ctx.clock(), { lowWater: workers });
 
   const worker = async () => {
     for (;;) {
       if (summary.systemicError) return;
       if (ctx.clock() >= stopAt) {
-        summary.authorizers.truncated = queue.length > 0 || !exhausted;
+        summary.authorizers.truncated = !feed.drained();
         return;
       }
-      const listed = await next();
+      const listed = await feed.next();
       if (!listed) return;
       summary.authorizers.seen += 1;
       try {

@@ -72,7 +72,7 @@ export function tokenFailureOutcome(
  * caller, through the lease) only when its promised life is shorter than `SERVE_MIN_REMAINING_MS`, or when it is the token the caller
  * reports WeChat just rejected (`invalidToken`; compare-and-refresh, at most once per token per
  * `FORCED_REFRESH_MIN_INTERVAL_MS`). When the renewal fails, a token WeChat still accepts is served until
- * its promised expiry rather than an error.
+ * its promised expiry rather than an error; until the failed renewal's retry time, nobody tries again.
  *
  * @throws the kind's `check` errors (not found, revoked, …)
  * @throws UpstreamUnavailableError / TicketUnavailableError / the renewal's error when no usable token remains.
@@ -87,6 +87,12 @@ export async function serveToken<R extends TokenRecord>(
   kind.check(stored);
   const current = servableToken(stored, ctx.clock(), invalidToken);
   if (current) return current;
+  const backingOff = retryNotDue(stored, ctx.clock());
+  if (backingOff) {
+    const fallback = servableToken(stored, ctx.clock(), invalidToken, 0);
+    if (fallback) return fallback;
+    throw failureFrom(backingOff);
+  }
   const needsRefresh = (record: R | undefined, now: number) =>
     !servableToken(record, now, invalidToken);
   let result: Awaited<ReturnType<typeof refreshUnderLease<R>>>;
@@ -126,6 +132,16 @@ export async function peekToken<R extends TokenRecord>(
   const record = await kind.read();
   kind.check(record);
   return servableToken(record, ctx.clock(), invalidToken, 0);
+}
+
+/**
+ * The recorded failure when the last renewal failed and its retry time (`refreshAt`) has not come: callers
+ * are answered from the store (or with that failure) instead of each trying WeChat again, so a failing
+ * authorizer costs one WeChat call per retry period, not one per caller.
+ */
+function retryNotDue(record: TokenRecord | undefined, now: number): string | undefined {
+  if (record?.lastErrorCode === undefined || record.refreshAt === undefined) return undefined;
+  return record.refreshAt > now ? record.lastErrorCode : undefined;
 }
 
 export type RefreshOutcome = 'refreshed' | 'current' | 'busy';

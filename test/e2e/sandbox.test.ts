@@ -101,13 +101,14 @@ describe('npm start with its own WeChat simulator', () => {
       `  get a token         POST ${url}/local/token {"authorizerAppId":"<appid>"} or {"component":true}`,
       `  scheduled refresh   POST ${url}/local/refresh (timer off: REFRESH_INTERVAL_MS=0)`,
       `  time travel         POST ${url}/local/clock {"advanceMs":7200000} (GET: the sandbox's time)`,
+      `  lifecycle events    GET ${url}/local/events (what the EventBridge bus would carry)`,
+      `  operations CLI      npx wechat-token status --endpoint-url ${url} (also list, show, refresh, reconcile)`,
       `listening on ${url}`,
     ]);
     expect(sandbox.stderr()).toBe('');
   });
 
   it('has stored the ticket the simulator pushed at start, so the component token is available', async () => {
-    expect(sandbox.stdout()).toMatch(/INFO {2}component_verify_ticket stored createTime=\d+/);
     expect(sandbox.stdout()).toMatch(/INFO {2}POST \/wechat\/events 200 \d+ms/);
     const answer = await componentToken(url);
     expect(answer).toMatchObject({ appId: 'wx0123456789abcdef', accessToken: expect.any(String) });

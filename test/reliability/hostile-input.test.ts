@@ -96,6 +96,9 @@ async function invokeEvent(
   };
 }
 
+const withoutBudgetCounts = (items: Record<string, unknown>[]) =>
+  items.filter((item) => !String(item.pk).startsWith('BUDGET#'));
+
 const getPage = (f: Fixture, path: string, headers: Record<string, string> = {}) =>
   fetch(`${f.h.service.url}${path}`, { headers }).then(fromResponse);
 
@@ -1181,6 +1184,9 @@ const authorizePageCases: HostileCase[] = [
   },
 ];
 
+/** Shaped like WeChat's codes (`queryauthcode@@@` + base64url), so the other parameters are what is checked. */
+const WELL_FORMED_CODE = `queryauthcode@@@${'A'.repeat(86)}`;
+
 const callbackCases: HostileCase[] = [
   ...(
     [
@@ -1196,9 +1202,10 @@ const callbackCases: HostileCase[] = [
       [`auth_code=${encoded('queryauthcode@@@ spaced value')}`, 'auth_code is malformed'],
       ['auth_code=queryauthcode%00@@@nul', 'auth_code is malformed'],
       ['auth_code=undefined', 'auth_code is malformed'],
-      [`auth_code=queryauthcode@@@valid&expires_in=${encoded(XSS)}`, 'expires_in is malformed'],
-      ['auth_code=queryauthcode@@@valid&expires_in=-1', 'expires_in is malformed'],
-      ['auth_code=queryauthcode@@@valid&expires_in=999999', 'expires_in is malformed'],
+      [`auth_code=${WELL_FORMED_CODE}&expires_in=${encoded(XSS)}`, 'expires_in is malformed'],
+      [`auth_code=${WELL_FORMED_CODE}&expires_in=-1`, 'expires_in is malformed'],
+      [`auth_code=${WELL_FORMED_CODE}`, 'expires_in is missing'],
+      [`auth_code=${WELL_FORMED_CODE}&expires_in=999999`, 'expires_in is malformed'],
       [`auth_code=&error=${encoded(XSS)}`, 'the link has no auth_code'],
     ] as const
   ).map(
@@ -1388,7 +1395,11 @@ describe('hostile-input corpus against the real handlers', () => {
       } else {
         expect(answer.body).toContain(c.message);
       }
-      expect(await scanTable(h)).toEqual(before);
+      const after = await scanTable(h);
+      // A page that called WeChat counted it in its route's budget; nothing else may change.
+      expect(c.status < 400 ? withoutBudgetCounts(after) : after).toEqual(
+        c.status < 400 ? withoutBudgetCounts(before) : before
+      );
       const logs = h.log.entries.slice(logStart);
       const credentials = credentialValues(h.simulator, { extra: [CRAFTED_TICKET] });
       expect(leakedIn(answer.body, credentials)).toEqual([]);

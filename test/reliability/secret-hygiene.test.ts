@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { walkAuthorization } from '../support/browser';
+import { captureOutput, logEntries, parseOutput } from '../support/capture-output';
 import { type Harness, startHarness } from '../support/harness';
 import { credentialValues, leakedIn } from '../support/reliability-stack';
 import { forgedSignature, sealedPush } from '../support/wechat-forgery';
@@ -8,34 +9,14 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
   process.env.LOG_LEVEL = 'DEBUG';
   delete process.env.POWERTOOLS_DEV;
+  // Lambda's Node 24 never prints the SDK's Node-version warning (test/integration/deployed-logs.test.ts).
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 });
 
 const MERCHANT = 'wxmerchanthygiene1';
 const MINUTE = 60_000;
-
-/** Everything written to stdout, stderr or the global console while `run` runs. */
-async function captureOutput(run: () => Promise<void>): Promise<string> {
-  const chunks: string[] = [];
-  const keep = (chunk: unknown) => {
-    chunks.push(
-      typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8')
-    );
-    return true;
-  };
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(keep);
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(keep);
-  const consoles = (['log', 'info', 'warn', 'error', 'debug', 'trace'] as const).map((level) =>
-    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
-      keep(`${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}\n`);
-    })
-  );
-  try {
-    await run();
-  } finally {
-    for (const spy of [stdout, stderr, ...consoles]) spy.mockRestore();
-  }
-  return chunks.join('');
-}
+/** Credentials under innocent names, in text and in a URL query: what a rule by field name let through. */
+const PROBE = 'probe: credentials under names a name rule does not know';
 
 describe('secret hygiene with the real Powertools logger at DEBUG', () => {
   let h: Harness;
@@ -73,6 +54,12 @@ describe('secret hygiene with the real Powertools logger at DEBUG', () => {
       await h.refresh();
       collect();
 
+      h.clock.advance(106 * MINUTE);
+      await h.simulator.pushTicket();
+      h.simulator.failNext('api_authorizer_token', 'timeout', 2);
+      await h.refresh();
+      collect();
+
       const current = await h.token({ authorizerAppId: MERCHANT });
       h.clock.advance(MINUTE);
       h.simulator.failNext('api_authorizer_token', { errcode: 61004 });
@@ -93,6 +80,16 @@ describe('secret hygiene with the real Powertools logger at DEBUG', () => {
       await h.token({ authorizerAppId: MERCHANT });
       await h.simulator.flushPushes();
       collect();
+
+      for (const secret of credentials) {
+        h.deps.log.warn(PROBE, {
+          appId: secret,
+          api: secret,
+          note: secret,
+          detail: `WeChat answered ${secret} today`,
+          url: `${h.simulator.url}/cgi-bin/component/api_authorizer_token?component_access_token=${secret}`,
+        });
+      }
     });
   });
   afterAll(async () => {
@@ -120,6 +117,43 @@ describe('secret hygiene with the real Powertools logger at DEBUG', () => {
     expect(output).toContain('refresh token rejected (61023)');
     expect(h.simulator.callCount('api_get_authorizer_list')).toBe(1);
     expect(h.simulator.pushes.map((p) => p.infoType)).toContain('unauthorized');
+  });
+
+  it('writes only structured JSON lines', () => {
+    expect(parseOutput(output).filter((line) => line.kind === 'text')).toEqual([]);
+  });
+
+  it('shows the ticket age in the refresh summary, which a rule by field name hid', () => {
+    const summaries = logEntries(output).filter((e) => e.message === 'scheduled refresh finished');
+    expect(summaries.length).toBeGreaterThanOrEqual(3);
+    for (const summary of summaries) {
+      expect(summary.ticketAgeSeconds).toEqual(expect.any(Number));
+      expect(summary.ticketUsable).toBe(true);
+    }
+  });
+
+  it('names the WeChat URL it could not reach, without the query that carries the token', () => {
+    const unreachable = logEntries(output).filter(
+      (e) => e.code === 'wechat_unavailable' && e.message === 'WeChat operation failed'
+    );
+    expect(unreachable.map((e) => [e.api, e.url, e.uncertain])).toContainEqual([
+      'api_authorizer_token',
+      `${h.simulator.url}/cgi-bin/component/api_authorizer_token`,
+      true,
+    ]);
+    expect(output).not.toContain('component_access_token=');
+  });
+
+  it('redacts nothing the service itself logs: every string it writes is of a declared kind', () => {
+    const redacted = logEntries(output).flatMap((e) =>
+      Object.entries(e)
+        .filter(([, value]) => value === '[redacted]')
+        .map(([name]) => `${e.message === PROBE ? 'probe' : e.message}: ${name}`)
+    );
+    expect(new Set(redacted)).toEqual(
+      new Set(['probe: appId', 'probe: api', 'probe: note', 'probe: detail'])
+    );
+    expect(output).not.toMatch(/reserved key/);
   });
 
   it('never writes a token, ticket, refresh token, auth code, pre-auth code, AppSecret or AES key', () => {

@@ -40,10 +40,16 @@ export interface AuthorizationWalk {
  */
 export async function walkAuthorization(
   serviceUrl: string,
-  options: { authorizerAppId?: string; query?: string; link?: 'authorize-pc' | 'authorize-h5' } = {}
+  options: {
+    authorizerAppId?: string;
+    query?: string;
+    link?: 'authorize-pc' | 'authorize-h5';
+    /** Sent to our pages, as a browser would (`accept-language`, `user-agent`). */
+    headers?: Record<string, string>;
+  } = {}
 ): Promise<AuthorizationWalk> {
   const pageUrl = `${serviceUrl}/authorize${options.query ? `?${options.query}` : ''}`;
-  const page = await fetch(pageUrl);
+  const page = await fetch(pageUrl, { headers: options.headers });
   if (page.status !== 200) throw new Error(`authorization page answered ${page.status}`);
   const link = linkById(await page.text(), options.link ?? 'authorize-pc');
   const confirmPage = await fetch(link, { headers: { referer: pageUrl } });
@@ -62,6 +68,6 @@ export async function walkAuthorization(
   if (confirmed.status !== 302 || !callbackUrl) {
     throw new Error(`confirm answered ${confirmed.status}`);
   }
-  const callback = await fetch(callbackUrl);
+  const callback = await fetch(callbackUrl, { headers: options.headers });
   return { pageUrl, link, callbackUrl, callback, callbackHtml: await callback.text() };
 }

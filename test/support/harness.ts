@@ -8,6 +8,7 @@ import {
   type WechatSimulator,
 } from '../../local/simulator';
 import { loadConfig } from '../../shared/config';
+import type { EventPublisher } from '../../shared/events/publisher';
 import type { ComponentSecret } from '../../shared/secrets';
 import { DynamoDbTokenStore } from '../../shared/store/dynamodb-token-store';
 import type { TokenStore } from '../../shared/store/token-store';
@@ -61,6 +62,8 @@ export interface HarnessOptions extends Partial<SimulatorOptions> {
   document?: (real: DynamoDBDocumentClient) => DynamoDBDocumentClient;
   /** Use the real Powertools Logger and Metrics instead of the recorders. */
   powertools?: boolean;
+  /** Where the handlers publish lifecycle events; unset: none are recorded. */
+  events?: EventPublisher;
 }
 
 /**
@@ -75,6 +78,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     wrapStore,
     document,
     powertools,
+    events,
     ...simulatorOptions
   } = options;
   const clock = new ManualClock();
@@ -102,6 +106,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     store: wrapStore ? wrapStore(realStore) : realStore,
     secrets: async () => SECRET,
     clock: clock.read,
+    events,
     ...(powertools ? {} : { log, metrics }),
     ...(wechatTimeoutMs
       ? { wechat: { timeoutMs: wechatTimeoutMs, attempts: 2, retryDelayMs: 0 } }

@@ -1,15 +1,25 @@
-import { ConcurrentUpdateError } from '../../shared/errors';
+import { ConcurrentUpdateError, InvalidRequestError } from '../../shared/errors';
+import {
+  authorizerDueKey,
+  authorizerDuePartitions,
+  legacyAuthorizerDueKey,
+} from '../../shared/store/table-schema';
 import type {
   AuthCodeRecord,
   AuthorizerRecord,
   AuthorizerStatus,
+  AuthorizerSummary,
   BudgetWindow,
   ComponentTokenRecord,
+  DuePartition,
   LeaseClaim,
   LeasedRef,
   NewAuthorization,
+  OutboxEventRecord,
   Page,
   ReleaseOutcome,
+  RunJob,
+  RunRecord,
   TicketRecord,
   TokenStore,
 } from '../../shared/store/token-store';
@@ -26,6 +36,15 @@ export class MemoryTokenStore implements TokenStore {
   readonly authCodes = new Map<string, AuthCodeRecord>();
   /** Budget counts by `componentAppId#name#startsAt`. */
   readonly budgets = new Map<string, number>();
+  /**
+   * Authorizers (`componentAppId#authorizerAppId`) still on the `due` partition of before sharding, as an
+   * earlier release wrote them; their next save moves them to their shard, like the adapter's.
+   */
+  readonly legacyDue = new Set<string>();
+  /** Lifecycle events by `componentAppId#id`. */
+  readonly outbox = new Map<string, OutboxEventRecord>();
+  /** The last run of each scheduled job, by `componentAppId#job`. */
+  readonly runs = new Map<string, RunRecord>();
 
   #records(ref: LeasedRef): [Map<string, AnyRecord>, string] {
     switch (ref.kind) {
@@ -166,6 +185,7 @@ export class MemoryTokenStore implements TokenStore {
       updatedAt: now,
     };
     this.authorizers.set(id, next);
+    this.legacyDue.delete(id);
     return clone(next);
   }
 
@@ -201,6 +221,7 @@ export class MemoryTokenStore implements TokenStore {
         : {}),
     };
     this.authorizers.set(id, next);
+    this.legacyDue.delete(id);
     return true;
   }
 
@@ -220,6 +241,7 @@ export class MemoryTokenStore implements TokenStore {
     ) {
       return false;
     }
+    this.legacyDue.delete(id);
     this.authorizers.set(id, {
       componentAppId,
       authorizerAppId,
@@ -234,8 +256,18 @@ export class MemoryTokenStore implements TokenStore {
     return true;
   }
 
+  duePartitions(componentAppId: string): DuePartition[] {
+    return authorizerDuePartitions(componentAppId).map((id) => ({ componentAppId, id }));
+  }
+
+  #duePartitionOf(a: AuthorizerRecord): string {
+    return this.legacyDue.has(`${a.componentAppId}#${a.authorizerAppId}`)
+      ? legacyAuthorizerDueKey(a.componentAppId)
+      : authorizerDueKey(a.componentAppId, a.authorizerAppId);
+  }
+
   async listDueAuthorizers(
-    componentAppId: string,
+    partition: DuePartition,
     now: number,
     limit: number,
     cursor?: string
@@ -243,8 +275,9 @@ export class MemoryTokenStore implements TokenStore {
     const due = [...this.authorizers.values()]
       .filter(
         (a) =>
-          a.componentAppId === componentAppId &&
+          a.componentAppId === partition.componentAppId &&
           a.status === 'active' &&
+          this.#duePartitionOf(a) === partition.id &&
           a.refreshAt !== undefined &&
           a.refreshAt <= now
       )
@@ -317,5 +350,84 @@ export class MemoryTokenStore implements TokenStore {
     if (used >= limit) return false;
     this.budgets.set(id, used + 1);
     return true;
+  }
+
+  async putOutboxEvent(
+    record: Omit<OutboxEventRecord, 'attempts' | 'publishedAt' | 'lastError' | 'publishAt'> & {
+      publishAt: number;
+    }
+  ) {
+    const id = `${record.componentAppId}#${record.id}`;
+    if (this.outbox.has(id)) return false;
+    this.outbox.set(id, { ...clone(record), attempts: 0 });
+    return true;
+  }
+
+  async listDueOutboxEvents(componentAppId: string, now: number, limit: number) {
+    return [...this.outbox.values()]
+      .filter(
+        (e) =>
+          e.componentAppId === componentAppId && e.publishAt !== undefined && e.publishAt <= now
+      )
+      .sort((x, y) => (x.publishAt as number) - (y.publishAt as number))
+      .slice(0, limit)
+      .map(clone);
+  }
+
+  async markOutboxEventPublished(componentAppId: string, id: string, now: number) {
+    const current = this.outbox.get(`${componentAppId}#${id}`);
+    if (!current) return;
+    delete current.publishAt;
+    current.publishedAt = now;
+  }
+
+  async deferOutboxEvent(
+    componentAppId: string,
+    id: string,
+    failure: { retryAt: number; error: string }
+  ) {
+    const current = this.outbox.get(`${componentAppId}#${id}`);
+    if (current?.publishAt === undefined) return;
+    current.publishAt = failure.retryAt;
+    current.lastError = failure.error;
+    current.attempts += 1;
+  }
+
+  /** In appid order; the cursor is the last appid listed. */
+  async listAuthorizers(
+    componentAppId: string,
+    options: { status?: AuthorizerStatus; limit: number; cursor?: string }
+  ): Promise<Page<AuthorizerSummary>> {
+    const { cursor } = options;
+    if (cursor !== undefined && !/^wx[0-9A-Za-z]+$/.test(cursor)) {
+      throw new InvalidRequestError('the cursor is not one this service issued');
+    }
+    const matching = [...this.authorizers.values()]
+      .filter(
+        (a) =>
+          a.componentAppId === componentAppId &&
+          (options.status === undefined || a.status === options.status) &&
+          (cursor === undefined || a.authorizerAppId > cursor)
+      )
+      .sort((x, y) => (x.authorizerAppId < y.authorizerAppId ? -1 : 1));
+    const items = matching
+      .slice(0, options.limit)
+      .map(({ accessToken: _a, refreshToken: _r, leaseOwner: _o, ...summary }) => clone(summary));
+    const last = items.at(-1);
+    return matching.length > options.limit && last
+      ? { items, cursor: last.authorizerAppId }
+      : { items };
+  }
+
+  async putRunRecord(record: RunRecord) {
+    const id = `${record.componentAppId}#${record.job}`;
+    const current = this.runs.get(id);
+    if (current && current.finishedAt >= record.finishedAt) return false;
+    this.runs.set(id, clone(record));
+    return true;
+  }
+
+  async getRunRecord(componentAppId: string, job: RunJob) {
+    return clone(this.runs.get(`${componentAppId}#${job}`));
   }
 }

@@ -49,11 +49,16 @@ describe('dependency direction: infra → functions (by file name) → shared', 
     expect(violations('shared', edge)).toEqual([]);
   });
 
-  it('only functions/lib/deps.ts constructs AWS SDK clients', () => {
+  it('only functions/lib/deps.ts and the event bus adapter it wires construct AWS SDK clients', () => {
     const constructing = [...sources('functions'), ...sources('shared')].filter((file) =>
-      /new (DynamoDBClient|SecretsManagerClient)\(/.test(readFileSync(join(root, file), 'utf8'))
+      /new (sdk\.)?(DynamoDBClient|SecretsManagerClient|EventBridgeClient)\(/.test(
+        readFileSync(join(root, file), 'utf8')
+      )
     );
-    expect(constructing).toEqual(['functions/lib/deps.ts']);
+    expect(constructing.sort()).toEqual([
+      'functions/lib/deps.ts',
+      'functions/lib/event-bridge-publisher.ts',
+    ]);
   });
 });
 

@@ -20,9 +20,23 @@ const DYNAMODB_ACTIONS: Record<FunctionId, string[]> = {
   AuthEvent: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   AuthorizePage: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
   AuthorizeCallback: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-  Refresh: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+  Refresh: [
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:Query',
+    'dynamodb:Scan',
+  ],
   GetToken: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
 };
+
+/** The functions that can change an authorizer's lifecycle, and so publish its events. */
+const EVENT_PUBLISHERS: readonly FunctionId[] = [
+  'AuthEvent',
+  'AuthorizeCallback',
+  'Refresh',
+  'GetToken',
+];
 
 const ENI_ACTIONS = [
   'ec2:AssignPrivateIpAddresses',
@@ -47,6 +61,7 @@ const logicalIdOf = (type: string) => {
   return ids[0]!;
 };
 const tableId = () => logicalIdOf('AWS::DynamoDB::Table');
+const busId = () => logicalIdOf('AWS::Events::EventBus');
 /** The created secret of a construct id (`ComponentSecret`, `MessageSecret`). */
 const secretId = (construct: string) => {
   const ids = Object.keys(template.findResources('AWS::SecretsManager::Secret')).filter((id) =>
@@ -76,6 +91,7 @@ describe('TokenServiceStack with default context', () => {
         COMPONENT_APPID: 'wx0000000000000000',
         COMPONENT_SECRET_ID: { Ref: secretId('ComponentSecret') },
         ...(id === 'AuthEvent' ? { MESSAGE_SECRET_ID: { Ref: secretId('MessageSecret') } } : {}),
+        ...(EVENT_PUBLISHERS.includes(id) ? { EVENT_BUS_NAME: { Ref: busId() } } : {}),
         POWERTOOLS_SERVICE_NAME: 'wechat-token-service',
         POWERTOOLS_METRICS_NAMESPACE: 'WeChatTokenService',
         LOG_LEVEL: 'INFO',
@@ -115,7 +131,7 @@ describe('TokenServiceStack with default context', () => {
     }
   });
 
-  it('lets only refresh Query, and only the due index; nobody may Scan or DeleteItem', () => {
+  it('lets only refresh Query (the due index) and Scan (the table, for operators); nobody may DeleteItem', () => {
     const queries = FUNCTION_IDS.flatMap((id) =>
       actionsOf(roleStatements(template, id))
         .filter((a) => a.action === 'dynamodb:Query')
@@ -127,8 +143,14 @@ describe('TokenServiceStack with default context', () => {
         resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId(), 'Arn'] }, '/index/due']] }],
       },
     ]);
+    const scans = FUNCTION_IDS.flatMap((id) =>
+      actionsOf(roleStatements(template, id))
+        .filter((a) => a.action === 'dynamodb:Scan')
+        .map((a) => ({ id, resources: a.resources }))
+    );
+    expect(scans).toEqual([{ id: 'Refresh', resources: [{ 'Fn::GetAtt': [tableId(), 'Arn'] }] }]);
     const everyAction = JSON.stringify(template.findResources('AWS::IAM::Policy'));
-    expect(everyAction).not.toMatch(/dynamodb:(Scan|DeleteItem|BatchWriteItem|\*)/);
+    expect(everyAction).not.toMatch(/dynamodb:(DeleteItem|BatchWriteItem|\*)/);
   });
 
   it('gives each function nothing beyond its log group, VPC networking, table actions and its secrets', () => {
@@ -141,6 +163,9 @@ describe('TokenServiceStack with default context', () => {
         ...DYNAMODB_ACTIONS[id],
         'secretsmanager:GetSecretValue',
         'secretsmanager:DescribeSecret',
+        ...(EVENT_PUBLISHERS.includes(id) ? ['events:PutEvents'] : []),
+        'xray:PutTraceSegments',
+        'xray:PutTelemetryRecords',
       ]);
       expect(
         actions.filter((a) => !allowed.has(a.action)),
@@ -163,6 +188,40 @@ describe('TokenServiceStack with default context', () => {
         ]);
       }
     }
+  });
+
+  it('traces every function with Lambda active tracing but get-token, which passes through', () => {
+    for (const id of FUNCTION_IDS) {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Description: Match.anyValue(),
+        TracingConfig: { Mode: id === 'GetToken' ? 'PassThrough' : 'Active' },
+        LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp(`^${id}LogGroup`) } },
+      });
+    }
+  });
+
+  it('creates one event bus for lifecycle events; the functions that change authorizers may publish there only', () => {
+    template.hasResourceProperties('AWS::Events::EventBus', {
+      Name: Match.anyValue(),
+      Description: Match.stringLikeRegexp('lifecycle'),
+    });
+    const publishers = FUNCTION_IDS.filter((id) =>
+      actionsOf(roleStatements(template, id)).some((a) => a.action.startsWith('events:'))
+    );
+    expect(publishers).toEqual([...EVENT_PUBLISHERS]);
+    for (const id of publishers) {
+      const grants = actionsOf(roleStatements(template, id)).filter((a) =>
+        a.action.startsWith('events:')
+      );
+      expect(grants, id).toEqual([
+        { action: 'events:PutEvents', resources: [{ 'Fn::GetAtt': [busId(), 'Arn'] }] },
+      ]);
+    }
+  });
+
+  it('outputs the event bus for the rules of the services that consume its events', () => {
+    template.hasOutput('EventBusName', { Value: { Ref: busId() } });
+    template.hasOutput('EventBusArn', { Value: { 'Fn::GetAtt': [busId(), 'Arn'] } });
   });
 
   it('places all five functions in private subnets whose default route is the NAT on the created EIP', () => {
@@ -383,6 +442,12 @@ describe('TokenServiceStack with default context', () => {
     template.hasOutput('AuthorizeCallbackUrl', { Value: url('/authorize/callback') });
     template.hasOutput('GetTokenFunctionName', { Value: { Ref: getToken } });
     template.hasOutput('GetTokenFunctionArn', { Value: { 'Fn::GetAtt': [getToken, 'Arn'] } });
+  });
+
+  it('outputs the refresh function, which operators invoke (npx wechat-token --stack)', () => {
+    const refresh = functionLogicalId(template, 'Refresh');
+    template.hasOutput('RefreshFunctionName', { Value: { Ref: refresh } });
+    template.hasOutput('RefreshFunctionArn', { Value: { 'Fn::GetAtt': [refresh, 'Arn'] } });
   });
 
   it('outputs a ready-to-attach identity policy for callers in other accounts', () => {

@@ -290,12 +290,16 @@ describe('console log', () => {
     lines.length = 0;
     const log = consoleLog({ sink, clock: () => new Date(2026, 0, 2, 3, 4, 5, 6).getTime() });
     log.info('component_verify_ticket stored', { createTime: 1700000000 });
-    log.warn('refused', { accessToken: 'at-123', authorizerAppId: 'wx1', note: 'two words' });
+    log.warn('refused', {
+      accessToken: 'at-123',
+      authorizerAppId: 'wx1234567890abcdef',
+      note: 'two words',
+    });
     log.error('failed', { code: 'x', reason: undefined, failed: '' });
     log.debug('hidden at info');
     expect(lines).toEqual([
       'out 03:04:05.006 INFO  component_verify_ticket stored createTime=1700000000',
-      'err 03:04:05.006 WARN  refused accessToken="[redacted]" authorizerAppId=wx1 note="two words"',
+      'err 03:04:05.006 WARN  refused accessToken="[redacted]" authorizerAppId=wx1234567890abcdef note="[redacted]"',
       'err 03:04:05.006 ERROR failed code=x',
     ]);
   });

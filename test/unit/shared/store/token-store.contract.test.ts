@@ -1,8 +1,17 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../../../../local/local-dynamo';
-import { ConcurrentUpdateError } from '../../../../shared/errors';
+import { ConcurrentUpdateError, InvalidRequestError } from '../../../../shared/errors';
 import { DynamoDbTokenStore } from '../../../../shared/store/dynamodb-token-store';
-import type { NewAuthorization, TokenStore } from '../../../../shared/store/token-store';
+import type {
+  AuthorizerRecord,
+  AuthorizerStatus,
+  AuthorizerSummary,
+  DuePartition,
+  NewAuthorization,
+  TokenStore,
+} from '../../../../shared/store/token-store';
+import { DUE_INDEX_SHARDS } from '../../../../shared/tokens/policy';
 import { MemoryTokenStore } from '../../../support/memory-token-store';
 
 const C = 'wxcomponent000001';
@@ -17,13 +26,78 @@ afterAll(async () => {
   await dynamo.close();
 });
 
-const implementations: [string, () => Promise<TokenStore>][] = [
-  ['MemoryTokenStore', async () => new MemoryTokenStore()],
+interface Subject {
+  store: TokenStore;
+  /** Puts an authorizer back on the `due` partition of before sharding, as an earlier release wrote it. */
+  toLegacyPartition(authorizerAppId: string): Promise<void>;
+}
+
+const implementations: [string, () => Promise<Subject>][] = [
+  [
+    'MemoryTokenStore',
+    async () => {
+      const store = new MemoryTokenStore();
+      return {
+        store,
+        toLegacyPartition: async (authorizerAppId) => {
+          store.legacyDue.add(`${C}#${authorizerAppId}`);
+        },
+      };
+    },
+  ],
   [
     'DynamoDbTokenStore on dynalite',
-    async () => new DynamoDbTokenStore(dynamo.doc, await dynamo.createTable()),
+    async () => {
+      const tableName = await dynamo.createTable();
+      return {
+        store: new DynamoDbTokenStore(dynamo.doc, tableName),
+        toLegacyPartition: async (authorizerAppId) => {
+          await dynamo.doc.send(
+            new UpdateCommand({
+              TableName: tableName,
+              Key: { pk: `AUTHORIZER#${C}#${authorizerAppId}` },
+              UpdateExpression: 'SET dueKey = :legacy',
+              ExpressionAttributeValues: { ':legacy': `DUE#${C}` },
+            })
+          );
+        },
+      };
+    },
   ],
 ];
+
+/** Every page of one partition, in order. */
+async function listPartition(
+  store: TokenStore,
+  partition: DuePartition,
+  now: number,
+  limit: number
+): Promise<AuthorizerRecord[]> {
+  const items: AuthorizerRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listDueAuthorizers(partition, now, limit, cursor);
+    items.push(...page.items);
+    cursor = page.cursor;
+  } while (cursor);
+  return items;
+}
+
+/** What every partition of the platform lists at `now`, partition by partition. */
+async function duePerPartition(store: TokenStore, now: number, limit = 10) {
+  const lists: { partition: DuePartition; items: AuthorizerRecord[] }[] = [];
+  for (const partition of store.duePartitions(C)) {
+    lists.push({ partition, items: await listPartition(store, partition, now, limit) });
+  }
+  return lists;
+}
+
+/** Every due authorizer of the platform at `now`, from all partitions. */
+async function allDue(store: TokenStore, now: number): Promise<AuthorizerRecord[]> {
+  return (await duePerPartition(store, now)).flatMap((p) => p.items);
+}
+
+const appIds = (items: AuthorizerRecord[]) => items.map((a) => a.authorizerAppId);
 
 function authorization(overrides: Partial<NewAuthorization> = {}): NewAuthorization {
   return {
@@ -39,10 +113,12 @@ function authorization(overrides: Partial<NewAuthorization> = {}): NewAuthorizat
   };
 }
 
-describe.each(implementations)('TokenStore contract: %s', (_name, makeStore) => {
+describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) => {
   let store: TokenStore;
+  let subject: Subject;
   beforeEach(async () => {
-    store = await makeStore();
+    subject = await makeSubject();
+    store = subject.store;
   });
 
   describe('tickets', () => {
@@ -186,10 +262,10 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeStore) => 
         version: 1,
         updatedAt: NOW,
       });
-      expect((await store.listDueAuthorizers(C, NOW, 10)).items).toEqual([]);
-      const due = await store.listDueAuthorizers(C, NOW + 6_300_000, 10);
-      expect(due.items.map((a) => a.authorizerAppId)).toEqual([A]);
-      expect(due.items[0]?.version).toBe(1);
+      expect(await allDue(store, NOW)).toEqual([]);
+      const due = await allDue(store, NOW + 6_300_000);
+      expect(appIds(due)).toEqual([A]);
+      expect(due[0]?.version).toBe(1);
     });
 
     it('stores an authorization without a refresh token as without_api_permission, never due', async () => {
@@ -201,7 +277,7 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeStore) => 
       expect(record).toMatchObject({ status: 'without_api_permission', funcInfo: [1, 2] });
       expect(record?.accessToken).toBeUndefined();
       expect(record?.refreshToken).toBeUndefined();
-      expect((await store.listDueAuthorizers(C, NOW + 1e12, 10)).items).toEqual([]);
+      expect(await allDue(store, NOW + 1e12)).toEqual([]);
       await store.saveAuthorization(authorization({ authorizedAt: NOW + 1 }), NOW + 1);
       expect(await store.getAuthorizer(C, A)).toMatchObject({ status: 'active' });
     });
@@ -232,7 +308,7 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeStore) => 
         updatedAt: NOW + 5,
       });
       expect(saved.leaseOwner).toBeUndefined();
-      expect((await store.listDueAuthorizers(C, NOW + 8e6, 10)).items).toHaveLength(1);
+      expect(await allDue(store, NOW + 8e6)).toHaveLength(1);
     });
 
     it('refuses a token save once the authorizer was revoked', async () => {
@@ -264,7 +340,7 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeStore) => 
       expect(revoked?.accessToken).toBeUndefined();
       expect(revoked?.refreshToken).toBeUndefined();
       expect(revoked?.refreshAt).toBeUndefined();
-      expect((await store.listDueAuthorizers(C, NOW + 1e9, 10)).items).toEqual([]);
+      expect(await allDue(store, NOW + 1e9)).toEqual([]);
       expect(
         await store.saveAuthorization(
           authorization({ authorizedAt: NOW + 20, refreshToken: 'r-new' }),
@@ -320,21 +396,96 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeStore) => 
       expect((await store.getAuthorizer(C, A))?.refreshToken).toBe('r9');
     });
 
-    it('pages through due authorizers in refreshAt order without returning future ones', async () => {
+    it('pages through each partition in refreshAt order without returning future ones', async () => {
       for (let i = 0; i < 7; i++) {
         await store.saveAuthorization(
           authorization({ authorizerAppId: `wxauthorizer0000${i}`, refreshAt: NOW + i }),
           NOW
         );
       }
-      const seen: string[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await store.listDueAuthorizers(C, NOW + 4, 2, cursor);
-        seen.push(...page.items.map((a) => a.authorizerAppId));
-        cursor = page.cursor;
-      } while (cursor);
-      expect(seen).toEqual([0, 1, 2, 3, 4].map((i) => `wxauthorizer0000${i}`));
+      const lists = await duePerPartition(store, NOW + 4, 2);
+      for (const { items } of lists) {
+        const times = items.map((a) => a.refreshAt as number);
+        expect(times).toEqual([...times].sort((x, y) => x - y));
+      }
+      const due = lists
+        .flatMap((p) => p.items)
+        .sort((x, y) => (x.refreshAt as number) - (y.refreshAt as number));
+      expect(appIds(due)).toEqual([0, 1, 2, 3, 4].map((i) => `wxauthorizer0000${i}`));
+    });
+  });
+
+  describe('due index partitions', () => {
+    const appId = (i: number) => `wx${i.toString(16).padStart(16, '0')}`;
+
+    it('spreads due authorizers over the shards and lists every one exactly once', async () => {
+      const partitions = store.duePartitions(C);
+      expect(partitions).toHaveLength(DUE_INDEX_SHARDS + 1);
+      expect(new Set(partitions.map((p) => p.id)).size).toBe(partitions.length);
+      for (let i = 0; i < 48; i++) {
+        await store.saveAuthorization(
+          authorization({ authorizerAppId: appId(i), refreshAt: NOW + (i % 40) }),
+          NOW
+        );
+      }
+      const lists = await duePerPartition(store, NOW + 29, 2);
+      const due = lists.flatMap((p) => p.items);
+      const expected = Array.from({ length: 48 }, (_, i) => i)
+        .filter((i) => i % 40 <= 29)
+        .map(appId);
+      expect(appIds(due).sort()).toEqual(expected.sort());
+      expect(new Set(appIds(due)).size).toBe(due.length);
+      expect(lists.filter((p) => p.items.length > 0).length).toBeGreaterThanOrEqual(16);
+      expect(Math.max(...lists.map((p) => p.items.length))).toBeLessThanOrEqual(6);
+    });
+
+    it('finds authorizers still on the legacy partition, and their next save moves them to their shard', async () => {
+      const [renewed, reauthorized, revoked, failing] = [1, 2, 3, 4].map(appId) as [
+        string,
+        string,
+        string,
+        string,
+      ];
+      for (const [i, a] of [renewed, reauthorized, revoked, failing].entries()) {
+        await store.saveAuthorization(
+          authorization({ authorizerAppId: a, refreshAt: NOW + i }),
+          NOW
+        );
+        await subject.toLegacyPartition(a);
+      }
+      const before = (await duePerPartition(store, NOW + 10)).filter((p) => p.items.length > 0);
+      expect(before).toHaveLength(1);
+      const legacy = before[0]?.partition as DuePartition;
+      expect(appIds(before[0]?.items ?? [])).toEqual([renewed, reauthorized, revoked, failing]);
+
+      const ref = (a: string) =>
+        ({ kind: 'authorizer', componentAppId: C, authorizerAppId: a }) as const;
+      await store.claim(ref(renewed), 1, { owner: 'o', until: NOW + 30_000 }, NOW);
+      await store.saveAuthorizerToken(
+        C,
+        renewed,
+        'o',
+        { accessToken: 'a2', expiresAt: NOW + 9e6, refreshAt: NOW + 5, refreshToken: 'r2' },
+        NOW
+      );
+      await store.saveAuthorization(
+        authorization({ authorizerAppId: reauthorized, refreshAt: NOW + 6, authorizedAt: NOW + 1 }),
+        NOW + 1
+      );
+      await store.endAuthorization(C, revoked, 'revoked', { eventTime: NOW + 1 }, NOW + 1);
+      await store.claim(ref(failing), 1, { owner: 'o', until: NOW + 30_000 }, NOW);
+      await store.release(ref(failing), 'o', { errorCode: 'x', retryAt: NOW + 7 }, NOW);
+
+      expect(appIds(await listPartition(store, legacy, NOW + 10, 10))).toEqual([failing]);
+      const after = await duePerPartition(store, NOW + 10);
+      expect(appIds(after.flatMap((p) => p.items)).sort()).toEqual(
+        [renewed, reauthorized, failing].sort()
+      );
+      for (const moved of [renewed, reauthorized]) {
+        const holding = after.filter((p) => appIds(p.items).includes(moved));
+        expect(holding).toHaveLength(1);
+        expect(holding[0]?.partition).not.toEqual(legacy);
+      }
     });
   });
 
@@ -443,6 +594,198 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeStore) => 
       );
       expect(counted.filter(Boolean)).toHaveLength(20);
       expect(await store.spendBudget(minute, 20)).toBe(false);
+    });
+  });
+
+  describe('outbox events', () => {
+    const event = (id: string, publishAt: number, componentAppId = C) => ({
+      componentAppId,
+      id,
+      type: 'authorized',
+      detail: JSON.stringify({ id, type: 'authorized' }),
+      createdAt: NOW,
+      publishAt,
+    });
+
+    it('records an event once: a second record of the same id changes nothing', async () => {
+      expect(await store.putOutboxEvent(event('e1', NOW))).toBe(true);
+      expect(await store.putOutboxEvent({ ...event('e1', NOW + 5), detail: '{}' })).toBe(false);
+      expect(await store.listDueOutboxEvents(C, NOW, 10)).toEqual([
+        { ...event('e1', NOW), attempts: 0 },
+      ]);
+    });
+
+    it('lists unpublished events once due, oldest first, per platform, up to the limit', async () => {
+      await store.putOutboxEvent(event('late', NOW + 60_000));
+      await store.putOutboxEvent(event('second', NOW - 1_000));
+      await store.putOutboxEvent(event('first', NOW - 2_000));
+      await store.putOutboxEvent(event('other', NOW - 3_000, 'wxcomponent000002'));
+      const ids = async (now: number, limit = 10) =>
+        (await store.listDueOutboxEvents(C, now, limit)).map((e) => e.id);
+      expect(await ids(NOW)).toEqual(['first', 'second']);
+      expect(await ids(NOW, 1)).toEqual(['first']);
+      expect(await ids(NOW + 60_000)).toEqual(['first', 'second', 'late']);
+    });
+
+    it('takes a published event off the due list for good, even for a later record of its id', async () => {
+      await store.putOutboxEvent(event('e1', NOW));
+      await store.markOutboxEventPublished(C, 'e1', NOW + 1);
+      expect(await store.listDueOutboxEvents(C, NOW + 3_600_000, 10)).toEqual([]);
+      expect(await store.putOutboxEvent(event('e1', NOW + 2))).toBe(false);
+      await store.deferOutboxEvent(C, 'e1', { retryAt: NOW + 3, error: 'InternalFailure' });
+      expect(await store.listDueOutboxEvents(C, NOW + 3_600_000, 10)).toEqual([]);
+      await store.markOutboxEventPublished(C, 'unknown', NOW);
+    });
+
+    it('a deferred event counts the attempt and waits for its retry time', async () => {
+      await store.putOutboxEvent(event('e1', NOW));
+      await store.deferOutboxEvent(C, 'e1', {
+        retryAt: NOW + 60_000,
+        error: 'ThrottlingException',
+      });
+      expect(await store.listDueOutboxEvents(C, NOW, 10)).toEqual([]);
+      expect(await store.listDueOutboxEvents(C, NOW + 60_000, 10)).toEqual([
+        {
+          ...event('e1', NOW + 60_000),
+          attempts: 1,
+          lastError: 'ThrottlingException',
+        },
+      ]);
+    });
+  });
+
+  describe('operator listing', () => {
+    /** Every page of the listing, with the size of each. */
+    async function listAll(limit: number, status?: AuthorizerStatus) {
+      const items: AuthorizerSummary[] = [];
+      const sizes: number[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.listAuthorizers(C, {
+          limit,
+          ...(status ? { status } : {}),
+          ...(cursor ? { cursor } : {}),
+        });
+        items.push(...page.items);
+        sizes.push(page.items.length);
+        cursor = page.cursor;
+      } while (cursor);
+      return { items, sizes };
+    }
+
+    /** Seven authorizers in every state, and items of every other kind around them. */
+    async function seed() {
+      const ids = Array.from({ length: 7 }, (_, i) => `wxlisted0000000${i}`);
+      for (const id of ids)
+        await store.saveAuthorization(authorization({ authorizerAppId: id }), NOW);
+      await store.endAuthorization(C, ids[1]!, 'revoked', { eventTime: NOW + 1 }, NOW + 1);
+      await store.endAuthorization(
+        C,
+        ids[2]!,
+        'needs_reauthorization',
+        { eventTime: NOW + 1 },
+        NOW
+      );
+      await store.saveAuthorization(
+        authorization({
+          authorizerAppId: ids[3]!,
+          refreshToken: undefined,
+          accessToken: undefined,
+        }),
+        NOW
+      );
+      const leased = { kind: 'authorizer', componentAppId: C, authorizerAppId: ids[4]! } as const;
+      await store.claim(leased, 1, { owner: 'lease-owner-1', until: NOW + 30_000 }, NOW);
+      await store.release(leased, 'lease-owner-1', { errorCode: 'wechat_busy' }, NOW);
+      // Another platform whose appid extends ours, and items that are not authorizers.
+      await store.saveAuthorization(
+        authorization({ componentAppId: `${C}1`, authorizerAppId: 'wxotherplatform01' }),
+        NOW
+      );
+      await store.putTicket({ componentAppId: C, ticket: 't', createTime: NOW, receivedAt: NOW });
+      await store.putAuthCode({
+        componentAppId: C,
+        code: 'code-1',
+        expiresAt: NOW + 600_000,
+        source: 'push',
+        receivedAt: NOW,
+      });
+      await store.putRunRecord({
+        componentAppId: C,
+        job: 'refresh',
+        finishedAt: NOW,
+        summary: '{}',
+      });
+      return ids;
+    }
+
+    it('lists every authorizer of the platform exactly once over short pages, and nothing else', async () => {
+      const ids = await seed();
+      const { items, sizes } = await listAll(2);
+      expect(appIds(items as AuthorizerRecord[]).sort()).toEqual(ids);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(2);
+      expect(sizes.length).toBeGreaterThanOrEqual(4);
+      expect((await listAll(100)).items).toHaveLength(7);
+    });
+
+    it('filters by state over pages', async () => {
+      const ids = await seed();
+      const state = async (status: AuthorizerStatus) =>
+        appIds((await listAll(1, status)).items as AuthorizerRecord[]).sort();
+      expect(await state('active')).toEqual([ids[0], ids[4], ids[5], ids[6]]);
+      expect(await state('revoked')).toEqual([ids[1]]);
+      expect(await state('needs_reauthorization')).toEqual([ids[2]]);
+      expect(await state('without_api_permission')).toEqual([ids[3]]);
+    });
+
+    it('reads every field but the tokens and the lease owner', async () => {
+      const ids = await seed();
+      const { items } = await listAll(10);
+      const failing = items.find((a) => a.authorizerAppId === ids[4]);
+      expect(failing).toEqual({
+        componentAppId: C,
+        authorizerAppId: ids[4],
+        status: 'active',
+        funcInfo: [1, 2],
+        expiresAt: NOW + 7_200_000,
+        refreshAt: NOW + 6_300_000,
+        issuedAt: NOW,
+        authorizedAt: NOW,
+        lastErrorCode: 'wechat_busy',
+        version: 1,
+        updatedAt: NOW,
+      });
+      for (const item of items) {
+        expect(item).not.toHaveProperty('accessToken');
+        expect(item).not.toHaveProperty('refreshToken');
+        expect(item).not.toHaveProperty('leaseOwner');
+      }
+    });
+
+    it('refuses a cursor it did not issue', async () => {
+      await expect(store.listAuthorizers(C, { limit: 5, cursor: 'not a cursor!' })).rejects.toThrow(
+        InvalidRequestError
+      );
+    });
+  });
+
+  describe('run records', () => {
+    const run = (finishedAt: number, job: 'refresh' | 'reconcile' = 'refresh') => ({
+      componentAppId: C,
+      job,
+      finishedAt,
+      summary: JSON.stringify({ finishedAt }),
+    });
+
+    it('keeps the run that finished last, per job and platform', async () => {
+      expect(await store.getRunRecord(C, 'refresh')).toBeUndefined();
+      expect(await store.putRunRecord(run(NOW))).toBe(true);
+      expect(await store.putRunRecord(run(NOW + 5))).toBe(true);
+      expect(await store.putRunRecord(run(NOW + 1))).toBe(false);
+      expect(await store.putRunRecord(run(NOW - 5, 'reconcile'))).toBe(true);
+      expect(await store.getRunRecord(C, 'refresh')).toEqual(run(NOW + 5));
+      expect(await store.getRunRecord(C, 'reconcile')).toEqual(run(NOW - 5, 'reconcile'));
+      expect(await store.getRunRecord(`${C}1`, 'refresh')).toBeUndefined();
     });
   });
 });

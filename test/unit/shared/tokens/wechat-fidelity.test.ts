@@ -130,6 +130,32 @@ describe('invalidToken reports cannot spend the quota', () => {
   });
 });
 
+describe('a failing renewal is not retried by every caller', () => {
+  it('answers callers from the store until the failed renewal is due again', async () => {
+    let calls = 0;
+    const { ctx, clock } = await tokenContext({
+      apiAuthorizerToken: async () => {
+        calls += 1;
+        throw wechatError('api_authorizer_token', 61023, 'refresh_token_invalid');
+      },
+      apiGetAuthorizerList: async () =>
+        listOf({ authorizer_appid: A, refresh_token: '', auth_time: 1 }),
+    });
+    clock.now = T0 + 2 * HOUR - 4 * MINUTE;
+    for (let i = 0; i < 10; i++) {
+      const answer = await getAuthorizerAccessToken(ctx, A).catch((error: unknown) => error);
+      expect(answer).toMatchObject({ accessToken: 'access-1' });
+      clock.now += 20_000;
+    }
+    expect(calls).toBe(1);
+    clock.now = T0 + 2 * HOUR + 10 * MINUTE;
+    await expect(getAuthorizerAccessToken(ctx, A)).rejects.toMatchObject({
+      code: 'upstream_unavailable',
+    });
+    expect(calls).toBe(1);
+  });
+});
+
 describe('api_query_auth is never repeated; a lost answer is recovered', () => {
   const code = 'queryauthcode@@@lost';
   const info = (refreshToken = 'refresh-recovered') => ({

@@ -1,0 +1,76 @@
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LIFECYCLE_EVENT_SOURCE, type LifecycleEvent } from '../../shared/events/lifecycle-event';
+import type { EventPublisher, PublishOutcome } from '../../shared/events/publisher';
+
+/** PutEvents takes at most 10 entries per call. */
+const PUT_EVENTS_MAX_ENTRIES = 10;
+/**
+ * A publish runs inline after a state change (WeChat waits 5 s for the answer to a push), and whatever
+ * fails is retried by the scheduled flush: so at most two attempts of a second each (PutEvents answers in
+ * milliseconds), not the SDK's defaults, under which a request that gets no answer only logs a warning.
+ */
+const PUBLISH_TIMEOUT_MS = 1_000;
+const PUBLISH_ATTEMPTS = 2;
+
+export interface EventBridgePublisherOptions {
+  /** The bus's name or ARN (`EVENT_BUS_NAME`). */
+  busName: string;
+  /** For tests: the client to use instead of one built on first use. */
+  client?: EventBridgeClient;
+}
+
+/** One PutEvents entry: `source`, the event's name as `detail-type`, its time, the event as `detail`. */
+export function putEventsEntry(busName: string, event: LifecycleEvent) {
+  return {
+    EventBusName: busName,
+    Source: LIFECYCLE_EVENT_SOURCE,
+    DetailType: event.type,
+    Time: new Date(event.time),
+    Detail: JSON.stringify(event),
+  };
+}
+
+/**
+ * Publishes lifecycle events to the stack's EventBridge bus with PutEvents, 10 entries a call. The SDK is
+ * imported and the client built on first use (most invocations publish nothing), the only
+ * `EventBridgeClient` of the service. A call that fails, or an entry the bus refuses, is reported as failed
+ * (never thrown): the outbox keeps it for the next scheduled run.
+ *
+ * @see https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
+ */
+export function eventBridgePublisher(options: EventBridgePublisherOptions): EventPublisher {
+  let client = options.client;
+  const send = async (entries: ReturnType<typeof putEventsEntry>[]) => {
+    const sdk = await import('@aws-sdk/client-eventbridge');
+    client ??= new sdk.EventBridgeClient({
+      maxAttempts: PUBLISH_ATTEMPTS,
+      requestHandler: {
+        requestTimeout: PUBLISH_TIMEOUT_MS,
+        connectionTimeout: PUBLISH_TIMEOUT_MS,
+        throwOnRequestTimeout: true,
+      },
+    });
+    return client.send(new sdk.PutEventsCommand({ Entries: entries }));
+  };
+  return {
+    async publish(events): Promise<PublishOutcome> {
+      const failed: PublishOutcome['failed'] = [];
+      for (let i = 0; i < events.length; i += PUT_EVENTS_MAX_ENTRIES) {
+        const batch = events.slice(i, i + PUT_EVENTS_MAX_ENTRIES);
+        try {
+          const answer = await send(batch.map((event) => putEventsEntry(options.busName, event)));
+          // Entries answer in request order; a refused one carries an ErrorCode instead of an EventId.
+          for (const [j, event] of batch.entries()) {
+            const entry = answer.Entries?.[j];
+            if (entry?.EventId) continue;
+            failed.push({ id: event.id, error: entry?.ErrorCode ?? 'NoEventId' });
+          }
+        } catch (error) {
+          const name = (error as Error | undefined)?.name ?? 'Error';
+          for (const event of batch) failed.push({ id: event.id, error: name });
+        }
+      }
+      return { failed };
+    },
+  };
+}

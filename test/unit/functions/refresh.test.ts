@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import type { Deps } from '../../../functions/lib/deps';
+import { createHandler, SystemicRefreshError } from '../../../functions/refresh';
+import { WechatApiError } from '../../../shared/errors';
+import { fakeComponentApi } from '../../support/fake-component-api';
+import { MemoryTokenStore } from '../../support/memory-token-store';
+import { type RecordedLog, recordingLog, recordingMetrics } from '../../support/recorders';
+
+const C = 'wxcomponent000001';
+const NOW = 1_800_000_000_000;
+const context = { getRemainingTimeInMillis: () => 60_000 };
+
+function setup(api: Partial<Deps['api']> = {}) {
+  const store = new MemoryTokenStore();
+  const log = recordingLog();
+  const deps: Deps = {
+    componentAppId: C,
+    store,
+    api: fakeComponentApi(api),
+    secrets: async () => ({ componentAppSecret: 's', token: 't', encodingAesKey: 'k'.repeat(43) }),
+    clock: () => NOW,
+    log,
+    metrics: recordingMetrics(),
+    sleep: async () => {},
+    ticketPush: {},
+    newLeaseOwner: () => 'owner',
+    config: {} as Deps['config'],
+    msgCrypto: async () => {
+      throw new Error('not used');
+    },
+  };
+  return { store, log, handler: createHandler(async () => deps) };
+}
+
+const refusals = (log: RecordedLog) =>
+  log.entries.filter((e) => e.message === 'operator job refused').map((e) => e.fields);
+
+describe('the refresh handler’s jobs', () => {
+  it.each([
+    [{ job: 'purge' }, /^unknown job "purge"/],
+    ['status', /must be a JSON object/],
+    [{ job: 'show', authorizerAppId: 'nope' }, /authorizerAppId must be an appid/],
+  ])('answers %j with invalid_request and logs the refusal', async (payload, message) => {
+    const { handler, log } = setup();
+    const answer = (await handler(payload, context)) as {
+      error: { code: string; message: string };
+    };
+    expect(answer.error.code).toBe('invalid_request');
+    expect(answer.error.message).toMatch(message);
+    expect(refusals(log)).toEqual([{ job: undefined, code: 'invalid_request' }]);
+  });
+
+  it('answers an operator job’s service error with its code, naming the job', async () => {
+    const { handler, log } = setup();
+    expect(
+      await handler({ job: 'refresh', authorizerAppId: 'wxunknown00000001' }, context)
+    ).toEqual({
+      error: {
+        code: 'authorizer_not_found',
+        message: 'authorizer wxunknown00000001 has not authorized this platform',
+      },
+    });
+    expect(refusals(log)).toEqual([{ job: 'refresh', code: 'authorizer_not_found' }]);
+  });
+
+  it('keeps every scheduled run’s summary for status, also when the run fails as a whole', async () => {
+    const { handler, store } = setup({
+      async apiComponentToken() {
+        throw new WechatApiError(
+          'api_component_token',
+          61004,
+          'access clientip is not registered',
+          'ip_not_whitelisted'
+        );
+      },
+    });
+    await store.putTicket({
+      componentAppId: C,
+      ticket: 't',
+      createTime: NOW - 1000,
+      receivedAt: NOW,
+    });
+    await expect(handler({}, context)).rejects.toThrow(SystemicRefreshError);
+    const run = await store.getRunRecord(C, 'refresh');
+    expect(run?.finishedAt).toBe(NOW);
+    expect(JSON.parse(run?.summary ?? '{}')).toMatchObject({
+      component: 'failed',
+      systemicError: 'wechat_ip_not_whitelisted',
+    });
+    const status = (await handler({ job: 'status' }, context)) as { lastRefresh: unknown };
+    expect(status.lastRefresh).toEqual({
+      finishedAt: new Date(NOW).toISOString(),
+      summary: expect.objectContaining({ systemicError: 'wechat_ip_not_whitelisted' }),
+    });
+  });
+
+  it('keeps the reconciliation’s summary', async () => {
+    const { handler, store } = setup({
+      async apiGetAuthorizerList() {
+        return { total_count: 0, list: [] };
+      },
+    });
+    const componentRef = { kind: 'component_token', componentAppId: C } as const;
+    await store.claim(componentRef, 0, { owner: 'x', until: NOW + 1 }, NOW - 1);
+    await store.saveComponentToken(
+      C,
+      'x',
+      { accessToken: 'ct', expiresAt: NOW + 7e6, refreshAt: NOW + 6e6 },
+      NOW
+    );
+    const summary = await handler({ job: 'reconcile' }, context);
+    expect(summary).toMatchObject({ listed: 0, truncated: false });
+    expect(JSON.parse((await store.getRunRecord(C, 'reconcile'))?.summary ?? '')).toEqual(summary);
+  });
+});

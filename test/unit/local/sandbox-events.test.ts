@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consoleLog } from '../../../local/console-log';
+import { type LocalEventEnvelope, localEventBus } from '../../../local/local-events';
+import { readSandboxSettings, type Sandbox, startSandbox } from '../../../local/sandbox';
+import { lifecycleEvent } from '../../../shared/events/lifecycle-event';
+import { silentLog } from '../../../shared/log';
+
+const MERCHANT = 'wx5a5db0c10c0c0e01';
+
+describe('the sandbox’s lifecycle events', () => {
+  let sandbox: Sandbox;
+  const lines: string[] = [];
+  const events = async () => {
+    const response = await fetch(`${sandbox.url}/local/events`);
+    expect(response.status).toBe(200);
+    return (await response.json()) as LocalEventEnvelope[];
+  };
+
+  beforeAll(async () => {
+    const sink = {
+      out: (line: string) => lines.push(line),
+      err: (line: string) => lines.push(line),
+    };
+    sandbox = await startSandbox(
+      readSandboxSettings({ PORT: '0', REFRESH_INTERVAL_MS: '0' }),
+      consoleLog({ sink })
+    );
+  });
+  afterAll(() => sandbox.close());
+
+  it('GET /local/events lists what was published, newest last, as a rule’s target receives it; each also printed', async () => {
+    expect(await events()).toEqual([]);
+    const simulator = sandbox.simulator!;
+    await simulator.pushAuthorized(MERCHANT, { funcIds: [1, 15] });
+    await simulator.pushUnauthorized(MERCHANT);
+
+    const published = await events();
+    expect(published.map((e) => [e['detail-type'], e.detail.reason])).toEqual([
+      ['authorized', 'push'],
+      ['revoked', 'push'],
+    ]);
+    expect(published[0]).toEqual({
+      source: 'wechat-token-service',
+      'detail-type': 'authorized',
+      time: published[0]!.detail.time,
+      detail: expect.objectContaining({
+        type: 'authorized',
+        authorizerAppId: MERCHANT,
+        status: 'active',
+        permissionSetIds: [1, 15],
+      }),
+    });
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        new RegExp(
+          `INFO {2}lifecycle event published kind=authorized authorizerAppId=${MERCHANT} reason=push permissions=1,15$`
+        )
+      )
+    );
+    expect(lines.filter((line) => line.includes('lifecycle event published'))).toHaveLength(2);
+  });
+});
+
+describe('localEventBus', () => {
+  it('keeps the newest events only', async () => {
+    const bus = localEventBus(silentLog, 2);
+    const at = Date.UTC(2026, 0, 1);
+    const event = (i: number) =>
+      lifecycleEvent('wxcomponent000001', {
+        type: 'authorized',
+        authorizerAppId: 'wxauthorizer00001',
+        status: 'active',
+        permissionSetIds: [],
+        reason: 'redirect',
+        at: at + i,
+      });
+    expect(await bus.publish([event(1), event(2), event(3)])).toEqual({ failed: [] });
+    expect(bus.published.map((e) => e.detail.id)).toEqual([event(2).id, event(3).id]);
+  });
+});
