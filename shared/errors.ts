@@ -113,6 +113,12 @@ export class WechatApiError extends ServiceError {
     this.code = `wechat_${kind}`;
     this.retryable = kind === 'busy' || kind === 'token_invalid';
   }
+
+  /**
+   * Set when an earlier attempt of the same call got no answer: that attempt may have acted (a token
+   * issued, a refresh token rotated), whatever this answer says.
+   */
+  afterLostAnswer = false;
 }
 
 /**
@@ -143,6 +149,7 @@ export class WechatUnavailableError extends ServiceError {
 
 /** True when a failed WeChat call may nevertheless have acted (see `WechatUnavailableError.uncertain`). */
 export function isUncertainOutcome(error: unknown): boolean {
+  if (error instanceof WechatApiError) return error.afterLostAnswer;
   return error instanceof WechatUnavailableError && error.uncertain;
 }
 

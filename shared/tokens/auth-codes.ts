@@ -201,11 +201,17 @@ function finishFailed(
 /**
  * Exchanges the code with `api_query_auth`, at most once: the call is never retried after an answer was
  * lost (the code is single-use; `uncertainAt` is recorded and the outcome recovered instead). A 61009 for
- * a code whose authorizer is known is also recovered: an earlier attempt may have consumed it.
+ * a code whose authorizer is known is also recovered (an earlier attempt may have consumed it), and so is a
+ * code that expired while WeChat was busy or unreachable.
  */
 async function exchange(ctx: TokenContext, record: AuthCodeRecord, owner: string) {
   if (record.uncertainAt !== undefined) return recoverOutcome(ctx, record, owner);
-  if (ctx.clock() >= record.expiresAt) return finishFailed(ctx, record, owner, 'auth_code_expired');
+  if (ctx.clock() >= record.expiresAt) {
+    // WeChat never said no (only busy or unreachable so far): the admin did confirm, so the authorization
+    // exists; ask WeChat for it instead of losing it to the code's 10 minutes.
+    if (record.attempts > 0 || record.authorizerAppId) return recoverOutcome(ctx, record, owner);
+    return finishFailed(ctx, record, owner, 'auth_code_expired');
+  }
   let answer: Awaited<ReturnType<TokenContext['api']['apiQueryAuth']>>;
   try {
     answer = await withComponentToken(ctx, (ct) => ctx.api.apiQueryAuth(ct, record.code));

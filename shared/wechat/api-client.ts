@@ -303,22 +303,28 @@ export class HttpComponentApi implements ComponentApi {
       const token = requireCredential(api, 'component_access_token', componentAccessToken);
       url += `?component_access_token=${encodeURIComponent(token)}`;
     }
-    const attempts = options.singleUse ? 1 : Math.max(1, this.#options.attempts);
+    const attempts = Math.max(1, this.#options.attempts);
+    // Whether an earlier attempt may have acted (its answer was lost): every later error says so too.
+    let acted = false;
     for (let attempt = 1; ; attempt++) {
       const timeoutMs = this.#attemptTimeout();
       if (timeoutMs < MIN_CALL_BUDGET_MS) {
         throw new WechatUnavailableError(api, 'no time left before the deadline', {
-          uncertain: attempt > 1,
+          uncertain: acted,
           url: endpoint,
         });
       }
       try {
         return await this.#once(api, url, endpoint, payload, timeoutMs);
       } catch (error) {
-        const transient =
-          error instanceof WechatUnavailableError ||
-          (error instanceof WechatApiError && error.kind === 'busy');
-        if (!transient || attempt >= attempts) throw error;
+        const unanswered = error instanceof WechatUnavailableError;
+        if (unanswered && error.uncertain) acted = true;
+        if (acted && error instanceof WechatApiError) error.afterLostAnswer = true;
+        // -1 means WeChat did nothing, so even a single-use call may be sent again; a call that got no
+        // answer may have acted, so a single-use one is not.
+        const busy = error instanceof WechatApiError && error.kind === 'busy';
+        const retryable = busy || (unanswered && !options.singleUse);
+        if (!retryable || attempt >= attempts) throw error;
         const pause = this.#options.retryDelayMs * attempt;
         if (this.#attemptTimeout() - pause < MIN_CALL_BUDGET_MS) throw error;
         await sleep(pause);

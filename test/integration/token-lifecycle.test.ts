@@ -277,7 +277,7 @@ describe('authorization codes', () => {
   it('keeps a code pending when WeChat is busy and exchanges it on the next scheduled run', async () => {
     await h.simulator.pushTicket();
     const code = h.simulator.authorize(MERCHANT);
-    h.simulator.failNext('api_query_auth', { errcode: -1 });
+    h.simulator.failNext('api_query_auth', { errcode: -1 }, 2);
     const response = await fetch(
       `${h.service.url}/authorize/callback?auth_code=${code}&expires_in=600`
     );

@@ -248,6 +248,34 @@ describe('api_query_auth is never repeated; a lost answer is recovered', () => {
     });
   });
 
+  it('recovers a code that expired while WeChat was only busy, instead of losing the authorization', async () => {
+    let queryAuthCalls = 0;
+    const { ctx, clock, store } = await tokenContext({
+      apiQueryAuth: async () => {
+        queryAuthCalls += 1;
+        throw wechatError('api_query_auth', -1, 'busy');
+      },
+      apiGetAuthorizerInfo: async () => info(),
+    });
+    await exchangeAuthCode(
+      ctx,
+      {
+        code,
+        expiresAt: T0 + 10 * MINUTE,
+        receivedAt: T0,
+        source: 'push',
+        authorizerAppId: 'wxnewmerchant0001',
+      },
+      { wait: false }
+    ).catch(() => undefined);
+    clock.now = T0 + 5 * MINUTE;
+    await exchangePendingAuthCodes(ctx);
+    clock.now = T0 + 10 * MINUTE;
+    expect(await exchangePendingAuthCodes(ctx)).toMatchObject({ exchanged: 1, expired: 0 });
+    expect(queryAuthCalls).toBe(2);
+    expect((await store.getAuthorizer(C, 'wxnewmerchant0001'))?.status).toBe('active');
+  });
+
   it('still ends a redirect code WeChat calls invalid (61009) on its first attempt', async () => {
     const { ctx } = await tokenContext({
       apiQueryAuth: async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   EmptyCredentialError,
+  isUncertainOutcome,
   WechatApiError,
   type WechatErrorKind,
   WechatUnavailableError,
@@ -299,6 +300,32 @@ describe('HttpComponentApi and uncertain outcomes', () => {
     expect(error).toBeInstanceOf(WechatUnavailableError);
     expect(error).toMatchObject({ uncertain: true });
     expect(sent).toHaveLength(1);
+  });
+
+  it('sends a single-use call again after -1 (WeChat did nothing), but never after a lost answer', async () => {
+    const { sent, fetchStub } = scriptedFetch(
+      jsonResponse({ errcode: -1, errmsg: 'system error' }),
+      jsonResponse({ authorization_info: { authorizer_appid: 'wxf8b4f85f3a794e77' } })
+    );
+    const answer = await client(fetchStub).apiQueryAuth('ct', 'queryauthcode@@@x');
+    expect(answer.authorization_info.authorizer_appid).toBe('wxf8b4f85f3a794e77');
+    expect(sent).toHaveLength(2);
+  });
+
+  it('marks an answer that follows a lost attempt as uncertain: the lost one may have acted', async () => {
+    const { fetchStub } = scriptedFetch(
+      new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } }),
+      jsonResponse({ errcode: 61023, errmsg: 'refresh_token is invalid' })
+    );
+    const error = await client(fetchStub)
+      .apiAuthorizerToken('ct', 'wxf8b4f85f3a794e77', 'refresh')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WechatApiError);
+    expect(isUncertainOutcome(error)).toBe(true);
+    const plain = await client(scriptedFetch(jsonResponse({ errcode: 61023 })).fetchStub)
+      .apiAuthorizerToken('ct', 'wxf8b4f85f3a794e77', 'refresh')
+      .catch((e: unknown) => e);
+    expect(isUncertainOutcome(plain)).toBe(false);
   });
 
   it('calls a refused connection certain (nothing reached WeChat) and names the URL without its token', async () => {
