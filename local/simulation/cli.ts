@@ -40,6 +40,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const { days, seeds, quiet } = parseArgs(argv);
   const verbose = argv.includes('--trace');
   const reports: SimulationReport[] = [];
+  const failures: SimulationFailure[] = [];
   for (const seed of seeds) {
     const started = performance.now();
     try {
@@ -52,17 +53,18 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.log(`${line(report)} (${Math.round((performance.now() - started) / 1000)} s)`);
     } catch (error) {
       if (!(error instanceof SimulationFailure)) throw error;
+      failures.push(error);
       console.error(`FAILED ${error.message}`);
       if (verbose) console.error(error.trace.map((l) => `  ${l}`).join('\n'));
       console.error(`replay: npm run simulate -- --days ${days} --seed ${seed}`);
-      return 1;
     }
   }
   const served = reports.reduce((sum, r) => sum + r.tokensServed, 0);
+  const perTokenDay = reports.map((r) => r.authorizerCallsPerTokenDay);
   console.log(
-    `${reports.length} seeds × ${days} days passed: ${served} tokens served, 0 early deaths, 0 authorizers lost`
+    `${reports.length} of ${seeds.length} seeds × ${days} days passed: ${served} tokens served, 0 early deaths, 0 authorizers lost, ${Math.min(...perTokenDay)}–${Math.max(...perTokenDay)} api_authorizer_token calls per token-day`
   );
-  return 0;
+  return failures.length ? 1 : 0;
 }
 
 const entry = process.argv[1];

@@ -168,6 +168,12 @@ export function checkAnswer(
   elapsedMs: number,
   now: number
 ): { accessToken: string; expiresAt: number } | { code: string } {
+  if (typeof answer.functionError === 'string') {
+    fail(
+      answer.functionError === 'TimeoutError' ? 'answer before the deadline' : 'answer well-formed',
+      `get-token gave no answer: a function error (${answer.functionError})`
+    );
+  }
   if (elapsedMs > GET_TOKEN_TIMEOUT_MS) {
     fail(
       'answer before the deadline',

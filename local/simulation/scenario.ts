@@ -118,8 +118,9 @@ export class Scenario {
       this.world.simulator.rotateRefreshToken(merchant.appId);
       this.ledger.event(merchant.appId, now);
       this.ledger.note(now, `WeChat rotates ${merchant.appId}'s refresh token`);
-      // The recovery that follows (61023 → the list) meets a malformed list answer half of the time.
-      if (this.random.chance(0.5)) this.#fault('malformed', 1, 'api_get_authorizer_list');
+      // The recovery that follows (61023 → the list) meets a malformed list answer half of the time (twice,
+      // in case the reconciliation reads the list first).
+      if (this.random.chance(0.5)) this.#fault('malformed', 2, 'api_get_authorizer_list');
     }
     if (happens(RATES.listWithoutRefreshToken) && active.length > 0) {
       const { appId } = this.random.pick(active);
@@ -163,7 +164,13 @@ export class Scenario {
     this.#deferred.push({ at, run });
   }
 
+  /**
+   * Queues a fault for the next call(s) of `api`. A fault of that API not yet met is dropped first: faults
+   * model a moment of trouble, and ones queued on a rarely called API would otherwise pile up over simulated
+   * weeks into an outage no WeChat has.
+   */
   #fault(fault: Fault, times = 1, api: ApiName = this.random.pick(FAULTY_APIS)) {
+    this.world.simulator.clearFaults(api);
     this.world.simulator.failNext(api, fault, times);
     this.ledger.fault(this.world.now(), api);
     this.ledger.note(this.world.now(), `fault ${api} ${JSON.stringify(fault)} ×${times}`);

@@ -44,7 +44,10 @@ export interface World {
   readonly componentAppId: string;
   now(): number;
   advance(ms: number): Promise<void>;
-  /** get-token as Lambda invokes it; `elapsedMs` is the real time it took. */
+  /**
+   * get-token as Lambda invokes it; `elapsedMs` is the real time it took. A thrown error (Lambda's function
+   * error, a timeout included) comes back as `{functionError: <name>}`.
+   */
   getToken(request: unknown): Promise<{ answer: Record<string, unknown>; elapsedMs: number }>;
   /** One scheduled run (`{}`), or the reconciliation (`{job: 'reconcile'}`). */
   refresh(job?: 'reconcile'): Promise<unknown>;
@@ -118,7 +121,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     },
     async getToken(request) {
       const started = performance.now();
-      const answer = await invoke(request);
+      // A throw is what Lambda reports as a function error (a timeout included): no answer at all.
+      const answer = await invoke(request).catch((error: unknown) => ({
+        functionError: (error as Error | undefined)?.name ?? 'Error',
+      }));
       return { answer, elapsedMs: performance.now() - started };
     },
     async refresh(job) {

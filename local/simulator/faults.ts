@@ -36,8 +36,10 @@ export class FaultQueue {
     return undefined;
   }
 
-  clear(): void {
-    this.#queues.clear();
+  /** Drops the queued faults of `api` ('*' included), or all of them. */
+  clear(api?: ApiName | '*'): void {
+    if (api === undefined) this.#queues.clear();
+    else this.#queues.delete(api);
   }
 }
 

@@ -130,8 +130,8 @@ export class Simulator implements WechatSimulator {
   failNext(api: ApiName | '*', fault: Fault, times = 1): void {
     this.#server.faults.add(api, fault, times);
   }
-  clearFaults(): void {
-    this.#server.faults.clear();
+  clearFaults(api?: ApiName | '*'): void {
+    this.#server.faults.clear(api);
   }
 
   // --- inspection --------------------------------------------------------------------------------------

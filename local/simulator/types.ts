@@ -234,7 +234,8 @@ export interface WechatSimulator {
   resumePushes(): void;
   /** Queues `fault` for the next `times` (default 1) calls of `api` ('*' = any API; specific queues first). */
   failNext(api: ApiName | '*', fault: Fault, times?: number): void;
-  clearFaults(): void;
+  /** Drops the faults queued for `api` (default: every API). */
+  clearFaults(api?: ApiName | '*'): void;
   /** false: every API answers 61004 `access clientip is not registered requestIP: <egressIp> rid: …`. */
   setWhitelisted(ok: boolean): void;
   /** WeChat-side change: the stored refresh token becomes invalid at once (61023); the list shows the new one. */
