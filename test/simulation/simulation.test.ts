@@ -8,17 +8,25 @@ import { SimulationFailure, simulate } from '../../local/simulation/simulate';
  */
 const SEEDS = [11, 23, 37];
 const DAYS = 3;
+/** A simulated day is a few seconds of real time here; room for a loaded machine. */
+const TIMEOUT_MS = 300_000;
 
 describe('a simulated operation of the service', () => {
-  it.each(SEEDS)('keeps every invariant for %i days with seed %i', async (seed) => {
-    const report = await simulate({ seed, days: DAYS });
-    expect(report).toMatchObject({ seed, days: DAYS, earlyDeaths: 0, authorizersLost: 0 });
-    expect(report.tokensServed).toBeGreaterThan(50);
-    expect(report.faultsInjected).toBeGreaterThan(0);
-    expect(report.authorizerCallsPerTokenDay).toBeGreaterThan(0);
-  });
+  it.each(SEEDS)(
+    `keeps every invariant for ${DAYS} days with seed %i`,
+    { timeout: TIMEOUT_MS },
+    async (seed) => {
+      const report = await simulate({ seed, days: DAYS });
+      expect(report).toMatchObject({ seed, days: DAYS, earlyDeaths: 0, authorizersLost: 0 });
+      expect(report.tokensServed).toBeGreaterThan(50);
+      expect(report.faultsInjected).toBeGreaterThan(0);
+      expect(report.authorizerCallsPerTokenDay).toBeGreaterThan(0);
+    }
+  );
 
-  it('replays the same events at the same simulated times for the same seed', async () => {
+  it('replays the same events at the same simulated times for the same seed', {
+    timeout: TIMEOUT_MS,
+  }, async () => {
     const first = await simulate({ seed: 5, days: 1 });
     const again = await simulate({ seed: 5, days: 1 });
     const other = await simulate({ seed: 6, days: 1 });
@@ -26,7 +34,9 @@ describe('a simulated operation of the service', () => {
     expect(other.events).not.toEqual(first.events);
   });
 
-  it('names the broken invariant, the seed and the step when the service over-promises', async () => {
+  it('names the broken invariant, the seed and the step when the service over-promises', {
+    timeout: TIMEOUT_MS,
+  }, async () => {
     const failure = await simulate({
       seed: 3,
       days: 1,
@@ -45,7 +55,7 @@ describe('a simulated operation of the service', () => {
     );
   });
 
-  it('catches an answer that comes after the deadline', async () => {
+  it('catches an answer that comes after the deadline', { timeout: TIMEOUT_MS }, async () => {
     const failure = await simulate({
       seed: 3,
       days: 1,
