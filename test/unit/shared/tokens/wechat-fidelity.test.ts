@@ -158,6 +158,14 @@ describe('a failing renewal is not retried by every caller', () => {
 
 describe('api_query_auth is never repeated; a lost answer is recovered', () => {
   const code = 'queryauthcode@@@lost';
+  /** The code as it reaches us: by push (naming the merchant) or by the redirect (naming nobody). */
+  const arrived = (source: 'push' | 'redirect') => ({
+    code,
+    expiresAt: T0 + 10 * MINUTE,
+    receivedAt: T0,
+    source,
+    ...(source === 'push' ? { authorizerAppId: 'wxnewmerchant0001' } : {}),
+  });
   const info = (refreshToken = 'refresh-recovered') => ({
     authorizer_info: { nick_name: 'Shop' },
     authorization_info: {
@@ -203,17 +211,7 @@ describe('api_query_auth is never repeated; a lost answer is recovered', () => {
       },
       apiGetAuthorizerInfo: async () => info(),
     });
-    await exchangeAuthCode(
-      ctx,
-      {
-        code,
-        expiresAt: T0 + 10 * MINUTE,
-        receivedAt: T0,
-        source: 'push',
-        authorizerAppId: 'wxnewmerchant0001',
-      },
-      { wait: false }
-    ).catch(() => undefined);
+    await exchangeAuthCode(ctx, arrived('push'), { wait: false }).catch(() => undefined);
     clock.now = T0 + 2 * MINUTE;
     expect(await exchangePendingAuthCodes(ctx)).toMatchObject({ exchanged: 1 });
     expect(queryAuthCalls).toBe(1);
@@ -231,12 +229,7 @@ describe('api_query_auth is never repeated; a lost answer is recovered', () => {
           { authorizer_appid: 'wxnewmerchant0001', refresh_token: 'r-new', auth_time: T0 / 1000 }
         ),
     });
-    await exchangeAuthCode(ctx, {
-      code,
-      expiresAt: T0 + 10 * MINUTE,
-      receivedAt: T0,
-      source: 'redirect',
-    }).catch(() => undefined);
+    await exchangeAuthCode(ctx, arrived('redirect')).catch(() => undefined);
     clock.now = T0 + MINUTE + 1;
     await exchangePendingAuthCodes(ctx);
     expect(await store.getAuthorizer(C, 'wxnewmerchant0001')).toBeUndefined();
@@ -257,17 +250,7 @@ describe('api_query_auth is never repeated; a lost answer is recovered', () => {
       },
       apiGetAuthorizerInfo: async () => info(),
     });
-    await exchangeAuthCode(
-      ctx,
-      {
-        code,
-        expiresAt: T0 + 10 * MINUTE,
-        receivedAt: T0,
-        source: 'push',
-        authorizerAppId: 'wxnewmerchant0001',
-      },
-      { wait: false }
-    ).catch(() => undefined);
+    await exchangeAuthCode(ctx, arrived('push'), { wait: false }).catch(() => undefined);
     clock.now = T0 + 5 * MINUTE;
     await exchangePendingAuthCodes(ctx);
     clock.now = T0 + 10 * MINUTE;
