@@ -41,7 +41,7 @@ const RATES = {
   pushesStop: 0.2,
   otherPushes: 1.5,
   forgedPushes: 2,
-  misbehavingCaller: 0.15,
+  misbehavingCaller: 0.5,
 };
 
 const FAULTY_APIS: readonly ApiName[] = [
