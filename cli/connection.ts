@@ -1,5 +1,6 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import { systemCode, UNREACHABLE_CODES } from '../client/src/errors';
 import type { Target } from './args';
 
 /** The stack output that names the refresh function (`infra/token-service-stack.ts`). */
@@ -28,31 +29,10 @@ export class CliError extends Error {
 /** Sends one job to the refresh function and returns its answer; a coded refusal is thrown. */
 export type Invoke = (job: Record<string, unknown>) => Promise<unknown>;
 
-/** Node's error codes for an endpoint that cannot be reached or drops the connection. */
-const UNREACHABLE = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ETIMEDOUT',
-  'EPIPE',
-]);
-
-function systemCode(error: unknown): string | undefined {
-  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
 /** What an AWS SDK call threw, as a `CliError`: translated once, where it enters. */
 function fromAwsError(error: unknown, code: 'invoke_failed' | 'stack_lookup_failed'): CliError {
   const system = systemCode(error);
-  if (system && UNREACHABLE.has(system)) {
+  if (system && (UNREACHABLE_CODES.has(system) || system === 'ETIMEDOUT')) {
     return new CliError('endpoint_unreachable', `the AWS endpoint is unreachable (${system})`);
   }
   const { name, message } = error instanceof Error ? error : new Error(String(error));

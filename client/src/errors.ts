@@ -52,8 +52,11 @@ export class TokenServiceError extends Error {
   }
 }
 
-/** Node's error codes for a peer that cannot be reached or drops the connection. */
-const UNREACHABLE = new Set([
+/**
+ * Node's error codes for a peer that cannot be reached or drops the connection (`ETIMEDOUT` is a timeout to
+ * the client, unreachable to the operations CLI). Shared with `cli/connection.ts`.
+ */
+export const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'ENOTFOUND',
@@ -66,7 +69,11 @@ const UNREACHABLE = new Set([
 /** AWS error names for a throttled invoke (Lambda answers 429 `TooManyRequestsException`). */
 const THROTTLED = /TooManyRequests|Throttl|ProvisionedConcurrency|ResourceConflict/;
 
-function systemCode(error: unknown): string | undefined {
+/**
+ * The Node system error code (`ECONNREFUSED`, …) an AWS SDK error carries, itself or in its `cause` chain:
+ * the SDK wraps socket errors, so the code is not always on the outer error.
+ */
+export function systemCode(error: unknown): string | undefined {
   for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') return code;
@@ -87,7 +94,7 @@ export function fromInvokeError(error: unknown): TokenServiceError {
     return new TokenServiceError('timeout', 'get-token did not answer in time', { cause: error });
   }
   const code = systemCode(error);
-  if (code && UNREACHABLE.has(code)) {
+  if (code && UNREACHABLE_CODES.has(code)) {
     return new TokenServiceError(
       'endpoint_unreachable',
       `the Lambda endpoint is unreachable (${code})`,
