@@ -1,3 +1,5 @@
+import type { Deps } from '../../functions/lib/deps';
+import type { TokenStore } from '../../shared/store/token-store';
 import type { TokenContext } from '../../shared/tokens/context';
 import type { ComponentApi } from '../../shared/wechat/api-client';
 import { fakeComponentApi } from './fake-component-api';
@@ -57,4 +59,31 @@ export async function tokenContext(
     T0
   );
   return { ctx, store, clock, log: ctx.log as ReturnType<typeof recordingLog> };
+}
+
+/**
+ * A handler's `Deps` over `store` and a fake WeChat made of `methods`, at a fixed time `now`, with recording
+ * log and metrics: what a function test needs that `tokenContext` does not (config, message crypto).
+ */
+export function handlerDeps(
+  store: TokenStore,
+  methods: Partial<ComponentApi> = {},
+  now = T0
+): Deps & { log: ReturnType<typeof recordingLog> } {
+  return {
+    componentAppId: COMPONENT_APPID,
+    store,
+    api: fakeComponentApi(methods),
+    secrets: async () => ({ componentAppSecret: 's', token: 't', encodingAesKey: 'k'.repeat(43) }),
+    clock: () => now,
+    log: recordingLog(),
+    metrics: recordingMetrics(),
+    sleep: async () => {},
+    ticketPush: {},
+    newLeaseOwner: () => 'owner',
+    config: {} as Deps['config'],
+    msgCrypto: async () => {
+      throw new Error('not used');
+    },
+  };
 }

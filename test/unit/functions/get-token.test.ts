@@ -3,32 +3,15 @@ import { createHandler, makeHandler, parseGetTokenRequest } from '../../../funct
 import type { Deps } from '../../../functions/lib/deps';
 import { inLambda } from '../../../functions/lib/invoked';
 import { InvalidRequestError, UpstreamUnavailableError } from '../../../shared/errors';
-import { fakeComponentApi } from '../../support/fake-component-api';
 import { MemoryTokenStore } from '../../support/memory-token-store';
-import { recordingLog, recordingMetrics } from '../../support/recorders';
+import { COMPONENT_APPID, handlerDeps, T0 } from '../../support/token-context';
 
-const C = 'wxcomponent000001';
+const C = COMPONENT_APPID;
 const A = 'wxauthorizer00001';
-const NOW = 1_800_000_000_000;
+const NOW = T0;
 
-function depsWith(store: MemoryTokenStore, api: Partial<Deps['api']> = {}): Deps {
-  return {
-    componentAppId: C,
-    store,
-    api: fakeComponentApi(api),
-    secrets: async () => ({ componentAppSecret: 's', token: 't', encodingAesKey: 'k'.repeat(43) }),
-    clock: () => NOW,
-    log: recordingLog(),
-    metrics: recordingMetrics(),
-    sleep: async () => {},
-    ticketPush: {},
-    newLeaseOwner: () => 'owner',
-    config: {} as Deps['config'],
-    msgCrypto: async () => {
-      throw new Error('not used');
-    },
-  };
-}
+const depsWith = (store: MemoryTokenStore, api: Partial<Deps['api']> = {}) =>
+  handlerDeps(store, api, NOW);
 
 async function storeWithAuthorizer(expiresAt = NOW + 3_600_000) {
   const store = new MemoryTokenStore();

@@ -2,34 +2,18 @@ import { describe, expect, it } from 'vitest';
 import type { Deps } from '../../../functions/lib/deps';
 import { createHandler, SystemicRefreshError } from '../../../functions/refresh';
 import { WechatApiError } from '../../../shared/errors';
-import { fakeComponentApi } from '../../support/fake-component-api';
 import { MemoryTokenStore } from '../../support/memory-token-store';
-import { type RecordedLog, recordingLog, recordingMetrics } from '../../support/recorders';
+import type { RecordedLog } from '../../support/recorders';
+import { COMPONENT_APPID, handlerDeps, T0 } from '../../support/token-context';
 
-const C = 'wxcomponent000001';
-const NOW = 1_800_000_000_000;
+const C = COMPONENT_APPID;
+const NOW = T0;
 const context = { getRemainingTimeInMillis: () => 60_000 };
 
 function setup(api: Partial<Deps['api']> = {}) {
   const store = new MemoryTokenStore();
-  const log = recordingLog();
-  const deps: Deps = {
-    componentAppId: C,
-    store,
-    api: fakeComponentApi(api),
-    secrets: async () => ({ componentAppSecret: 's', token: 't', encodingAesKey: 'k'.repeat(43) }),
-    clock: () => NOW,
-    log,
-    metrics: recordingMetrics(),
-    sleep: async () => {},
-    ticketPush: {},
-    newLeaseOwner: () => 'owner',
-    config: {} as Deps['config'],
-    msgCrypto: async () => {
-      throw new Error('not used');
-    },
-  };
-  return { store, log, handler: createHandler(async () => deps) };
+  const deps = handlerDeps(store, api, NOW);
+  return { store, log: deps.log, handler: createHandler(async () => deps) };
 }
 
 const refusals = (log: RecordedLog) =>
