@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { AuthCodeExpiredError, errorCode, InvalidRequestError } from '../shared/errors';
 import { exchangeAuthCode } from '../shared/tokens/auth-codes';
+import { AUTH_CODE_MAX_LIFETIME_MS } from '../shared/tokens/policy';
 import { publicRouteBudget, spendPublicBudget } from '../shared/tokens/public-budget';
 import { forInvocation, type InvocationContext, workBudget } from './lib/deadline';
 import { type GetDeps, getDeps } from './lib/deps';
@@ -18,8 +19,6 @@ import { authorizedPage, busyPage, expiredPage, pendingPage, viewerOf } from './
 export const AUTH_CODE_SHAPE = /^queryauthcode@@@[A-Za-z0-9_-]{16,256}$/;
 /** WeChat's redirect always says how long the code lives, in seconds (600 documented, 3600 seen). */
 const EXPIRES_IN = /^[1-9]\d{0,4}$/;
-/** Whatever the redirect claims, a code is not kept pending longer than this. */
-const MAX_CODE_LIFETIME_MS = 3_600_000;
 
 function readCallbackQuery(event: APIGatewayProxyEventV2) {
   const query = event.queryStringParameters ?? {};
@@ -30,7 +29,7 @@ function readCallbackQuery(event: APIGatewayProxyEventV2) {
   const expiresIn = query.expires_in;
   if (expiresIn === undefined) throw new InvalidRequestError('expires_in is missing');
   if (!EXPIRES_IN.test(expiresIn)) throw new InvalidRequestError('expires_in is malformed');
-  return { code, lifetimeMs: Math.min(Number(expiresIn) * 1000, MAX_CODE_LIFETIME_MS) };
+  return { code, lifetimeMs: Math.min(Number(expiresIn) * 1000, AUTH_CODE_MAX_LIFETIME_MS) };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Clock } from './clock';
 import { ConfigError } from './errors';
+import { SECRET_CACHE_MS } from './tokens/policy';
 
 /**
  * The platform's AppSecret (`COMPONENT_SECRET_ID`, JSON `{"componentAppSecret":"…"}`): every function may
@@ -67,9 +68,6 @@ export function parseMessageSecret(json: string | undefined): MessageSecret {
     ...(typeof previous === 'string' && previous ? { previousEncodingAesKey: previous } : {}),
   };
 }
-
-/** How long a fetched secret is reused before Secrets Manager is asked again. */
-export const SECRET_CACHE_MS = 5 * 60 * 1000;
 
 /**
  * A lazy, cached reader of one secret. Nothing is fetched until the first call; concurrent callers share

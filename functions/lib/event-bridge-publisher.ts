@@ -1,15 +1,11 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LIFECYCLE_EVENT_SOURCE, type LifecycleEvent } from '../../shared/events/lifecycle-event';
 import type { EventPublisher, PublishOutcome } from '../../shared/events/publisher';
+import { EVENT_PUBLISH_TIMEOUT_MS } from '../../shared/tokens/policy';
 
 /** PutEvents takes at most 10 entries per call. */
 const PUT_EVENTS_MAX_ENTRIES = 10;
-/**
- * A publish runs inline after a state change (WeChat waits 5 s for the answer to a push), and whatever
- * fails is retried by the scheduled flush: so at most two attempts of a second each (PutEvents answers in
- * milliseconds), not the SDK's defaults, under which a request that gets no answer only logs a warning.
- */
-const PUBLISH_TIMEOUT_MS = 1_000;
+/** Attempts per publish (see `EVENT_EVENT_PUBLISH_TIMEOUT_MS`). */
 const PUBLISH_ATTEMPTS = 2;
 
 export interface EventBridgePublisherOptions {
@@ -45,8 +41,8 @@ export function eventBridgePublisher(options: EventBridgePublisherOptions): Even
     client ??= new sdk.EventBridgeClient({
       maxAttempts: PUBLISH_ATTEMPTS,
       requestHandler: {
-        requestTimeout: PUBLISH_TIMEOUT_MS,
-        connectionTimeout: PUBLISH_TIMEOUT_MS,
+        requestTimeout: EVENT_PUBLISH_TIMEOUT_MS,
+        connectionTimeout: EVENT_PUBLISH_TIMEOUT_MS,
         throwOnRequestTimeout: true,
       },
     });

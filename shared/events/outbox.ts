@@ -2,6 +2,7 @@ import type { Clock } from '../clock';
 import { errorCode } from '../errors';
 import type { Log } from '../log';
 import type { AuthorizerRecord, OutboxEventRecord, TokenStore } from '../store/token-store';
+import { EVENT_PUBLISH_GRACE_MS } from '../tokens/policy';
 import {
   authorizationEventType,
   type LifecycleChange,
@@ -31,12 +32,6 @@ import type { EventPublisher } from './publisher';
  * @see https://docs.aws.amazon.com/prescriptive-guidance/latest/cloud-design-patterns/transactional-outbox.html
  */
 
-/**
- * How long the code that recorded an event has to publish it before the scheduled flush takes it over: far
- * more than a PutEvents call with its retries, so the two rarely both publish it (a double publish is
- * harmless: same id).
- */
-export const EVENT_PUBLISH_GRACE_MS = 60_000;
 /** Due events one flush query reads; the flush reads again while pages come back full. */
 export const EVENT_FLUSH_PAGE = 100;
 

@@ -8,6 +8,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { ConcurrentUpdateError, InvalidRequestError, StoreUnavailableError } from '../errors';
+import { TICKET_LIFETIME_MS } from '../tokens/policy';
 import {
   authCodeDueKey,
   authorizerDueKey,
@@ -36,7 +37,6 @@ import type {
 
 /** Items are kept this long after they stop mattering, for diagnosis, then DynamoDB's TTL removes them. */
 const RETENTION_SECONDS = 7 * 24 * 3600;
-const TICKET_LIFETIME_MS = 12 * 3600 * 1000;
 /** A budget count is useless once its window closed; an hour later DynamoDB's TTL may remove it. */
 const BUDGET_RETENTION_SECONDS = 3600;
 

@@ -112,6 +112,25 @@ export const AUTH_CODE_PUSH_WAIT_MS = 2 * MINUTE;
  */
 export const UNLISTED_REFRESH_TOKEN_RETRY_MS = 1 * HOUR;
 
+/** Whatever a redirect claims (`expires_in`), a code is not kept pending longer than this. */
+export const AUTH_CODE_MAX_LIFETIME_MS = 1 * HOUR;
+
+/**
+ * How long the code that recorded a lifecycle event has to publish it before the scheduled flush takes it
+ * over: far more than a PutEvents call with its retries, so the two rarely both publish it (a double publish
+ * is harmless: same id).
+ */
+export const EVENT_PUBLISH_GRACE_MS = 1 * MINUTE;
+/**
+ * A publish runs inline after a state change (WeChat waits 5 s for the answer to a push), and whatever
+ * fails is retried by the scheduled flush: so at most two attempts of a second each (PutEvents answers in
+ * milliseconds), not the SDK's defaults, under which a request that gets no answer only logs a warning.
+ */
+export const EVENT_PUBLISH_TIMEOUT_MS = 1 * SECOND;
+
+/** How long a fetched secret is reused before Secrets Manager is asked again (rotation takes this long). */
+export const SECRET_CACHE_MS = 5 * MINUTE;
+
 /** `api_get_authorizer_list` returns at most 500 per page. */
 export const AUTHORIZER_LIST_PAGE = 500;
 

@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { LifecycleChange } from '../../../../shared/events/lifecycle-event';
 import {
   EVENT_FLUSH_PAGE,
-  EVENT_PUBLISH_GRACE_MS,
   type EventContext,
   emitLifecycleEvent,
   flushLifecycleEvents,
 } from '../../../../shared/events/outbox';
 import type { EventPublisher } from '../../../../shared/events/publisher';
 import type { TokenStore } from '../../../../shared/store/token-store';
+import { EVENT_PUBLISH_GRACE_MS } from '../../../../shared/tokens/policy';
 import { MemoryTokenStore } from '../../../support/memory-token-store';
 import { recordingLog } from '../../../support/recorders';
 import { recordingPublisher } from '../../../support/recording-publisher';
