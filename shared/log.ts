@@ -151,6 +151,10 @@ export const MetricName = {
   RefreshTokenRecovered: 'RefreshTokenRecovered',
   AuthorizationCompleted: 'AuthorizationCompleted',
   CallbackRejected: 'CallbackRejected',
+  /** Due lifecycle events the scheduled flush could not publish (EventBridge refused or did not answer). */
+  LifecycleEventsUnpublished: 'LifecycleEventsUnpublished',
+  /** A lifecycle event whose outbox write failed: it will never be published. */
+  LifecycleEventLost: 'LifecycleEventLost',
 } as const;
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
 

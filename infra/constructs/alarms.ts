@@ -174,6 +174,27 @@ export class ServiceAlarms extends Construct {
         "A merchant's refresh token is gone for good. First: find the authorizer appid in the refresh " +
         'logs and send the merchant the authorization page again.',
     });
+    this.add('LifecycleEventsStuck', {
+      metric: serviceMetric(METRIC.lifecycleEventsUnpublished, 'Sum', FIVE_MINUTES),
+      threshold: 1,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        'Lifecycle events have waited in the outbox for 15 minutes: every scheduled flush fails to publish ' +
+        'them, so subscribers miss authorizations and revocations (none is lost; they go out once the bus ' +
+        'accepts them). First: read the refresh log’s “lifecycle events not published” lines, then check ' +
+        'the bus and the functions’ events:PutEvents grant.',
+    });
+    this.add('LifecycleEventLost', {
+      ...atLeastOnce,
+      metric: serviceMetric(METRIC.lifecycleEventLost, 'Sum', FIVE_MINUTES),
+      alarmDescription:
+        'A lifecycle event could not be recorded after its state change and will never be published (the ' +
+        'state itself is stored). First: find “lifecycle event could not be recorded” in the logs (kind, ' +
+        'authorizerAppId, code) and tell the subscribers; then check the table’s throttling.',
+    });
     this.add('DeadLetters', {
       ...atLeastOnce,
       metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({

@@ -20,4 +20,8 @@ export const METRIC = {
   whitelistRejected: 'WhitelistRejected',
   /** An authorizer's refresh token is gone for good; the merchant must authorize again. */
   needsReauthorization: 'NeedsReauthorization',
+  /** Due lifecycle events a scheduled flush could not publish; one every run while the bus refuses them. */
+  lifecycleEventsUnpublished: 'LifecycleEventsUnpublished',
+  /** A lifecycle event that could not be recorded in the outbox and will never be published. */
+  lifecycleEventLost: 'LifecycleEventLost',
 } as const;

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock';
 import { errorCode } from '../errors';
-import type { Log } from '../log';
+import { type Log, MetricName, type Metrics } from '../log';
 import type { AuthorizerRecord, OutboxEventRecord, TokenStore } from '../store/token-store';
 import { EVENT_PUBLISH_GRACE_MS } from '../tokens/policy';
 import {
@@ -42,6 +42,7 @@ export interface EventContext {
   events?: EventPublisher;
   clock: Clock;
   log: Log;
+  metrics: Metrics;
 }
 
 export interface FlushSummary {
@@ -112,6 +113,7 @@ export async function emitLifecycleEvent(ctx: EventContext, change: LifecycleCha
       ...logFields(event),
       code: errorCode(error),
     });
+    ctx.metrics.count(MetricName.LifecycleEventLost);
     return;
   }
   try {
@@ -197,6 +199,7 @@ export async function flushLifecycleEvents(
     });
   }
   if (summary.failed > 0) {
+    ctx.metrics.count(MetricName.LifecycleEventsUnpublished, summary.failed);
     ctx.log.warn('lifecycle events not published; the next scheduled run retries', { ...summary });
   } else if (summary.published > 0) {
     ctx.log.info('lifecycle events published by the scheduled flush', { ...summary });

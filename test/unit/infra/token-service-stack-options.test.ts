@@ -169,7 +169,7 @@ describe('TokenServiceStack with every optional context key (imports, one NAT pe
       TopicArn: { Ref: topicId },
     });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(FUNCTION_IDS.length + 11);
+    expect(alarms).toHaveLength(FUNCTION_IDS.length + 13);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
       expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);

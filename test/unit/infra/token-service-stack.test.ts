@@ -499,7 +499,7 @@ describe('TokenServiceStack with default context', () => {
     expect(readers).toEqual(['AuthEvent']);
   });
 
-  it('alarms on errors of every function, refresh failures, whitelist, tickets, reauthorization and DLQ', () => {
+  it('alarms on errors of every function, refresh failures, whitelist, tickets, reauthorization, events and DLQ', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
       (a) => a.Properties
     );
@@ -512,7 +512,12 @@ describe('TokenServiceStack with default context', () => {
       )
     );
     expect(byMetric('Errors')).toHaveLength(FUNCTION_IDS.length);
-    for (const name of ['WhitelistRejected', 'TicketUnavailable', 'NeedsReauthorization']) {
+    for (const name of [
+      'WhitelistRejected',
+      'TicketUnavailable',
+      'NeedsReauthorization',
+      'LifecycleEventLost',
+    ]) {
       expect(byMetric(name)[0], name).toMatchObject({
         Namespace: 'WeChatTokenService',
         Dimensions: [{ Name: 'service', Value: 'wechat-token-service' }],
@@ -520,6 +525,16 @@ describe('TokenServiceStack with default context', () => {
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       });
     }
+    // Events stuck for three scheduled flushes in a row, not one refused publish the next run retries.
+    expect(byMetric('LifecycleEventsUnpublished')[0]).toMatchObject({
+      Namespace: 'WeChatTokenService',
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      TreatMissingData: 'notBreaching',
+    });
     expect(byMetric('TicketAgeSeconds')[0]).toMatchObject({
       Statistic: 'Maximum',
       Threshold: 1800,
@@ -574,7 +589,7 @@ describe('TokenServiceStack with default context', () => {
     template.resourceCountIs('AWS::SNS::Subscription', 0);
     template.hasOutput('AlarmTopicArn', { Value: { Ref: topicId } });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(FUNCTION_IDS.length + 10);
+    expect(alarms).toHaveLength(FUNCTION_IDS.length + 12);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
       expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);

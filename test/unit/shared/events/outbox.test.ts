@@ -7,10 +7,11 @@ import {
   flushLifecycleEvents,
 } from '../../../../shared/events/outbox';
 import type { EventPublisher } from '../../../../shared/events/publisher';
+import { MetricName } from '../../../../shared/log';
 import type { TokenStore } from '../../../../shared/store/token-store';
 import { EVENT_PUBLISH_GRACE_MS } from '../../../../shared/tokens/policy';
 import { MemoryTokenStore } from '../../../support/memory-token-store';
-import { recordingLog } from '../../../support/recorders';
+import { recordingLog, recordingMetrics } from '../../../support/recorders';
 import { recordingPublisher } from '../../../support/recording-publisher';
 
 const C = 'wxcomponent000001';
@@ -21,14 +22,16 @@ function setup(options: { events?: EventPublisher | null; store?: TokenStore } =
   const publisher = recordingPublisher();
   const clock = { now: T0 };
   const log = recordingLog();
+  const metrics = recordingMetrics();
   const ctx: EventContext = {
     componentAppId: C,
     store: options.store ?? store,
     ...(options.events === null ? {} : { events: options.events ?? publisher }),
     clock: () => clock.now,
     log,
+    metrics,
   };
-  return { ctx, store, publisher, clock, log };
+  return { ctx, store, publisher, clock, log, metrics };
 }
 
 const change = (authorizerAppId: string, at = T0): LifecycleChange => ({
@@ -98,9 +101,10 @@ describe('emitLifecycleEvent', () => {
   it('an outbox the store cannot write is logged as a lost event, never thrown', async () => {
     const broken = new MemoryTokenStore();
     broken.putOutboxEvent = () => Promise.reject(new Error('DynamoDB down'));
-    const { ctx, publisher, log } = setup({ store: broken });
+    const { ctx, publisher, log, metrics } = setup({ store: broken });
     await expect(emitLifecycleEvent(ctx, change('wxauthorizer00001'))).resolves.toBeUndefined();
     expect(publisher.attempts).toBe(0);
+    expect(metrics.total(MetricName.LifecycleEventLost)).toBe(1);
     expect(log.entries).toContainEqual(
       expect.objectContaining({
         level: 'error',
@@ -152,7 +156,7 @@ describe('flushLifecycleEvents', () => {
   });
 
   it('stops at the first refused publish, and the next run publishes what is left', async () => {
-    const { ctx, store, publisher, clock, log } = setup();
+    const { ctx, store, publisher, clock, log, metrics } = setup();
     for (let i = 0; i < EVENT_FLUSH_PAGE + 5; i += 1) await orphan(store, `e${i}`);
     clock.now = T0 + EVENT_PUBLISH_GRACE_MS;
     publisher.failNext();
@@ -162,10 +166,12 @@ describe('flushLifecycleEvents', () => {
     });
     expect(publisher.attempts).toBe(1);
     expect(log.text()).toContain('lifecycle events not published');
+    expect(metrics.total(MetricName.LifecycleEventsUnpublished)).toBe(EVENT_FLUSH_PAGE);
     expect(await flushLifecycleEvents(ctx, clock.now + 600_000)).toEqual({
       published: EVENT_FLUSH_PAGE + 5,
       failed: 0,
     });
+    expect(metrics.total(MetricName.LifecycleEventsUnpublished)).toBe(EVENT_FLUSH_PAGE);
     expect(new Set(publisher.published.map((e) => e.id)).size).toBe(EVENT_FLUSH_PAGE + 5);
   });
 
