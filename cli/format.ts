@@ -106,7 +106,8 @@ function sweep(summary: Partial<RefreshSummary>): string {
   ].join('; ');
 }
 
-function reconciliation(summary: Partial<ReconcileSummary>): string {
+function reconciliation(summary: Partial<ReconcileSummary> & { error?: string }): string {
+  if (summary.error) return `FAILED (${summary.error}): the sweeps retry it every 30 minutes`;
   return `${summary.listed ?? 0} listed, ${summary.imported ?? 0} imported, ${summary.reactivated ?? 0} reactivated, ${summary.failed ?? 0} failed${summary.truncated ? ' (truncated)' : ''}`;
 }
 

@@ -7,7 +7,7 @@ import {
   parseRefreshJob,
   type RefreshJob,
 } from '../shared/tokens/operator-jobs';
-import { reconcileAuthorizers } from '../shared/tokens/reconcile';
+import { reconcileAndRecord, retryIncompleteReconciliation } from '../shared/tokens/reconcile-runs';
 import { runScheduledRefresh } from '../shared/tokens/scheduled-refresh';
 import { forInvocation } from './lib/deadline';
 import { type Deps, type GetDeps, getDeps } from './lib/deps';
@@ -37,7 +37,8 @@ async function operate(d: Deps, job: OperatorJob) {
 
 /**
  * The scheduled refresh (EventBridge, every 5 minutes): ticket age, component token, every due authorizer,
- * pending authorization codes, within the invocation's remaining time. Returns and logs a summary, keeps it
+ * pending authorization codes, and a reconciliation that did not complete last time, within the invocation's
+ * remaining time. Returns and logs a summary, keeps it
  * for the operators' `status`, and fails the invocation when the platform itself is misconfigured (61004
  * whitelist, bad credentials).
  *
@@ -59,12 +60,7 @@ export const createHandler =
       if (!(error instanceof ServiceError)) throw error;
       return refused(d, error, undefined);
     }
-    if (job.job === 'reconcile') {
-      const reconciled = await reconcileAuthorizers(d, { deadline });
-      d.log.info('authorizer reconciliation finished', { ...reconciled });
-      await recordRun(d, 'reconcile', reconciled);
-      return reconciled;
-    }
+    if (job.job === 'reconcile') return reconcileAndRecord(d, { deadline });
     if (job.job !== 'sweep') return operate(d, job);
     const summary = await runScheduledRefresh(d, { deadline });
     const { failed, ...counts } = summary.authorizers;
@@ -89,6 +85,7 @@ export const createHandler =
         `scheduled refresh stopped: ${summary.systemicError} (see the whitelist/credentials runbook)`
       );
     }
+    await retryIncompleteReconciliation(d, { deadline });
     return summary;
   };
 

@@ -164,6 +164,13 @@ export function promisedExpiry(
  * re-authorization we missed reactivates a revoked record. One list page per 500 authorizers per run.
  */
 export const RECONCILE_INTERVAL_HOURS = 6;
+/**
+ * A reconciliation that failed, ran out of time or could not describe every listed authorizer is run again
+ * by the first sweep this long after it, not hours later at the next scheduled one: an authorization that
+ * reached us by neither channel waits for it. Long enough that a quota (45009) or outage costs two list
+ * calls an hour, not one per sweep.
+ */
+export const RECONCILE_RETRY_AFTER_MS = 30 * MINUTE;
 /** Pauses before retrying a list page that failed transiently within one reconciliation. */
 export const RECONCILE_RETRY_PAUSES_MS: readonly number[] = [500, 2 * SECOND, 5 * SECOND];
 

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { execute } from '../../../cli/commands';
-import { relative, span, table } from '../../../cli/format';
+import { relative, span, statusText, table } from '../../../cli/format';
 import type { StatusAnswer } from '../../../shared/tokens/operator-jobs';
 import { ROOT } from '../../e2e/sandbox-process';
 
@@ -99,6 +99,13 @@ describe('formatting for people', () => {
     expect(relative('2026-11-25T09:48:00.000Z', NOW)).toBe('12 min ago');
     expect(relative('2026-11-25T10:00:00.400Z', NOW)).toBe('just now');
     expect(relative(null, NOW)).toBe('-');
+  });
+
+  it('says a reconciliation failed rather than showing its missing counts as zeros', () => {
+    const failed = { finishedAt: '2026-11-25T09:50:00.000Z', summary: { error: 'wechat_quota' } };
+    expect(statusText({ ...status({}), lastReconcile: failed })).toMatch(
+      /\nlast reconcile +10 min ago: FAILED \(wechat_quota\): the sweeps retry it every 30 minutes$/
+    );
   });
 
   it('aligns every column to its widest cell', () => {

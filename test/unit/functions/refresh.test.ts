@@ -78,6 +78,94 @@ describe('the refresh handler’s jobs', () => {
     });
   });
 
+  describe('a reconciliation that did not complete', () => {
+    const A = 'wxauthorizer00001';
+    const MINUTE = 60_000;
+
+    /** A platform whose list answers 45009 while `quota.exhausted`, and lists A (never seen here) after. */
+    async function platform() {
+      const quota = { exhausted: true };
+      let listCalls = 0;
+      const store = new MemoryTokenStore();
+      const deps = handlerDeps(store, {
+        async apiGetAuthorizerList() {
+          listCalls += 1;
+          if (quota.exhausted) {
+            throw new WechatApiError('api_get_authorizer_list', 45009, 'api limit', 'quota');
+          }
+          return {
+            total_count: 1,
+            list: [{ authorizer_appid: A, refresh_token: 'listed-refresh', auth_time: NOW / 1000 }],
+          };
+        },
+      });
+      const clock = { now: NOW };
+      deps.clock = () => clock.now;
+      const componentRef = { kind: 'component_token', componentAppId: C } as const;
+      await store.claim(componentRef, 0, { owner: 'x', until: NOW + 1 }, NOW - 1);
+      await store.saveComponentToken(
+        C,
+        'x',
+        { accessToken: 'ct', expiresAt: NOW + 7e6, refreshAt: NOW + 6e6 },
+        NOW
+      );
+      await store.putTicket({ componentAppId: C, ticket: 't', createTime: NOW, receivedAt: NOW });
+      const handler = createHandler(async () => deps);
+      const sweep = () => handler({}, context);
+      return { store, quota, clock, handler, sweep, listCalls: () => listCalls };
+    }
+
+    it('records the failure and is retried by the first sweep 30 minutes later, not before', async () => {
+      const p = await platform();
+      await expect(p.handler({ job: 'reconcile' }, context)).rejects.toThrow(WechatApiError);
+      expect(JSON.parse((await p.store.getRunRecord(C, 'reconcile'))?.summary ?? '')).toEqual({
+        error: 'wechat_quota',
+      });
+      p.quota.exhausted = false;
+      p.clock.now = NOW + 25 * MINUTE;
+      await p.sweep();
+      expect(p.listCalls()).toBe(1);
+      expect(await p.store.getAuthorizer(C, A)).toBeUndefined();
+      p.clock.now = NOW + 30 * MINUTE;
+      await p.sweep();
+      expect(p.listCalls()).toBe(2);
+      expect(await p.store.getAuthorizer(C, A)).toMatchObject({ status: 'active' });
+      expect(JSON.parse((await p.store.getRunRecord(C, 'reconcile'))?.summary ?? '')).toMatchObject(
+        {
+          imported: 1,
+        }
+      );
+      p.clock.now = NOW + 90 * MINUTE;
+      await p.sweep();
+      expect(p.listCalls()).toBe(2);
+    });
+
+    it('a retry that fails again is recorded and tried 30 minutes later, without failing the sweep', async () => {
+      const p = await platform();
+      await expect(p.handler({ job: 'reconcile' }, context)).rejects.toThrow(WechatApiError);
+      p.clock.now = NOW + 30 * MINUTE;
+      await expect(p.sweep()).resolves.toMatchObject({ component: expect.any(String) });
+      expect(p.listCalls()).toBe(2);
+      p.clock.now = NOW + 55 * MINUTE;
+      await p.sweep();
+      expect(p.listCalls()).toBe(2);
+      p.quota.exhausted = false;
+      p.clock.now = NOW + 60 * MINUTE;
+      await p.sweep();
+      expect(p.listCalls()).toBe(3);
+      expect(await p.store.getAuthorizer(C, A)).toMatchObject({ status: 'active' });
+    });
+
+    it('a sweep does not reconcile when the last reconciliation completed', async () => {
+      const p = await platform();
+      p.quota.exhausted = false;
+      await p.handler({ job: 'reconcile' }, context);
+      p.clock.now = NOW + 3 * 60 * MINUTE;
+      await p.sweep();
+      expect(p.listCalls()).toBe(1);
+    });
+  });
+
   it('keeps the reconciliation’s summary', async () => {
     const { handler, store } = setup({
       async apiGetAuthorizerList() {

@@ -1,0 +1,60 @@
+import { errorCode } from '../errors';
+import type { TokenContext } from './context';
+import { recordRun } from './operations';
+import { RECONCILE_RETRY_AFTER_MS } from './policy';
+import { type ReconcileSummary, reconcileAuthorizers } from './reconcile';
+import { reportWechatFailure } from './report';
+
+/** What a reconciliation run records for the operators' `status` and for its own retry. */
+type RecordedReconcile = Partial<ReconcileSummary> & { error?: string };
+
+/**
+ * One reconciliation run (the schedule's `{"job":"reconcile"}`, or a retry): reconciles, logs the summary
+ * and records it; a run that fails records its error code before the error is rethrown, so the next sweep
+ * knows to retry it (see {@link retryIncompleteReconciliation}).
+ */
+export async function reconcileAndRecord(
+  ctx: TokenContext,
+  options: { deadline: number }
+): Promise<ReconcileSummary> {
+  let summary: ReconcileSummary;
+  try {
+    summary = await reconcileAuthorizers(ctx, options);
+  } catch (error) {
+    await recordRun(ctx, 'reconcile', { error: errorCode(error) } satisfies RecordedReconcile);
+    throw error;
+  }
+  ctx.log.info('authorizer reconciliation finished', { ...summary });
+  await recordRun(ctx, 'reconcile', summary);
+  return summary;
+}
+
+/** Whether a recorded reconciliation left something undone: it failed, ran out of time, or skipped some. */
+function incomplete(recorded: RecordedReconcile): boolean {
+  return recorded.error !== undefined || recorded.truncated === true || (recorded.failed ?? 0) > 0;
+}
+
+/**
+ * Called by every scheduled sweep: reruns the last reconciliation when it did not complete (a list answer
+ * of 45009 or a WeChat outage, the time budget, an authorizer WeChat could not describe) and
+ * `RECONCILE_RETRY_AFTER_MS` have passed since, instead of waiting for the next scheduled one hours later.
+ * That is how an authorization neither of whose channels reached us is imported within the schedule's
+ * interval even when the one reconciliation inside it failed. Costs one run-record read per sweep; never
+ * throws (a failed retry is logged, recorded and tried again later).
+ *
+ * @see https://developers.weixin.qq.com/doc/oplatform/openApi/authorization-management/api_getauthorizerlist
+ */
+export async function retryIncompleteReconciliation(
+  ctx: TokenContext,
+  options: { deadline: number }
+): Promise<ReconcileSummary | undefined> {
+  const last = await ctx.store.getRunRecord(ctx.componentAppId, 'reconcile');
+  if (!last || ctx.clock() - last.finishedAt < RECONCILE_RETRY_AFTER_MS) return undefined;
+  if (!incomplete(JSON.parse(last.summary) as RecordedReconcile)) return undefined;
+  try {
+    return await reconcileAndRecord(ctx, options);
+  } catch (error) {
+    reportWechatFailure(ctx, error, { step: 'reconcile_retry' });
+    return undefined;
+  }
+}
