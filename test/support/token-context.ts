@@ -11,6 +11,18 @@ export const AUTHORIZER_APPID = 'wxauthorizer00001';
 export const T0 = 1_800_000_000_000;
 export const MINUTE = 60_000;
 
+/** Stores a component token issued at `T0` (2 h life, renewal due 15 min before), as a running service has. */
+export async function storeComponentToken(store: TokenStore, accessToken = 'ct'): Promise<void> {
+  const componentRef = { kind: 'component_token', componentAppId: COMPONENT_APPID } as const;
+  await store.claim(componentRef, 0, { owner: 'setup', until: T0 + 1 }, T0 - 1);
+  await store.saveComponentToken(
+    COMPONENT_APPID,
+    'setup',
+    { accessToken, expiresAt: T0 + 7_200_000, refreshAt: T0 + 6_300_000 },
+    T0
+  );
+}
+
 /**
  * A `TokenContext` over the in-memory store and a fake WeChat made of `methods`, with a clock the test
  * moves (`clock.now`), and the stored component token and one active authorizer as a running service has.
@@ -36,14 +48,7 @@ export async function tokenContext(
     newLeaseOwner: () => `owner-${++owners}`,
     ticketPush: {},
   };
-  const componentRef = { kind: 'component_token', componentAppId: COMPONENT_APPID } as const;
-  await store.claim(componentRef, 0, { owner: 'setup', until: T0 + 1 }, T0 - 1);
-  await store.saveComponentToken(
-    COMPONENT_APPID,
-    'setup',
-    { accessToken: 'component-token', expiresAt: T0 + 7_200_000, refreshAt: T0 + 6_300_000 },
-    T0
-  );
+  await storeComponentToken(store, 'component-token');
   const expiresAt = T0 + (options.authorizerExpiresIn ?? 7_200_000);
   await store.saveAuthorization(
     {

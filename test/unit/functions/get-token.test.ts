@@ -4,7 +4,7 @@ import type { Deps } from '../../../functions/lib/deps';
 import { inLambda } from '../../../functions/lib/invoked';
 import { InvalidRequestError, UpstreamUnavailableError } from '../../../shared/errors';
 import { MemoryTokenStore } from '../../support/memory-token-store';
-import { COMPONENT_APPID, handlerDeps, T0 } from '../../support/token-context';
+import { COMPONENT_APPID, handlerDeps, storeComponentToken, T0 } from '../../support/token-context';
 
 const C = COMPONENT_APPID;
 const A = 'wxauthorizer00001';
@@ -34,10 +34,7 @@ async function storeWithAuthorizer(expiresAt = NOW + 3_600_000) {
 /** An authorizer token expiring at `expiresAt` and a valid component token. */
 async function storeWithTokens(expiresAt: number) {
   const store = await storeWithAuthorizer(expiresAt);
-  const componentRef = { kind: 'component_token', componentAppId: C } as const;
-  await store.claim(componentRef, 0, { owner: 'x', until: NOW + 1 }, NOW - 1);
-  const componentToken = { accessToken: 'ct', expiresAt: NOW + 7e6, refreshAt: NOW + 6e6 };
-  await store.saveComponentToken(C, 'x', componentToken, NOW);
+  await storeComponentToken(store);
   return store;
 }
 

@@ -4,7 +4,7 @@ import { createHandler, SystemicRefreshError } from '../../../functions/refresh'
 import { WechatApiError } from '../../../shared/errors';
 import { MemoryTokenStore } from '../../support/memory-token-store';
 import type { RecordedLog } from '../../support/recorders';
-import { COMPONENT_APPID, handlerDeps, T0 } from '../../support/token-context';
+import { COMPONENT_APPID, handlerDeps, storeComponentToken, T0 } from '../../support/token-context';
 
 const C = COMPONENT_APPID;
 const NOW = T0;
@@ -101,14 +101,7 @@ describe('the refresh handler’s jobs', () => {
       });
       const clock = { now: NOW };
       deps.clock = () => clock.now;
-      const componentRef = { kind: 'component_token', componentAppId: C } as const;
-      await store.claim(componentRef, 0, { owner: 'x', until: NOW + 1 }, NOW - 1);
-      await store.saveComponentToken(
-        C,
-        'x',
-        { accessToken: 'ct', expiresAt: NOW + 7e6, refreshAt: NOW + 6e6 },
-        NOW
-      );
+      await storeComponentToken(store);
       await store.putTicket({ componentAppId: C, ticket: 't', createTime: NOW, receivedAt: NOW });
       const handler = createHandler(async () => deps);
       const sweep = () => handler({}, context);
@@ -172,14 +165,7 @@ describe('the refresh handler’s jobs', () => {
         return { total_count: 0, list: [] };
       },
     });
-    const componentRef = { kind: 'component_token', componentAppId: C } as const;
-    await store.claim(componentRef, 0, { owner: 'x', until: NOW + 1 }, NOW - 1);
-    await store.saveComponentToken(
-      C,
-      'x',
-      { accessToken: 'ct', expiresAt: NOW + 7e6, refreshAt: NOW + 6e6 },
-      NOW
-    );
+    await storeComponentToken(store);
     const summary = await handler({ job: 'reconcile' }, context);
     expect(summary).toMatchObject({ listed: 0, truncated: false });
     expect(JSON.parse((await store.getRunRecord(C, 'reconcile'))?.summary ?? '')).toEqual(summary);

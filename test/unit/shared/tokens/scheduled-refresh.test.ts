@@ -3,10 +3,10 @@ import type { TokenContext } from '../../../../shared/tokens/context';
 import { runScheduledRefresh } from '../../../../shared/tokens/scheduled-refresh';
 import { fakeComponentApi } from '../../../support/fake-component-api';
 import { MemoryTokenStore } from '../../../support/memory-token-store';
-import { recordingLog, recordingMetrics } from '../../../support/recorders';
+import { COMPONENT_APPID, handlerDeps, T0 } from '../../../support/token-context';
 
-const C = 'wxcomponent000001';
-const NOW = 1_800_000_000_000;
+const C = COMPONENT_APPID;
+const NOW = T0;
 const HOUR = 3_600_000;
 
 class CountingStore extends MemoryTokenStore {
@@ -70,20 +70,12 @@ async function setup(dueCount: number, options: { latencyMs?: number } = {}) {
     },
   });
   let now = NOW;
+  let owners = 0;
   const ctx: TokenContext = {
-    componentAppId: C,
-    store,
+    ...handlerDeps(store, {}, NOW),
     api,
-    secrets: async () => ({ componentAppSecret: 's', token: 't', encodingAesKey: 'k'.repeat(43) }),
     clock: () => now,
-    log: recordingLog(),
-    metrics: recordingMetrics(),
-    sleep: async () => {},
-    ticketPush: {},
-    newLeaseOwner: (() => {
-      let n = 0;
-      return () => `owner-${++n}`;
-    })(),
+    newLeaseOwner: () => `owner-${++owners}`,
   };
   return { store, ctx, calls, maxInFlight: () => maxInFlight, setNow: (t: number) => (now = t) };
 }
