@@ -38,9 +38,8 @@ async function operate(d: Deps, job: OperatorJob) {
 /**
  * The scheduled refresh (EventBridge, every 5 minutes): ticket age, component token, every due authorizer,
  * pending authorization codes, and a reconciliation that did not complete last time, within the invocation's
- * remaining time. Returns and logs a summary, keeps it
- * for the operators' `status`, and fails the invocation when the platform itself is misconfigured (61004
- * whitelist, bad credentials).
+ * remaining time. Returns and logs a summary, keeps it for the operators' `status`, and fails the invocation
+ * when the platform itself is misconfigured (61004 whitelist, bad credentials).
  *
  * With `{"job":"reconcile"}` (a second schedule, every `RECONCILE_INTERVAL_HOURS`, or by hand after a table
  * restore) it instead reconciles the table with WeChat's authorizer list. The operator jobs (`status`,

@@ -5,7 +5,7 @@ import { EVENT_PUBLISH_TIMEOUT_MS } from '../../shared/tokens/policy';
 
 /** PutEvents takes at most 10 entries per call. */
 const PUT_EVENTS_MAX_ENTRIES = 10;
-/** Attempts per publish (see `EVENT_EVENT_PUBLISH_TIMEOUT_MS`). */
+/** Attempts per publish, each cut to `EVENT_PUBLISH_TIMEOUT_MS` (the flush retries what still fails). */
 const PUBLISH_ATTEMPTS = 2;
 
 export interface EventBridgePublisherOptions {
