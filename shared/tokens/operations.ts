@@ -70,13 +70,22 @@ export async function recordRun(ctx: TokenContext, job: RunJob, summary: object)
   );
 }
 
-async function lastRun(ctx: TokenContext, job: RunJob): Promise<LastRun | null> {
+/** The last run of `job` as {@link recordRun} kept it: when it finished (epoch ms) and its summary. */
+export async function readRun(
+  ctx: TokenContext,
+  job: RunJob
+): Promise<{ finishedAt: number; summary: Record<string, unknown> } | undefined> {
   const record = await ctx.store.getRunRecord(ctx.componentAppId, job);
-  if (!record) return null;
+  if (!record) return undefined;
   return {
-    finishedAt: iso(record.finishedAt) as string,
+    finishedAt: record.finishedAt,
     summary: JSON.parse(record.summary) as Record<string, unknown>,
   };
+}
+
+async function lastRun(ctx: TokenContext, job: RunJob): Promise<LastRun | null> {
+  const run = await readRun(ctx, job);
+  return run ? { finishedAt: iso(run.finishedAt) as string, summary: run.summary } : null;
 }
 
 /** Authorizers by state, from `cursor` on, until the table ends or the read budget is spent. */

@@ -1,6 +1,6 @@
 import { errorCode } from '../errors';
 import type { TokenContext } from './context';
-import { recordRun } from './operations';
+import { readRun, recordRun } from './operations';
 import { RECONCILE_RETRY_AFTER_MS } from './policy';
 import { type ReconcileSummary, reconcileAuthorizers } from './reconcile';
 import { reportWechatFailure } from './report';
@@ -48,9 +48,9 @@ export async function retryIncompleteReconciliation(
   ctx: TokenContext,
   options: { deadline: number }
 ): Promise<ReconcileSummary | undefined> {
-  const last = await ctx.store.getRunRecord(ctx.componentAppId, 'reconcile');
+  const last = await readRun(ctx, 'reconcile');
   if (!last || ctx.clock() - last.finishedAt < RECONCILE_RETRY_AFTER_MS) return undefined;
-  if (!incomplete(JSON.parse(last.summary) as RecordedReconcile)) return undefined;
+  if (!incomplete(last.summary as RecordedReconcile)) return undefined;
   try {
     return await reconcileAndRecord(ctx, options);
   } catch (error) {

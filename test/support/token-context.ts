@@ -35,18 +35,12 @@ export async function tokenContext(
   const clock = { now: T0 };
   let owners = 0;
   const ctx: TokenContext = {
-    componentAppId: COMPONENT_APPID,
-    store,
-    api: fakeComponentApi(methods),
-    secrets: async () => ({ componentAppSecret: 's', token: 't', encodingAesKey: 'k'.repeat(43) }),
+    ...handlerDeps(store, methods),
     clock: () => clock.now,
-    log: recordingLog(),
-    metrics: recordingMetrics(),
     sleep: async (ms) => {
       clock.now += ms;
     },
     newLeaseOwner: () => `owner-${++owners}`,
-    ticketPush: {},
   };
   await storeComponentToken(store, 'component-token');
   const expiresAt = T0 + (options.authorizerExpiresIn ?? 7_200_000);
