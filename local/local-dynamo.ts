@@ -26,7 +26,7 @@ let tableCounter = 0;
 
 const DUMMY_REGION = 'us-east-1';
 const DUMMY_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-/** How long {@link ensureTokenTable} waits for a table another process is creating to become usable. */
+/** How long a new table (ours, or one another process is creating) may take to become usable. */
 const TABLE_ACTIVE_WAIT_MS = 60_000;
 const TABLE_POLL_MS = 200;
 
@@ -72,10 +72,14 @@ export function localDynamoClients(
   return { client, doc };
 }
 
-/** Creates a token table with a unique name (the adapter's own definition) and returns the name. */
+/**
+ * Creates a token table with a unique name (the adapter's own definition), waits until it is usable, and
+ * returns the name.
+ */
 export async function createTokenTable(client: DynamoDBClient, prefix: string): Promise<string> {
   const name = `${prefix}-${process.pid}-${++tableCounter}`;
   await client.send(new CreateTableCommand(tokenTableDefinition(name)));
+  await waitUntilActive(client, name);
   return name;
 }
 
@@ -101,6 +105,16 @@ export async function ensureTokenTable(
       if (!(error instanceof ResourceInUseException)) throw error;
     }
   }
+  await waitUntilActive(client, tableName);
+  return outcome;
+}
+
+/**
+ * Waits until the table and its indexes are ACTIVE, checking its shape. A created table answers
+ * `ResourceNotFoundException` to item operations while it is CREATING (dynalite too: even with
+ * `createTableMs: 0` it turns ACTIVE on a timer, after `CreateTable` has answered).
+ */
+async function waitUntilActive(client: DynamoDBClient, tableName: string): Promise<void> {
   const deadline = performance.now() + TABLE_ACTIVE_WAIT_MS;
   for (;;) {
     const table = await describeTable(client, tableName);
@@ -109,7 +123,7 @@ export async function ensureTokenTable(
       table?.TableStatus,
       ...(table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexStatus),
     ];
-    if (table && statuses.every((status) => status === 'ACTIVE')) return outcome;
+    if (table && statuses.every((status) => status === 'ACTIVE')) return;
     if (performance.now() > deadline) {
       throw new Error(`table ${tableName} did not become active within ${TABLE_ACTIVE_WAIT_MS} ms`);
     }
