@@ -94,6 +94,7 @@ export const LOG_FIELD_KINDS = {
   systemicError: 'identifier',
   api: 'identifier',
   outcome: 'identifier',
+  verdict: 'identifier',
   source: 'identifier',
   kind: 'identifier',
   token: 'identifier',
@@ -151,6 +152,15 @@ export const MetricName = {
   RefreshTokenRecovered: 'RefreshTokenRecovered',
   AuthorizationCompleted: 'AuthorizationCompleted',
   CallbackRejected: 'CallbackRejected',
+  /**
+   * Two tokens of one authorizer were issued by overlapping flows and the stored one may be the older: it
+   * was capped to its possible successor's issue time + 5 minutes and renewed at once (architecture §3).
+   */
+  SupersededTokenCapped: 'SupersededTokenCapped',
+  /** A caller's `invalidToken` report that WeChat confirmed (the token was dead): renewed at once. */
+  ReportedTokenDead: 'ReportedTokenDead',
+  /** A caller's `invalidToken` report WeChat refuted (the token is alive): nothing renewed. */
+  ReportedTokenAlive: 'ReportedTokenAlive',
   /** Due lifecycle events the scheduled flush could not publish (EventBridge refused or did not answer). */
   LifecycleEventsUnpublished: 'LifecycleEventsUnpublished',
   /** A lifecycle event whose outbox write failed: it will never be published. */

@@ -8,6 +8,7 @@ import type {
   PreAuthCodeResponse,
   QueryAuthResponse,
 } from '../../shared/wechat/wire';
+import { answerApiQuota } from './api-quota';
 import { fail } from './errcodes';
 import { PER_AUTHORIZER_QUOTA } from './rules';
 import type { WechatState } from './state';
@@ -15,6 +16,7 @@ import type { WechatState } from './state';
 /**
  * The component API handlers: request checks in WeChat's order (whitelist, method, component token, body,
  * appid, daily quota), then the API itself on {@link WechatState}, answered in WeChat's wire shapes.
+ * `getApiQuota`, which takes either token and no appid, continues after the method in `api-quota.ts`.
  *
  * @see ../../../shared/docs/wechat-protocol.md §2 in the design folder
  */
@@ -58,6 +60,7 @@ export function answerApi(api: ApiName, request: ApiRequest, context: ApiContext
   const { state } = context;
   if (!state.whitelisted) fail(61004);
   if (request.method !== 'POST') fail(43002);
+  if (api === 'getApiQuota') return answerApiQuota(request.query, request.json, state);
   if (api !== 'api_component_token' && api !== 'api_start_push_ticket') {
     state.checkComponentToken(request.query.component_access_token ?? request.query.access_token);
   }

@@ -32,17 +32,26 @@ const ERRMSG: Readonly<Record<number, string>> = {
   61011: 'invalid component',
   61014: 'must use component token for component api',
   61023: 'refresh_token is invalid',
+  // getApiQuota's page (wechat-protocol.md [S23]); it gives no errmsg for 76003.
+  76021: 'cgi_path not found, please check',
+  76022: 'could not use this cgi_path,no permission',
 };
 
-/** An API answer with an errcode, thrown by the state and the handlers. */
+/**
+ * An API answer with an errcode, thrown by the state and the handlers; `detail` goes into the errmsg as
+ * `(simulator: …)`, for codes whose real errmsg no source gives.
+ */
 export class ApiFailure extends Error {
-  constructor(readonly errcode: number) {
+  constructor(
+    readonly errcode: number,
+    readonly detail?: string
+  ) {
     super(`errcode ${errcode}`);
   }
 }
 
-export function fail(errcode: number): never {
-  throw new ApiFailure(errcode);
+export function fail(errcode: number, detail?: string): never {
+  throw new ApiFailure(errcode, detail);
 }
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');

@@ -8,8 +8,12 @@ import type { Fault } from './types';
  * plays out on the wire.
  */
 
-/** Faults after which WeChat has acted: the call is processed, then its answer is lost. */
-export const PROCESSED_FAULTS: ReadonlySet<Fault> = new Set<Fault>(['lost', 'lost_timeout']);
+/** Faults after which WeChat has acted: the call is processed, then its answer is lost or replaced. */
+export const PROCESSED_FAULTS: ReadonlySet<Fault> = new Set<Fault>([
+  'lost',
+  'lost_timeout',
+  'busy_after_processing',
+]);
 
 /** Faults queued by `failNext`, per API and for any API ('*'), each for a number of calls. */
 export class FaultQueue {
@@ -57,15 +61,23 @@ export class HeldResponses {
   }
 }
 
+/** The JSON bodies of the faults that replace an answer. */
+export interface FaultBodies {
+  /** The `'malformed'` answer. */
+  malformed(): object;
+  /** The -1 answer of `'busy_after_processing'`. */
+  busy(): object;
+}
+
 /**
- * Plays a transport fault: the answer is withheld or replaced (`malformed()` builds the `'malformed'` JSON).
- * The lost faults reset or hold the socket like their unprocessed twins.
+ * Plays a transport fault: the answer is withheld or replaced (by one of `bodies`). The lost faults reset
+ * or hold the socket like their unprocessed twins.
  */
 export function playFault(
   fault: Exclude<Fault, object>,
   res: ServerResponse,
   held: HeldResponses,
-  malformed: () => object
+  bodies: FaultBodies
 ): void {
   switch (fault) {
     case 'timeout':
@@ -86,7 +98,10 @@ export function playFault(
       send(res, 200, JSON_TYPE, '');
       return;
     case 'malformed':
-      send(res, 200, JSON_TYPE, JSON.stringify(malformed()));
+      send(res, 200, JSON_TYPE, JSON.stringify(bodies.malformed()));
+      return;
+    case 'busy_after_processing':
+      send(res, 200, JSON_TYPE, JSON.stringify(bodies.busy()));
       return;
   }
 }

@@ -7,11 +7,11 @@ import type { SimulatorOptions, WechatSimulator } from './types';
  * answers, no tokens without API permission, 61003 after a revocation, daily quotas, nested pushes), on its
  * own clock and with its own message crypto. Only `node:http`, bound to 127.0.0.1.
  *
- * Layout: `state.ts` (data and rules, no HTTP), `api.ts` (component API handlers), `pages.ts`
- * (authorization page, confirm, revocation route), `pushes.ts` + `crypto.ts` (sealed pushes, own
- * WXBizMsgCrypt), `server.ts` + `faults.ts` + `http.ts` (routing, injected faults), `errcodes.ts` (errmsg
- * and rid), `rules.ts` (what is enforced, and the defaults), `types.ts` (public types), `simulator.ts`
- * (the facade).
+ * Layout: `state.ts` (data and rules, no HTTP), `api.ts` (component API handlers), `api-quota.ts`
+ * (getApiQuota), `pages.ts` (authorization page, confirm, revocation route), `pushes.ts` + `crypto.ts`
+ * (sealed pushes, own WXBizMsgCrypt), `server.ts` + `faults.ts` + `http.ts` (routing, injected faults),
+ * `errcodes.ts` (errmsg and rid), `rules.ts` (what is enforced, and the defaults), `types.ts` (public
+ * types), `simulator.ts` (the facade).
  *
  * @see ../../../shared/docs/wechat-protocol.md §2–§7 and §11 in the design folder
  */

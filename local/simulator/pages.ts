@@ -22,6 +22,13 @@ const CONFIRM_PATH = '/simulator/confirm';
  * authorizer) with HTTP 400 / 404.
  */
 const UNAUTHORIZE_PATH = '/simulator/unauthorize';
+/**
+ * Simulator-only control route: `POST /simulator/renew-elsewhere?authorizer_appid=wx…` plays another holder
+ * of the refresh token renewing at WeChat ({@link WechatSimulator.renewElsewhere} over HTTP): the token the
+ * service holds dies `supersededGraceMs` later, so a caller's report of it is honest. Answers
+ * `{errcode: 0, errmsg: 'ok'}`, or 47001 / 61003 like the unauthorize route.
+ */
+const RENEW_ELSEWHERE_PATH = '/simulator/renew-elsewhere';
 /** PC QR page, H5 new host, H5 legacy host (the simulator serves all three on one origin). */
 const AUTH_PAGES = new Map([
   ['/cgi-bin/componentloginpage', false],
@@ -77,6 +84,10 @@ export async function routePage(
   }
   if (url.pathname === UNAUTHORIZE_PATH && req.method === 'POST') {
     await onUnauthorize(req, res, url, context);
+    return true;
+  }
+  if (url.pathname === RENEW_ELSEWHERE_PATH && req.method === 'POST') {
+    await onRenewElsewhere(req, res, url, context);
     return true;
   }
   return false;
@@ -202,6 +213,34 @@ async function onConfirm(
   send(res, 302, TEXT_TYPE, '', { location });
 }
 
+/**
+ * A control route's request about one active authorizer: its appid and parameters, or undefined after
+ * answering 47001 (no valid appid) / 61003 (no active authorization).
+ */
+async function controlRequest(
+  name: 'unauthorize' | 'renew_elsewhere',
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  context: PagesContext
+): Promise<{ appId: string; param: (name: string) => string | null } | undefined> {
+  const form = new URLSearchParams((await readBody(req)) ?? '');
+  const param = (key: string) => url.searchParams.get(key) ?? form.get(key);
+  const appId = param('authorizer_appid') ?? '';
+  const call = context.record(name, req, url, Object.fromEntries(form));
+  const refuse = (status: number, errcode: number, detail: string) => {
+    call.errcode = errcode;
+    const errmsg = context.errmsg(errcode, detail);
+    send(res, status, JSON_TYPE, JSON.stringify({ errcode, errmsg }));
+    return undefined;
+  };
+  if (!APPID_PATTERN.test(appId)) return refuse(400, 47001, 'authorizer_appid is required');
+  if (!context.state.authorizers.get(appId)?.active) {
+    return refuse(404, 61003, `${appId} has no active authorization`);
+  }
+  return { appId, param };
+}
+
 /** The merchant revokes in WeChat's console: see {@link UNAUTHORIZE_PATH}. */
 async function onUnauthorize(
   req: IncomingMessage,
@@ -209,19 +248,22 @@ async function onUnauthorize(
   url: URL,
   context: PagesContext
 ): Promise<void> {
-  const form = new URLSearchParams((await readBody(req)) ?? '');
-  const param = (name: string) => url.searchParams.get(name) ?? form.get(name);
-  const appId = param('authorizer_appid') ?? '';
-  const call = context.record('unauthorize', req, url, Object.fromEntries(form));
-  const refuse = (status: number, errcode: number, detail: string) => {
-    call.errcode = errcode;
-    const errmsg = context.errmsg(errcode, detail);
-    send(res, status, JSON_TYPE, JSON.stringify({ errcode, errmsg }));
-  };
-  if (!APPID_PATTERN.test(appId)) return refuse(400, 47001, 'authorizer_appid is required');
-  if (!context.state.authorizers.get(appId)?.active) {
-    return refuse(404, 61003, `${appId} has no active authorization`);
-  }
-  const push = await context.revoke(appId, param('push') !== '0');
+  const request = await controlRequest('unauthorize', req, res, url, context);
+  if (!request) return;
+  const push = await context.revoke(request.appId, request.param('push') !== '0');
   send(res, 200, JSON_TYPE, JSON.stringify({ errcode: 0, errmsg: 'ok', push }));
+}
+
+/** Another holder of the refresh token renews: see {@link RENEW_ELSEWHERE_PATH}. */
+async function onRenewElsewhere(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  context: PagesContext
+): Promise<void> {
+  const request = await controlRequest('renew_elsewhere', req, res, url, context);
+  if (!request) return;
+  const authorizer = context.state.authorizers.get(request.appId);
+  context.state.refreshAuthorizerToken(request.appId, authorizer?.refreshToken ?? '');
+  send(res, 200, JSON_TYPE, JSON.stringify({ errcode: 0, errmsg: 'ok' }));
 }

@@ -39,7 +39,8 @@ export interface SimulatorRules {
   /**
    * Calls per day (Beijing time) before 45009 "reach max api daily quota limit" (§7.4, §11.6). Merged over
    * {@link DEFAULT_DAILY_QUOTA}; `Infinity` lifts a limit. `api_authorizer_token` is counted per authorizer
-   * appid (the merchant's own quota is consumed, [S20]); every other API per platform.
+   * appid (the merchant's own quota is consumed, [S20]); `getApiQuota` per account whose token calls it;
+   * every other API per platform.
    */
   dailyQuota: Partial<Record<ApiName, number>>;
 }
@@ -49,7 +50,9 @@ export interface SimulatorRules {
  * - `api_component_token` 10 000: the one figure a user reported from getApiQuota ([S47], §7.4);
  * - `api_authorizer_token` 2 000 per authorizer: undocumented [S10][S11]; the official-account
  *   access_token's documented daily limit (2 000, same token family per §7.2) is the closest published figure;
- * - every other component API 10 000 per platform, as for the component token.
+ * - every other component API 10 000 per platform, as for the component token;
+ * - `getApiQuota` 10 000 per account (the platform for the component token, each authorizer for its own
+ *   token): its page says only that every API is limited [S23]; the simulator's usual figure.
  */
 export const DEFAULT_DAILY_QUOTA: Readonly<Record<ApiName, number>> = {
   api_start_push_ticket: 10_000,
@@ -59,10 +62,17 @@ export const DEFAULT_DAILY_QUOTA: Readonly<Record<ApiName, number>> = {
   api_authorizer_token: 2_000,
   api_get_authorizer_list: 10_000,
   api_get_authorizer_info: 10_000,
+  getApiQuota: 10_000,
 };
 
 /** APIs whose quota belongs to the authorizer named in the body, not to the platform. */
 export const PER_AUTHORIZER_QUOTA: ReadonlySet<ApiName> = new Set(['api_authorizer_token']);
+
+/**
+ * APIs whose quota belongs to the account whose token calls them: the platform for the component token, the
+ * authorizer for its authorizer_access_token (a call on the merchant's behalf spends its quota, [S20]).
+ */
+export const PER_TOKEN_OWNER_QUOTA: ReadonlySet<ApiName> = new Set(['getApiQuota']);
 
 /** WeChat's rules as documented (wechat-protocol.md §1, §7, §11); the simulator's defaults. */
 export const DEFAULT_RULES: Readonly<SimulatorRules> = {

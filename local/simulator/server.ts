@@ -115,7 +115,16 @@ export class SimulatorServer {
     const answer = this.#process(api, call, req.method ?? 'GET', json);
     if (fault === undefined) return send(res, 200, JSON_TYPE, JSON.stringify(answer));
     call.fault = fault as Exclude<Fault, object>;
-    playFault(call.fault, res, this.#held, () => answer);
+    playFault(call.fault, res, this.#held, {
+      malformed: () => answer,
+      busy: () => this.#busy(call),
+    });
+  }
+
+  /** -1 replaces the answer, whatever processing answered (recorded as the errcode sent). */
+  #busy(call: CallRecord): object {
+    call.errcode = -1;
+    return { errcode: -1, errmsg: this.#errmsg(-1) };
   }
 
   /** WeChat acts on the call; an errcode answer is recorded on the call. */
@@ -131,7 +140,7 @@ export class SimulatorServer {
     } catch (error) {
       if (!(error instanceof ApiFailure)) throw error;
       call.errcode = error.errcode;
-      return { errcode: error.errcode, errmsg: this.#errmsg(error.errcode) };
+      return { errcode: error.errcode, errmsg: this.#errmsg(error.errcode, error.detail) };
     }
   }
 
@@ -144,6 +153,9 @@ export class SimulatorServer {
       return;
     }
     call.fault = fault;
-    playFault(fault, res, this.#held, () => malformedAnswer(api, this.#options.state));
+    playFault(fault, res, this.#held, {
+      malformed: () => malformedAnswer(api, this.#options.state),
+      busy: () => this.#busy(call),
+    });
   }
 }

@@ -170,6 +170,11 @@ export class Simulator implements WechatSimulator {
     return this.#state.rotateRefreshToken(authorizerAppId);
   }
 
+  renewElsewhere(authorizerAppId: string): string {
+    const refreshToken = this.#state.authorizers.get(authorizerAppId)?.refreshToken ?? '';
+    return this.#state.refreshAuthorizerToken(authorizerAppId, refreshToken).accessToken;
+  }
+
   setListedWithoutRefreshToken(authorizerAppId: string, on: boolean): void {
     this.#state.setListedWithoutRefreshToken(authorizerAppId, on);
   }

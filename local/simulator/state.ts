@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../shared/clock';
 import type { ApiName } from '../../shared/wechat/wire';
 import { fail } from './errcodes';
-import { beijingDay, PER_AUTHORIZER_QUOTA, type Rules } from './rules';
+import { beijingDay, PER_AUTHORIZER_QUOTA, PER_TOKEN_OWNER_QUOTA, type Rules } from './rules';
 import type { SimulatorState, TokenStatus } from './types';
 
 /**
@@ -16,6 +16,8 @@ const SECOND = 1000;
 /** Dead tokens are kept this long (for {@link WechatState.tokenValidAt}) before pruning. */
 const TOKEN_RETENTION_MS = 7 * 86_400_000;
 const PRUNE_ABOVE = 1000;
+/** The characters tokens are made of (base64url, like WeChat's); any other marks a malformed token. */
+const TOKEN_SHAPE = /^[\w-]+$/;
 /** The permission sets (权限集) granted when a test or a link names none. */
 export const DEFAULT_FUNC_IDS: readonly number[] = [1, 2, 3];
 
@@ -68,6 +70,9 @@ export interface Exchange {
   refreshToken?: string;
 }
 
+/** Whose token an access_token is: the platform's (component) or an authorizer's. */
+export type TokenOwner = { kind: 'component' } | { kind: 'authorizer'; authorizerAppId: string };
+
 /** Why a token stops being accepted, and when, per the rules. */
 function endings(token: TokenRecord, rules: Rules): [Exclude<TokenStatus, 'valid'>, number][] {
   const ends: [Exclude<TokenStatus, 'valid'>, number][] = [];
@@ -107,8 +112,8 @@ export class WechatState implements SimulatorState {
   whitelisted = true;
   eventUrl: string | undefined;
 
-  /** Every authorizer access token, for lookups by value. */
-  readonly #authorizerTokens = new Map<string, TokenRecord>();
+  /** Every authorizer access token and its authorizer, for lookups by value. */
+  readonly #authorizerTokens = new Map<string, { appId: string; token: TokenRecord }>();
   /** Calls per `day|api|authorizer appid` (appid empty for platform quotas). */
   readonly #quota = new Map<string, number>();
 
@@ -146,14 +151,35 @@ export class WechatState implements SimulatorState {
     return token;
   }
 
-  /** 41001 missing, 42001 expired, 61014 an authorizer token, 40001 superseded, revoked or unknown. */
+  /** 41001 missing, 61014 an authorizer token, 42001 expired, 40001 superseded, revoked or unknown. */
   checkComponentToken(token: string | undefined): void {
     if (!token) fail(41001);
-    const status = statusAt(this.componentTokens.get(token), this.clock(), this.rules);
-    if (status === 'valid') return;
+    const found = this.componentTokens.get(token);
+    if (!found && this.#authorizerTokens.has(token)) fail(61014);
+    this.#accept(found);
+  }
+
+  /**
+   * For the APIs that take either token (`getApiQuota`): 41001 missing, 40014 malformed, 42001 expired,
+   * 40001 superseded, revoked (also by a re-authorization) or unknown. Returns whose token it is.
+   */
+  checkAccessToken(token: string | undefined): TokenOwner {
+    if (!token) fail(41001);
+    if (!TOKEN_SHAPE.test(token)) fail(40014);
+    const authorizer = this.#authorizerTokens.get(token);
+    if (authorizer) {
+      this.#accept(authorizer.token);
+      return { kind: 'authorizer', authorizerAppId: authorizer.appId };
+    }
+    this.#accept(this.componentTokens.get(token));
+    return { kind: 'component' };
+  }
+
+  /** 42001 once the token expired, 40001 when it is superseded, revoked or unknown. */
+  #accept(token: TokenRecord | undefined): void {
+    const status = statusAt(token, this.clock(), this.rules);
     if (status === 'expired') fail(42001);
-    if (status === 'unknown' && this.#authorizerTokens.has(token)) fail(61014);
-    fail(40001);
+    if (status !== 'valid') fail(40001);
   }
 
   // --- codes and authorizations ------------------------------------------------------------------------
@@ -234,7 +260,7 @@ export class WechatState implements SimulatorState {
       funcIds: authorizer.funcIds,
     };
     if (authorizer.apiPermission) {
-      exchange.accessToken = this.#issueAccessToken(authorizer);
+      exchange.accessToken = this.#issueAccessToken(found.authorizerAppId, authorizer);
       exchange.refreshToken = authorizer.refreshToken;
     }
     return exchange;
@@ -263,7 +289,7 @@ export class WechatState implements SimulatorState {
       authorizer.refreshToken = newRefreshToken();
     }
     return {
-      accessToken: this.#issueAccessToken(authorizer),
+      accessToken: this.#issueAccessToken(authorizerAppId, authorizer),
       refreshToken: authorizer.refreshToken,
     };
   }
@@ -319,7 +345,10 @@ export class WechatState implements SimulatorState {
 
   // --- quotas ------------------------------------------------------------------------------------------
 
-  /** Counts one call against today's quota of `api`; 45009 (not counted) once the limit is reached. */
+  /**
+   * Counts one call against today's quota of `api`; 45009 (not counted) once the limit is reached.
+   * `authorizerAppId` names the quota's owner for the APIs not counted per platform.
+   */
   countCall(api: ApiName, authorizerAppId?: string): void {
     const key = this.#quotaKey(api, this.clock(), authorizerAppId);
     const used = this.#quota.get(key) ?? 0;
@@ -327,24 +356,36 @@ export class WechatState implements SimulatorState {
     this.#quota.set(key, used + 1);
   }
 
+  /**
+   * Calls counted today: for a per-authorizer API without `authorizerAppId` all authorizers together; for
+   * a per-token-owner API without it the platform's own.
+   */
   quotaUsed(api: ApiName, authorizerAppId?: string, at = this.clock()): number {
     if (!PER_AUTHORIZER_QUOTA.has(api) || authorizerAppId !== undefined) {
       return this.#quota.get(this.#quotaKey(api, at, authorizerAppId)) ?? 0;
     }
+    return this.#dayCounts(api, at).reduce((total, count) => total + count, 0);
+  }
+
+  /** The most calls of a per-authorizer API any one authorizer made today (0 for none). */
+  busiestQuotaUsed(api: ApiName, at = this.clock()): number {
+    return Math.max(0, ...this.#dayCounts(api, at));
+  }
+
+  #dayCounts(api: ApiName, at: number): number[] {
     const prefix = `${beijingDay(at)}|${api}|`;
-    let total = 0;
-    for (const [key, count] of this.#quota) if (key.startsWith(prefix)) total += count;
-    return total;
+    return [...this.#quota].filter(([key]) => key.startsWith(prefix)).map(([, count]) => count);
   }
 
   #quotaKey(api: ApiName, at: number, authorizerAppId = ''): string {
-    return `${beijingDay(at)}|${api}|${PER_AUTHORIZER_QUOTA.has(api) ? authorizerAppId : ''}`;
+    const owned = PER_AUTHORIZER_QUOTA.has(api) || PER_TOKEN_OWNER_QUOTA.has(api);
+    return `${beijingDay(at)}|${api}|${owned ? authorizerAppId : ''}`;
   }
 
   // --- token inspection --------------------------------------------------------------------------------
 
   #find(token: string): TokenRecord | undefined {
-    return this.componentTokens.get(token) ?? this.#authorizerTokens.get(token);
+    return this.componentTokens.get(token) ?? this.#authorizerTokens.get(token)?.token;
   }
 
   tokenStatus(token: string, at = this.clock()): TokenStatus {
@@ -361,10 +402,13 @@ export class WechatState implements SimulatorState {
     return now + this.rules.codeTtlSeconds * SECOND;
   }
 
-  #issueAccessToken(authorizer: AuthorizerRecord): string {
+  #issueAccessToken(appId: string, authorizer: AuthorizerRecord): string {
     const token = b64url(80);
     this.#issue(authorizer.accessTokens, token);
-    this.#authorizerTokens.set(token, authorizer.accessTokens.get(token) as TokenRecord);
+    this.#authorizerTokens.set(token, {
+      appId,
+      token: authorizer.accessTokens.get(token) as TokenRecord,
+    });
     return token;
   }
 

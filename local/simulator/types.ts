@@ -15,9 +15,10 @@ import type { Rules, SimulatorRules } from './rules';
  * `'html'`, `'http500'`, `'empty'`, `'malformed'` (HTTP 200, `errcode: 0`, the required fields missing, e.g.
  * `api_get_authorizer_list` without `list`).
  *
- * Processed, answer lost (§11.2): WeChat fully acts (tokens issued and the older ones superseded, the
- * refresh token rotated when the rules rotate it, the auth code consumed, a pre_auth_code minted, quota
- * spent), then `'lost'` resets the connection and `'lost_timeout'` holds it until the client gives up.
+ * Processed (WeChat fully acts: tokens issued and the older ones superseded, the refresh token rotated when
+ * the rules rotate it, the auth code consumed, a pre_auth_code minted, quota spent), then its answer is
+ * lost (§11.2): `'lost'` resets the connection and `'lost_timeout'` holds it until the client gives up; or
+ * replaced (§11.10): `'busy_after_processing'` answers `{"errcode":-1,"errmsg":"system error rid: …"}`.
  */
 export type Fault =
   | { errcode: number; errmsg?: string }
@@ -28,7 +29,8 @@ export type Fault =
   | 'empty'
   | 'malformed'
   | 'lost'
-  | 'lost_timeout';
+  | 'lost_timeout'
+  | 'busy_after_processing';
 
 export interface SimulatorOptions {
   componentAppId: string;
@@ -61,7 +63,13 @@ export interface SimulatorOptions {
  * Who made a recorded request: an API, the authorization page (GET), its confirm (POST), the merchant's
  * revocation (`POST /simulator/unauthorize`), or anything else.
  */
-export type CallName = ApiName | 'confirm_page' | 'confirm' | 'unauthorize' | 'unknown';
+export type CallName =
+  | ApiName
+  | 'confirm_page'
+  | 'confirm'
+  | 'unauthorize'
+  | 'renew_elsewhere'
+  | 'unknown';
 
 export interface CallRecord {
   api: CallName;
@@ -162,7 +170,8 @@ export interface PushAnswer {
 
 /**
  * A running simulator: a local test double of WeChat's side of a third-party platform (第三方平台). It serves
- * the component APIs of https://api.weixin.qq.com (legacy `/cgi-bin/component/api_*` paths) and the
+ * the component APIs of https://api.weixin.qq.com (legacy `/cgi-bin/component/api_*` paths, and
+ * `getApiQuota` at `/cgi-bin/openapi/quota/get`, which also takes authorizer tokens) and the
  * merchant's authorization page (mp.weixin.qq.com / open.weixin.qq.com), and sends encrypted pushes to the
  * platform's authorization event URL. Answers use WeChat's real shapes, errcodes and errmsg prefixes (with a
  * ` rid: …` suffix). Its rules ({@link SimulatorRules}) are as strict as WeChat's by default. Time is the
@@ -240,6 +249,11 @@ export interface WechatSimulator {
   setWhitelisted(ok: boolean): void;
   /** WeChat-side change: the stored refresh token becomes invalid at once (61023); the list shows the new one. */
   rotateRefreshToken(authorizerAppId: string): string;
+  /**
+   * WeChat-side renewal made outside the service (another holder of the refresh token): a new access token
+   * is issued, so the one the service holds dies after `supersededGraceMs`. Returns the new token.
+   */
+  renewElsewhere(authorizerAppId: string): string;
   /** api_get_authorizer_list shows the authorizer with `refresh_token: ""` while `on` (§2.6, §11.7). */
   setListedWithoutRefreshToken(authorizerAppId: string, on: boolean): void;
   /** Whether the authorizer currently has an authorization. */
@@ -252,7 +266,8 @@ export interface WechatSimulator {
   tokenValidAt(token: string, at: number): boolean;
   /**
    * Calls of `api` counted against its daily quota on the Beijing day of `at` (default: now). For
-   * `api_authorizer_token` pass the authorizer appid (without it: all authorizers together).
+   * `api_authorizer_token` pass the authorizer appid (without it: all authorizers together); for
+   * `getApiQuota` the authorizer whose token called it (without it: the calls with the component token).
    */
   quotaUsed(api: ApiName, authorizerAppId?: string, at?: number): number;
   /** Resolves when no push is in flight (e.g. the one api_start_push_ticket triggers). */

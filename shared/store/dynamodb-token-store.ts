@@ -74,8 +74,10 @@ const SUMMARY_ATTRIBUTES = [
   'funcInfo',
   'refreshAt',
   'issuedAt',
+  'requestedAt',
   'expiresAt',
   'forcedAt',
+  'reportCheckedAt',
   'authorizedAt',
   'endedAt',
   'lastErrorCode',
@@ -239,6 +241,12 @@ export class DynamoDbTokenStore implements TokenStore {
       : { lastErrorCode: outcome.errorCode, updatedAt: now };
     if (outcome.retryAt !== undefined) fields.refreshAt = outcome.retryAt;
     if (counted && outcome.uncertainAt !== undefined) fields.uncertainAt = outcome.uncertainAt;
+    if (counted && outcome.authorizerAppId !== undefined) {
+      fields.authorizerAppId = outcome.authorizerAppId;
+    }
+    if (!counted && outcome.reportCheckedAt !== undefined) {
+      fields.reportCheckedAt = outcome.reportCheckedAt;
+    }
     const capped = !counted && outcome.expiresAt !== undefined;
     if (capped) fields.expiresAt = outcome.expiresAt;
     const u = update(
@@ -273,14 +281,20 @@ export class DynamoDbTokenStore implements TokenStore {
   async saveComponentToken(
     componentAppId: string,
     owner: string,
-    token: { accessToken: string; expiresAt: number; refreshAt: number; forcedAt?: number },
+    token: {
+      accessToken: string;
+      expiresAt: number;
+      refreshAt: number;
+      forcedAt?: number;
+      requestedAt?: number;
+    },
     now: number
   ): Promise<ComponentTokenRecord> {
     return this.#saveAsOwner<ComponentTokenRecord>(
       key.componentToken(componentAppId),
       owner,
-      { ...token, issuedAt: now, updatedAt: now },
-      ['lastErrorCode']
+      { ...token, requestedAt: token.requestedAt ?? now, issuedAt: now, updatedAt: now },
+      ['lastErrorCode', 'reportCheckedAt']
     );
   }
 
@@ -294,23 +308,30 @@ export class DynamoDbTokenStore implements TokenStore {
       refreshAt: number;
       refreshToken: string;
       forcedAt?: number;
+      requestedAt?: number;
     },
-    now: number
+    now: number,
+    expectedVersion?: number
   ): Promise<AuthorizerRecord> {
+    const versionCheck = expectedVersion === undefined ? '' : ' AND #version = :expected';
     return this.#saveAsOwner<AuthorizerRecord>(
       key.authorizer(componentAppId, authorizerAppId),
       owner,
       {
         ...token,
+        requestedAt: token.requestedAt ?? now,
         issuedAt: now,
         dueKey: key.dueAuthorizers(componentAppId, authorizerAppId),
         updatedAt: now,
       },
-      ['lastErrorCode'],
+      ['lastErrorCode', 'reportCheckedAt'],
       {
-        condition: '#status = :active',
+        condition: `#status = :active${versionCheck}`,
         names: { '#status': 'status' },
-        values: { ':active': 'active' },
+        values: {
+          ':active': 'active',
+          ...(expectedVersion === undefined ? {} : { ':expected': expectedVersion }),
+        },
       }
     );
   }
@@ -350,14 +371,17 @@ export class DynamoDbTokenStore implements TokenStore {
   }
 
   async saveAuthorization(a: NewAuthorization, now: number): Promise<boolean> {
+    const tokened = Boolean(a.refreshToken && a.accessToken);
+    const issuedAt = a.issuedAt ?? now;
     const u = update(
       {
         componentAppId: a.componentAppId,
         authorizerAppId: a.authorizerAppId,
         status: (a.refreshToken ? 'active' : 'without_api_permission') satisfies AuthorizerStatus,
         accessToken: a.refreshToken ? a.accessToken : undefined,
-        expiresAt: a.refreshToken && a.accessToken ? a.expiresAt : undefined,
-        issuedAt: a.refreshToken && a.accessToken ? now : undefined,
+        expiresAt: tokened ? a.expiresAt : undefined,
+        issuedAt: tokened ? issuedAt : undefined,
+        requestedAt: tokened ? (a.requestedAt ?? issuedAt) : undefined,
         refreshToken: a.refreshToken,
         funcInfo: a.funcInfo,
         refreshAt: a.refreshToken ? a.refreshAt : undefined,
@@ -367,16 +391,27 @@ export class DynamoDbTokenStore implements TokenStore {
         authorizedAt: a.authorizedAt,
         updatedAt: now,
       },
-      ['leaseOwner', 'leaseUntil', 'endedAt', 'lastErrorCode'],
+      ['endedAt', 'lastErrorCode', 'reportCheckedAt'],
       ['#version = if_not_exists(#version, :zero) + :one']
     );
+    const versionCheck =
+      a.expectedVersion === undefined
+        ? ''
+        : a.expectedVersion === 0
+          ? ' AND attribute_not_exists(pk)'
+          : ' AND #version = :expected';
     try {
       await this.#update({
         Key: { pk: key.authorizer(a.componentAppId, a.authorizerAppId) },
         UpdateExpression: u.UpdateExpression,
         ExpressionAttributeNames: { ...u.ExpressionAttributeNames, '#version': 'version' },
-        ConditionExpression: 'attribute_not_exists(pk) OR #authorizedAt <= :authorizedAt',
-        ExpressionAttributeValues: { ...u.values, ':zero': 0, ':one': 1 },
+        ConditionExpression: `(attribute_not_exists(pk) OR #authorizedAt <= :authorizedAt)${versionCheck}`,
+        ExpressionAttributeValues: {
+          ...u.values,
+          ':zero': 0,
+          ':one': 1,
+          ...(a.expectedVersion ? { ':expected': a.expectedVersion } : {}),
+        },
       });
       return true;
     } catch (error) {

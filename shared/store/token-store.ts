@@ -40,10 +40,14 @@ export interface ComponentTokenRecord extends Leased {
   expiresAt?: number;
   /** Epoch ms when the schedule should renew it. */
   refreshAt?: number;
-  /** Epoch ms when WeChat issued `accessToken` (limits forced refreshes, see `policy.ts`). */
+  /** Epoch ms when WeChat's answer with `accessToken` arrived: the latest it can have been issued. */
   issuedAt?: number;
+  /** Epoch ms when the call that issued `accessToken` began: the earliest it can have been issued. */
+  requestedAt?: number;
   /** Epoch ms of the last refresh forced by a caller's `invalidToken` report. */
   forcedAt?: number;
+  /** Epoch ms when a caller's report against `accessToken` was last checked without proving it dead. */
+  reportCheckedAt?: number;
   /** Code of the last failed refresh, cleared by a success. */
   lastErrorCode?: string;
   updatedAt: number;
@@ -71,10 +75,14 @@ export interface AuthorizerRecord extends Leased {
   funcInfo: number[];
   /** Epoch ms when the schedule should renew it; only active authorizers are on the `due` index. */
   refreshAt?: number;
-  /** Epoch ms when WeChat issued `accessToken`. */
+  /** Epoch ms when WeChat's answer with `accessToken` arrived: the latest it can have been issued. */
   issuedAt?: number;
+  /** Epoch ms when the call that issued `accessToken` began: the earliest it can have been issued. */
+  requestedAt?: number;
   /** Epoch ms of the last refresh forced by a caller's `invalidToken` report. */
   forcedAt?: number;
+  /** Epoch ms when a caller's report against `accessToken` was last checked without proving it dead. */
+  reportCheckedAt?: number;
   /** Epoch ms of the authorization this record reflects; older lifecycle events never override it. */
   authorizedAt: number;
   /** Epoch ms of the revocation or the loss of the refresh token. */
@@ -135,8 +143,17 @@ export interface DuePartition {
 export interface NewAuthorization {
   componentAppId: string;
   authorizerAppId: string;
+  /**
+   * The record's `version` this write was decided on (0: no record yet); absent, only `authorizedAt`
+   * guards it. Every writer that may meet another passes it (architecture §3).
+   */
+  expectedVersion?: number;
   accessToken?: string;
   expiresAt?: number;
+  /** When the answer carrying `accessToken` arrived; default `now`. */
+  issuedAt?: number;
+  /** When the call that issued `accessToken` began; default `issuedAt`. */
+  requestedAt?: number;
   /** Absent when the account has no API permission: stored as `without_api_permission`. */
   refreshToken?: string;
   funcInfo: number[];
@@ -156,6 +173,10 @@ export interface ReleaseOutcome {
   expiresAt?: number;
   /** Auth codes only: the attempt's answer was lost (see `AuthCodeRecord.uncertainAt`). */
   uncertainAt?: number;
+  /** Auth codes only: the authorizer the code belongs to, once a push named it. */
+  authorizerAppId?: string;
+  /** Tokens only: a reported token was checked and not found dead (`reportCheckedAt`). */
+  reportCheckedAt?: number;
 }
 
 /**
@@ -244,14 +265,24 @@ export interface TokenStore {
   saveComponentToken(
     componentAppId: string,
     owner: string,
-    token: { accessToken: string; expiresAt: number; refreshAt: number; forcedAt?: number },
+    token: {
+      accessToken: string;
+      expiresAt: number;
+      refreshAt: number;
+      forcedAt?: number;
+      /** When the call that issued it began; default `now`. */
+      requestedAt?: number;
+    },
     now: number
   ): Promise<ComponentTokenRecord>;
 
   /**
-   * Writes a refreshed authorizer token as the lease holder, with the refresh token WeChat returned.
+   * Writes a refreshed authorizer token as the lease holder, with the refresh token WeChat returned, on the
+   * record's `expectedVersion` (the one the write was decided on: a code exchange may have written since
+   * the lease was claimed, architecture §3).
    *
-   * @throws ConcurrentUpdateError when `owner` lost the lease or the authorizer is no longer active.
+   * @throws ConcurrentUpdateError when `owner` lost the lease, the version moved or the authorizer is no
+   *   longer active.
    */
   saveAuthorizerToken(
     componentAppId: string,
@@ -263,8 +294,11 @@ export interface TokenStore {
       refreshAt: number;
       refreshToken: string;
       forcedAt?: number;
+      /** When the call that issued it began; default `now`. */
+      requestedAt?: number;
     },
-    now: number
+    now: number,
+    expectedVersion?: number
   ): Promise<AuthorizerRecord>;
 
   /**
@@ -281,8 +315,11 @@ export interface TokenStore {
   ): Promise<boolean>;
 
   /**
-   * Stores the result of `api_query_auth`: status active (or `without_api_permission` when WeChat issued no
-   * refresh token), tokens, permissions, `version + 1`, lease cleared. An exchange older than the stored authorization (`authorizedAt`) is ignored; returns false then.
+   * Stores an authorization (`api_query_auth`, a recovery, a reconciliation import): status active (or
+   * `without_api_permission` when WeChat issued no refresh token), tokens, permissions, `version + 1`. A
+   * renewal's lease is left in place: its holder's save then finds the version moved and decides which
+   * token is the newer one (architecture §3). An authorization older than the stored one (`authorizedAt`),
+   * or a write decided on another `expectedVersion`, is ignored; returns false then.
    */
   saveAuthorization(authorization: NewAuthorization, now: number): Promise<boolean>;
 

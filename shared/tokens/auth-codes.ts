@@ -1,19 +1,26 @@
 import {
   AuthCodeExpiredError,
+  ConcurrentUpdateError,
   EmptyCredentialError,
   errorCode,
   isUncertainOutcome,
   ServiceError,
   WechatApiError,
 } from '../errors';
-import { authorizerBeforeChange, emitAuthorizationStored } from '../events/outbox';
+import { emitAuthorizationStored } from '../events/outbox';
 import { MetricName } from '../log';
-import type { AuthCodeRecord } from '../store/token-store';
+import type { AuthCodeRecord, AuthorizerRecord } from '../store/token-store';
 import type { TokenContext } from './context';
 import { permissionIds } from './permissions';
-import { AUTH_CODE_PUSH_WAIT_MS, AUTH_CODE_RETRY_MS, refreshAtFor } from './policy';
+import {
+  AUTH_CODE_PUSH_WAIT_MS,
+  AUTH_CODE_RETRY_MS,
+  refreshAtFor,
+  SUCCESSION_ATTEMPTS,
+} from './policy';
 import { reconcileAuthorizers } from './reconcile';
 import { refreshUnderLease } from './single-flight';
+import { succession } from './succession';
 import { withComponentToken } from './with-component-token';
 
 export interface ReceivedAuthCode {
@@ -30,7 +37,12 @@ export interface ReceivedAuthCode {
 export type ExchangeResult =
   | { status: 'exchanged'; authorizerAppId: string }
   /** Stored and still pending (another exchange is in flight, or WeChat failed transiently). */
-  | { status: 'pending' };
+  | { status: 'pending' }
+  /**
+   * Settled by a reconciliation that stored every authorizer WeChat lists (the code's outcome was
+   * uncertain and no push named its authorizer): the authorization is stored, which one it was is unknown.
+   */
+  | { status: 'recovered' };
 
 /** A pending code whose outcome is still being recovered (see `recoverOutcome`); retried shortly. */
 class RecoveryPendingError extends ServiceError {
@@ -47,58 +59,109 @@ interface Granted {
   funcInfo: number[];
 }
 
-function issuedToken(granted: Granted, now: number) {
-  if (!granted.accessToken || !granted.expiresIn) return undefined;
-  const expiresAt = now + granted.expiresIn * 1000;
-  return { accessToken: granted.accessToken, expiresAt, refreshAt: refreshAtFor(now, expiresAt) };
+/** A token as an authorization stores it, with the window in which WeChat issued it. */
+interface StoredToken {
+  accessToken: string;
+  expiresAt: number;
+  refreshAt?: number;
+  issuedAt: number;
+  requestedAt: number;
 }
 
-/**
- * The stored token, when a recovered authorization (no access token in WeChat's answer) is the one already
- * stored (same refresh token): callers may hold it until its promise, so it is kept rather than replaced
- * by a renewal that would supersede it. A different refresh token means a re-authorization, which WeChat
- * ended the old token for.
- */
-async function keptToken(ctx: TokenContext, authorizerAppId: string, refreshToken?: string) {
-  if (!refreshToken) return undefined;
-  const stored = await ctx.store.getAuthorizer(ctx.componentAppId, authorizerAppId);
-  if (stored?.status !== 'active' || stored.refreshToken !== refreshToken) return undefined;
-  if (!stored.accessToken || stored.expiresAt === undefined) return undefined;
+function issuedToken(granted: Granted, requestedAt: number, now: number): StoredToken | undefined {
+  if (!granted.accessToken || !granted.expiresIn) return undefined;
+  const expiresAt = now + granted.expiresIn * 1000;
   return {
-    accessToken: stored.accessToken,
-    expiresAt: stored.expiresAt,
-    refreshAt: stored.refreshAt,
+    accessToken: granted.accessToken,
+    expiresAt,
+    refreshAt: refreshAtFor(now, expiresAt),
+    issuedAt: now,
+    requestedAt,
   };
 }
 
-/** Stores a granted authorization (or one without API permission) and settles the code. */
+function storedToken(record: AuthorizerRecord | undefined): StoredToken | undefined {
+  if (record?.status !== 'active' || !record.accessToken || record.expiresAt === undefined) {
+    return undefined;
+  }
+  const issuedAt = record.issuedAt ?? record.updatedAt;
+  return {
+    accessToken: record.accessToken,
+    expiresAt: record.expiresAt,
+    refreshAt: record.refreshAt,
+    issuedAt,
+    requestedAt: record.requestedAt ?? issuedAt,
+  };
+}
+
+/**
+ * The token an authorization stores over `current` (architecture §3). A different refresh token means a
+ * re-authorization, which ended the stored token at WeChat: the incoming one (or none, renewed at once).
+ * The same refresh token means the same authorization met by two flows (a push and a renewal, an import
+ * and a late code): the stored token is kept when WeChat's answer brought none (a recovery), else the newer
+ * of the two stays (`succession`), capped and renewed at once when either may be the newer.
+ */
+export function tokenForAuthorization(
+  current: AuthorizerRecord | undefined,
+  incoming: StoredToken | undefined,
+  refreshToken: string | undefined,
+  now: number
+): StoredToken | undefined {
+  const stored = storedToken(current);
+  if (!stored || !refreshToken || current?.refreshToken !== refreshToken) return incoming;
+  if (!incoming) return stored;
+  const decision = succession(stored, incoming);
+  if (decision.keep === 'incoming') return incoming;
+  if (!('capAt' in decision)) return stored;
+  return { ...stored, expiresAt: Math.min(stored.expiresAt, decision.capAt), refreshAt: now };
+}
+
+/**
+ * Stores a granted authorization (or one without API permission) and settles the code. The write is
+ * decided on the record as read and made only on that version: when another writer (a renewal, an import,
+ * the other channel's exchange) moved it meanwhile, it is read and decided again.
+ */
 async function storeAuthorization(
   ctx: TokenContext,
   record: AuthCodeRecord,
   owner: string,
   granted: Granted,
-  how: 'exchanged' | 'recovered'
+  how: 'exchanged' | 'recovered',
+  requestedAt: number
 ): Promise<AuthCodeRecord> {
   const now = ctx.clock();
-  const token = granted.accessToken
-    ? issuedToken(granted, now)
-    : await keptToken(ctx, granted.authorizerAppId, granted.refreshToken);
-  const previous = await authorizerBeforeChange(ctx, granted.authorizerAppId);
-  const saved = await ctx.store.saveAuthorization(
-    {
-      componentAppId: record.componentAppId,
-      authorizerAppId: granted.authorizerAppId,
-      accessToken: token?.accessToken,
-      expiresAt: token?.expiresAt,
-      refreshToken: granted.refreshToken,
-      funcInfo: granted.funcInfo,
-      refreshAt: token?.refreshAt ?? now,
-      // WeChat's event times are whole seconds: compare on that grain, so that an `unauthorized` push
-      // in the same second as the authorization is not mistaken for an older event.
-      authorizedAt: Math.floor(record.receivedAt / 1000) * 1000,
-    },
-    now
-  );
+  const incoming = issuedToken(granted, requestedAt, now);
+  // WeChat's event times are whole seconds: compare on that grain, so that an `unauthorized` push in the
+  // same second as the authorization is not mistaken for an older event.
+  const authorizedAt = Math.floor(record.receivedAt / 1000) * 1000;
+  let saved = false;
+  let previous: AuthorizerRecord | undefined;
+  for (let attempt = 0; !saved; attempt++) {
+    if (attempt === SUCCESSION_ATTEMPTS) {
+      throw new ConcurrentUpdateError(
+        'the authorizer record kept moving while an authorization was stored'
+      );
+    }
+    previous = await ctx.store.getAuthorizer(ctx.componentAppId, granted.authorizerAppId);
+    if (previous && previous.authorizedAt > authorizedAt) break;
+    const token = tokenForAuthorization(previous, incoming, granted.refreshToken, now);
+    saved = await ctx.store.saveAuthorization(
+      {
+        componentAppId: record.componentAppId,
+        authorizerAppId: granted.authorizerAppId,
+        expectedVersion: previous?.version ?? 0,
+        accessToken: token?.accessToken,
+        expiresAt: token?.expiresAt,
+        issuedAt: token?.issuedAt,
+        requestedAt: token?.requestedAt,
+        refreshToken: granted.refreshToken,
+        funcInfo: granted.funcInfo,
+        refreshAt: token?.refreshAt ?? now,
+        authorizedAt,
+      },
+      now
+    );
+  }
   if (saved) {
     await emitAuthorizationStored(ctx, previous, granted, {
       at: record.receivedAt,
@@ -179,7 +242,8 @@ async function recoverOutcome(
       refreshToken: granted.authorizer_refresh_token,
       funcInfo: permissionIds(granted.func_info),
     },
-    'recovered'
+    'recovered',
+    ctx.clock()
   );
 }
 
@@ -213,11 +277,15 @@ async function exchange(ctx: TokenContext, record: AuthCodeRecord, owner: string
     return finishFailed(ctx, record, owner, 'auth_code_expired');
   }
   let answer: Awaited<ReturnType<TokenContext['api']['apiQueryAuth']>>;
+  const requestedAt = ctx.clock();
   try {
     answer = await withComponentToken(ctx, (ct) => ctx.api.apiQueryAuth(ct, record.code));
   } catch (error) {
     if (error instanceof WechatApiError && error.kind === 'auth_code_invalid') {
-      if (record.authorizerAppId) return recoverOutcome(ctx, record, owner);
+      // After an attempt that may have consumed the code (its answer lost, or -1: protocol §11.10), 61009
+      // is no verdict: the authorization exists at WeChat and is recovered from it.
+      const mayBeConsumed = error.afterLostAnswer || record.attempts > 0;
+      if (record.authorizerAppId || mayBeConsumed) return recoverOutcome(ctx, record, owner);
       return finishFailed(ctx, record, owner, 'auth_code_expired');
     }
     if (error instanceof EmptyCredentialError && error.field === 'authorization_code') {
@@ -237,7 +305,8 @@ async function exchange(ctx: TokenContext, record: AuthCodeRecord, owner: string
       refreshToken: info.authorizer_refresh_token,
       funcInfo: permissionIds(info.func_info),
     },
-    'exchanged'
+    'exchanged',
+    requestedAt
   );
 }
 
@@ -248,7 +317,7 @@ function settle(record: AuthCodeRecord | undefined): ExchangeResult {
   if (record?.status === 'failed') {
     throw new AuthCodeExpiredError('the authorization code expired or was already used');
   }
-  return { status: 'pending' };
+  return record?.status === 'exchanged' ? { status: 'recovered' } : { status: 'pending' };
 }
 
 /**
@@ -275,6 +344,11 @@ export async function exchangeAuthCode(
   return exchangeStored(ctx, authorizerAppId ? { ...record, authorizerAppId } : record, options);
 }
 
+const mayHaveActed = (error: unknown) =>
+  isUncertainOutcome(error) ||
+  error instanceof RecoveryPendingError ||
+  error instanceof ConcurrentUpdateError;
+
 async function exchangeStored(
   ctx: TokenContext,
   first: AuthCodeRecord,
@@ -291,11 +365,17 @@ async function exchangeStored(
         return record;
       },
       needsRefresh: (record) => record?.status === 'pending',
-      refresh: (record, owner, leaseCtx) => exchange(leaseCtx, record as AuthCodeRecord, owner),
-      onFailure: (error, now, _record, claimedAt) => ({
+      refresh: async (record, owner, leaseCtx) => ({
+        record: await exchange(leaseCtx, record as AuthCodeRecord, owner),
+        saved: true,
+      }),
+      onFailure: (error, now, record, claimedAt) => ({
         errorCode: errorCode(error),
         retryAt: now + AUTH_CODE_RETRY_MS,
-        ...(isUncertainOutcome(error) ? { uncertainAt: claimedAt } : {}),
+        // The code may have been consumed (an answer lost, a recovery under way, or the authorization not
+        // stored after WeChat answered): it is never sent again, its outcome is recovered instead.
+        ...(mayHaveActed(error) ? { uncertainAt: record?.uncertainAt ?? claimedAt } : {}),
+        ...(record?.authorizerAppId ? { authorizerAppId: record.authorizerAppId } : {}),
       }),
     },
     options
@@ -322,7 +402,7 @@ export async function exchangePendingAuthCodes(
   for (const record of due) {
     try {
       const result = await exchangeStored(ctx, record, { wait: false });
-      summary[result.status === 'exchanged' ? 'exchanged' : 'pending'] += 1;
+      summary[result.status === 'pending' ? 'pending' : 'exchanged'] += 1;
     } catch (error) {
       if (error instanceof AuthCodeExpiredError) {
         summary.expired += 1;

@@ -14,7 +14,7 @@ import type { AuthorizerTokenResponse } from '../wechat/wire';
 import { findListedAuthorizer } from './authorizer-list';
 import type { TokenContext } from './context';
 import type { IssuedToken } from './issued-token';
-import { refreshAtFor } from './policy';
+import { LEASE_MS, refreshAtFor, SUCCESSION_ATTEMPTS } from './policy';
 import {
   forcedAtFor,
   leasedTarget,
@@ -24,6 +24,8 @@ import {
   serveToken,
   type TokenKind,
 } from './serve-token';
+import type { Refreshed } from './single-flight';
+import { succession } from './succession';
 import { withComponentToken } from './with-component-token';
 
 /** Throws the caller-facing error for an authorizer whose token can never be served. */
@@ -100,8 +102,9 @@ async function refreshWithRecovery(
   record: AuthorizerRecord,
   owner: string,
   forced: boolean | undefined
-): Promise<AuthorizerRecord> {
+): Promise<Refreshed<AuthorizerRecord>> {
   const { componentAppId, authorizerAppId } = record;
+  const requestedAt = ctx.clock();
   const call = (refreshToken: string) =>
     withComponentToken(ctx, (ct) => ctx.api.apiAuthorizerToken(ct, authorizerAppId, refreshToken));
 
@@ -126,11 +129,14 @@ async function refreshWithRecovery(
   if (!answer) {
     const listed = await findListedAuthorizer(ctx, authorizerAppId);
     if (!listed) {
-      return endAuthorization(
-        ctx,
-        record,
-        rejection === 'not_authorized' ? 'revoked' : 'needs_reauthorization'
-      );
+      return {
+        record: await endAuthorization(
+          ctx,
+          record,
+          rejection === 'not_authorized' ? 'revoked' : 'needs_reauthorization'
+        ),
+        saved: false,
+      };
     }
     if (!listed.refresh_token || listed.refresh_token === stored) {
       throw new RefreshTokenUnusableError(
@@ -167,53 +173,130 @@ async function refreshWithRecovery(
       });
     }
   }
-  return saveRefreshed(ctx, record, owner, answer, used, forced);
+  return saveRefreshed(ctx, record, owner, answer, used, forced, requestedAt);
 }
 
-/** Saves a renewed token as the lease holder; a refresh token WeChat returned is never lost. */
+/**
+ * Saves a renewed token as the lease holder; a refresh token WeChat returned is never lost. When the record
+ * moved while WeChat was asked (a code exchange or import wrote meanwhile, or the lease ran out), the
+ * newer of the two tokens stays (`succession`, architecture §3): a write refused because the record moved
+ * never leaves an older token in place.
+ */
 async function saveRefreshed(
   ctx: TokenContext,
   record: AuthorizerRecord,
   owner: string,
   answer: AuthorizerTokenResponse,
   usedRefreshToken: string,
-  forced: boolean | undefined
-): Promise<AuthorizerRecord> {
+  forced: boolean | undefined,
+  requestedAt: number
+): Promise<Refreshed<AuthorizerRecord>> {
   const { componentAppId, authorizerAppId } = record;
   const now = ctx.clock();
   const expiresAt = now + answer.expires_in * 1000;
   const returnedRefreshToken = answer.authorizer_refresh_token ?? usedRefreshToken;
-  try {
-    return await ctx.store.saveAuthorizerToken(
-      componentAppId,
-      authorizerAppId,
-      owner,
-      {
-        accessToken: answer.authorizer_access_token,
-        expiresAt,
-        refreshAt: refreshAtFor(now, expiresAt),
-        refreshToken: returnedRefreshToken,
-        forcedAt: forcedAtFor(record, forced, now),
-      },
-      now
-    );
-  } catch (error) {
-    if (!(error instanceof ConcurrentUpdateError)) throw error;
-    if (returnedRefreshToken !== usedRefreshToken) {
+  const token = {
+    accessToken: answer.authorizer_access_token,
+    expiresAt,
+    refreshAt: refreshAtFor(now, expiresAt),
+    refreshToken: returnedRefreshToken,
+    forcedAt: forcedAtFor(record, forced, now),
+    requestedAt,
+  };
+  let version = record.version;
+  for (let attempt = 0; attempt < SUCCESSION_ATTEMPTS; attempt++) {
+    try {
+      const saved = await ctx.store.saveAuthorizerToken(
+        componentAppId,
+        authorizerAppId,
+        owner,
+        token,
+        now,
+        version
+      );
+      return { record: saved, saved: true };
+    } catch (error) {
+      if (!(error instanceof ConcurrentUpdateError)) throw error;
+    }
+    const current = await ctx.store.getAuthorizer(componentAppId, authorizerAppId);
+    assertActive(current, authorizerAppId);
+    const stored = current as AuthorizerRecord;
+    const sameAuthorization =
+      stored.refreshToken === usedRefreshToken || stored.refreshToken === returnedRefreshToken;
+    if (!sameAuthorization) {
+      // A re-authorization (or a recovery) stored another refresh token: ours belongs to the authorization
+      // before it, whose tokens WeChat ended.
+      ctx.log.warn('a newer authorization was stored while renewing; kept it', { authorizerAppId });
+      return { record: stored, saved: false };
+    }
+    if (returnedRefreshToken !== stored.refreshToken) {
       await ctx.store.replaceRefreshToken(
         componentAppId,
         authorizerAppId,
-        usedRefreshToken,
+        stored.refreshToken,
         returnedRefreshToken,
         now
       );
     }
-    ctx.log.warn('lost the lease while refreshing; kept the stored authorizer record', {
-      authorizerAppId,
-    });
-    const current = await ctx.store.getAuthorizer(componentAppId, authorizerAppId);
-    assertActive(current, authorizerAppId);
-    return current as AuthorizerRecord;
+    const held = await holdLease(ctx, stored, owner, now);
+    if (!held) {
+      // Another renewal claimed the record after our lease ran out: its call began after ours ended.
+      ctx.log.warn('lost the lease while renewing; a later renewal stands', { authorizerAppId });
+      return { record: stored, saved: false };
+    }
+    const decision = succession(stored, { ...token, issuedAt: now });
+    if (decision.keep === 'incoming') {
+      version = stored.version;
+      continue;
+    }
+    const capped = 'capAt' in decision;
+    await ctx.store.release(
+      { kind: 'authorizer', componentAppId, authorizerAppId },
+      owner,
+      capped ? { retryAt: now, expiresAt: decision.capAt } : { errorCode: stored.lastErrorCode },
+      now
+    );
+    if (capped) {
+      ctx.metrics.count(MetricName.SupersededTokenCapped);
+      ctx.log.warn('two tokens were issued at once; the stored one is capped and renewed at once', {
+        authorizerAppId,
+      });
+    }
+    return {
+      record: (await ctx.store.getAuthorizer(componentAppId, authorizerAppId)) ?? stored,
+      saved: false,
+    };
+  }
+  throw new ConcurrentUpdateError('the authorizer record kept moving while a renewal was saved');
+}
+
+/**
+ * Whether `owner` holds the lease on `record` as it now stands: still ours (a writer that does not take
+ * the lease wrote meanwhile), or claimed again on this version when it ran out and nobody took it.
+ */
+async function holdLease(
+  ctx: TokenContext,
+  record: AuthorizerRecord,
+  owner: string,
+  now: number
+): Promise<boolean> {
+  if (record.leaseOwner === owner) return true;
+  if (record.leaseUntil !== undefined && record.leaseUntil >= now) return false;
+  try {
+    await ctx.store.claim(
+      {
+        kind: 'authorizer',
+        componentAppId: record.componentAppId,
+        authorizerAppId: record.authorizerAppId,
+      },
+      record.version,
+      { owner, until: now + LEASE_MS },
+      now
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConcurrentUpdateError) return false;
+    throw error;
   }
 }
 
@@ -237,6 +320,7 @@ function authorizerKind(ctx: TokenContext, authorizerAppId: string): TokenKind<A
       succeeded: MetricName.AuthorizerRefreshSucceeded,
       failed: MetricName.AuthorizerRefreshFailed,
     },
+    probePath: '/cgi-bin/openapi/quota/get',
     fields: { authorizerAppId },
   };
 }

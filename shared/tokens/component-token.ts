@@ -16,6 +16,7 @@ import {
   peekToken,
   type RefreshOutcome,
   refreshTokenIfDue,
+  type ServeOptions,
   serveToken,
   type TokenKind,
 } from './serve-token';
@@ -88,8 +89,9 @@ async function mintComponentToken(
       expiresAt,
       refreshAt: refreshAtFor(now, expiresAt),
       forcedAt,
+      requestedAt: now,
     },
-    now
+    ctx.clock()
   );
 }
 
@@ -103,12 +105,19 @@ function componentKind(ctx: TokenContext): TokenKind<ComponentTokenRecord> {
         {
           ref: { kind: 'component_token', componentAppId: ctx.componentAppId },
           needsRefresh,
-          refresh: (record, owner, leaseCtx) =>
-            mintComponentToken(leaseCtx, owner, forcedAtFor(record, forced, leaseCtx.clock())),
+          refresh: async (record, owner, leaseCtx) => ({
+            record: await mintComponentToken(
+              leaseCtx,
+              owner,
+              forcedAtFor(record, forced, leaseCtx.clock())
+            ),
+            saved: true,
+          }),
         },
         read,
         first
       ),
+    probePath: '/cgi-bin/component/api_component_token',
     metrics: {
       succeeded: MetricName.ComponentRefreshSucceeded,
       failed: MetricName.ComponentRefreshFailed,
@@ -135,7 +144,7 @@ function fromMemo(ctx: TokenContext, invalidToken: string | undefined): IssuedTo
  */
 export async function getComponentAccessToken(
   ctx: TokenContext,
-  options: { invalidToken?: string } = {}
+  options: ServeOptions = {}
 ): Promise<IssuedToken> {
   const remembered = fromMemo(ctx, options.invalidToken);
   if (remembered) return remembered;

@@ -3,7 +3,7 @@ import type { AuthorizerRecord, AuthorizerSummary, RunJob, RunRecord } from '../
 import { assertActive, refreshAuthorizerNow } from './authorizer-tokens';
 import { ticketUsable } from './component-token';
 import type { TokenContext } from './context';
-import { servableToken } from './issued-token';
+import { fallbackToken } from './issued-token';
 import {
   AUTHORIZER_STATES,
   type AuthorizerView,
@@ -201,7 +201,7 @@ export async function showAuthorizer(
   if (!record) throw new AuthorizerNotFoundError(job.authorizerAppId);
   const answer: ShowAnswer = { now: iso(now) as string, authorizer: authorizerView(record, now) };
   if (!job.reveal) return answer;
-  const token = servableToken(record, now, undefined, 0);
+  const token = fallbackToken(record, now);
   if (token) {
     ctx.log.warn('an operator revealed an authorizer access token', {
       job: 'show',

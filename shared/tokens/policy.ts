@@ -56,6 +56,22 @@ export const FORCED_REFRESH_MIN_INTERVAL_MS = 1 * MINUTE;
  */
 export const FORCED_REFRESH_BACKOFF_MS = 1 * HOUR;
 
+/**
+ * A caller's `invalidToken` report is checked with one call made with the reported token (getApiQuota:
+ * any answer but 40001/42001/40014 proves WeChat still accepts it) at most once per this interval per
+ * token, and an "alive" verdict is reused for as long: a looping caller costs one check a minute, and an
+ * honest report made after a token really died waits at most this long for the renewal it triggers.
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/openApi/get_api_quota.html
+ */
+export const REPORT_CHECK_INTERVAL_MS = 1 * MINUTE;
+
+/**
+ * How many times a writer re-reads a record that moved under it and decides again which token is newer
+ * (architecture §3) before giving up: each round means another writer wrote in between, which for one
+ * merchant happens a few times a day at most.
+ */
+export const SUCCESSION_ATTEMPTS = 4;
+
 /** Per-attempt HTTP timeout for WeChat calls. */
 export const WECHAT_TIMEOUT_MS = 5 * SECOND;
 /** Attempts for transient WeChat failures (-1 busy, timeouts, resets). */
@@ -149,13 +165,19 @@ export function refreshAtFor(now: number, expiresAt: number): number {
  * Until when a token handed out at `now` is guaranteed to work (architecture §7): never past its nominal
  * expiry, and never past the earliest moment a successor may be issued plus WeChat's 5-minute overlap.
  * Successors are issued only from the planned renewal (`refreshAt`) on, so that moment is
- * `max(refreshAt, now)`. A token with no planned renewal can be replaced at any time.
+ * `max(refreshAt, now)`; while a renewal holds the lease (`leaseUntil` not passed) it is the moment the
+ * lease was claimed, since WeChat may issue the successor as soon as that renewal's call leaves. A token
+ * with no planned renewal can be replaced at any time.
  */
 export function promisedExpiry(
-  token: { expiresAt: number; refreshAt?: number },
+  token: { expiresAt: number; refreshAt?: number; leaseUntil?: number },
   now: number
 ): number {
-  return Math.min(token.expiresAt, Math.max(token.refreshAt ?? now, now) + SUPERSEDED_OVERLAP_MS);
+  const successorFrom =
+    token.leaseUntil !== undefined && token.leaseUntil >= now
+      ? Math.min(token.leaseUntil - LEASE_MS, now)
+      : Math.max(token.refreshAt ?? now, now);
+  return Math.min(token.expiresAt, successorFrom + SUPERSEDED_OVERLAP_MS);
 }
 
 /**

@@ -8,6 +8,7 @@ import { permissionIds } from './permissions';
 import {
   AUTHORIZER_LIST_PAGE,
   RECONCILE_RETRY_PAUSES_MS,
+  SUCCESSION_ATTEMPTS,
   SWEEP_CONCURRENCY,
   SWEEP_DEADLINE_RESERVE_MS,
 } from './policy';
@@ -135,14 +136,31 @@ async function askAuthorizerInfo(
   };
 }
 
+/**
+ * Reconciles one listed authorizer. The write is made only on the version it was decided on: when a code
+ * exchange or a renewal wrote meanwhile, the record is read and decided again (architecture §3).
+ */
 async function reconcileOne(
   ctx: TokenContext,
   listed: Listed,
   summary: ReconcileSummary
 ): Promise<void> {
-  const record = await ctx.store.getAuthorizer(ctx.componentAppId, listed.authorizer_appid);
+  for (let attempt = 0; attempt < SUCCESSION_ATTEMPTS; attempt++) {
+    const record = await ctx.store.getAuthorizer(ctx.componentAppId, listed.authorizer_appid);
+    const outcome = await reconcileRecord(ctx, listed, record, summary);
+    if (outcome !== 'moved') return;
+  }
+  summary.failed += 1;
+}
+
+async function reconcileRecord(
+  ctx: TokenContext,
+  listed: Listed,
+  record: AuthorizerRecord | undefined,
+  summary: ReconcileSummary
+): Promise<'done' | 'moved'> {
   const action = decide(listed, record);
-  if (action === 'keep') return;
+  if (action === 'keep') return 'done';
   let granted: { refreshToken?: string; funcInfo: number[] };
   try {
     granted = listed.refresh_token
@@ -151,17 +169,18 @@ async function reconcileOne(
   } catch (error) {
     summary.failed += 1;
     reportWechatFailure(ctx, error, { authorizerAppId: listed.authorizer_appid });
-    return;
+    return 'done';
   }
   if (!granted.refreshToken) {
     summary.withoutRefreshToken += 1;
-    if (record && record.status !== 'revoked') return;
+    if (record && record.status !== 'revoked') return 'done';
   }
   const now = ctx.clock();
   const saved = await ctx.store.saveAuthorization(
     {
       componentAppId: ctx.componentAppId,
       authorizerAppId: listed.authorizer_appid,
+      expectedVersion: record?.version ?? 0,
       refreshToken: granted.refreshToken,
       funcInfo: granted.funcInfo,
       refreshAt: now,
@@ -172,7 +191,7 @@ async function reconcileOne(
     },
     now
   );
-  if (!saved) return;
+  if (!saved) return 'moved';
   await emitAuthorizationStored(
     ctx,
     record,
@@ -187,4 +206,5 @@ async function reconcileOne(
       : 'reactivated an authorizer WeChat shows as authorized again',
     { authorizerAppId: listed.authorizer_appid }
   );
+  return 'done';
 }

@@ -7,7 +7,7 @@ import { refreshAuthorizerIfDue } from './authorizer-tokens';
 import { refreshComponentTokenIfDue, requestTicketPush, ticketUsable } from './component-token';
 import type { TokenContext } from './context';
 import { dueAuthorizerFeed } from './due-feed';
-import { servableToken } from './issued-token';
+import { fallbackToken } from './issued-token';
 import {
   SWEEP_CONCURRENCY,
   SWEEP_DEADLINE_RESERVE_MS,
@@ -23,7 +23,10 @@ export interface RefreshSummary {
     /** Due items this run looked at. */
     seen: number;
     refreshed: number;
-    /** Leased by another refresher, or no longer due when read. */
+    /**
+     * Leased by another refresher, no longer due when read, or renewed while another writer's newer token
+     * was stored (that renewal's token did not stand: architecture §3).
+     */
     skipped: number;
     /** Failures by error code; each keeps its old token and is retried on a later run. */
     failed: Record<string, number>;
@@ -97,17 +100,15 @@ async function runSteps(
 
   try {
     const outcome = await refreshComponentTokenIfDue(ctx);
-    summary.component = outcome === 'current' ? 'fresh' : outcome;
+    summary.component = outcome === 'current' || outcome === 'kept' ? 'fresh' : outcome;
   } catch (error) {
     summary.component = 'failed';
     reportWechatFailure(ctx, error, { step: 'component_token' });
     summary.systemicError = systemic(error);
   }
-  const component = servableToken(
+  const component = fallbackToken(
     await ctx.store.getComponentToken(ctx.componentAppId),
-    ctx.clock(),
-    undefined,
-    0
+    ctx.clock()
   );
   if (summary.systemicError || !component) {
     summary.authorizers.truncated = true;

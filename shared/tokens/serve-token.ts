@@ -1,11 +1,13 @@
 import { errorCode, isUncertainOutcome, RefreshTokenUnusableError } from '../errors';
-import type { LogFields, MetricName } from '../log';
+import { type LogFields, MetricName } from '../log';
 import type { Leased, ReleaseOutcome } from '../store/token-store';
 import type { TokenContext } from './context';
 import {
   failureFrom,
+  fallbackToken,
   forcesRefresh,
   type IssuedToken,
+  reportPending,
   servableToken,
   type TokenFields,
 } from './issued-token';
@@ -14,6 +16,7 @@ import {
   SUPERSEDED_OVERLAP_MS,
   UNLISTED_REFRESH_TOKEN_RETRY_MS,
 } from './policy';
+import { checkReportedToken } from './report-check';
 import { type LeasedTarget, refreshUnderLease } from './single-flight';
 
 type TokenRecord = Leased & TokenFields & { lastErrorCode?: string };
@@ -36,6 +39,8 @@ export interface TokenKind<R extends TokenRecord> {
     first?: R,
     forced?: boolean
   ): LeasedTarget<R>;
+  /** The `cgi_path` a token of this kind asks getApiQuota about when a report is checked. */
+  probePath: string;
   metrics: { succeeded: MetricName; failed: MetricName };
   /** Added to log lines (e.g. the authorizer appid). */
   fields: LogFields;
@@ -68,11 +73,76 @@ export function tokenFailureOutcome(
 }
 
 /**
+ * The lease target for a caller's report that the stored token was rejected: the holder first asks WeChat
+ * whether the token is dead (`checkReportedToken`). Dead: renewed now, whatever the report limits say, and
+ * if that renewal fails the dead token is no longer promised to anyone. Alive: nothing is renewed (a false
+ * report shortens no other caller's token) and the check is recorded, so reports of it within
+ * `REPORT_CHECK_INTERVAL_MS` are answered from the store. Inconclusive: renewed only within the
+ * forced-refresh limits (`forcesRefresh`).
+ */
+function checkingReport<R extends TokenRecord>(
+  ctx: TokenContext,
+  kind: TokenKind<R>,
+  base: LeasedTarget<R>,
+  invalidToken: string,
+  verdicts: { dead: boolean; confirmed: boolean }
+): LeasedTarget<R> {
+  return {
+    ...base,
+    refresh: async (record, owner, leaseCtx) => {
+      const at = leaseCtx.clock();
+      if (!reportPending(record, invalidToken, at)) return base.refresh(record, owner, leaseCtx);
+      const verdict = verdicts.confirmed
+        ? 'dead'
+        : await checkReportedToken(leaseCtx, invalidToken, kind.probePath);
+      verdicts.dead = verdict === 'dead';
+      const checkedAt = leaseCtx.clock();
+      const renew =
+        verdict === 'dead' ||
+        !servableToken(record, checkedAt) ||
+        (verdict === 'unknown' && forcesRefresh(record, checkedAt));
+      if (verdict !== 'unknown' && !verdicts.confirmed) {
+        ctx.metrics.count(
+          verdict === 'dead' ? MetricName.ReportedTokenDead : MetricName.ReportedTokenAlive
+        );
+      }
+      ctx.log.info('checked a token a caller reported as rejected', {
+        ...kind.fields,
+        verdict,
+        renewed: renew,
+      });
+      if (renew) return base.refresh(record, owner, leaseCtx);
+      await ctx.store.release(
+        base.ref,
+        owner,
+        { errorCode: record?.lastErrorCode, reportCheckedAt: checkedAt },
+        checkedAt
+      );
+      return { record: (await kind.read()) ?? (record as R), saved: false };
+    },
+    onFailure: (error, now, record, claimedAt) => {
+      const outcome = base.onFailure(error, now, record, claimedAt);
+      return verdicts.dead ? { ...outcome, expiresAt: now } : outcome;
+    },
+  };
+}
+
+export interface ServeOptions {
+  /** A token a caller reports WeChat rejected (40001/42001/40014): checked, and renewed if dead. */
+  invalidToken?: string;
+  /**
+   * WeChat rejected `invalidToken` on one of the service's own calls: first-hand evidence, so it is
+   * renewed without a check.
+   */
+  rejectedOnOwnCall?: boolean;
+}
+
+/**
  * A token for a caller. The hot path is one read. The token is renewed (once, across every concurrent
- * caller, through the lease) only when its promised life is shorter than `SERVE_MIN_REMAINING_MS`, or when it is the token the caller
- * reports WeChat just rejected (`invalidToken`; compare-and-refresh, at most once per token per
- * `FORCED_REFRESH_MIN_INTERVAL_MS`). When the renewal fails, a token WeChat still accepts is served until
- * its promised expiry rather than an error; until the failed renewal's retry time, nobody tries again.
+ * caller, through the lease) only when its promised life is shorter than `SERVE_MIN_REMAINING_MS`, or when
+ * it is the token the caller reports WeChat just rejected (`invalidToken`) and a check proves it dead
+ * (`checkingReport`). When the renewal fails, a token not known to be dead is served until its promised
+ * expiry rather than an error; until the failed renewal's retry time, nobody tries again.
  *
  * @throws the kind's `check` errors (not found, revoked, …)
  * @throws UpstreamUnavailableError / TicketUnavailableError / the renewal's error when no usable token remains.
@@ -80,32 +150,40 @@ export function tokenFailureOutcome(
 export async function serveToken<R extends TokenRecord>(
   ctx: TokenContext,
   kind: TokenKind<R>,
-  options: { invalidToken?: string } = {}
+  options: ServeOptions = {}
 ): Promise<IssuedToken> {
   const { invalidToken } = options;
   const stored = await kind.read();
   kind.check(stored);
-  const current = servableToken(stored, ctx.clock(), invalidToken);
-  if (current) return current;
+  const reported = reportPending(stored, invalidToken, ctx.clock());
+  if (!reported) {
+    const current = servableToken(stored, ctx.clock());
+    if (current) return current;
+  }
   const backingOff = retryNotDue(stored, ctx.clock());
   if (backingOff) {
-    const fallback = servableToken(stored, ctx.clock(), invalidToken, 0);
+    const fallback = fallbackToken(stored, ctx.clock());
     if (fallback) return fallback;
     throw failureFrom(backingOff);
   }
   const needsRefresh = (record: R | undefined, now: number) =>
-    !servableToken(record, now, invalidToken);
+    reportPending(record, invalidToken, now) || !servableToken(record, now);
+  const verdicts = { dead: false, confirmed: options.rejectedOnOwnCall === true };
+  const base = kind.target(needsRefresh, stored, reported);
+  const target =
+    invalidToken === undefined ? base : checkingReport(ctx, kind, base, invalidToken, verdicts);
+  const usable = (record: R | undefined) =>
+    verdicts.dead && record?.accessToken === invalidToken
+      ? undefined
+      : fallbackToken(record, ctx.clock());
   let result: Awaited<ReturnType<typeof refreshUnderLease<R>>>;
-  const forced = forcesRefresh(stored, invalidToken, ctx.clock());
   try {
-    result = await refreshUnderLease(ctx, kind.target(needsRefresh, stored, forced), {
-      wait: true,
-    });
+    result = await refreshUnderLease(ctx, target, { wait: true });
   } catch (error) {
     ctx.metrics.count(kind.metrics.failed, 1, errorCode(error));
     const latest = await kind.read();
     kind.check(latest);
-    const fallback = servableToken(latest, ctx.clock(), invalidToken, 0);
+    const fallback = usable(latest);
     if (!fallback) throw error;
     ctx.log.warn('refresh failed; serving the stored token until its promised expiry', {
       ...kind.fields,
@@ -115,14 +193,15 @@ export async function serveToken<R extends TokenRecord>(
   }
   if (result.outcome === 'refreshed') ctx.metrics.count(kind.metrics.succeeded);
   kind.check(result.record);
-  const served = servableToken(result.record, ctx.clock(), invalidToken, 0);
+  const served = usable(result.record);
   if (served) return served;
   throw failureFrom(result.outcome === 'failed_elsewhere' ? result.errorCode : undefined);
 }
 
 /**
  * The stored token if it may still be handed out (any promised life left), without refreshing: what an
- * answer falls back to when its deadline comes first.
+ * answer falls back to when its deadline comes first. A reported token is handed back only when a check
+ * within `REPORT_CHECK_INTERVAL_MS` did not prove it dead, or the report limits would not renew it anyway.
  */
 export async function peekToken<R extends TokenRecord>(
   ctx: TokenContext,
@@ -131,7 +210,9 @@ export async function peekToken<R extends TokenRecord>(
 ): Promise<IssuedToken | undefined> {
   const record = await kind.read();
   kind.check(record);
-  return servableToken(record, ctx.clock(), invalidToken, 0);
+  const now = ctx.clock();
+  if (reportPending(record, invalidToken, now) && forcesRefresh(record, now)) return undefined;
+  return fallbackToken(record, now);
 }
 
 /**
@@ -144,7 +225,8 @@ function retryNotDue(record: TokenRecord | undefined, now: number): string | und
   return record.refreshAt > now ? record.lastErrorCode : undefined;
 }
 
-export type RefreshOutcome = 'refreshed' | 'current' | 'busy';
+/** `kept`: this refresher called WeChat, but another writer's newer token stands (architecture §3). */
+export type RefreshOutcome = 'refreshed' | 'current' | 'busy' | 'kept';
 
 /**
  * Scheduled renewal: renews the token when its `refreshAt` has come (or it has none), without waiting for
@@ -164,7 +246,8 @@ export async function refreshTokenIfDue<R extends TokenRecord>(
       ctx.metrics.count(kind.metrics.succeeded);
       return 'refreshed';
     }
-    return result.outcome === 'busy' ? 'busy' : 'current';
+    if (result.outcome === 'kept' || result.outcome === 'busy') return result.outcome;
+    return 'current';
   } catch (error) {
     ctx.metrics.count(kind.metrics.failed, 1, errorCode(error));
     throw error;

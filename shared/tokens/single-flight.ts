@@ -10,10 +10,11 @@ export interface LeasedTarget<R extends Leased> {
   /** Whether this record still needs the refresh (re-checked after every wait). */
   needsRefresh(record: R | undefined, now: number): boolean;
   /**
-   * Calls WeChat and saves as the lease holder `owner`; returns the record as stored. `leaseCtx` is the
-   * context to call WeChat with: its calls all end before the lease does.
+   * Calls WeChat and saves as the lease holder `owner`; returns the record as stored, and whether what
+   * this holder obtained was saved (`false`: another writer's token stands, architecture §3). `leaseCtx`
+   * is the context to call WeChat with: its calls all end before the lease does.
    */
-  refresh(record: R | undefined, owner: string, leaseCtx: TokenContext): Promise<R>;
+  refresh(record: R | undefined, owner: string, leaseCtx: TokenContext): Promise<Refreshed<R>>;
   /**
    * What to record when `refresh` throws; the lease is released with it. `claimedAt` is when the lease was
    * taken: no WeChat call of this attempt began earlier.
@@ -21,9 +22,18 @@ export interface LeasedTarget<R extends Leased> {
   onFailure(error: unknown, now: number, record: R | undefined, claimedAt: number): ReleaseOutcome;
 }
 
+/** What a lease holder's refresh left in the store. */
+export interface Refreshed<R> {
+  record: R;
+  /** False when the holder's result did not stand (another writer's newer token, a checked report). */
+  saved: boolean;
+}
+
 export type SingleFlightResult<R> =
   /** This caller won the lease and refreshed. */
   | { outcome: 'refreshed'; record: R }
+  /** This caller won the lease, but what it obtained did not replace the stored record's token. */
+  | { outcome: 'kept'; record: R }
   /** Nothing to do: the record no longer needs a refresh (maybe someone else just did it). */
   | { outcome: 'current'; record: R | undefined }
   /** Another caller holds the lease (only when `wait` is false). */
@@ -74,7 +84,8 @@ export async function refreshUnderLease<R extends Leased & { lastErrorCode?: str
       }
       try {
         const leaseCtx = underLease(ctx, now + LEASE_MS - LEASE_SAVE_RESERVE_MS);
-        return { outcome: 'refreshed', record: await target.refresh(record, owner, leaseCtx) };
+        const refreshed = await target.refresh(record, owner, leaseCtx);
+        return { outcome: refreshed.saved ? 'refreshed' : 'kept', record: refreshed.record };
       } catch (error) {
         // If the release fails too, the lease simply expires; the refresh's own error is what matters.
         const outcome = target.onFailure(error, ctx.clock(), record, now);

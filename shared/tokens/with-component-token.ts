@@ -4,8 +4,8 @@ import type { TokenContext } from './context';
 
 /**
  * Runs a component API call with the current `component_access_token`. If WeChat rejects that token
- * (40001/40014/42001), the token is compare-and-refreshed once (only if it is still the stored one) and the
- * call is retried once, as WeChat's central-control-server guidance asks.
+ * (40001/40014/42001), the token is compare-and-refreshed once (only if it is still the stored one; the
+ * rejection is first-hand, so no check is made) and the call is retried once, as WeChat's central-control-server guidance asks.
  *
  * @see https://developers.weixin.qq.com/doc/service/en/Basic_Information/Get_access_token.html
  */
@@ -22,7 +22,10 @@ export async function withComponentToken<T>(
       api: error.api,
       errcode: error.errcode,
     });
-    const fresh = await getComponentAccessToken(ctx, { invalidToken: accessToken });
+    const fresh = await getComponentAccessToken(ctx, {
+      invalidToken: accessToken,
+      rejectedOnOwnCall: true,
+    });
     return call(fresh.accessToken);
   }
 }

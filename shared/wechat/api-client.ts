@@ -3,6 +3,7 @@ import { errorKind, parseRequestIp } from './errcodes';
 import {
   type ApiName,
   ApiPath,
+  type ApiQuotaResponse,
   type AuthorizerInfoResponse,
   type AuthorizerListResponse,
   type AuthorizerTokenResponse,
@@ -45,6 +46,21 @@ export interface ComponentApi {
     componentAccessToken: string,
     authorizerAppId: string
   ): Promise<AuthorizerInfoResponse>;
+  /**
+   * `getApiQuota` (查询openApi调用quota): the daily limit and today's calls of the API at `cgiPath` for the
+   * account whose token asks (component_access_token, or an authorizer_access_token on the merchant's
+   * behalf once it granted any permission set).
+   *
+   * Why the service calls it: as a cheap liveness check of a token a caller reported as rejected, before
+   * minting a new one (which spends quota and kills every copy callers hold 5 minutes later). WeChat checks
+   * the token before the body, so a `WechatApiError` of kind `token_invalid` (40001, 42001, 40014) proves the
+   * token dead, and an answer or any errcode checked after the token (76003, 76021, 76022, 47001) proves it
+   * alive. `ip_not_whitelisted` (61004, checked first), `busy` (-1) and `WechatUnavailableError` prove
+   * nothing either way.
+   *
+   * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/openApi/get_api_quota.html
+   */
+  getApiQuota(accessToken: string, cgiPath: string): Promise<ApiQuotaResponse>;
   /**
    * The same API whose calls all end within `budgetMs` from now (every attempt, every retry): work under a
    * lease or an invocation deadline never outlives it (architecture §7). Nested budgets take the smaller.
@@ -91,6 +107,14 @@ function optionalString(body: Record<string, unknown>, field: string): string | 
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
+function requireCount(api: ApiName, body: Record<string, unknown>, field: string): number {
+  const value = body[field];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new WechatUnavailableError(api, `answer has no valid ${field}`);
+  }
+  return value;
+}
+
 function requirePositive(api: ApiName, body: Record<string, unknown>, field: string): number {
   const value = body[field];
   if (typeof value !== 'number' || !(value > 0)) {
@@ -115,7 +139,8 @@ function neverSent(error: unknown): boolean {
  * transient failures, and decodes the answer: a non-zero `errcode` becomes a `WechatApiError` whose kind comes
  * from `errcodes.ts`; anything that is not a JSON object becomes `WechatUnavailableError`.
  *
- * The component token is sent as `?component_access_token=` (the name every SDK uses in production).
+ * The component token is sent as `?component_access_token=` (the name every SDK uses in production);
+ * `getApiQuota` takes either token as `?access_token=`, the only name its page gives.
  *
  * @see https://developers.weixin.qq.com/doc/oplatform/openApi/ticket-token/api_getcomponentaccesstoken
  */
@@ -291,17 +316,39 @@ export class HttpComponentApi implements ComponentApi {
     };
   }
 
+  async getApiQuota(accessToken: string, cgiPath: string): Promise<ApiQuotaResponse> {
+    const api = 'getApiQuota';
+    const body = await this.#call(
+      api,
+      accessToken,
+      { cgi_path: cgiPath },
+      { tokenParam: 'access_token' }
+    );
+    const quota = body.quota as Record<string, unknown> | undefined;
+    if (!quota || typeof quota !== 'object') {
+      throw new WechatUnavailableError(api, 'answer has no quota');
+    }
+    return {
+      quota: {
+        daily_limit: requireCount(api, quota, 'daily_limit'),
+        used: requireCount(api, quota, 'used'),
+        remain: requireCount(api, quota, 'remain'),
+      },
+    };
+  }
+
   async #call(
     api: ApiName,
-    componentAccessToken: string | undefined,
+    accessToken: string | undefined,
     payload: object,
-    options: { singleUse?: boolean } = {}
+    options: { singleUse?: boolean; tokenParam?: 'access_token' } = {}
   ): Promise<Record<string, unknown>> {
     const endpoint = `${this.#options.baseUrl}${ApiPath[api]}`;
     let url = endpoint;
-    if (componentAccessToken !== undefined) {
-      const token = requireCredential(api, 'component_access_token', componentAccessToken);
-      url += `?component_access_token=${encodeURIComponent(token)}`;
+    if (accessToken !== undefined) {
+      const param = options.tokenParam ?? 'component_access_token';
+      const token = requireCredential(api, param, accessToken);
+      url += `?${param}=${encodeURIComponent(token)}`;
     }
     const attempts = Math.max(1, this.#options.attempts);
     // Whether an earlier attempt may have acted (its answer was lost): every later error says so too.
@@ -318,11 +365,13 @@ export class HttpComponentApi implements ComponentApi {
         return await this.#once(api, url, endpoint, payload, timeoutMs);
       } catch (error) {
         const unanswered = error instanceof WechatUnavailableError;
-        if (unanswered && error.uncertain) acted = true;
-        if (acted && error instanceof WechatApiError) error.afterLostAnswer = true;
-        // -1 means WeChat did nothing, so even a single-use call may be sent again; a call that got no
-        // answer may have acted, so a single-use one is not.
         const busy = error instanceof WechatApiError && error.kind === 'busy';
+        if (unanswered && error.uncertain) acted = true;
+        // WeChat does not say whether a call answered -1 acted (protocol §11.10): a single-use call is
+        // sent again (it may not have), but what follows (a 61009, another -1) is no verdict.
+        if (busy && options.singleUse) acted = true;
+        if (acted && error instanceof WechatApiError) error.afterLostAnswer = true;
+        // A call that got no answer may have acted, so a single-use one is not sent again.
         const retryable = busy || (unanswered && !options.singleUse);
         if (!retryable || attempt >= attempts) throw error;
         const pause = this.#options.retryDelayMs * attempt;

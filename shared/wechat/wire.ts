@@ -105,7 +105,24 @@ export interface AuthorizerInfoResponse {
   };
 }
 
-/** API paths under the base URL, named as WeChat names them. */
+/**
+ * `getApiQuota` (查询openApi调用quota): an API's daily limit and today's calls for the account whose
+ * `access_token` (component_access_token or authorizer_access_token) asks.
+ *
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/openApi/get_api_quota.html
+ */
+export interface ApiQuotaRequest {
+  /** The API's path without the origin, starting with `/`, e.g. `/cgi-bin/component/api_component_token`. */
+  cgi_path: string;
+}
+export interface ApiQuotaResponse {
+  quota: { daily_limit: number; used: number; remain: number };
+}
+
+/**
+ * API paths under the base URL, named as WeChat names them: the legacy `api_*` names of the component APIs,
+ * the English name where an API has no other.
+ */
 export const ApiPath = {
   api_start_push_ticket: '/cgi-bin/component/api_start_push_ticket',
   api_component_token: '/cgi-bin/component/api_component_token',
@@ -114,5 +131,6 @@ export const ApiPath = {
   api_authorizer_token: '/cgi-bin/component/api_authorizer_token',
   api_get_authorizer_list: '/cgi-bin/component/api_get_authorizer_list',
   api_get_authorizer_info: '/cgi-bin/component/api_get_authorizer_info',
+  getApiQuota: '/cgi-bin/openapi/quota/get',
 } as const;
 export type ApiName = keyof typeof ApiPath;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTokenClient, TokenServiceError } from '../../client/src/index';
 import { LAMBDA_INVOKE_ROUTE, lambdaInvokeApi } from '../../local/lambda-invoke';
 import { invocationContext, type LocalService, startLocalService } from '../../local/local-service';
-import { FORCED_REFRESH_MIN_INTERVAL_MS } from '../../shared/tokens/policy';
+import { SUPERSEDED_OVERLAP_MS } from '../../shared/tokens/policy';
 import { freePort } from '../e2e/sandbox-process';
 import { authorizeMerchant, type Harness, startHarness } from '../support/harness';
 
@@ -86,7 +86,8 @@ describe('the client against the sandbox', () => {
   it('on a 40001 from WeChat makes exactly one refresh and one retry', async () => {
     const tokens = sandboxClient();
     const rejected = await tokens.getAuthorizerToken(MERCHANT);
-    h.clock.advance(FORCED_REFRESH_MIN_INTERVAL_MS);
+    h.simulator.renewElsewhere(MERCHANT);
+    h.clock.advance(SUPERSEDED_OVERLAP_MS + 1);
     const refreshesBefore = h.simulator.callCount('api_authorizer_token');
     const invokesBefore = invokes;
     const seen: string[] = [];

@@ -26,6 +26,7 @@ let first: SandboxProcess;
 let second: SandboxProcess;
 let firstUrl: string;
 let secondUrl: string;
+let simulatorUrl: string;
 
 beforeAll(async () => {
   dynamo = await startLocalDynamo();
@@ -38,13 +39,15 @@ beforeAll(async () => {
   });
   running.push(first);
   firstUrl = (await first.waitFor(READY))[1] as string;
-  const simulatorUrl = (await first.waitFor(/WeChat simulator +(http:\/\/127\.0\.0\.1:\d+)/))[1];
+  simulatorUrl = (
+    await first.waitFor(/WeChat simulator +(http:\/\/127\.0\.0\.1:\d+)/)
+  )[1] as string;
   second = spawnSandbox({
     ...SECRET,
     ...store,
     PORT: String(await freePort()),
     REFRESH_INTERVAL_MS: '0',
-    WECHAT_API_BASE_URL: simulatorUrl as string,
+    WECHAT_API_BASE_URL: simulatorUrl,
   });
   running.push(second);
   secondUrl = (await second.waitFor(READY))[1] as string;
@@ -102,15 +105,22 @@ describe('two sandboxes on one DYNAMODB_ENDPOINT', () => {
     expect(viaSecond.json).toEqual(viaFirst.json);
     const rejected = viaFirst.json.accessToken as string;
 
-    // A report forces a refresh only for a token older than a minute: both sandboxes' clocks (and the
-    // simulator's, which follows the first's) move 2 minutes on. Nothing is due yet, so nothing renews.
+    // Another holder of the refresh token renews at WeChat, then both sandboxes' clocks (and the
+    // simulator's, which follows the first's) move 6 minutes on: WeChat now rejects the stored token.
+    // Nothing is due yet, so nothing renews by itself.
+    const renewed = await fetch(
+      `${simulatorUrl}/simulator/renew-elsewhere?authorizer_appid=${MERCHANT}`,
+      { method: 'POST' }
+    );
+    expect(renewed.status).toBe(200);
     const before = await wechatCalls('api_authorizer_token');
     for (const url of [firstUrl, secondUrl]) {
-      expect((await postJson(`${url}/local/clock`, { advanceMs: 120_000 })).status).toBe(200);
+      expect((await postJson(`${url}/local/clock`, { advanceMs: 360_000 })).status).toBe(200);
     }
     expect(await wechatCalls('api_authorizer_token')).toBe(before);
 
-    // WeChat rejected the token: callers everywhere report it at once, through both sandboxes.
+    // WeChat rejected the token: callers everywhere report it at once, through both sandboxes. One
+    // check proves it dead, one renewal follows.
     const reports = await Promise.all(
       Array.from({ length: 24 }, (_, i) =>
         postJson(`${i % 2 ? secondUrl : firstUrl}/local/token`, {
@@ -120,13 +130,14 @@ describe('two sandboxes on one DYNAMODB_ENDPOINT', () => {
       )
     );
     expect(await wechatCalls('api_authorizer_token')).toBe(before + 1);
-    const renewed = reports[0]?.json.accessToken;
-    expect(renewed).toEqual(expect.any(String));
-    expect(renewed).not.toBe(rejected);
+    expect(await wechatCalls('getApiQuota')).toBe(1);
+    const replacement = reports[0]?.json.accessToken;
+    expect(replacement).toEqual(expect.any(String));
+    expect(replacement).not.toBe(rejected);
     for (const report of reports) {
       expect(report).toMatchObject({
         status: 200,
-        json: { appId: MERCHANT, accessToken: renewed },
+        json: { appId: MERCHANT, accessToken: replacement },
       });
     }
   });

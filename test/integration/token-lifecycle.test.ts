@@ -3,7 +3,8 @@ import { type LocalDynamo, startLocalDynamo } from '../../local/local-dynamo';
 import { MetricName } from '../../shared/log';
 import { getAuthorizerAccessToken } from '../../shared/tokens/authorizer-tokens';
 import {
-  FORCED_REFRESH_MIN_INTERVAL_MS,
+  REPORT_CHECK_INTERVAL_MS,
+  SUPERSEDED_OVERLAP_MS,
   UNLISTED_REFRESH_TOKEN_RETRY_MS,
 } from '../../shared/tokens/policy';
 import { authorizeMerchant, type Harness, startHarness } from '../support/harness';
@@ -128,44 +129,74 @@ describe('61023 on the token WeChat itself lists', () => {
   });
 });
 
+/** Another holder of the refresh token (a stray deployment) renews at WeChat: ours dies 5 minutes later. */
+function killStoredToken(): void {
+  h.simulator.renewElsewhere(MERCHANT);
+  h.clock.advance(SUPERSEDED_OVERLAP_MS + MINUTE);
+}
+
 describe('a caller reports a token WeChat rejected (40001)', () => {
-  it('refreshes once for the current token, and a stale report of the replaced token refreshes nothing', async () => {
+  it('renews a reported token WeChat confirms dead, once; a stale report of the replaced token renews nothing', async () => {
     await authorizeMerchant(h, MERCHANT);
     const first = (await h.token({ authorizerAppId: MERCHANT })).accessToken as string;
-    h.clock.advance(FORCED_REFRESH_MIN_INTERVAL_MS);
+    killStoredToken();
+    expect(h.simulator.tokenStatus(first)).not.toBe('valid');
 
     const second = await h.token({ authorizerAppId: MERCHANT, invalidToken: first });
     expect(second.accessToken).not.toBe(first);
+    expect(h.simulator.tokenStatus(second.accessToken as string)).toBe('valid');
+    expect(h.simulator.callCount('getApiQuota')).toBe(1);
     expect(h.simulator.callCount('api_authorizer_token')).toBe(1);
+    expect(h.metrics.total(MetricName.ReportedTokenDead)).toBe(1);
 
     const stale = await h.token({ authorizerAppId: MERCHANT, invalidToken: first });
     expect(stale.accessToken).toBe(second.accessToken);
+    expect(h.simulator.callCount('getApiQuota')).toBe(1);
     expect(h.simulator.callCount('api_authorizer_token')).toBe(1);
   });
 
-  it('answers repeated reports of a just-issued token from the store (one forced refresh per interval)', async () => {
+  it('renews nothing on a report of a token WeChat still accepts, and checks it at most once a minute', async () => {
     await authorizeMerchant(h, MERCHANT);
     const first = (await h.token({ authorizerAppId: MERCHANT })).accessToken as string;
-    h.clock.advance(FORCED_REFRESH_MIN_INTERVAL_MS);
+    for (let i = 0; i < 10; i++) {
+      const again = await h.token({ authorizerAppId: MERCHANT, invalidToken: first });
+      expect(again.accessToken).toBe(first);
+    }
+    expect(h.simulator.callCount('getApiQuota')).toBe(1);
+    expect(h.simulator.callCount('api_authorizer_token')).toBe(0);
+    expect(h.metrics.total(MetricName.ReportedTokenAlive)).toBe(1);
+
+    h.clock.advance(REPORT_CHECK_INTERVAL_MS);
+    await h.token({ authorizerAppId: MERCHANT, invalidToken: first });
+    expect(h.simulator.callCount('getApiQuota')).toBe(2);
+    expect(h.simulator.callCount('api_authorizer_token')).toBe(0);
+  });
+
+  it('renews a dead token reported within a minute of its issue and within the forced-refresh back-off', async () => {
+    await authorizeMerchant(h, MERCHANT);
+    const first = (await h.token({ authorizerAppId: MERCHANT })).accessToken as string;
+    killStoredToken();
     const second = (await h.token({ authorizerAppId: MERCHANT, invalidToken: first }))
       .accessToken as string;
-    for (let i = 0; i < 10; i++) {
-      const again = await h.token({ authorizerAppId: MERCHANT, invalidToken: second });
-      expect(again.accessToken).toBe(second);
-    }
-    expect(h.simulator.callCount('api_authorizer_token')).toBe(1);
+    // Killed again at once: issued within the last minute, and a forced renewal happened this hour.
+    h.simulator.renewElsewhere(MERCHANT);
+    h.clock.advance(SUPERSEDED_OVERLAP_MS + 1);
+    const third = await h.token({ authorizerAppId: MERCHANT, invalidToken: second });
+    expect(third.accessToken).not.toBe(second);
+    expect(h.simulator.tokenStatus(third.accessToken as string)).toBe('valid');
   });
 
   it('refreshes the component token once when WeChat rejects it on an authorizer call', async () => {
     await authorizeMerchant(h, MERCHANT);
     const first = (await h.token({ authorizerAppId: MERCHANT })).accessToken as string;
-    h.clock.advance(FORCED_REFRESH_MIN_INTERVAL_MS);
+    killStoredToken();
     h.simulator.failNext('api_authorizer_token', { errcode: 40001 });
 
     const answer = await h.token({ authorizerAppId: MERCHANT, invalidToken: first });
     expect(h.simulator.tokenStatus(answer.accessToken as string)).toBe('valid');
     expect(h.simulator.callCount('api_component_token')).toBe(2);
     expect(h.simulator.callCount('api_authorizer_token')).toBe(2);
+    expect(h.simulator.callCount('getApiQuota')).toBe(1);
   });
 });
 

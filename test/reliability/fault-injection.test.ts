@@ -422,15 +422,6 @@ const dynamoFaults: DynamoFaultCase[] = [
     wechatCalls: 0,
     authorizers: { refreshed: 0, skipped: 1, failed: {} },
   },
-  {
-    name: 'the lease is lost before the save (ConditionalCheckFailed)',
-    command: 'Update',
-    when: isSave,
-    error: conditionFailed,
-    wechatCalls: 1,
-    authorizers: { failed: {} },
-    warned: 'lost the lease while refreshing; kept the stored authorizer record',
-  },
 ];
 
 describe('DynamoDB faults (aws-sdk-client-mock in front of dynalite)', () => {
@@ -462,6 +453,29 @@ describe('DynamoDB faults (aws-sdk-client-mock in front of dynalite)', () => {
       await expectNextRunRecovers(h, before, RETRY_AFTER_FAILURE);
     }
   );
+
+  it('decides again when the save is refused (ConditionalCheckFailed): the newer token is saved, no second WeChat call', async () => {
+    let faults!: ReturnType<typeof faultyDocument>;
+    const { h, before } = await dueMerchant({
+      document: (real) => {
+        faults = faultyDocument(real);
+        return faults.client;
+      },
+    });
+    faults.failNext('Update', isSave, conditionFailed);
+
+    const run = await runRefresh(h);
+
+    expect(run.status).toBe(200);
+    expect(faults.injected).toHaveLength(1);
+    expect(run.body.authorizers).toMatchObject({ refreshed: 1, failed: {} });
+    expect(h.simulator.callCount('api_authorizer_token')).toBe(1);
+    const after = (await stored(h)) as AuthorizerRecord;
+    expect(after.version).toBe(before.version + 1);
+    expect(after.accessToken).not.toBe(before.accessToken);
+    expect(h.simulator.tokenStatus(after.accessToken as string)).toBe('valid');
+    expect(after.leaseOwner).toBeUndefined();
+  });
 
   it('answers upstream_unavailable when the get-token read is throttled, writes nothing, and serves the next call', async () => {
     let faults!: ReturnType<typeof faultyDocument>;

@@ -114,11 +114,13 @@ export class MemoryTokenStore implements TokenStore {
       current.attempts += 1;
       if (outcome.retryAt !== undefined) current.nextAttemptAt = outcome.retryAt;
       if (outcome.uncertainAt !== undefined) current.uncertainAt = outcome.uncertainAt;
+      if (outcome.authorizerAppId !== undefined) current.authorizerAppId = outcome.authorizerAppId;
       if (outcome.errorCode === undefined) delete current.outcomeCode;
     } else {
       current.lastErrorCode = outcome.errorCode;
       if (outcome.errorCode === undefined) delete current.lastErrorCode;
       if (outcome.retryAt !== undefined) current.refreshAt = outcome.retryAt;
+      if (outcome.reportCheckedAt !== undefined) current.reportCheckedAt = outcome.reportCheckedAt;
       if (
         outcome.expiresAt !== undefined &&
         (current.expiresAt === undefined || current.expiresAt > outcome.expiresAt)
@@ -137,7 +139,13 @@ export class MemoryTokenStore implements TokenStore {
   async saveComponentToken(
     componentAppId: string,
     owner: string,
-    token: { accessToken: string; expiresAt: number; refreshAt: number; forcedAt?: number },
+    token: {
+      accessToken: string;
+      expiresAt: number;
+      refreshAt: number;
+      forcedAt?: number;
+      requestedAt?: number;
+    },
     now: number
   ) {
     const current = this.#takeAsOwner<ComponentTokenRecord>(
@@ -148,6 +156,7 @@ export class MemoryTokenStore implements TokenStore {
     const next: ComponentTokenRecord = {
       componentAppId,
       ...token,
+      requestedAt: token.requestedAt ?? now,
       issuedAt: now,
       version: current.version + 1,
       updatedAt: now,
@@ -166,8 +175,10 @@ export class MemoryTokenStore implements TokenStore {
       refreshAt: number;
       refreshToken: string;
       forcedAt?: number;
+      requestedAt?: number;
     },
-    now: number
+    now: number,
+    expectedVersion?: number
   ) {
     const id = `${componentAppId}#${authorizerAppId}`;
     const current = this.#takeAsOwner<AuthorizerRecord>(
@@ -176,10 +187,18 @@ export class MemoryTokenStore implements TokenStore {
       owner
     );
     if (current.status !== 'active') throw conflict();
-    const { leaseOwner: _o, leaseUntil: _u, lastErrorCode: _e, ...rest } = current;
+    if (expectedVersion !== undefined && current.version !== expectedVersion) throw conflict();
+    const {
+      leaseOwner: _o,
+      leaseUntil: _u,
+      lastErrorCode: _e,
+      reportCheckedAt: _c,
+      ...rest
+    } = current;
     const next: AuthorizerRecord = {
       ...rest,
       ...token,
+      requestedAt: token.requestedAt ?? now,
       issuedAt: now,
       version: current.version + 1,
       updatedAt: now,
@@ -207,6 +226,10 @@ export class MemoryTokenStore implements TokenStore {
     const id = `${a.componentAppId}#${a.authorizerAppId}`;
     const current = this.authorizers.get(id);
     if (current && current.authorizedAt > a.authorizedAt) return false;
+    if (a.expectedVersion !== undefined && (current?.version ?? 0) !== a.expectedVersion) {
+      return false;
+    }
+    const issuedAt = a.issuedAt ?? now;
     const next: AuthorizerRecord = {
       componentAppId: a.componentAppId,
       authorizerAppId: a.authorizerAppId,
@@ -217,8 +240,16 @@ export class MemoryTokenStore implements TokenStore {
       updatedAt: now,
       ...(a.refreshToken ? { refreshToken: a.refreshToken, refreshAt: a.refreshAt } : {}),
       ...(a.refreshToken && a.accessToken
-        ? { accessToken: a.accessToken, expiresAt: a.expiresAt, issuedAt: now }
+        ? {
+            accessToken: a.accessToken,
+            expiresAt: a.expiresAt,
+            issuedAt,
+            requestedAt: a.requestedAt ?? issuedAt,
+          }
         : {}),
+      ...(current?.leaseOwner === undefined
+        ? {}
+        : { leaseOwner: current.leaseOwner, leaseUntil: current.leaseUntil }),
     };
     this.authorizers.set(id, next);
     this.legacyDue.delete(id);

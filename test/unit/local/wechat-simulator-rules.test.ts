@@ -458,6 +458,57 @@ describe('rule 9: the simulator clock drives the ticket pushes', () => {
   });
 });
 
+describe('rule 10: -1 after WeChat processed the call', () => {
+  it("'busy_after_processing' on api_query_auth consumes the code: a resend of it answers 61009", async () => {
+    const token = await f.componentToken();
+    const code = f.sim.authorize(MERCHANT);
+    f.sim.failNext('api_query_auth', 'busy_after_processing');
+    const busy = await f
+      .client()
+      .apiQueryAuth(token, code)
+      .catch((e: unknown) => e);
+    expect(busy).toBeInstanceOf(WechatApiError);
+    expect(busy).toMatchObject({ errcode: -1, kind: 'busy' });
+    expect(f.sim.calls.at(-1)).toMatchObject({
+      api: 'api_query_auth',
+      fault: 'busy_after_processing',
+      errcode: -1,
+    });
+    expect(f.sim.state.authCodes.get(code)?.used).toBe(true);
+    const resent = await apis(f.sim, token).queryAuth(code);
+    expect(resent.json.errcode).toBe(61009);
+  });
+
+  it("'busy_after_processing' on api_authorizer_token issued a new token: the previous one dies 5 minutes later", async () => {
+    const { api, accessToken, refreshToken } = await authorized();
+    f.sim.failNext('api_authorizer_token', 'busy_after_processing');
+    const issuedAt = f.now;
+    const busy = await api.refresh(MERCHANT, refreshToken);
+    expect(busy.status).toBe(200);
+    expect(busy.json).toEqual({
+      errcode: -1,
+      errmsg: expect.stringMatching(/^system error rid: /),
+    });
+    expect(f.sim.state.authorizers.get(MERCHANT)?.accessTokens.size).toBe(2);
+    expect(f.sim.quotaUsed('api_authorizer_token', MERCHANT)).toBe(1);
+    expect(f.sim.tokenValidAt(accessToken, issuedAt + 5 * MINUTE - 1)).toBe(true);
+    f.now += 5 * MINUTE;
+    expect(f.sim.tokenStatus(accessToken)).toBe('superseded');
+  });
+
+  it('an unprocessed {errcode: -1} fault leaves the code unused and the token alone', async () => {
+    const { token, api, accessToken, refreshToken } = await authorized();
+    const code = f.sim.authorize(OTHER);
+    f.sim.failNext('*', { errcode: -1 }, 2);
+    expect((await api.queryAuth(code)).json.errcode).toBe(-1);
+    expect((await api.refresh(MERCHANT, refreshToken)).json.errcode).toBe(-1);
+    expect(f.sim.state.authCodes.get(code)?.used).toBe(false);
+    f.now += 5 * MINUTE;
+    expect(f.sim.tokenStatus(accessToken)).toBe('valid');
+    expect((await apis(f.sim, token).queryAuth(code)).json.authorization_info).toBeDefined();
+  });
+});
+
 describe('rule 11: tickets', () => {
   it('61006 for a ticket WeChat never pushed, 61005 for one older than ticketTtlMs', async () => {
     const short = await f.start({ rules: { ticketTtlMs: HOUR } });

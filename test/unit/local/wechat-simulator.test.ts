@@ -4,6 +4,7 @@ import { HttpComponentApi } from '../../../shared/wechat/api-client';
 import { parseRequestIp } from '../../../shared/wechat/errcodes';
 import {
   ApiPath,
+  type ApiQuotaResponse,
   type AuthorizerInfoResponse,
   type AuthorizerListResponse,
   type AuthorizerTokenResponse,
@@ -466,6 +467,217 @@ describe('authorizer APIs', () => {
       withToken(token)
     );
     expect(unknown.json.errmsg).toMatch(/^component is not authorized by this account rid: /);
+  });
+});
+
+describe('getApiQuota (/cgi-bin/openapi/quota/get)', () => {
+  const MERCHANT = 'wx1212121212121212';
+  const OTHER = 'wx3434343434343434';
+  const MINUTE = 60_000;
+  const quota = (
+    accessToken: string | undefined,
+    body: unknown = { cgi_path: ApiPath.getApiQuota },
+    target = f.sim
+  ) =>
+    call<ApiQuotaResponse>(
+      'getApiQuota',
+      body,
+      accessToken === undefined ? {} : { access_token: accessToken },
+      target
+    );
+  const refresh = (token: string, appId: string, refreshToken: string, target = f.sim) =>
+    call<AuthorizerTokenResponse>(
+      'api_authorizer_token',
+      { component_appid: APPID, authorizer_appid: appId, authorizer_refresh_token: refreshToken },
+      withToken(token),
+      target
+    );
+  /** A component token and `appId`'s first authorizer tokens. */
+  async function tokens(appId = MERCHANT, target = f.sim, token?: string) {
+    const component = token ?? (await componentToken(target));
+    const auth = await call<QueryAuthResponse>(
+      'api_query_auth',
+      { component_appid: APPID, authorization_code: target.authorize(appId) },
+      withToken(component),
+      target
+    );
+    const info = auth.json.authorization_info;
+    return {
+      component,
+      accessToken: info?.authorizer_access_token as string,
+      refreshToken: info?.authorizer_refresh_token as string,
+    };
+  }
+  const errcode = async (answer: Promise<{ json: WechatErrorBody }>) => (await answer).json.errcode;
+
+  it('answers 61004 before any other check when the caller IP is not whitelisted', async () => {
+    f.sim.setWhitelisted(false);
+    expect(await errcode(quota(undefined, 'not json'))).toBe(61004);
+  });
+
+  it('answers 43002 to a GET, even with a valid token', async () => {
+    const { accessToken } = await tokens();
+    const url = `${f.sim.url}${ApiPath.getApiQuota}?access_token=${accessToken}`;
+    const answer = (await (await fetch(url)).json()) as WechatErrorBody;
+    expect(answer.errcode).toBe(43002);
+  });
+
+  it('answers 41001 without an access_token', async () => {
+    expect(await errcode(quota(undefined))).toBe(41001);
+    expect(await errcode(quota(''))).toBe(41001);
+  });
+
+  it('answers 42001 for an expired component or authorizer token', async () => {
+    const { component, accessToken } = await tokens();
+    f.now += 7200_000 - 1;
+    expect(await errcode(quota(accessToken))).toBe(0);
+    f.now += 1;
+    expect(await errcode(quota(accessToken))).toBe(42001);
+    expect(await errcode(quota(component))).toBe(42001);
+  });
+
+  it('answers 40001 for a token superseded more than 5 minutes ago, not before', async () => {
+    const { component, accessToken, refreshToken } = await tokens();
+    expect((await refresh(component, MERCHANT, refreshToken)).json.errcode).toBeUndefined();
+    f.now += 5 * MINUTE - 1;
+    expect(await errcode(quota(accessToken))).toBe(0);
+    f.now += 1;
+    expect(await errcode(quota(accessToken))).toBe(40001);
+  });
+
+  it('answers 40001 for a token a re-authorization killed', async () => {
+    const { accessToken } = await tokens();
+    f.sim.authorize(MERCHANT);
+    expect(await errcode(quota(accessToken))).toBe(40001);
+  });
+
+  it('answers 40001 for the token of a revoked authorization', async () => {
+    const { accessToken } = await tokens();
+    f.sim.forgetAuthorizer(MERCHANT);
+    expect(await errcode(quota(accessToken))).toBe(40001);
+  });
+
+  it('answers 40001 for a token WeChat never issued', async () => {
+    expect((await quota('a'.repeat(100))).json).toEqual({
+      errcode: 40001,
+      errmsg: expect.stringMatching(
+        /^invalid credential, access_token is invalid or not latest rid: /
+      ),
+    });
+  });
+
+  it('answers 40014 for a malformed token (characters tokens never have)', async () => {
+    const { accessToken } = await tokens();
+    expect((await quota(`${accessToken} `)).json).toEqual({
+      errcode: 40014,
+      errmsg: expect.stringMatching(/^invalid access_token rid: /),
+    });
+    expect(await errcode(quota('null@@@'))).toBe(40014);
+  });
+
+  it('answers 47001 when the body is not JSON or cgi_path is missing or not a string', async () => {
+    const { accessToken } = await tokens();
+    expect(await errcode(quota(accessToken, 'cgi_path=/cgi-bin/openapi/quota/get'))).toBe(47001);
+    expect(f.sim.quotaUsed('getApiQuota', MERCHANT)).toBe(0);
+    expect(await errcode(quota(accessToken, {}))).toBe(47001);
+    expect(await errcode(quota(accessToken, { cgi_path: ['/cgi-bin/openapi/quota/get'] }))).toBe(
+      47001
+    );
+  });
+
+  it('answers 76003 for a cgi_path that does not start with /', async () => {
+    const { accessToken } = await tokens();
+    const full = `https://api.weixin.qq.com${ApiPath.getApiQuota}`;
+    expect((await quota(accessToken, { cgi_path: full })).json).toEqual({
+      errcode: 76003,
+      errmsg: expect.stringMatching(/^simulated error 76003 \(simulator: .+\) rid: /),
+    });
+    expect(await errcode(quota(accessToken, { cgi_path: 'cgi-bin/openapi/quota/get' }))).toBe(
+      76003
+    );
+  });
+
+  it('answers 76021 for a cgi_path WeChat does not know', async () => {
+    const { accessToken } = await tokens();
+    expect((await quota(accessToken, { cgi_path: '/cgi-bin/component/api_nope' })).json).toEqual({
+      errcode: 76021,
+      errmsg: expect.stringMatching(/^cgi_path not found, please check rid: /),
+    });
+  });
+
+  it("answers 76022 for another account type's API, and for /sns/ paths", async () => {
+    const { component, accessToken } = await tokens();
+    expect((await quota(accessToken, { cgi_path: ApiPath.api_component_token })).json).toEqual({
+      errcode: 76022,
+      errmsg: expect.stringMatching(/^could not use this cgi_path,no permission rid: /),
+    });
+    const send = { cgi_path: '/cgi-bin/message/custom/send' };
+    expect(await errcode(quota(component, send))).toBe(76022);
+    expect(await errcode(quota(accessToken, send))).toBe(0);
+    expect(await errcode(quota(accessToken, { cgi_path: '/sns/userinfo' }))).toBe(76022);
+  });
+
+  it("answers a component API's daily limit and today's calls from the simulator's counters", async () => {
+    const token = await componentToken();
+    expect((await quota(token, { cgi_path: ApiPath.api_component_token })).json).toEqual({
+      errcode: 0,
+      errmsg: 'ok',
+      quota: { daily_limit: 10_000, used: 1, remain: 9_999 },
+    });
+    await call('api_create_preauthcode', { component_appid: APPID }, withToken(token));
+    const preauth = await quota(token, { cgi_path: ApiPath.api_create_preauthcode });
+    expect(preauth.json.quota).toEqual({ daily_limit: 10_000, used: 1, remain: 9_999 });
+  });
+
+  it("answers api_authorizer_token's per-authorizer quota as the busiest authorizer's", async () => {
+    const merchant = await tokens();
+    const other = await tokens(OTHER, f.sim, merchant.component);
+    await refresh(merchant.component, MERCHANT, merchant.refreshToken);
+    await refresh(merchant.component, MERCHANT, merchant.refreshToken);
+    await refresh(merchant.component, OTHER, other.refreshToken);
+    const answer = await quota(merchant.component, { cgi_path: ApiPath.api_authorizer_token });
+    expect(answer.json.quota).toEqual({ daily_limit: 2_000, used: 2, remain: 1_998 });
+  });
+
+  it('counts its own calls per token owner: each authorizer, and the platform for the component token', async () => {
+    const { component, accessToken } = await tokens();
+    expect((await quota(accessToken)).json.quota).toEqual({
+      daily_limit: 10_000,
+      used: 1,
+      remain: 9_999,
+    });
+    expect((await quota(accessToken)).json.quota?.used).toBe(2);
+    expect((await quota(component)).json.quota?.used).toBe(1);
+    expect(f.sim.quotaUsed('getApiQuota', MERCHANT)).toBe(2);
+    expect(f.sim.quotaUsed('getApiQuota')).toBe(1);
+  });
+
+  it('answers 45009 past its own daily limit, per token owner', async () => {
+    const limited = await start({ rules: { dailyQuota: { getApiQuota: 1 } } });
+    const { component, accessToken } = await tokens(MERCHANT, limited);
+    const other = await tokens(OTHER, limited, component);
+    expect(await errcode(quota(accessToken, undefined, limited))).toBe(0);
+    expect(await errcode(quota(accessToken, undefined, limited))).toBe(45009);
+    expect(await errcode(quota(other.accessToken, undefined, limited))).toBe(0);
+    expect(await errcode(quota(component, undefined, limited))).toBe(0);
+    expect(await errcode(quota(component, undefined, limited))).toBe(45009);
+  });
+
+  it('takes the faults failNext queues for it, like any API', async () => {
+    const { accessToken } = await tokens();
+    f.sim.failNext('getApiQuota', { errcode: -1 });
+    f.sim.failNext('getApiQuota', 'malformed');
+    f.sim.failNext('getApiQuota', 'busy_after_processing');
+    expect(await errcode(quota(accessToken))).toBe(-1);
+    expect((await quota(accessToken)).json).toEqual({ errcode: 0, errmsg: 'ok' });
+    expect(f.sim.quotaUsed('getApiQuota', MERCHANT)).toBe(0);
+    expect(await errcode(quota(accessToken))).toBe(-1);
+    expect(f.sim.quotaUsed('getApiQuota', MERCHANT)).toBe(1);
+    expect(f.sim.calls.filter((c) => c.api === 'getApiQuota').map((c) => c.fault)).toEqual([
+      'errcode',
+      'malformed',
+      'busy_after_processing',
+    ]);
   });
 });
 

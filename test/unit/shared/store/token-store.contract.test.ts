@@ -150,6 +150,7 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
         expiresAt: NOW + 7_200_000,
         refreshAt: NOW + 6_300_000,
         issuedAt: NOW,
+        requestedAt: NOW,
         version: 1,
         updatedAt: NOW,
       });
@@ -258,6 +259,7 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
         funcInfo: [1, 2],
         refreshAt: NOW + 6_300_000,
         issuedAt: NOW,
+        requestedAt: NOW,
         authorizedAt: NOW,
         version: 1,
         updatedAt: NOW,
@@ -309,6 +311,82 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
       });
       expect(saved.leaseOwner).toBeUndefined();
       expect(await allDue(store, NOW + 8e6)).toHaveLength(1);
+    });
+
+    it("refuses a lease holder's save when another writer moved the version, and keeps its lease", async () => {
+      await store.saveAuthorization(authorization(), NOW);
+      await store.claim(ref, 1, { owner: 'a', until: NOW + 30_000 }, NOW);
+      expect(
+        await store.saveAuthorization(
+          authorization({ accessToken: 'access-x', expectedVersion: 1, authorizedAt: NOW + 1 }),
+          NOW + 1
+        )
+      ).toBe(true);
+      const moved = await store.getAuthorizer(C, A);
+      expect(moved).toMatchObject({ accessToken: 'access-x', version: 2, leaseOwner: 'a' });
+      const token = { accessToken: 'access-2', expiresAt: NOW + 9e6, refreshAt: NOW + 8e6 };
+      await expect(
+        store.saveAuthorizerToken(C, A, 'a', { ...token, refreshToken: 'r2' }, NOW + 2, 1)
+      ).rejects.toThrow(ConcurrentUpdateError);
+      const saved = await store.saveAuthorizerToken(
+        C,
+        A,
+        'a',
+        { ...token, refreshToken: 'r2', requestedAt: NOW + 1 },
+        NOW + 2,
+        2
+      );
+      expect(saved).toMatchObject({ accessToken: 'access-2', version: 3, requestedAt: NOW + 1 });
+      expect(saved.issuedAt).toBe(NOW + 2);
+    });
+
+    it('stores an authorization only on the version it was decided on', async () => {
+      expect(await store.saveAuthorization(authorization({ expectedVersion: 1 }), NOW)).toBe(false);
+      expect(await store.getAuthorizer(C, A)).toBeUndefined();
+      expect(await store.saveAuthorization(authorization({ expectedVersion: 0 }), NOW)).toBe(true);
+      expect(await store.saveAuthorization(authorization({ expectedVersion: 0 }), NOW)).toBe(false);
+      expect(
+        await store.saveAuthorization(
+          authorization({ expectedVersion: 1, issuedAt: NOW - 5, requestedAt: NOW - 9 }),
+          NOW
+        )
+      ).toBe(true);
+      expect(await store.getAuthorizer(C, A)).toMatchObject({
+        version: 2,
+        issuedAt: NOW - 5,
+        requestedAt: NOW - 9,
+      });
+    });
+
+    it("records a report check and a code's authorizer on release", async () => {
+      await store.saveAuthorization(authorization(), NOW);
+      await store.claim(ref, 1, { owner: 'a', until: NOW + 30_000 }, NOW);
+      await store.release(ref, 'a', { reportCheckedAt: NOW + 3 }, NOW + 3);
+      expect(await store.getAuthorizer(C, A)).toMatchObject({
+        reportCheckedAt: NOW + 3,
+        version: 1,
+      });
+      await store.claim(ref, 1, { owner: 'b', until: NOW + 30_000 }, NOW + 4);
+      const renewed = await store.saveAuthorizerToken(
+        C,
+        A,
+        'b',
+        { accessToken: 'access-2', expiresAt: NOW + 9e6, refreshAt: NOW + 8e6, refreshToken: 'r' },
+        NOW + 5,
+        1
+      );
+      expect(renewed.reportCheckedAt).toBeUndefined();
+      const code = { kind: 'auth_code', componentAppId: C, code: 'code-1' } as const;
+      await store.putAuthCode({
+        componentAppId: C,
+        code: 'code-1',
+        expiresAt: NOW + 600_000,
+        source: 'redirect',
+        receivedAt: NOW,
+      });
+      await store.claim(code, 0, { owner: 'c', until: NOW + 30_000 }, NOW);
+      await store.release(code, 'c', { errorCode: 'x', authorizerAppId: A }, NOW);
+      expect(await store.getAuthCode(C, 'code-1')).toMatchObject({ authorizerAppId: A });
     });
 
     it('refuses a token save once the authorizer was revoked', async () => {
@@ -750,6 +828,7 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
         expiresAt: NOW + 7_200_000,
         refreshAt: NOW + 6_300_000,
         issuedAt: NOW,
+        requestedAt: NOW,
         authorizedAt: NOW,
         lastErrorCode: 'wechat_busy',
         version: 1,

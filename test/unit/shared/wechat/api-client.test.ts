@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startWechatSimulator, type WechatSimulator } from '../../../../local/simulator';
 import {
   EmptyCredentialError,
   isUncertainOutcome,
@@ -8,6 +9,7 @@ import {
 } from '../../../../shared/errors';
 import { HttpComponentApi } from '../../../../shared/wechat/api-client';
 import { errorKind, isSystemic } from '../../../../shared/wechat/errcodes';
+import { ApiPath } from '../../../../shared/wechat/wire';
 import fixtures from '../../../fixtures/wechat-api.json';
 
 type Fixture = {
@@ -423,5 +425,159 @@ describe('HttpComponentApi and uncertain outcomes', () => {
     }).within(0);
     await expect(spent.apiCreatePreauthcode('ct')).rejects.toMatchObject({ uncertain: false });
     expect(none.sent).toEqual([]);
+  });
+});
+
+describe('HttpComponentApi getApiQuota', () => {
+  const quotaAnswer = {
+    errcode: 0,
+    errmsg: 'ok',
+    quota: { daily_limit: 10000, used: 3, remain: 9997 },
+  };
+
+  it('POSTs cgi_path with the token as access_token, and no component_appid', async () => {
+    const { sent, fetchStub } = scriptedFetch(jsonResponse(quotaAnswer));
+    const answer = await client(fetchStub).getApiQuota('at/+=', '/cgi-bin/openapi/quota/get');
+    expect(answer).toEqual({ quota: { daily_limit: 10000, used: 3, remain: 9997 } });
+    expect(sent).toEqual([
+      {
+        url: 'https://api.example.test/cgi-bin/openapi/quota/get?access_token=at%2F%2B%3D',
+        method: 'POST',
+        body: { cgi_path: '/cgi-bin/openapi/quota/get' },
+      },
+    ]);
+  });
+
+  it.each(['', 'null', ' undefined '])('never sends an empty access_token %j', async (token) => {
+    const { sent, fetchStub } = scriptedFetch();
+    const error = await client(fetchStub)
+      .getApiQuota(token, ApiPath.getApiQuota)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EmptyCredentialError);
+    expect(error).toMatchObject({ api: 'getApiQuota', field: 'access_token' });
+    expect(sent).toEqual([]);
+  });
+
+  it.each([
+    ['errcode 0 without quota', { errcode: 0, errmsg: 'ok' }],
+    ['a quota without remain', { quota: { daily_limit: 1, used: 0 } }],
+    ['a negative count', { quota: { daily_limit: 1, used: -1, remain: 2 } }],
+    ['a quota that is not an object', { quota: 'unlimited' }],
+  ])('refuses an answer with %s as WechatUnavailableError, without retrying', async (_n, body) => {
+    const { sent, fetchStub } = scriptedFetch(jsonResponse(body), jsonResponse(body));
+    await expect(client(fetchStub).getApiQuota('at', ApiPath.getApiQuota)).rejects.toThrow(
+      WechatUnavailableError
+    );
+    expect(sent).toHaveLength(1);
+  });
+
+  it.each([
+    [40001, 'token_invalid'],
+    [42001, 'token_invalid'],
+    [40014, 'token_invalid'],
+    [76003, 'unknown'],
+    [76021, 'unknown'],
+    [76022, 'unknown'],
+    [61004, 'ip_not_whitelisted'],
+  ] as const)('decodes errcode %i by its number as kind %s', async (errcode, kind) => {
+    const { fetchStub } = scriptedFetch(jsonResponse({ errcode, errmsg: 'ok (not the errcode)' }));
+    const error = await client(fetchStub)
+      .getApiQuota('at', ApiPath.getApiQuota)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WechatApiError);
+    expect(error).toMatchObject({ api: 'getApiQuota', errcode, kind });
+  });
+
+  it('retries a -1 busy answer (it changes nothing at WeChat)', async () => {
+    const { sent, fetchStub } = scriptedFetch(
+      jsonResponse({ errcode: -1, errmsg: 'system error' }),
+      jsonResponse(quotaAnswer)
+    );
+    await expect(client(fetchStub).getApiQuota('at', ApiPath.getApiQuota)).resolves.toEqual({
+      quota: quotaAnswer.quota,
+    });
+    expect(sent).toHaveLength(2);
+  });
+
+  it('starts no call without time left before the deadline', async () => {
+    const { sent, fetchStub } = scriptedFetch(jsonResponse(quotaAnswer));
+    await expect(
+      client(fetchStub).within(0).getApiQuota('at', ApiPath.getApiQuota)
+    ).rejects.toMatchObject({ uncertain: false });
+    expect(sent).toEqual([]);
+  });
+});
+
+describe('HttpComponentApi getApiQuota against the simulator: a liveness check of a token', () => {
+  const APPID = 'wx0c0ffee0c0ffee01';
+  const SECRET = 'component-secret-0123456789abcdef';
+  const MERCHANT = 'wx5656565656565656';
+  const START = Date.UTC(2025, 0, 1, 8, 0, 0);
+  let now = START;
+  let sim: WechatSimulator;
+  let api: HttpComponentApi;
+
+  beforeEach(async () => {
+    now = START;
+    sim = await startWechatSimulator({
+      componentAppId: APPID,
+      componentAppSecret: SECRET,
+      token: 'simtoken',
+      encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+      clock: () => now,
+    });
+    api = new HttpComponentApi({
+      componentAppId: APPID,
+      baseUrl: sim.url,
+      timeoutMs: 2000,
+      attempts: 1,
+      retryDelayMs: 0,
+    });
+  });
+  afterEach(() => sim.close());
+
+  async function authorizerTokens() {
+    const { ticket } = await sim.pushTicket();
+    const component = (await api.apiComponentToken(SECRET, ticket)).component_access_token;
+    const auth = await api.apiQueryAuth(component, sim.authorize(MERCHANT));
+    const info = auth.authorization_info;
+    return {
+      component,
+      accessToken: info.authorizer_access_token as string,
+      refreshToken: info.authorizer_refresh_token as string,
+    };
+  }
+
+  it("answers a live authorizer token with getApiQuota's own quota, spent on the merchant", async () => {
+    const { accessToken } = await authorizerTokens();
+    const answer = await api.getApiQuota(accessToken, ApiPath.getApiQuota);
+    expect(answer.quota).toEqual({ daily_limit: 10_000, used: 1, remain: 9_999 });
+    expect(sim.quotaUsed('getApiQuota', MERCHANT)).toBe(1);
+  });
+
+  it('answers a token superseded more than 5 minutes ago with kind token_invalid (40001)', async () => {
+    const { component, accessToken, refreshToken } = await authorizerTokens();
+    await api.apiAuthorizerToken(component, MERCHANT, refreshToken);
+    now += 5 * 60_000;
+    const error = await api.getApiQuota(accessToken, ApiPath.getApiQuota).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WechatApiError);
+    expect(error).toMatchObject({ errcode: 40001, kind: 'token_invalid' });
+  });
+
+  it('answers an expired token with kind token_invalid (42001)', async () => {
+    const { accessToken } = await authorizerTokens();
+    now += 7200_000;
+    await expect(api.getApiQuota(accessToken, ApiPath.getApiQuota)).rejects.toMatchObject({
+      errcode: 42001,
+      kind: 'token_invalid',
+    });
+  });
+
+  it("proves a live token with an errcode checked after it: another account's path answers 76022", async () => {
+    const { accessToken } = await authorizerTokens();
+    await expect(api.getApiQuota(accessToken, ApiPath.api_component_token)).rejects.toMatchObject({
+      errcode: 76022,
+      kind: 'unknown',
+    });
   });
 });
