@@ -305,6 +305,42 @@ describe('authorization codes', () => {
     expect((await stored())?.refreshToken).toBe(wechatRefreshToken());
   });
 
+  it('keeps a code pending when WeChat acted but answered -1 and the resend 61009, and recovers it at once when the push names the authorizer', async () => {
+    await h.simulator.pushTicket();
+    const code = h.simulator.authorize(MERCHANT);
+    h.simulator.failNext('api_query_auth', 'busy_after_processing');
+    const response = await fetch(
+      `${h.service.url}/authorize/callback?auth_code=${code}&expires_in=600`
+    );
+    expect(response.status).toBe(202);
+    expect(await response.text()).toContain('data-status="pending"');
+    expect(h.simulator.callCount('api_query_auth')).toBe(2);
+    expect(await h.store.getAuthCode(h.deps.componentAppId, code)).toMatchObject({
+      status: 'pending',
+      uncertainAt: expect.any(Number),
+    });
+    expect(await stored()).toBeUndefined();
+
+    const record = h.simulator.state.authCodes.get(code);
+    const push = await h.simulator.pushEvent(
+      'authorized',
+      {
+        AuthorizerAppid: MERCHANT,
+        AuthorizationCode: code,
+        AuthorizationCodeExpiredTime: Math.floor((record?.expiresAt as number) / 1000),
+        PreAuthCode: record?.preAuthCode as string,
+      },
+      { authorizerAppId: MERCHANT }
+    );
+    expect(push.body).toBe('success');
+    expect(h.simulator.callCount('api_query_auth')).toBe(2);
+    expect(h.simulator.callCount('api_get_authorizer_info')).toBe(1);
+    expect((await stored())?.refreshToken).toBe(wechatRefreshToken());
+    expect(await h.token({ authorizerAppId: MERCHANT })).toMatchObject({
+      accessToken: expect.any(String),
+    });
+  });
+
   it('keeps a code pending when WeChat is busy and exchanges it on the next scheduled run', async () => {
     await h.simulator.pushTicket();
     const code = h.simulator.authorize(MERCHANT);

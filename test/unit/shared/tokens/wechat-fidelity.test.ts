@@ -103,10 +103,13 @@ describe('work under a lease ends before the lease', () => {
 });
 
 describe('invalidToken reports cannot spend the quota', () => {
-  it('forces one refresh, then backs off: further reports are answered from the store', async () => {
+  it('when WeChat cannot say whether a reported token is dead, forces one refresh, then backs off', async () => {
     let calls = 0;
     const { ctx, clock } = await tokenContext({
       apiAuthorizerToken: async () => renewedAnswer(++calls + 1),
+      getApiQuota: async () => {
+        throw lost('getApiQuota');
+      },
     });
     clock.now = T0 + 10 * MINUTE;
     const first = await getAuthorizerAccessToken(ctx, A, { invalidToken: 'access-1' });

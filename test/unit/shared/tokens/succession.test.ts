@@ -1,0 +1,241 @@
+import { describe, expect, it } from 'vitest';
+import { exchangeAuthCode } from '../../../../shared/tokens/auth-codes';
+import {
+  getAuthorizerAccessToken,
+  refreshAuthorizerIfDue,
+  refreshAuthorizerNow,
+} from '../../../../shared/tokens/authorizer-tokens';
+import { LEASE_MS, promisedExpiry, SUPERSEDED_OVERLAP_MS } from '../../../../shared/tokens/policy';
+import { reconcileAuthorizers } from '../../../../shared/tokens/reconcile';
+import { succession } from '../../../../shared/tokens/succession';
+import type { QueryAuthResponse } from '../../../../shared/wechat/wire';
+import {
+  AUTHORIZER_APPID as A,
+  COMPONENT_APPID as C,
+  MINUTE,
+  T0,
+  tokenContext,
+} from '../../../support/token-context';
+
+const incoming = (requestedAt: number, issuedAt: number) => ({
+  accessToken: 'new',
+  requestedAt,
+  issuedAt,
+});
+
+describe('succession: the token WeChat issued last stays', () => {
+  it('replaces a token answered before the incoming call began', () => {
+    expect(
+      succession({ accessToken: 'old', requestedAt: 10, issuedAt: 20 }, incoming(21, 30))
+    ).toEqual({ keep: 'incoming' });
+  });
+
+  it('keeps a stored token whose call began after the incoming answer came', () => {
+    expect(
+      succession({ accessToken: 'old', requestedAt: 31, issuedAt: 40 }, incoming(21, 30))
+    ).toEqual({ keep: 'stored' });
+  });
+
+  it('caps the stored token when either may be the newer, to the incoming call + 5 minutes', () => {
+    expect(
+      succession({ accessToken: 'old', requestedAt: 25, issuedAt: 35 }, incoming(21, 30))
+    ).toEqual({ keep: 'stored', capAt: 21 + SUPERSEDED_OVERLAP_MS });
+  });
+
+  it('takes a lease-long window for a stored token written before requestedAt was kept', () => {
+    const legacy = { accessToken: 'old', issuedAt: 30 + LEASE_MS };
+    expect(succession(legacy, incoming(21, 30))).toMatchObject({
+      capAt: 21 + SUPERSEDED_OVERLAP_MS,
+    });
+    expect(succession(legacy, incoming(21, 29))).toEqual({ keep: 'stored' });
+  });
+
+  it('stores the incoming token when nothing is stored', () => {
+    expect(succession(undefined, incoming(1, 2))).toEqual({ keep: 'incoming' });
+    expect(succession({ issuedAt: 5 }, incoming(1, 2))).toEqual({ keep: 'incoming' });
+  });
+});
+
+describe('promises while a renewal is in flight', () => {
+  it('end 5 minutes after the lease was claimed, not 5 minutes after the planned renewal or now', () => {
+    const token = { expiresAt: T0 + 120 * MINUTE, refreshAt: T0 + 105 * MINUTE };
+    expect(promisedExpiry(token, T0)).toBe(T0 + 110 * MINUTE);
+    const claimedAt = T0 + 10 * MINUTE;
+    const leased = { ...token, leaseUntil: claimedAt + LEASE_MS };
+    expect(promisedExpiry(leased, claimedAt + 2000)).toBe(claimedAt + SUPERSEDED_OVERLAP_MS);
+    expect(promisedExpiry(leased, claimedAt + LEASE_MS + 1)).toBe(T0 + 110 * MINUTE);
+  });
+
+  it('are what get-token hands out while a renewal holds the lease', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { ctx, clock } = await tokenContext({
+      apiAuthorizerToken: async () => {
+        await gate;
+        return { authorizer_access_token: 'access-2', expires_in: 7200 };
+      },
+    });
+    const claimedAt = T0 + 10 * MINUTE;
+    clock.now = claimedAt;
+    const renewal = refreshAuthorizerNow(ctx, A);
+    await new Promise((resolve) => setImmediate(resolve));
+    const during = await getAuthorizerAccessToken(ctx, A);
+    expect(during.accessToken).toBe('access-1');
+    expect(during.expiresAt).toBe(claimedAt + SUPERSEDED_OVERLAP_MS);
+    release();
+    expect(await renewal).toBe('refreshed');
+    expect((await getAuthorizerAccessToken(ctx, A)).accessToken).toBe('access-2');
+  });
+});
+
+const granted = (accessToken: string, refreshToken: string): QueryAuthResponse => ({
+  authorization_info: {
+    authorizer_appid: A,
+    authorizer_access_token: accessToken,
+    expires_in: 7200,
+    authorizer_refresh_token: refreshToken,
+    func_info: [{ funcscope_category: { id: 1 } }],
+  },
+});
+
+/**
+ * A renewal whose WeChat call lets a code exchange for the same authorizer run to its end first (the
+ * exchange's token is issued, then the renewal's, then the exchange saves, then the renewal).
+ */
+async function renewalMeetsExchange(refreshTokenOfExchange: string) {
+  const setup = await tokenContext({
+    apiQueryAuth: async () => granted('access-x', refreshTokenOfExchange),
+    apiAuthorizerToken: async () => {
+      setup.clock.now += 1000;
+      await exchangeAuthCode(setup.ctx, {
+        code: 'code-1',
+        source: 'push',
+        authorizerAppId: A,
+        expiresAt: setup.clock.now + 10 * MINUTE,
+        receivedAt: setup.clock.now,
+      });
+      setup.clock.now += 1000;
+      return { authorizer_access_token: 'access-2', expires_in: 7200 };
+    },
+  });
+  setup.clock.now = T0 + 105 * MINUTE;
+  const listed = await setup.store.getAuthorizer(C, A);
+  const outcome = await refreshAuthorizerIfDue(setup.ctx, listed as NonNullable<typeof listed>);
+  return { ...setup, outcome, claimedAt: T0 + 105 * MINUTE };
+}
+
+describe('one writer per authorizer record: flows that overlap keep the newest token', () => {
+  it('an exchange that lands while a renewal is in flight: the stored token is capped and renewed at once', async () => {
+    const { store, outcome, claimedAt, clock, ctx } = await renewalMeetsExchange('refresh-1');
+    expect(outcome).toBe('kept');
+    const record = await store.getAuthorizer(C, A);
+    expect(record?.accessToken).toBe('access-x');
+    expect(record?.expiresAt).toBeLessThanOrEqual(claimedAt + SUPERSEDED_OVERLAP_MS);
+    expect(record?.refreshAt).toBeLessThanOrEqual(clock.now);
+    expect(record?.leaseOwner).toBeUndefined();
+    // Less than get-token's margin is left of the capped promise: the next caller renews it.
+    const served = await getAuthorizerAccessToken(ctx, A);
+    expect(served.accessToken).toBe('access-2');
+  });
+
+  it('a re-authorization stored while a renewal is in flight wins outright: the renewal is of the ended authorization', async () => {
+    const { store, outcome } = await renewalMeetsExchange('refresh-new');
+    expect(outcome).toBe('kept');
+    const record = await store.getAuthorizer(C, A);
+    expect(record).toMatchObject({ accessToken: 'access-x', refreshToken: 'refresh-new' });
+    expect(record?.expiresAt).toBe((record?.issuedAt as number) + 7_200_000);
+  });
+
+  it('a renewal whose token was issued after a stored exchange replaces it', async () => {
+    const setup = await tokenContext({
+      apiAuthorizerToken: async () => {
+        setup.clock.now += 1000;
+        return { authorizer_access_token: 'access-2', expires_in: 7200 };
+      },
+    });
+    setup.clock.now = T0 + 105 * MINUTE;
+    const listed = await setup.store.getAuthorizer(C, A);
+    // An exchange answered before the renewal's call began, saved after the lease was claimed.
+    const originalClaim = setup.store.claim.bind(setup.store);
+    setup.store.claim = async (...args) => {
+      await originalClaim(...args);
+      setup.store.claim = originalClaim;
+      await setup.store.saveAuthorization(
+        {
+          componentAppId: C,
+          authorizerAppId: A,
+          expectedVersion: listed?.version,
+          accessToken: 'access-x',
+          expiresAt: T0 + 200 * MINUTE,
+          issuedAt: T0 + 104 * MINUTE,
+          requestedAt: T0 + 104 * MINUTE,
+          refreshToken: 'refresh-1',
+          funcInfo: [1],
+          refreshAt: T0 + 185 * MINUTE,
+          authorizedAt: T0 + 104 * MINUTE,
+        },
+        T0 + 105 * MINUTE
+      );
+    };
+    expect(await refreshAuthorizerNow(setup.ctx, A)).toBe('refreshed');
+    expect(await setup.store.getAuthorizer(C, A)).toMatchObject({
+      accessToken: 'access-2',
+      authorizedAt: T0 + 104 * MINUTE,
+    });
+  });
+
+  it('a late code of an authorization already imported keeps the token callers hold when the windows overlap', async () => {
+    const setup = await tokenContext({
+      apiQueryAuth: async () => granted('access-x', 'refresh-1'),
+    });
+    setup.clock.now = T0 + 10 * MINUTE;
+    const before = await setup.store.getAuthorizer(C, A);
+    await exchangeAuthCode(setup.ctx, {
+      code: 'code-late',
+      source: 'push',
+      authorizerAppId: A,
+      expiresAt: setup.clock.now + 10 * MINUTE,
+      receivedAt: T0,
+    });
+    const after = await setup.store.getAuthorizer(C, A);
+    expect(after?.accessToken).toBe('access-x');
+    expect(after?.version).toBe((before?.version as number) + 1);
+  });
+
+  it('a reconciliation import decided on a version another writer moved is decided again', async () => {
+    const setup = await tokenContext({
+      apiGetAuthorizerList: async () => ({
+        total_count: 1,
+        list: [
+          {
+            authorizer_appid: 'wxlatecomer000001',
+            refresh_token: 'refresh-l',
+            auth_time: T0 / 1000,
+          },
+        ],
+      }),
+    });
+    const save = setup.store.saveAuthorization.bind(setup.store);
+    let raced = false;
+    setup.store.saveAuthorization = async (authorization, now) => {
+      if (!raced && authorization.authorizerAppId === 'wxlatecomer000001') {
+        raced = true;
+        await save(
+          { ...authorization, accessToken: 'access-exchanged', expiresAt: now + 7_200_000 },
+          now
+        );
+      }
+      return save(authorization, now);
+    };
+    const summary = await reconcileAuthorizers(setup.ctx, {
+      deadline: T0 + 10 * MINUTE,
+      reserveMs: 0,
+    });
+    expect(summary).toMatchObject({ imported: 0, failed: 0 });
+    expect(await setup.store.getAuthorizer(C, 'wxlatecomer000001')).toMatchObject({
+      accessToken: 'access-exchanged',
+    });
+  });
+});
