@@ -186,22 +186,42 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
     });
   });
 
-  it('a late code of an authorization already imported keeps the token callers hold when the windows overlap', async () => {
+  it('a code of the same authorization whose token may be older than the stored one keeps the stored one, capped', async () => {
     const setup = await tokenContext({
       apiQueryAuth: async () => granted('access-x', 'refresh-1'),
     });
-    setup.clock.now = T0 + 10 * MINUTE;
-    const before = await setup.store.getAuthorizer(C, A);
+    const renewedAt = T0 + 10 * MINUTE;
+    // A renewal whose call began a second before the exchange's and was answered a second after it.
+    await setup.store.saveAuthorization(
+      {
+        componentAppId: C,
+        authorizerAppId: A,
+        expectedVersion: 1,
+        accessToken: 'access-2',
+        expiresAt: renewedAt + 120 * MINUTE,
+        requestedAt: renewedAt - 1000,
+        issuedAt: renewedAt + 1000,
+        refreshToken: 'refresh-1',
+        funcInfo: [1],
+        refreshAt: renewedAt + 105 * MINUTE,
+        authorizedAt: T0,
+      },
+      renewedAt + 1000
+    );
+    setup.clock.now = renewedAt;
     await exchangeAuthCode(setup.ctx, {
-      code: 'code-late',
+      code: 'code-same',
       source: 'push',
       authorizerAppId: A,
-      expiresAt: setup.clock.now + 10 * MINUTE,
+      expiresAt: renewedAt + 10 * MINUTE,
       receivedAt: T0,
     });
     const after = await setup.store.getAuthorizer(C, A);
-    expect(after?.accessToken).toBe('access-x');
-    expect(after?.version).toBe((before?.version as number) + 1);
+    expect(after).toMatchObject({
+      accessToken: 'access-2',
+      expiresAt: renewedAt + SUPERSEDED_OVERLAP_MS,
+      refreshAt: renewedAt,
+    });
   });
 
   it('a reconciliation import decided on a version another writer moved is decided again', async () => {
