@@ -247,7 +247,7 @@ export async function refreshAuthorizerByOperator(
   const now = ctx.clock();
   return {
     now: iso(now) as string,
-    outcome: 'refreshed',
+    outcome: outcome === 'kept' ? 'kept' : 'refreshed',
     authorizer: authorizerView(record as AuthorizerRecord, now),
   };
 }

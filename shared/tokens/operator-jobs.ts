@@ -204,10 +204,13 @@ export interface ShowAnswer {
   accessToken?: string | null;
 }
 
-/** `refresh`'s answer: the authorizer after its renewal. */
+/**
+ * `refresh`'s answer: the authorizer after its renewal (`kept`: another flow stored a newer token while
+ * this renewal ran, and that one stands).
+ */
 export interface RefreshAnswer {
   now: string;
-  outcome: 'refreshed';
+  outcome: 'refreshed' | 'kept';
   authorizer: AuthorizerView;
 }
 

@@ -313,16 +313,62 @@ describe('an account without API permission', () => {
 });
 
 describe('verdicts need evidence from WeChat', () => {
-  it('marks an authorizer revoked after 61003 only when a complete listing confirms it', async () => {
+  it('marks an authorizer revoked after 61003 only when a complete listing and api_get_authorizer_info confirm it', async () => {
     const { ctx, clock, store } = await tokenContext({
       apiAuthorizerToken: async () => {
         throw wechatError('api_authorizer_token', 61003, 'not_authorized');
       },
       apiGetAuthorizerList: async () => listOf(),
+      apiGetAuthorizerInfo: async () => {
+        throw wechatError('api_get_authorizer_info', 61003, 'not_authorized');
+      },
     });
     clock.now = T0 + 2 * HOUR - 4 * MINUTE;
     await expect(getAuthorizerAccessToken(ctx, A)).rejects.toThrow(AuthorizerRevokedError);
     expect((await store.getAuthorizer(C, A))?.status).toBe('revoked');
+  });
+
+  it('keeps an authorizer a shifting listing missed: api_get_authorizer_info says it is authorized, with its refresh token', async () => {
+    const used: string[] = [];
+    const { ctx, clock, store } = await tokenContext({
+      apiAuthorizerToken: async (_ct, _appId, refreshToken) => {
+        used.push(refreshToken);
+        if (refreshToken === 'refresh-1') {
+          throw wechatError('api_authorizer_token', 61023, 'refresh_token_invalid');
+        }
+        return renewedAnswer(2);
+      },
+      apiGetAuthorizerList: async () => listOf(),
+      apiGetAuthorizerInfo: async () => ({
+        authorizer_info: { nick_name: 'Shop' },
+        authorization_info: {
+          authorizer_appid: A,
+          authorizer_refresh_token: 'refresh-current',
+          func_info: [{ funcscope_category: { id: 1 } }],
+        },
+      }),
+    });
+    clock.now = T0 + 2 * HOUR - 4 * MINUTE;
+    expect((await getAuthorizerAccessToken(ctx, A)).accessToken).toBe('access-2');
+    expect(used).toEqual(['refresh-1', 'refresh-current']);
+    expect(await store.getAuthorizer(C, A)).toMatchObject({ status: 'active' });
+  });
+
+  it('concludes nothing when api_get_authorizer_info fails after a listing without the authorizer', async () => {
+    const { ctx, clock, store } = await tokenContext({
+      apiAuthorizerToken: async () => {
+        throw wechatError('api_authorizer_token', 61023, 'refresh_token_invalid');
+      },
+      apiGetAuthorizerList: async () => listOf(),
+      apiGetAuthorizerInfo: async () => {
+        throw lost('api_get_authorizer_info');
+      },
+    });
+    clock.now = T0 + 2 * HOUR - 4 * MINUTE;
+    await expect(getAuthorizerAccessToken(ctx, A)).resolves.toMatchObject({
+      accessToken: 'access-1',
+    });
+    expect((await store.getAuthorizer(C, A))?.status).toBe('active');
   });
 
   it('keeps an authorizer active after 61003 when WeChat still lists it, using the listed token', async () => {
