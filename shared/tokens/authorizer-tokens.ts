@@ -11,7 +11,7 @@ import { emitLifecycleEvent } from '../events/outbox';
 import { MetricName } from '../log';
 import type { AuthorizerRecord } from '../store/token-store';
 import type { AuthorizerTokenResponse } from '../wechat/wire';
-import { findListedAuthorizer } from './authorizer-list';
+import { findListedAuthorizer, type ListedAuthorizer } from './authorizer-list';
 import type { TokenContext } from './context';
 import type { IssuedToken } from './issued-token';
 import { LEASE_MS, refreshAtFor, SUCCESSION_ATTEMPTS } from './policy';
@@ -91,11 +91,41 @@ async function endAuthorization(
 }
 
 /**
+ * A listing is paged by offset over a set that changes (protocol §11.11): an authorizer missing from it may
+ * have moved between pages. `api_get_authorizer_info` answers for that one account: 61003 confirms it no
+ * longer authorizes the platform; an answer means it does, with its current refresh token.
+ *
+ * @returns undefined when WeChat confirms the absence; the authorizer as WeChat describes it otherwise.
+ */
+async function confirmUnlisted(
+  ctx: TokenContext,
+  authorizerAppId: string
+): Promise<ListedAuthorizer | undefined> {
+  try {
+    const info = await withComponentToken(ctx, (ct) =>
+      ctx.api.apiGetAuthorizerInfo(ct, authorizerAppId)
+    );
+    ctx.log.warn('an authorizer missing from the listing is authorized at WeChat', {
+      authorizerAppId,
+    });
+    return {
+      authorizer_appid: authorizerAppId,
+      refresh_token: info.authorization_info.authorizer_refresh_token ?? '',
+      auth_time: 0,
+    };
+  } catch (error) {
+    if (wechatKind(error) === 'not_authorized') return undefined;
+    throw error;
+  }
+}
+
+/**
  * Calls `api_authorizer_token` with the stored refresh token. When WeChat rejects it (61023), or says the
  * authorizer no longer authorizes the platform (61003), or none is stored, WeChat's own list decides
  * (architecture §7, "evidence before verdicts"): listed with a refresh token → that token is persisted and
  * tried once; listed without a usable one → kept as it is and asked about later; not in a complete listing
- * → `needs_reauthorization` (61023) or `revoked` (61003).
+ * and confirmed by `api_get_authorizer_info` (`confirmUnlisted`) → `needs_reauthorization` (61023) or
+ * `revoked` (61003).
  */
 async function refreshWithRecovery(
   ctx: TokenContext,
@@ -127,7 +157,9 @@ async function refreshWithRecovery(
     }
   }
   if (!answer) {
-    const listed = await findListedAuthorizer(ctx, authorizerAppId);
+    const listed =
+      (await findListedAuthorizer(ctx, authorizerAppId)) ??
+      (await confirmUnlisted(ctx, authorizerAppId));
     if (!listed) {
       return {
         record: await endAuthorization(
