@@ -150,6 +150,7 @@ function authorizationItem(a: NewAuthorization, now: number): Record<string, unk
     funcInfo: a.funcInfo,
     refreshAt: a.refreshAt,
     issuedAt: now,
+    requestedAt: now,
     dueKey: authorizerDueKey(a.componentAppId, a.authorizerAppId),
     authorizedAt: a.authorizedAt,
     updatedAt: now,

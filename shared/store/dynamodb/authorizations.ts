@@ -1,0 +1,121 @@
+/**
+ * Where an authorizer record starts and ends: an authorization stored (a code exchange, a recovery, a
+ * reconciliation import) and an authorization ended (revoked, or beyond renewal). Neither takes the lease;
+ * they are ordered by when they happened instead: neither applies over a newer authorization
+ * (`authorizedAt`), so a late push cannot undo a re-authorization. A stored authorization leaves a renewal's
+ * lease in place, and the holder's save then finds the version moved (README, "What `expiresAt` promises":
+ * one writer per record); an ended one drops the lease and its tokens and leaves the `due` index.
+ */
+import type { AuthorizerStatus, NewAuthorization } from '../token-store';
+import { key, update } from './items';
+import { applied, type Table } from './table';
+
+/**
+ * Stores an authorization: active with its tokens, or `without_api_permission` when WeChat issued no refresh
+ * token. False when a newer authorization is stored or the record is no longer at `expectedVersion`.
+ */
+export async function saveAuthorization(
+  table: Table,
+  a: NewAuthorization,
+  now: number
+): Promise<boolean> {
+  const tokened = Boolean(a.refreshToken && a.accessToken);
+  const issuedAt = a.issuedAt ?? now;
+  const u = update(
+    {
+      componentAppId: a.componentAppId,
+      authorizerAppId: a.authorizerAppId,
+      status: (a.refreshToken ? 'active' : 'without_api_permission') satisfies AuthorizerStatus,
+      accessToken: a.refreshToken ? a.accessToken : undefined,
+      expiresAt: tokened ? a.expiresAt : undefined,
+      issuedAt: tokened ? issuedAt : undefined,
+      requestedAt: tokened ? (a.requestedAt ?? issuedAt) : undefined,
+      refreshToken: a.refreshToken,
+      funcInfo: a.funcInfo,
+      refreshAt: a.refreshToken ? a.refreshAt : undefined,
+      dueKey: a.refreshToken ? key.dueAuthorizers(a.componentAppId, a.authorizerAppId) : undefined,
+      authorizedAt: a.authorizedAt,
+      updatedAt: now,
+    },
+    ['endedAt', 'lastErrorCode', 'reportCheckedAt'],
+    ['#version = if_not_exists(#version, :zero) + :one']
+  );
+  const versionCheck =
+    a.expectedVersion === undefined
+      ? ''
+      : a.expectedVersion === 0
+        ? ' AND attribute_not_exists(pk)'
+        : ' AND #version = :expected';
+  return applied(
+    table.update({
+      Key: { pk: key.authorizer(a.componentAppId, a.authorizerAppId) },
+      UpdateExpression: u.UpdateExpression,
+      ExpressionAttributeNames: { ...u.ExpressionAttributeNames, '#version': 'version' },
+      ConditionExpression: `(attribute_not_exists(pk) OR #authorizedAt <= :authorizedAt)${versionCheck}`,
+      ExpressionAttributeValues: {
+        ...u.values,
+        ':zero': 0,
+        ':one': 1,
+        ...(a.expectedVersion ? { ':expected': a.expectedVersion } : {}),
+      },
+    })
+  );
+}
+
+/**
+ * Ends an authorization: drops its tokens and lease and takes it off the `due` index, or leaves a tombstone
+ * for an unknown authorizer. False when the stored authorization is newer than `guard.eventTime`, or its
+ * refresh token is no longer `guard.expectedRefreshToken`.
+ */
+export async function endAuthorization(
+  table: Table,
+  componentAppId: string,
+  authorizerAppId: string,
+  status: Exclude<AuthorizerStatus, 'active'>,
+  guard: { eventTime: number; expectedRefreshToken?: string },
+  now: number
+): Promise<boolean> {
+  const u = update(
+    { componentAppId, authorizerAppId, status, endedAt: guard.eventTime, updatedAt: now },
+    [
+      'accessToken',
+      'expiresAt',
+      'issuedAt',
+      'refreshToken',
+      'dueKey',
+      'refreshAt',
+      'leaseOwner',
+      'leaseUntil',
+    ],
+    [
+      '#version = if_not_exists(#version, :zero) + :one',
+      '#funcInfo = if_not_exists(#funcInfo, :empty)',
+      '#authorizedAt = if_not_exists(#authorizedAt, :zero)',
+    ]
+  );
+  const tokenCheck =
+    guard.expectedRefreshToken === undefined ? '' : ' AND #refreshToken = :expectedRefreshToken';
+  return applied(
+    table.update({
+      Key: { pk: key.authorizer(componentAppId, authorizerAppId) },
+      UpdateExpression: u.UpdateExpression,
+      ExpressionAttributeNames: {
+        ...u.ExpressionAttributeNames,
+        '#version': 'version',
+        '#funcInfo': 'funcInfo',
+        '#authorizedAt': 'authorizedAt',
+      },
+      ConditionExpression: `(attribute_not_exists(pk) OR #authorizedAt <= :eventTime)${tokenCheck}`,
+      ExpressionAttributeValues: {
+        ...u.values,
+        ':zero': 0,
+        ':one': 1,
+        ':empty': [],
+        ':eventTime': guard.eventTime,
+        ...(guard.expectedRefreshToken === undefined
+          ? {}
+          : { ':expectedRefreshToken': guard.expectedRefreshToken }),
+      },
+    })
+  );
+}

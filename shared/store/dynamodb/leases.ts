@@ -1,0 +1,134 @@
+/**
+ * The lease on the records WeChat refreshes (component token, authorizer, authorization code): taking it on
+ * an unchanged version, giving it up with the reason, and writing as its holder. Every write here is
+ * conditional on the lease, so only the caller that won `claim` ever writes what WeChat answered, and a
+ * holder whose lease expired and was taken over writes nothing (README, "What `expiresAt` promises": one
+ * writer per record).
+ *
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html
+ */
+import { ConcurrentUpdateError } from '../../errors';
+import type { LeaseClaim, LeasedRef, ReleaseOutcome } from '../token-store';
+import { key, strip, update } from './items';
+import type { Table } from './table';
+
+/**
+ * Takes the lease on a record still at `expectedVersion` whose lease is free or expired at `now`. Only a
+ * component token may be created by it (its first claim); the other records exist before they are leased.
+ *
+ * @throws ConcurrentUpdateError when the record changed or someone else holds the lease.
+ */
+export async function claim(
+  table: Table,
+  ref: LeasedRef,
+  expectedVersion: number,
+  lease: LeaseClaim,
+  now: number
+): Promise<void> {
+  const creatable = ref.kind === 'component_token' && expectedVersion === 0;
+  const set =
+    ref.kind === 'component_token'
+      ? { leaseOwner: lease.owner, leaseUntil: lease.until, componentAppId: ref.componentAppId }
+      : { leaseOwner: lease.owner, leaseUntil: lease.until };
+  const u = update(set, [], ['#version = if_not_exists(#version, :zero)']);
+  const versionCheck = creatable
+    ? '(attribute_not_exists(pk) OR #version = :expected)'
+    : '(attribute_exists(pk) AND #version = :expected)';
+  await table.update({
+    Key: { pk: key.of(ref) },
+    ...u,
+    ExpressionAttributeNames: { ...u.ExpressionAttributeNames, '#version': 'version' },
+    ConditionExpression: `${versionCheck} AND (attribute_not_exists(#leaseUntil) OR #leaseUntil < :now)`,
+    ExpressionAttributeValues: {
+      ...u.values,
+      ':zero': 0,
+      ':expected': expectedVersion,
+      ':now': now,
+    },
+  });
+}
+
+/**
+ * Gives up the lease, recording the outcome: an authorization code counts the attempt, a token keeps its
+ * last error and may have its `expiresAt` capped. A no-op when the lease was lost meanwhile.
+ */
+export async function release(
+  table: Table,
+  ref: LeasedRef,
+  owner: string,
+  outcome: ReleaseOutcome,
+  now: number
+): Promise<void> {
+  const counted = ref.kind === 'auth_code';
+  const fields: Record<string, unknown> = counted
+    ? { outcomeCode: outcome.errorCode, updatedAt: now }
+    : { lastErrorCode: outcome.errorCode, updatedAt: now };
+  if (outcome.retryAt !== undefined) fields.refreshAt = outcome.retryAt;
+  if (counted && outcome.uncertainAt !== undefined) fields.uncertainAt = outcome.uncertainAt;
+  if (counted && outcome.authorizerAppId !== undefined) {
+    fields.authorizerAppId = outcome.authorizerAppId;
+  }
+  if (!counted && outcome.reportCheckedAt !== undefined) {
+    fields.reportCheckedAt = outcome.reportCheckedAt;
+  }
+  const capped = !counted && outcome.expiresAt !== undefined;
+  if (capped) fields.expiresAt = outcome.expiresAt;
+  const u = update(
+    fields,
+    ['leaseOwner', 'leaseUntil'],
+    counted ? ['#attempts = if_not_exists(#attempts, :zero) + :one'] : []
+  );
+  const names = {
+    ...u.ExpressionAttributeNames,
+    '#owner': 'leaseOwner',
+    ...(counted ? { '#attempts': 'attempts' } : {}),
+  };
+  const values = { ...u.values, ':owner': owner, ...(counted ? { ':zero': 0, ':one': 1 } : {}) };
+  // A cap only ever lowers the expiry: the condition keeps a later, longer-lived token's value.
+  const condition = capped
+    ? '#owner = :owner AND (attribute_not_exists(#expiresAt) OR #expiresAt > :expiresAt)'
+    : '#owner = :owner';
+  try {
+    await table.update({
+      Key: { pk: key.of(ref) },
+      UpdateExpression: u.UpdateExpression,
+      ExpressionAttributeNames: names,
+      ConditionExpression: condition,
+      ExpressionAttributeValues: values,
+    });
+  } catch (error) {
+    if (!(error instanceof ConcurrentUpdateError)) throw error;
+    if (capped) await release(table, ref, owner, { ...outcome, expiresAt: undefined }, now);
+  }
+}
+
+/**
+ * Writes `fields` as the lease holder and ends the lease: `version + 1`, `remove` dropped, the record as
+ * written returned. `extra` adds a record kind's own condition (an authorizer must still be active).
+ *
+ * @throws ConcurrentUpdateError when `owner` no longer holds the lease or `extra` does not hold.
+ */
+export async function saveAsOwner<T>(
+  table: Table,
+  pk: string,
+  owner: string,
+  fields: Record<string, unknown>,
+  remove: string[],
+  extra?: { condition: string; names: Record<string, string>; values: Record<string, unknown> }
+): Promise<T> {
+  const u = update(fields, ['leaseOwner', 'leaseUntil', ...remove], ['#version = #version + :one']);
+  const result = await table.update({
+    Key: { pk },
+    UpdateExpression: u.UpdateExpression,
+    ExpressionAttributeNames: {
+      ...u.ExpressionAttributeNames,
+      '#version': 'version',
+      '#owner': 'leaseOwner',
+      ...extra?.names,
+    },
+    ConditionExpression: extra ? `#owner = :owner AND ${extra.condition}` : '#owner = :owner',
+    ExpressionAttributeValues: { ...u.values, ':one': 1, ':owner': owner, ...extra?.values },
+    ReturnValues: 'ALL_NEW',
+  });
+  return strip<T>(result.Attributes) as T;
+}
