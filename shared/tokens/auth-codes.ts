@@ -11,6 +11,7 @@ import { emitAuthorizationStored } from '../events/outbox';
 import { MetricName } from '../log';
 import type { AuthCodeRecord, AuthorizerRecord } from '../store/token-store';
 import type { TokenContext } from './context';
+import { fallbackToken } from './issued-token';
 import { permissionIds } from './permissions';
 import {
   AUTH_CODE_PUSH_WAIT_MS,
@@ -189,6 +190,21 @@ async function storeAuthorization(
 }
 
 /**
+ * Whether the code's authorizer (known from the push) is active here with a token still promised to
+ * callers: its code (an `updateauthorized` permission change, a late code of an authorization already
+ * imported, a duplicate) is settled with `api_get_authorizer_info`, which mints nothing, rather than
+ * exchanged (architecture §7: permission changes keep promises).
+ */
+async function holdsPromisedToken(
+  ctx: TokenContext,
+  authorizerAppId: string | undefined
+): Promise<boolean> {
+  if (!authorizerAppId) return false;
+  const record = await ctx.store.getAuthorizer(ctx.componentAppId, authorizerAppId);
+  return record?.status === 'active' && fallbackToken(record, ctx.clock()) !== undefined;
+}
+
+/**
  * The outcome of an exchange whose answer was lost, asked of WeChat instead of sending the single-use code
  * again (architecture §7, protocol §11.2): `api_get_authorizer_info` when the authorizer is known (from the
  * push), else, once the push had its chance, a reconciliation with `api_get_authorizer_list`.
@@ -270,6 +286,11 @@ function finishFailed(
  */
 async function exchange(ctx: TokenContext, record: AuthCodeRecord, owner: string) {
   if (record.uncertainAt !== undefined) return recoverOutcome(ctx, record, owner);
+  if (await holdsPromisedToken(ctx, record.authorizerAppId)) {
+    // Exchanging would mint a token, which ends every token callers hold 5 minutes later (protocol
+    // §11.12): the permissions and refresh token are read instead, and the code is left unused.
+    return recoverOutcome(ctx, record, owner);
+  }
   if (ctx.clock() >= record.expiresAt) {
     // WeChat never said no (only busy or unreachable so far): the admin did confirm, so the authorization
     // exists; ask WeChat for it instead of losing it to the code's 10 minutes.

@@ -101,8 +101,9 @@ const granted = (accessToken: string, refreshToken: string): QueryAuthResponse =
 });
 
 /**
- * A renewal whose WeChat call lets a code exchange for the same authorizer run to its end first (the
- * exchange's token is issued, then the renewal's, then the exchange saves, then the renewal).
+ * A renewal whose WeChat call lets a redirect's code exchange for the same authorizer run to its end first
+ * (the exchange's token is issued, then the renewal's, then the exchange saves, then the renewal). A
+ * redirect names no authorizer, so its code is exchanged.
  */
 async function renewalMeetsExchange(refreshTokenOfExchange: string) {
   const setup = await tokenContext({
@@ -111,8 +112,7 @@ async function renewalMeetsExchange(refreshTokenOfExchange: string) {
       setup.clock.now += 1000;
       await exchangeAuthCode(setup.ctx, {
         code: 'code-1',
-        source: 'push',
-        authorizerAppId: A,
+        source: 'redirect',
         expiresAt: setup.clock.now + 10 * MINUTE,
         receivedAt: setup.clock.now,
       });
@@ -211,8 +211,7 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
     setup.clock.now = renewedAt;
     await exchangeAuthCode(setup.ctx, {
       code: 'code-same',
-      source: 'push',
-      authorizerAppId: A,
+      source: 'redirect',
       expiresAt: renewedAt + 10 * MINUTE,
       receivedAt: T0,
     });
@@ -221,6 +220,44 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
       accessToken: 'access-2',
       expiresAt: renewedAt + SUPERSEDED_OVERLAP_MS,
       refreshAt: renewedAt,
+    });
+  });
+
+  it('a pushed code of an authorizer holding a promised token is settled with api_get_authorizer_info: nothing minted', async () => {
+    const calls: string[] = [];
+    const setup = await tokenContext({
+      apiQueryAuth: async () => {
+        calls.push('api_query_auth');
+        return granted('access-x', 'refresh-1');
+      },
+      apiGetAuthorizerInfo: async () => {
+        calls.push('api_get_authorizer_info');
+        return {
+          authorizer_info: { nick_name: 'Shop' },
+          authorization_info: {
+            authorizer_appid: A,
+            authorizer_refresh_token: 'refresh-1',
+            func_info: [{ funcscope_category: { id: 1 } }, { funcscope_category: { id: 17 } }],
+          },
+        };
+      },
+    });
+    setup.clock.now = T0 + 30 * MINUTE;
+    const before = await setup.store.getAuthorizer(C, A);
+    const result = await exchangeAuthCode(setup.ctx, {
+      code: 'code-update',
+      source: 'push',
+      authorizerAppId: A,
+      expiresAt: setup.clock.now + 10 * MINUTE,
+      receivedAt: setup.clock.now,
+    });
+    expect(result).toEqual({ status: 'exchanged', authorizerAppId: A });
+    expect(calls).toEqual(['api_get_authorizer_info']);
+    expect(await setup.store.getAuthorizer(C, A)).toMatchObject({
+      accessToken: 'access-1',
+      expiresAt: before?.expiresAt,
+      refreshAt: before?.refreshAt,
+      funcInfo: [1, 17],
     });
   });
 
