@@ -23,6 +23,12 @@ export interface ReconcileSummary {
   /** Revoked or needing re-authorization here, but authorized again at WeChat after that. */
   reactivated: number;
   /**
+   * Active here, but authorized again at WeChat (a later `auth_time` and another refresh token) without
+   * the push or redirect reaching us: stored with the listed refresh token and read permissions, renewed
+   * at once.
+   */
+  reauthorized: number;
+  /**
    * Listed with an empty refresh token and none from `api_get_authorizer_info` either: an account without
    * API permission (recorded as such when unknown), or WeChat's documented empty-token case.
    */
@@ -35,13 +41,21 @@ export interface ReconcileSummary {
 
 type Listed = AuthorizerListResponse['list'][number];
 
-/** What to do with one listed authorizer, given our record of it. */
+/**
+ * What to do with one listed authorizer, given our record of it. An active record WeChat lists with another
+ * refresh token and a later `auth_time` was authorized again while both the push and the redirect were lost
+ * (a re-authorization always changes the refresh token, protocol §7.3): its token died with it, and its
+ * permissions may differ.
+ */
 function decide(
   listed: Listed,
   record: AuthorizerRecord | undefined
-): 'import' | 'reactivate' | 'keep' {
+): 'import' | 'reactivate' | 'reauthorize' | 'keep' {
   if (!record) return 'import';
-  if (record.status === 'active') return 'keep';
+  if (record.status === 'active') {
+    const otherToken = listed.refresh_token !== '' && listed.refresh_token !== record.refreshToken;
+    return otherToken && listed.auth_time * 1000 > record.authorizedAt ? 'reauthorize' : 'keep';
+  }
   // We concluded the refresh token was gone (or never issued), but WeChat lists one now: that is evidence.
   const tokenless =
     record.status === 'needs_reauthorization' || record.status === 'without_api_permission';
@@ -73,6 +87,7 @@ export async function reconcileAuthorizers(
     listed: 0,
     imported: 0,
     reactivated: 0,
+    reauthorized: 0,
     withoutRefreshToken: 0,
     failed: 0,
     truncated: false,
@@ -163,9 +178,10 @@ async function reconcileRecord(
   if (action === 'keep') return 'done';
   let granted: { refreshToken?: string; funcInfo: number[] };
   try {
-    granted = listed.refresh_token
-      ? { refreshToken: listed.refresh_token, funcInfo: record?.funcInfo ?? [] }
-      : await askAuthorizerInfo(ctx, listed.authorizer_appid);
+    granted =
+      listed.refresh_token && action !== 'reauthorize'
+        ? { refreshToken: listed.refresh_token, funcInfo: record?.funcInfo ?? [] }
+        : await askAuthorizerInfo(ctx, listed.authorizer_appid);
   } catch (error) {
     summary.failed += 1;
     reportWechatFailure(ctx, error, { authorizerAppId: listed.authorizer_appid });
@@ -198,12 +214,16 @@ async function reconcileRecord(
     { authorizerAppId: listed.authorizer_appid, ...granted },
     { at: listed.auth_time * 1000, reason: 'reconciliation' }
   );
-  summary[action === 'import' ? 'imported' : 'reactivated'] += 1;
+  summary[
+    action === 'import' ? 'imported' : action === 'reactivate' ? 'reactivated' : 'reauthorized'
+  ] += 1;
   ctx.metrics.count(MetricName.AuthorizationCompleted);
   ctx.log.warn(
-    action === 'import'
-      ? 'imported an authorizer WeChat lists but whose authorization never reached us'
-      : 'reactivated an authorizer WeChat shows as authorized again',
+    {
+      import: 'imported an authorizer WeChat lists but whose authorization never reached us',
+      reactivate: 'reactivated an authorizer WeChat shows as authorized again',
+      reauthorize: 'stored a re-authorization whose push and redirect never reached us',
+    }[action],
     { authorizerAppId: listed.authorizer_appid }
   );
   return 'done';

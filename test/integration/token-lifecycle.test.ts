@@ -365,6 +365,24 @@ describe('reconciliation with api_get_authorizer_list', () => {
       unknown
     >;
 
+  it('stores a re-authorization whose push and redirect were both lost: the dead token is replaced, the permissions read again', async () => {
+    await authorizeMerchant(h, MERCHANT);
+    const before = (await h.token({ authorizerAppId: MERCHANT })).accessToken as string;
+    h.clock.advance(2000);
+    h.simulator.authorize(MERCHANT, [1, 17]);
+    expect(h.simulator.tokenStatus(before)).not.toBe('valid');
+
+    expect(await reconcile()).toMatchObject({ listed: 1, reauthorized: 1, failed: 0 });
+    expect(await stored()).toMatchObject({
+      status: 'active',
+      refreshToken: wechatRefreshToken(),
+      funcInfo: [1, 17],
+    });
+    const answer = await h.token({ authorizerAppId: MERCHANT });
+    expect(answer.accessToken).not.toBe(before);
+    expect(h.simulator.tokenStatus(answer.accessToken as string)).toBe('valid');
+  });
+
   it('imports an authorization whose code never reached us, and callers get its token', async () => {
     await h.simulator.pushTicket();
     h.simulator.authorize(MERCHANT);
@@ -376,6 +394,7 @@ describe('reconciliation with api_get_authorizer_list', () => {
       listed: 1,
       imported: 1,
       reactivated: 0,
+      reauthorized: 0,
       withoutRefreshToken: 0,
       failed: 0,
       truncated: false,

@@ -261,6 +261,48 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
     });
   });
 
+  it('a re-authorization whose push and redirect were lost is stored from the listing: new refresh token and permissions, renewed at once', async () => {
+    const used: string[] = [];
+    const setup = await tokenContext({
+      apiGetAuthorizerList: async () => ({
+        total_count: 1,
+        list: [{ authorizer_appid: A, refresh_token: 'refresh-new', auth_time: T0 / 1000 + 60 }],
+      }),
+      apiGetAuthorizerInfo: async () => ({
+        authorizer_info: { nick_name: 'Shop' },
+        authorization_info: {
+          authorizer_appid: A,
+          authorizer_refresh_token: 'refresh-new',
+          func_info: [{ funcscope_category: { id: 1 } }, { funcscope_category: { id: 17 } }],
+        },
+      }),
+      apiAuthorizerToken: async (_ct, _appId, refreshToken) => {
+        used.push(refreshToken);
+        return { authorizer_access_token: 'access-2', expires_in: 7200 };
+      },
+    });
+    setup.clock.now = T0 + 10 * MINUTE;
+    const summary = await reconcileAuthorizers(setup.ctx, {
+      deadline: setup.clock.now + 10 * MINUTE,
+      reserveMs: 0,
+    });
+    expect(summary).toMatchObject({ reauthorized: 1, imported: 0, failed: 0 });
+    const record = await setup.store.getAuthorizer(C, A);
+    expect(record).toMatchObject({
+      status: 'active',
+      refreshToken: 'refresh-new',
+      funcInfo: [1, 17],
+    });
+    expect(record?.accessToken).toBeUndefined();
+    expect((await getAuthorizerAccessToken(setup.ctx, A)).accessToken).toBe('access-2');
+    expect(used).toEqual(['refresh-new']);
+    const again = await reconcileAuthorizers(setup.ctx, {
+      deadline: setup.clock.now + 10 * MINUTE,
+      reserveMs: 0,
+    });
+    expect(again).toMatchObject({ reauthorized: 0 });
+  });
+
   it('a reconciliation import decided on a version another writer moved is decided again', async () => {
     const setup = await tokenContext({
       apiGetAuthorizerList: async () => ({
