@@ -131,6 +131,7 @@ export function statusText(s: StatusAnswer): string {
     `${authorizers.revoked} revoked`,
     `${authorizers.needs_reauthorization} needs_reauthorization`,
     `${authorizers.without_api_permission} without_api_permission`,
+    `${authorizers.awaiting_authorization_code} awaiting_authorization_code`,
   ].join(', ');
   const never = 'none recorded yet';
   const { lastRefresh, lastReconcile } = s;

@@ -24,6 +24,7 @@ export type ServiceErrorCode =
   | 'authorizer_revoked'
   | 'needs_reauthorization'
   | 'authorizer_without_api_permission'
+  | 'authorization_code_needed'
   | 'refresh_token_unusable'
   | 'auth_code_expired'
   | 'auth_code_recovery_pending'
@@ -214,6 +215,24 @@ export class AuthorizerWithoutApiPermissionError extends ServiceError {
 }
 
 /**
+ * WeChat lists the account as authorizing the platform, but gives no refresh token, in its list or from
+ * `api_get_authorizer_info`; WeChat's FAQ: an empty refresh token is obtained again with an authorization
+ * code (`api_query_auth`), and an expired code by the merchant updating the authorization (更新授权).
+ * Only a new code from the merchant settles it.
+ *
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/ThirdParty/token/authorization_info.html
+ */
+export class AuthorizationCodeNeededError extends ServiceError {
+  override readonly name = 'AuthorizationCodeNeededError';
+  readonly code = 'authorization_code_needed';
+  constructor(readonly authorizerAppId: string) {
+    super(
+      `authorizer ${authorizerAppId} must update its authorization: WeChat has no refresh token for it`
+    );
+  }
+}
+
+/**
  * WeChat still lists the authorizer but gives us no refresh token it accepts (listed with an empty one,
  * protocol §11.7, or the listed one is rejected). Not a verdict: the old token is kept, and WeChat is asked
  * again later (`UNLISTED_REFRESH_TOKEN_RETRY_MS`); only the merchant's new authorization or WeChat's list
@@ -277,6 +296,7 @@ export const CALLER_ERROR_CODES = [
   'authorizer_revoked',
   'needs_reauthorization',
   'authorizer_without_api_permission',
+  'authorization_code_needed',
   'ticket_unavailable',
   'invalid_request',
   'upstream_unavailable',

@@ -7,6 +7,7 @@ export type ServiceErrorCode =
   | 'authorizer_revoked'
   | 'needs_reauthorization'
   | 'authorizer_without_api_permission'
+  | 'authorization_code_needed'
   | 'ticket_unavailable'
   | 'invalid_request'
   | 'upstream_unavailable';

@@ -36,6 +36,7 @@ const RULES: Record<ServiceErrorCode | 'internal_error', Rule> = {
   authorizer_not_found: { status: 404 },
   authorizer_revoked: { status: 410 },
   needs_reauthorization: { status: 410 },
+  authorization_code_needed: { status: 409 },
   payload_too_large: { status: 413 },
   ticket_unavailable: {
     status: 503,

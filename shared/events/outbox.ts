@@ -1,7 +1,12 @@
 import type { Clock } from '../clock';
 import { errorCode } from '../errors';
 import { type Log, MetricName, type Metrics } from '../log';
-import type { AuthorizerRecord, OutboxEventRecord, TokenStore } from '../store/token-store';
+import type {
+  AuthorizerRecord,
+  NewAuthorization,
+  OutboxEventRecord,
+  TokenStore,
+} from '../store/token-store';
 import { EVENT_PUBLISH_GRACE_MS } from '../tokens/policy';
 import {
   authorizationEventType,
@@ -154,11 +159,18 @@ export async function authorizerBeforeChange(
 export function emitAuthorizationStored(
   ctx: EventContext,
   previous: AuthorizerRecord | undefined,
-  stored: { authorizerAppId: string; refreshToken?: string; funcInfo: number[] },
+  stored: {
+    authorizerAppId: string;
+    refreshToken?: string;
+    funcInfo: number[];
+    withoutRefreshToken?: NewAuthorization['withoutRefreshToken'];
+  },
   change: { at: number; reason: LifecycleReason }
 ): Promise<void> {
   const { reason } = change;
-  const status = stored.refreshToken ? 'active' : 'without_api_permission';
+  const status = stored.refreshToken
+    ? 'active'
+    : (stored.withoutRefreshToken ?? 'without_api_permission');
   const type = authorizationEventType(previous, { status, funcInfo: stored.funcInfo }, reason);
   if (!type) return Promise.resolve();
   return emitLifecycleEvent(ctx, {

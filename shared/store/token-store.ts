@@ -56,12 +56,16 @@ export interface ComponentTokenRecord extends Leased {
 /**
  * `without_api_permission`: authorized, but WeChat issued no tokens because the account has no API
  * permission (protocol §11.3); recorded with its permission sets, never refreshed.
+ * `awaiting_authorization_code`: WeChat lists the account but gives no refresh token (neither the list nor
+ * `api_get_authorizer_info`); per WeChat's FAQ only a fresh authorization code (the merchant updating the
+ * authorization) brings one. Never refreshed; a code or a listing with a refresh token reactivates it.
  */
 export type AuthorizerStatus =
   | 'active'
   | 'revoked'
   | 'needs_reauthorization'
-  | 'without_api_permission';
+  | 'without_api_permission'
+  | 'awaiting_authorization_code';
 
 /** One merchant account (official account or mini program) that authorized the platform. */
 export interface AuthorizerRecord extends Leased {
@@ -154,8 +158,10 @@ export interface NewAuthorization {
   issuedAt?: number;
   /** When the call that issued `accessToken` began; default `issuedAt`. */
   requestedAt?: number;
-  /** Absent when the account has no API permission: stored as `without_api_permission`. */
+  /** Absent when WeChat gave none: stored as `withoutRefreshToken` says. */
   refreshToken?: string;
+  /** The status of an authorization without a refresh token; default `without_api_permission`. */
+  withoutRefreshToken?: 'without_api_permission' | 'awaiting_authorization_code';
   funcInfo: number[];
   refreshAt: number;
   authorizedAt: number;

@@ -1,4 +1,5 @@
 import {
+  AuthorizationCodeNeededError,
   AuthorizerNotFoundError,
   AuthorizerRevokedError,
   AuthorizerWithoutApiPermissionError,
@@ -38,6 +39,8 @@ export function assertActive(record: AuthorizerRecord | undefined, authorizerApp
       throw new NeedsReauthorizationError(authorizerAppId);
     case 'without_api_permission':
       throw new AuthorizerWithoutApiPermissionError(authorizerAppId);
+    case 'awaiting_authorization_code':
+      throw new AuthorizationCodeNeededError(authorizerAppId);
   }
 }
 

@@ -37,6 +37,7 @@ export const AUTHORIZER_STATES = [
   'revoked',
   'needs_reauthorization',
   'without_api_permission',
+  'awaiting_authorization_code',
 ] as const satisfies readonly AuthorizerStatus[];
 
 /** Authorizers per `list` page when the job does not say, and the most it may ask for. */

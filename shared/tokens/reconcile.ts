@@ -58,7 +58,9 @@ function decide(
   }
   // We concluded the refresh token was gone (or never issued), but WeChat lists one now: that is evidence.
   const tokenless =
-    record.status === 'needs_reauthorization' || record.status === 'without_api_permission';
+    record.status === 'needs_reauthorization' ||
+    record.status === 'without_api_permission' ||
+    record.status === 'awaiting_authorization_code';
   if (tokenless && listed.refresh_token) return 'reactivate';
   const authorizedAt = listed.auth_time * 1000;
   return authorizedAt > (record.endedAt ?? record.authorizedAt) ? 'reactivate' : 'keep';
@@ -192,12 +194,15 @@ async function reconcileRecord(
     if (record && record.status !== 'revoked') return 'done';
   }
   const now = ctx.clock();
+  // WeChat's FAQ: an empty refresh token is obtained again only with an authorization code.
+  const withoutRefreshToken = 'awaiting_authorization_code' as const;
   const saved = await ctx.store.saveAuthorization(
     {
       componentAppId: ctx.componentAppId,
       authorizerAppId: listed.authorizer_appid,
       expectedVersion: record?.version ?? 0,
       refreshToken: granted.refreshToken,
+      withoutRefreshToken,
       funcInfo: granted.funcInfo,
       refreshAt: now,
       authorizedAt: Math.max(
@@ -211,7 +216,7 @@ async function reconcileRecord(
   await emitAuthorizationStored(
     ctx,
     record,
-    { authorizerAppId: listed.authorizer_appid, ...granted },
+    { authorizerAppId: listed.authorizer_appid, ...granted, withoutRefreshToken },
     { at: listed.auth_time * 1000, reason: 'reconciliation' }
   );
   summary[

@@ -69,7 +69,7 @@ describe('status', () => {
     expect(lines[1]).toMatch(/created .* ago, received .* ago: usable$/);
     expect(lines[2]).toMatch(/^component token {2}promised until \d{4}-.*Z \(in 1 h \d+ min\)/);
     expect(lines[3]).toBe(
-      'authorizers      3: 2 active, 1 revoked, 0 needs_reauthorization, 0 without_api_permission'
+      'authorizers      3: 2 active, 1 revoked, 0 needs_reauthorization, 0 without_api_permission, 0 awaiting_authorization_code'
     );
     expect(lines[4]).toMatch(/^last sweep {7}.* ago: component \w+; \d+ due, \d+ refreshed/);
     expect(lines[5]).toMatch(/^last reconcile {3}(none recorded yet|.* ago: \d+ listed)/);
@@ -87,6 +87,7 @@ describe('status', () => {
       revoked: 1,
       needs_reauthorization: 0,
       without_api_permission: 0,
+      awaiting_authorization_code: 0,
     });
     expect(status.ticket?.usable).toBe(true);
     expect(status.componentToken?.secondsLeft).toBeGreaterThan(0);

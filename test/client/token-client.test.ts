@@ -283,6 +283,7 @@ describe('failures are TokenServiceErrors with a stable code', () => {
     'authorizer_revoked',
     'needs_reauthorization',
     'authorizer_without_api_permission',
+    'authorization_code_needed',
     'ticket_unavailable',
     'invalid_request',
     'upstream_unavailable',

@@ -233,7 +233,7 @@ export class MemoryTokenStore implements TokenStore {
     const next: AuthorizerRecord = {
       componentAppId: a.componentAppId,
       authorizerAppId: a.authorizerAppId,
-      status: a.refreshToken ? 'active' : 'without_api_permission',
+      status: a.refreshToken ? 'active' : (a.withoutRefreshToken ?? 'without_api_permission'),
       funcInfo: [...a.funcInfo],
       authorizedAt: a.authorizedAt,
       version: (current?.version ?? 0) + 1,

@@ -25,7 +25,9 @@ export async function saveAuthorization(
     {
       componentAppId: a.componentAppId,
       authorizerAppId: a.authorizerAppId,
-      status: (a.refreshToken ? 'active' : 'without_api_permission') satisfies AuthorizerStatus,
+      status: (a.refreshToken
+        ? 'active'
+        : (a.withoutRefreshToken ?? 'without_api_permission')) satisfies AuthorizerStatus,
       accessToken: a.refreshToken ? a.accessToken : undefined,
       expiresAt: tokened ? a.expiresAt : undefined,
       issuedAt: tokened ? issuedAt : undefined,

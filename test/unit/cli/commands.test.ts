@@ -20,6 +20,7 @@ function status(counts: Partial<StatusAnswer['authorizers']>, cursor?: string): 
       revoked: 0,
       needs_reauthorization: 0,
       without_api_permission: 0,
+      awaiting_authorization_code: 0,
       ...counts,
       ...(cursor ? { cursor } : {}),
     },
@@ -71,6 +72,7 @@ describe('status over a table counted in several invocations', () => {
       revoked: 10,
       needs_reauthorization: 100,
       without_api_permission: 5,
+      awaiting_authorization_code: 0,
     });
     expect(text.err).toBe('counted 1000 authorizers so far…\ncounted 2000 authorizers so far…\n');
   });
@@ -82,7 +84,7 @@ describe('status over a table counted in several invocations', () => {
       '\r\x1b[Kcounted 1000 authorizers so far…\r\x1b[Kcounted 2000 authorizers so far…\r\x1b[K'
     );
     expect(text.out).toMatch(
-      /\nauthorizers {6}2005: 1890 active, 10 revoked, 100 needs_reauthorization, 5 without_api_permission\n/
+      /\nauthorizers {6}2005: 1890 active, 10 revoked, 100 needs_reauthorization, 5 without_api_permission, 0 awaiting_authorization_code\n/
     );
   });
 });

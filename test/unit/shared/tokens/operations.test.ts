@@ -168,6 +168,7 @@ describe('status', () => {
         revoked: 1,
         needs_reauthorization: 1,
         without_api_permission: 0,
+        awaiting_authorization_code: 0,
       },
       lastRefresh: {
         finishedAt: iso(T0),

@@ -436,7 +436,7 @@ describe('verdicts need evidence from WeChat', () => {
     });
   });
 
-  it('reconciliation records an unknown authorizer listed without a refresh token as without API permission', async () => {
+  it('reconciliation records an unknown authorizer WeChat gives no refresh token for as awaiting a fresh authorization code', async () => {
     const { ctx, store } = await tokenContext({
       apiGetAuthorizerList: async () =>
         listOf({ authorizer_appid: 'wxnoapi0000000001', refresh_token: '', auth_time: 1 }),
@@ -451,8 +451,11 @@ describe('verdicts need evidence from WeChat', () => {
     const summary = await reconcileAuthorizers(ctx, { deadline: T0 + 10 * MINUTE });
     expect(summary).toMatchObject({ imported: 1, withoutRefreshToken: 1, failed: 0 });
     expect(await store.getAuthorizer(C, 'wxnoapi0000000001')).toMatchObject({
-      status: 'without_api_permission',
+      status: 'awaiting_authorization_code',
       funcInfo: [1],
+    });
+    await expect(getAuthorizerAccessToken(ctx, 'wxnoapi0000000001')).rejects.toMatchObject({
+      code: 'authorization_code_needed',
     });
   });
 
@@ -487,7 +490,7 @@ describe('verdicts need evidence from WeChat', () => {
     clock.now += 2 * MINUTE;
     await exchangePendingAuthCodes(ctx);
     expect((await store.getAuthorizer(C, 'wxnoapi0000000001'))?.status).toBe(
-      'without_api_permission'
+      'awaiting_authorization_code'
     );
     expect((await store.getAuthCode(C, code))?.status).toBe('exchanged');
   });
