@@ -128,7 +128,7 @@ function componentKind(ctx: TokenContext): TokenKind<ComponentTokenRecord> {
 
 /** The run's memo (see `TokenContext.componentTokenMemo`) while it has enough promised life left. */
 function fromMemo(ctx: TokenContext, invalidToken: string | undefined): IssuedToken | undefined {
-  const memo = ctx.componentTokenMemo;
+  const memo = ctx.componentTokenMemo?.token;
   if (!memo || memo.accessToken === invalidToken) return undefined;
   return memo.expiresAt - ctx.clock() >= SERVE_MIN_REMAINING_MS ? memo : undefined;
 }
@@ -149,7 +149,7 @@ export async function getComponentAccessToken(
   const remembered = fromMemo(ctx, options.invalidToken);
   if (remembered) return remembered;
   const token = await serveToken(ctx, componentKind(ctx), options);
-  if (ctx.componentTokenMemo) ctx.componentTokenMemo = token;
+  if (ctx.componentTokenMemo) ctx.componentTokenMemo.token = token;
   return token;
 }
 

@@ -29,9 +29,11 @@ export interface TokenContext {
   egressIp?: string;
   /**
    * A component token already read in this run. The scheduled sweep sets it so that each due authorizer
-   * does not read the same token again (one DynamoDB read per run instead of one per authorizer).
+   * does not read the same token again (one DynamoDB read per run instead of one per authorizer). A holder
+   * shared by every context derived from the sweep's (leases copy the context): a token renewed for one
+   * authorizer is the one the next uses.
    */
-  componentTokenMemo?: { accessToken: string; expiresAt: number };
+  componentTokenMemo?: { token: { accessToken: string; expiresAt: number } };
   /**
    * Epoch ms (by `clock`) by which the current work must be done: the invocation's deadline less the time
    * to answer, or a lease's end. Unset: no deadline beyond the per-call timeouts.

@@ -115,7 +115,7 @@ async function runSteps(
     return;
   }
 
-  const sweepCtx: TokenContext = { ...ctx, componentTokenMemo: component };
+  const sweepCtx: TokenContext = { ...ctx, componentTokenMemo: { token: component } };
   await sweepAuthorizers(sweepCtx, summary, options, systemic);
   if (!summary.systemicError && ctx.clock() < options.deadline - SWEEP_DEADLINE_RESERVE_MS) {
     summary.authCodes = await exchangePendingAuthCodes(sweepCtx);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { WechatApiError } from '../../../../shared/errors';
 import type { TokenContext } from '../../../../shared/tokens/context';
 import { runScheduledRefresh } from '../../../../shared/tokens/scheduled-refresh';
 import { fakeComponentApi } from '../../../support/fake-component-api';
@@ -97,6 +98,36 @@ describe('runScheduledRefresh', () => {
     expect(store.componentReads).toBe(2);
     const sample = await store.getAuthorizer(C, 'wxauthorizer00007');
     expect(sample).toMatchObject({ accessToken: 'new-wxauthorizer00007', version: 2 });
+  });
+
+  it('shares a component token renewed for one authorizer with the rest of the sweep', async () => {
+    const { ctx, calls } = await setup(3);
+    let minted = 0;
+    ctx.api.apiComponentToken = async () => ({
+      component_access_token: `ct-${++minted}`,
+      expires_in: 7200,
+    });
+    ctx.api.apiAuthorizerToken = async (ct, appId, refreshToken) => {
+      calls.push(`${appId} ${ct}`);
+      if (ct === 'ct') {
+        throw new WechatApiError(
+          'api_authorizer_token',
+          40001,
+          'invalid credential',
+          'token_invalid'
+        );
+      }
+      return {
+        authorizer_access_token: `new-${appId}`,
+        expires_in: 7200,
+        authorizer_refresh_token: refreshToken,
+      };
+    };
+    const summary = await runScheduledRefresh(ctx, { deadline: NOW + 300_000, concurrency: 1 });
+    expect(summary.authorizers).toMatchObject({ refreshed: 3, failed: {} });
+    expect(minted).toBe(1);
+    expect(calls.filter((call) => call.endsWith(' ct'))).toHaveLength(1);
+    expect(calls).toHaveLength(4);
   });
 
   it('starts nothing new once the deadline reserve is reached, and says the run was truncated', async () => {
