@@ -99,6 +99,33 @@ describe('rule 1: token lifetimes', () => {
     expect(f.sim.tokenValidAt('no-such-token', renewedAt)).toBe(false);
   });
 
+  it('a renewal elsewhere (renewElsewhere and its HTTP route) supersedes the token the service holds', async () => {
+    const { accessToken } = await authorized();
+    const renewed = f.sim.renewElsewhere(MERCHANT);
+    expect(renewed).not.toBe(accessToken);
+    f.now += 5 * MINUTE;
+    expect(f.sim.tokenStatus(accessToken)).toBe('superseded');
+    expect(f.sim.tokenStatus(renewed)).toBe('valid');
+
+    const route = await fetch(
+      `${f.sim.url}/simulator/renew-elsewhere?authorizer_appid=${MERCHANT}`,
+      {
+        method: 'POST',
+      }
+    );
+    expect(await route.json()).toEqual({ errcode: 0, errmsg: 'ok' });
+    f.now += 5 * MINUTE;
+    expect(f.sim.tokenStatus(renewed)).toBe('superseded');
+    const unknown = await fetch(
+      `${f.sim.url}/simulator/renew-elsewhere?authorizer_appid=${OTHER}`,
+      {
+        method: 'POST',
+      }
+    );
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { errcode: number }).errcode).toBe(61003);
+  });
+
   it('with supersededGraceMs: Infinity a superseded component token keeps working', async () => {
     const lenient = await f.start({ rules: { supersededGraceMs: Number.POSITIVE_INFINITY } });
     const first = await f.componentToken(lenient);
