@@ -65,6 +65,26 @@ export interface StackConfig {
    * @default - the pages name no platform
    */
   readonly platformDisplayName?: string;
+  /**
+   * Reserved concurrency of get-token: its guaranteed share of the account's Lambda concurrency, and its
+   * ceiling. Lambda refuses a reservation that would leave less than 100 of the account's limit unreserved.
+   * @default - none: get-token shares the account's unreserved pool
+   */
+  readonly getTokenReservedConcurrency?: number;
+  /**
+   * Reserved concurrency of refresh (at least {@link MIN_REFRESH_CONCURRENCY}: scheduled runs overlap, and
+   * operators' CLI calls run in refresh too).
+   * @default - none: refresh shares the account's unreserved pool
+   */
+  readonly refreshReservedConcurrency?: number;
+  /**
+   * The most concurrent executions of each public route's function (auth-event, authorize-page,
+   * authorize-callback), set as each one's reserved concurrency: strangers can reach these routes, and this
+   * keeps them from taking the concurrency get-token and refresh need. Being a reservation, it also sets
+   * aside 3 × this value.
+   * @default - none: the public functions share the account's unreserved pool
+   */
+  readonly publicRouteConcurrencyCap?: number;
 }
 
 /** The context keys {@link parseStackConfig} reads, in the order the README documents them. */
@@ -80,7 +100,13 @@ export const CONTEXT_KEYS = [
   'alarmEmail',
   'getTokenCallerAccountIds',
   'platformDisplayName',
+  'getTokenReservedConcurrency',
+  'refreshReservedConcurrency',
+  'publicRouteConcurrencyCap',
 ] as const;
+
+/** Below this, refresh's own runs would throttle each other: a run may last until the next one is due. */
+export const MIN_REFRESH_CONCURRENCY = 2;
 
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -146,9 +172,10 @@ export function readDeployContextFile(path: string): Record<string, unknown> {
  * Validates the CDK context and returns a typed config.
  *
  * Empty strings count as "not set" (so `-c alarmEmail=` switches a key off), values are trimmed, lists are
- * comma-separated strings (or JSON arrays in the settings file), and the hostname is lower-cased. Keys
- * holding `:`, `/` or `@` belong to CDK (feature flags, `aws:cdk:*`, lookups) and are not checked; any other
- * key this app does not read is refused, with the nearest known key as a hint.
+ * comma-separated strings (or JSON arrays in the settings file), concurrencies are whole numbers (strings
+ * or JSON numbers), and the hostname is lower-cased. Keys holding `:`, `/` or `@` belong to CDK (feature
+ * flags, `aws:cdk:*`, lookups) and are not checked; any other key this app does not read is refused, with the
+ * nearest known key as a hint.
  *
  * @param context - every context key and value, e.g. `app.node.getAllContext()`
  * @throws StackConfigError listing every unknown, missing or invalid key at once.
@@ -209,6 +236,25 @@ export function parseStackConfig(context: Readonly<Record<string, unknown>>): St
       return [];
     }
     return present;
+  };
+  /** A whole number of concurrent executions, from a string (`-c`) or a JSON number. */
+  const concurrency = (key: ContextKey, min: number, why: string): number | undefined => {
+    const raw = context[key];
+    if (raw === undefined || raw === null) return undefined;
+    const value = typeof raw === 'string' ? raw.trim() : raw;
+    if (value === '') return undefined;
+    const n = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n)) {
+      problems.push(
+        `${key} must be a whole number of concurrent executions, got ${JSON.stringify(raw)}`
+      );
+      return undefined;
+    }
+    if (n < min) {
+      problems.push(`${key} must be ${min} or more, got ${n}: ${why}`);
+      return undefined;
+    }
+    return n;
   };
   const flag = (key: ContextKey): boolean => {
     const value = context[key];
@@ -281,6 +327,15 @@ export function parseStackConfig(context: Readonly<Record<string, unknown>>): St
     '1-40 printable characters without <>&"\''
   );
 
+  const unsetForNone = 'leave it unset for no reservation (0 would refuse every invocation)';
+  const getTokenReservedConcurrency = concurrency('getTokenReservedConcurrency', 1, unsetForNone);
+  const refreshReservedConcurrency = concurrency(
+    'refreshReservedConcurrency',
+    MIN_REFRESH_CONCURRENCY,
+    `scheduled runs overlap and operators’ CLI calls run in refresh too; ${unsetForNone}`
+  );
+  const publicRouteConcurrencyCap = concurrency('publicRouteConcurrencyCap', 1, unsetForNone);
+
   if (problems.length > 0) throw new StackConfigError(problems);
   return {
     componentAppId: componentAppId!,
@@ -294,6 +349,9 @@ export function parseStackConfig(context: Readonly<Record<string, unknown>>): St
     alarmEmail,
     getTokenCallerAccountIds,
     platformDisplayName,
+    getTokenReservedConcurrency,
+    refreshReservedConcurrency,
+    publicRouteConcurrencyCap,
   };
 }
 

@@ -89,10 +89,18 @@ export class TokenServiceStack extends Stack {
         environment: { ...egress, ...extra.environment },
       }).bindSecret(componentSecret, SECRET_ENV.component);
 
-    const authEvent = fn('AuthEvent', 'auth-event', 'POST /wechat/events: tickets, authorizations');
+    // Isolation (README, Deploy → Concurrency and throttling): none of these is set by default.
+    const publicRoute = { reservedConcurrentExecutions: config.publicRouteConcurrencyCap };
+    const authEvent = fn(
+      'AuthEvent',
+      'auth-event',
+      'POST /wechat/events: tickets, authorizations',
+      publicRoute
+    );
     authEvent.bindSecret(messageSecret, SECRET_ENV.message);
     authEvent.bindTable(table, { items: ['GetItem', 'PutItem', 'UpdateItem'] });
     const authorizePage = fn('AuthorizePage', 'authorize-page', 'GET /authorize: the entry page', {
+      ...publicRoute,
       environment: pages,
     });
     authorizePage.bindTable(table, { items: ['GetItem', 'UpdateItem'] });
@@ -100,13 +108,14 @@ export class TokenServiceStack extends Stack {
       'AuthorizeCallback',
       'authorize-callback',
       'GET /authorize/callback: exchanges the auth_code',
-      { environment: pages }
+      { ...publicRoute, environment: pages }
     );
     authorizeCallback.bindTable(table, { items: ['GetItem', 'PutItem', 'UpdateItem'] });
     // The sweep is CPU-bound on SDK request overhead (bench/): 1 GB buys twice the vCPU of 512 MB.
     const refresh = fn('Refresh', 'refresh', 'Scheduled: refreshes tokens and pending codes', {
       timeout: Duration.minutes(5),
       memorySize: 1024,
+      reservedConcurrentExecutions: config.refreshReservedConcurrency,
     });
     // Scan: the operators' listings (`npx wechat-token list|status`), run inside refresh so operators need
     // nothing but lambda:InvokeFunction on it.
@@ -122,6 +131,7 @@ export class TokenServiceStack extends Stack {
       'Invoked by callers (IAM): returns a valid token',
       {
         tracing: lambda.Tracing.PASS_THROUGH,
+        reservedConcurrentExecutions: config.getTokenReservedConcurrency,
       }
     );
     getToken.bindTable(table, { items: ['GetItem', 'UpdateItem'] });
@@ -172,6 +182,7 @@ export class TokenServiceStack extends Stack {
         Refresh: refresh,
         GetToken: getToken,
       },
+      table: { tableName: table.table.tableName, indexNames: [TokenTable.DUE_INDEX_NAME] },
       httpApi: api.api,
       natGatewayIds: network.natGatewayIds,
       deadLetterQueue: schedule.deadLetterQueue,

@@ -1,7 +1,8 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -18,10 +19,18 @@ export interface ServiceFunctions {
   readonly GetToken: lambda.IFunction;
 }
 
+/** The token table as the alarms see it: its name and the names of its global secondary indexes. */
+export interface AlarmedTable {
+  readonly tableName: string;
+  readonly indexNames: readonly string[];
+}
+
 /** Properties of {@link ServiceAlarms}. */
 export interface ServiceAlarmsProps {
-  /** Every function: each gets an Errors alarm; get-token also a Throttles alarm. */
+  /** Every function: each gets an Errors and a Throttles alarm; get-token also a Duration alarm. */
   readonly functions: ServiceFunctions;
+  /** The token table (created or imported): throttled reads and writes of the table and its indexes. */
+  readonly table: AlarmedTable;
   /** The public HTTP API: 5xx answers and latency. */
   readonly httpApi: apigwv2.IHttpApi;
   /** The NAT gateways every WeChat call leaves through: source-port exhaustion. */
@@ -51,6 +60,19 @@ export interface ServiceAlarmsProps {
    * @default Duration.seconds(4)
    */
   readonly apiLatencyThreshold?: Duration;
+  /**
+   * p99 duration of get-token that raises the alarm. The stored-token path takes milliseconds; a renewal
+   * waits on WeChat, and the client package gives up after 12 s (the function's 10 s timeout).
+   * @default Duration.seconds(3)
+   */
+  readonly getTokenDurationThreshold?: Duration;
+  /**
+   * Share of the account's Lambda concurrency limit (in this region) that raises the alarm, in percent of
+   * `ClaimedAccountConcurrency` (reserved concurrency plus unreserved executions in flight) over the
+   * quota. Past 100 % every function without a reservation is throttled.
+   * @default 80
+   */
+  readonly accountConcurrencyThreshold?: number;
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
@@ -62,7 +84,8 @@ const RUNBOOK = 'Runbook: README → Operations → Alarms.';
 /**
  * The service's alarms, on the runtime's EMF metrics (namespace `WeChatTokenService`, dimension
  * `service=wechat-token-service`) and on AWS metrics, all sending ALARM and OK to one SNS topic that always
- * exists (its ARN is the `AlarmTopicArn` output; `alarmEmail` subscribes an address). Each alarm's
+ * exists (its ARN is the `AlarmTopicArn` output; `alarmEmail` subscribes an address). The topic's policy
+ * lets CloudWatch publish for the alarms named `<stack>-…` ({@link allowAlarmPublishing}). Each alarm's
  * description says what it means and what to do first; the README's runbook has a section per alarm id.
  */
 export class ServiceAlarms extends Construct {
@@ -116,13 +139,49 @@ export class ServiceAlarms extends Construct {
         alarmDescription: errorAdvice[name],
       });
     }
-    this.add('GetTokenThrottles', {
-      ...atLeastOnce,
-      metric: functions.GetToken.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }),
+    const throttleAdvice: Record<keyof ServiceFunctions, string> = {
+      AuthEvent:
+        'Lambda refused auth-event invocations (its publicRouteConcurrencyCap, or the account limit): ' +
+        'WeChat pushes got an error answer and are retried. First: compare the Invocations and ' +
+        'Throttles of auth-event with the API access log (a flood from one IP, or real load).',
+      AuthorizePage:
+        'Lambda refused authorize-page invocations (its publicRouteConcurrencyCap, or the account ' +
+        'limit): merchants got an error page. First: check the API access log for a flood, then the cap.',
+      AuthorizeCallback:
+        'Lambda refused authorize-callback invocations (its publicRouteConcurrencyCap, or the account ' +
+        'limit): the merchant saw an error after authorizing (the authorization still arrives by push or ' +
+        'reconciliation). First: check the API access log for a flood, then the cap.',
+      Refresh:
+        'Lambda refused refresh invocations (refreshReservedConcurrency, or the account limit): a ' +
+        'scheduled run waits in the async queue, an operator CLI call failed. First: check how many ' +
+        'runs overlap (Duration near 5 min?) and the reservation.',
+      GetToken:
+        'Lambda refused get-token invocations (getTokenReservedConcurrency, or the account limit): ' +
+        'callers got TooManyRequestsException. First: check ConcurrentExecutions of get-token and of ' +
+        'the account, and whether a caller skips its token cache.',
+    };
+    for (const [name, fn] of Object.entries(functions) as [
+      keyof ServiceFunctions,
+      lambda.IFunction,
+    ][]) {
+      this.add(`${name}Throttles`, {
+        ...atLeastOnce,
+        metric: fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        alarmDescription: throttleAdvice[name],
+      });
+    }
+    const getTokenDuration = props.getTokenDurationThreshold ?? Duration.seconds(3);
+    this.add('GetTokenDuration', {
+      metric: functions.GetToken.metricDuration({ period: FIVE_MINUTES, statistic: 'p99' }),
+      threshold: getTokenDuration.toMilliseconds(),
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription:
-        'Lambda refused get-token invocations (concurrency limit): callers got TooManyRequestsException. ' +
-        'First: check ConcurrentExecutions of the account and whether a caller skips its token cache; ' +
-        'raise the account concurrency quota if the load is real.',
+        `p99 duration of get-token above ${getTokenDuration.toSeconds()} s in 2 of 3 periods of 5 ` +
+        'minutes: callers wait on renewals (WeChat slow or timing out) or on DynamoDB. First: read the ' +
+        'get-token log for WeChat operation failures and compare with TableThrottles.',
     });
     this.add('RefreshFailures', {
       metric: new cloudwatch.MathExpression({
@@ -229,6 +288,71 @@ export class ServiceAlarms extends Construct {
         'WeChat gives up on a push after 5 s. First: compare Latency with IntegrationLatency and read the ' +
         'slow route’s function log (WeChat timeouts, DynamoDB throttling, cold starts).',
     });
+    const dynamo = (metricName: string, indexName?: string) =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/DynamoDB',
+        metricName,
+        dimensionsMap: {
+          TableName: props.table.tableName,
+          ...(indexName ? { GlobalSecondaryIndexName: indexName } : {}),
+        },
+        statistic: 'Sum',
+        period: FIVE_MINUTES,
+      });
+    // The TableName dimension alone leaves out the indexes: each index is summed in by name.
+    const throttleMetrics: Record<string, cloudwatch.IMetric> = {
+      tableReads: dynamo('ReadThrottleEvents'),
+      tableWrites: dynamo('WriteThrottleEvents'),
+    };
+    props.table.indexNames.forEach((indexName, i) => {
+      throttleMetrics[`index${i}Reads`] = dynamo('ReadThrottleEvents', indexName);
+      throttleMetrics[`index${i}Writes`] = dynamo('WriteThrottleEvents', indexName);
+    });
+    this.add('TableThrottles', {
+      ...atLeastOnce,
+      metric: new cloudwatch.MathExpression({
+        expression: Object.keys(throttleMetrics)
+          .map((id) => `FILL(${id}, 0)`)
+          .join(' + '),
+        usingMetrics: throttleMetrics,
+        label: 'Throttled reads and writes of the token table and its indexes',
+        period: FIVE_MINUTES,
+      }),
+      alarmDescription:
+        'DynamoDB throttled reads or writes of the token table or its due index (the SDK retries them; ' +
+        'what still fails surfaces as store_unavailable). First: open the table’s throttling metrics ' +
+        'by reason (key range, on-demand maximum, account limit) and the hot keys in CloudWatch ' +
+        'Contributor Insights.',
+    });
+    const accountConcurrency = props.accountConcurrencyThreshold ?? 80;
+    const lambdaAccountMetric = (metricName: string) =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/Lambda',
+        metricName,
+        statistic: 'Maximum',
+        period: FIVE_MINUTES,
+      });
+    this.add('AccountConcurrency', {
+      // SERVICE_QUOTA reads the account's applied quota, so the alarm follows a raised limit by itself.
+      metric: new cloudwatch.MathExpression({
+        expression: '100 * claimed / SERVICE_QUOTA(concurrent)',
+        usingMetrics: {
+          claimed: lambdaAccountMetric('ClaimedAccountConcurrency'),
+          concurrent: lambdaAccountMetric('ConcurrentExecutions'),
+        },
+        label: 'Claimed Lambda concurrency, % of the account limit',
+        period: FIVE_MINUTES,
+      }),
+      threshold: accountConcurrency,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        `The account’s Lambda concurrency in this region is over ${accountConcurrency} % claimed ` +
+        '(reservations plus unreserved executions in flight): past 100 % every function without a ' +
+        'reservation is throttled, whatever stack it belongs to. First: find the function whose ' +
+        'ConcurrentExecutions grew, then request a higher Concurrent executions quota.',
+    });
     props.natGatewayIds.forEach((natGatewayId, i) => {
       this.add(i === 0 ? 'NatPortAllocation' : `NatPortAllocation${i + 1}`, {
         ...atLeastOnce,
@@ -256,6 +380,7 @@ export class ServiceAlarms extends Construct {
         'Carries only alarm state changes, no data. CloudWatch cannot publish to a topic encrypted with ' +
         'the AWS-managed SNS key, and a customer-managed key for alarm mail is not worth its cost here.',
     });
+    allowAlarmPublishing(this.topic, `${Stack.of(this).stackName}-`);
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
     const action = new SnsAction(this.topic);
     for (const alarm of this.alarms) {
@@ -273,4 +398,42 @@ export class ServiceAlarms extends Construct {
       })
     );
   }
+}
+
+/**
+ * Lets CloudWatch alarms of this account and region whose names start with `alarmNamePrefix` publish to
+ * `topic`. A topic policy replaces SNS's default one, which is what let CloudWatch publish: a topic whose
+ * policy holds only the SSL-only Deny of `enforceSSL` refuses every alarm action ("no resource-based policy
+ * allows the SNS:Publish action"). The grant names the service principal and carries `aws:SourceAccount`
+ * and `aws:SourceArn`, so no other account's alarms can use it (the confused deputy).
+ *
+ * An unencrypted topic needs nothing else; one encrypted with a customer-managed key would also need
+ * kms:Decrypt and kms:GenerateDataKey* for CloudWatch in the key policy, and the AWS-managed SNS key cannot
+ * be used at all.
+ *
+ * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html
+ * @see https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+ */
+export function allowAlarmPublishing(topic: sns.ITopic, alarmNamePrefix: string): void {
+  const stack = Stack.of(topic);
+  topic.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'AllowThisStacksAlarmsToPublish',
+      effect: iam.Effect.ALLOW,
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: {
+          'aws:SourceArn': stack.formatArn({
+            service: 'cloudwatch',
+            resource: 'alarm',
+            resourceName: `${alarmNamePrefix}*`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        },
+      },
+    })
+  );
 }

@@ -9,13 +9,16 @@ import { Construct } from 'constructs';
 /** Properties of {@link PublicHttpApi}. */
 export interface PublicHttpApiProps {
   /**
-   * Steady-state requests per second across all routes. WeChat pushes a ticket every 10 minutes and
-   * authorizations are human-paced, so this only bounds abuse and cost.
+   * Steady-state requests per second of each route: the stage's default route throttling, which API
+   * Gateway applies to every route separately (each has its own token bucket), so the API as a whole takes
+   * up to the number of routes times this. WeChat pushes a ticket every 10 minutes and authorizations are
+   * human-paced, so this only bounds abuse and cost.
    * @default 50
+   * @see https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html
    */
   readonly rateLimit?: number;
   /**
-   * Burst bucket size.
+   * Burst bucket size of each route, likewise per route.
    * @default 100
    */
   readonly burstLimit?: number;
@@ -38,9 +41,9 @@ export interface PublicRouteOptions {
 
 /**
  * The HTTP API (API Gateway v2) that WeChat's servers and merchants' browsers reach: a `$default` stage with
- * auto-deploy, throttling and JSON access logs. Routes are public by nature (WeChat cannot sign requests with
- * IAM, a browser following WeChat's redirect carries no token) and each handler authenticates what it
- * receives itself; nothing here returns an access token. To serve it on your own domain (needed for the
+ * auto-deploy, per-route throttling and JSON access logs. Routes are public by nature (WeChat cannot sign
+ * requests with IAM, a browser following WeChat's redirect carries no token) and each handler authenticates
+ * what it receives itself; nothing here returns an access token. To serve it on your own domain (needed for the
  * 授权发起页域名 Referer check), map an API Gateway custom domain to this API outside the stack.
  */
 export class PublicHttpApi extends Construct {

@@ -69,10 +69,21 @@ export interface ServiceFunctionProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * Powertools Logger level (`LOG_LEVEL`).
+   * Log level: Lambda's application log level (JSON log format) and Powertools' `LOG_LEVEL`, always the
+   * same. Powertools follows Lambda's level (`AWS_LAMBDA_LOG_LEVEL`) over `LOG_LEVEL`, and Lambda files every
+   * line without a `level` field under INFO, which includes each EMF metric record: a WARN or ERROR filter
+   * would drop the metrics the alarms watch, so neither is offered.
    * @default 'INFO'
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
    */
-  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  readonly logLevel?: 'DEBUG' | 'INFO';
+  /**
+   * Reserved concurrency: this many concurrent executions are set aside for the function, and it never
+   * runs more. Lambda refuses a reservation that would leave the account less than 100 unreserved.
+   * @default - none: the function shares the account's unreserved pool
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+   */
+  readonly reservedConcurrentExecutions?: number;
   /**
    * X-Ray tracing. Lambda's built-in active tracing costs no code in the bundle and no cold-start time
    * (Powertools Tracer would add ~136 KB and ~5 ms, and record return values such as tokens); get-token
@@ -85,7 +96,8 @@ export interface ServiceFunctionProps {
 /**
  * One Lambda of the service, with the house defaults: Node.js 24 on ARM64, bundled locally by esbuild with
  * the pinned AWS SDK inside ({@link LAMBDA_BUNDLING}), running in the egress VPC's
- * private subnets, writing to its own log group with a retention, and holding a role with nothing but its
+ * private subnets, writing JSON lines (Lambda's JSON log format) to its own log group with a retention,
+ * optionally with reserved concurrency, and holding a role with nothing but its
  * log group and VPC networking until {@link bindTable} and {@link bindSecret} add exactly what it needs.
  *
  * The role is built here instead of taking Lambda's defaults because the AWS-managed
@@ -103,6 +115,7 @@ export class ServiceFunction extends NodejsFunction {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const serviceRole = ServiceFunction.createRole(scope, `${id}Role`, functionLogGroup);
+    const logLevel = props.logLevel ?? 'INFO';
     super(scope, id, {
       entry: fileURLToPath(new URL(`../../functions/${props.entry}.ts`, import.meta.url)),
       handler: 'handler',
@@ -114,8 +127,14 @@ export class ServiceFunction extends NodejsFunction {
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(10),
       tracing: props.tracing ?? lambda.Tracing.ACTIVE,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       role: serviceRole,
       logGroup: functionLogGroup,
+      // Powertools writes JSON lines itself; with Lambda's JSON format its own lines (START, REPORT, an
+      // uncaught error) are JSON too, and the log group above (with its retention) is still the one used.
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel[logLevel],
+      systemLogLevelV2: lambda.SystemLogLevel.INFO,
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
       securityGroups: [props.securityGroup],
@@ -123,7 +142,7 @@ export class ServiceFunction extends NodejsFunction {
         COMPONENT_APPID: props.componentAppId,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-        LOG_LEVEL: props.logLevel ?? 'INFO',
+        LOG_LEVEL: logLevel,
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },

@@ -61,6 +61,10 @@ describe('the synthesized Lambda assets run with nothing but what Lambda provide
   const results = new Map<FunctionId, ProbeResult>();
   const sawRequests = new Map<FunctionId, string[]>();
   const assetFiles = new Map<FunctionId, string[]>();
+  const loggingConfigs = new Map<
+    FunctionId,
+    { LogFormat?: string; ApplicationLogLevel?: string }
+  >();
 
   beforeAll(async () => {
     outdir = mkdtempSync(join(tmpdir(), 'infra-assets-'));
@@ -99,12 +103,29 @@ describe('the synthesized Lambda assets run with nothing but what Lambda provide
           typeof value === 'string' ? value : (plausible[name] ?? 'x'),
         ])
       );
+      // What Lambda adds for the function's logging config (JSON format, application log level).
+      const logging = fn.Properties.LoggingConfig as {
+        LogFormat?: string;
+        ApplicationLogLevel?: string;
+      };
+      loggingConfigs.set(id, logging);
+      const advancedLogging: Record<string, string> = {
+        ...(logging.LogFormat ? { AWS_LAMBDA_LOG_FORMAT: logging.LogFormat } : {}),
+        ...(logging.ApplicationLogLevel
+          ? { AWS_LAMBDA_LOG_LEVEL: logging.ApplicationLogLevel }
+          : {}),
+      };
       const before = recorder.requests.length;
       results.set(
         id,
         await probeBundle(join(task, 'index.mjs'), {
           cwd: task,
-          env: { ...lambdaEnvironment(ENTRY[id], recorder.url), LAMBDA_TASK_ROOT: task, ...own },
+          env: {
+            ...lambdaEnvironment(ENTRY[id], recorder.url),
+            ...advancedLogging,
+            LAMBDA_TASK_ROOT: task,
+            ...own,
+          },
           events: INVOCATIONS[ENTRY[id]].map((i) => i.event),
         })
       );
@@ -157,6 +178,43 @@ describe('the synthesized Lambda assets run with nothing but what Lambda provide
       expect(statusOf(results.get(id)!.answers[0]!), id).toBe(400);
       expect(sawRequests.get(id), id).toEqual([]);
     }
+  });
+
+  it('writes only lines Lambda’s JSON log format keeps: JSON with a level at or above the function’s, and metrics', () => {
+    // Lambda's levels in order; a line whose `level` is missing or not one of these is filed as INFO.
+    // https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
+    const LAMBDA_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
+    let written = 0;
+    for (const id of FUNCTION_IDS) {
+      const config = loggingConfigs.get(id)!;
+      expect(config.LogFormat, id).toBe('JSON');
+      const threshold = LAMBDA_LEVELS.indexOf(config.ApplicationLogLevel!);
+      expect(threshold, id).toBeGreaterThanOrEqual(0);
+      const lines = results
+        .get(id)!
+        .stderr.split('\n')
+        .filter((line) => line.trim() !== '');
+      for (const line of lines) {
+        let entry: Record<string, unknown>;
+        try {
+          entry = JSON.parse(line);
+        } catch {
+          throw new Error(`${id} wrote a line that is not JSON: ${line.slice(0, 200)}`);
+        }
+        const level = LAMBDA_LEVELS.indexOf(String(entry.level).toUpperCase());
+        const filedAs = level < 0 ? LAMBDA_LEVELS.indexOf('INFO') : level;
+        // Kept by Lambda's filter: an EMF record (no level, so INFO) too, or the alarms lose their metrics.
+        expect(filedAs, `${id}: ${line.slice(0, 200)}`).toBeGreaterThanOrEqual(threshold);
+        if ('_aws' in entry) continue;
+        expect(level, `${id} level: ${line.slice(0, 200)}`).toBeGreaterThanOrEqual(0);
+        expect(String(entry.timestamp), `${id} timestamp`).toMatch(
+          /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/
+        );
+        expect(entry.message, id).not.toMatch(/Advanced Logging Controls/);
+        written++;
+      }
+    }
+    expect(written).toBeGreaterThan(0);
   });
 
   it('reaches DynamoDB through the bundled SDK, at the endpoint the environment names', () => {

@@ -37,6 +37,9 @@ describe('parseStackConfig', () => {
       alarmEmail: undefined,
       getTokenCallerAccountIds: [],
       platformDisplayName: undefined,
+      getTokenReservedConcurrency: undefined,
+      refreshReservedConcurrency: undefined,
+      publicRouteConcurrencyCap: undefined,
     });
   });
 
@@ -54,6 +57,9 @@ describe('parseStackConfig', () => {
         alarmEmail: 'ops@example.com',
         getTokenCallerAccountIds: '111122223333,444455556666',
         platformDisplayName: '示例第三方平台',
+        getTokenReservedConcurrency: ' 50 ',
+        refreshReservedConcurrency: '3',
+        publicRouteConcurrencyCap: '10',
       })
     ).toEqual({
       componentAppId: 'wx1234567890abcdef',
@@ -67,6 +73,9 @@ describe('parseStackConfig', () => {
       alarmEmail: 'ops@example.com',
       getTokenCallerAccountIds: ['111122223333', '444455556666'],
       platformDisplayName: '示例第三方平台',
+      getTokenReservedConcurrency: 50,
+      refreshReservedConcurrency: 3,
+      publicRouteConcurrencyCap: 10,
     });
   });
 
@@ -77,11 +86,13 @@ describe('parseStackConfig', () => {
         natGatewayPerAz: true,
         egressEipAllocationIds: ['eipalloc-0abc1234', 'eipalloc-0def5678'],
         getTokenCallerAccountIds: ['111122223333'],
+        getTokenReservedConcurrency: 20,
       })
     ).toMatchObject({
       natGatewayPerAz: true,
       egressEipAllocationIds: ['eipalloc-0abc1234', 'eipalloc-0def5678'],
       getTokenCallerAccountIds: ['111122223333'],
+      getTokenReservedConcurrency: 20,
     });
   });
 
@@ -93,12 +104,14 @@ describe('parseStackConfig', () => {
         authorizeDomain: ' ',
         natGatewayPerAz: '',
         getTokenCallerAccountIds: '',
+        publicRouteConcurrencyCap: ' ',
       })
     ).toMatchObject({
       alarmEmail: undefined,
       authorizeDomain: undefined,
       natGatewayPerAz: false,
       getTokenCallerAccountIds: [],
+      publicRouteConcurrencyCap: undefined,
     });
   });
 
@@ -123,9 +136,12 @@ describe('parseStackConfig', () => {
       alarmEmail: 'ops.example.com',
       getTokenCallerAccountIds: '1234',
       platformDisplayName: '<script>',
+      getTokenReservedConcurrency: 'many',
+      refreshReservedConcurrency: '1',
+      publicRouteConcurrencyCap: '0',
     };
     expect(problemsOfContext(context).map((p) => p.split(' ')[0])).toEqual([...CONTEXT_KEYS]);
-    expect(() => parseStackConfig(context)).toThrow(/Invalid CDK context \(11 problems\)/);
+    expect(() => parseStackConfig(context)).toThrow(/Invalid CDK context \(14 problems\)/);
   });
 
   it('rejects non-string values', () => {
@@ -135,6 +151,34 @@ describe('parseStackConfig', () => {
     expect(problemsOfContext({ ...MINIMAL, getTokenCallerAccountIds: [111122223333] })).toEqual([
       expect.stringMatching(/^getTokenCallerAccountIds must be .*111122223333/),
     ]);
+  });
+
+  it('takes reserved concurrency as a whole number, and says why 0, or 1 for refresh, is refused', () => {
+    expect(problemsOfContext({ ...MINIMAL, getTokenReservedConcurrency: '0' })).toEqual([
+      'getTokenReservedConcurrency must be 1 or more, got 0: leave it unset for no reservation ' +
+        '(0 would refuse every invocation)',
+    ]);
+    expect(problemsOfContext({ ...MINIMAL, refreshReservedConcurrency: 1 })).toEqual([
+      expect.stringMatching(
+        /^refreshReservedConcurrency must be 2 or more, got 1: scheduled runs overlap/
+      ),
+    ]);
+    for (const bad of ['2.5', '1e2', 'ten', 2.5, true, [5], '-3']) {
+      const problems = problemsOfContext({ ...MINIMAL, publicRouteConcurrencyCap: bad });
+      expect(problems, JSON.stringify(bad)).toEqual([
+        expect.stringMatching(/^publicRouteConcurrencyCap must be (a whole number|1 or more)/),
+      ]);
+    }
+    expect(problemsOfContext({ ...MINIMAL, publicRouteConcurrencyCap: '-3' })).toEqual([
+      expect.stringMatching(/must be 1 or more, got -3/),
+    ]);
+    expect(
+      parseStackConfig({
+        ...MINIMAL,
+        refreshReservedConcurrency: 2,
+        getTokenReservedConcurrency: '7',
+      })
+    ).toMatchObject({ refreshReservedConcurrency: 2, getTokenReservedConcurrency: 7 });
   });
 
   it('rejects appids outside 14-30 characters after "wx"', () => {

@@ -53,3 +53,24 @@ export function readmeCdkCommands(): string[] {
   }
   return commands;
 }
+
+interface Throttle {
+  rate: number;
+  burst: number;
+}
+
+/**
+ * The HTTP API throttling the README documents under "### Concurrency and throttling": each route's row
+ * (`| \`GET /authorize\` | 50 | 100 |`) and the row of all routes together.
+ */
+export function readmeRouteThrottles(): { routes: Record<string, Throttle>; total?: Throttle } {
+  const routes: Record<string, Throttle> = {};
+  let total: Throttle | undefined;
+  for (const line of readmeSection('### Concurrency and throttling')) {
+    const route = /^\|\s*`([A-Z]+ \/[^`]*)`\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*$/.exec(line);
+    if (route) routes[route[1]!] = { rate: Number(route[2]), burst: Number(route[3]) };
+    const all = /^\|\s*all routes together\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*$/.exec(line);
+    if (all) total = { rate: Number(all[1]), burst: Number(all[2]) };
+  }
+  return { routes, total };
+}

@@ -1,6 +1,7 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REQUIRED_ENV } from '../../../shared/config';
+import { alarmActionCounts, undeliverableAlarmActions } from './alarm-delivery';
 import { readmeRunbookSections } from './readme';
 import {
   defaultRouteTargets,
@@ -52,7 +53,23 @@ describe('TokenServiceStack with every optional context key (imports, one NAT pe
       alarmEmail: 'ops@example.com',
       getTokenCallerAccountIds: CALLERS.join(','),
       platformDisplayName: '示例平台',
+      getTokenReservedConcurrency: '50',
+      refreshReservedConcurrency: '3',
+      publicRouteConcurrencyCap: '10',
     }));
+  });
+
+  it('reserves concurrency for get-token and refresh, and caps each public route’s function', () => {
+    const reserved = Object.fromEntries(
+      FUNCTION_IDS.map((id) => [id, functionProps(template, id).ReservedConcurrentExecutions])
+    );
+    expect(reserved).toEqual({
+      AuthEvent: 10,
+      AuthorizePage: 10,
+      AuthorizeCallback: 10,
+      Refresh: 3,
+      GetToken: 50,
+    });
   });
 
   it('names the stack after the stage', () => {
@@ -169,11 +186,28 @@ describe('TokenServiceStack with every optional context key (imports, one NAT pe
       TopicArn: { Ref: topicId },
     });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(FUNCTION_IDS.length + 13);
+    expect(alarms).toHaveLength(FUNCTION_IDS.length * 2 + 15);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
       expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
     }
+  });
+
+  it('lets CloudWatch deliver every action of every alarm, the second NAT’s included', () => {
+    const json = template.toJSON();
+    expect(Object.keys(alarmActionCounts(json))).toHaveLength(FUNCTION_IDS.length * 2 + 15);
+    expect(undeliverableAlarmActions(json, stackName)).toEqual([]);
+  });
+
+  it('alarms on throttling of the imported table and its due index, by the table’s name', () => {
+    const alarm = Object.values(template.findResources('AWS::CloudWatch::Alarm'))
+      .map((a) => a.Properties)
+      .find((a) => JSON.stringify(a.Metrics ?? []).includes('WriteThrottleEvents'));
+    const dimensions = (alarm.Metrics as { MetricStat?: { Metric: { Dimensions: unknown[] } } }[])
+      .filter((m) => m.MetricStat)
+      .map((m) => m.MetricStat!.Metric.Dimensions);
+    expect(dimensions).toHaveLength(4);
+    for (const d of dimensions) expect(d).toContainEqual({ Name: 'TableName', Value: TABLE });
   });
 
   it('passes the cdk-nag AWS Solutions checks with every remaining finding acknowledged', () => {

@@ -2,7 +2,8 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REQUIRED_ENV } from '../../../shared/config';
 import { TABLE_SCHEMA } from '../../../shared/store/table-schema';
-import { readmeRunbookSections } from './readme';
+import { alarmActionCounts, undeliverableAlarmActions } from './alarm-delivery';
+import { readmeRouteThrottles, readmeRunbookSections, readmeSection } from './readme';
 import {
   actionsOf,
   defaultRouteTargets,
@@ -108,6 +109,34 @@ describe('TokenServiceStack with default context', () => {
       const logGroupId = (props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
       expect(logGroupId.startsWith(`${id}LogGroup`)).toBe(true);
       expect(logGroups[logGroupId]?.Properties.RetentionInDays).toBeGreaterThan(0);
+    }
+  });
+
+  it('logs every function in Lambda’s JSON format, at the level Powertools is given, into its own log group', () => {
+    const logGroups = template.findResources('AWS::Logs::LogGroup');
+    for (const id of FUNCTION_IDS) {
+      const props = functionProps(template, id);
+      expect(props.LoggingConfig, id).toEqual({
+        LogFormat: 'JSON',
+        ApplicationLogLevel: 'INFO',
+        SystemLogLevel: 'INFO',
+        LogGroup: { Ref: expect.stringMatching(new RegExp(`^${id}LogGroup`)) },
+      });
+      // Powertools follows AWS_LAMBDA_LOG_LEVEL over LOG_LEVEL: both must say the same.
+      expect(props.Environment.Variables.LOG_LEVEL, id).toBe('INFO');
+      // The JSON format does not replace the log group: the retention still applies.
+      const logGroupId = (props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(logGroups[logGroupId]?.Properties.RetentionInDays, id).toBe(90);
+    }
+    // No log group is left for Lambda to create without a retention.
+    expect(
+      Object.keys(logGroups).filter((lg) => !logGroups[lg]!.Properties.RetentionInDays)
+    ).toEqual([]);
+  });
+
+  it('reserves no concurrency by default: Lambda refuses reservations an account cannot spare', () => {
+    for (const id of FUNCTION_IDS) {
+      expect(functionProps(template, id), id).not.toHaveProperty('ReservedConcurrentExecutions');
     }
   });
 
@@ -392,6 +421,28 @@ describe('TokenServiceStack with default context', () => {
     });
   });
 
+  it('throttles each route as the README documents it (per route, and their sum for the API)', () => {
+    const stage = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'))[0]!.Properties;
+    const routeKeys = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map(
+      (r) => r.Properties.RouteKey as string
+    );
+    const limits = (routeKey: string) => {
+      const own = stage.RouteSettings?.[routeKey] ?? {};
+      const rate = own.ThrottlingRateLimit ?? stage.DefaultRouteSettings?.ThrottlingRateLimit;
+      const burst = own.ThrottlingBurstLimit ?? stage.DefaultRouteSettings?.ThrottlingBurstLimit;
+      expect(rate, `${routeKey} has a rate limit`).toBeGreaterThan(0);
+      expect(burst, `${routeKey} has a burst limit`).toBeGreaterThan(0);
+      return { rate, burst };
+    };
+    const measured = Object.fromEntries(routeKeys.map((key) => [key, limits(key)]));
+    const sum = (field: 'rate' | 'burst') =>
+      Object.values(measured).reduce((n, l) => n + (l[field] as number), 0);
+    expect(readmeRouteThrottles()).toEqual({
+      routes: measured,
+      total: { rate: sum('rate'), burst: sum('burst') },
+    });
+  });
+
   it('logs and throttles the API stage', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
@@ -550,7 +601,7 @@ describe('TokenServiceStack with default context', () => {
     expect(JSON.stringify(failures)).toContain('AuthorizerRefreshFailed');
   });
 
-  it('alarms on API 5xx and latency, get-token throttles and NAT port allocation errors', () => {
+  it('alarms on API 5xx and latency, throttles of every function and NAT port allocation errors', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
       (a) => a.Properties
     );
@@ -567,14 +618,19 @@ describe('TokenServiceStack with default context', () => {
       ExtendedStatistic: 'p99',
       Threshold: 4000,
     });
-    expect(alarms.filter((a) => a.MetricName === 'Throttles')).toEqual([
-      expect.objectContaining({
+    const throttles = alarms.filter((a) => a.MetricName === 'Throttles');
+    expect(throttles.map((a) => a.Dimensions[0].Value.Ref).sort()).toEqual(
+      FUNCTION_IDS.map((id) => functionLogicalId(template, id)).sort()
+    );
+    for (const alarm of throttles) {
+      expect(alarm).toMatchObject({
         Namespace: 'AWS/Lambda',
-        Dimensions: [
-          { Name: 'FunctionName', Value: { Ref: functionLogicalId(template, 'GetToken') } },
-        ],
-      }),
-    ]);
+        Statistic: 'Sum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+    }
     expect(alarms.filter((a) => a.MetricName === 'ErrorPortAllocation')).toEqual([
       expect.objectContaining({
         Namespace: 'AWS/NATGateway',
@@ -584,16 +640,178 @@ describe('TokenServiceStack with default context', () => {
     ]);
   });
 
+  it('alarms on get-token’s p99 duration', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (a) => a.Properties
+    );
+    expect(alarms.filter((a) => a.MetricName === 'Duration')).toEqual([
+      expect.objectContaining({
+        Namespace: 'AWS/Lambda',
+        Dimensions: [
+          { Name: 'FunctionName', Value: { Ref: functionLogicalId(template, 'GetToken') } },
+        ],
+        ExtendedStatistic: 'p99',
+        Threshold: 3000,
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 2,
+        ComparisonOperator: 'GreaterThanThreshold',
+      }),
+    ]);
+  });
+
+  /** The metric-math alarm whose metrics include `metricName`, with its metrics by id. */
+  const mathAlarm = (metricName: string) => {
+    const alarm = Object.values(template.findResources('AWS::CloudWatch::Alarm'))
+      .map((a) => a.Properties)
+      .find((a) =>
+        (a.Metrics ?? []).some(
+          (m: { MetricStat?: { Metric: { MetricName: string } } }) =>
+            m.MetricStat?.Metric.MetricName === metricName
+        )
+      );
+    expect(alarm, metricName).toBeDefined();
+    const metrics = alarm.Metrics as {
+      Id: string;
+      Expression?: string;
+      ReturnData?: boolean;
+      MetricStat?: {
+        Metric: { Namespace: string; MetricName: string; Dimensions?: unknown[] };
+        Stat: string;
+      };
+    }[];
+    return { alarm, metrics, expression: metrics.find((m) => m.Expression)!.Expression! };
+  };
+
+  it('alarms on DynamoDB throttling of the table and of its due index, reads and writes', () => {
+    const { alarm, metrics, expression } = mathAlarm('WriteThrottleEvents');
+    const table = { Name: 'TableName', Value: { Ref: tableId() } };
+    const index = { Name: 'GlobalSecondaryIndexName', Value: TABLE_SCHEMA.dueIndex.name };
+    const stats = metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat!);
+    expect(
+      stats.map((m) => [m.Metric.MetricName, m.Metric.Dimensions?.length, m.Stat]).sort()
+    ).toEqual([
+      ['ReadThrottleEvents', 1, 'Sum'],
+      ['ReadThrottleEvents', 2, 'Sum'],
+      ['WriteThrottleEvents', 1, 'Sum'],
+      ['WriteThrottleEvents', 2, 'Sum'],
+    ]);
+    for (const m of stats) {
+      expect(m.Metric.Namespace).toBe('AWS/DynamoDB');
+      expect(m.Metric.Dimensions).toEqual(
+        m.Metric.Dimensions!.length === 1 ? [table] : expect.arrayContaining([table, index])
+      );
+    }
+    // Every metric is summed in, a missing one as 0.
+    for (const m of metrics.filter((x) => x.MetricStat))
+      expect(expression).toContain(`FILL(${m.Id}, 0)`);
+    expect(alarm).toMatchObject({
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+
+  it('alarms when the account’s claimed Lambda concurrency nears its quota, whatever the quota is', () => {
+    const { alarm, metrics, expression } = mathAlarm('ClaimedAccountConcurrency');
+    const byName = Object.fromEntries(
+      metrics.filter((m) => m.MetricStat).map((m) => [m.MetricStat!.Metric.MetricName, m])
+    );
+    expect(Object.keys(byName).sort()).toEqual([
+      'ClaimedAccountConcurrency',
+      'ConcurrentExecutions',
+    ]);
+    for (const m of Object.values(byName)) {
+      expect(m.MetricStat).toMatchObject({ Metric: { Namespace: 'AWS/Lambda' }, Stat: 'Maximum' });
+      expect(m.MetricStat!.Metric.Dimensions).toBeUndefined();
+    }
+    expect(expression).toBe(
+      `100 * ${byName.ClaimedAccountConcurrency!.Id} / SERVICE_QUOTA(${byName.ConcurrentExecutions!.Id})`
+    );
+    expect(alarm).toMatchObject({ Threshold: 80, ComparisonOperator: 'GreaterThanThreshold' });
+  });
+
   it('sends every alarm and its recovery to one topic that exists without alarmEmail', () => {
     const topicId = logicalIdOf('AWS::SNS::Topic');
     template.resourceCountIs('AWS::SNS::Subscription', 0);
     template.hasOutput('AlarmTopicArn', { Value: { Ref: topicId } });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(FUNCTION_IDS.length + 12);
+    expect(alarms).toHaveLength(FUNCTION_IDS.length * 2 + 14);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
       expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
     }
+  });
+
+  it('lets CloudWatch deliver every action of every alarm: the topic policy allows this stack’s alarms', () => {
+    const json = template.toJSON();
+    const counts = alarmActionCounts(json);
+    expect(Object.keys(counts)).toHaveLength(FUNCTION_IDS.length * 2 + 14);
+    for (const [alarm, n] of Object.entries(counts)) expect(n, alarm).toBe(2);
+    expect(undeliverableAlarmActions(json, stackName)).toEqual([]);
+  });
+
+  it('keeps the alarm topic SSL-only and grants CloudWatch nothing but Publish, for this account', () => {
+    const topicId = logicalIdOf('AWS::SNS::Topic');
+    const policies = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
+    expect(policies).toHaveLength(1);
+    const statements = policies[0]!.Properties.PolicyDocument.Statement;
+    expect(statements).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 'sns:Publish',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        }),
+        {
+          Sid: 'AllowThisStacksAlarmsToPublish',
+          Effect: 'Allow',
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Action: 'sns:Publish',
+          Resource: { Ref: topicId },
+          Condition: {
+            StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+            ArnLike: {
+              'aws:SourceArn': {
+                'Fn::Join': [
+                  '',
+                  [
+                    'arn:',
+                    { Ref: 'AWS::Partition' },
+                    ':cloudwatch:',
+                    { Ref: 'AWS::Region' },
+                    ':',
+                    { Ref: 'AWS::AccountId' },
+                    `:alarm:${stackName}-*`,
+                  ],
+                ],
+              },
+            },
+          },
+        },
+      ])
+    );
+    expect(statements).toHaveLength(2);
+    // The topic stays unencrypted: CloudWatch cannot use the AWS-managed SNS key.
+    expect(template.findResources('AWS::SNS::Topic')[topicId]!.Properties).not.toHaveProperty(
+      'KmsMasterKeyId'
+    );
+  });
+
+  it('prices exactly the alarm metrics the stack creates in the README’s monthly cost', () => {
+    const metrics = Object.values(template.findResources('AWS::CloudWatch::Alarm')).reduce(
+      (n, a) =>
+        n +
+        (a.Properties.MetricName
+          ? 1
+          : (a.Properties.Metrics as { MetricStat?: unknown }[]).filter((m) => m.MetricStat)
+              .length),
+      0
+    );
+    const line = readmeSection('### Monthly cost').find((l) => l.includes('CloudWatch alarms:'));
+    const [, count, price] =
+      /CloudWatch alarms: (\d+) alarm metrics × \$0\.10.*\| \$(\d+\.\d\d) \|/.exec(line ?? '')!;
+    expect(Number(count)).toBe(metrics);
+    expect(Number(price)).toBeCloseTo(metrics * 0.1, 2);
   });
 
   it('says in every alarm what to do first, and the README has a runbook section for each alarm', () => {
