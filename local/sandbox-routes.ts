@@ -35,7 +35,7 @@ const clockAnswer = (now: number) => json(200, { now: new Date(now).toISOString(
  *   list, newest last, each as an EventBridge rule's target receives it:
  *   `{"source":"wechat-token-service","detail-type":"authorized","time":…,"detail":{…}}`.
  *
- * @see ../../../shared/docs/architecture.md §5 in the design folder
+ * @see ../docs/architecture.md §5
  */
 export function sandboxRoutes(controls: SandboxControls): Routes {
   const routes: Routes = {

@@ -20,7 +20,7 @@
  * Logs are compact console lines (redacted); no token, ticket, secret or auth code is ever printed.
  * SIGINT / SIGTERM close everything and exit 0 (see `shutdown.ts` for relayed copies and a second signal).
  *
- * @see ../../../shared/docs/architecture.md §5 in the design folder
+ * @see ../docs/architecture.md §5
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { realpathSync } from 'node:fs';

@@ -14,7 +14,7 @@ export class InvalidAdvanceError extends Error {
  * the simulated WeChat and the service never share a time source by accident, as WeChat's clock is not
  * ours; one {@link TimeTravel.advance} moves them all by the same amount.
  *
- * @see ../../../shared/docs/wechat-protocol.md §11.8 in the design folder
+ * @see ../docs/wechat-protocol.md §11.8
  */
 export class TimeTravel {
   #offsetMs = 0;

@@ -9,7 +9,7 @@ import type { TokenOwner, WechatState } from './state';
  * `cgi_path` for the account whose token asks.
  *
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/openApi/get_api_quota.html
- * @see ../../../shared/docs/wechat-protocol.md §2.8 and §7.4 in the design folder
+ * @see ../../docs/wechat-protocol.md §2.8 and §7.4
  */
 
 type Account = TokenOwner['kind'];

@@ -18,7 +18,7 @@ import type { WechatState } from './state';
  * appid, daily quota), then the API itself on {@link WechatState}, answered in WeChat's wire shapes.
  * `getApiQuota`, which takes either token and no appid, continues after the method in `api-quota.ts`.
  *
- * @see ../../../shared/docs/wechat-protocol.md §2 in the design folder
+ * @see ../../docs/wechat-protocol.md §2
  */
 
 const LIST_MAX_COUNT = 500;

@@ -10,7 +10,7 @@ import { ConfigError } from '../../shared/errors';
  * FullStr = random(16) ‖ uint32be(byte length of msg) ‖ msg ‖ receive id (component appid), padded PKCS#7 to
  * a multiple of 32 bytes, AES-256-CBC with key = base64(EncodingAESKey + "=") and IV = key[0..16].
  *
- * @see ../../../shared/docs/wechat-protocol.md §5 in the design folder
+ * @see ../../docs/wechat-protocol.md §5
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/Before_Develop/Message_encryption_and_decryption.html
  */
 

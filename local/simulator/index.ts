@@ -13,7 +13,7 @@ import type { SimulatorOptions, WechatSimulator } from './types';
  * `errcodes.ts` (errmsg and rid), `rules.ts` (what is enforced, and the defaults), `types.ts` (public
  * types), `simulator.ts` (the facade).
  *
- * @see ../../../shared/docs/wechat-protocol.md §2–§7 and §11 in the design folder
+ * @see ../../docs/wechat-protocol.md §2–§7 and §11
  */
 
 export { DEFAULT_DAILY_QUOTA, DEFAULT_RULES, type Rules, type SimulatorRules } from './rules';

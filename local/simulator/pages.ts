@@ -9,7 +9,7 @@ import type { CallName, CallRecord, PushAnswer } from './types';
  * domain rules), its confirm form (302 to `redirect_uri?auth_code=…&expires_in=…` plus the `authorized`
  * push), and the simulator-only revocation route.
  *
- * @see ../../../shared/docs/wechat-protocol.md §6 in the design folder
+ * @see ../../docs/wechat-protocol.md §6
  */
 
 /** Where the authorization page's form posts the merchant's confirmation. */

@@ -8,7 +8,7 @@ import type { PushAnswer, PushFields, PushRecord, PushValue } from './types';
  * allowed), sealed by the simulator's own crypto, in the `<xml><AppId/><Encrypt/></xml>` envelope with
  * `signature`, `timestamp`, `nonce`, `encrypt_type=aes` and `msg_signature` in the query string.
  *
- * @see ../../../shared/docs/wechat-protocol.md §4 in the design folder
+ * @see ../../docs/wechat-protocol.md §4
  */
 
 const PUSH_TIMEOUT_MS = 5000;

@@ -4,7 +4,7 @@ import type { ApiName } from '../../shared/wechat/wire';
  * The rules of real WeChat the simulator enforces, each one switchable so a test can show what a lenient
  * WeChat would hide. The defaults are as strict as WeChat (wechat-protocol.md §11).
  *
- * @see ../../../shared/docs/wechat-protocol.md §7 and §11 in the design folder
+ * @see ../../docs/wechat-protocol.md §7 and §11
  */
 export interface SimulatorRules {
   /**

@@ -9,7 +9,7 @@ import type { SimulatorState, TokenStatus } from './types';
  * The simulated WeChat's data and rules, without HTTP: tickets, tokens and their lifetimes, codes,
  * authorizations, daily quotas. Operations throw `ApiFailure` with the errcode WeChat answers.
  *
- * @see ../../../shared/docs/wechat-protocol.md §1, §7 and §11 in the design folder
+ * @see ../../docs/wechat-protocol.md §1, §7 and §11
  */
 
 const SECOND = 1000;

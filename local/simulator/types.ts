@@ -5,7 +5,7 @@ import type { Rules, SimulatorRules } from './rules';
 /**
  * The simulator's public types. See {@link WechatSimulator} for what it models.
  *
- * @see ../../../shared/docs/wechat-protocol.md §2–§7 and §11 in the design folder
+ * @see ../../docs/wechat-protocol.md §2–§7 and §11
  */
 
 /**

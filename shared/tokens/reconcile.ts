@@ -29,8 +29,8 @@ export interface ReconcileSummary {
    */
   reauthorized: number;
   /**
-   * Listed with an empty refresh token and none from `api_get_authorizer_info` either: an account without
-   * API permission (recorded as such when unknown), or WeChat's documented empty-token case.
+   * Listed with an empty refresh token and none from `api_get_authorizer_info` either (WeChat's documented
+   * empty-token case): an unknown one is recorded as `awaiting_authorization_code`.
    */
   withoutRefreshToken: number;
   /** Listed authorizers WeChat could not tell us more about this time (retried next run). */
@@ -71,8 +71,9 @@ function decide(
  * page). A listed authorizer we do not know, one we hold as ended although WeChat shows a later
  * authorization, or one we marked `needs_reauthorization` that WeChat lists with a refresh token, is stored
  * as active with the listed refresh token and is due at once, so the next sweep
- * (or the first caller) mints its access token. Active records are never touched here: their refresh token
- * is healed by the 61023 path. This is how an authorization whose code was lost is still never lost.
+ * (or the first caller) mints its access token. An active record is touched only when WeChat shows a
+ * re-authorization we missed (`decide`); otherwise its refresh token is healed by the 61023 path. This is
+ * how an authorization whose code was lost is still never lost.
  *
  * @see https://developers.weixin.qq.com/doc/oplatform/openApi/authorization-management/api_getauthorizerlist
  */
@@ -137,8 +138,8 @@ async function readPage(
 
 /**
  * What WeChat says of an authorizer it lists without a refresh token: `api_get_authorizer_info` has the
- * current refresh token when there is one, and the permission sets (an account without API permission has
- * none: it is recorded as such rather than left unknown).
+ * current refresh token when there is one, and the permission sets (when it has none either, the account
+ * is recorded as awaiting a fresh authorization code rather than left unknown).
  */
 async function askAuthorizerInfo(
   ctx: TokenContext,

@@ -5,7 +5,7 @@ import type { WechatErrorKind } from '../errors';
  * (which carries ` rid: …` / ` hint: […]` suffixes).
  *
  * @see https://developers.weixin.qq.com/doc/oplatform/Return_codes/Return_code_descriptions_new.html
- * @see ../../../shared/docs/wechat-protocol.md §3 in the design folder
+ * @see ../../docs/wechat-protocol.md §3
  */
 const KINDS: Readonly<Record<number, WechatErrorKind>> = {
   [-1]: 'busy',
