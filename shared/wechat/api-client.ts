@@ -367,9 +367,10 @@ export class HttpComponentApi implements ComponentApi {
         const unanswered = error instanceof WechatUnavailableError;
         const busy = error instanceof WechatApiError && error.kind === 'busy';
         if (unanswered && error.uncertain) acted = true;
-        // WeChat does not say whether a call answered -1 acted (protocol §11.10): a single-use call is
-        // sent again (it may not have), but what follows (a 61009, another -1) is no verdict.
-        if (busy && options.singleUse) acted = true;
+        // WeChat does not say whether a call answered -1 acted (protocol §11.10): the call is sent again
+        // (it may not have), but it may have issued a token or consumed a code, so what follows (a 61009,
+        // another -1) is no verdict and a failure is an uncertain outcome.
+        if (busy) acted = true;
         if (acted && error instanceof WechatApiError) error.afterLostAnswer = true;
         // A call that got no answer may have acted, so a single-use one is not sent again.
         const retryable = busy || (unanswered && !options.singleUse);

@@ -229,6 +229,29 @@ describe('WeChat failures keep the old token', () => {
   });
 });
 
+describe('-1 says nothing about whether WeChat acted', () => {
+  it('a renewal answered -1 twice, though WeChat issued both tokens, leaves the stored token promised only 5 minutes from the attempt', async () => {
+    await authorizeMerchant(h, MERCHANT);
+    const before = await stored();
+    h.simulator.failNext('api_authorizer_token', 'busy_after_processing', 2);
+    h.clock.advance(HOUR + 50 * MINUTE);
+    const attemptAt = h.clock.now;
+
+    const summary = await h.refresh();
+    expect((summary.authorizers as { failed: Record<string, number> }).failed).toEqual({
+      wechat_busy: 1,
+    });
+    const after = await stored();
+    expect(after?.accessToken).toBe(before?.accessToken);
+    expect(after?.expiresAt).toBeLessThanOrEqual(attemptAt + SUPERSEDED_OVERLAP_MS);
+    expect(after?.refreshAt).toBeLessThanOrEqual(h.clock.now);
+    const served = await h.token({ authorizerAppId: MERCHANT });
+    expect(Date.parse(served.expiresAt as string)).toBeLessThanOrEqual(
+      attemptAt + SUPERSEDED_OVERLAP_MS
+    );
+  });
+});
+
 describe('61004 IP not whitelisted', () => {
   it('fails the scheduled run and logs the egress IP WeChat saw', async () => {
     await authorizeMerchant(h, MERCHANT);
