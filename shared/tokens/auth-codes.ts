@@ -18,6 +18,7 @@ import {
   AUTH_CODE_RETRY_MS,
   refreshAtFor,
   SUCCESSION_ATTEMPTS,
+  SUPERSEDED_OVERLAP_MS,
 } from './policy';
 import { reconcileAuthorizers } from './reconcile';
 import { refreshUnderLease } from './single-flight';
@@ -100,17 +101,24 @@ function storedToken(record: AuthorizerRecord | undefined): StoredToken | undefi
  * re-authorization, which ended the stored token at WeChat: the incoming one (or none, renewed at once).
  * The same refresh token means the same authorization met by two flows (a push and a renewal, an import
  * and a late code): the stored token is kept when WeChat's answer brought none (a recovery), else the newer
- * of the two stays (`succession`), capped and renewed at once when either may be the newer.
+ * of the two stays (`succession`), capped and renewed at once when either may be the newer. A recovery
+ * after an exchange that may have minted a token unseen (`mintedSince`: its answer lost, or -1) keeps the
+ * stored token only until 5 minutes after that attempt, and renews it at once.
  */
 export function tokenForAuthorization(
   current: AuthorizerRecord | undefined,
   incoming: StoredToken | undefined,
   refreshToken: string | undefined,
-  now: number
+  now: number,
+  mintedSince?: number
 ): StoredToken | undefined {
   const stored = storedToken(current);
   if (!stored || !refreshToken || current?.refreshToken !== refreshToken) return incoming;
-  if (!incoming) return stored;
+  if (!incoming) {
+    if (mintedSince === undefined) return stored;
+    const capAt = mintedSince + SUPERSEDED_OVERLAP_MS;
+    return { ...stored, expiresAt: Math.min(stored.expiresAt, capAt), refreshAt: now };
+  }
   const decision = succession(stored, incoming);
   if (decision.keep === 'incoming') return incoming;
   if (!('capAt' in decision)) return stored;
@@ -128,7 +136,8 @@ async function storeAuthorization(
   owner: string,
   granted: Granted,
   how: 'exchanged' | 'recovered',
-  requestedAt: number
+  requestedAt: number,
+  mintedSince?: number
 ): Promise<AuthCodeRecord> {
   const now = ctx.clock();
   const incoming = issuedToken(granted, requestedAt, now);
@@ -145,7 +154,7 @@ async function storeAuthorization(
     }
     previous = await ctx.store.getAuthorizer(ctx.componentAppId, granted.authorizerAppId);
     if (previous && previous.authorizedAt > authorizedAt) break;
-    const token = tokenForAuthorization(previous, incoming, granted.refreshToken, now);
+    const token = tokenForAuthorization(previous, incoming, granted.refreshToken, now, mintedSince);
     saved = await ctx.store.saveAuthorization(
       {
         componentAppId: record.componentAppId,
@@ -212,7 +221,8 @@ async function holdsPromisedToken(
 async function recoverOutcome(
   ctx: TokenContext,
   record: AuthCodeRecord,
-  owner: string
+  owner: string,
+  mintedSince = mayHaveMintedSince(record)
 ): Promise<AuthCodeRecord> {
   const { componentAppId, code, authorizerAppId } = record;
   if (!authorizerAppId) {
@@ -259,8 +269,18 @@ async function recoverOutcome(
       funcInfo: permissionIds(granted.func_info),
     },
     'recovered',
-    ctx.clock()
+    ctx.clock(),
+    mintedSince
   );
+}
+
+/**
+ * Since when an earlier exchange of this code may have minted a token we never saw: the attempt whose
+ * answer was lost (or -1), or, after failed attempts, the code's arrival. Undefined: no attempt was made.
+ */
+function mayHaveMintedSince(record: AuthCodeRecord): number | undefined {
+  if (record.uncertainAt !== undefined) return record.uncertainAt;
+  return record.attempts > 0 ? record.receivedAt : undefined;
 }
 
 function finishFailed(
@@ -306,7 +326,14 @@ async function exchange(ctx: TokenContext, record: AuthCodeRecord, owner: string
       // After an attempt that may have consumed the code (its answer lost, or -1: protocol §11.10), 61009
       // is no verdict: the authorization exists at WeChat and is recovered from it.
       const mayBeConsumed = error.afterLostAnswer || record.attempts > 0;
-      if (record.authorizerAppId || mayBeConsumed) return recoverOutcome(ctx, record, owner);
+      if (record.authorizerAppId || mayBeConsumed) {
+        return recoverOutcome(
+          ctx,
+          record,
+          owner,
+          Math.min(mayHaveMintedSince(record) ?? requestedAt, requestedAt)
+        );
+      }
       return finishFailed(ctx, record, owner, 'auth_code_expired');
     }
     if (error instanceof EmptyCredentialError && error.field === 'authorization_code') {

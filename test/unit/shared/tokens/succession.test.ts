@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { WechatUnavailableError } from '../../../../shared/errors';
 import { exchangeAuthCode } from '../../../../shared/tokens/auth-codes';
 import {
   getAuthorizerAccessToken,
@@ -301,6 +302,39 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
       reserveMs: 0,
     });
     expect(again).toMatchObject({ reauthorized: 0 });
+  });
+
+  it('a code of the same authorization whose exchange answer was lost caps the stored token when recovered: WeChat may have minted one', async () => {
+    const setup = await tokenContext({
+      apiQueryAuth: async () => {
+        throw new WechatUnavailableError('api_query_auth', 'no answer', { uncertain: true });
+      },
+      apiGetAuthorizerInfo: async () => ({
+        authorizer_info: { nick_name: 'Shop' },
+        authorization_info: {
+          authorizer_appid: A,
+          authorizer_refresh_token: 'refresh-1',
+          func_info: [{ funcscope_category: { id: 1 } }],
+        },
+      }),
+    });
+    const attemptAt = T0 + 20 * MINUTE;
+    setup.clock.now = attemptAt;
+    const received = {
+      code: 'code-late',
+      expiresAt: attemptAt + 10 * MINUTE,
+      receivedAt: attemptAt,
+    };
+    await expect(exchangeAuthCode(setup.ctx, { ...received, source: 'redirect' })).rejects.toThrow(
+      WechatUnavailableError
+    );
+    setup.clock.now += 1000;
+    await exchangeAuthCode(setup.ctx, { ...received, source: 'push', authorizerAppId: A });
+    expect(await setup.store.getAuthorizer(C, A)).toMatchObject({
+      accessToken: 'access-1',
+      expiresAt: attemptAt + SUPERSEDED_OVERLAP_MS,
+      refreshAt: attemptAt + 1000,
+    });
   });
 
   it('a reconciliation import decided on a version another writer moved is decided again', async () => {
