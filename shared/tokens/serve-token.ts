@@ -112,10 +112,15 @@ function checkingReport<R extends TokenRecord>(
         renewed: renew,
       });
       if (renew) return base.refresh(record, owner, leaseCtx);
+      // Alive: recorded, so reports within the interval are answered with it. Inconclusive and not
+      // renewed (the report limits): nothing recorded, and no reporter is handed it back (`serveToken`).
       await ctx.store.release(
         base.ref,
         owner,
-        { errorCode: record?.lastErrorCode, reportCheckedAt: checkedAt },
+        {
+          errorCode: record?.lastErrorCode,
+          ...(verdict === 'alive' ? { reportCheckedAt: checkedAt } : {}),
+        },
         checkedAt
       );
       return { record: (await kind.read()) ?? (record as R), saved: false };
@@ -172,8 +177,9 @@ export async function serveToken<R extends TokenRecord>(
   const base = kind.target(needsRefresh, stored, reported);
   const target =
     invalidToken === undefined ? base : checkingReport(ctx, kind, base, invalidToken, verdicts);
+  // The reported token goes back to a reporter only when a check within the interval found it alive.
   const usable = (record: R | undefined) =>
-    verdicts.dead && record?.accessToken === invalidToken
+    reportPending(record, invalidToken, ctx.clock())
       ? undefined
       : fallbackToken(record, ctx.clock());
   let result: Awaited<ReturnType<typeof refreshUnderLease<R>>>;
@@ -201,7 +207,7 @@ export async function serveToken<R extends TokenRecord>(
 /**
  * The stored token if it may still be handed out (any promised life left), without refreshing: what an
  * answer falls back to when its deadline comes first. A reported token is handed back only when a check
- * within `REPORT_CHECK_INTERVAL_MS` did not prove it dead, or the report limits would not renew it anyway.
+ * within `REPORT_CHECK_INTERVAL_MS` found it alive.
  */
 export async function peekToken<R extends TokenRecord>(
   ctx: TokenContext,
@@ -211,7 +217,7 @@ export async function peekToken<R extends TokenRecord>(
   const record = await kind.read();
   kind.check(record);
   const now = ctx.clock();
-  if (reportPending(record, invalidToken, now) && forcesRefresh(record, now)) return undefined;
+  if (reportPending(record, invalidToken, now)) return undefined;
   return fallbackToken(record, now);
 }
 

@@ -103,7 +103,7 @@ describe('work under a lease ends before the lease', () => {
 });
 
 describe('invalidToken reports cannot spend the quota', () => {
-  it('when WeChat cannot say whether a reported token is dead, forces one refresh, then backs off', async () => {
+  it('when WeChat cannot say whether a reported token is dead, forces one refresh, then backs off without handing the token back', async () => {
     let calls = 0;
     const { ctx, clock } = await tokenContext({
       apiAuthorizerToken: async () => renewedAnswer(++calls + 1),
@@ -116,14 +116,16 @@ describe('invalidToken reports cannot spend the quota', () => {
     expect(first.accessToken).toBe('access-2');
     for (let i = 0; i < 20; i++) {
       clock.now += 1000;
-      const again = await getAuthorizerAccessToken(ctx, A, { invalidToken: 'access-2' });
-      expect(again.accessToken).toBe('access-2');
+      await expect(
+        getAuthorizerAccessToken(ctx, A, { invalidToken: 'access-2' })
+      ).rejects.toMatchObject({ code: 'upstream_unavailable' });
     }
     expect(calls).toBe(1);
     clock.now += 2 * MINUTE;
-    expect(await getAuthorizerAccessToken(ctx, A, { invalidToken: 'access-2' })).toMatchObject({
-      accessToken: 'access-2',
-    });
+    await expect(
+      getAuthorizerAccessToken(ctx, A, { invalidToken: 'access-2' })
+    ).rejects.toMatchObject({ code: 'upstream_unavailable' });
+    expect((await getAuthorizerAccessToken(ctx, A)).accessToken).toBe('access-2');
     expect(calls).toBe(1);
     clock.now = T0 + 10 * MINUTE + FORCED_REFRESH_BACKOFF_MS;
     expect(await getAuthorizerAccessToken(ctx, A, { invalidToken: 'access-2' })).toMatchObject({
