@@ -16,6 +16,7 @@ import { permissionIds } from './permissions';
 import {
   AUTH_CODE_PUSH_WAIT_MS,
   AUTH_CODE_RETRY_MS,
+  LEASE_MS,
   refreshAtFor,
   SUCCESSION_ATTEMPTS,
   SUPERSEDED_OVERLAP_MS,
@@ -116,6 +117,9 @@ export function tokenForAuthorization(
   if (!stored || !refreshToken || current?.refreshToken !== refreshToken) return incoming;
   if (!incoming) {
     if (mintedSince === undefined) return stored;
+    // The unseen token was issued, if at all, while that attempt ran (under the code's lease).
+    const unseen = { accessToken: '', requestedAt: mintedSince, issuedAt: mintedSince + LEASE_MS };
+    if (succession(stored, unseen).keep === 'stored') return stored;
     const capAt = mintedSince + SUPERSEDED_OVERLAP_MS;
     return { ...stored, expiresAt: Math.min(stored.expiresAt, capAt), refreshAt: now };
   }
@@ -276,11 +280,10 @@ async function recoverOutcome(
 
 /**
  * Since when an earlier exchange of this code may have minted a token we never saw: the attempt whose
- * answer was lost (or -1), or, after failed attempts, the code's arrival. Undefined: no attempt was made.
+ * answer was lost (or -1). Undefined: no `api_query_auth` may have acted unseen.
  */
 function mayHaveMintedSince(record: AuthCodeRecord): number | undefined {
-  if (record.uncertainAt !== undefined) return record.uncertainAt;
-  return record.attempts > 0 ? record.receivedAt : undefined;
+  return record.uncertainAt;
 }
 
 function finishFailed(
