@@ -1,10 +1,15 @@
 /**
  * `npm run simulate:mutants`: reverts each fix the simulation exists to guard (one at a time, in a copy of
  * the tree) and checks that a seed then fails, naming the expected invariant. A mutant that survives means
- * the simulation no longer proves that fix. Fixes the sequential simulation cannot reach (work under a lease
- * needs two refreshers at once) are checked by their focused test instead.
+ * the simulation no longer proves that fix. Fixes the simulation cannot reach (a lease running out while
+ * its holder still calls WeChat needs time to pass inside a step, which the simulation's clock does not)
+ * are checked by their focused test instead. The simulation stops at the first failing seed (`--bail`); a
+ * mutant may run fewer days or other seeds than the default when those already kill it.
  *
- * Usage: npm run simulate:mutants [-- --days 8 --seeds 1-3 --only <name>]
+ * The unmutated tree is run first on the same days and seeds (`--no-baseline` skips it): when it fails
+ * too, a mutant's failure proves nothing and the run stops.
+ *
+ * Usage: npm run simulate:mutants [-- --days 8 --seeds 1-3 --only <name> --no-baseline]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -15,8 +20,11 @@ import { fileURLToPath } from 'node:url';
 interface Mutant {
   name: string;
   edits: { file: string; find: string; replace: string }[];
-  /** The invariant the simulation must report, or the focused test file that must fail. */
-  expect: { invariant: string } | { test: string };
+  /** The invariant the simulation must report (one of them), or the focused test file that must fail. */
+  expect: { invariant: string | readonly string[] } | { test: string };
+  /** Days and seeds for this mutant instead of the run's (`--days`, `--seeds`). */
+  days?: string;
+  seeds?: string;
 }
 
 const MUTANTS: Mutant[] = [
@@ -25,7 +33,7 @@ const MUTANTS: Mutant[] = [
     edits: [
       {
         file: 'shared/tokens/policy.ts',
-        find: 'return Math.min(token.expiresAt, Math.max(token.refreshAt ?? now, now) + SUPERSEDED_OVERLAP_MS);',
+        find: 'return Math.min(token.expiresAt, successorFrom + SUPERSEDED_OVERLAP_MS);',
         replace: 'return token.expiresAt;',
       },
     ],
@@ -52,7 +60,7 @@ const MUTANTS: Mutant[] = [
       },
       {
         file: 'shared/tokens/auth-codes.ts',
-        find: 'if (record.authorizerAppId) return recoverOutcome(ctx, record, owner);',
+        find: 'if (record.authorizerAppId || mayBeConsumed) return recoverOutcome(ctx, record, owner);',
         replace: '',
       },
       { file: 'shared/wechat/api-client.ts', find: '{ singleUse: true }', replace: '{}' },
@@ -75,9 +83,9 @@ const MUTANTS: Mutant[] = [
     edits: [
       {
         file: 'shared/tokens/auth-codes.ts',
-        find: "  how: 'exchanged' | 'recovered'\n): Promise<AuthCodeRecord> {",
+        find: "  how: 'exchanged' | 'recovered',\n  requestedAt: number\n): Promise<AuthCodeRecord> {",
         replace:
-          "  how: 'exchanged' | 'recovered'\n): Promise<AuthCodeRecord> {\n  if (!granted.refreshToken) throw new Error('no refresh token');",
+          "  how: 'exchanged' | 'recovered',\n  requestedAt: number\n): Promise<AuthCodeRecord> {\n  if (!granted.refreshToken) throw new Error('no refresh token');",
       },
     ],
     expect: { invariant: 'listed authorizer never lost' },
@@ -131,6 +139,70 @@ const MUTANTS: Mutant[] = [
     ],
     expect: { invariant: 'calls per token-day within the cadence' },
   },
+  {
+    name: 'a renewal whose save is refused keeps the stored token without deciding',
+    edits: [
+      {
+        file: 'shared/tokens/authorizer-tokens.ts',
+        find: '    const stored = current as AuthorizerRecord;\n    const sameAuthorization =',
+        replace:
+          '    const stored = current as AuthorizerRecord;\n    if (stored) return { record: stored, saved: false };\n    const sameAuthorization =',
+      },
+    ],
+    expect: {
+      invariant: ['stored token is the last WeChat issued', 'token accepted until its expiresAt'],
+    },
+  },
+  {
+    name: 'a reported token is never renewed (every check answers alive)',
+    edits: [
+      {
+        file: 'shared/tokens/serve-token.ts',
+        find: ': await checkReportedToken(leaseCtx, invalidToken, kind.probePath);',
+        replace:
+          ": ((await checkReportedToken(leaseCtx, invalidToken, kind.probePath)) && 'alive');",
+      },
+    ],
+    expect: { invariant: 'no honest report answered with a dead token' },
+  },
+  {
+    name: 'every reported token is renewed (every check answers dead)',
+    edits: [
+      {
+        file: 'shared/tokens/serve-token.ts',
+        find: ': await checkReportedToken(leaseCtx, invalidToken, kind.probePath);',
+        replace:
+          ": ((await checkReportedToken(leaseCtx, invalidToken, kind.probePath)) && 'dead');",
+      },
+    ],
+    // A false report then renews: the tokens other callers hold die 5 minutes later (the promise), and
+    // the renewals add up (the cadence), whichever the seed meets first.
+    expect: {
+      invariant: ['calls per token-day within the cadence', 'token accepted until its expiresAt'],
+    },
+  },
+  {
+    name: 'a token served while a renewal holds the lease is promised past it',
+    edits: [
+      {
+        file: 'shared/tokens/policy.ts',
+        find: 'token.leaseUntil !== undefined && token.leaseUntil >= now',
+        replace: 'false',
+      },
+    ],
+    expect: { invariant: 'token accepted until its expiresAt' },
+  },
+  {
+    name: 'a 61009 after an api_query_auth answered -1 fails the code',
+    edits: [
+      {
+        file: 'shared/tokens/auth-codes.ts',
+        find: 'const mayBeConsumed = error.afterLostAnswer || record.attempts > 0;',
+        replace: 'const mayBeConsumed = false;',
+      },
+    ],
+    expect: { invariant: 'listed authorizer never lost' },
+  },
 ];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -181,6 +253,17 @@ function run(
   mutant: Mutant,
   days: string,
   seeds: string
+): { killed: boolean; note: string; seconds: number } {
+  const started = performance.now();
+  const result = runOnce(dir, mutant, mutant.days ?? days, mutant.seeds ?? seeds);
+  return { ...result, seconds: Math.round((performance.now() - started) / 1000) };
+}
+
+function runOnce(
+  dir: string,
+  mutant: Mutant,
+  days: string,
+  seeds: string
 ): { killed: boolean; note: string } {
   if ('test' in mutant.expect) {
     const result = spawnSync('npx', ['vitest', 'run', mutant.expect.test], {
@@ -195,7 +278,17 @@ function run(
   }
   const result = spawnSync(
     'node',
-    ['--import', 'tsx', 'local/simulation/cli.ts', '--days', days, '--seeds', seeds, '--quiet'],
+    [
+      '--import',
+      'tsx',
+      'local/simulation/cli.ts',
+      '--days',
+      days,
+      '--seeds',
+      seeds,
+      '--quiet',
+      '--bail',
+    ],
     {
       cwd: dir,
       encoding: 'utf8',
@@ -203,25 +296,74 @@ function run(
     }
   );
   const failed = /^FAILED (.*)$/m.exec(result.stderr)?.[1];
-  const expected = `"${mutant.expect.invariant}"`;
+  const expected = [mutant.expect.invariant].flat().map((name) => `"${name}"`);
   return {
-    killed: result.status === 1 && !!failed?.includes(expected),
+    killed: result.status === 1 && expected.some((name) => failed?.includes(name)),
     note: failed ?? `no seed failed (exit ${result.status})`,
   };
+}
+
+/**
+ * The unmutated tree on the same days and seeds: a mutant is "killed" only when the tree without it passes
+ * there, else the failure says nothing about the mutant.
+ */
+function baseline(days: string, seeds: string): { passed: boolean; note: string } {
+  const dir = copyTree();
+  try {
+    const result = spawnSync(
+      'node',
+      ['--import', 'tsx', 'local/simulation/cli.ts', '--days', days, '--seeds', seeds, '--quiet'],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      }
+    );
+    const failures = result.stderr.split('\n').filter((line) => line.startsWith('FAILED '));
+    return {
+      passed: result.status === 0,
+      note: failures.join('\n  ') || `exit ${result.status}`,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function main(argv: readonly string[]): number {
   const days = option(argv, '--days', '8');
   const seeds = option(argv, '--seeds', '1-3');
   const only = option(argv, '--only', '');
+  const selected = MUTANTS.filter((m) => !only || m.name.includes(only));
+  if (!argv.includes('--no-baseline')) {
+    const runs = new Set(
+      selected
+        .filter((m) => 'invariant' in m.expect)
+        .map((m) => `${m.days ?? days}|${m.seeds ?? seeds}`)
+    );
+    for (const run of runs) {
+      const [d, s] = run.split('|') as [string, string];
+      const started = performance.now();
+      const { passed, note } = baseline(d, s);
+      const seconds = Math.round((performance.now() - started) / 1000);
+      if (!passed) {
+        console.log(
+          `baseline FAILED (${d} days, seeds ${s}, ${seconds} s): the unmutated tree does not pass;`
+        );
+        console.log(`  ${note}`);
+        console.log('mutant verdicts would mean nothing (--no-baseline runs them anyway)');
+        return 1;
+      }
+      console.log(`baseline passed: ${d} days, seeds ${s} (${seconds} s)`);
+    }
+  }
   let survived = 0;
-  for (const mutant of MUTANTS.filter((m) => !only || m.name.includes(only))) {
+  for (const mutant of selected) {
     const dir = copyTree();
     try {
       apply(dir, mutant);
-      const { killed, note } = run(dir, mutant, days, seeds);
+      const { killed, note, seconds } = run(dir, mutant, days, seeds);
       if (!killed) survived += 1;
-      console.log(`${killed ? 'killed  ' : 'SURVIVED'}  ${mutant.name}: ${note}`);
+      console.log(`${killed ? 'killed  ' : 'SURVIVED'}  ${mutant.name}: ${note} (${seconds} s)`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

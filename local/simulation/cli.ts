@@ -1,16 +1,18 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { SimulationFailure, type SimulationReport, simulate } from './simulate';
+import { ALL_PAIRS, SimulationFailure, type SimulationReport, simulate } from './simulate';
 
 /**
  * `npm run simulate -- --days 30 --seed 7` (or `--seeds 1,2,3`, or `--seeds 1-20`): runs the simulation for
- * each seed, prints one line per seed and the totals; on a broken invariant prints the seed, the step and the
- * invariant, and how to replay it, and exits 1.
+ * each seed, prints one line per seed, the totals and the interleavings exercised; on a broken invariant
+ * prints the seed, the step and the invariant, and how to replay it, and exits 1 (`--bail`: without running
+ * the remaining seeds).
  */
 export function parseArgs(argv: readonly string[]): {
   days: number;
   seeds: number[];
   quiet: boolean;
+  bail: boolean;
 } {
   const value = (name: string) => {
     const index = argv.indexOf(name);
@@ -29,15 +31,40 @@ export function parseArgs(argv: readonly string[]): {
       'usage: npm run simulate -- --days <n ≥ 1> (--seed <n> | --seeds 1,2,3 | --seeds 1-20)'
     );
   }
-  return { days, seeds, quiet: argv.includes('--quiet') };
+  return { days, seeds, quiet: argv.includes('--quiet'), bail: argv.includes('--bail') };
 }
 
 function line(r: SimulationReport): string {
-  return `seed ${r.seed}: ${r.days} days, ${r.merchants} merchants, ${r.tokensServed} tokens served, 0 early deaths, 0 authorizers lost, ${r.authorizerCallsPerTokenDay} api_authorizer_token calls per token-day, ${r.componentCallsPerDay} api_component_token calls per day, ${r.faultsInjected} faults, ${r.pushesAnswered} pushes answered success, ${r.forgedPushesRefused} forged pushes refused`;
+  return `seed ${r.seed}: ${r.days} days, ${r.merchants} merchants, ${r.tokensServed} tokens served, 0 early deaths, 0 authorizers lost, ${r.authorizerCallsPerTokenDay} api_authorizer_token calls per token-day, ${r.componentCallsPerDay} api_component_token calls per day, ${r.faultsInjected} faults, ${r.pushesAnswered} pushes answered success, ${r.forgedPushesRefused} forged pushes refused, ${r.interleavings.steps} interleaved steps`;
+}
+
+/**
+ * The interleaved steps of the runs: how many, and for each pair of actor kinds how many steps had them
+ * overlap, in all and per simulated day; the pairs that never overlapped are named.
+ */
+export function interleavingSummary(reports: readonly SimulationReport[]): string {
+  const totalDays = reports.reduce((sum, r) => sum + r.days, 0);
+  const steps = reports.reduce((sum, r) => sum + r.interleavings.steps, 0);
+  const pairs = new Map<string, number>();
+  for (const r of reports) {
+    for (const [pair, n] of Object.entries(r.interleavings.pairs)) {
+      pairs.set(pair, (pairs.get(pair) ?? 0) + n);
+    }
+  }
+  const perDay = (n: number) => (totalDays ? Math.round((n / totalDays) * 10) / 10 : 0);
+  const seen = ALL_PAIRS.filter((pair) => pairs.has(pair));
+  const missing = ALL_PAIRS.filter((pair) => !pairs.has(pair));
+  const lines = [
+    `interleaved steps: ${steps} (${perDay(steps)} per day); ${seen.length} of ${ALL_PAIRS.length} pairs of actors overlapped (steps in all, per day):`,
+  ];
+  const cells = seen.map((pair) => `${pair} ${pairs.get(pair)} (${perDay(pairs.get(pair) ?? 0)})`);
+  for (let i = 0; i < cells.length; i += 4) lines.push(`  ${cells.slice(i, i + 4).join(', ')}`);
+  if (missing.length) lines.push(`  never overlapped: ${missing.join(', ')}`);
+  return lines.join('\n');
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const { days, seeds, quiet } = parseArgs(argv);
+  const { days, seeds, quiet, bail } = parseArgs(argv);
   const verbose = argv.includes('--trace');
   const reports: SimulationReport[] = [];
   const failures: SimulationFailure[] = [];
@@ -57,6 +84,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.error(`FAILED ${error.message}`);
       if (verbose) console.error(error.trace.map((l) => `  ${l}`).join('\n'));
       console.error(`replay: npm run simulate -- --days ${days} --seed ${seed}`);
+      if (bail) break;
     }
   }
   const served = reports.reduce((sum, r) => sum + r.tokensServed, 0);
@@ -64,6 +92,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   console.log(
     `${reports.length} of ${seeds.length} seeds × ${days} days passed: ${served} tokens served, 0 early deaths, 0 authorizers lost, ${Math.min(...perTokenDay)}–${Math.max(...perTokenDay)} api_authorizer_token calls per token-day`
   );
+  if (reports.length) console.log(interleavingSummary(reports));
   return failures.length ? 1 : 0;
 }
 

@@ -1,12 +1,14 @@
 import { CALLER_ERROR_CODES } from '../../shared/errors';
 import { REFRESH_MARGIN_MS } from '../../shared/tokens/policy';
-import type { WechatSimulator } from '../simulator';
+import type { TokenView, WechatSimulator } from '../simulator';
 import type { Ledger } from './ledger';
 import { GET_TOKEN_TIMEOUT_MS, type World } from './world';
 
 /** The promises a simulation checks, by name: a failure names the one that broke. */
 export type InvariantName =
   | 'token accepted until its expiresAt'
+  | 'stored token is the last WeChat issued'
+  | 'no honest report answered with a dead token'
   | 'listed authorizer never lost'
   | 'revocation noticed'
   | 'calls per token-day within the cadence'
@@ -30,37 +32,63 @@ const fail = (invariant: InvariantName, detail: string): never => {
   throw new InvariantViolation(invariant, detail);
 };
 
-const DAY_MS = 24 * 3600_000;
+const HOUR_MS = 3600_000;
+const DAY_MS = 24 * HOUR_MS;
 /** Renewals a token needs in a day at the planned cadence, plus the first mint and a day boundary. */
 export const CADENCE_PER_DAY = Math.ceil(DAY_MS / (7_200_000 - REFRESH_MARGIN_MS)) + 2;
 /** Extra WeChat calls allowed per injected fault (retries, recovery) and per merchant event. */
 export const ALLOWANCE_PER_FAULT = 4;
 export const ALLOWANCE_PER_EVENT = 3;
+/**
+ * Faults on getApiQuota (however many) leave reports unchecked: the report limits let that cost one forced
+ * renewal per token per hour, so one call per hour in which a check of the token met a fault.
+ */
+export const ALLOWANCE_PER_CHECK_FAULT = 1;
 
-/** When WeChat issued a token, by the simulator's records. */
-function issuedAt(simulator: WechatSimulator, key: string, token: string): number | undefined {
-  const view =
-    key === 'component'
-      ? simulator.state.componentTokens.get(token)
-      : simulator.state.authorizers.get(key)?.accessTokens.get(token);
-  return view?.issuedAt;
+/** WeChat's record of a token (`component` or an authorizer appid as `key`). */
+function tokenView(simulator: WechatSimulator, key: string, token: string): TokenView | undefined {
+  return key === 'component'
+    ? simulator.state.componentTokens.get(token)
+    : simulator.state.authorizers.get(key)?.accessTokens.get(token);
+}
+
+/** What ended a token first by WeChat's rules, if it ended by `at`. */
+function endOf(
+  simulator: WechatSimulator,
+  view: TokenView,
+  at: number
+): { reason: 'expired' | 'superseded' | 'revoked'; at: number } | undefined {
+  const ends: { reason: 'expired' | 'superseded' | 'revoked'; at: number }[] = [];
+  if (simulator.rules.tokensExpire) ends.push({ reason: 'expired', at: view.expiresAt });
+  if (view.supersededAt !== undefined) {
+    ends.push({ reason: 'superseded', at: view.supersededAt + simulator.rules.supersededGraceMs });
+  }
+  if (view.revokedAt !== undefined) ends.push({ reason: 'revoked', at: view.revokedAt });
+  return ends.filter((end) => end.at <= at).sort((a, b) => a.at - b.at)[0];
 }
 
 /**
  * Every token handed out is accepted by WeChat until the `expiresAt` it was handed out with, unless
- * something outside the service killed it (see `Ledger.kills`). Checked at every step for every token still
- * inside its promise, and once more at the promise itself when it has passed.
+ * something outside the service killed it: a re-authorization or a revocation (WeChat's `revokedAt`), or a
+ * renewal forced from outside the schedule after the token was handed out (`Ledger.forcedRenewals`).
+ * Checked at every step for every token still inside its promise, and once more at the promise itself when
+ * it has passed.
  */
 export function checkPromises(world: World, ledger: Ledger, now: number): void {
   for (let i = ledger.served.length - 1; i >= 0; i--) {
     const served = ledger.served[i] as (typeof ledger.served)[number];
     const at = Math.min(now, served.promisedUntil - 1);
     if (!world.simulator.tokenValidAt(served.token, at)) {
-      const issued = issuedAt(world.simulator, served.key, served.token) ?? served.servedAt;
-      if (!ledger.killedExternally(served.key, issued, at)) {
+      const view = tokenView(world.simulator, served.key, served.token);
+      const end = view && endOf(world.simulator, view, at);
+      const external =
+        end?.reason === 'revoked' ||
+        (end?.reason === 'superseded' &&
+          ledger.supersededByForcedRenewal(served, view?.supersededAt as number));
+      if (!external) {
         fail(
           'token accepted until its expiresAt',
-          `${served.key}'s token served at ${iso(served.servedAt)} with expiresAt ${iso(served.promisedUntil)} was rejected at ${iso(at)} (${world.simulator.tokenStatus(served.token)})`
+          `${served.key}'s token served at ${iso(served.servedAt)} with expiresAt ${iso(served.promisedUntil)} was rejected at ${iso(at)} (${end?.reason ?? (view ? 'not yet issued' : 'unknown')}${view?.supersededAt === undefined ? '' : `, successor issued at ${iso(view.supersededAt)}`})`
         );
       }
     }
@@ -69,9 +97,88 @@ export function checkPromises(world: World, ledger: Ledger, now: number): void {
 }
 
 /**
- * No authorizer WeChat lists is ever marked `needs_reauthorization`, and each is known (active, or without
- * API permission) once the channels that reached the service had their time (`Merchant.settleBy`). A
- * revocation is reflected by its `settleBy` too.
+ * The stored token of an authorizer is the last one WeChat issued for it (architecture §3: each token kills
+ * its predecessor 5 minutes after it is issued), or, when the service cannot know which one is newer (an
+ * answer lost, two writers at once), the stored one is capped to its successor's issue time + 5 minutes and
+ * due for renewal (`refreshAt` ≤ now, or a renewal failed and is retried: `lastErrorCode`). A record without
+ * a token must be due. Checked for `appIds` active both at WeChat (with API permission) and in the store.
+ * A record still of the authorization before a re-authorization (its token revoked by WeChat, its refresh
+ * token no longer WeChat's) is waiting for its code's exchange, which the other invariants watch.
+ */
+export async function checkSuccession(
+  world: World,
+  now: number,
+  appIds: Iterable<string>
+): Promise<void> {
+  const grace = world.simulator.rules.supersededGraceMs;
+  for (const appId of appIds) {
+    const view = world.simulator.state.authorizers.get(appId);
+    if (!view?.active || !view.apiPermission || view.accessTokens.size === 0) continue;
+    const record = await world.store.getAuthorizer(world.componentAppId, appId);
+    if (record?.status !== 'active') continue;
+    const tokens = [...view.accessTokens];
+    const [newest, newestView] = tokens[tokens.length - 1] as [string, TokenView];
+    if (record.accessToken === newest) continue;
+    const due =
+      record.refreshAt !== undefined &&
+      (record.refreshAt <= now || record.lastErrorCode !== undefined);
+    const state = `expiresAt ${record.expiresAt === undefined ? '-' : iso(record.expiresAt)}, refreshAt ${record.refreshAt === undefined ? '-' : iso(record.refreshAt)}${record.lastErrorCode ? `, last error ${record.lastErrorCode}` : ''}`;
+    if (!record.accessToken) {
+      if (due) continue;
+      fail(
+        'stored token is the last WeChat issued',
+        `${appId} stores no token and is not due (${state}), but WeChat issued one at ${iso(newestView.issuedAt)}`
+      );
+    }
+    const index = tokens.findIndex(([token]) => token === record.accessToken);
+    if (index < 0) {
+      fail('stored token is the last WeChat issued', `${appId} stores a token WeChat never issued`);
+    }
+    const [, stored] = tokens[index] as [string, TokenView];
+    const [, successor] = tokens[index + 1] as [string, TokenView];
+    if (stored.revokedAt !== undefined && record.refreshToken !== view.refreshToken) continue;
+    const capped = record.expiresAt !== undefined && record.expiresAt <= successor.issuedAt + grace;
+    if (capped && due) continue;
+    fail(
+      'stored token is the last WeChat issued',
+      `${appId} stores the token issued at ${iso(stored.issuedAt)} (${state}), but WeChat issued ${tokens.length - 1 - index} newer, the first at ${iso(successor.issuedAt)}${capped ? ': capped but not due' : ': not capped to it + 5 min'}`
+    );
+  }
+}
+
+/**
+ * A caller reported `reported`, which WeChat rejects: the answer is a token WeChat accepts now, or a coded
+ * error, never the dead token (architecture §7: honest reports always heal). A token a re-authorization or
+ * revocation killed after the answer was chosen is not held against it.
+ */
+export function checkReportAnswer(
+  world: World,
+  key: string,
+  reported: string,
+  answer: { accessToken: string } | { code: string },
+  now: number
+): void {
+  if ('code' in answer) return;
+  const token = answer.accessToken;
+  if (token === reported) {
+    fail(
+      'no honest report answered with a dead token',
+      `${key}: a caller reported its token (${world.simulator.tokenStatus(reported)} at WeChat) at ${iso(now)} and was answered the same token`
+    );
+  }
+  if (world.simulator.tokenValidAt(token, now)) return;
+  const view = tokenView(world.simulator, key, token);
+  if (view && endOf(world.simulator, view, now)?.reason === 'revoked') return;
+  fail(
+    'no honest report answered with a dead token',
+    `${key}: a caller reported a dead token at ${iso(now)} and was answered another token WeChat rejects (${world.simulator.tokenStatus(token)})`
+  );
+}
+
+/**
+ * No authorizer WeChat lists is ever marked `needs_reauthorization`, and each is known (active, without API
+ * permission, or awaiting a code while WeChat gives no refresh token) once the channels that reached the
+ * service had their time (`Merchant.settleBy`). A revocation is reflected by its `settleBy` too.
  */
 export async function checkAuthorizers(world: World, ledger: Ledger, now: number): Promise<void> {
   for (const merchant of ledger.merchants.values()) {
@@ -85,7 +192,12 @@ export async function checkAuthorizers(world: World, ledger: Ledger, now: number
     }
     if (now < merchant.settleBy) continue;
     if (listed) {
-      const known = record?.status === 'active' || record?.status === 'without_api_permission';
+      // Waiting for a code is knowing the authorization only while WeChat itself gives no refresh token.
+      const waiting =
+        record?.status === 'awaiting_authorization_code' &&
+        world.simulator.listedRefreshToken(merchant.appId) === '';
+      const known =
+        record?.status === 'active' || record?.status === 'without_api_permission' || waiting;
       if (!known) {
         fail(
           'listed authorizer never lost',
@@ -102,16 +214,42 @@ export async function checkAuthorizers(world: World, ledger: Ledger, now: number
 }
 
 /**
- * WeChat calls per token per day stay within the renewal cadence plus a small allowance per fault injected
- * on that API and per event of that merchant, that day or the day before (faults wait for the next call of
- * their API); our own traffic never answers 45009.
+ * WeChat calls per token per day stay within the renewal cadence plus a small allowance per fault and per
+ * event of that merchant, that day or the day before (faults wait for the next call of their API); our own
+ * traffic never answers 45009. The faults counted for an authorizer are the ones its own renewals met (the
+ * simulator records which call took a fault), the ones on the APIs every renewal depends on (the component
+ * token, the authorizer list of the 61023 recovery), and, at one call each, the ones the checks of its
+ * reported tokens met (getApiQuota left unanswered: the report limits allow one forced renewal an hour). A
+ * caller's false reports are no event: they must cost no renewal at all.
  */
 export function checkDailyCalls(world: World, ledger: Ledger, day: number): void {
   const start = ledger.start + day * DAY_MS;
   const end = start + DAY_MS;
+  const since = start - (day > 0 ? DAY_MS : 0);
   const perToken = new Map<string, number>();
+  /**
+   * Faults met per authorizer, that day and the day before: by its renewals, and by the checks of its
+   * tokens (counted once per hour: the report limits allow one forced renewal per hour).
+   */
+  const renewalFaults = new Map<string, number>();
+  const checkFaultHours = new Map<string, Set<number>>();
+  const count = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
+  const owners = tokenOwners(world.simulator);
   for (const call of world.simulator.calls) {
-    if (call.at < start || call.at >= end) continue;
+    if (call.at < since || call.at >= end) continue;
+    const appId = (call.body as { authorizer_appid?: unknown } | undefined)?.authorizer_appid;
+    if (call.fault !== undefined && call.api === 'api_authorizer_token') {
+      count(renewalFaults, String(appId));
+    }
+    if (call.fault !== undefined && call.api === 'getApiQuota') {
+      const owner = owners.get(call.query.access_token ?? '');
+      if (owner) {
+        const hours = checkFaultHours.get(owner) ?? new Set<number>();
+        hours.add(Math.floor(call.at / HOUR_MS));
+        checkFaultHours.set(owner, hours);
+      }
+    }
+    if (call.at < start) continue;
     if (call.errcode === 45009 && call.fault === undefined) {
       fail('our traffic never causes 45009', `${call.api} answered 45009 at ${iso(call.at)}`);
     }
@@ -119,23 +257,42 @@ export function checkDailyCalls(world: World, ledger: Ledger, day: number): void
       call.api === 'api_component_token'
         ? 'component'
         : call.api === 'api_authorizer_token'
-          ? String((call.body as { authorizer_appid?: unknown } | undefined)?.authorizer_appid)
+          ? String(appId)
           : undefined;
-    if (key) perToken.set(key, (perToken.get(key) ?? 0) + 1);
+    if (key) count(perToken, key);
   }
   const faultsOn = (api: string) =>
     ledger.faults.get(day, api) + (day > 0 ? ledger.faults.get(day - 1, api) : 0);
   for (const [key, calls] of perToken) {
-    const faults = faultsOn(key === 'component' ? 'api_component_token' : 'api_authorizer_token');
+    const faults =
+      key === 'component'
+        ? faultsOn('api_component_token')
+        : (renewalFaults.get(key) ?? 0) +
+          faultsOn('api_component_token') +
+          faultsOn('api_get_authorizer_list');
+    const checks = checkFaultHours.get(key)?.size ?? 0;
     const events = ledger.events.get(day, key) + (day > 0 ? ledger.events.get(day - 1, key) : 0);
-    const allowed = CADENCE_PER_DAY + ALLOWANCE_PER_FAULT * faults + ALLOWANCE_PER_EVENT * events;
+    const allowed =
+      CADENCE_PER_DAY +
+      ALLOWANCE_PER_FAULT * faults +
+      ALLOWANCE_PER_CHECK_FAULT * checks +
+      ALLOWANCE_PER_EVENT * events;
     if (calls > allowed) {
       fail(
         'calls per token-day within the cadence',
-        `${key}: ${calls} renewals on day ${day} (allowed ${allowed}: cadence ${CADENCE_PER_DAY}, ${faults} faults, ${events} events)`
+        `${key}: ${calls} renewals on day ${day} (allowed ${allowed}: cadence ${CADENCE_PER_DAY}, ${faults} faults, ${checks} check faults, ${events} events)`
       );
     }
   }
+}
+
+/** Which authorizer WeChat issued each access token to. */
+function tokenOwners(simulator: WechatSimulator): Map<string, string> {
+  const owners = new Map<string, string>();
+  for (const [appId, a] of simulator.state.authorizers) {
+    for (const token of a.accessTokens.keys()) owners.set(token, appId);
+  }
+  return owners;
 }
 
 /** Every genuine push (not withheld on purpose) was answered `success`. */

@@ -11,6 +11,18 @@ export interface ServedToken {
   token: string;
   servedAt: number;
   promisedUntil: number;
+  /** `Ledger.seq` when the get-token that answered it began (orders it against forced renewals). */
+  startSeq: number;
+}
+
+/**
+ * A renewal of `key` forced from outside the schedule (an operator's, or one a report forced while WeChat
+ * could not say whether the reported token was alive): it kills the tokens callers already held 5 minutes
+ * after it began, as the README says. `seq` orders it against the get-tokens that handed tokens out.
+ */
+export interface ForcedRenewal {
+  seq: number;
+  at: number;
 }
 
 export interface Merchant {
@@ -25,9 +37,14 @@ export interface Merchant {
 }
 
 const DAY_MS = 24 * 3600_000;
+/**
+ * A forced renewal that fails is retried by the next scheduled runs (`RETRY_AFTER_FAILURE_MS`, 4 minutes,
+ * then the 5-minute schedule): its successor comes within this long.
+ */
+const FORCED_RETRY_WINDOW_MS = 10 * 60_000;
 
 /** Per-day counters, indexed by simulated day. */
-class DailyCounts {
+export class DailyCounts {
   readonly #counts = new Map<string, number>();
   add(day: number, key: string, n = 1) {
     const id = `${day}|${key}`;
@@ -36,17 +53,30 @@ class DailyCounts {
   get(day: number, key: string): number {
     return this.#counts.get(`${day}|${key}`) ?? 0;
   }
+  /** Every key counted on `day`, with its count. */
+  onDay(day: number): Map<string, number> {
+    const prefix = `${day}|`;
+    return new Map(
+      [...this.#counts]
+        .filter(([id]) => id.startsWith(prefix))
+        .map(([id, n]) => [id.slice(prefix.length), n])
+    );
+  }
 }
 
 export class Ledger {
   readonly merchants = new Map<string, Merchant>();
   readonly served: ServedToken[] = [];
   /**
-   * Moments a key's tokens were killed by something outside the service's control: a re-authorization
-   * (WeChat kills the old access token at once), a revocation, or a refresh forced by a caller's false
-   * `invalidToken` report. Tokens WeChat issued before such a moment are not held against the promise.
+   * Renewals forced from outside the schedule, per key (see `ForcedRenewal`). A token handed out by a
+   * get-token that began before one, and superseded by it, is not held against its promise. Tokens killed
+   * by a re-authorization or a revocation are recognised by WeChat's own record (`revokedAt`).
    */
-  readonly kills = new Map<string, number[]>();
+  readonly forcedRenewals = new Map<string, ForcedRenewal[]>();
+  /** Interleaved steps per day (`*`), and pairs of actor kinds that overlapped in them per day. */
+  readonly interleavings = new DailyCounts();
+  /** A counter that orders get-tokens and forced renewals in real time (the simulated clock stands still). */
+  #seq = 0;
   /** Faults injected per API per day (and `*` for all), and events per appid per day: the call allowance. */
   readonly faults = new DailyCounts();
   readonly events = new DailyCounts();
@@ -81,15 +111,36 @@ export class Ledger {
     if (this.trace.length > 400) this.trace.splice(0, 100);
   }
 
-  kill(key: string, at: number) {
-    const list = this.kills.get(key) ?? [];
-    list.push(at);
-    this.kills.set(key, list);
+  nextSeq(): number {
+    this.#seq += 1;
+    return this.#seq;
   }
 
-  /** Whether something outside the service killed `key`'s token issued at `issuedAt`, by `at`. */
-  killedExternally(key: string, issuedAt: number, at: number): boolean {
-    return (this.kills.get(key) ?? []).some((k) => k >= issuedAt && k <= at);
+  /** A renewal of `key` forced from outside the schedule begins now (it holds the lease from now on). */
+  forcedRenewal(key: string, at: number) {
+    const list = this.forcedRenewals.get(key) ?? [];
+    list.push({ seq: this.nextSeq(), at });
+    this.forcedRenewals.set(key, list);
+  }
+
+  /**
+   * Whether `served` died because of a forced renewal that began after its get-token: its successor was
+   * issued (at `supersededAt`) by that renewal, or by the retry the schedule makes when it failed
+   * (`FORCED_RETRY_WINDOW_MS`).
+   */
+  supersededByForcedRenewal(served: ServedToken, supersededAt: number): boolean {
+    return (this.forcedRenewals.get(served.key) ?? []).some(
+      (f) =>
+        f.seq > served.startSeq &&
+        f.at <= supersededAt &&
+        supersededAt <= f.at + FORCED_RETRY_WINDOW_MS
+    );
+  }
+
+  interleaved(at: number, pairs: readonly string[]) {
+    const day = this.dayOf(at);
+    this.interleavings.add(day, '*');
+    for (const pair of pairs) this.interleavings.add(day, pair);
   }
 
   fault(at: number, api: string) {

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { ApiName } from '../../shared/wechat/wire';
 import type { Fault } from '../simulator';
+import type { ActorKind } from './conductor';
+import type { EpisodePlan, EpisodeStart, EpisodeType, Interleaver } from './interleaving';
 import { InvariantViolation } from './invariants';
 import type { Ledger, Merchant } from './ledger';
 import type { Random } from './random';
@@ -42,6 +44,12 @@ const RATES = {
   otherPushes: 1.5,
   forgedPushes: 2,
   misbehavingCaller: 0.5,
+  /** WeChat acts, then answers -1 (protocol §11.10). */
+  busyAfterProcessing: 1,
+  /** A fault on getApiQuota, the call that checks a reported token. */
+  checkFault: 0.5,
+  /** Interleaved steps (`interleaving.ts`). */
+  interleave: 8,
 };
 
 const FAULTY_APIS: readonly ApiName[] = [
@@ -50,7 +58,107 @@ const FAULTY_APIS: readonly ApiName[] = [
   'api_query_auth',
   'api_get_authorizer_list',
   'api_get_authorizer_info',
+  'getApiQuota',
 ];
+
+/** The APIs a -1 after WeChat acted hurts most: a consumed code, a token issued unseen. */
+const BUSY_AFTER_PROCESSING_APIS: readonly ApiName[] = [
+  'api_query_auth',
+  'api_query_auth',
+  'api_authorizer_token',
+  'api_authorizer_token',
+  'api_get_authorizer_info',
+  'api_component_token',
+];
+
+const CHECK_FAULTS: readonly Fault[] = [
+  { errcode: -1 },
+  'timeout',
+  'http500',
+  'malformed',
+  'busy_after_processing',
+];
+
+const EPISODE_TYPES: readonly EpisodeType[] = [
+  'lapse',
+  'lapse',
+  'renew',
+  'renew',
+  'reauthorize',
+  'reauthorize',
+  'authorize',
+  'revoke',
+  'authorize-revoke',
+];
+
+/**
+ * For each kind of episode, how likely each actor is to take part (drawn every time, in this order). The
+ * channels of an authorization (callback, push) and the revocation's push are the episode's own.
+ */
+const ACTOR_ODDS: Record<EpisodeType, Partial<Record<ActorKind, number>>> = {
+  lapse: {
+    sweep: 0.8,
+    inline: 0.8,
+    report: 0.8,
+    'false-report': 0.4,
+    operator: 0.3,
+    reconcile: 0.4,
+  },
+  renew: { operator: 1, sweep: 0.4, inline: 0.5, report: 0.3, 'false-report': 0.5, reconcile: 0.4 },
+  reauthorize: {
+    callback: 0.8,
+    push: 0.8,
+    sweep: 0.5,
+    inline: 0.5,
+    report: 0.7,
+    'false-report': 0.4,
+    operator: 0.3,
+    reconcile: 0.5,
+  },
+  authorize: {
+    callback: 0.8,
+    push: 0.8,
+    reconcile: 0.8,
+    sweep: 0.6,
+    inline: 0.6,
+    report: 0.3,
+    'false-report': 0.3,
+  },
+  revoke: {
+    revoke: 1,
+    sweep: 0.5,
+    inline: 0.5,
+    report: 0.6,
+    'false-report': 0.4,
+    operator: 0.3,
+    reconcile: 0.5,
+  },
+  'authorize-revoke': {
+    revoke: 1,
+    callback: 0.8,
+    push: 0.8,
+    reconcile: 0.6,
+    sweep: 0.4,
+    inline: 0.4,
+    report: 0.4,
+  },
+};
+const ACTOR_ORDER: readonly ActorKind[] = [
+  'sweep',
+  'inline',
+  'report',
+  'false-report',
+  'operator',
+  'callback',
+  'push',
+  'reconcile',
+  'revoke',
+];
+
+export interface ScenarioOptions {
+  /** Interleaved steps per simulated day, on average. @default RATES.interleave */
+  interleavePerDay?: number;
+}
 
 /** A caller that reports its valid token as invalid, over and over, for a while. */
 export interface MisbehavingCaller {
@@ -62,19 +170,32 @@ export interface MisbehavingCaller {
  * The merchants' and WeChat's side of a simulated day, drawn from the seed: authorizations through every
  * combination of channels (redirect, push, both, neither), re-authorizations, revocations with and without
  * their push, refresh tokens rotated or listed empty, accounts without API permission, and faults on every
- * API (lost answers, 5xx, malformed answers, busy, quota, hangs), ticket pushes that stop, pushes the
- * service does not handle (nested ones too), forged pushes, and a caller that reports valid tokens as invalid.
+ * API (lost answers, 5xx, malformed answers, busy, -1 after WeChat acted, quota, hangs; getApiQuota too),
+ * ticket pushes that stop, pushes the service does not handle (nested ones too), forged pushes, a caller
+ * that reports valid tokens as invalid (half of the time while getApiQuota answers -1), and interleaved
+ * steps: what happens at WeChat first (nothing, a lapse prepared the step before, a re-authorization, an
+ * authorization, a revocation), then several actors for that merchant at once (`Interleaver`). Every draw
+ * depends on the seed and the scenario's own record (the ledger), never on what the service did, so a seed
+ * replays the same events.
  */
 export class Scenario {
   #next = 1;
   readonly #deferred: { at: number; run: () => Promise<void> }[] = [];
   misbehaving: MisbehavingCaller | undefined;
+  /** An interleaved step to prepare at the end of this step (`afterStep`), and one prepared for the next. */
+  #toPrime: EpisodePlan | undefined;
+  #primed: EpisodePlan | undefined;
+  readonly #interleavePerDay: number;
 
   constructor(
     private readonly world: World,
     private readonly ledger: Ledger,
-    private readonly random: Random
-  ) {}
+    private readonly random: Random,
+    private readonly interleaver: Interleaver,
+    options: ScenarioOptions = {}
+  ) {
+    this.#interleavePerDay = options.interleavePerDay ?? RATES.interleave;
+  }
 
   /** The first merchants, authorized through both channels. */
   async begin(count: number): Promise<void> {
@@ -86,6 +207,9 @@ export class Scenario {
       this.#deferred.splice(this.#deferred.indexOf(deferred), 1);
       await deferred.run();
     }
+    const primed = this.#primed;
+    this.#primed = undefined;
+    if (primed) await this.#interleave(primed);
     const happens = (rate: number) => this.random.chance(rate / STEPS_PER_DAY);
     if (happens(RATES.authorize)) {
       const channels = this.random.pick<Channels>(['both', 'both', 'redirect', 'push', 'none']);
@@ -138,6 +262,11 @@ export class Scenario {
     if (happens(RATES.busy)) this.#fault({ errcode: -1 }, 2);
     if (happens(RATES.quota)) this.#fault({ errcode: 45009 });
     if (happens(RATES.hang)) this.#fault('timeout', 2);
+    if (happens(RATES.busyAfterProcessing)) {
+      const api = this.random.pick(BUSY_AFTER_PROCESSING_APIS);
+      this.#fault('busy_after_processing', 1 + this.random.int(2), api);
+    }
+    if (happens(RATES.checkFault)) this.#fault(this.random.pick(CHECK_FAULTS), 1, 'getApiQuota');
     if (happens(RATES.pushesStop)) {
       this.world.simulator.stopPushes();
       // api_start_push_ticket fails for a while too: pushes stay off for hours, not one retry.
@@ -149,11 +278,130 @@ export class Scenario {
     if (happens(RATES.otherPushes)) await this.#otherPush();
     if (happens(RATES.forgedPushes)) await this.#forgedPush();
     if (happens(RATES.misbehavingCaller) && !this.misbehaving && active.length > 0) {
+      // No event: false reports must cost no renewal, so they get no allowance of WeChat calls.
       this.misbehaving = { appId: this.random.pick(active).appId, until: now + HOUR };
-      this.ledger.event(this.misbehaving.appId, now);
       this.ledger.note(now, `a caller starts reporting ${this.misbehaving.appId}'s valid tokens`);
+      // Half of the time WeChat cannot tell whether they are alive meanwhile (getApiQuota answers -1): only
+      // the report limits keep them from renewing the token every time.
+      if (this.random.chance(0.5)) this.#fault({ errcode: -1 }, 80, 'getApiQuota');
     }
     if (this.misbehaving && this.misbehaving.until <= now) this.misbehaving = undefined;
+    if (happens(this.#interleavePerDay) && !this.#toPrime && !primed) {
+      const plan = this.#plan();
+      if (plan?.primed) this.#toPrime = plan;
+      else if (plan) await this.#interleave(plan);
+    }
+  }
+
+  /**
+   * The end of a step (after the schedule and the callers): prepares the interleaved step planned for the
+   * next one (a `lapse`, half of the revocations). An operator renews the merchant and WeChat issues two
+   * tokens, losing both answers: the stored token is capped to die with the next step, and due.
+   */
+  async afterStep(now: number): Promise<void> {
+    const plan = this.#toPrime;
+    this.#toPrime = undefined;
+    if (!plan || !this.ledger.merchants.get(plan.appId)?.authorized) return;
+    const { simulator } = this.world;
+    simulator.clearFaults('api_authorizer_token');
+    simulator.failNext('api_authorizer_token', 'lost', 2);
+    this.ledger.fault(now, 'api_authorizer_token');
+    this.ledger.event(plan.appId, now);
+    this.ledger.note(now, `an operator renews ${plan.appId}; WeChat loses both answers`);
+    await this.world.conductor.as('operator', () =>
+      this.world.operatorRefresh(plan.appId).catch(() => undefined)
+    );
+    simulator.clearFaults('api_authorizer_token');
+    this.#primed = plan;
+  }
+
+  /** An interleaved step: its kind, its merchant, its actors, its faults, all drawn from the seed. */
+  #plan(): EpisodePlan | undefined {
+    const type = this.random.pick(EPISODE_TYPES);
+    const seed = this.random.int(2 ** 31);
+    const odds = ACTOR_ODDS[type];
+    const actors = ACTOR_ORDER.filter((kind) => this.random.chance(odds[kind] ?? 0));
+    const channels = type === 'reauthorize' || type === 'authorize' || type === 'authorize-revoke';
+    if (channels && !actors.includes('callback') && !actors.includes('push')) {
+      actors.push('callback', 'push');
+    }
+    // At least two: the first of these the draw left out.
+    const fillers: ActorKind[] = ['false-report', 'inline', 'report', 'sweep'];
+    while (actors.length < 2)
+      actors.push(fillers.find((kind) => !actors.includes(kind)) as ActorKind);
+    // A revocation meets the schedule's renewal half of the time: prepared like a lapse.
+    const primed = type === 'lapse' || (this.random.chance(0.5) && type === 'revoke');
+    const checkFault = this.random.chance(0.3) ? this.random.pick(CHECK_FAULTS) : undefined;
+    const faulty = this.random.chance(0.3);
+    const faults: EpisodePlan['faults'] = [];
+    if (faulty && channels) {
+      const fault = this.random.pick<Fault>([
+        'busy_after_processing',
+        'busy_after_processing',
+        'lost',
+      ]);
+      faults.push({ api: 'api_query_auth', fault, times: 1 });
+    } else if (faulty) {
+      faults.push({ api: 'api_authorizer_token', fault: 'busy_after_processing', times: 1 });
+    }
+    const merchants = [...this.ledger.merchants.values()];
+    const active = merchants.filter((m) => m.authorized && m.apiPermission);
+    const revoked = merchants.filter((m) => !m.authorized);
+    let appId: string;
+    if (type === 'authorize' || type === 'authorize-revoke') {
+      const again = revoked.length > 0 && this.random.chance(0.5);
+      appId = again ? this.random.pick(revoked).appId : this.#newAppId();
+    } else {
+      if (active.length < (type === 'revoke' ? 2 : 1)) return undefined;
+      appId = this.random.pick(active).appId;
+    }
+    return {
+      type,
+      appId,
+      actors,
+      seed,
+      primed,
+      ...(checkFault === undefined ? {} : { checkFault }),
+      faults,
+    };
+  }
+
+  /** What happens at WeChat first, then the actors at once (`Interleaver.run`). */
+  async #interleave(plan: EpisodePlan): Promise<void> {
+    const { simulator } = this.world;
+    const { appId, type, actors } = plan;
+    const now = this.world.now();
+    const merchant = this.ledger.merchants.get(appId);
+    const delivered = actors.includes('callback') || actors.includes('push');
+    const start: EpisodeStart = { now };
+    const authorizes =
+      type === 'reauthorize' || type === 'authorize' || type === 'authorize-revoke';
+    // A merchant that revoked since the step was planned has no token left to renew or revoke.
+    if (!authorizes && !merchant?.authorized) return;
+    if (authorizes) {
+      start.pushInfoType = merchant?.authorized ? 'updateauthorized' : 'authorized';
+      start.code = simulator.authorize(appId, [1, 2, 3], { apiPermission: true });
+      start.authorizedAt = Math.floor(now / 1000);
+      this.ledger.merchants.set(appId, {
+        appId,
+        authorized: true,
+        changedAt: now,
+        settleBy: now + (delivered ? SETTLE.delivered : SETTLE.reconciled),
+        apiPermission: true,
+      });
+    }
+    if (type === 'authorize-revoke') this.world.tick(1000);
+    if (type === 'revoke' || type === 'authorize-revoke') {
+      // WeChat ends the authorization; its push is the `revoke` actor's, delivered among the others.
+      await simulator.revoke(appId, { push: false });
+      const ended = this.ledger.merchants.get(appId) as Merchant;
+      ended.authorized = false;
+      ended.changedAt = this.world.now();
+      ended.settleBy = this.world.now() + SETTLE.delivered;
+    }
+    this.ledger.event(appId, now);
+    this.ledger.note(now, `interleaved ${type} ${appId}: ${actors.join(', ')}`);
+    await this.interleaver.run(plan, { ...start, now: this.world.now() });
   }
 
   #newAppId(): string {
@@ -186,7 +434,11 @@ export class Scenario {
     const now = this.world.now();
     const existing = this.ledger.merchants.get(appId);
     const code = simulator.authorize(appId, [1, 2, 3], { apiPermission });
-    if (existing) this.ledger.kill(appId, now);
+    // The exchange meets a -1 after WeChat consumed the code (protocol §11.10): often when the redirect
+    // alone reaches us (no push names the authorizer: only the uncertainty of the -1 saves the code).
+    if (this.random.chance(channels === 'redirect' ? 0.5 : 0.2)) {
+      this.#fault('busy_after_processing', 1, 'api_query_auth');
+    }
     const merchant: Merchant = {
       appId,
       authorized: true,
@@ -233,7 +485,6 @@ export class Scenario {
     merchant.changedAt = now;
     merchant.settleBy = now + (push ? SETTLE.delivered : SETTLE.silentRevocation);
     this.ledger.note(now, `revoke ${merchant.appId}${push ? '' : ' (push lost)'}`);
-    this.ledger.kill(merchant.appId, now);
     this.ledger.event(merchant.appId, now);
   }
 

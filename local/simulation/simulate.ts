@@ -1,10 +1,13 @@
 import type { Log, LogFields } from '../../shared/log';
 import { CALLER_MARGIN_MS, Callers } from './callers';
+import { ACTOR_KINDS, type ActorKind, pairKey } from './conductor';
+import { Interleaver } from './interleaving';
 import {
   checkAuthorizers,
   checkDailyCalls,
   checkPromises,
   checkPushes,
+  checkSuccession,
   checkTicket,
   InvariantViolation,
   iso,
@@ -12,7 +15,7 @@ import {
 import { Ledger } from './ledger';
 import { seededRandom } from './random';
 import { Scenario, STEPS_PER_DAY } from './scenario';
-import { SIMULATION_START, startWorld, type WorldOptions } from './world';
+import { SIMULATION_START, startWorld, type World, type WorldOptions } from './world';
 
 export interface SimulationOptions {
   seed: number;
@@ -23,6 +26,20 @@ export interface SimulationOptions {
   progress?: (line: string) => void;
   /** See `WorldOptions.wrapGetToken` (the simulation's own tests only). */
   wrapGetToken?: WorldOptions['wrapGetToken'];
+  /** See `WorldOptions.wrapStore` (the simulation's own tests only). */
+  wrapStore?: WorldOptions['wrapStore'];
+  /** Interleaved steps per simulated day, on average. @default 8 */
+  interleavePerDay?: number;
+}
+
+/** Interleaved steps of a run, and the pairs of actor kinds that overlapped in them. */
+export interface InterleavingReport {
+  /** Interleaved steps run. */
+  steps: number;
+  /** Per pair (`sweep+inline`, …): how many interleaved steps had those two actors overlap. */
+  pairs: Record<string, number>;
+  /** Per day: interleaved steps and overlapping pairs (same keys, `*` for the steps). */
+  perDay: Record<string, number>[];
 }
 
 export interface SimulationReport {
@@ -43,6 +60,7 @@ export interface SimulationReport {
   faultsInjected: number;
   pushesAnswered: number;
   forgedPushesRefused: number;
+  interleavings: InterleavingReport;
 }
 
 /** A broken invariant, with what it takes to replay it. */
@@ -83,19 +101,46 @@ const AUTHORIZER_CHECK_EVERY = 6;
 /**
  * Runs the service for `days` simulated days in 5-minute steps (the schedule's period) against the strict
  * WeChat simulator, with seeded merchant events and faults (`Scenario`), callers that use every token until
- * the `expiresAt` they were given (`Callers`), and the invariants checked at every step. Deterministic for a
- * seed: the same seed replays the same events at the same simulated times.
+ * the `expiresAt` they were given (`Callers`), and the invariants checked at every step. A few times a day
+ * a step runs several actors for one merchant at once (`interleaving.ts`), their WeChat calls and store
+ * writes held for seeded delays (`conductor.ts`). Deterministic for a seed: the same seed replays the same
+ * events at the same simulated times (how the actors of an interleaved step meet depends on real time too:
+ * usually the same order, see `conductor.ts`).
  *
  * @throws SimulationFailure naming the seed, the step and the invariant that broke.
  */
 export async function simulate(options: SimulationOptions): Promise<SimulationReport> {
   const { seed, days } = options;
   const ledger = new Ledger(SIMULATION_START);
-  const world = await startWorld({ log: traceLog(ledger), wrapGetToken: options.wrapGetToken });
+  let interleaver: Interleaver | undefined;
+  let worldNow = () => SIMULATION_START;
+  const world: World = await startWorld({
+    log: traceLog(ledger),
+    wrapGetToken: options.wrapGetToken,
+    wrapStore: options.wrapStore,
+    hooks: {
+      // An operator's renewal (from its lease claim on), or one a false report may force once WeChat left
+      // its check unanswered: tokens callers already held then die 5 minutes after the successor is issued
+      // (README "What expiresAt promises"). Tokens handed out after it began must not count on more.
+      onFirstRecordWrite: (actor, pk) => {
+        if (actor.kind === 'operator') ledger.forcedRenewal(appIdOf(pk), worldNow());
+      },
+      onCheckAnswered: (actor, token, inconclusive) => {
+        if (actor.kind !== 'false-report' || !inconclusive) return;
+        const owner = ownerOf(world, token);
+        if (owner) ledger.forcedRenewal(owner, worldNow());
+      },
+      onRenewalRequest: (actor, appId) => interleaver?.onRenewalRequest(actor, appId),
+    },
+  });
+  worldNow = world.now;
   ledger.now = world.now;
   const random = seededRandom(seed);
-  const scenario = new Scenario(world, ledger, random);
   const callers = new Callers(world, ledger);
+  interleaver = new Interleaver(world, ledger, callers);
+  const scenario = new Scenario(world, ledger, random, interleaver, {
+    interleavePerDay: options.interleavePerDay,
+  });
   const steps = days * STEPS_PER_DAY;
   let step = 0;
   let pushesChecked = 0;
@@ -103,25 +148,39 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   try {
     await world.simulator.pushTicket();
     await scenario.begin(options.merchants ?? 4);
+    let issued = issuedCounts(world);
     for (step = 1; step <= steps; step++) {
-      await world.advance(STEP_MS);
+      // An interleaved step may have moved the clocks a second: steps stay on the 5-minute grid.
+      await world.advance(SIMULATION_START + step * STEP_MS - world.now());
+      await scenario.step(world.now());
       const now = world.now();
-      await scenario.step(now);
       await world.refresh().catch(() => undefined);
       if (step % RECONCILE_EVERY === 0) await world.refresh('reconcile').catch(() => undefined);
       await callers.act(now, scenario.misbehaving);
+      await scenario.afterStep(now);
+      // A get-token answers by its deadline and may leave a renewal running: the checks wait for it.
+      await world.conductor.settle();
       checkPromises(world, ledger, now);
       pushesChecked = checkPushes(world, pushesChecked);
       await checkTicket(world);
-      if (step % AUTHORIZER_CHECK_EVERY === 0) await checkAuthorizers(world, ledger, now);
+      const every = step % AUTHORIZER_CHECK_EVERY === 0;
+      const latest = issuedCounts(world);
+      await checkSuccession(
+        world,
+        now,
+        [...latest].filter(([appId, n]) => every || issued.get(appId) !== n).map(([appId]) => appId)
+      );
+      issued = latest;
+      if (every) await checkAuthorizers(world, ledger, now);
       if (step % STEPS_PER_DAY === 0) {
         const day = step / STEPS_PER_DAY - 1;
         checkDailyCalls(world, ledger, day);
         tokenDays += [...ledger.merchants.values()].filter(
           (m) => m.authorized && m.apiPermission
         ).length;
+        const today = ledger.interleavings.onDay(day);
         options.progress?.(
-          `seed ${seed} day ${day + 1}/${days}: ${ledger.merchants.size} merchants, ${ledger.tokensServed} tokens served`
+          `seed ${seed} day ${day + 1}/${days}: ${ledger.merchants.size} merchants, ${ledger.tokensServed} tokens served, ${today.get('*') ?? 0} interleaved steps (${today.size - (today.has('*') ? 1 : 0)} kinds of overlap)`
         );
       }
     }
@@ -178,7 +237,46 @@ function report(
     ),
     pushesAnswered: world.simulator.pushes.filter((p) => !p.lost).length,
     forgedPushesRefused: ledger.forgedPushes,
+    interleavings: interleavingReport(ledger, days),
   };
+}
+
+/** The authorizer appid of an `AUTHORIZER#<component>#<appid>` key. */
+const appIdOf = (pk: string) => pk.slice(pk.lastIndexOf('#') + 1);
+
+/** The authorizer WeChat issued `token` to, if any. */
+function ownerOf(world: World, token: string): string | undefined {
+  for (const [appId, a] of world.simulator.state.authorizers) {
+    if (a.accessTokens.has(token)) return appId;
+  }
+  return undefined;
+}
+
+/** Tokens WeChat issued so far per authorizer (a changed count means a token to check). */
+function issuedCounts(world: World): Map<string, number> {
+  return new Map(
+    [...world.simulator.state.authorizers].map(([appId, a]) => [appId, a.accessTokens.size])
+  );
+}
+
+/** Every pair of two different actor kinds, `a+b` in `ACTOR_KINDS` order. */
+export const ALL_PAIRS: readonly string[] = ACTOR_KINDS.flatMap((a, i) =>
+  ACTOR_KINDS.slice(i + 1).map((b) => pairKey(a as ActorKind, b))
+);
+
+function interleavingReport(ledger: Ledger, days: number): InterleavingReport {
+  const perDay = Array.from({ length: days }, (_, day) =>
+    Object.fromEntries(ledger.interleavings.onDay(day))
+  );
+  const pairs: Record<string, number> = {};
+  let steps = 0;
+  for (const day of perDay) {
+    for (const [key, n] of Object.entries(day)) {
+      if (key === '*') steps += n;
+      else pairs[key] = (pairs[key] ?? 0) + n;
+    }
+  }
+  return { steps, pairs, perDay };
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;

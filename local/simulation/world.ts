@@ -1,13 +1,22 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { makeHandler as makeGetToken } from '../../functions/get-token';
 import { createDeps, type Deps } from '../../functions/lib/deps';
 import { makeHandler as makeRefresh } from '../../functions/refresh';
 import { loadConfig } from '../../shared/config';
 import { type Log, noMetrics, silentLog } from '../../shared/log';
 import type { ComponentSecret } from '../../shared/secrets';
-import type { DynamoDbTokenStore } from '../../shared/store/dynamodb-token-store';
+import { DynamoDbTokenStore } from '../../shared/store/dynamodb-token-store';
+import type { TokenStore } from '../../shared/store/token-store';
 import { type LocalDynamo, startLocalDynamo } from '../local-dynamo';
-import { invocationContext, type LocalService, startLocalService } from '../local-service';
+import {
+  createLocalRoutes,
+  invocationContext,
+  type LocalService,
+  startLocalService,
+} from '../local-service';
 import { startWechatSimulator, type WechatSimulator } from '../simulator';
+import { WechatSealer } from '../simulator/crypto';
+import { Conductor, type ConductorHooks } from './conductor';
 
 export const COMPONENT_APPID = 'wx5130000000000001';
 /** Fixed for every run: a seed replays to the same simulated times. Monday 2026-01-05 00:00 Beijing. */
@@ -42,8 +51,12 @@ export interface World {
   readonly service: LocalService;
   readonly secret: ComponentSecret;
   readonly componentAppId: string;
+  /** The service's network and store as the simulation sees them (actors, interleaving). */
+  readonly conductor: Conductor;
   now(): number;
   advance(ms: number): Promise<void>;
+  /** Moves both clocks by `ms` without the ticket push a step's `advance` sends (time inside a step). */
+  tick(ms: number): void;
   /**
    * get-token as Lambda invokes it; `elapsedMs` is the real time it took. A thrown error (Lambda's function
    * error, a timeout included) comes back as `{functionError: <name>}`.
@@ -51,6 +64,21 @@ export interface World {
   getToken(request: unknown): Promise<{ answer: Record<string, unknown>; elapsedMs: number }>;
   /** One scheduled run (`{}`), or the reconciliation (`{job: 'reconcile'}`). */
   refresh(job?: 'reconcile'): Promise<unknown>;
+  /** An operator's renewal of one authorizer (`{"job":"refresh","authorizerAppId":…}`). */
+  operatorRefresh(authorizerAppId: string): Promise<unknown>;
+  /**
+   * WeChat's redirect of the merchant's browser to `/authorize/callback` with `code`, handled in this
+   * process (the same handler as the HTTP route) so that it runs as the calling actor.
+   */
+  callback(code: string): Promise<{ status: number }>;
+  /**
+   * A genuine push sealed as WeChat seals it (`AppId`, `CreateTime` and `InfoType` first), handled in this
+   * process by the authorization-event handler (as the calling actor). Returns the service's answer.
+   */
+  deliverPush(
+    infoType: string,
+    fields: Record<string, string | number>
+  ): Promise<{ status: number; body: string }>;
   close(): Promise<void>;
 }
 
@@ -63,6 +91,13 @@ export interface WorldOptions {
   wrapGetToken?: (
     getToken: (request: unknown) => Promise<Record<string, unknown>>
   ) => (request: unknown) => Promise<Record<string, unknown>>;
+  /**
+   * Wraps the store the service writes through (the invariants read the real one). Only the simulation's
+   * own tests use it, to show that an invariant catches a service that stores the wrong token.
+   */
+  wrapStore?: (store: TokenStore) => TokenStore;
+  /** See `ConductorHooks`. */
+  hooks?: ConductorHooks;
 }
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
@@ -87,16 +122,26 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     WECHAT_AUTHORIZE_PAGE_BASE_URL: simulator.url,
     DYNAMODB_ENDPOINT: dynamo.endpoint,
   });
+  const conductor = new Conductor(fetch, options.hooks);
+  const store = new DynamoDbTokenStore(conductor.wrapDynamo(dynamo.doc), tableName);
   const deps = createDeps(config, {
-    dynamo: dynamo.doc,
+    store: options.wrapStore ? options.wrapStore(store) : store,
     secrets: async () => SECRET,
     clock: serviceClock,
     log: options.log ?? silentLog,
     metrics: noMetrics,
+    fetch: conductor.fetch,
+    sleep: conductor.sleep,
     wechat: { timeoutMs: WECHAT_TIMEOUT_MS, attempts: 2, retryDelayMs: 0 },
   });
   const service = await startLocalService(deps, { clock: serviceClock });
   simulator.setEventUrl(`${service.url}/wechat/events`);
+  const routes = createLocalRoutes(deps);
+  const sealer = new WechatSealer({
+    token: SECRET.token,
+    encodingAesKey: SECRET.encodingAesKey,
+    componentAppId: COMPONENT_APPID,
+  });
   const getDeps = () => Promise.resolve(deps);
   const getToken = makeGetToken(getDeps);
   const invokeGetToken = async (request: unknown) =>
@@ -109,15 +154,19 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   return {
     simulator,
     deps,
-    store: deps.store as DynamoDbTokenStore,
+    store,
     service,
     secret: SECRET,
     componentAppId: COMPONENT_APPID,
+    conductor,
     now: serviceClock,
     async advance(ms) {
       offset += ms;
       await simulator.catchUp();
       await simulator.flushPushes();
+    },
+    tick(ms) {
+      offset += ms;
     },
     async getToken(request) {
       const started = performance.now();
@@ -134,10 +183,98 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         await simulator.flushPushes();
       }
     },
+    operatorRefresh(authorizerAppId) {
+      return refresh(
+        { job: 'refresh', authorizerAppId },
+        invocationContext('refresh', REFRESH_TIMEOUT_MS)
+      );
+    },
+    async callback(code) {
+      const query = { auth_code: code, expires_in: '600' };
+      const route = routes['GET /authorize/callback'] as NonNullable<(typeof routes)[string]>;
+      const result = await route(
+        apiGatewayEvent('GET', '/authorize/callback', query, {}, undefined, serviceClock())
+      );
+      return { status: result.statusCode ?? 200 };
+    },
+    async deliverPush(infoType, fields) {
+      const now = serviceClock();
+      const timestamp = String(Math.floor(now / 1000));
+      const xml = `<xml>${Object.entries({
+        AppId: COMPONENT_APPID,
+        CreateTime: Math.floor(now / 1000),
+        InfoType: infoType,
+        ...fields,
+      })
+        .map(([name, value]) =>
+          typeof value === 'number'
+            ? `<${name}>${value}</${name}>`
+            : `<${name}><![CDATA[${value}]]></${name}>`
+        )
+        .join('')}</xml>`;
+      const sealed = sealer.seal(xml, { timestamp });
+      const query = {
+        signature: sealed.signature,
+        timestamp,
+        nonce: sealed.nonce,
+        encrypt_type: 'aes',
+        msg_signature: sealed.msgSignature,
+      };
+      const envelope = `<xml><AppId><![CDATA[${COMPONENT_APPID}]]></AppId><Encrypt><![CDATA[${sealed.encrypt}]]></Encrypt></xml>`;
+      const route = routes['POST /wechat/events'] as NonNullable<(typeof routes)[string]>;
+      const result = await route(
+        apiGatewayEvent(
+          'POST',
+          '/wechat/events',
+          query,
+          { 'content-type': 'text/xml' },
+          envelope,
+          now
+        )
+      );
+      return {
+        status: result.statusCode ?? 200,
+        body: typeof result.body === 'string' ? result.body : '',
+      };
+    },
     async close() {
       await service.close();
       await simulator.close();
       await dynamo.close();
+    },
+  };
+}
+
+/** An API Gateway HTTP API (payload v2) event for a route handled in this process. */
+function apiGatewayEvent(
+  method: string,
+  path: string,
+  query: Record<string, string>,
+  headers: Record<string, string>,
+  body: string | undefined,
+  now: number
+): APIGatewayProxyEventV2 {
+  const routeKey = `${method} ${path}`;
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: path,
+    rawQueryString: new URLSearchParams(query).toString(),
+    headers: { host: '127.0.0.1', 'user-agent': 'simulation', ...headers },
+    queryStringParameters: query,
+    body,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: '127.0.0.1',
+      domainPrefix: 'local',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'simulation' },
+      requestId: 'simulation',
+      routeKey,
+      stage: '$default',
+      time: new Date(now).toUTCString(),
+      timeEpoch: now,
     },
   };
 }
