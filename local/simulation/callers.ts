@@ -119,7 +119,7 @@ export class Callers {
   /** A report of `token`, which WeChat rejects: the answer must not be a dead token. */
   async #report(key: string, token: string, now: number): Promise<void> {
     const answer = await this.#fetch(key, now, token);
-    if (answer) checkReportAnswer(this.world, key, token, answer, this.world.now());
+    if (answer) await checkReportAnswer(this.world, key, token, answer, this.world.now());
   }
 
   /** getApiQuota made with `token` by the caller itself (not through the service); its errcode. */

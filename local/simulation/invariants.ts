@@ -1,5 +1,5 @@
 import { CALLER_ERROR_CODES } from '../../shared/errors';
-import { REFRESH_MARGIN_MS } from '../../shared/tokens/policy';
+import { REFRESH_MARGIN_MS, REPORT_CHECK_INTERVAL_MS } from '../../shared/tokens/policy';
 import type { TokenView, WechatSimulator } from '../simulator';
 import type { Ledger } from './ledger';
 import { GET_TOKEN_TIMEOUT_MS, type World } from './world';
@@ -149,17 +149,20 @@ export async function checkSuccession(
 /**
  * A caller reported `reported`, which WeChat rejects: the answer is a token WeChat accepts now, or a coded
  * error, never the dead token (architecture §7: honest reports always heal). A token a re-authorization or
- * revocation killed after the answer was chosen is not held against it.
+ * revocation killed after the answer was chosen is not held against it, nor is the reported token answered
+ * on the strength of a check that found it alive within `REPORT_CHECK_INTERVAL_MS` (a check's result is
+ * reused for that minute).
  */
-export function checkReportAnswer(
+export async function checkReportAnswer(
   world: World,
   key: string,
   reported: string,
   answer: { accessToken: string } | { code: string },
   now: number
-): void {
+): Promise<void> {
   if ('code' in answer) return;
   const token = answer.accessToken;
+  if (token === reported && (await checkedAliveWithin(world, key, reported, now))) return;
   if (token === reported) {
     fail(
       'no honest report answered with a dead token',
@@ -172,6 +175,24 @@ export function checkReportAnswer(
   fail(
     'no honest report answered with a dead token',
     `${key}: a caller reported a dead token at ${iso(now)} and was answered another token WeChat rejects (${world.simulator.tokenStatus(token)})`
+  );
+}
+
+/** Whether the service recorded a check of `token` within the interval, when WeChat still accepted it. */
+async function checkedAliveWithin(
+  world: World,
+  key: string,
+  token: string,
+  now: number
+): Promise<boolean> {
+  const record =
+    key === 'component'
+      ? await world.store.getComponentToken(world.componentAppId)
+      : await world.store.getAuthorizer(world.componentAppId, key);
+  const checkedAt = record?.reportCheckedAt;
+  if (record?.accessToken !== token || checkedAt === undefined) return false;
+  return (
+    now - checkedAt < REPORT_CHECK_INTERVAL_MS && world.simulator.tokenValidAt(token, checkedAt)
   );
 }
 

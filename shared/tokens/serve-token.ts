@@ -165,9 +165,14 @@ export async function serveToken<R extends TokenRecord>(
     const current = servableToken(stored, ctx.clock());
     if (current) return current;
   }
+  // The reported token goes back to a reporter only when a check within the interval found it alive.
+  const usable = (record: R | undefined) =>
+    reportPending(record, invalidToken, ctx.clock())
+      ? undefined
+      : fallbackToken(record, ctx.clock());
   const backingOff = retryNotDue(stored, ctx.clock());
   if (backingOff) {
-    const fallback = fallbackToken(stored, ctx.clock());
+    const fallback = usable(stored);
     if (fallback) return fallback;
     throw failureFrom(backingOff);
   }
@@ -177,11 +182,6 @@ export async function serveToken<R extends TokenRecord>(
   const base = kind.target(needsRefresh, stored, reported);
   const target =
     invalidToken === undefined ? base : checkingReport(ctx, kind, base, invalidToken, verdicts);
-  // The reported token goes back to a reporter only when a check within the interval found it alive.
-  const usable = (record: R | undefined) =>
-    reportPending(record, invalidToken, ctx.clock())
-      ? undefined
-      : fallbackToken(record, ctx.clock());
   let result: Awaited<ReturnType<typeof refreshUnderLease<R>>>;
   try {
     result = await refreshUnderLease(ctx, target, { wait: true });
