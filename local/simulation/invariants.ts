@@ -191,8 +191,10 @@ async function checkedAliveWithin(
       : await world.store.getAuthorizer(world.componentAppId, key);
   const checkedAt = record?.reportCheckedAt;
   if (record?.accessToken !== token || checkedAt === undefined) return false;
+  // Actors of one interleaved step share its simulated instant: a revocation in the same step as the
+  // check may have come after it, so the token is judged just before the check's instant.
   return (
-    now - checkedAt < REPORT_CHECK_INTERVAL_MS && world.simulator.tokenValidAt(token, checkedAt)
+    now - checkedAt < REPORT_CHECK_INTERVAL_MS && world.simulator.tokenValidAt(token, checkedAt - 1)
   );
 }
 
