@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ApiName } from '../../shared/wechat/wire';
 import type { Fault } from '../simulator';
-import type { ActorKind } from './conductor';
+import { ACTOR_KINDS, type ActorKind } from './conductor';
 import type { EpisodePlan, EpisodeStart, EpisodeType, Interleaver } from './interleaving';
 import { InvariantViolation } from './invariants';
 import type { Ledger, Merchant } from './ledger';
@@ -143,17 +143,6 @@ const ACTOR_ODDS: Record<EpisodeType, Partial<Record<ActorKind, number>>> = {
     report: 0.4,
   },
 };
-const ACTOR_ORDER: readonly ActorKind[] = [
-  'sweep',
-  'inline',
-  'report',
-  'false-report',
-  'operator',
-  'callback',
-  'push',
-  'reconcile',
-  'revoke',
-];
 
 export interface ScenarioOptions {
   /** Interleaved steps per simulated day, on average. @default RATES.interleave */
@@ -320,7 +309,7 @@ export class Scenario {
     const type = this.random.pick(EPISODE_TYPES);
     const seed = this.random.int(2 ** 31);
     const odds = ACTOR_ODDS[type];
-    const actors = ACTOR_ORDER.filter((kind) => this.random.chance(odds[kind] ?? 0));
+    const actors = ACTOR_KINDS.filter((kind) => this.random.chance(odds[kind] ?? 0));
     const channels = type === 'reauthorize' || type === 'authorize' || type === 'authorize-revoke';
     if (channels && !actors.includes('callback') && !actors.includes('push')) {
       actors.push('callback', 'push');
