@@ -204,10 +204,17 @@ export class Conductor {
   /** WeChat calls, DynamoDB requests and service sleeps in flight (for `settle`). */
   #inflight = 0;
   #idle: (() => void)[] = [];
+  /** Authorizers whose next 61023 recovery reads a malformed list, and the actors now recovering. */
+  readonly #malformedRecovery = new Set<string>();
+  readonly #recovering = new Set<number | undefined>();
+  /** List reads of the schedule's sweep still to answer malformed. */
+  #malformedSweepLists = 0;
 
   constructor(
     private readonly realFetch: typeof fetch,
-    private readonly hooks: ConductorHooks = {}
+    private readonly hooks: ConductorHooks = {},
+    /** The authorizers WeChat lists now (for the size of a malformed list answer). */
+    private readonly listed: () => Iterable<unknown> = () => []
   ) {}
 
   get episode(): Episode | undefined {
@@ -218,6 +225,23 @@ export class Conductor {
   as<T>(kind: ActorKind, fn: (actor: Actor) => Promise<T>): Promise<T> {
     const actor: Actor = { kind, id: this.#nextActor++ };
     return this.actors.run(actor, () => fn(actor));
+  }
+
+  /**
+   * The next time `appId`'s refresh token is refused (61023), the list the service then reads to recover it
+   * answers malformed (errcode 0, `total_count` but no `list`: protocol §11.7), once: a fault aimed at that
+   * recovery, which a fault queued at WeChat would rarely reach (any list read takes it first).
+   */
+  malformedListAfter61023(appId: string): void {
+    this.#malformedRecovery.add(appId);
+  }
+
+  /**
+   * The next list read made by the schedule's sweep (a code's outcome recovered from the list, a 61023
+   * recovery) answers malformed, once.
+   */
+  malformedListInSweep(): void {
+    this.#malformedSweepLists += 1;
   }
 
   /** The actor running the current code, if any. */
@@ -299,6 +323,18 @@ export class Conductor {
         const hold = this.hooks.onRenewalRequest?.(actor, appId);
         if (hold) await Promise.race([hold.catch(() => undefined), sleep(RENEWAL_HOLD_LIMIT_MS)]);
       }
+      if (api === 'api_get_authorizer_list') {
+        const inSweep = actor?.kind === 'sweep' && this.#malformedSweepLists > 0;
+        if (inSweep) this.#malformedSweepLists -= 1;
+        if (inSweep || this.#recovering.delete(actor?.id)) {
+          // What the simulator's 'malformed' fault answers: errcode 0, the count, no list.
+          return Response.json({
+            errcode: 0,
+            errmsg: 'ok',
+            total_count: [...this.listed()].length,
+          });
+        }
+      }
       const token = api === 'getApiQuota' ? url.searchParams.get('access_token') : null;
       const checked = (inconclusive: boolean) => {
         if (actor && token) this.hooks.onCheckAnswered?.(actor, token, inconclusive);
@@ -319,9 +355,16 @@ export class Conductor {
         if (episode && about) episode.touch(actor, started, performance.now());
         throw error;
       }
-      if (!episode && !token) return response;
+      const armed = api === 'api_authorizer_token' && appId && this.#malformedRecovery.has(appId);
+      if (!episode && !token && !armed) return response;
       const text = await response.text();
       checked(inconclusive(response.status, text));
+      if (api === 'api_authorizer_token' && appId && this.#malformedRecovery.has(appId)) {
+        if (/"errcode":\s*61023\b/.test(text)) {
+          this.#malformedRecovery.delete(appId);
+          this.#recovering.add(actor?.id);
+        }
+      }
       if (episode) {
         await sleep(
           episode.delay(`${identity}|answer`, WECHAT_SLOTS, WECHAT_SLOT_MS),

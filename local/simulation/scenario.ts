@@ -231,9 +231,14 @@ export class Scenario {
       this.world.simulator.rotateRefreshToken(merchant.appId);
       this.ledger.event(merchant.appId, now);
       this.ledger.note(now, `WeChat rotates ${merchant.appId}'s refresh token`);
-      // The recovery that follows (61023 → the list) meets a malformed list answer half of the time (twice,
-      // in case the reconciliation reads the list first).
-      if (this.random.chance(0.5)) this.#fault('malformed', 2, 'api_get_authorizer_list');
+      // The recovery that follows (61023 → the list) meets a malformed list answer half of the time: the
+      // fault is armed for that recovery itself (the reconciliations of interleaved steps read the list
+      // too, and would take a fault queued at WeChat first).
+      if (this.random.chance(0.5)) {
+        this.world.conductor.malformedListAfter61023(merchant.appId);
+        this.ledger.fault(now, 'api_get_authorizer_list');
+        this.ledger.note(now, `${merchant.appId}'s recovery meets a malformed list answer`);
+      }
     }
     if (happens(RATES.listWithoutRefreshToken) && active.length > 0) {
       const { appId } = this.random.pick(active);
@@ -427,6 +432,13 @@ export class Scenario {
     // alone reaches us (no push names the authorizer: only the uncertainty of the -1 saves the code).
     if (this.random.chance(channels === 'redirect' ? 0.5 : 0.2)) {
       this.#fault('busy_after_processing', 1, 'api_query_auth');
+      // A redirect alone names no authorizer: the outcome is recovered from the list, which then answers
+      // malformed half of the time (a failure, not an empty list: protocol §11.7).
+      if (channels === 'redirect' && this.random.chance(0.5)) {
+        this.world.conductor.malformedListInSweep();
+        this.ledger.fault(now, 'api_get_authorizer_list');
+        this.ledger.note(now, `the recovery of ${appId}'s code meets a malformed list answer`);
+      }
     }
     const merchant: Merchant = {
       appId,

@@ -154,8 +154,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       await world.advance(SIMULATION_START + step * STEP_MS - world.now());
       await scenario.step(world.now());
       const now = world.now();
-      await world.refresh().catch(() => undefined);
-      if (step % RECONCILE_EVERY === 0) await world.refresh('reconcile').catch(() => undefined);
+      await world.conductor.as('sweep', () => world.refresh().catch(() => undefined));
+      if (step % RECONCILE_EVERY === 0) {
+        await world.conductor.as('reconcile', () =>
+          world.refresh('reconcile').catch(() => undefined)
+        );
+      }
       await callers.act(now, scenario.misbehaving);
       await scenario.afterStep(now);
       // A get-token answers by its deadline and may leave a renewal running: the checks wait for it.

@@ -122,7 +122,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     WECHAT_AUTHORIZE_PAGE_BASE_URL: simulator.url,
     DYNAMODB_ENDPOINT: dynamo.endpoint,
   });
-  const conductor = new Conductor(fetch, options.hooks);
+  const conductor = new Conductor(fetch, options.hooks, () =>
+    [...simulator.state.authorizers.values()].filter((a) => a.active)
+  );
   const store = new DynamoDbTokenStore(conductor.wrapDynamo(dynamo.doc), tableName);
   const deps = createDeps(config, {
     store: options.wrapStore ? options.wrapStore(store) : store,
