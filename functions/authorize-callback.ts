@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { AuthCodeExpiredError, errorCode, InvalidRequestError } from '../shared/errors';
-import { exchangeAuthCode } from '../shared/tokens/auth-codes';
-import { AUTH_CODE_MAX_LIFETIME_MS } from '../shared/tokens/policy';
+import { AWAITING_PUSH, awaitAuthCode, exchangeAuthCode } from '../shared/tokens/auth-codes';
+import { AUTH_CODE_MAX_LIFETIME_MS, REDIRECT_PUSH_WAIT_MS } from '../shared/tokens/policy';
 import { publicRouteBudget, spendPublicBudget } from '../shared/tokens/public-budget';
 import { forInvocation, type InvocationContext, workBudget } from './lib/deadline';
 import { type GetDeps, getDeps } from './lib/deps';
@@ -59,12 +59,20 @@ export const createHandler =
     }
     const now = d.clock();
     try {
-      const result = await exchangeAuthCode(d, {
+      let result = await exchangeAuthCode(d, {
         code: query.code,
         source: 'redirect',
         receivedAt: now,
         expiresAt: now + query.lifetimeMs,
+      }).catch((error: unknown) => {
+        if (errorCode(error) !== AWAITING_PUSH) throw error;
+        return { status: 'pending' } as const;
       });
+      // A redirect's code is held until the push names its authorizer (exchangeAuthCode): the push
+      // normally settles it within a second or two, so the admin sees the outcome, not "pending".
+      if (result.status === 'pending') {
+        result = await awaitAuthCode(d, query.code, d.clock() + REDIRECT_PUSH_WAIT_MS);
+      }
       if (result.status === 'exchanged') {
         const askWechat =
           spent || (await spendPublicBudget(d, 'authorize-callback', budget)).granted;

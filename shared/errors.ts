@@ -28,6 +28,7 @@ export type ServiceErrorCode =
   | 'refresh_token_unusable'
   | 'auth_code_expired'
   | 'auth_code_recovery_pending'
+  | 'auth_code_awaiting_push'
   | 'concurrent_update'
   | 'store_unavailable'
   | 'upstream_unavailable'

@@ -58,6 +58,7 @@ const RULES: Record<ServiceErrorCode | 'internal_error', Rule> = {
   refresh_in_progress: unavailable,
   store_unavailable: unavailable,
   auth_code_recovery_pending: unavailable,
+  auth_code_awaiting_push: unavailable,
   refresh_token_unusable: unavailable,
   wechat_token_invalid: badGateway,
   wechat_ip_not_whitelisted: badGateway,

@@ -364,7 +364,11 @@ export interface TokenStore {
     cursor?: string
   ): Promise<Page<AuthorizerRecord>>;
 
-  /** Stores a new code as pending; returns the existing record instead when the code is already known. */
+  /**
+   * Stores a new code as pending; returns the existing record instead when the code is already known,
+   * naming its authorizer when this writer knows it (the push) and the record did not (the redirect came
+   * first): a redirect code is held until a push names it (architecture §7).
+   */
   putAuthCode(
     record: Omit<AuthCodeRecord, 'version' | 'status' | 'attempts' | 'nextAttemptAt'>
   ): Promise<{ created: boolean; record: AuthCodeRecord }>;

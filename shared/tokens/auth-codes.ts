@@ -17,11 +17,12 @@ import {
   AUTH_CODE_PUSH_WAIT_MS,
   AUTH_CODE_RETRY_MS,
   LEASE_MS,
+  LEASE_POLL_MS,
   refreshAtFor,
   SUCCESSION_ATTEMPTS,
   SUPERSEDED_OVERLAP_MS,
 } from './policy';
-import { reconcileAuthorizers } from './reconcile';
+import { reconcileAndRecord, reconciledSince } from './reconcile-runs';
 import { refreshUnderLease } from './single-flight';
 import { succession } from './succession';
 import { withComponentToken } from './with-component-token';
@@ -51,6 +52,19 @@ export type ExchangeResult =
 class RecoveryPendingError extends ServiceError {
   override readonly name = 'RecoveryPendingError';
   readonly code = 'auth_code_recovery_pending';
+  override readonly retryable = true;
+}
+
+/** The error code of a redirect's code held for the push (see `AwaitingPushError`). */
+export const AWAITING_PUSH = 'auth_code_awaiting_push';
+
+/**
+ * A redirect's code held until the `authorized` push names its authorizer (`exchange`); nothing was sent to
+ * WeChat, so unlike {@link RecoveryPendingError} it leaves the code certain.
+ */
+class AwaitingPushError extends ServiceError {
+  override readonly name = 'AwaitingPushError';
+  readonly code = AWAITING_PUSH;
   override readonly retryable = true;
 }
 
@@ -231,27 +245,30 @@ async function recoverOutcome(
   const { componentAppId, code, authorizerAppId } = record;
   if (!authorizerAppId) {
     if (ctx.clock() < record.receivedAt + AUTH_CODE_PUSH_WAIT_MS) {
-      throw new RecoveryPendingError('waiting for the authorized push to name the authorizer');
+      const why = 'waiting for the authorized push to name the authorizer';
+      throw mintedSince === undefined ? new AwaitingPushError(why) : new RecoveryPendingError(why);
+    }
+    const finish = (outcomeCode: string) =>
+      ctx.store.finishAuthCode(
+        componentAppId,
+        code,
+        owner,
+        { status: 'exchanged', outcomeCode },
+        ctx.clock()
+      );
+    if (await reconciledSince(ctx, record.receivedAt)) {
+      return finish('recovered_by_reconciliation');
     }
     // Under the lease: as many list pages as fit; a platform too large for that is left to the
     // scheduled reconciliation, which imports the authorizer all the same.
-    const summary = await reconcileAuthorizers(ctx, {
+    const summary = await reconcileAndRecord(ctx, {
       deadline: ctx.deadline ?? ctx.clock() + AUTH_CODE_PUSH_WAIT_MS,
       reserveMs: 0,
     });
     if (summary.failed > 0) {
       throw new RecoveryPendingError('WeChat could not describe every listed authorizer yet');
     }
-    return ctx.store.finishAuthCode(
-      componentAppId,
-      code,
-      owner,
-      {
-        status: 'exchanged',
-        outcomeCode: summary.truncated ? 'left_to_reconciliation' : 'recovered_by_reconciliation',
-      },
-      ctx.clock()
-    );
+    return finish(summary.truncated ? 'left_to_reconciliation' : 'recovered_by_reconciliation');
   }
   let info: Awaited<ReturnType<TokenContext['api']['apiGetAuthorizerInfo']>>;
   try {
@@ -309,6 +326,13 @@ function finishFailed(
  */
 async function exchange(ctx: TokenContext, record: AuthCodeRecord, owner: string) {
   if (record.uncertainAt !== undefined) return recoverOutcome(ctx, record, owner);
+  if (!record.authorizerAppId) {
+    // A redirect names no authorizer: the code may be an active merchant's permission change or
+    // re-authorization, whose exchange would kill the tokens callers hold (protocol §11.12). It is held
+    // until the push names the authorizer, then settled as a pushed code; without a push, the
+    // authorization is read from WeChat's list, which mints nothing.
+    return recoverOutcome(ctx, record, owner);
+  }
   if (await holdsPromisedToken(ctx, record.authorizerAppId)) {
     // Exchanging would mint a token, which ends every token callers hold 5 minutes later (protocol
     // §11.12): the permissions and refresh token are read instead, and the code is left unused.
@@ -432,6 +456,24 @@ async function exchangeStored(
     options
   );
   return settle(result.record);
+}
+
+/**
+ * The code's outcome once another path settled it (the redirect's page waits for the push this way), or
+ * `pending` at `until` (or the context's deadline, if sooner).
+ */
+export async function awaitAuthCode(
+  ctx: TokenContext,
+  code: string,
+  until: number
+): Promise<ExchangeResult> {
+  const stopAt = Math.min(until, ctx.deadline ?? Number.POSITIVE_INFINITY);
+  // Bounded by polls as well as by the clock, which may stand still (a test's, the simulation's).
+  for (let polls = Math.ceil((stopAt - ctx.clock()) / LEASE_POLL_MS); ; polls--) {
+    const record = await ctx.store.getAuthCode(ctx.componentAppId, code);
+    if (record?.status !== 'pending' || polls <= 0 || ctx.clock() >= stopAt) return settle(record);
+    await ctx.sleep(LEASE_POLL_MS);
+  }
 }
 
 export interface PendingCodesSummary {

@@ -123,6 +123,12 @@ export const AUTH_CODE_RETRY_MS = 1 * MINUTE;
 export const AUTH_CODE_PUSH_WAIT_MS = 2 * MINUTE;
 
 /**
+ * How long the redirect's page waits for the `authorized` push to settle a held code (the push normally
+ * comes first or within a second or two) before answering "pending" (the schedule finishes it).
+ */
+export const REDIRECT_PUSH_WAIT_MS = 4 * SECOND;
+
+/**
  * An authorizer WeChat lists without a refresh token (protocol §11.7) is asked about again this much later:
  * it is not ours to declare lost, and asking every run would spend the list quota.
  */

@@ -5,8 +5,11 @@ import { RECONCILE_RETRY_AFTER_MS } from './policy';
 import { type ReconcileSummary, reconcileAuthorizers } from './reconcile';
 import { reportWechatFailure } from './report';
 
-/** What a reconciliation run records for the operators' `status` and for its own retry. */
-type RecordedReconcile = Partial<ReconcileSummary> & { error?: string };
+/**
+ * What a reconciliation run records for the operators' `status`, for its own retry, and for held codes
+ * (`startedAt`: every authorization made before it was listed to it).
+ */
+type RecordedReconcile = Partial<ReconcileSummary> & { error?: string; startedAt?: number };
 
 /**
  * One reconciliation run (the schedule's `{"job":"reconcile"}`, or a retry): reconciles, logs the summary
@@ -15,18 +18,34 @@ type RecordedReconcile = Partial<ReconcileSummary> & { error?: string };
  */
 export async function reconcileAndRecord(
   ctx: TokenContext,
-  options: { deadline: number }
+  options: Parameters<typeof reconcileAuthorizers>[1]
 ): Promise<ReconcileSummary> {
+  const startedAt = ctx.clock();
   let summary: ReconcileSummary;
   try {
     summary = await reconcileAuthorizers(ctx, options);
   } catch (error) {
-    await recordRun(ctx, 'reconcile', { error: errorCode(error) } satisfies RecordedReconcile);
+    await recordRun(ctx, 'reconcile', {
+      error: errorCode(error),
+      startedAt,
+    } satisfies RecordedReconcile);
     throw error;
   }
   ctx.log.info('authorizer reconciliation finished', { ...summary });
-  await recordRun(ctx, 'reconcile', summary);
+  await recordRun(ctx, 'reconcile', { ...summary, startedAt } satisfies RecordedReconcile);
   return summary;
+}
+
+/**
+ * Whether a reconciliation that started at or after `since` read every listed authorizer and stored each:
+ * every authorization made before `since` is then stored here, and a held code of that time is settled
+ * without another run (a burst of codes costs one list read, not one each).
+ */
+export async function reconciledSince(ctx: TokenContext, since: number): Promise<boolean> {
+  const last = await readRun(ctx, 'reconcile');
+  const recorded = last?.summary as RecordedReconcile | undefined;
+  if (!recorded || incomplete(recorded)) return false;
+  return recorded.startedAt !== undefined && recorded.startedAt >= since;
 }
 
 /** Whether a recorded reconciliation left something undone: it failed, ran out of time, or skipped some. */

@@ -124,7 +124,7 @@ describe('lifecycle events from the real flows (dynalite, strict WeChat simulato
     await renewalDue();
     await h.refresh();
     expect(bus.summary()).toEqual([
-      `authorized ${lost} redirect`,
+      `authorized ${lost} push`,
       `needs_reauthorization ${lost} refresh_token_rejected_not_listed`,
     ]);
 
@@ -136,8 +136,8 @@ describe('lifecycle events from the real flows (dynalite, strict WeChat simulato
     await h.refresh();
     expect(bus.summary().slice(2).sort()).toEqual(
       [
-        `authorized ${rotated} redirect`,
-        `authorized ${gone} redirect`,
+        `authorized ${rotated} push`,
+        `authorized ${gone} push`,
         `recovered ${rotated} refresh_token_found_in_list`,
         `revoked ${gone} revocation_confirmed_by_list`,
       ].sort()
@@ -180,11 +180,11 @@ describe('lifecycle events from the real flows (dynalite, strict WeChat simulato
     ]);
 
     await h.refresh();
-    expect(bus.summary()).toEqual([`authorized ${M} redirect`]);
+    expect(bus.summary()).toEqual([`authorized ${M} push`]);
     await h.refresh();
     h.clock.advance(HOUR);
     await h.refresh();
-    expect(bus.summary()).toEqual([`authorized ${M} redirect`]);
+    expect(bus.summary()).toEqual([`authorized ${M} push`]);
     expect(await h.store.listDueOutboxEvents(h.deps.componentAppId, h.clock.now, 10)).toEqual([]);
   });
 });

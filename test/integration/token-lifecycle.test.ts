@@ -302,7 +302,7 @@ describe('concurrent callers', () => {
 });
 
 describe('authorization codes', () => {
-  it('shows the admin the "start again" page for an expired code and stores no authorizer', async () => {
+  it('holds a redirect no push named (it may be an active merchant’s code): the admin sees "pending", the list settles it, nothing is minted by it', async () => {
     await h.simulator.pushTicket();
     const code = h.simulator.authorize(MERCHANT);
     h.clock.advance(11 * MINUTE);
@@ -310,11 +310,18 @@ describe('authorization codes', () => {
     const response = await fetch(
       `${h.service.url}/authorize/callback?auth_code=${code}&expires_in=600`
     );
-    const page = await response.text();
-    expect(response.status).toBe(400);
-    expect(page).toContain('data-status="expired"');
-    expect(page).toContain('href="/authorize"');
+    expect(response.status).toBe(202);
+    expect(await response.text()).toContain('data-status="pending"');
     expect(await stored()).toBeUndefined();
+
+    h.clock.advance(3 * MINUTE);
+    const summary = await h.refresh();
+    expect(summary.authCodes).toEqual({ exchanged: 1, expired: 0, pending: 0 });
+    expect(h.simulator.callCount('api_query_auth')).toBe(0);
+    expect(await stored()).toMatchObject({ status: 'active', refreshToken: wechatRefreshToken() });
+    expect(await h.store.getAuthCode(h.deps.componentAppId, code)).toMatchObject({
+      outcomeCode: 'recovered_by_reconciliation',
+    });
   });
 
   it('exchanges a code that arrives by push and by redirect exactly once', async () => {
@@ -328,50 +335,29 @@ describe('authorization codes', () => {
     expect((await stored())?.refreshToken).toBe(wechatRefreshToken());
   });
 
-  it('keeps a code pending when WeChat acted but answered -1 and the resend 61009, and recovers it at once when the push names the authorizer', async () => {
+  it('recovers a pushed code WeChat acted on but answered -1 (the resend: 61009) through api_get_authorizer_info at once', async () => {
     await h.simulator.pushTicket();
-    const code = h.simulator.authorize(MERCHANT);
     h.simulator.failNext('api_query_auth', 'busy_after_processing');
-    const response = await fetch(
-      `${h.service.url}/authorize/callback?auth_code=${code}&expires_in=600`
-    );
-    expect(response.status).toBe(202);
-    expect(await response.text()).toContain('data-status="pending"');
-    expect(h.simulator.callCount('api_query_auth')).toBe(2);
-    expect(await h.store.getAuthCode(h.deps.componentAppId, code)).toMatchObject({
-      status: 'pending',
-      uncertainAt: expect.any(Number),
-    });
-    expect(await stored()).toBeUndefined();
-
-    const record = h.simulator.state.authCodes.get(code);
-    const push = await h.simulator.pushEvent(
-      'authorized',
-      {
-        AuthorizerAppid: MERCHANT,
-        AuthorizationCode: code,
-        AuthorizationCodeExpiredTime: Math.floor((record?.expiresAt as number) / 1000),
-        PreAuthCode: record?.preAuthCode as string,
-      },
-      { authorizerAppId: MERCHANT }
-    );
-    expect(push.body).toBe('success');
+    const { authCode: code } = await h.simulator.pushAuthorized(MERCHANT);
     expect(h.simulator.callCount('api_query_auth')).toBe(2);
     expect(h.simulator.callCount('api_get_authorizer_info')).toBe(1);
     expect((await stored())?.refreshToken).toBe(wechatRefreshToken());
     expect(await h.token({ authorizerAppId: MERCHANT })).toMatchObject({
       accessToken: expect.any(String),
     });
-  });
 
-  it('keeps a code pending when WeChat is busy and exchanges it on the next scheduled run', async () => {
-    await h.simulator.pushTicket();
-    const code = h.simulator.authorize(MERCHANT);
-    h.simulator.failNext('api_query_auth', { errcode: -1 }, 2);
     const response = await fetch(
       `${h.service.url}/authorize/callback?auth_code=${code}&expires_in=600`
     );
-    expect(response.status).toBe(202);
+    expect(response.status).toBe(200);
+    expect(h.simulator.callCount('api_query_auth')).toBe(2);
+  });
+
+  it('keeps a pushed code pending when WeChat is busy and settles it on the next scheduled run', async () => {
+    await h.simulator.pushTicket();
+    h.simulator.failNext('api_query_auth', { errcode: -1 }, 4);
+    const { authCode: code } = await h.simulator.pushAuthorized(MERCHANT);
+    expect((await h.store.getAuthCode(h.deps.componentAppId, code))?.status).toBe('pending');
     expect(await stored()).toBeUndefined();
 
     h.clock.advance(2 * MINUTE);

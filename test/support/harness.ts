@@ -143,10 +143,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
 }
 
-/** Pushes a ticket and authorizes `authorizerAppId` through the redirect callback, as an admin would. */
+/**
+ * Pushes a ticket and authorizes `authorizerAppId` as WeChat does when an admin confirms: the `authorized`
+ * push, then the redirect callback with the same code.
+ */
 export async function authorizeMerchant(h: Harness, authorizerAppId: string): Promise<void> {
   if (!h.simulator.state.latestTicket) await h.simulator.pushTicket();
-  const code = h.simulator.authorize(authorizerAppId);
+  const { authCode: code } = await h.simulator.pushAuthorized(authorizerAppId);
   const response = await fetch(
     `${h.service.url}/authorize/callback?auth_code=${encodeURIComponent(code)}&expires_in=600`
   );

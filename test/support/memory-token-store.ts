@@ -324,7 +324,12 @@ export class MemoryTokenStore implements TokenStore {
   ) {
     const id = `${record.componentAppId}#${record.code}`;
     const existing = this.authCodes.get(id);
-    if (existing) return { created: false, record: clone(existing) };
+    if (existing) {
+      if (record.authorizerAppId && !existing.authorizerAppId) {
+        existing.authorizerAppId = record.authorizerAppId;
+      }
+      return { created: false, record: clone(existing) };
+    }
     const created: AuthCodeRecord = {
       ...record,
       version: 0,

@@ -5,12 +5,13 @@ import { getComponentAccessToken } from '../../shared/tokens/component-token';
 import { refreshAtFor } from '../../shared/tokens/policy';
 import { COMPONENT_APPID, type Harness, SECRET } from './harness';
 
-/** The merchant confirms on WeChat's side and the service exchanges the code, as the redirect does. */
+/** The merchant confirms on WeChat's side and the service exchanges the code, as the push does. */
 export async function seedAuthorizer(h: Harness, authorizerAppId: string): Promise<void> {
   const code = h.simulator.authorize(authorizerAppId);
   const result = await exchangeAuthCode(h.deps, {
     code,
-    source: 'redirect',
+    source: 'push',
+    authorizerAppId,
     receivedAt: h.clock.now,
     expiresAt: h.clock.now + 600_000,
   });

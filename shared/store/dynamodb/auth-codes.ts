@@ -9,7 +9,7 @@ import { ConcurrentUpdateError } from '../../errors';
 import type { AuthCodeRecord } from '../token-store';
 import { key, RETENTION_SECONDS, strip } from './items';
 import { saveAsOwner } from './leases';
-import type { Table } from './table';
+import { applied, type Table } from './table';
 
 export async function getAuthCode(table: Table, componentAppId: string, code: string) {
   return strip<AuthCodeRecord>(await table.get(key.authCode(componentAppId, code)));
@@ -42,10 +42,32 @@ export async function putAuthCode(
     return { created: true, record: created };
   } catch (error) {
     if (!(error instanceof ConcurrentUpdateError)) throw error;
+    if (record.authorizerAppId) await nameAuthorizer(table, record, record.authorizerAppId);
     const existing = await getAuthCode(table, record.componentAppId, record.code);
     if (!existing) throw error;
     return { created: false, record: existing };
   }
+}
+
+/**
+ * Names the code's authorizer (learnt from the push) on a record stored without it; a no-op when the record
+ * names one already. The version is left alone: naming changes no lease holder's decision but the one to
+ * wait for the push, which every attempt reads again.
+ */
+async function nameAuthorizer(
+  table: Table,
+  record: { componentAppId: string; code: string },
+  authorizerAppId: string
+): Promise<void> {
+  await applied(
+    table.update({
+      Key: { pk: key.authCode(record.componentAppId, record.code) },
+      UpdateExpression: 'SET #a = :a',
+      ExpressionAttributeNames: { '#a': 'authorizerAppId' },
+      ExpressionAttributeValues: { ':a': authorizerAppId },
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#a)',
+    })
+  );
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   WechatApiError,
   WechatUnavailableError,
 } from '../../../shared/errors';
+import { exchangeAuthCode } from '../../../shared/tokens/auth-codes';
 import type { ComponentApi } from '../../../shared/wechat/api-client';
 import { httpEvent } from '../../support/events';
 import { fakeComponentApi } from '../../support/fake-component-api';
@@ -97,7 +98,17 @@ async function pages(options: { env?: Record<string, string>; api?: Partial<Comp
   };
   const callback = (authCode: string, headers: Record<string, string> = {}) =>
     open('/authorize/callback', { auth_code: authCode, expires_in: '600' }, headers);
-  return { store, clock, log, calls, open, callback };
+  /** What the `authorized` push leaves when it comes first and its exchange is yet to run: the code, named. */
+  const pushed = (authCode: string) =>
+    store.putAuthCode({
+      componentAppId: COMPONENT_APPID,
+      code: authCode,
+      source: 'push',
+      authorizerAppId: MERCHANT,
+      receivedAt: clock.now,
+      expiresAt: clock.now + 600_000,
+    });
+  return { store, clock, log, calls, open, callback, pushed, deps };
 }
 
 const lang = (page: string) => /<html lang="([^"]+)">/.exec(page)?.[1];
@@ -185,6 +196,7 @@ describe('GET /authorize/callback: the result pages', () => {
   it('names the account (escaped) and its permission sets by name, in Chinese and in English', async () => {
     const p = await pages({ env: { PLATFORM_DISPLAY_NAME: '示例科技' } });
 
+    await p.pushed(code(1));
     const zh = await p.callback(code(1));
     const en = await p.callback(code(1), { 'accept-language': CHROME_EN });
 
@@ -217,6 +229,7 @@ describe('GET /authorize/callback: the result pages', () => {
       },
     });
 
+    await p.pushed(code(1));
     const answer = await p.callback(code(1));
 
     expect(answer.status).toBe(200);
@@ -250,6 +263,7 @@ describe('GET /authorize/callback: the result pages', () => {
         },
       });
 
+      await p.pushed(code(1));
       const answer = await p.callback(code(1), { 'accept-language': header });
 
       expect(answer.status).toBe(200);
@@ -280,9 +294,19 @@ describe('GET /authorize/callback: the result pages', () => {
               'auth_code_invalid'
             );
           },
+          // The pushed code's authorizer is asked instead (it may have been consumed): not authorized.
+          apiGetAuthorizerInfo: async () => {
+            throw new WechatApiError(
+              'api_get_authorizer_info',
+              61003,
+              'component is not authorized by this account',
+              'not_authorized'
+            );
+          },
         },
       });
 
+      await p.pushed(code(1));
       const answer = await p.callback(code(1), { 'accept-language': header });
 
       expect(answer.status).toBe(400);
@@ -350,11 +374,48 @@ describe('GET /authorize/callback: the result pages', () => {
       },
     });
 
+    await p.pushed(code(1));
     const answer = await p.callback(code(1), { 'accept-language': CHROME_EN });
 
     expect(answer.status).toBe(202);
     expect(status(answer.body)).toBe('pending');
     expect(title(answer.body)).toBe('Authorization received');
+  });
+
+  it('holds a code no push has named (it may be an active merchant’s): no api_query_auth, a pending page', async () => {
+    const p = await pages();
+
+    const answer = await p.callback(code(1), { 'accept-language': CHROME_EN });
+
+    expect(answer.status).toBe(202);
+    expect(status(answer.body)).toBe('pending');
+    expect(p.calls).toEqual([]);
+    expect(await p.store.getAuthCode(COMPONENT_APPID, code(1))).toMatchObject({
+      status: 'pending',
+      outcomeCode: 'auth_code_awaiting_push',
+    });
+    expect(await p.store.getAuthCode(COMPONENT_APPID, code(1))).not.toHaveProperty('uncertainAt');
+  });
+
+  it('shows the result when the push settles the held code while the page waits', async () => {
+    const p = await pages();
+    // WeChat's push, 300 ms after the redirect: it names the authorizer and exchanges the code.
+    const settled = new Promise((resolve) => setTimeout(resolve, 300)).then(() =>
+      exchangeAuthCode(p.deps, {
+        code: code(1),
+        source: 'push',
+        authorizerAppId: MERCHANT,
+        receivedAt: p.clock.now,
+        expiresAt: p.clock.now + 600_000,
+      })
+    );
+
+    const answer = await p.callback(code(1));
+
+    expect(await settled).toEqual({ status: 'exchanged', authorizerAppId: MERCHANT });
+    expect(answer.status).toBe(200);
+    expect(status(answer.body)).toBe('authorized');
+    expect(p.calls).toEqual(['apiQueryAuth', 'apiGetAuthorizerInfo']);
   });
 });
 
@@ -386,6 +447,7 @@ describe('the routes’ WeChat budgets', () => {
   it('answers the callback past its budget with a busy page, storing nothing', async () => {
     const p = await pages({ env: { PUBLIC_ROUTE_BUDGET_PER_MINUTE: '1' } });
 
+    await p.pushed(code(1));
     const first = await p.callback(code(1));
     const second = await p.callback(code(2), { 'accept-language': CHROME_EN });
 
@@ -399,6 +461,7 @@ describe('the routes’ WeChat budgets', () => {
 
   it('shows an exchanged code’s result past the budget, without asking WeChat for the name', async () => {
     const p = await pages({ env: { PUBLIC_ROUTE_BUDGET_PER_MINUTE: '1' } });
+    await p.pushed(code(1));
     await p.callback(code(1));
 
     const again = await p.callback(code(1));

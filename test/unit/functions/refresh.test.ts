@@ -113,6 +113,7 @@ describe('the refresh handler’s jobs', () => {
       await expect(p.handler({ job: 'reconcile' }, context)).rejects.toThrow(WechatApiError);
       expect(JSON.parse((await p.store.getRunRecord(C, 'reconcile'))?.summary ?? '')).toEqual({
         error: 'wechat_quota',
+        startedAt: NOW,
       });
       p.quota.exhausted = false;
       p.clock.now = NOW + 25 * MINUTE;
@@ -168,6 +169,9 @@ describe('the refresh handler’s jobs', () => {
     await storeComponentToken(store);
     const summary = await handler({ job: 'reconcile' }, context);
     expect(summary).toMatchObject({ listed: 0, truncated: false });
-    expect(JSON.parse((await store.getRunRecord(C, 'reconcile'))?.summary ?? '')).toEqual(summary);
+    expect(JSON.parse((await store.getRunRecord(C, 'reconcile'))?.summary ?? '')).toEqual({
+      ...summary,
+      startedAt: T0,
+    });
   });
 });

@@ -589,6 +589,14 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
       expect(await store.listPendingAuthCodes(C, NOW, 10)).toHaveLength(1);
     });
 
+    it('a second arrival that knows the authorizer names it on a record stored without it, once', async () => {
+      await store.putAuthCode(fresh);
+      const named = await store.putAuthCode({ ...fresh, source: 'push', authorizerAppId: A });
+      expect(named.record).toMatchObject({ source: 'redirect', authorizerAppId: A, version: 0 });
+      await store.putAuthCode({ ...fresh, source: 'push', authorizerAppId: 'wx-other' });
+      expect((await store.getAuthCode(C, fresh.code))?.authorizerAppId).toBe(A);
+    });
+
     it('finishing as the lease holder takes the code off the pending list', async () => {
       await store.putAuthCode(fresh);
       await store.claim(ref, 0, { owner: 'a', until: NOW + 30_000 }, NOW);

@@ -102,25 +102,30 @@ const granted = (accessToken: string, refreshToken: string): QueryAuthResponse =
 });
 
 /**
- * A renewal whose WeChat call lets a redirect's code exchange for the same authorizer run to its end first
- * (the exchange's token is issued, then the renewal's, then the exchange saves, then the renewal). A
- * redirect names no authorizer, so its code is exchanged.
+ * A renewal whose WeChat call lets a pushed code's exchange for the same authorizer run to its end first
+ * (the exchange's token is issued, then the renewal's, then the exchange saves, then the renewal). The
+ * stored token expired just before (a renewal that kept failing), so no promise stands in the way of the
+ * exchange: the code is exchanged, not settled with `api_get_authorizer_info`.
  */
 async function renewalMeetsExchange(refreshTokenOfExchange: string) {
-  const setup = await tokenContext({
-    apiQueryAuth: async () => granted('access-x', refreshTokenOfExchange),
-    apiAuthorizerToken: async () => {
-      setup.clock.now += 1000;
-      await exchangeAuthCode(setup.ctx, {
-        code: 'code-1',
-        source: 'redirect',
-        expiresAt: setup.clock.now + 10 * MINUTE,
-        receivedAt: setup.clock.now,
-      });
-      setup.clock.now += 1000;
-      return { authorizer_access_token: 'access-2', expires_in: 7200 };
+  const setup = await tokenContext(
+    {
+      apiQueryAuth: async () => granted('access-x', refreshTokenOfExchange),
+      apiAuthorizerToken: async () => {
+        setup.clock.now += 1000;
+        await exchangeAuthCode(setup.ctx, {
+          code: 'code-1',
+          source: 'push',
+          authorizerAppId: A,
+          expiresAt: setup.clock.now + 10 * MINUTE,
+          receivedAt: setup.clock.now,
+        });
+        setup.clock.now += 1000;
+        return { authorizer_access_token: 'access-2', expires_in: 7200 };
+      },
     },
-  });
+    { authorizerExpiresIn: 105 * MINUTE + 500 }
+  );
   setup.clock.now = T0 + 105 * MINUTE;
   const listed = await setup.store.getAuthorizer(C, A);
   const outcome = await refreshAuthorizerIfDue(setup.ctx, listed as NonNullable<typeof listed>);
@@ -188,31 +193,39 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
   });
 
   it('a code of the same authorization whose token may be older than the stored one keeps the stored one, capped', async () => {
-    const setup = await tokenContext({
-      apiQueryAuth: async () => granted('access-x', 'refresh-1'),
-    });
     const renewedAt = T0 + 10 * MINUTE;
-    // A renewal whose call began a second before the exchange's and was answered a second after it.
-    await setup.store.saveAuthorization(
+    const setup = await tokenContext(
       {
-        componentAppId: C,
-        authorizerAppId: A,
-        expectedVersion: 1,
-        accessToken: 'access-2',
-        expiresAt: renewedAt + 120 * MINUTE,
-        requestedAt: renewedAt - 1000,
-        issuedAt: renewedAt + 1000,
-        refreshToken: 'refresh-1',
-        funcInfo: [1],
-        refreshAt: renewedAt + 105 * MINUTE,
-        authorizedAt: T0,
+        // A renewal whose call began a second before the exchange's and was answered a second after
+        // it saves first (the stored token had expired: nothing promised stood in the code's way).
+        apiQueryAuth: async () => {
+          const current = await setup.store.getAuthorizer(C, A);
+          await setup.store.saveAuthorization(
+            {
+              componentAppId: C,
+              authorizerAppId: A,
+              expectedVersion: current?.version,
+              accessToken: 'access-2',
+              expiresAt: renewedAt + 120 * MINUTE,
+              requestedAt: renewedAt - 1000,
+              issuedAt: renewedAt + 1000,
+              refreshToken: 'refresh-1',
+              funcInfo: [1],
+              refreshAt: renewedAt + 105 * MINUTE,
+              authorizedAt: T0,
+            },
+            renewedAt + 1000
+          );
+          return granted('access-x', 'refresh-1');
+        },
       },
-      renewedAt + 1000
+      { authorizerExpiresIn: 5 * MINUTE }
     );
     setup.clock.now = renewedAt;
     await exchangeAuthCode(setup.ctx, {
       code: 'code-same',
-      source: 'redirect',
+      source: 'push',
+      authorizerAppId: A,
       expiresAt: renewedAt + 10 * MINUTE,
       receivedAt: T0,
     });
@@ -305,33 +318,55 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
   });
 
   it('a code of the same authorization whose exchange answer was lost caps the stored token when recovered: WeChat may have minted one', async () => {
-    const setup = await tokenContext({
-      apiQueryAuth: async () => {
-        throw new WechatUnavailableError('api_query_auth', 'no answer', { uncertain: true });
-      },
-      apiGetAuthorizerInfo: async () => ({
-        authorizer_info: { nick_name: 'Shop' },
-        authorization_info: {
-          authorizer_appid: A,
-          authorizer_refresh_token: 'refresh-1',
-          func_info: [{ funcscope_category: { id: 1 } }],
-        },
-      }),
-    });
     const attemptAt = T0 + 20 * MINUTE;
+    const setup = await tokenContext(
+      {
+        // The stored token had expired (nothing promised stood in the code's way); a renewal answered
+        // just before the exchange's call saves while that call's answer is lost.
+        apiQueryAuth: async () => {
+          const current = await setup.store.getAuthorizer(C, A);
+          await setup.store.saveAuthorization(
+            {
+              componentAppId: C,
+              authorizerAppId: A,
+              expectedVersion: current?.version,
+              accessToken: 'access-2',
+              expiresAt: attemptAt + 120 * MINUTE,
+              refreshAt: attemptAt + 105 * MINUTE,
+              requestedAt: attemptAt - 2000,
+              issuedAt: attemptAt - 1000,
+              refreshToken: 'refresh-1',
+              funcInfo: [1],
+              authorizedAt: T0,
+            },
+            attemptAt
+          );
+          throw new WechatUnavailableError('api_query_auth', 'no answer', { uncertain: true });
+        },
+        apiGetAuthorizerInfo: async () => ({
+          authorizer_info: { nick_name: 'Shop' },
+          authorization_info: {
+            authorizer_appid: A,
+            authorizer_refresh_token: 'refresh-1',
+            func_info: [{ funcscope_category: { id: 1 } }],
+          },
+        }),
+      },
+      { authorizerExpiresIn: 15 * MINUTE }
+    );
     setup.clock.now = attemptAt;
     const received = {
       code: 'code-late',
       expiresAt: attemptAt + 10 * MINUTE,
       receivedAt: attemptAt,
+      source: 'push' as const,
+      authorizerAppId: A,
     };
-    await expect(exchangeAuthCode(setup.ctx, { ...received, source: 'redirect' })).rejects.toThrow(
-      WechatUnavailableError
-    );
+    await expect(exchangeAuthCode(setup.ctx, received)).rejects.toThrow(WechatUnavailableError);
     setup.clock.now += 1000;
-    await exchangeAuthCode(setup.ctx, { ...received, source: 'push', authorizerAppId: A });
+    await exchangeAuthCode(setup.ctx, received);
     expect(await setup.store.getAuthorizer(C, A)).toMatchObject({
-      accessToken: 'access-1',
+      accessToken: 'access-2',
       expiresAt: attemptAt + SUPERSEDED_OVERLAP_MS,
       refreshAt: attemptAt + 1000,
     });

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  AuthCodeExpiredError,
   AuthorizerRevokedError,
   AuthorizerWithoutApiPermissionError,
   WechatApiError,
@@ -180,7 +179,7 @@ describe('api_query_auth is never repeated; a lost answer is recovered', () => {
     },
   });
 
-  it('recovers through api_get_authorizer_info once the push names the authorizer', async () => {
+  it('holds a redirect code until the push names the authorizer, then recovers a lost answer through api_get_authorizer_info', async () => {
     let queryAuthCalls = 0;
     const { ctx, store } = await tokenContext({
       apiQueryAuth: async () => {
@@ -189,15 +188,13 @@ describe('api_query_auth is never repeated; a lost answer is recovered', () => {
       },
       apiGetAuthorizerInfo: async () => info(),
     });
-    const received = { code, expiresAt: T0 + 10 * MINUTE, receivedAt: T0 };
-    await expect(exchangeAuthCode(ctx, { ...received, source: 'redirect' })).rejects.toThrow(
-      WechatUnavailableError
-    );
-    const result = await exchangeAuthCode(ctx, {
-      ...received,
-      source: 'push',
-      authorizerAppId: 'wxnewmerchant0001',
+    await expect(exchangeAuthCode(ctx, arrived('redirect'))).rejects.toMatchObject({
+      code: 'auth_code_awaiting_push',
     });
+    expect(queryAuthCalls).toBe(0);
+    expect(await store.getAuthCode(C, code)).not.toHaveProperty('uncertainAt');
+    await expect(exchangeAuthCode(ctx, arrived('push'))).rejects.toThrow(WechatUnavailableError);
+    const result = await exchangeAuthCode(ctx, arrived('push'));
     expect(result).toEqual({ status: 'exchanged', authorizerAppId: 'wxnewmerchant0001' });
     expect(queryAuthCalls).toBe(1);
     expect(await store.getAuthorizer(C, 'wxnewmerchant0001')).toMatchObject({
@@ -244,6 +241,34 @@ describe('api_query_auth is never repeated; a lost answer is recovered', () => {
       status: 'active',
       refreshToken: 'r-new',
     });
+    expect(await store.getAuthCode(C, code)).toMatchObject({
+      status: 'exchanged',
+      outcomeCode: 'recovered_by_reconciliation',
+    });
+  });
+
+  it('never sends a redirect code no push named, and settles a burst of them with one list read', async () => {
+    const calls: string[] = [];
+    const { ctx, clock, store } = await tokenContext({
+      apiQueryAuth: async () => {
+        calls.push('api_query_auth');
+        throw new Error('a held code must not be sent');
+      },
+      apiGetAuthorizerList: async () => {
+        calls.push('api_get_authorizer_list');
+        return listOf({ authorizer_appid: A, refresh_token: 'refresh-1', auth_time: T0 / 1000 });
+      },
+    });
+    const codes = Array.from({ length: 5 }, (_, i) => `queryauthcode@@@burst${i}`);
+    for (const burst of codes) {
+      await exchangeAuthCode(ctx, { ...arrived('redirect'), code: burst }).catch(() => undefined);
+    }
+    clock.now = T0 + AUTH_CODE_PUSH_WAIT_MS + MINUTE;
+    expect(await exchangePendingAuthCodes(ctx)).toMatchObject({ exchanged: 5 });
+    expect(calls).toEqual(['api_get_authorizer_list']);
+    for (const burst of codes) {
+      expect((await store.getAuthCode(C, burst))?.outcomeCode).toBe('recovered_by_reconciliation');
+    }
   });
 
   it('recovers a code that expired while WeChat was only busy, instead of losing the authorization', async () => {
@@ -262,22 +287,6 @@ describe('api_query_auth is never repeated; a lost answer is recovered', () => {
     expect(await exchangePendingAuthCodes(ctx)).toMatchObject({ exchanged: 1, expired: 0 });
     expect(queryAuthCalls).toBe(2);
     expect((await store.getAuthorizer(C, 'wxnewmerchant0001'))?.status).toBe('active');
-  });
-
-  it('still ends a redirect code WeChat calls invalid (61009) on its first attempt', async () => {
-    const { ctx } = await tokenContext({
-      apiQueryAuth: async () => {
-        throw wechatError('api_query_auth', 61009, 'auth_code_invalid');
-      },
-    });
-    await expect(
-      exchangeAuthCode(ctx, {
-        code,
-        expiresAt: T0 + 10 * MINUTE,
-        receivedAt: T0,
-        source: 'redirect',
-      })
-    ).rejects.toThrow(AuthCodeExpiredError);
   });
 });
 
@@ -299,7 +308,8 @@ describe('an account without API permission', () => {
       code: 'queryauthcode@@@noapi',
       expiresAt: T0 + 10 * MINUTE,
       receivedAt: T0,
-      source: 'redirect',
+      source: 'push',
+      authorizerAppId: 'wxnoapi0000000001',
     });
     expect(result).toEqual({ status: 'exchanged', authorizerAppId: 'wxnoapi0000000001' });
     expect(await store.getAuthorizer(C, 'wxnoapi0000000001')).toMatchObject({
