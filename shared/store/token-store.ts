@@ -310,14 +310,17 @@ export interface TokenStore {
   /**
    * Replaces the refresh token only if it is still `expected`: used when a refresh lost its lease but WeChat
    * already returned a refresh token that must not be lost, and by 61023 recovery.
-   * Returns false when the stored token is no longer `expected` (a re-authorization won).
+   * Returns false when the stored token is no longer `expected` (a re-authorization won). `authorizedAt`,
+   * when given, is the listed authorization's time (later than the record's: an authorization that reached
+   * us only through the list), so that the record is not later taken for older than WeChat's.
    */
   replaceRefreshToken(
     componentAppId: string,
     authorizerAppId: string,
     expected: string | undefined,
     refreshToken: string,
-    now: number
+    now: number,
+    authorizedAt?: number
   ): Promise<boolean>;
 
   /**

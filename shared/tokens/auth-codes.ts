@@ -23,7 +23,7 @@ import {
   SUPERSEDED_OVERLAP_MS,
 } from './policy';
 import { reconcileAndRecord, reconciledSince } from './reconcile-runs';
-import { refreshUnderLease } from './single-flight';
+import { holdingLease, refreshUnderLease } from './single-flight';
 import { succession } from './succession';
 import { withComponentToken } from './with-component-token';
 
@@ -333,6 +333,19 @@ async function exchange(ctx: TokenContext, record: AuthCodeRecord, owner: string
     // authorization is read from WeChat's list, which mints nothing.
     return recoverOutcome(ctx, record, owner);
   }
+  const { componentAppId, authorizerAppId } = record;
+  // Exchanging mints the authorizer's token: under its lease, so no renewal mints one alongside and no
+  // token is promised past what this one leaves it (architecture §3).
+  return holdingLease(
+    ctx,
+    { kind: 'authorizer', componentAppId, authorizerAppId },
+    () => ctx.store.getAuthorizer(componentAppId, authorizerAppId),
+    (leaseCtx) => exchangeNamed(leaseCtx, record, owner)
+  );
+}
+
+/** `exchange` for a code whose authorizer is known, under the authorizer's lease. */
+async function exchangeNamed(ctx: TokenContext, record: AuthCodeRecord, owner: string) {
   if (await holdsPromisedToken(ctx, record.authorizerAppId)) {
     // Exchanging would mint a token, which ends every token callers hold 5 minutes later (protocol
     // §11.12): the permissions and refresh token are read instead, and the code is left unused.

@@ -179,12 +179,16 @@ async function refreshWithRecovery(
       );
     }
     const recoveredAt = ctx.clock();
+    // A later listed authorization is one whose push and redirect never reached us: its time is kept, or
+    // the reconciliation would later take the record for older than WeChat's and drop a live token.
+    const listedAt = listed.auth_time * 1000;
     const recovered = await ctx.store.replaceRefreshToken(
       componentAppId,
       authorizerAppId,
       stored,
       listed.refresh_token,
-      recoveredAt
+      recoveredAt,
+      listedAt > record.authorizedAt ? listedAt : undefined
     );
     if (recovered) {
       await emitLifecycleEvent(ctx, {

@@ -107,6 +107,50 @@ export async function refreshUnderLease<R extends Leased & { lastErrorCode?: str
 }
 
 /**
+ * Runs `work` holding the record's lease, for a writer that is not a renewal but mints what the record
+ * holds (a code exchange mints the authorizer's token: architecture §3, every writer joins the lease).
+ * While it is held no renewal starts, and tokens served meanwhile are promised only until the claim plus
+ * the 5-minute overlap (`promisedExpiry`), so what `work` mints kills no promise. Waits for another holder
+ * as `refreshUnderLease` does; a record not there yet is claimed at version 0 (the store keeps a lease-only
+ * item that readers do not see). The lease is released when `work` ends, whatever it did.
+ *
+ * @throws RefreshInProgressError when another holder kept the lease past `LEASE_WAIT_MS`.
+ */
+export async function holdingLease<T>(
+  ctx: TokenContext,
+  ref: LeasedRef,
+  read: () => Promise<Leased | undefined>,
+  work: (leaseCtx: TokenContext) => Promise<T>
+): Promise<T> {
+  const giveUpAt = Math.min(ctx.clock() + LEASE_WAIT_MS, ctx.deadline ?? Number.POSITIVE_INFINITY);
+  for (;;) {
+    const now = ctx.clock();
+    const record = await read();
+    if (!leaseHeld(record, now)) {
+      const owner = ctx.newLeaseOwner();
+      try {
+        await ctx.store.claim(ref, record?.version ?? 0, { owner, until: now + LEASE_MS }, now);
+      } catch (error) {
+        if (!(error instanceof ConcurrentUpdateError)) throw error;
+        await pauseUntil(ctx, giveUpAt);
+        continue;
+      }
+      try {
+        return await work(underLease(ctx, now + LEASE_MS - LEASE_SAVE_RESERVE_MS));
+      } finally {
+        await ctx.store.release(ref, owner, {}, ctx.clock()).catch((releaseError: unknown) =>
+          ctx.log.warn('could not release a lease; it will expire by itself', {
+            kind: ref.kind,
+            code: errorCode(releaseError),
+          })
+        );
+      }
+    }
+    await pauseUntil(ctx, giveUpAt);
+  }
+}
+
+/**
  * The context for work under a lease that ends at `until` (or earlier, at the invocation's deadline): every
  * WeChat call made with it ends before then, so a holder never calls WeChat after another may have taken the
  * lease (architecture §3, §7).

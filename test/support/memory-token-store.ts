@@ -76,7 +76,8 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async getAuthorizer(componentAppId: string, authorizerAppId: string) {
-    return clone(this.authorizers.get(`${componentAppId}#${authorizerAppId}`));
+    const record = this.authorizers.get(`${componentAppId}#${authorizerAppId}`);
+    return record?.status === undefined ? undefined : clone(record);
   }
 
   async getAuthCode(componentAppId: string, code: string) {
@@ -87,14 +88,18 @@ export class MemoryTokenStore implements TokenStore {
     const [map, id] = this.#records(ref);
     const current = map.get(id);
     if (!current) {
-      if (ref.kind !== 'component_token' || expectedVersion !== 0) throw conflict();
+      if (ref.kind === 'auth_code' || expectedVersion !== 0) throw conflict();
       map.set(id, {
         componentAppId: ref.componentAppId,
+        ...(ref.kind === 'authorizer' ? { authorizerAppId: ref.authorizerAppId } : {}),
         version: 0,
         leaseOwner: lease.owner,
         leaseUntil: lease.until,
       } as ComponentTokenRecord);
       return;
+    }
+    if (ref.kind === 'authorizer' && expectedVersion === 0 && 'status' in current) {
+      if (current.status !== undefined) throw conflict();
     }
     if (current.version !== expectedVersion) throw conflict();
     if (current.leaseUntil !== undefined && current.leaseUntil >= now) throw conflict();
@@ -213,11 +218,13 @@ export class MemoryTokenStore implements TokenStore {
     authorizerAppId: string,
     expected: string | undefined,
     refreshToken: string,
-    now: number
+    now: number,
+    authorizedAt?: number
   ) {
     const current = this.authorizers.get(`${componentAppId}#${authorizerAppId}`);
     if (current?.status !== 'active' || current.refreshToken !== expected) return false;
     current.refreshToken = refreshToken;
+    if (authorizedAt !== undefined) current.authorizedAt = authorizedAt;
     current.updatedAt = now;
     return true;
   }
@@ -442,6 +449,7 @@ export class MemoryTokenStore implements TokenStore {
       .filter(
         (a) =>
           a.componentAppId === componentAppId &&
+          a.status !== undefined &&
           (options.status === undefined || a.status === options.status) &&
           (cursor === undefined || a.authorizerAppId > cursor)
       )

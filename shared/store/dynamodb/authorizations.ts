@@ -46,14 +46,19 @@ export async function saveAuthorization(
     a.expectedVersion === undefined
       ? ''
       : a.expectedVersion === 0
-        ? ' AND attribute_not_exists(pk)'
+        ? ' AND attribute_not_exists(#status)'
         : ' AND #version = :expected';
   return applied(
     table.update({
       Key: { pk: key.authorizer(a.componentAppId, a.authorizerAppId) },
       UpdateExpression: u.UpdateExpression,
-      ExpressionAttributeNames: { ...u.ExpressionAttributeNames, '#version': 'version' },
-      ConditionExpression: `(attribute_not_exists(pk) OR #authorizedAt <= :authorizedAt)${versionCheck}`,
+      ExpressionAttributeNames: {
+        ...u.ExpressionAttributeNames,
+        '#version': 'version',
+        '#status': 'status',
+      },
+      // A record not there, or only a first exchange's lease (no `status`, no `authorizedAt`), is new.
+      ConditionExpression: `(attribute_not_exists(#authorizedAt) OR #authorizedAt <= :authorizedAt)${versionCheck}`,
       ExpressionAttributeValues: {
         ...u.values,
         ':zero': 0,
@@ -107,7 +112,7 @@ export async function endAuthorization(
         '#funcInfo': 'funcInfo',
         '#authorizedAt': 'authorizedAt',
       },
-      ConditionExpression: `(attribute_not_exists(pk) OR #authorizedAt <= :eventTime)${tokenCheck}`,
+      ConditionExpression: `(attribute_not_exists(#authorizedAt) OR #authorizedAt <= :eventTime)${tokenCheck}`,
       ExpressionAttributeValues: {
         ...u.values,
         ':zero': 0,

@@ -64,7 +64,11 @@ export async function listAuthorizers(
   const names = Object.fromEntries(SUMMARY_ATTRIBUTES.map((name, i) => [`#a${i}`, name]));
   const nameOf = (attribute: (typeof SUMMARY_ATTRIBUTES)[number]) =>
     `#a${SUMMARY_ATTRIBUTES.indexOf(attribute)}`;
-  const statusFilter = options.status === undefined ? '' : ` AND ${nameOf('status')} = :status`;
+  // A first exchange's lease-only item has no status: it is no authorizer yet.
+  const statusFilter =
+    options.status === undefined
+      ? ` AND attribute_exists(${nameOf('status')})`
+      : ` AND ${nameOf('status')} = :status`;
   const items: Item[] = [];
   let start = scanStartKey(options.cursor);
   for (let request = 0; request < SCAN_REQUESTS_PER_PAGE; request++) {

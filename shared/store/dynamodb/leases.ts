@@ -25,19 +25,30 @@ export async function claim(
   lease: LeaseClaim,
   now: number
 ): Promise<void> {
-  const creatable = ref.kind === 'component_token' && expectedVersion === 0;
-  const set =
-    ref.kind === 'component_token'
-      ? { leaseOwner: lease.owner, leaseUntil: lease.until, componentAppId: ref.componentAppId }
-      : { leaseOwner: lease.owner, leaseUntil: lease.until };
+  const creatable = ref.kind !== 'auth_code' && expectedVersion === 0;
+  const set = {
+    leaseOwner: lease.owner,
+    leaseUntil: lease.until,
+    ...(ref.kind === 'auth_code' ? {} : { componentAppId: ref.componentAppId }),
+    ...(ref.kind === 'authorizer' ? { authorizerAppId: ref.authorizerAppId } : {}),
+  };
   const u = update(set, [], ['#version = if_not_exists(#version, :zero)']);
-  const versionCheck = creatable
-    ? '(attribute_not_exists(pk) OR #version = :expected)'
-    : '(attribute_exists(pk) AND #version = :expected)';
+  // An authorizer is claimed at version 0 by the first exchange of its code: the claim is then a
+  // lease-only item without `status`, which readers see as no record (tokens.ts `getAuthorizer`).
+  const versionCheck =
+    ref.kind === 'authorizer' && creatable
+      ? '(attribute_not_exists(pk) OR (#version = :expected AND attribute_not_exists(#status)))'
+      : creatable
+        ? '(attribute_not_exists(pk) OR #version = :expected)'
+        : '(attribute_exists(pk) AND #version = :expected)';
   await table.update({
     Key: { pk: key.of(ref) },
     ...u,
-    ExpressionAttributeNames: { ...u.ExpressionAttributeNames, '#version': 'version' },
+    ExpressionAttributeNames: {
+      ...u.ExpressionAttributeNames,
+      '#version': 'version',
+      ...(ref.kind === 'authorizer' && creatable ? { '#status': 'status' } : {}),
+    },
     ConditionExpression: `${versionCheck} AND (attribute_not_exists(#leaseUntil) OR #leaseUntil < :now)`,
     ExpressionAttributeValues: {
       ...u.values,

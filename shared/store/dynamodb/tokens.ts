@@ -26,8 +26,15 @@ export async function getComponentToken(
   return strip(await table.get(key.componentToken(componentAppId)));
 }
 
+/**
+ * The authorizer's record; undefined while there is none, or only the lease of a first code exchange
+ * (`claim` on version 0: an item without `status`, which every writer of a new record may write over).
+ */
 export async function getAuthorizer(table: Table, componentAppId: string, authorizerAppId: string) {
-  return strip<AuthorizerRecord>(await table.get(key.authorizer(componentAppId, authorizerAppId)));
+  const record = strip<AuthorizerRecord>(
+    await table.get(key.authorizer(componentAppId, authorizerAppId))
+  );
+  return record?.status === undefined ? undefined : record;
 }
 
 /** @throws ConcurrentUpdateError when `owner` no longer holds the lease. */
@@ -94,12 +101,14 @@ export async function replaceRefreshToken(
   authorizerAppId: string,
   expected: string | undefined,
   refreshToken: string,
-  now: number
+  now: number,
+  authorizedAt?: number
 ): Promise<boolean> {
+  const setAuthorizedAt = authorizedAt === undefined ? '' : ', #authorizedAt = :authorizedAt';
   return applied(
     table.update({
       Key: { pk: key.authorizer(componentAppId, authorizerAppId) },
-      UpdateExpression: 'SET #refreshToken = :refreshToken, #updatedAt = :now',
+      UpdateExpression: `SET #refreshToken = :refreshToken, #updatedAt = :now${setAuthorizedAt}`,
       ConditionExpression:
         expected === undefined
           ? '#status = :active AND attribute_not_exists(#refreshToken)'
@@ -108,10 +117,12 @@ export async function replaceRefreshToken(
         '#refreshToken': 'refreshToken',
         '#updatedAt': 'updatedAt',
         '#status': 'status',
+        ...(authorizedAt === undefined ? {} : { '#authorizedAt': 'authorizedAt' }),
       },
       ExpressionAttributeValues: {
         ':refreshToken': refreshToken,
         ':now': now,
+        ...(authorizedAt === undefined ? {} : { ':authorizedAt': authorizedAt }),
         ':active': 'active',
         ...(expected === undefined ? {} : { ':expected': expected }),
       },

@@ -284,10 +284,35 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
       expect(await store.getAuthorizer(C, A)).toMatchObject({ status: 'active' });
     });
 
-    it('does not claim an authorizer that does not exist', async () => {
-      await expect(store.claim(ref, 0, { owner: 'a', until: NOW + 1 }, NOW)).rejects.toThrow(
+    it('claims an authorizer not there yet only at version 0, as a lease no reader sees and a new authorization writes over', async () => {
+      await expect(store.claim(ref, 1, { owner: 'a', until: NOW + 30_000 }, NOW)).rejects.toThrow(
         ConcurrentUpdateError
       );
+      await store.claim(ref, 0, { owner: 'a', until: NOW + 30_000 }, NOW);
+      await expect(store.claim(ref, 0, { owner: 'b', until: NOW + 30_000 }, NOW)).rejects.toThrow(
+        ConcurrentUpdateError
+      );
+      expect(await store.getAuthorizer(C, A)).toBeUndefined();
+      expect((await store.listAuthorizers(C, { limit: 10 })).items).toEqual([]);
+
+      expect(await store.saveAuthorization(authorization({ expectedVersion: 0 }), NOW)).toBe(true);
+      expect(await store.getAuthorizer(C, A)).toMatchObject({
+        status: 'active',
+        version: 1,
+        leaseOwner: 'a',
+      });
+      await store.release(ref, 'a', {}, NOW + 1);
+      expect((await store.getAuthorizer(C, A))?.leaseOwner).toBeUndefined();
+      await expect(store.claim(ref, 0, { owner: 'c', until: NOW + 30_000 }, NOW)).rejects.toThrow(
+        ConcurrentUpdateError
+      );
+    });
+
+    it('a lease-only claim given up leaves no record, and is claimed again at version 0', async () => {
+      await store.claim(ref, 0, { owner: 'a', until: NOW + 30_000 }, NOW);
+      await store.release(ref, 'a', {}, NOW + 1);
+      expect(await store.getAuthorizer(C, A)).toBeUndefined();
+      await store.claim(ref, 0, { owner: 'b', until: NOW + 30_000 }, NOW + 2);
       expect(await store.getAuthorizer(C, A)).toBeUndefined();
     });
 
@@ -472,6 +497,17 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
       expect(await store.replaceRefreshToken(C, A, 'other', 'r9', NOW)).toBe(false);
       expect(await store.replaceRefreshToken(C, A, 'refresh-1', 'r9', NOW)).toBe(true);
       expect((await store.getAuthorizer(C, A))?.refreshToken).toBe('r9');
+    });
+
+    it('keeps the listed authorization time given with a recovered refresh token', async () => {
+      await store.saveAuthorization(authorization(), NOW);
+      expect(await store.replaceRefreshToken(C, A, 'refresh-1', 'r9', NOW, NOW + 600_000)).toBe(true);
+      expect(await store.getAuthorizer(C, A)).toMatchObject({
+        refreshToken: 'r9',
+        authorizedAt: NOW + 600_000,
+      });
+      await store.replaceRefreshToken(C, A, 'r9', 'r10', NOW);
+      expect((await store.getAuthorizer(C, A))?.authorizedAt).toBe(NOW + 600_000);
     });
 
     it('pages through each partition in refreshAt order without returning future ones', async () => {

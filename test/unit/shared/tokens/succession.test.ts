@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { WechatUnavailableError } from '../../../../shared/errors';
-import { exchangeAuthCode } from '../../../../shared/tokens/auth-codes';
+import {
+  RefreshInProgressError,
+  WechatApiError,
+  WechatUnavailableError,
+} from '../../../../shared/errors';
+import { exchangeAuthCode, exchangePendingAuthCodes } from '../../../../shared/tokens/auth-codes';
 import {
   getAuthorizerAccessToken,
   refreshAuthorizerIfDue,
@@ -102,25 +106,42 @@ const granted = (accessToken: string, refreshToken: string): QueryAuthResponse =
 });
 
 /**
- * A renewal whose WeChat call lets a pushed code's exchange for the same authorizer run to its end first
- * (the exchange's token is issued, then the renewal's, then the exchange saves, then the renewal). The
- * stored token expired just before (a renewal that kept failing), so no promise stands in the way of the
- * exchange: the code is exchanged, not settled with `api_get_authorizer_info`.
+ * A pushed code of an authorizer whose renewal is in flight (its call to WeChat under way): the stored
+ * token expired just before (a renewal that kept failing), so no promise stands in the way of exchanging
+ * the code, but the renewal holds the authorizer's lease.
  */
-async function renewalMeetsExchange(refreshTokenOfExchange: string) {
+async function renewalMeetsCode(refreshTokenOfCode: string) {
+  const calls: string[] = [];
+  let exchange: Promise<unknown> = Promise.resolve();
+  const received = {
+    code: 'code-1',
+    source: 'push' as const,
+    authorizerAppId: A,
+    expiresAt: T0 + 115 * MINUTE,
+    receivedAt: T0 + 105 * MINUTE,
+  };
   const setup = await tokenContext(
     {
-      apiQueryAuth: async () => granted('access-x', refreshTokenOfExchange),
+      apiQueryAuth: async () => {
+        calls.push('api_query_auth');
+        return granted('access-x', refreshTokenOfCode);
+      },
+      apiGetAuthorizerInfo: async () => {
+        calls.push('api_get_authorizer_info');
+        return {
+          authorizer_info: { nick_name: 'Shop' },
+          authorization_info: {
+            authorizer_appid: A,
+            authorizer_refresh_token: refreshTokenOfCode,
+            func_info: [{ funcscope_category: { id: 1 } }],
+          },
+        };
+      },
       apiAuthorizerToken: async () => {
+        calls.push('api_authorizer_token');
         setup.clock.now += 1000;
-        await exchangeAuthCode(setup.ctx, {
-          code: 'code-1',
-          source: 'push',
-          authorizerAppId: A,
-          expiresAt: setup.clock.now + 10 * MINUTE,
-          receivedAt: setup.clock.now,
-        });
-        setup.clock.now += 1000;
+        exchange = exchangeAuthCode(setup.ctx, received).catch((error: unknown) => error);
+        await exchange;
         return { authorizer_access_token: 'access-2', expires_in: 7200 };
       },
     },
@@ -129,29 +150,72 @@ async function renewalMeetsExchange(refreshTokenOfExchange: string) {
   setup.clock.now = T0 + 105 * MINUTE;
   const listed = await setup.store.getAuthorizer(C, A);
   const outcome = await refreshAuthorizerIfDue(setup.ctx, listed as NonNullable<typeof listed>);
-  return { ...setup, outcome, claimedAt: T0 + 105 * MINUTE };
+  return { ...setup, outcome, calls, exchanged: await exchange, received };
 }
 
 describe('one writer per authorizer record: flows that overlap keep the newest token', () => {
-  it('an exchange that lands while a renewal is in flight: the stored token is capped and renewed at once', async () => {
-    const { store, outcome, claimedAt, clock, ctx } = await renewalMeetsExchange('refresh-1');
-    expect(outcome).toBe('kept');
-    const record = await store.getAuthorizer(C, A);
-    expect(record?.accessToken).toBe('access-x');
-    expect(record?.expiresAt).toBeLessThanOrEqual(claimedAt + SUPERSEDED_OVERLAP_MS);
-    expect(record?.refreshAt).toBeLessThanOrEqual(clock.now);
-    expect(record?.leaseOwner).toBeUndefined();
-    // Less than get-token's margin is left of the capped promise: the next caller renews it.
-    const served = await getAuthorizerAccessToken(ctx, A);
-    expect(served.accessToken).toBe('access-2');
+  it('a code meeting a renewal in flight waits for its lease instead of minting alongside: it stays pending and certain', async () => {
+    const { store, outcome, calls, exchanged } = await renewalMeetsCode('refresh-1');
+    expect(exchanged).toBeInstanceOf(RefreshInProgressError);
+    expect(outcome).toBe('refreshed');
+    expect(calls).toEqual(['api_authorizer_token']);
+    expect(await store.getAuthorizer(C, A)).toMatchObject({ accessToken: 'access-2' });
+    const code = await store.getAuthCode(C, 'code-1');
+    expect(code).toMatchObject({ status: 'pending' });
+    expect(code).not.toHaveProperty('uncertainAt');
   });
 
-  it('a re-authorization stored while a renewal is in flight wins outright: the renewal is of the ended authorization', async () => {
-    const { store, outcome } = await renewalMeetsExchange('refresh-new');
-    expect(outcome).toBe('kept');
-    const record = await store.getAuthorizer(C, A);
-    expect(record).toMatchObject({ accessToken: 'access-x', refreshToken: 'refresh-new' });
-    expect(record?.expiresAt).toBe((record?.issuedAt as number) + 7_200_000);
+  it('the code is settled after the renewal without minting: the renewal’s token, now promised, stands', async () => {
+    const setup = await renewalMeetsCode('refresh-1');
+    setup.clock.now += 2 * MINUTE;
+    expect(await exchangePendingAuthCodes(setup.ctx)).toMatchObject({ exchanged: 1 });
+    expect(setup.calls).toEqual(['api_authorizer_token', 'api_get_authorizer_info']);
+    expect(await setup.store.getAuthorizer(C, A)).toMatchObject({
+      accessToken: 'access-2',
+      refreshToken: 'refresh-1',
+    });
+  });
+
+  it('a re-authorization’s code settled after a renewal of the ended authorization drops that token and renews at once', async () => {
+    const setup = await renewalMeetsCode('refresh-new');
+    setup.clock.now += 2 * MINUTE;
+    await exchangePendingAuthCodes(setup.ctx);
+    const record = await setup.store.getAuthorizer(C, A);
+    expect(record).toMatchObject({ refreshToken: 'refresh-new' });
+    expect(record?.accessToken).toBeUndefined();
+    expect(setup.calls).not.toContain('api_query_auth');
+  });
+
+  it('a refresh token healed from a list that shows a later authorization keeps that time: a later rotation is not taken for a re-authorization', async () => {
+    let listed = { authorizer_appid: A, refresh_token: 'refresh-2', auth_time: T0 / 1000 + 600 };
+    const setup = await tokenContext({
+      apiAuthorizerToken: async (_ct: string, _appId: string, refreshToken: string) => {
+        if (refreshToken === 'refresh-1') {
+          throw new WechatApiError(
+            'api_authorizer_token',
+            61023,
+            'invalid refresh token',
+            'refresh_token_invalid'
+          );
+        }
+        return { authorizer_access_token: 'access-2', expires_in: 7200 };
+      },
+      apiGetAuthorizerList: async () => ({ total_count: 1, list: [listed] }),
+    });
+    setup.clock.now = T0 + 20 * MINUTE;
+    expect(await refreshAuthorizerNow(setup.ctx, A)).toBe('refreshed');
+    expect(await setup.store.getAuthorizer(C, A)).toMatchObject({
+      accessToken: 'access-2',
+      refreshToken: 'refresh-2',
+      authorizedAt: T0 + 600_000,
+    });
+    listed = { ...listed, refresh_token: 'refresh-3' };
+    const summary = await reconcileAuthorizers(setup.ctx, {
+      deadline: setup.clock.now + MINUTE,
+      reserveMs: 0,
+    });
+    expect(summary).toMatchObject({ reauthorized: 0 });
+    expect((await setup.store.getAuthorizer(C, A))?.accessToken).toBe('access-2');
   });
 
   it('a renewal whose token was issued after a stored exchange replaces it', async () => {
