@@ -501,7 +501,9 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
 
     it('keeps the listed authorization time given with a recovered refresh token', async () => {
       await store.saveAuthorization(authorization(), NOW);
-      expect(await store.replaceRefreshToken(C, A, 'refresh-1', 'r9', NOW, NOW + 600_000)).toBe(true);
+      expect(await store.replaceRefreshToken(C, A, 'refresh-1', 'r9', NOW, NOW + 600_000)).toBe(
+        true
+      );
       expect(await store.getAuthorizer(C, A)).toMatchObject({
         refreshToken: 'r9',
         authorizedAt: NOW + 600_000,
