@@ -11,7 +11,7 @@ import {
   REFRESH_MARGIN_MS,
   SWEEP_CONCURRENCY,
   SWEEP_DEADLINE_RESERVE_MS,
-} from '../shared/tokens/policy';
+} from '../shared/policy';
 import { type BenchDynamo, startDynaliteProcess } from './dynamo';
 import { benchDeps, COMPONENT_APPID, SECRET } from './fixture';
 import type { SweepJob, SweepRun } from './refresh-sweep-worker';

@@ -23,7 +23,7 @@ import { join, resolve } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { consoleLog } from '../local/console-log';
 import { readSandboxSettings, type Sandbox, startSandbox } from '../local/sandbox';
-import { PUBLIC_ROUTE_BUDGET_PER_MINUTE } from '../shared/tokens/policy';
+import { PUBLIC_ROUTE_BUDGET_PER_MINUTE } from '../shared/policy';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOT_DIR = resolve(process.env.SCREENSHOT_DIR ?? 'screenshots');

@@ -32,7 +32,7 @@ const MUTANTS: Mutant[] = [
     name: 'expiresAt promises the nominal life',
     edits: [
       {
-        file: 'shared/tokens/policy.ts',
+        file: 'shared/policy.ts',
         find: 'return Math.min(token.expiresAt, successorFrom + SUPERSEDED_OVERLAP_MS);',
         replace: 'return token.expiresAt;',
       },
@@ -185,7 +185,7 @@ const MUTANTS: Mutant[] = [
     name: 'a token served while a renewal holds the lease is promised past it',
     edits: [
       {
-        file: 'shared/tokens/policy.ts',
+        file: 'shared/policy.ts',
         find: 'token.leaseUntil !== undefined && token.leaseUntil >= now',
         replace: 'false',
       },
@@ -202,6 +202,52 @@ const MUTANTS: Mutant[] = [
       },
     ],
     expect: { invariant: 'listed authorizer never lost' },
+  },
+  {
+    name: 'a redirect code no push named is exchanged at once',
+    edits: [
+      {
+        file: 'shared/tokens/auth-codes.ts',
+        find: '  if (!record.authorizerAppId) {\n    // A redirect names no authorizer',
+        replace: '  if (false as boolean) {\n    // A redirect names no authorizer',
+      },
+    ],
+    // A re-authorization whose push is lost: its redirect code, exchanged, kills a token just promised.
+    expect: {
+      invariant: ['token accepted until its expiresAt', 'stored token is the last WeChat issued'],
+    },
+    days: '19',
+    seeds: '14',
+  },
+  {
+    name: 'a code exchange mints beside a renewal instead of joining the lease',
+    edits: [
+      {
+        file: 'shared/tokens/auth-codes.ts',
+        find: "  return holdingLease(\n    ctx,\n    { kind: 'authorizer', componentAppId, authorizerAppId },",
+        replace:
+          "  if (componentAppId) return exchangeNamed(ctx, record, owner);\n  return holdingLease(\n    ctx,\n    { kind: 'authorizer', componentAppId, authorizerAppId },",
+      },
+    ],
+    expect: {
+      invariant: ['token accepted until its expiresAt', 'stored token is the last WeChat issued'],
+    },
+    days: '8',
+    seeds: '13,11',
+  },
+  {
+    name: 'a refresh token healed from the list keeps an older authorization time',
+    edits: [
+      {
+        file: 'shared/tokens/authorizer-tokens.ts',
+        find: 'listedAt > record.authorizedAt ? listedAt : undefined',
+        replace: 'undefined',
+      },
+    ],
+    // The next reconciliation takes a rotated refresh token for a re-authorization and drops a live token.
+    expect: { invariant: 'token accepted until its expiresAt' },
+    days: '19',
+    seeds: '1',
   },
 ];
 

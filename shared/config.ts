@@ -38,7 +38,7 @@ export interface RuntimeConfig {
   readonly platformDisplayName?: string;
   /**
    * WeChat calls each public page route may spend per minute and per day (`PUBLIC_ROUTE_BUDGET_PER_MINUTE`,
-   * `PUBLIC_ROUTE_BUDGET_PER_DAY`); unset: the defaults in `shared/tokens/policy.ts`.
+   * `PUBLIC_ROUTE_BUDGET_PER_DAY`); unset: the defaults in `shared/policy.ts`.
    */
   readonly publicRouteBudgetPerMinute?: number;
   readonly publicRouteBudgetPerDay?: number;

@@ -1,6 +1,6 @@
 import type { Clock } from './clock';
 import { ConfigError } from './errors';
-import { SECRET_CACHE_MS } from './tokens/policy';
+import { SECRET_CACHE_MS } from './policy';
 
 /**
  * The platform's AppSecret (`COMPONENT_SECRET_ID`, JSON `{"componentAppSecret":"…"}`): every function may

@@ -21,7 +21,7 @@ import {
   WECHAT_ATTEMPTS,
   WECHAT_RETRY_DELAY_MS,
   WECHAT_TIMEOUT_MS,
-} from '../../shared/tokens/policy';
+} from '../../shared/policy';
 import { type ComponentApi, HttpComponentApi } from '../../shared/wechat/api-client';
 import { eventBridgePublisher } from './event-bridge-publisher';
 import { observability, powertoolsLog, powertoolsMetrics } from './observability';

@@ -1,7 +1,7 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LIFECYCLE_EVENT_SOURCE, type LifecycleEvent } from '../../shared/events/lifecycle-event';
 import type { EventPublisher, PublishOutcome } from '../../shared/events/publisher';
-import { EVENT_PUBLISH_TIMEOUT_MS } from '../../shared/tokens/policy';
+import { EVENT_PUBLISH_TIMEOUT_MS } from '../../shared/policy';
 
 /** PutEvents takes at most 10 entries per call. */
 const PUT_EVENTS_MAX_ENTRIES = 10;

@@ -1,5 +1,5 @@
 import { CALLER_ERROR_CODES } from '../../shared/errors';
-import { REFRESH_MARGIN_MS, REPORT_CHECK_INTERVAL_MS } from '../../shared/tokens/policy';
+import { REFRESH_MARGIN_MS, REPORT_CHECK_INTERVAL_MS } from '../../shared/policy';
 import type { TokenView, WechatSimulator } from '../simulator';
 import type { Ledger } from './ledger';
 import { GET_TOKEN_TIMEOUT_MS, type World } from './world';

@@ -1,13 +1,13 @@
 import type { Clock } from '../clock';
 import { errorCode } from '../errors';
 import { type Log, MetricName, type Metrics } from '../log';
+import { EVENT_PUBLISH_GRACE_MS } from '../policy';
 import type {
   AuthorizerRecord,
   NewAuthorization,
   OutboxEventRecord,
   TokenStore,
 } from '../store/token-store';
-import { EVENT_PUBLISH_GRACE_MS } from '../tokens/policy';
 import {
   authorizationEventType,
   type LifecycleChange,

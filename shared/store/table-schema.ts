@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DUE_INDEX_SHARDS } from '../tokens/policy';
+import { DUE_INDEX_SHARDS } from '../policy';
 
 /**
  * The token table's physical schema, in one place. The DynamoDB adapter, the sandbox and the tests create

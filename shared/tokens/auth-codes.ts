@@ -9,10 +9,6 @@ import {
 } from '../errors';
 import { emitAuthorizationStored } from '../events/outbox';
 import { MetricName } from '../log';
-import type { AuthCodeRecord, AuthorizerRecord } from '../store/token-store';
-import type { TokenContext } from './context';
-import { fallbackToken } from './issued-token';
-import { permissionIds } from './permissions';
 import {
   AUTH_CODE_PUSH_WAIT_MS,
   AUTH_CODE_RETRY_MS,
@@ -21,7 +17,11 @@ import {
   refreshAtFor,
   SUCCESSION_ATTEMPTS,
   SUPERSEDED_OVERLAP_MS,
-} from './policy';
+} from '../policy';
+import type { AuthCodeRecord, AuthorizerRecord } from '../store/token-store';
+import type { TokenContext } from './context';
+import { fallbackToken } from './issued-token';
+import { permissionIds } from './permissions';
 import { reconcileAndRecord, reconciledSince } from './reconcile-runs';
 import { holdingLease, refreshUnderLease } from './single-flight';
 import { succession } from './succession';

@@ -1,7 +1,7 @@
 import { WechatUnavailableError } from '../errors';
+import { AUTHORIZER_LIST_PAGE } from '../policy';
 import type { AuthorizerListResponse } from '../wechat/wire';
 import type { TokenContext } from './context';
-import { AUTHORIZER_LIST_PAGE } from './policy';
 import { withComponentToken } from './with-component-token';
 
 export type ListedAuthorizer = AuthorizerListResponse['list'][number];

@@ -10,12 +10,12 @@ import {
 } from '../errors';
 import { emitLifecycleEvent } from '../events/outbox';
 import { MetricName } from '../log';
+import { LEASE_MS, refreshAtFor, SUCCESSION_ATTEMPTS } from '../policy';
 import type { AuthorizerRecord } from '../store/token-store';
 import type { AuthorizerTokenResponse } from '../wechat/wire';
 import { findListedAuthorizer, type ListedAuthorizer } from './authorizer-list';
 import type { TokenContext } from './context';
 import type { IssuedToken } from './issued-token';
-import { LEASE_MS, refreshAtFor, SUCCESSION_ATTEMPTS } from './policy';
 import {
   forcedAtFor,
   leasedTarget,

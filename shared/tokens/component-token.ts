@@ -1,14 +1,14 @@
 import { TicketUnavailableError, WechatApiError } from '../errors';
 import { MetricName } from '../log';
-import type { ComponentTokenRecord, TicketRecord } from '../store/token-store';
-import type { TokenContext } from './context';
-import type { IssuedToken } from './issued-token';
 import {
   refreshAtFor,
   SERVE_MIN_REMAINING_MS,
   START_PUSH_TICKET_MIN_INTERVAL_MS,
   TICKET_LIFETIME_MS,
-} from './policy';
+} from '../policy';
+import type { ComponentTokenRecord, TicketRecord } from '../store/token-store';
+import type { TokenContext } from './context';
+import type { IssuedToken } from './issued-token';
 import { reportWechatFailure } from './report';
 import {
   forcedAtFor,

@@ -1,5 +1,5 @@
+import { SWEEP_PAGE_SIZE, SWEEP_QUERY_CONCURRENCY } from '../policy';
 import type { AuthorizerRecord, DuePartition, TokenStore } from '../store/token-store';
-import { SWEEP_PAGE_SIZE, SWEEP_QUERY_CONCURRENCY } from './policy';
 
 /** The due authorizers of one sweep, handed out one at a time to its workers. */
 export interface DueFeed {

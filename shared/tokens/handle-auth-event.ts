@@ -1,10 +1,10 @@
 import { errorCode } from '../errors';
 import { authorizerBeforeChange, emitLifecycleEvent } from '../events/outbox';
 import { MetricName } from '../log';
+import { TICKET_LIFETIME_MS } from '../policy';
 import type { AuthEvent } from '../wechat/callback-xml';
 import { exchangeAuthCode } from './auth-codes';
 import type { TokenContext } from './context';
-import { TICKET_LIFETIME_MS } from './policy';
 
 export type AuthEventOutcome =
   | 'ticket_stored'

@@ -5,7 +5,7 @@ import {
   promisedExpiry,
   REPORT_CHECK_INTERVAL_MS,
   SERVE_MIN_REMAINING_MS,
-} from './policy';
+} from '../policy';
 
 /** A token handed to a caller. */
 export interface IssuedToken {

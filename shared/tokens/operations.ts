@@ -1,4 +1,5 @@
 import { AuthorizerNotFoundError, errorCode, RefreshInProgressError } from '../errors';
+import { OPERATOR_READ_BUDGET_MS, promisedExpiry } from '../policy';
 import type { AuthorizerRecord, AuthorizerSummary, RunJob, RunRecord } from '../store/token-store';
 import { assertActive, refreshAuthorizerNow } from './authorizer-tokens';
 import { ticketUsable } from './component-token';
@@ -16,7 +17,6 @@ import {
   type ShowAnswer,
   type StatusAnswer,
 } from './operator-jobs';
-import { OPERATOR_READ_BUDGET_MS, promisedExpiry } from './policy';
 import { reportWechatFailure } from './report';
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());

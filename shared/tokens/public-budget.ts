@@ -1,10 +1,10 @@
-import type { BudgetWindow } from '../store/token-store';
-import type { TokenContext } from './context';
 import {
   PUBLIC_ROUTE_BUDGET_PER_DAY,
   PUBLIC_ROUTE_BUDGET_PER_MINUTE,
   WECHAT_DAY_OFFSET_MS,
-} from './policy';
+} from '../policy';
+import type { BudgetWindow } from '../store/token-store';
+import type { TokenContext } from './context';
 
 /**
  * The public routes, each with its own budget: `authorize` (`GET /authorize`, one `api_create_preauthcode`

@@ -1,7 +1,7 @@
 import { errorCode } from '../errors';
+import { RECONCILE_RETRY_AFTER_MS } from '../policy';
 import type { TokenContext } from './context';
 import { readRun, recordRun } from './operations';
-import { RECONCILE_RETRY_AFTER_MS } from './policy';
 import { type ReconcileSummary, reconcileAuthorizers } from './reconcile';
 import { reportWechatFailure } from './report';
 

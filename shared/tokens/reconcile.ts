@@ -1,17 +1,17 @@
 import { ServiceError } from '../errors';
 import { emitAuthorizationStored } from '../events/outbox';
 import { MetricName } from '../log';
-import type { AuthorizerRecord } from '../store/token-store';
-import type { AuthorizerListResponse } from '../wechat/wire';
-import type { TokenContext } from './context';
-import { permissionIds } from './permissions';
 import {
   AUTHORIZER_LIST_PAGE,
   RECONCILE_RETRY_PAUSES_MS,
   SUCCESSION_ATTEMPTS,
   SWEEP_CONCURRENCY,
   SWEEP_DEADLINE_RESERVE_MS,
-} from './policy';
+} from '../policy';
+import type { AuthorizerRecord } from '../store/token-store';
+import type { AuthorizerListResponse } from '../wechat/wire';
+import type { TokenContext } from './context';
+import { permissionIds } from './permissions';
 import { reportWechatFailure } from './report';
 import { withComponentToken } from './with-component-token';
 

@@ -1,6 +1,12 @@
 import { errorCode, StoreUnavailableError, WechatApiError } from '../errors';
 import { flushLifecycleEvents } from '../events/outbox';
 import { MetricName } from '../log';
+import {
+  SWEEP_CONCURRENCY,
+  SWEEP_DEADLINE_RESERVE_MS,
+  TICKET_LIFETIME_MS,
+  TICKET_STALE_AFTER_MS,
+} from '../policy';
 import { isSystemic } from '../wechat/errcodes';
 import { exchangePendingAuthCodes, type PendingCodesSummary } from './auth-codes';
 import { refreshAuthorizerIfDue } from './authorizer-tokens';
@@ -8,12 +14,6 @@ import { refreshComponentTokenIfDue, requestTicketPush, ticketUsable } from './c
 import type { TokenContext } from './context';
 import { dueAuthorizerFeed } from './due-feed';
 import { fallbackToken } from './issued-token';
-import {
-  SWEEP_CONCURRENCY,
-  SWEEP_DEADLINE_RESERVE_MS,
-  TICKET_LIFETIME_MS,
-  TICKET_STALE_AFTER_MS,
-} from './policy';
 import { reportWechatFailure } from './report';
 
 export interface RefreshSummary {

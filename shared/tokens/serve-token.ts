@@ -1,5 +1,10 @@
 import { errorCode, isUncertainOutcome, RefreshTokenUnusableError } from '../errors';
 import { type LogFields, MetricName } from '../log';
+import {
+  RETRY_AFTER_FAILURE_MS,
+  SUPERSEDED_OVERLAP_MS,
+  UNLISTED_REFRESH_TOKEN_RETRY_MS,
+} from '../policy';
 import type { Leased, ReleaseOutcome } from '../store/token-store';
 import type { TokenContext } from './context';
 import {
@@ -11,11 +16,6 @@ import {
   servableToken,
   type TokenFields,
 } from './issued-token';
-import {
-  RETRY_AFTER_FAILURE_MS,
-  SUPERSEDED_OVERLAP_MS,
-  UNLISTED_REFRESH_TOKEN_RETRY_MS,
-} from './policy';
 import { checkReportedToken } from './report-check';
 import { type LeasedTarget, refreshUnderLease } from './single-flight';
 

@@ -1,7 +1,7 @@
 import { ConcurrentUpdateError, errorCode, RefreshInProgressError } from '../errors';
+import { LEASE_MS, LEASE_POLL_MS, LEASE_SAVE_RESERVE_MS, LEASE_WAIT_MS } from '../policy';
 import type { Leased, LeasedRef, ReleaseOutcome } from '../store/token-store';
 import type { TokenContext } from './context';
-import { LEASE_MS, LEASE_POLL_MS, LEASE_SAVE_RESERVE_MS, LEASE_WAIT_MS } from './policy';
 
 /** One refreshable record, as seen by `refreshUnderLease`. */
 export interface LeasedTarget<R extends Leased> {

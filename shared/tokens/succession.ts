@@ -1,4 +1,4 @@
-import { LEASE_MS, SUPERSEDED_OVERLAP_MS } from './policy';
+import { LEASE_MS, SUPERSEDED_OVERLAP_MS } from '../policy';
 
 /**
  * A token with the window in which WeChat issued it: no earlier than the call began (`requestedAt`), no

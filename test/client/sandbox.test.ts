@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTokenClient, TokenServiceError } from '../../client/src/index';
 import { LAMBDA_INVOKE_ROUTE, lambdaInvokeApi } from '../../local/lambda-invoke';
 import { invocationContext, type LocalService, startLocalService } from '../../local/local-service';
-import { SUPERSEDED_OVERLAP_MS } from '../../shared/tokens/policy';
+import { SUPERSEDED_OVERLAP_MS } from '../../shared/policy';
 import { freePort } from '../e2e/sandbox-process';
 import { authorizeMerchant, type Harness, startHarness } from '../support/harness';
 

@@ -1,12 +1,12 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../../local/local-dynamo';
 import { MetricName } from '../../shared/log';
-import { getAuthorizerAccessToken } from '../../shared/tokens/authorizer-tokens';
 import {
   REPORT_CHECK_INTERVAL_MS,
   SUPERSEDED_OVERLAP_MS,
   UNLISTED_REFRESH_TOKEN_RETRY_MS,
-} from '../../shared/tokens/policy';
+} from '../../shared/policy';
+import { getAuthorizerAccessToken } from '../../shared/tokens/authorizer-tokens';
 import { authorizeMerchant, type Harness, startHarness } from '../support/harness';
 
 const MINUTE = 60_000;

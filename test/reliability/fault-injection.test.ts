@@ -3,9 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../../local/local-dynamo';
 import type { Fault } from '../../local/simulator';
 import { MetricName } from '../../shared/log';
+import { FORCED_REFRESH_MIN_INTERVAL_MS } from '../../shared/policy';
 import type { AuthorizerRecord, TokenStore } from '../../shared/store/token-store';
 import { refreshComponentTokenIfDue } from '../../shared/tokens/component-token';
-import { FORCED_REFRESH_MIN_INTERVAL_MS } from '../../shared/tokens/policy';
 import {
   conditionFailed,
   type DocumentCommand,

@@ -4,7 +4,7 @@
  * push never brings back a ticket already superseded. The item outlives the ticket's 12 hours by the
  * retention period, then DynamoDB's TTL removes it.
  */
-import { TICKET_LIFETIME_MS } from '../../tokens/policy';
+import { TICKET_LIFETIME_MS } from '../../policy';
 import type { TicketRecord } from '../token-store';
 import { key, RETENTION_SECONDS, strip } from './items';
 import { applied, type Table } from './table';

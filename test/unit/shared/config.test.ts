@@ -4,8 +4,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { createDeps } from '../../../functions/lib/deps';
 import { DEFAULT_WECHAT_API_BASE_URL, loadConfig, REQUIRED_ENV } from '../../../shared/config';
 import { ConfigError } from '../../../shared/errors';
+import { SECRET_CACHE_MS } from '../../../shared/policy';
 import { parseAppSecret, parseMessageSecret } from '../../../shared/secrets';
-import { SECRET_CACHE_MS } from '../../../shared/tokens/policy';
 import { recordingLog, recordingMetrics } from '../../support/recorders';
 
 const env = {

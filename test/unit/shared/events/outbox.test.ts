@@ -8,8 +8,8 @@ import {
 } from '../../../../shared/events/outbox';
 import type { EventPublisher } from '../../../../shared/events/publisher';
 import { MetricName } from '../../../../shared/log';
+import { EVENT_PUBLISH_GRACE_MS } from '../../../../shared/policy';
 import type { TokenStore } from '../../../../shared/store/token-store';
-import { EVENT_PUBLISH_GRACE_MS } from '../../../../shared/tokens/policy';
 import { MemoryTokenStore } from '../../../support/memory-token-store';
 import { recordingLog, recordingMetrics } from '../../../support/recorders';
 import { recordingPublisher } from '../../../support/recording-publisher';

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { DUE_INDEX_SHARDS } from '../../../../shared/policy';
 import {
   authorizerDueKey,
   authorizerDuePartitions,
   dueShard,
   legacyAuthorizerDueKey,
 } from '../../../../shared/store/table-schema';
-import { DUE_INDEX_SHARDS } from '../../../../shared/tokens/policy';
 
 const C = 'wxcomponent000001';
 /** Appids as WeChat issues them: `wx` and 16 hex digits; consecutive ones model accounts created together. */

@@ -2,6 +2,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../../../../local/local-dynamo';
 import { ConcurrentUpdateError, InvalidRequestError } from '../../../../shared/errors';
+import { DUE_INDEX_SHARDS } from '../../../../shared/policy';
 import { DynamoDbTokenStore } from '../../../../shared/store/dynamodb-token-store';
 import type {
   AuthorizerRecord,
@@ -11,7 +12,6 @@ import type {
   NewAuthorization,
   TokenStore,
 } from '../../../../shared/store/token-store';
-import { DUE_INDEX_SHARDS } from '../../../../shared/tokens/policy';
 import { MemoryTokenStore } from '../../../support/memory-token-store';
 
 const C = 'wxcomponent000001';

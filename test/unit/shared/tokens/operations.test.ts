@@ -7,6 +7,7 @@ import {
   StoreUnavailableError,
   WechatApiError,
 } from '../../../../shared/errors';
+import { OPERATOR_READ_BUDGET_MS, SUPERSEDED_OVERLAP_MS } from '../../../../shared/policy';
 import type { AuthorizerStatus } from '../../../../shared/store/token-store';
 import {
   listAuthorizerViews,
@@ -16,7 +17,6 @@ import {
   showAuthorizer,
 } from '../../../../shared/tokens/operations';
 import { parseRefreshJob } from '../../../../shared/tokens/operator-jobs';
-import { OPERATOR_READ_BUDGET_MS, SUPERSEDED_OVERLAP_MS } from '../../../../shared/tokens/policy';
 import {
   AUTHORIZER_APPID as A,
   COMPONENT_APPID as C,

@@ -1,11 +1,11 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { startLocalDynamo } from '../../../../local/local-dynamo';
-import { DynamoDbTokenStore } from '../../../../shared/store/dynamodb-token-store';
 import {
   PUBLIC_ROUTE_BUDGET_PER_DAY,
   PUBLIC_ROUTE_BUDGET_PER_MINUTE,
-} from '../../../../shared/tokens/policy';
+} from '../../../../shared/policy';
+import { DynamoDbTokenStore } from '../../../../shared/store/dynamodb-token-store';
 import { publicRouteBudget, spendPublicBudget } from '../../../../shared/tokens/public-budget';
 import { MemoryTokenStore } from '../../../support/memory-token-store';
 import { recordingLog } from '../../../support/recorders';

@@ -1,12 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { WechatApiError, WechatUnavailableError } from '../../../../shared/errors';
 import { MetricName } from '../../../../shared/log';
+import { FORCED_REFRESH_BACKOFF_MS, REPORT_CHECK_INTERVAL_MS } from '../../../../shared/policy';
 import { getAuthorizerAccessToken } from '../../../../shared/tokens/authorizer-tokens';
 import { getComponentAccessToken } from '../../../../shared/tokens/component-token';
-import {
-  FORCED_REFRESH_BACKOFF_MS,
-  REPORT_CHECK_INTERVAL_MS,
-} from '../../../../shared/tokens/policy';
 import { checkReportedToken } from '../../../../shared/tokens/report-check';
 import type { AuthorizerTokenResponse } from '../../../../shared/wechat/wire';
 import type { recordingMetrics } from '../../../support/recorders';

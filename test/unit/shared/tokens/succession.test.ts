@@ -4,13 +4,13 @@ import {
   WechatApiError,
   WechatUnavailableError,
 } from '../../../../shared/errors';
+import { LEASE_MS, promisedExpiry, SUPERSEDED_OVERLAP_MS } from '../../../../shared/policy';
 import { exchangeAuthCode, exchangePendingAuthCodes } from '../../../../shared/tokens/auth-codes';
 import {
   getAuthorizerAccessToken,
   refreshAuthorizerIfDue,
   refreshAuthorizerNow,
 } from '../../../../shared/tokens/authorizer-tokens';
-import { LEASE_MS, promisedExpiry, SUPERSEDED_OVERLAP_MS } from '../../../../shared/tokens/policy';
 import { reconcileAuthorizers } from '../../../../shared/tokens/reconcile';
 import { succession } from '../../../../shared/tokens/succession';
 import type { QueryAuthResponse } from '../../../../shared/wechat/wire';

@@ -5,17 +5,17 @@ import {
   WechatApiError,
   WechatUnavailableError,
 } from '../../../../shared/errors';
-import { exchangeAuthCode, exchangePendingAuthCodes } from '../../../../shared/tokens/auth-codes';
-import {
-  getAuthorizerAccessToken,
-  refreshAuthorizerIfDue,
-} from '../../../../shared/tokens/authorizer-tokens';
 import {
   AUTH_CODE_PUSH_WAIT_MS,
   FORCED_REFRESH_BACKOFF_MS,
   LEASE_MS,
   SUPERSEDED_OVERLAP_MS,
-} from '../../../../shared/tokens/policy';
+} from '../../../../shared/policy';
+import { exchangeAuthCode, exchangePendingAuthCodes } from '../../../../shared/tokens/auth-codes';
+import {
+  getAuthorizerAccessToken,
+  refreshAuthorizerIfDue,
+} from '../../../../shared/tokens/authorizer-tokens';
 import { reconcileAuthorizers } from '../../../../shared/tokens/reconcile';
 import type {
   AuthorizerListResponse,
