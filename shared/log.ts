@@ -163,8 +163,11 @@ export const MetricName = {
   ReportedTokenAlive: 'ReportedTokenAlive',
   /** Due lifecycle events the scheduled flush could not publish (EventBridge refused or did not answer). */
   LifecycleEventsUnpublished: 'LifecycleEventsUnpublished',
-  /** A lifecycle event whose outbox write failed: it will never be published. */
-  LifecycleEventLost: 'LifecycleEventLost',
+  /**
+   * Authorizers whose lifecycle events a writer left on the item (it stopped before the outbox got them),
+   * moved by the scheduled reconciliation: late, not lost.
+   */
+  LifecycleEventsRecovered: 'LifecycleEventsRecovered',
 } as const;
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
 

@@ -246,14 +246,6 @@ export class ServiceAlarms extends Construct {
         'accepts them). First: read the refresh log’s “lifecycle events not published” lines, then check ' +
         'the bus and the functions’ events:PutEvents grant.',
     });
-    this.add('LifecycleEventLost', {
-      ...atLeastOnce,
-      metric: serviceMetric(METRIC.lifecycleEventLost, 'Sum', FIVE_MINUTES),
-      alarmDescription:
-        'A lifecycle event could not be recorded after its state change and will never be published (the ' +
-        'state itself is stored). First: find “lifecycle event could not be recorded” in the logs (kind, ' +
-        'authorizerAppId, code) and tell the subscribers; then check the table’s throttling.',
-    });
     this.add('DeadLetters', {
       ...atLeastOnce,
       metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({

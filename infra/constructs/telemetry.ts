@@ -22,6 +22,4 @@ export const METRIC = {
   needsReauthorization: 'NeedsReauthorization',
   /** Due lifecycle events a scheduled flush could not publish; one every run while the bus refuses them. */
   lifecycleEventsUnpublished: 'LifecycleEventsUnpublished',
-  /** A lifecycle event that could not be recorded in the outbox and will never be published. */
-  lifecycleEventLost: 'LifecycleEventLost',
 } as const;

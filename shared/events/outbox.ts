@@ -6,6 +6,7 @@ import type {
   AuthorizerRecord,
   NewAuthorization,
   OutboxEventRecord,
+  PendingEvent,
   TokenStore,
 } from '../store/token-store';
 import {
@@ -21,18 +22,20 @@ import type { EventPublisher } from './publisher';
  * The transactional outbox for lifecycle events, on single-item writes (the token table has no
  * transactions here: dynalite has none, and the store uses none):
  *
- *   state write ✔ ── outbox put (due in EVENT_PUBLISH_GRACE_MS) ── PutEvents ── mark published
- *                                                          ✘ ── defer: due at once ── next scheduled flush
+ *   state write + event on the item ✔ ── outbox put ── off the item ── PutEvents ── mark published
+ *                                                                         ✘ ── defer ── next scheduled flush
  *
- * - at least once: an event is recorded before it is published and leaves the due list only once the bus
- *   accepted it; a failed publish, or a writer that died after recording it, is published by the next
- *   scheduled run ({@link flushLifecycleEvents});
+ * - never lost: the event is appended to the authorizer item's `pendingEvents` by the very `UpdateItem`
+ *   that makes the change, so there is no moment when the change is stored and its event is not. The
+ *   writer then moves it to the outbox ({@link settlePendingEvents}); one whose writer stopped first is
+ *   moved by the next write of that authorizer, by WeChat's retry of the push (which finds the state
+ *   applied and the event still pending), or by the scheduled reconciliation's Scan
+ *   ({@link settleOrphanedEvents});
+ * - at least once: an event leaves the due list only once the bus accepted it; a failed publish is
+ *   published by the next scheduled run ({@link flushLifecycleEvents});
  * - once per change: the outbox item is keyed by the event's id (a digest of the change), so a change
  *   recorded twice (a duplicate push, two handlers) is published once; a publish that succeeded but was not
- *   marked (crash, or a flush racing the writer) is published again with the same id, which consumers drop;
- * - what remains: a crash between the state write and the outbox put (two consecutive DynamoDB calls in one
- *   invocation) loses the event; so does an outbox put that fails after the SDK's retries, which is logged
- *   as an error. The state itself is never rolled back for an event.
+ *   marked is published again with the same id, which consumers drop.
  *
  * @see https://docs.aws.amazon.com/prescriptive-guidance/latest/cloud-design-patterns/transactional-outbox.html
  */
@@ -91,58 +94,93 @@ async function publishRecorded(
 }
 
 /**
- * Records a lifecycle change in the outbox and publishes it, right after the store write that made it
- * (see the module comment for the guarantees). Never throws: the change is stored whatever happens to its
- * event, and what could not be recorded is logged as an error.
+ * The lifecycle event of `change`, to be written with the state change itself (`NewAuthorization.event`,
+ * `endAuthorization`'s guard, `replaceRefreshToken`), then moved to the outbox by
+ * {@link settlePendingEvents}. Undefined when events are off.
  */
-export async function emitLifecycleEvent(ctx: EventContext, change: LifecycleChange) {
+export function pendingEventOf(
+  ctx: EventContext,
+  change: LifecycleChange
+): PendingEvent | undefined {
+  if (!ctx.events) return undefined;
+  const event = lifecycleEvent(ctx.componentAppId, change);
+  return { id: event.id, type: event.type, detail: JSON.stringify(event), createdAt: ctx.clock() };
+}
+
+/**
+ * Moves the authorizer's pending events (the one its writer just made, and any a writer that stopped
+ * left) to the outbox, takes them off the item, and publishes those newly recorded (see the module comment
+ * for the guarantees). Never throws: what is left pending is moved by the next write, a retried push or the
+ * scheduled reconciliation; what could not be published by the next scheduled run.
+ */
+export async function settlePendingEvents(
+  ctx: EventContext,
+  authorizerAppId: string,
+  known?: AuthorizerRecord
+): Promise<void> {
   const { events } = ctx;
   if (!events) return;
-  const event = lifecycleEvent(ctx.componentAppId, change);
-  const createdAt = ctx.clock();
-  const record = {
-    componentAppId: ctx.componentAppId,
-    id: event.id,
-    type: event.type,
-    detail: JSON.stringify(event),
-    createdAt,
-    publishAt: createdAt + EVENT_PUBLISH_GRACE_MS,
-  };
   try {
-    if (!(await ctx.store.putOutboxEvent(record))) {
-      ctx.log.info('lifecycle event already recorded; not published again', logFields(event));
-      return;
+    const record = known ?? (await ctx.store.getAuthorizer(ctx.componentAppId, authorizerAppId));
+    const recorded: OutboxEventRecord[] = [];
+    for (const pending of record?.pendingEvents ?? []) {
+      const outboxed = {
+        componentAppId: ctx.componentAppId,
+        ...pending,
+        publishAt: pending.createdAt + EVENT_PUBLISH_GRACE_MS,
+      };
+      if (await ctx.store.putOutboxEvent(outboxed)) recorded.push({ ...outboxed, attempts: 0 });
+      else
+        ctx.log.info('lifecycle event already recorded; not published again', { id: pending.id });
+      await ctx.store.settlePendingEvent(ctx.componentAppId, authorizerAppId, pending.id);
     }
-  } catch (error) {
-    ctx.log.error('lifecycle event could not be recorded and is lost', {
-      ...logFields(event),
-      code: errorCode(error),
-    });
-    ctx.metrics.count(MetricName.LifecycleEventLost);
-    return;
-  }
-  try {
-    const outcome = await publishRecorded(
-      { ...ctx, events },
-      [{ ...record, attempts: 0 }],
-      createdAt
-    );
+    if (recorded.length === 0) return;
+    const outcome = await publishRecorded({ ...ctx, events }, recorded, ctx.clock());
     if (outcome.failed > 0) {
-      ctx.log.warn(
-        'lifecycle event not published; the next scheduled run retries',
-        logFields(event)
-      );
+      ctx.log.warn('lifecycle event not published; the next scheduled run retries', {
+        authorizerAppId,
+        failed: outcome.failed,
+      });
     }
   } catch (error) {
-    ctx.log.warn('lifecycle event not settled; the next scheduled run retries', {
-      ...logFields(event),
+    ctx.log.warn('lifecycle events not settled; a retried push or the schedule moves them', {
+      authorizerAppId,
       code: errorCode(error),
     });
   }
 }
 
 /**
- * The authorizer as it is before a change, for {@link emitAuthorizationStored} to tell what changed; not
+ * The scheduled reconciliation's sweep for events whose writer stopped between the state change and the
+ * outbox (a crash, a timeout): a filtered Scan of the authorizer items, until none is left or `stopAt`.
+ * Returns how many authorizers had some.
+ */
+export async function settleOrphanedEvents(ctx: EventContext, stopAt: number): Promise<number> {
+  if (!ctx.events) return 0;
+  let found = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await ctx.store.listAuthorizersWithPendingEvents(ctx.componentAppId, {
+      limit: EVENT_FLUSH_PAGE,
+      cursor,
+    });
+    for (const record of page.items) {
+      found += 1;
+      await settlePendingEvents(ctx, record.authorizerAppId, record);
+    }
+    cursor = page.cursor;
+  } while (cursor && ctx.clock() < stopAt);
+  if (found > 0) {
+    ctx.metrics.count(MetricName.LifecycleEventsRecovered, found);
+    ctx.log.warn('moved lifecycle events a writer left on their authorizers to the outbox', {
+      authorizers: found,
+    });
+  }
+  return found;
+}
+
+/**
+ * The authorizer as it is before a change, for {@link authorizationEventOf} to tell what changed; not
  * read when events are off.
  */
 export async function authorizerBeforeChange(
@@ -153,10 +191,10 @@ export async function authorizerBeforeChange(
 }
 
 /**
- * Emits the event, if any, of storing an authorization over `previous` (the record read before the write):
- * see {@link authorizationEventType}. `change.at` is the authorization's time.
+ * The event, if any, of storing an authorization over `previous` (the record read before the write): see
+ * {@link authorizationEventType}. `change.at` is the authorization's time.
  */
-export function emitAuthorizationStored(
+export function authorizationEventOf(
   ctx: EventContext,
   previous: AuthorizerRecord | undefined,
   stored: {
@@ -166,14 +204,14 @@ export function emitAuthorizationStored(
     withoutRefreshToken?: NewAuthorization['withoutRefreshToken'];
   },
   change: { at: number; reason: LifecycleReason }
-): Promise<void> {
+): PendingEvent | undefined {
   const { reason } = change;
   const status = stored.refreshToken
     ? 'active'
     : (stored.withoutRefreshToken ?? 'without_api_permission');
   const type = authorizationEventType(previous, { status, funcInfo: stored.funcInfo }, reason);
-  if (!type) return Promise.resolve();
-  return emitLifecycleEvent(ctx, {
+  if (!type) return undefined;
+  return pendingEventOf(ctx, {
     type,
     authorizerAppId: stored.authorizerAppId,
     status,

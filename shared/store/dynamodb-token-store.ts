@@ -5,6 +5,7 @@ import * as authorizerScan from './dynamodb/authorizer-scan';
 import * as budgets from './dynamodb/budgets';
 import * as leases from './dynamodb/leases';
 import * as outbox from './dynamodb/outbox';
+import * as pendingEvents from './dynamodb/pending-events';
 import * as runs from './dynamodb/runs';
 import { Table } from './dynamodb/table';
 import * as tickets from './dynamodb/tickets';
@@ -95,6 +96,12 @@ export class DynamoDbTokenStore implements TokenStore {
     return budgets.spendBudget(this.#table, ...a);
   }
 
+  settlePendingEvent(...a: Args<'settlePendingEvent'>) {
+    return pendingEvents.settlePendingEvent(this.#table, ...a);
+  }
+  listAuthorizersWithPendingEvents(...a: Args<'listAuthorizersWithPendingEvents'>) {
+    return pendingEvents.listAuthorizersWithPendingEvents(this.#table, ...a);
+  }
   putOutboxEvent(...a: Args<'putOutboxEvent'>) {
     return outbox.putOutboxEvent(this.#table, ...a);
   }

@@ -93,6 +93,19 @@ export interface AuthorizerRecord extends Leased {
   endedAt?: number;
   lastErrorCode?: string;
   updatedAt: number;
+  /**
+   * Lifecycle events written with the state change they report, in the same item update, not yet in the
+   * outbox (`shared/events/outbox.ts` moves them): a change is never stored without its event.
+   */
+  pendingEvents?: PendingEvent[];
+}
+
+/** A lifecycle event as written with its state change: `id` is the change's digest, `detail` its JSON. */
+export interface PendingEvent {
+  id: string;
+  type: string;
+  detail: string;
+  createdAt: number;
 }
 
 export type AuthCodeStatus = 'pending' | 'exchanged' | 'failed';
@@ -165,6 +178,8 @@ export interface NewAuthorization {
   funcInfo: number[];
   refreshAt: number;
   authorizedAt: number;
+  /** The lifecycle event of this change, written with it (`AuthorizerRecord.pendingEvents`). */
+  event?: PendingEvent;
 }
 
 /** What a lease holder records when it gives up without a new token. */
@@ -312,7 +327,8 @@ export interface TokenStore {
    * already returned a refresh token that must not be lost, and by 61023 recovery.
    * Returns false when the stored token is no longer `expected` (a re-authorization won). `authorizedAt`,
    * when given, is the listed authorization's time (later than the record's: an authorization that reached
-   * us only through the list), so that the record is not later taken for older than WeChat's.
+   * us only through the list), so that the record is not later taken for older than WeChat's; `event` is
+   * written with the change (`AuthorizerRecord.pendingEvents`).
    */
   replaceRefreshToken(
     componentAppId: string,
@@ -320,7 +336,7 @@ export interface TokenStore {
     expected: string | undefined,
     refreshToken: string,
     now: number,
-    authorizedAt?: number
+    extra?: { authorizedAt?: number; event?: PendingEvent }
   ): Promise<boolean>;
 
   /**
@@ -347,6 +363,8 @@ export interface TokenStore {
       eventTime: number;
       /** Only end it if this is still the stored refresh token (61023 handling). */
       expectedRefreshToken?: string;
+      /** The lifecycle event of this change, written with it (`AuthorizerRecord.pendingEvents`). */
+      event?: PendingEvent;
     },
     now: number
   ): Promise<boolean>;
@@ -399,6 +417,17 @@ export interface TokenStore {
    * so callers in any number of containers never count past the limit together. True when counted.
    */
   spendBudget(window: BudgetWindow, limit: number): Promise<boolean>;
+
+  /** Takes a lifecycle event off the authorizer's `pendingEvents` once the outbox holds it; a no-op when gone. */
+  settlePendingEvent(componentAppId: string, authorizerAppId: string, id: string): Promise<void>;
+  /**
+   * Authorizers with events still pending (their writer stopped before the outbox got them), a page at a
+   * time: a filtered Scan, for the scheduled reconciliation only.
+   */
+  listAuthorizersWithPendingEvents(
+    componentAppId: string,
+    options: { limit: number; cursor?: string }
+  ): Promise<Page<AuthorizerRecord>>;
 
   /**
    * Records an unpublished event, due from `publishAt`; false (and nothing changed) when an event with this

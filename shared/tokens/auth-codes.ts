@@ -7,7 +7,7 @@ import {
   ServiceError,
   WechatApiError,
 } from '../errors';
-import { emitAuthorizationStored } from '../events/outbox';
+import { authorizationEventOf, settlePendingEvents } from '../events/outbox';
 import { MetricName } from '../log';
 import {
   AUTH_CODE_PUSH_WAIT_MS,
@@ -173,6 +173,10 @@ async function storeAuthorization(
     previous = await ctx.store.getAuthorizer(ctx.componentAppId, granted.authorizerAppId);
     if (previous && previous.authorizedAt > authorizedAt) break;
     const token = tokenForAuthorization(previous, incoming, granted.refreshToken, now, mintedSince);
+    const event = authorizationEventOf(ctx, previous, granted, {
+      at: record.receivedAt,
+      reason: record.source,
+    });
     saved = await ctx.store.saveAuthorization(
       {
         componentAppId: record.componentAppId,
@@ -186,16 +190,12 @@ async function storeAuthorization(
         funcInfo: granted.funcInfo,
         refreshAt: token?.refreshAt ?? now,
         authorizedAt,
+        event,
       },
       now
     );
   }
-  if (saved) {
-    await emitAuthorizationStored(ctx, previous, granted, {
-      at: record.receivedAt,
-      reason: record.source,
-    });
-  }
+  if (saved) await settlePendingEvents(ctx, granted.authorizerAppId);
   ctx.metrics.count(MetricName.AuthorizationCompleted);
   ctx.log.info(
     granted.refreshToken

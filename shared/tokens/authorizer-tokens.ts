@@ -8,7 +8,7 @@ import {
   RefreshTokenUnusableError,
   WechatApiError,
 } from '../errors';
-import { emitLifecycleEvent } from '../events/outbox';
+import { pendingEventOf, settlePendingEvents } from '../events/outbox';
 import { MetricName } from '../log';
 import { LEASE_MS, refreshAtFor, SUCCESSION_ATTEMPTS } from '../policy';
 import type { AuthorizerRecord } from '../store/token-store';
@@ -59,19 +59,7 @@ async function endAuthorization(
 ): Promise<AuthorizerRecord> {
   const { componentAppId, authorizerAppId, refreshToken } = record;
   const eventTime = ctx.clock();
-  const ended = await ctx.store.endAuthorization(
-    componentAppId,
-    authorizerAppId,
-    status,
-    refreshToken ? { eventTime, expectedRefreshToken: refreshToken } : { eventTime },
-    eventTime
-  );
-  if (!ended) {
-    const current = await ctx.store.getAuthorizer(componentAppId, authorizerAppId);
-    assertActive(current, authorizerAppId);
-    return current as AuthorizerRecord;
-  }
-  await emitLifecycleEvent(ctx, {
+  const event = pendingEventOf(ctx, {
     type: status,
     authorizerAppId,
     status,
@@ -80,6 +68,19 @@ async function endAuthorization(
       status === 'revoked' ? 'revocation_confirmed_by_list' : 'refresh_token_rejected_not_listed',
     at: eventTime,
   });
+  const ended = await ctx.store.endAuthorization(
+    componentAppId,
+    authorizerAppId,
+    status,
+    refreshToken ? { eventTime, expectedRefreshToken: refreshToken, event } : { eventTime, event },
+    eventTime
+  );
+  if (!ended) {
+    const current = await ctx.store.getAuthorizer(componentAppId, authorizerAppId);
+    assertActive(current, authorizerAppId);
+    return current as AuthorizerRecord;
+  }
+  await settlePendingEvents(ctx, authorizerAppId);
   if (status === 'revoked') {
     ctx.log.warn('WeChat confirms the merchant revoked the authorization; marked revoked', {
       authorizerAppId,
@@ -188,18 +189,19 @@ async function refreshWithRecovery(
       stored,
       listed.refresh_token,
       recoveredAt,
-      listedAt > record.authorizedAt ? listedAt : undefined
+      {
+        authorizedAt: listedAt > record.authorizedAt ? listedAt : undefined,
+        event: pendingEventOf(ctx, {
+          type: 'recovered',
+          authorizerAppId,
+          status: 'active',
+          permissionSetIds: record.funcInfo,
+          reason: 'refresh_token_found_in_list',
+          at: recoveredAt,
+        }),
+      }
     );
-    if (recovered) {
-      await emitLifecycleEvent(ctx, {
-        type: 'recovered',
-        authorizerAppId,
-        status: 'active',
-        permissionSetIds: record.funcInfo,
-        reason: 'refresh_token_found_in_list',
-        at: recoveredAt,
-      });
-    }
+    if (recovered) await settlePendingEvents(ctx, authorizerAppId);
     ctx.metrics.count(MetricName.RefreshTokenRecovered);
     used = listed.refresh_token;
     try {

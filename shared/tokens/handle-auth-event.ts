@@ -1,5 +1,5 @@
 import { errorCode } from '../errors';
-import { authorizerBeforeChange, emitLifecycleEvent } from '../events/outbox';
+import { authorizerBeforeChange, pendingEventOf, settlePendingEvents } from '../events/outbox';
 import { MetricName } from '../log';
 import { TICKET_LIFETIME_MS } from '../policy';
 import type { AuthEvent } from '../wechat/callback-xml';
@@ -83,23 +83,27 @@ export async function handleAuthEvent(
     }
     case 'unauthorized': {
       const previous = await authorizerBeforeChange(ctx, event.authorizerAppId);
+      const revoked =
+        previous?.status === 'revoked'
+          ? undefined
+          : pendingEventOf(ctx, {
+              type: 'revoked',
+              authorizerAppId: event.authorizerAppId,
+              status: 'revoked',
+              permissionSetIds: previous?.funcInfo ?? [],
+              reason: 'push',
+              at: event.createTime,
+            });
       const ended = await ctx.store.endAuthorization(
         ctx.componentAppId,
         event.authorizerAppId,
         'revoked',
-        { eventTime: event.createTime },
+        { eventTime: event.createTime, event: revoked },
         now
       );
-      if (ended && previous?.status !== 'revoked') {
-        await emitLifecycleEvent(ctx, {
-          type: 'revoked',
-          authorizerAppId: event.authorizerAppId,
-          status: 'revoked',
-          permissionSetIds: previous?.funcInfo ?? [],
-          reason: 'push',
-          at: event.createTime,
-        });
-      }
+      // Also what a retry of this push is for, when the first attempt stopped after the state change:
+      // its event, written with the change, is still on the item and goes out now.
+      await settlePendingEvents(ctx, event.authorizerAppId);
       ctx.log.info(
         ended ? 'authorizer revoked' : 'revocation older than the authorization ignored',
         {

@@ -1,4 +1,5 @@
 import { errorCode } from '../errors';
+import { settleOrphanedEvents } from '../events/outbox';
 import { RECONCILE_RETRY_AFTER_MS } from '../policy';
 import type { TokenContext } from './context';
 import { readRun, recordRun } from './operations';
@@ -31,6 +32,15 @@ export async function reconcileAndRecord(
     } satisfies RecordedReconcile);
     throw error;
   }
+  await settleOrphanedEvents(ctx, options.deadline - (options.reserveMs ?? 0)).catch(
+    (error: unknown) =>
+      ctx.log.warn(
+        'left lifecycle events on their authorizers; the next reconciliation moves them',
+        {
+          code: errorCode(error),
+        }
+      )
+  );
   ctx.log.info('authorizer reconciliation finished', { ...summary });
   await recordRun(ctx, 'reconcile', { ...summary, startedAt } satisfies RecordedReconcile);
   return summary;

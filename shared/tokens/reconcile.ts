@@ -1,5 +1,5 @@
 import { ServiceError } from '../errors';
-import { emitAuthorizationStored } from '../events/outbox';
+import { authorizationEventOf, settlePendingEvents } from '../events/outbox';
 import { MetricName } from '../log';
 import {
   AUTHORIZER_LIST_PAGE,
@@ -197,6 +197,12 @@ async function reconcileRecord(
   const now = ctx.clock();
   // WeChat's FAQ: an empty refresh token is obtained again only with an authorization code.
   const withoutRefreshToken = 'awaiting_authorization_code' as const;
+  const event = authorizationEventOf(
+    ctx,
+    record,
+    { authorizerAppId: listed.authorizer_appid, ...granted, withoutRefreshToken },
+    { at: listed.auth_time * 1000, reason: 'reconciliation' }
+  );
   const saved = await ctx.store.saveAuthorization(
     {
       componentAppId: ctx.componentAppId,
@@ -210,16 +216,12 @@ async function reconcileRecord(
         listed.auth_time * 1000,
         record?.status === 'needs_reauthorization' ? record.authorizedAt : 0
       ),
+      event,
     },
     now
   );
   if (!saved) return 'moved';
-  await emitAuthorizationStored(
-    ctx,
-    record,
-    { authorizerAppId: listed.authorizer_appid, ...granted, withoutRefreshToken },
-    { at: listed.auth_time * 1000, reason: 'reconciliation' }
-  );
+  await settlePendingEvents(ctx, listed.authorizer_appid);
   summary[
     action === 'import' ? 'imported' : action === 'reactivate' ? 'reactivated' : 'reauthorized'
   ] += 1;

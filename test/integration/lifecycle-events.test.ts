@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../../local/local-dynamo';
 import type { LifecycleEvent } from '../../shared/events/lifecycle-event';
+import { pendingEventOf } from '../../shared/events/outbox';
 import { authorizeMerchant, type Harness, startHarness } from '../support/harness';
 import { type RecordingPublisher, recordingPublisher } from '../support/recording-publisher';
 
@@ -186,5 +187,67 @@ describe('lifecycle events from the real flows (dynalite, strict WeChat simulato
     await h.refresh();
     expect(bus.summary()).toEqual([`authorized ${M} push`]);
     expect(await h.store.listDueOutboxEvents(h.deps.componentAppId, h.clock.now, 10)).toEqual([]);
+  });
+
+  it('a revocation whose handler stopped after the state change: WeChat’s retry of the push publishes its event, once', async () => {
+    await start();
+    const M = 'wxmerchant0000041';
+    await authorizeMerchant(h, M);
+    const at = Math.floor(h.clock.now / 1000) * 1000;
+    // The first delivery's handler wrote the revocation, with its event, and died before the outbox.
+    const revoked = {
+      type: 'revoked',
+      authorizerAppId: M,
+      status: 'revoked',
+      permissionSetIds: [],
+      reason: 'push',
+      at,
+    } as const;
+    await h.store.endAuthorization(
+      h.deps.componentAppId,
+      M,
+      'revoked',
+      { eventTime: at, event: pendingEventOf(h.deps, revoked) },
+      at
+    );
+    expect(bus.summary()).toEqual([`authorized ${M} push`]);
+
+    const retry = await h.simulator.pushUnauthorized(M);
+    expect(retry.body).toBe('success');
+    expect(bus.summary()).toEqual([`authorized ${M} push`, `revoked ${M} push`]);
+    await h.simulator.pushUnauthorized(M);
+    expect(bus.summary()).toEqual([`authorized ${M} push`, `revoked ${M} push`]);
+    expect((await h.store.getAuthorizer(h.deps.componentAppId, M))?.pendingEvents).toEqual([]);
+  });
+
+  it('an event its writer left on the item is published by the scheduled reconciliation, once', async () => {
+    await start();
+    const M = 'wxmerchant0000051';
+    await authorizeMerchant(h, M);
+    h.simulator.forgetAuthorizer(M);
+    const at = h.clock.now;
+    await h.store.endAuthorization(
+      h.deps.componentAppId,
+      M,
+      'revoked',
+      {
+        eventTime: at,
+        event: pendingEventOf(h.deps, {
+          type: 'revoked',
+          authorizerAppId: M,
+          status: 'revoked',
+          permissionSetIds: [],
+          reason: 'revocation_confirmed_by_list',
+          at,
+        }),
+      },
+      at
+    );
+    await reconcile();
+    await reconcile();
+    expect(bus.summary()).toEqual([
+      `authorized ${M} push`,
+      `revoked ${M} revocation_confirmed_by_list`,
+    ]);
   });
 });

@@ -17,6 +17,7 @@ import type {
   NewAuthorization,
   OutboxEventRecord,
   Page,
+  PendingEvent,
   ReleaseOutcome,
   RunJob,
   RunRecord,
@@ -29,6 +30,15 @@ const clone = <T>(value: T): T => structuredClone(value);
 const conflict = () => new ConcurrentUpdateError('the item changed or is leased by another writer');
 
 /** In-memory `TokenStore` with the adapter's semantics; the contract suite keeps the two in step. */
+/** The record's pending events with `event` appended, as the DynamoDB adapter's `list_append` does. */
+function withPending(
+  current: { pendingEvents?: PendingEvent[] } | undefined,
+  event: PendingEvent | undefined
+): { pendingEvents?: PendingEvent[] } {
+  const pending = [...(current?.pendingEvents ?? []), ...(event ? [event] : [])];
+  return pending.length > 0 || current?.pendingEvents ? { pendingEvents: pending } : {};
+}
+
 export class MemoryTokenStore implements TokenStore {
   readonly tickets = new Map<string, TicketRecord>();
   readonly componentTokens = new Map<string, ComponentTokenRecord>();
@@ -219,12 +229,13 @@ export class MemoryTokenStore implements TokenStore {
     expected: string | undefined,
     refreshToken: string,
     now: number,
-    authorizedAt?: number
+    extra: { authorizedAt?: number; event?: PendingEvent } = {}
   ) {
     const current = this.authorizers.get(`${componentAppId}#${authorizerAppId}`);
     if (current?.status !== 'active' || current.refreshToken !== expected) return false;
     current.refreshToken = refreshToken;
-    if (authorizedAt !== undefined) current.authorizedAt = authorizedAt;
+    if (extra.authorizedAt !== undefined) current.authorizedAt = extra.authorizedAt;
+    Object.assign(current, withPending(current, extra.event));
     current.updatedAt = now;
     return true;
   }
@@ -257,6 +268,7 @@ export class MemoryTokenStore implements TokenStore {
       ...(current?.leaseOwner === undefined
         ? {}
         : { leaseOwner: current.leaseOwner, leaseUntil: current.leaseUntil }),
+      ...withPending(current, a.event),
     };
     this.authorizers.set(id, next);
     this.legacyDue.delete(id);
@@ -267,7 +279,7 @@ export class MemoryTokenStore implements TokenStore {
     componentAppId: string,
     authorizerAppId: string,
     status: Exclude<AuthorizerStatus, 'active'>,
-    guard: { eventTime: number; expectedRefreshToken?: string },
+    guard: { eventTime: number; expectedRefreshToken?: string; event?: PendingEvent },
     now: number
   ) {
     const id = `${componentAppId}#${authorizerAppId}`;
@@ -290,8 +302,36 @@ export class MemoryTokenStore implements TokenStore {
       version: (current?.version ?? 0) + 1,
       updatedAt: now,
       ...(current?.lastErrorCode ? { lastErrorCode: current.lastErrorCode } : {}),
+      ...withPending(current, guard.event),
     });
     return true;
+  }
+
+  async settlePendingEvent(componentAppId: string, authorizerAppId: string, id: string) {
+    const current = this.authorizers.get(`${componentAppId}#${authorizerAppId}`);
+    if (current?.pendingEvents) {
+      current.pendingEvents = current.pendingEvents.filter((event) => event.id !== id);
+    }
+  }
+
+  async listAuthorizersWithPendingEvents(
+    componentAppId: string,
+    options: { limit: number; cursor?: string }
+  ) {
+    const matching = [...this.authorizers.values()]
+      .filter(
+        (a) =>
+          a.componentAppId === componentAppId &&
+          (a.pendingEvents?.length ?? 0) > 0 &&
+          (options.cursor === undefined || a.authorizerAppId > options.cursor)
+      )
+      .sort((x, y) => (x.authorizerAppId < y.authorizerAppId ? -1 : 1));
+    const items = matching.slice(0, options.limit).map((a) => clone(a) as AuthorizerRecord);
+    const last = items.at(-1);
+    return {
+      items,
+      ...(matching.length > options.limit && last ? { cursor: last.authorizerAppId } : {}),
+    };
   }
 
   duePartitions(componentAppId: string): DuePartition[] {

@@ -6,8 +6,9 @@
  * lease in place, and the holder's save then finds the version moved (README, "What `expiresAt` promises":
  * one writer per record); an ended one drops the lease and its tokens and leaves the `due` index.
  */
-import type { AuthorizerStatus, NewAuthorization } from '../token-store';
+import type { AuthorizerStatus, NewAuthorization, PendingEvent } from '../token-store';
 import { key, update } from './items';
+import { appendPendingEvent } from './pending-events';
 import { applied, type Table } from './table';
 
 /**
@@ -21,6 +22,7 @@ export async function saveAuthorization(
 ): Promise<boolean> {
   const tokened = Boolean(a.refreshToken && a.accessToken);
   const issuedAt = a.issuedAt ?? now;
+  const withEvent = appendPendingEvent(a.event);
   const u = update(
     {
       componentAppId: a.componentAppId,
@@ -40,7 +42,7 @@ export async function saveAuthorization(
       updatedAt: now,
     },
     ['endedAt', 'lastErrorCode', 'reportCheckedAt'],
-    ['#version = if_not_exists(#version, :zero) + :one']
+    ['#version = if_not_exists(#version, :zero) + :one', ...withEvent.clauses]
   );
   const versionCheck =
     a.expectedVersion === undefined
@@ -54,6 +56,7 @@ export async function saveAuthorization(
       UpdateExpression: u.UpdateExpression,
       ExpressionAttributeNames: {
         ...u.ExpressionAttributeNames,
+        ...withEvent.names,
         '#version': 'version',
         '#status': 'status',
       },
@@ -61,6 +64,7 @@ export async function saveAuthorization(
       ConditionExpression: `(attribute_not_exists(#authorizedAt) OR #authorizedAt <= :authorizedAt)${versionCheck}`,
       ExpressionAttributeValues: {
         ...u.values,
+        ...withEvent.values,
         ':zero': 0,
         ':one': 1,
         ...(a.expectedVersion ? { ':expected': a.expectedVersion } : {}),
@@ -79,9 +83,10 @@ export async function endAuthorization(
   componentAppId: string,
   authorizerAppId: string,
   status: Exclude<AuthorizerStatus, 'active'>,
-  guard: { eventTime: number; expectedRefreshToken?: string },
+  guard: { eventTime: number; expectedRefreshToken?: string; event?: PendingEvent },
   now: number
 ): Promise<boolean> {
+  const withEvent = appendPendingEvent(guard.event);
   const u = update(
     { componentAppId, authorizerAppId, status, endedAt: guard.eventTime, updatedAt: now },
     [
@@ -98,6 +103,7 @@ export async function endAuthorization(
       '#version = if_not_exists(#version, :zero) + :one',
       '#funcInfo = if_not_exists(#funcInfo, :empty)',
       '#authorizedAt = if_not_exists(#authorizedAt, :zero)',
+      ...withEvent.clauses,
     ]
   );
   const tokenCheck =
@@ -108,6 +114,7 @@ export async function endAuthorization(
       UpdateExpression: u.UpdateExpression,
       ExpressionAttributeNames: {
         ...u.ExpressionAttributeNames,
+        ...withEvent.names,
         '#version': 'version',
         '#funcInfo': 'funcInfo',
         '#authorizedAt': 'authorizedAt',
@@ -115,6 +122,7 @@ export async function endAuthorization(
       ConditionExpression: `(attribute_not_exists(#authorizedAt) OR #authorizedAt <= :eventTime)${tokenCheck}`,
       ExpressionAttributeValues: {
         ...u.values,
+        ...withEvent.values,
         ':zero': 0,
         ':one': 1,
         ':empty': [],

@@ -13,10 +13,12 @@ import type {
   ComponentTokenRecord,
   DuePartition,
   Page,
+  PendingEvent,
   TokenStore,
 } from '../token-store';
 import { key, strip } from './items';
 import { saveAsOwner } from './leases';
+import { appendPendingEvent } from './pending-events';
 import { applied, type Table } from './table';
 
 export async function getComponentToken(
@@ -102,13 +104,16 @@ export async function replaceRefreshToken(
   expected: string | undefined,
   refreshToken: string,
   now: number,
-  authorizedAt?: number
+  extra: { authorizedAt?: number; event?: PendingEvent } = {}
 ): Promise<boolean> {
+  const { authorizedAt } = extra;
+  const withEvent = appendPendingEvent(extra.event);
   const setAuthorizedAt = authorizedAt === undefined ? '' : ', #authorizedAt = :authorizedAt';
+  const setEvent = withEvent.clauses.map((clause) => `, ${clause}`).join('');
   return applied(
     table.update({
       Key: { pk: key.authorizer(componentAppId, authorizerAppId) },
-      UpdateExpression: `SET #refreshToken = :refreshToken, #updatedAt = :now${setAuthorizedAt}`,
+      UpdateExpression: `SET #refreshToken = :refreshToken, #updatedAt = :now${setAuthorizedAt}${setEvent}`,
       ConditionExpression:
         expected === undefined
           ? '#status = :active AND attribute_not_exists(#refreshToken)'
@@ -118,11 +123,13 @@ export async function replaceRefreshToken(
         '#updatedAt': 'updatedAt',
         '#status': 'status',
         ...(authorizedAt === undefined ? {} : { '#authorizedAt': 'authorizedAt' }),
+        ...withEvent.names,
       },
       ExpressionAttributeValues: {
         ':refreshToken': refreshToken,
         ':now': now,
         ...(authorizedAt === undefined ? {} : { ':authorizedAt': authorizedAt }),
+        ...withEvent.values,
         ':active': 'active',
         ...(expected === undefined ? {} : { ':expected': expected }),
       },

@@ -563,12 +563,7 @@ describe('TokenServiceStack with default context', () => {
       )
     );
     expect(byMetric('Errors')).toHaveLength(FUNCTION_IDS.length);
-    for (const name of [
-      'WhitelistRejected',
-      'TicketUnavailable',
-      'NeedsReauthorization',
-      'LifecycleEventLost',
-    ]) {
+    for (const name of ['WhitelistRejected', 'TicketUnavailable', 'NeedsReauthorization']) {
       expect(byMetric(name)[0], name).toMatchObject({
         Namespace: 'WeChatTokenService',
         Dimensions: [{ Name: 'service', Value: 'wechat-token-service' }],
@@ -734,7 +729,7 @@ describe('TokenServiceStack with default context', () => {
     template.resourceCountIs('AWS::SNS::Subscription', 0);
     template.hasOutput('AlarmTopicArn', { Value: { Ref: topicId } });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(FUNCTION_IDS.length * 2 + 14);
+    expect(alarms).toHaveLength(FUNCTION_IDS.length * 2 + 13);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
       expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
@@ -744,7 +739,7 @@ describe('TokenServiceStack with default context', () => {
   it('lets CloudWatch deliver every action of every alarm: the topic policy allows this stack’s alarms', () => {
     const json = template.toJSON();
     const counts = alarmActionCounts(json);
-    expect(Object.keys(counts)).toHaveLength(FUNCTION_IDS.length * 2 + 14);
+    expect(Object.keys(counts)).toHaveLength(FUNCTION_IDS.length * 2 + 13);
     for (const [alarm, n] of Object.entries(counts)) expect(n, alarm).toBe(2);
     expect(undeliverableAlarmActions(json, stackName)).toEqual([]);
   });

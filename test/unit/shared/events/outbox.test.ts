@@ -3,8 +3,10 @@ import type { LifecycleChange } from '../../../../shared/events/lifecycle-event'
 import {
   EVENT_FLUSH_PAGE,
   type EventContext,
-  emitLifecycleEvent,
   flushLifecycleEvents,
+  pendingEventOf,
+  settleOrphanedEvents,
+  settlePendingEvents,
 } from '../../../../shared/events/outbox';
 import type { EventPublisher } from '../../../../shared/events/publisher';
 import { MetricName } from '../../../../shared/log';
@@ -44,25 +46,48 @@ const change = (authorizerAppId: string, at = T0): LifecycleChange => ({
 });
 const due = (store: MemoryTokenStore, now: number) => store.listDueOutboxEvents(C, now, 100);
 
-describe('emitLifecycleEvent', () => {
-  it('records the event, publishes it at once and takes it off the due list', async () => {
+/**
+ * A state change with its event, as every writer makes it: the event goes into the change's own write
+ * (here, a revocation), then the writer moves it to the outbox, unless `stop` (the writer died first).
+ */
+async function revokeWithEvent(
+  ctx: EventContext,
+  store: TokenStore,
+  lifecycle: LifecycleChange,
+  options: { stop?: boolean } = {}
+) {
+  await store.endAuthorization(
+    C,
+    lifecycle.authorizerAppId,
+    'revoked',
+    { eventTime: lifecycle.at, event: pendingEventOf(ctx, lifecycle) },
+    lifecycle.at
+  );
+  if (!options.stop) await settlePendingEvents(ctx, lifecycle.authorizerAppId);
+}
+const pendingOn = async (store: TokenStore, authorizerAppId: string) =>
+  (await store.getAuthorizer(C, authorizerAppId))?.pendingEvents ?? [];
+
+describe('events written with their state change', () => {
+  it('records the event, publishes it at once and takes it off the item and the due list', async () => {
     const { ctx, store, publisher } = setup();
-    await emitLifecycleEvent(ctx, change('wxauthorizer00001'));
+    await revokeWithEvent(ctx, store, change('wxauthorizer00001'));
     expect(publisher.summary()).toEqual(['revoked wxauthorizer00001 push']);
     expect([...store.outbox.values()]).toEqual([
       expect.objectContaining({ id: publisher.published[0]!.id, publishedAt: T0, attempts: 0 }),
     ]);
+    expect(await pendingOn(store, 'wxauthorizer00001')).toEqual([]);
     expect(await due(store, T0 + 365 * 86_400_000)).toEqual([]);
   });
 
   it('publishes a change recorded twice once', async () => {
-    const { ctx, publisher, log } = setup();
-    await emitLifecycleEvent(ctx, change('wxauthorizer00001'));
+    const { ctx, store, publisher, log } = setup();
+    await revokeWithEvent(ctx, store, change('wxauthorizer00001'));
     await Promise.all([
-      emitLifecycleEvent(ctx, change('wxauthorizer00001')),
-      emitLifecycleEvent(ctx, change('wxauthorizer00001')),
+      revokeWithEvent(ctx, store, change('wxauthorizer00001')),
+      revokeWithEvent(ctx, store, change('wxauthorizer00001')),
     ]);
-    await emitLifecycleEvent(ctx, change('wxauthorizer00001', T0 + 1000));
+    await revokeWithEvent(ctx, store, change('wxauthorizer00001', T0 + 1000));
     expect(publisher.summary()).toEqual([
       'revoked wxauthorizer00001 push',
       'revoked wxauthorizer00001 push',
@@ -74,7 +99,7 @@ describe('emitLifecycleEvent', () => {
   it('leaves a refused event due at once for the next flush, which publishes it once', async () => {
     const { ctx, store, publisher, log } = setup();
     publisher.failNext();
-    await emitLifecycleEvent(ctx, change('wxauthorizer00001'));
+    await revokeWithEvent(ctx, store, change('wxauthorizer00001'));
     expect(publisher.published).toEqual([]);
     expect(await due(store, T0)).toEqual([
       expect.objectContaining({ attempts: 1, lastError: 'InternalFailure', publishAt: T0 }),
@@ -92,31 +117,50 @@ describe('emitLifecycleEvent', () => {
         publish: () => Promise.reject(new Error('socket hang up')),
       },
     });
-    await expect(emitLifecycleEvent(ctx, change('wxauthorizer00001'))).resolves.toBeUndefined();
+    await expect(revokeWithEvent(ctx, store, change('wxauthorizer00001'))).resolves.toBeUndefined();
     expect(await due(store, T0)).toEqual([
       expect.objectContaining({ attempts: 1, lastError: 'internal_error' }),
     ]);
   });
 
-  it('an outbox the store cannot write is logged as a lost event, never thrown', async () => {
+  it('an outbox the store cannot write leaves the event on the item, never lost nor thrown: the next settle moves it', async () => {
     const broken = new MemoryTokenStore();
+    const putOutboxEvent = broken.putOutboxEvent.bind(broken);
     broken.putOutboxEvent = () => Promise.reject(new Error('DynamoDB down'));
-    const { ctx, publisher, log, metrics } = setup({ store: broken });
-    await expect(emitLifecycleEvent(ctx, change('wxauthorizer00001'))).resolves.toBeUndefined();
+    const { ctx, publisher, log } = setup({ store: broken });
+    await expect(
+      revokeWithEvent(ctx, broken, change('wxauthorizer00001'))
+    ).resolves.toBeUndefined();
     expect(publisher.attempts).toBe(0);
-    expect(metrics.total(MetricName.LifecycleEventLost)).toBe(1);
-    expect(log.entries).toContainEqual(
-      expect.objectContaining({
-        level: 'error',
-        message: 'lifecycle event could not be recorded and is lost',
-      })
-    );
+    expect(await pendingOn(broken, 'wxauthorizer00001')).toHaveLength(1);
+    expect(log.text()).toContain('lifecycle events not settled');
+
+    broken.putOutboxEvent = putOutboxEvent;
+    await settlePendingEvents(ctx, 'wxauthorizer00001');
+    expect(publisher.summary()).toEqual(['revoked wxauthorizer00001 push']);
+    expect(await pendingOn(broken, 'wxauthorizer00001')).toEqual([]);
+  });
+
+  it('an event whose writer stopped after the state change is published by the reconciliation’s sweep, once', async () => {
+    const { ctx, store, publisher, metrics } = setup();
+    await revokeWithEvent(ctx, store, change('wxauthorizer00001'), { stop: true });
+    await revokeWithEvent(ctx, store, change('wxauthorizer00002'));
+    expect(publisher.summary()).toEqual(['revoked wxauthorizer00002 push']);
+
+    expect(await settleOrphanedEvents(ctx, T0 + 60_000)).toBe(1);
+    expect(await settleOrphanedEvents(ctx, T0 + 60_000)).toBe(0);
+    expect(publisher.summary()).toEqual([
+      'revoked wxauthorizer00002 push',
+      'revoked wxauthorizer00001 push',
+    ]);
+    expect(metrics.total(MetricName.LifecycleEventsRecovered)).toBe(1);
   });
 
   it('records nothing without a publisher (events off)', async () => {
     const { ctx, store } = setup({ events: null });
-    await emitLifecycleEvent(ctx, change('wxauthorizer00001'));
+    await revokeWithEvent(ctx, store, change('wxauthorizer00001'));
     expect(store.outbox.size).toBe(0);
+    expect(await pendingOn(store, 'wxauthorizer00001')).toEqual([]);
   });
 });
 

@@ -499,11 +499,68 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
       expect((await store.getAuthorizer(C, A))?.refreshToken).toBe('r9');
     });
 
+    it('writes a lifecycle event with its state change, lists the items that hold one, and settles each by id', async () => {
+      const event = (id: string) => ({
+        id,
+        type: 'authorized',
+        detail: `{"id":"${id}"}`,
+        createdAt: NOW,
+      });
+      await store.saveAuthorization(authorization({ event: event('e1') }), NOW);
+      await store.saveAuthorization(
+        authorization({ authorizerAppId: 'wxauthorizer00002', event: event('e2') }),
+        NOW
+      );
+      await store.saveAuthorization(authorization({ authorizerAppId: 'wxauthorizer00003' }), NOW);
+      expect(
+        await store.replaceRefreshToken(C, A, 'refresh-1', 'r9', NOW, { event: event('e3') })
+      ).toBe(true);
+      expect(
+        await store.endAuthorization(
+          C,
+          'wxauthorizer00002',
+          'revoked',
+          { eventTime: NOW, event: event('e4') },
+          NOW
+        )
+      ).toBe(true);
+      expect((await store.getAuthorizer(C, A))?.pendingEvents).toEqual([event('e1'), event('e3')]);
+      expect((await store.getAuthorizer(C, 'wxauthorizer00002'))?.pendingEvents).toEqual([
+        event('e2'),
+        event('e4'),
+      ]);
+      const listed = await store.listAuthorizersWithPendingEvents(C, { limit: 10 });
+      expect(listed.items.map((a) => a.authorizerAppId).sort()).toEqual([A, 'wxauthorizer00002']);
+
+      await store.settlePendingEvent(C, A, 'e3');
+      await store.settlePendingEvent(C, A, 'e3');
+      expect((await store.getAuthorizer(C, A))?.pendingEvents).toEqual([event('e1')]);
+      await store.settlePendingEvent(C, A, 'e1');
+      await store.settlePendingEvent(C, 'wxauthorizer00002', 'e2');
+      await store.settlePendingEvent(C, 'wxauthorizer00002', 'e4');
+      expect((await store.listAuthorizersWithPendingEvents(C, { limit: 10 })).items).toEqual([]);
+    });
+
+    it('writes no event with a state change refused by its condition', async () => {
+      const event = { id: 'e1', type: 'authorized', detail: '{}', createdAt: NOW };
+      await store.saveAuthorization(authorization(), NOW);
+      expect(await store.saveAuthorization(authorization({ expectedVersion: 7, event }), NOW)).toBe(
+        false
+      );
+      expect(await store.replaceRefreshToken(C, A, 'other', 'r9', NOW, { event })).toBe(false);
+      expect(
+        await store.endAuthorization(C, A, 'revoked', { eventTime: NOW - 1, event }, NOW)
+      ).toBe(false);
+      expect((await store.getAuthorizer(C, A))?.pendingEvents ?? []).toEqual([]);
+    });
+
     it('keeps the listed authorization time given with a recovered refresh token', async () => {
       await store.saveAuthorization(authorization(), NOW);
-      expect(await store.replaceRefreshToken(C, A, 'refresh-1', 'r9', NOW, NOW + 600_000)).toBe(
-        true
-      );
+      expect(
+        await store.replaceRefreshToken(C, A, 'refresh-1', 'r9', NOW, {
+          authorizedAt: NOW + 600_000,
+        })
+      ).toBe(true);
       expect(await store.getAuthorizer(C, A)).toMatchObject({
         refreshToken: 'r9',
         authorizedAt: NOW + 600_000,
