@@ -2,16 +2,16 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BatchWriteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { startWechatSimulator, type WechatSimulator } from '../local/simulator';
-import { DynamoDbTokenStore } from '../shared/store/dynamodb-token-store';
-import { authorizerDueKey, dueShard } from '../shared/store/table-schema';
-import type { NewAuthorization } from '../shared/store/token-store';
-import { getComponentAccessToken } from '../shared/tokens/component-token';
 import {
   DUE_INDEX_SHARDS,
   REFRESH_MARGIN_MS,
   SWEEP_CONCURRENCY,
   SWEEP_DEADLINE_RESERVE_MS,
 } from '../shared/policy';
+import { DynamoDbTokenStore } from '../shared/store/dynamodb-token-store';
+import { authorizerDueKey, dueShard } from '../shared/store/table-schema';
+import type { NewAuthorization } from '../shared/store/token-store';
+import { getComponentAccessToken } from '../shared/tokens/component-token';
 import { type BenchDynamo, startDynaliteProcess } from './dynamo';
 import { benchDeps, COMPONENT_APPID, SECRET } from './fixture';
 import type { SweepJob, SweepRun } from './refresh-sweep-worker';

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { AuthCodeExpiredError, errorCode, InvalidRequestError } from '../shared/errors';
-import { AWAITING_PUSH, awaitAuthCode, exchangeAuthCode } from '../shared/tokens/auth-codes';
 import { AUTH_CODE_MAX_LIFETIME_MS, REDIRECT_PUSH_WAIT_MS } from '../shared/policy';
+import { AWAITING_PUSH, awaitAuthCode, exchangeAuthCode } from '../shared/tokens/auth-codes';
 import { publicRouteBudget, spendPublicBudget } from '../shared/tokens/public-budget';
 import { forInvocation, type InvocationContext, workBudget } from './lib/deadline';
 import { type GetDeps, getDeps } from './lib/deps';

@@ -6,6 +6,7 @@ import { MsgCrypto } from '../../shared/crypto/msg-crypto';
 import { ConfigError } from '../../shared/errors';
 import type { EventPublisher } from '../../shared/events/publisher';
 import { type Log, MetricName, type Metrics } from '../../shared/log';
+import { WECHAT_ATTEMPTS, WECHAT_RETRY_DELAY_MS, WECHAT_TIMEOUT_MS } from '../../shared/policy';
 import {
   type AppSecret,
   type ComponentSecret,
@@ -17,11 +18,6 @@ import {
 import { DynamoDbTokenStore } from '../../shared/store/dynamodb-token-store';
 import type { TokenStore } from '../../shared/store/token-store';
 import { randomLeaseOwner, realSleep, type TokenContext } from '../../shared/tokens/context';
-import {
-  WECHAT_ATTEMPTS,
-  WECHAT_RETRY_DELAY_MS,
-  WECHAT_TIMEOUT_MS,
-} from '../../shared/policy';
 import { type ComponentApi, HttpComponentApi } from '../../shared/wechat/api-client';
 import { eventBridgePublisher } from './event-bridge-publisher';
 import { observability, powertoolsLog, powertoolsMetrics } from './observability';
