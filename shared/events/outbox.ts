@@ -58,12 +58,6 @@ export interface FlushSummary {
   failed: number;
 }
 
-const logFields = (event: LifecycleEvent) => ({
-  kind: event.type,
-  authorizerAppId: event.authorizerAppId,
-  reason: event.reason,
-});
-
 /**
  * Publishes recorded events and settles each: accepted → published; refused → its next attempt moved to
  * `retryAt`, attempts counted.
