@@ -249,6 +249,20 @@ const MUTANTS: Mutant[] = [
     days: '19',
     seeds: '1',
   },
+  {
+    name: 'an event leaves its authorizer item before the outbox holds it',
+    edits: [
+      {
+        file: 'shared/events/outbox.ts',
+        find: '      if (await ctx.store.putOutboxEvent(outboxed)) recorded.push',
+        replace:
+          '      await ctx.store.settlePendingEvent(ctx.componentAppId, authorizerAppId, pending.id);\n      if (await ctx.store.putOutboxEvent(outboxed)) recorded.push',
+      },
+    ],
+    // A refused outbox write then loses the event: the state is stored, the bus never hears of it.
+    expect: { invariant: 'no lifecycle event lost' },
+    days: '4',
+  },
 ];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

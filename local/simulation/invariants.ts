@@ -15,6 +15,7 @@ export type InvariantName =
   | 'our traffic never causes 45009'
   | 'genuine push answered success'
   | 'nothing forged stored'
+  | 'no lifecycle event lost'
   | 'answer before the deadline'
   | 'answer well-formed';
 
@@ -245,6 +246,24 @@ export async function checkAuthorizers(world: World, ledger: Ledger, now: number
  * reported tokens met (getApiQuota left unanswered: the report limits allow one forced renewal an hour). A
  * caller's false reports are no event: they must cost no renewal at all.
  */
+/**
+ * Every lifecycle event the service stored with a state change reaches the bus: its writer moves it at once,
+ * or a retried push, or the scheduled reconciliation (every 6 hours here) when the outbox refused it.
+ */
+export function checkEvents(world: World, now: number): void {
+  for (const [id, written] of world.events.written) {
+    if (world.events.published.has(id)) continue;
+    if (now - written.at > EVENT_DELIVERY_LIMIT_MS) {
+      fail(
+        'no lifecycle event lost',
+        `the ${written.type} event of ${written.authorizerAppId}, stored with its change at ${iso(written.at)}, never reached the bus`
+      );
+    }
+  }
+}
+/** The reconciliation's interval and an hour to spare. */
+const EVENT_DELIVERY_LIMIT_MS = 7 * HOUR_MS;
+
 export function checkDailyCalls(world: World, ledger: Ledger, day: number): void {
   const start = ledger.start + day * DAY_MS;
   const end = start + DAY_MS;

@@ -50,6 +50,8 @@ const RATES = {
   checkFault: 0.5,
   /** Interleaved steps (`interleaving.ts`). */
   interleave: 8,
+  /** DynamoDB refuses the next outbox writes (throttling): events must wait on their items, not vanish. */
+  outboxRefused: 1,
 };
 
 const FAULTY_APIS: readonly ApiName[] = [
@@ -256,6 +258,10 @@ export class Scenario {
     if (happens(RATES.busy)) this.#fault({ errcode: -1 }, 2);
     if (happens(RATES.quota)) this.#fault({ errcode: 45009 });
     if (happens(RATES.hang)) this.#fault('timeout', 2);
+    if (happens(RATES.outboxRefused)) {
+      this.world.events.refuseOutboxPuts(3);
+      this.ledger.note(now, 'DynamoDB refuses the next 3 outbox writes');
+    }
     if (happens(RATES.busyAfterProcessing)) {
       const api = this.random.pick(BUSY_AFTER_PROCESSING_APIS);
       this.#fault('busy_after_processing', 1 + this.random.int(2), api);

@@ -5,6 +5,7 @@ import { Interleaver } from './interleaving';
 import {
   checkAuthorizers,
   checkDailyCalls,
+  checkEvents,
   checkPromises,
   checkPushes,
   checkSuccession,
@@ -179,6 +180,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       if (step % STEPS_PER_DAY === 0) {
         const day = step / STEPS_PER_DAY - 1;
         checkDailyCalls(world, ledger, day);
+        checkEvents(world, now);
         tokenDays += [...ledger.merchants.values()].filter(
           (m) => m.authorized && m.apiPermission
         ).length;

@@ -6,7 +6,9 @@ import { loadConfig } from '../../shared/config';
 import { type Log, noMetrics, silentLog } from '../../shared/log';
 import type { ComponentSecret } from '../../shared/secrets';
 import { DynamoDbTokenStore } from '../../shared/store/dynamodb-token-store';
-import type { TokenStore } from '../../shared/store/token-store';
+import { StoreUnavailableError } from '../../shared/errors';
+import type { EventPublisher } from '../../shared/events/publisher';
+import type { NewAuthorization, PendingEvent, TokenStore } from '../../shared/store/token-store';
 import { type LocalDynamo, startLocalDynamo } from '../local-dynamo';
 import {
   createLocalRoutes,
@@ -53,6 +55,8 @@ export interface World {
   readonly componentAppId: string;
   /** The service's network and store as the simulation sees them (actors, interleaving). */
   readonly conductor: Conductor;
+  /** Lifecycle events: every one the service wrote with a state change, and every one the bus accepted. */
+  readonly events: EventWitness;
   now(): number;
   advance(ms: number): Promise<void>;
   /** Moves both clocks by `ms` without the ticket push a step's `advance` sends (time inside a step). */
@@ -80,6 +84,76 @@ export interface World {
     fields: Record<string, string | number>
   ): Promise<{ status: number; body: string }>;
   close(): Promise<void>;
+}
+
+/**
+ * What the simulation knows of lifecycle events: each event written with a state change that was stored
+ * (by id, with when), the ids the bus accepted, and outbox writes to refuse (a throttled `UpdateItem`).
+ */
+export class EventWitness {
+  readonly written = new Map<string, { at: number; type: string; authorizerAppId: string }>();
+  readonly published = new Set<string>();
+  #refuseOutboxPuts = 0;
+
+  /** The next `n` outbox writes fail as DynamoDB throttling would. */
+  refuseOutboxPuts(n: number): void {
+    this.#refuseOutboxPuts += n;
+  }
+
+  /** The service's store, watched: stored changes' events are noted, outbox writes may be refused. */
+  watch(store: TokenStore, now: () => number): TokenStore {
+    const note = (event: PendingEvent | undefined, stored: boolean) => {
+      if (!event || !stored) return;
+      const { authorizerAppId } = JSON.parse(event.detail) as { authorizerAppId: string };
+      if (!this.written.has(event.id)) {
+        this.written.set(event.id, { at: now(), type: event.type, authorizerAppId });
+      }
+    };
+    return new Proxy(store, {
+      get: (target, name, receiver) => {
+        const method = Reflect.get(target, name, receiver);
+        if (typeof method !== 'function') return method;
+        switch (name) {
+          case 'saveAuthorization':
+            return async (a: NewAuthorization, at: number) => {
+              const stored = await target.saveAuthorization(a, at);
+              note(a.event, stored);
+              return stored;
+            };
+          case 'endAuthorization':
+            return async (...args: Parameters<TokenStore['endAuthorization']>) => {
+              const stored = await target.endAuthorization(...args);
+              note(args[3].event, stored);
+              return stored;
+            };
+          case 'replaceRefreshToken':
+            return async (...args: Parameters<TokenStore['replaceRefreshToken']>) => {
+              const stored = await target.replaceRefreshToken(...args);
+              note(args[5]?.event, stored);
+              return stored;
+            };
+          case 'putOutboxEvent':
+            return async (...args: Parameters<TokenStore['putOutboxEvent']>) => {
+              if (this.#refuseOutboxPuts > 0) {
+                this.#refuseOutboxPuts -= 1;
+                throw new StoreUnavailableError('simulated throttling of an outbox write');
+              }
+              return target.putOutboxEvent(...args);
+            };
+          default:
+            return method.bind(target);
+        }
+      },
+    });
+  }
+
+  /** The bus the service publishes to: it accepts every event. */
+  readonly publisher: EventPublisher = {
+    publish: async (events) => {
+      for (const event of events) this.published.add(event.id);
+      return { failed: [] };
+    },
+  };
 }
 
 export interface WorldOptions {
@@ -126,8 +200,11 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     [...simulator.state.authorizers.values()].filter((a) => a.active)
   );
   const store = new DynamoDbTokenStore(conductor.wrapDynamo(dynamo.doc), tableName);
+  const events = new EventWitness();
+  const watched = events.watch(store, serviceClock);
   const deps = createDeps(config, {
-    store: options.wrapStore ? options.wrapStore(store) : store,
+    store: options.wrapStore ? options.wrapStore(watched) : watched,
+    events: events.publisher,
     secrets: async () => SECRET,
     clock: serviceClock,
     log: options.log ?? silentLog,
@@ -161,6 +238,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     secret: SECRET,
     componentAppId: COMPONENT_APPID,
     conductor,
+    events,
     now: serviceClock,
     async advance(ms) {
       offset += ms;
