@@ -52,6 +52,8 @@ const RATES = {
   interleave: 8,
   /** DynamoDB refuses the next outbox writes (throttling): events must wait on their items, not vanish. */
   outboxRefused: 1,
+  /** Our `success` to a push is lost on its way back: WeChat delivers it again, late (§11.9). */
+  pushRedelivered: 3,
 };
 
 const FAULTY_APIS: readonly ApiName[] = [
@@ -258,6 +260,13 @@ export class Scenario {
     if (happens(RATES.busy)) this.#fault({ errcode: -1 }, 2);
     if (happens(RATES.quota)) this.#fault({ errcode: 45009 });
     if (happens(RATES.hang)) this.#fault('timeout', 2);
+    if (happens(RATES.pushRedelivered)) {
+      this.world.simulator.loseNextPushAnswers(2);
+      this.ledger.note(
+        now,
+        'the answers to the next 2 pushes are lost: WeChat delivers them again'
+      );
+    }
     if (happens(RATES.outboxRefused)) {
       this.world.events.refuseOutboxPuts(3);
       this.ledger.note(now, 'DynamoDB refuses the next 3 outbox writes');

@@ -3,11 +3,11 @@ import { makeHandler as makeGetToken } from '../../functions/get-token';
 import { createDeps, type Deps } from '../../functions/lib/deps';
 import { makeHandler as makeRefresh } from '../../functions/refresh';
 import { loadConfig } from '../../shared/config';
+import { StoreUnavailableError } from '../../shared/errors';
+import type { EventPublisher } from '../../shared/events/publisher';
 import { type Log, noMetrics, silentLog } from '../../shared/log';
 import type { ComponentSecret } from '../../shared/secrets';
 import { DynamoDbTokenStore } from '../../shared/store/dynamodb-token-store';
-import { StoreUnavailableError } from '../../shared/errors';
-import type { EventPublisher } from '../../shared/events/publisher';
 import type { NewAuthorization, PendingEvent, TokenStore } from '../../shared/store/token-store';
 import { type LocalDynamo, startLocalDynamo } from '../local-dynamo';
 import {

@@ -206,7 +206,7 @@ function authorizerInfo(body: Record<string, unknown>, state: WechatState): Auth
     },
     authorization_info: {
       authorizer_appid: appId,
-      authorizer_refresh_token: a.refreshToken,
+      authorizer_refresh_token: a.listedWithoutRefreshToken ? '' : a.refreshToken,
       func_info: funcInfo(a.funcIds),
     },
   };

@@ -12,6 +12,8 @@ import type { PushAnswer, PushFields, PushRecord, PushValue } from './types';
  */
 
 const PUSH_TIMEOUT_MS = 5000;
+/** Deliveries of one push WeChat makes in all when it gets no `success` (§11.9). */
+const PUSH_DELIVERIES = 3;
 const ELEMENT_NAME = /^[A-Za-z_][\w.-]*$/;
 
 const cdata = (value: string) => `<![CDATA[${value.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`;
@@ -42,11 +44,27 @@ export class PushSender {
   readonly #sealer: WechatSealer;
   readonly #abort = new AbortController();
   readonly #inflight = new Set<Promise<void>>();
+  /** Deliveries WeChat makes again (§11.9), sent by the next {@link flush}: late, after newer pushes. */
+  #again: (() => Promise<void>)[] = [];
+  /** Pushes whose `success` is to be lost on its way back, so that WeChat delivers them again. */
+  #answersToLose = 0;
   #closed = false;
 
-  constructor(state: WechatState, sealer: WechatSealer) {
+  constructor(
+    state: WechatState,
+    sealer: WechatSealer,
+    private readonly retryUnanswered = true
+  ) {
     this.#state = state;
     this.#sealer = sealer;
+  }
+
+  /**
+   * The service's answers to the next `n` delivered pushes are lost on the way back (a dropped connection):
+   * WeChat saw no `success` and delivers each again, later (§11.9).
+   */
+  loseNextAnswers(n: number): void {
+    this.#answersToLose += n;
   }
 
   /**
@@ -79,6 +97,18 @@ export class PushSender {
       record.error = eventUrl ? 'simulator is closing' : 'no eventUrl set';
       return { status: 0, body: '' };
     }
+    await this.#deliver(xml, record, 1);
+    return { status: record.status, body: record.body };
+  }
+
+  /**
+   * One delivery of `xml`, freshly sealed, its answer kept in `record`; WeChat delivers it again (up to three
+   * deliveries) when the answer is not `success` in time, or was lost on the way back.
+   */
+  async #deliver(xml: string, record: PushRecord, delivery: number): Promise<void> {
+    const eventUrl = this.#state.eventUrl as string;
+    const appId = this.#state.platform.componentAppId;
+    const now = this.#state.clock();
     const sealed = this.#sealer.seal(xml, { timestamp: String(Math.floor(now / 1000)) });
     const query = new URLSearchParams({
       signature: sealed.signature,
@@ -105,7 +135,20 @@ export class PushSender {
         }
       })()
     );
-    return { status: record.status, body: record.body };
+    const answered = record.status === 200 && record.body === 'success';
+    const answerLost = answered && this.#answersToLose > 0;
+    if (answerLost) this.#answersToLose -= 1;
+    if ((this.retryUnanswered && !answered) || answerLost) {
+      if (delivery < PUSH_DELIVERIES && !this.#closed) {
+        const again: PushRecord = { ...record, status: 0, body: '', delivery: delivery + 1 };
+        delete again.error;
+        this.#again.push(async () => {
+          this.records.push(again);
+          again.at = this.#state.clock();
+          await this.#deliver(xml, again, delivery + 1);
+        });
+      }
+    }
   }
 
   /** Registers work that {@link flush} and {@link close} wait for. */
@@ -118,7 +161,11 @@ export class PushSender {
     return settled.finally(() => this.#inflight.delete(settled));
   }
 
+  /** Waits for the pushes in flight; first sends the deliveries WeChat makes again (each once). */
   async flush(): Promise<void> {
+    const again = this.#again;
+    this.#again = [];
+    for (const deliver of again) await this.track(deliver());
     while (this.#inflight.size > 0) await Promise.all([...this.#inflight]);
   }
 

@@ -43,6 +43,21 @@ export interface SimulatorRules {
    * every other API per platform.
    */
   dailyQuota: Partial<Record<ApiName, number>>;
+  /**
+   * Whose quota `api_authorizer_token` spends: the authorizer's (the default, [S20]) or the platform's
+   * (no source settles it, §11.12: a platform with many merchants then meets 45009 far sooner).
+   */
+  authorizerTokenQuota: 'per_authorizer' | 'per_platform';
+  /**
+   * How far WeChat's clock is from ours, in ms (§11.8): pushes' `CreateTime`, `auth_time` and token lives
+   * are WeChat's time. 0: the same clock.
+   */
+  clockSkewMs: number;
+  /**
+   * WeChat sends a push again when it got no `success` within 5 seconds (or no answer at all), up to
+   * three deliveries in all (§11.9); retries come later, after newer pushes.
+   */
+  retryUnansweredPushes: boolean;
 }
 
 /**
@@ -85,6 +100,9 @@ export const DEFAULT_RULES: Readonly<SimulatorRules> = {
   ticketTtlMs: 12 * 3600_000,
   codeTtlSeconds: 600,
   dailyQuota: DEFAULT_DAILY_QUOTA,
+  authorizerTokenQuota: 'per_authorizer',
+  clockSkewMs: 0,
+  retryUnansweredPushes: true,
 };
 
 /** Resolved rules: every field set, quotas complete. */

@@ -45,10 +45,12 @@ export class Simulator implements WechatSimulator {
   constructor(options: SimulatorOptions) {
     this.rules = resolveRules(options.rules);
     const { componentAppId, componentAppSecret } = options;
+    const clock = options.clock ?? Date.now;
+    const { clockSkewMs } = this.rules;
     this.#state = new WechatState(
       { componentAppId, componentAppSecret },
       this.rules,
-      options.clock ?? Date.now
+      clockSkewMs === 0 ? clock : () => clock() + clockSkewMs
     );
     this.#state.eventUrl = options.eventUrl;
     this.#pushes = new PushSender(
@@ -57,7 +59,8 @@ export class Simulator implements WechatSimulator {
         token: options.token,
         encodingAesKey: options.encodingAesKey,
         componentAppId,
-      })
+      }),
+      this.rules.retryUnansweredPushes
     );
     this.#ticketIntervalMs = options.ticketIntervalMs ?? 0;
     this.#server = new SimulatorServer({
@@ -151,6 +154,14 @@ export class Simulator implements WechatSimulator {
   listedRefreshToken(authorizerAppId: string): string | undefined {
     return this.#state.listedRefreshToken(authorizerAppId);
   }
+  /**
+   * The service's answers to the next `n` pushes are lost on the way back: WeChat delivers each again at
+   * the next {@link flushPushes} (late, duplicated, after newer pushes: §11.9).
+   */
+  loseNextPushAnswers(n: number): void {
+    this.#pushes.loseNextAnswers(n);
+  }
+
   async flushPushes(): Promise<void> {
     await this.#pushes.flush();
   }

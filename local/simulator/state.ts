@@ -378,7 +378,9 @@ export class WechatState implements SimulatorState {
   }
 
   #quotaKey(api: ApiName, at: number, authorizerAppId = ''): string {
-    const owned = PER_AUTHORIZER_QUOTA.has(api) || PER_TOKEN_OWNER_QUOTA.has(api);
+    const perAuthorizer =
+      PER_AUTHORIZER_QUOTA.has(api) && this.rules.authorizerTokenQuota === 'per_authorizer';
+    const owned = perAuthorizer || PER_TOKEN_OWNER_QUOTA.has(api);
     return `${beijingDay(at)}|${api}|${owned ? authorizerAppId : ''}`;
   }
 

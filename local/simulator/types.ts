@@ -101,6 +101,8 @@ export interface PushRecord {
   lost?: true;
   /** Why nothing (or no answer) came back: no eventUrl, lost, connection refused, timeout… */
   error?: string;
+  /** Which delivery of the push this was (WeChat's retries: 2, 3); absent for the first. */
+  delivery?: number;
 }
 
 /** A push's payload below `<xml>`: strings go in CDATA, numbers bare, objects nest, arrays repeat. */
@@ -271,6 +273,11 @@ export interface WechatSimulator {
    */
   quotaUsed(api: ApiName, authorizerAppId?: string, at?: number): number;
   /** Resolves when no push is in flight (e.g. the one api_start_push_ticket triggers). */
+  /**
+   * The service's answers to the next `n` pushes are lost on the way back: WeChat delivers each again at
+   * the next `flushPushes` (late, duplicated, after newer pushes: protocol §11.9).
+   */
+  loseNextPushAnswers(n: number): void;
   flushPushes(): Promise<void>;
   readonly calls: readonly CallRecord[];
   callCount(api: CallName): number;

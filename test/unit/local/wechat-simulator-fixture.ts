@@ -71,6 +71,8 @@ export interface SimulatorFixture {
   readonly sim: WechatSimulator;
   /** What the event URL received, oldest first. */
   readonly received: Received[];
+  /** What the event URL answers every push (`success` unless a test says otherwise). */
+  answer: string;
   readonly eventUrl: string;
   /** Another simulator on the same clock and event URL, closed after the test. */
   start(options?: Partial<SimulatorOptions>): Promise<WechatSimulator>;
@@ -96,6 +98,7 @@ export function useSimulatorFixture(defaults: Partial<SimulatorOptions> = {}): S
 
   const fixture: SimulatorFixture = {
     now: START,
+    answer: 'success',
     received: [],
     get sim() {
       return current as WechatSimulator;
@@ -156,7 +159,7 @@ export function useSimulatorFixture(defaults: Partial<SimulatorOptions> = {}): S
       });
       req.on('end', () => {
         fixture.received.push({ url: req.url ?? '', headers: req.headers, body });
-        res.end('success');
+        res.end(fixture.answer);
       });
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
@@ -165,6 +168,7 @@ export function useSimulatorFixture(defaults: Partial<SimulatorOptions> = {}): S
   afterAll(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
   beforeEach(async () => {
     fixture.now = START;
+    fixture.answer = 'success';
     fixture.received.length = 0;
     current = await fixture.start();
   });

@@ -370,6 +370,17 @@ describe('rule 5: daily quotas (45009), per Beijing day', () => {
     expect(limited.quotaUsed('api_authorizer_token')).toBe(2);
   });
 
+  it('with authorizerTokenQuota per_platform, api_authorizer_token spends one quota for all authorizers', async () => {
+    const limited = await f.start({
+      rules: { dailyQuota: { api_authorizer_token: 1 }, authorizerTokenQuota: 'per_platform' },
+    });
+    const { api, refreshToken } = await authorized(limited);
+    const other = (await api.queryAuth(limited.authorize(OTHER))).json.authorization_info;
+    expect((await api.refresh(MERCHANT, refreshToken)).json.authorizer_access_token).toBeDefined();
+    const otherToken = other?.authorizer_refresh_token as string;
+    expect((await api.refresh(OTHER, otherToken)).json.errcode).toBe(45009);
+  });
+
   it('the defaults are finite for every API (10000/day for api_component_token, 2000 per authorizer)', () => {
     expect(f.sim.rules.dailyQuota.api_component_token).toBe(10_000);
     expect(f.sim.rules.dailyQuota.api_authorizer_token).toBe(2_000);
@@ -387,6 +398,8 @@ describe('rules 6 and 7: what the list and the info show', () => {
       { authorizer_appid: MERCHANT, refresh_token: '', auth_time: Math.floor(START / 1000) },
     ]);
     expect(f.sim.listedRefreshToken(MERCHANT)).toBe('');
+    // api_get_authorizer_info answers the same empty refresh token (WeChat's FAQ: a new code is needed).
+    expect((await api.info(MERCHANT)).json.authorization_info?.authorizer_refresh_token).toBe('');
     expect((await api.refresh(MERCHANT, refreshToken)).json.authorizer_access_token).toBeDefined();
     f.sim.setListedWithoutRefreshToken(MERCHANT, false);
     expect((await api.list()).json.list?.[0]?.refresh_token).toBe(refreshToken);
@@ -449,6 +462,57 @@ describe('rule 8: pushes', () => {
     expect(f.sim.isAuthorized(MERCHANT)).toBe(true);
     const auth = await apis(f.sim, token).queryAuth(authCode);
     expect(auth.json.authorization_info?.authorizer_appid).toBe(MERCHANT);
+  });
+});
+
+describe('rule 8b: pushes are retried (§11.9)', () => {
+  it('a push not answered success is delivered again by the next flush, three deliveries in all', async () => {
+    f.answer = 'busy';
+    await f.sim.pushEvent('some_info_type', { n: 1 });
+    expect(f.received).toHaveLength(1);
+    await f.sim.flushPushes();
+    await f.sim.flushPushes();
+    await f.sim.flushPushes();
+    expect(f.received).toHaveLength(3);
+    expect(new Set(f.received.map((push) => decrypt(push))).size).toBe(1);
+    expect(f.sim.pushes.map((push) => push.delivery ?? 1)).toEqual([1, 2, 3]);
+  });
+
+  it('a push whose success was lost on the way back comes again, late: after a newer push', async () => {
+    f.sim.loseNextPushAnswers(1);
+    await f.sim.pushEvent('first', {});
+    await f.sim.pushEvent('second', {});
+    await f.sim.flushPushes();
+    await f.sim.flushPushes();
+    expect(f.received.map((push) => tag(decrypt(push), 'InfoType'))).toEqual([
+      'first',
+      'second',
+      'first',
+    ]);
+  });
+
+  it('with retryUnansweredPushes off, a failed push is not sent again', async () => {
+    const quiet = await f.start({ rules: { retryUnansweredPushes: false } });
+    f.answer = 'busy';
+    await quiet.pushEvent('some_info_type', {});
+    await quiet.flushPushes();
+    expect(f.received).toHaveLength(1);
+  });
+});
+
+describe('rule 8c: WeChat’s clock is not ours (§11.8)', () => {
+  it('clockSkewMs moves the time WeChat writes: a push’s CreateTime and the list’s auth_time', async () => {
+    const skewed = await f.start({ rules: { clockSkewMs: -90_000 } });
+    const token = await f.componentToken(skewed);
+    f.received.length = 0;
+    await skewed.pushEvent('some_info_type', {});
+    expect(tag(decrypt(f.received[0] as Received), 'CreateTime')).toBe(
+      String(Math.floor((START - 90_000) / 1000))
+    );
+    skewed.authorize(MERCHANT);
+    expect((await apis(skewed, token).list()).json.list?.[0]?.auth_time).toBe(
+      Math.floor((START - 90_000) / 1000)
+    );
   });
 });
 
