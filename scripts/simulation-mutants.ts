@@ -250,6 +250,20 @@ const MUTANTS: Mutant[] = [
     seeds: '1',
   },
   {
+    name: 'a failed recovery call marks the code as possibly consumed',
+    edits: [
+      {
+        file: 'shared/tokens/auth-codes.ts',
+        find: '          : attempt.queried && mayHaveActed(error)',
+        replace: '          : mayHaveActed(error)',
+      },
+    ],
+    // The recovery that follows caps a token just promised, and its renewal kills it.
+    expect: { invariant: 'token accepted until its expiresAt' },
+    days: '22',
+    seeds: '11',
+  },
+  {
     name: 'an event leaves its authorizer item before the outbox holds it',
     edits: [
       {

@@ -324,7 +324,12 @@ function finishFailed(
  * a code whose authorizer is known is also recovered (an earlier attempt may have consumed it), and so is a
  * code that expired while WeChat was busy or unreachable.
  */
-async function exchange(ctx: TokenContext, record: AuthCodeRecord, owner: string) {
+async function exchange(
+  ctx: TokenContext,
+  record: AuthCodeRecord,
+  owner: string,
+  attempt: Attempt
+) {
   if (record.uncertainAt !== undefined) return recoverOutcome(ctx, record, owner);
   if (!record.authorizerAppId) {
     // A redirect names no authorizer: the code may be an active merchant's permission change or
@@ -340,12 +345,17 @@ async function exchange(ctx: TokenContext, record: AuthCodeRecord, owner: string
     ctx,
     { kind: 'authorizer', componentAppId, authorizerAppId },
     () => ctx.store.getAuthorizer(componentAppId, authorizerAppId),
-    (leaseCtx) => exchangeNamed(leaseCtx, record, owner)
+    (leaseCtx) => exchangeNamed(leaseCtx, record, owner, attempt)
   );
 }
 
 /** `exchange` for a code whose authorizer is known, under the authorizer's lease. */
-async function exchangeNamed(ctx: TokenContext, record: AuthCodeRecord, owner: string) {
+async function exchangeNamed(
+  ctx: TokenContext,
+  record: AuthCodeRecord,
+  owner: string,
+  attempt: Attempt
+) {
   if (await holdsPromisedToken(ctx, record.authorizerAppId)) {
     // Exchanging would mint a token, which ends every token callers hold 5 minutes later (protocol
     // §11.12): the permissions and refresh token are read instead, and the code is left unused.
@@ -360,7 +370,10 @@ async function exchangeNamed(ctx: TokenContext, record: AuthCodeRecord, owner: s
   let answer: Awaited<ReturnType<TokenContext['api']['apiQueryAuth']>>;
   const requestedAt = ctx.clock();
   try {
-    answer = await withComponentToken(ctx, (ct) => ctx.api.apiQueryAuth(ct, record.code));
+    answer = await withComponentToken(ctx, (ct) => {
+      attempt.queried = true;
+      return ctx.api.apiQueryAuth(ct, record.code);
+    });
   } catch (error) {
     if (error instanceof WechatApiError && error.kind === 'auth_code_invalid') {
       // After an attempt that may have consumed the code (its answer lost, or -1: protocol §11.10), 61009
@@ -432,6 +445,11 @@ export async function exchangeAuthCode(
   return exchangeStored(ctx, authorizerAppId ? { ...record, authorizerAppId } : record, options);
 }
 
+/** What one exchange attempt did: whether it sent the code to WeChat (`api_query_auth`). */
+interface Attempt {
+  queried: boolean;
+}
+
 const mayHaveActed = (error: unknown) =>
   isUncertainOutcome(error) ||
   error instanceof RecoveryPendingError ||
@@ -443,6 +461,7 @@ async function exchangeStored(
   options: { wait: boolean }
 ): Promise<ExchangeResult> {
   let pending: AuthCodeRecord | undefined = first;
+  let attempt: Attempt = { queried: false };
   const result = await refreshUnderLease(
     ctx,
     {
@@ -453,16 +472,24 @@ async function exchangeStored(
         return record;
       },
       needsRefresh: (record) => record?.status === 'pending',
-      refresh: async (record, owner, leaseCtx) => ({
-        record: await exchange(leaseCtx, record as AuthCodeRecord, owner),
-        saved: true,
-      }),
+      refresh: async (record, owner, leaseCtx) => {
+        attempt = { queried: false };
+        return {
+          record: await exchange(leaseCtx, record as AuthCodeRecord, owner, attempt),
+          saved: true,
+        };
+      },
       onFailure: (error, now, record, claimedAt) => ({
         errorCode: errorCode(error),
         retryAt: now + AUTH_CODE_RETRY_MS,
-        // The code may have been consumed (an answer lost, a recovery under way, or the authorization not
-        // stored after WeChat answered): it is never sent again, its outcome is recovered instead.
-        ...(mayHaveActed(error) ? { uncertainAt: record?.uncertainAt ?? claimedAt } : {}),
+        // The code may have been consumed (an answer lost, or the authorization not stored after WeChat
+        // answered): it is never sent again, its outcome is recovered instead. Only an attempt that sent
+        // it can have: a recovery (api_get_authorizer_info, the list) that fails mints nothing.
+        ...(record?.uncertainAt !== undefined
+          ? { uncertainAt: record.uncertainAt }
+          : attempt.queried && mayHaveActed(error)
+            ? { uncertainAt: claimedAt }
+            : {}),
         ...(record?.authorizerAppId ? { authorizerAppId: record.authorizerAppId } : {}),
       }),
     },

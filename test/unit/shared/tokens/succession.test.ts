@@ -218,6 +218,50 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
     expect((await setup.store.getAuthorizer(C, A))?.accessToken).toBe('access-2');
   });
 
+  it('a pushed code whose recovery call fails (-1 from api_get_authorizer_info) stays certain: the promised token is not capped', async () => {
+    let infoCalls = 0;
+    const setup = await tokenContext({
+      apiQueryAuth: async () => {
+        throw new Error('a code of an authorizer holding a promised token is not exchanged');
+      },
+      apiGetAuthorizerInfo: async () => {
+        infoCalls += 1;
+        if (infoCalls === 1) {
+          const busy = new WechatApiError('api_get_authorizer_info', -1, 'system error', 'busy');
+          busy.afterLostAnswer = true;
+          throw busy;
+        }
+        return {
+          authorizer_info: { nick_name: 'Shop' },
+          authorization_info: {
+            authorizer_appid: A,
+            authorizer_refresh_token: 'refresh-1',
+            func_info: [{ funcscope_category: { id: 1 } }],
+          },
+        };
+      },
+    });
+    const before = await setup.store.getAuthorizer(C, A);
+    const received = {
+      code: 'code-change',
+      source: 'push' as const,
+      authorizerAppId: A,
+      expiresAt: T0 + 10 * MINUTE,
+      receivedAt: T0,
+    };
+    await expect(exchangeAuthCode(setup.ctx, received)).rejects.toThrow(WechatApiError);
+    expect(await setup.store.getAuthCode(C, 'code-change')).not.toHaveProperty('uncertainAt');
+    setup.clock.now += 2 * MINUTE;
+    expect(await exchangeAuthCode(setup.ctx, received)).toEqual({
+      status: 'exchanged',
+      authorizerAppId: A,
+    });
+    expect(await setup.store.getAuthorizer(C, A)).toMatchObject({
+      accessToken: 'access-1',
+      expiresAt: before?.expiresAt,
+    });
+  });
+
   it('a renewal whose token was issued after a stored exchange replaces it', async () => {
     const setup = await tokenContext({
       apiAuthorizerToken: async () => {
