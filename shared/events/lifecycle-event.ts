@@ -114,7 +114,7 @@ export function lifecycleEvent(componentAppId: string, change: LifecycleChange):
 
 const ENDED: ReadonlySet<AuthorizerStatus> = new Set(['revoked', 'needs_reauthorization']);
 
-const samePermissions = (a: readonly number[], b: readonly number[]) =>
+export const samePermissions = (a: readonly number[], b: readonly number[]) =>
   new Set(a).size === new Set(b).size && a.every((id) => b.includes(id));
 
 /**

@@ -327,8 +327,9 @@ export interface TokenStore {
    * already returned a refresh token that must not be lost, and by 61023 recovery.
    * Returns false when the stored token is no longer `expected` (a re-authorization won). `authorizedAt`,
    * when given, is the listed authorization's time (later than the record's: an authorization that reached
-   * us only through the list), so that the record is not later taken for older than WeChat's; `event` is
-   * written with the change (`AuthorizerRecord.pendingEvents`).
+   * us only through the list), so that the record is not later taken for older than WeChat's, with that
+   * authorization's permission sets (`funcInfo`); `event` is written with the change
+   * (`AuthorizerRecord.pendingEvents`).
    */
   replaceRefreshToken(
     componentAppId: string,
@@ -336,7 +337,7 @@ export interface TokenStore {
     expected: string | undefined,
     refreshToken: string,
     now: number,
-    extra?: { authorizedAt?: number; event?: PendingEvent }
+    extra?: { authorizedAt?: number; funcInfo?: number[]; event?: PendingEvent }
   ): Promise<boolean>;
 
   /**

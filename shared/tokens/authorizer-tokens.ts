@@ -8,6 +8,7 @@ import {
   RefreshTokenUnusableError,
   WechatApiError,
 } from '../errors';
+import { samePermissions } from '../events/lifecycle-event';
 import { pendingEventOf, settlePendingEvents } from '../events/outbox';
 import { MetricName } from '../log';
 import { LEASE_MS, refreshAtFor, SUCCESSION_ATTEMPTS } from '../policy';
@@ -16,6 +17,8 @@ import type { AuthorizerTokenResponse } from '../wechat/wire';
 import { findListedAuthorizer, type ListedAuthorizer } from './authorizer-list';
 import type { TokenContext } from './context';
 import type { IssuedToken } from './issued-token';
+import { permissionIds } from './permissions';
+import { reportWechatFailure } from './report';
 import {
   forcedAtFor,
   leasedTarget,
@@ -124,6 +127,25 @@ async function confirmUnlisted(
 }
 
 /**
+ * The permission sets of the authorizer's current authorization (`api_get_authorizer_info`, which mints
+ * nothing); undefined when WeChat cannot say now (the stored ones are kept, and read again next time).
+ */
+async function listedPermissions(
+  ctx: TokenContext,
+  authorizerAppId: string
+): Promise<number[] | undefined> {
+  try {
+    const info = await withComponentToken(ctx, (ct) =>
+      ctx.api.apiGetAuthorizerInfo(ct, authorizerAppId)
+    );
+    return permissionIds(info.authorization_info.func_info);
+  } catch (error) {
+    reportWechatFailure(ctx, error, { authorizerAppId, step: 'permissions' });
+    return undefined;
+  }
+}
+
+/**
  * Calls `api_authorizer_token` with the stored refresh token. When WeChat rejects it (61023), or says the
  * authorizer no longer authorizes the platform (61003), or none is stored, WeChat's own list decides
  * (architecture §7, "evidence before verdicts"): listed with a refresh token → that token is persisted and
@@ -180,9 +202,13 @@ async function refreshWithRecovery(
       );
     }
     const recoveredAt = ctx.clock();
-    // A later listed authorization is one whose push and redirect never reached us: its time is kept, or
-    // the reconciliation would later take the record for older than WeChat's and drop a live token.
+    // A later listed authorization is one whose push and redirect never reached us (a re-authorization,
+    // a permission change): its time is kept, or the reconciliation would later take the record for older
+    // than WeChat's and drop a live token, and its permission sets are read again (mints nothing).
     const listedAt = listed.auth_time * 1000;
+    const missed = listedAt > record.authorizedAt;
+    const funcInfo = missed ? await listedPermissions(ctx, authorizerAppId) : undefined;
+    const changed = funcInfo !== undefined && !samePermissions(funcInfo, record.funcInfo);
     const recovered = await ctx.store.replaceRefreshToken(
       componentAppId,
       authorizerAppId,
@@ -190,14 +216,15 @@ async function refreshWithRecovery(
       listed.refresh_token,
       recoveredAt,
       {
-        authorizedAt: listedAt > record.authorizedAt ? listedAt : undefined,
+        authorizedAt: missed ? listedAt : undefined,
+        funcInfo,
         event: pendingEventOf(ctx, {
-          type: 'recovered',
+          type: changed ? 'permissions_changed' : 'recovered',
           authorizerAppId,
           status: 'active',
-          permissionSetIds: record.funcInfo,
+          permissionSetIds: funcInfo ?? record.funcInfo,
           reason: 'refresh_token_found_in_list',
-          at: recoveredAt,
+          at: changed ? listedAt : recoveredAt,
         }),
       }
     );

@@ -229,12 +229,13 @@ export class MemoryTokenStore implements TokenStore {
     expected: string | undefined,
     refreshToken: string,
     now: number,
-    extra: { authorizedAt?: number; event?: PendingEvent } = {}
+    extra: { authorizedAt?: number; funcInfo?: number[]; event?: PendingEvent } = {}
   ) {
     const current = this.authorizers.get(`${componentAppId}#${authorizerAppId}`);
     if (current?.status !== 'active' || current.refreshToken !== expected) return false;
     current.refreshToken = refreshToken;
     if (extra.authorizedAt !== undefined) current.authorizedAt = extra.authorizedAt;
+    if (extra.funcInfo !== undefined) current.funcInfo = [...extra.funcInfo];
     Object.assign(current, withPending(current, extra.event));
     current.updatedAt = now;
     return true;

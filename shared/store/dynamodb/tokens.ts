@@ -104,11 +104,13 @@ export async function replaceRefreshToken(
   expected: string | undefined,
   refreshToken: string,
   now: number,
-  extra: { authorizedAt?: number; event?: PendingEvent } = {}
+  extra: { authorizedAt?: number; funcInfo?: number[]; event?: PendingEvent } = {}
 ): Promise<boolean> {
-  const { authorizedAt } = extra;
+  const { authorizedAt, funcInfo } = extra;
   const withEvent = appendPendingEvent(extra.event);
-  const setAuthorizedAt = authorizedAt === undefined ? '' : ', #authorizedAt = :authorizedAt';
+  const setAuthorizedAt =
+    (authorizedAt === undefined ? '' : ', #authorizedAt = :authorizedAt') +
+    (funcInfo === undefined ? '' : ', #funcInfo = :funcInfo');
   const setEvent = withEvent.clauses.map((clause) => `, ${clause}`).join('');
   return applied(
     table.update({
@@ -123,12 +125,14 @@ export async function replaceRefreshToken(
         '#updatedAt': 'updatedAt',
         '#status': 'status',
         ...(authorizedAt === undefined ? {} : { '#authorizedAt': 'authorizedAt' }),
+        ...(funcInfo === undefined ? {} : { '#funcInfo': 'funcInfo' }),
         ...withEvent.names,
       },
       ExpressionAttributeValues: {
         ':refreshToken': refreshToken,
         ':now': now,
         ...(authorizedAt === undefined ? {} : { ':authorizedAt': authorizedAt }),
+        ...(funcInfo === undefined ? {} : { ':funcInfo': funcInfo }),
         ...withEvent.values,
         ':active': 'active',
         ...(expected === undefined ? {} : { ':expected': expected }),

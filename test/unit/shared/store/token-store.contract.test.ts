@@ -554,19 +554,24 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
       expect((await store.getAuthorizer(C, A))?.pendingEvents ?? []).toEqual([]);
     });
 
-    it('keeps the listed authorization time given with a recovered refresh token', async () => {
+    it('keeps the listed authorization time and permission sets given with a recovered refresh token', async () => {
       await store.saveAuthorization(authorization(), NOW);
       expect(
         await store.replaceRefreshToken(C, A, 'refresh-1', 'r9', NOW, {
           authorizedAt: NOW + 600_000,
+          funcInfo: [1, 17],
         })
       ).toBe(true);
       expect(await store.getAuthorizer(C, A)).toMatchObject({
         refreshToken: 'r9',
         authorizedAt: NOW + 600_000,
+        funcInfo: [1, 17],
       });
       await store.replaceRefreshToken(C, A, 'r9', 'r10', NOW);
-      expect((await store.getAuthorizer(C, A))?.authorizedAt).toBe(NOW + 600_000);
+      expect(await store.getAuthorizer(C, A)).toMatchObject({
+        authorizedAt: NOW + 600_000,
+        funcInfo: [1, 17],
+      });
     });
 
     it('pages through each partition in refreshAt order without returning future ones', async () => {

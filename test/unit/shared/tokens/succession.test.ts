@@ -186,7 +186,7 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
     expect(setup.calls).not.toContain('api_query_auth');
   });
 
-  it('a refresh token healed from a list that shows a later authorization keeps that time: a later rotation is not taken for a re-authorization', async () => {
+  it('a refresh token healed from a list that shows a later authorization keeps that time and reads its permissions: a later rotation is not taken for a re-authorization', async () => {
     let listed = { authorizer_appid: A, refresh_token: 'refresh-2', auth_time: T0 / 1000 + 600 };
     const setup = await tokenContext({
       apiAuthorizerToken: async (_ct: string, _appId: string, refreshToken: string) => {
@@ -201,6 +201,15 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
         return { authorizer_access_token: 'access-2', expires_in: 7200 };
       },
       apiGetAuthorizerList: async () => ({ total_count: 1, list: [listed] }),
+      // The missed authorization granted another permission set: read again, nothing minted.
+      apiGetAuthorizerInfo: async () => ({
+        authorizer_info: { nick_name: 'Shop' },
+        authorization_info: {
+          authorizer_appid: A,
+          authorizer_refresh_token: 'refresh-2',
+          func_info: [1, 17].map((id) => ({ funcscope_category: { id } })),
+        },
+      }),
     });
     setup.clock.now = T0 + 20 * MINUTE;
     expect(await refreshAuthorizerNow(setup.ctx, A)).toBe('refreshed');
@@ -208,6 +217,7 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
       accessToken: 'access-2',
       refreshToken: 'refresh-2',
       authorizedAt: T0 + 600_000,
+      funcInfo: [1, 17],
     });
     listed = { ...listed, refresh_token: 'refresh-3' };
     const summary = await reconcileAuthorizers(setup.ctx, {
