@@ -16,6 +16,7 @@ export type InvariantName =
   | 'genuine push answered success'
   | 'nothing forged stored'
   | 'no lifecycle event lost'
+  | "permissions follow WeChat's"
   | 'answer before the deadline'
   | 'answer well-formed';
 
@@ -215,6 +216,16 @@ export async function checkAuthorizers(world: World, ledger: Ledger, now: number
       );
     }
     if (now < merchant.settleBy) continue;
+    if (listed && record?.status === 'active') {
+      const granted = world.simulator.state.authorizers.get(merchant.appId)?.funcIds ?? [];
+      const held = record.funcInfo;
+      if (granted.length !== held.length || granted.some((id) => !held.includes(id))) {
+        fail(
+          "permissions follow WeChat's",
+          `${merchant.appId} holds permission sets [${held}] at ${iso(now)}; WeChat has [${granted}] since ${iso(merchant.changedAt)}`
+        );
+      }
+    }
     if (listed) {
       // Waiting for a code is knowing the authorization only while WeChat itself gives no refresh token.
       const waiting =
@@ -238,15 +249,6 @@ export async function checkAuthorizers(world: World, ledger: Ledger, now: number
 }
 
 /**
- * WeChat calls per token per day stay within the renewal cadence plus a small allowance per fault and per
- * event of that merchant, that day or the day before (faults wait for the next call of their API); our own
- * traffic never answers 45009. The faults counted for an authorizer are the ones its own renewals met (the
- * simulator records which call took a fault), the ones on the APIs every renewal depends on (the component
- * token, the authorizer list of the 61023 recovery), and, at one call each, the ones the checks of its
- * reported tokens met (getApiQuota left unanswered: the report limits allow one forced renewal an hour). A
- * caller's false reports are no event: they must cost no renewal at all.
- */
-/**
  * Every lifecycle event the service stored with a state change reaches the bus: its writer moves it at once,
  * or a retried push, or the scheduled reconciliation (every 6 hours here) when the outbox refused it.
  */
@@ -264,6 +266,15 @@ export function checkEvents(world: World, now: number): void {
 /** The reconciliation's interval and an hour to spare. */
 const EVENT_DELIVERY_LIMIT_MS = 7 * HOUR_MS;
 
+/**
+ * WeChat calls per token per day stay within the renewal cadence plus a small allowance per fault and per
+ * event of that merchant, that day or the day before (faults wait for the next call of their API); our own
+ * traffic never answers 45009. The faults counted for an authorizer are the ones its own renewals met (the
+ * simulator records which call took a fault), the ones on the APIs every renewal depends on (the component
+ * token, the authorizer list of the 61023 recovery), and, at one call each, the ones the checks of its
+ * reported tokens met (getApiQuota left unanswered: the report limits allow one forced renewal an hour). A
+ * caller's false reports are no event: they must cost no renewal at all.
+ */
 export function checkDailyCalls(world: World, ledger: Ledger, day: number): void {
   const start = ledger.start + day * DAY_MS;
   const end = start + DAY_MS;

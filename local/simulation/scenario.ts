@@ -389,7 +389,9 @@ export class Scenario {
     if (!authorizes && !merchant?.authorized) return;
     if (authorizes) {
       start.pushInfoType = merchant?.authorized ? 'updateauthorized' : 'authorized';
-      start.code = simulator.authorize(appId, [1, 2, 3], { apiPermission: true });
+      start.code = simulator.authorize(appId, this.#permissionSets(merchant !== undefined), {
+        apiPermission: true,
+      });
       start.authorizedAt = Math.floor(now / 1000);
       this.ledger.merchants.set(appId, {
         appId,
@@ -438,11 +440,24 @@ export class Scenario {
    * with the code and pushes `authorized`/`updateauthorized` with the same code, each channel delivered or
    * lost as drawn.
    */
+  /** The permission sets an admin grants: a re-authorization (or `updateauthorized`) may change them. */
+  #permissionSets(again: boolean): number[] {
+    return again
+      ? this.random.pick([
+          [1, 2, 3],
+          [1, 2, 3, 17],
+          [1, 15],
+        ])
+      : [1, 2, 3];
+  }
+
   async #authorize(appId: string, channels: Channels, apiPermission: boolean): Promise<void> {
     const { simulator } = this.world;
     const now = this.world.now();
     const existing = this.ledger.merchants.get(appId);
-    const code = simulator.authorize(appId, [1, 2, 3], { apiPermission });
+    const code = simulator.authorize(appId, this.#permissionSets(existing !== undefined), {
+      apiPermission,
+    });
     // The exchange meets a -1 after WeChat consumed the code (protocol §11.10): often when the redirect
     // alone reaches us (no push names the authorizer: only the uncertainty of the -1 saves the code).
     if (this.random.chance(channels === 'redirect' ? 0.5 : 0.2)) {
