@@ -250,6 +250,25 @@ const MUTANTS: Mutant[] = [
     seeds: '1',
   },
   {
+    name: 'a re-authorization seen only in the list is ignored (reconciliation and 61023 recovery)',
+    edits: [
+      {
+        file: 'shared/tokens/reconcile.ts',
+        find: "return otherToken && listed.auth_time * 1000 > record.authorizedAt ? 'reauthorize' : 'keep';",
+        replace: "return 'keep';",
+      },
+      {
+        file: 'shared/tokens/authorizer-tokens.ts',
+        find: 'const funcInfo = missed ? await listedPermissions(ctx, authorizerAppId) : undefined;',
+        replace: 'const funcInfo = undefined as number[] | undefined;',
+      },
+    ],
+    // A re-authorization whose push was lost (its redirect held, then settled from the list) keeps the
+    // permission sets of the authorization it replaced.
+    expect: { invariant: ["permissions follow WeChat's", 'token accepted until its expiresAt'] },
+    days: '8',
+  },
+  {
     name: 'a failed recovery call marks the code as possibly consumed',
     edits: [
       {

@@ -181,10 +181,10 @@ async function reconcileRecord(
   if (action === 'keep') return 'done';
   let granted: { refreshToken?: string; funcInfo: number[] };
   try {
-    granted =
-      listed.refresh_token && action !== 'reauthorize'
-        ? { refreshToken: listed.refresh_token, funcInfo: record?.funcInfo ?? [] }
-        : await askAuthorizerInfo(ctx, listed.authorizer_appid);
+    // Every action here stores an authorization we did not see: its permission sets are WeChat's, not
+    // those of an earlier one (or none), and info's refresh token is the current one.
+    const info = await askAuthorizerInfo(ctx, listed.authorizer_appid);
+    granted = { ...info, refreshToken: info.refreshToken || listed.refresh_token || undefined };
   } catch (error) {
     summary.failed += 1;
     reportWechatFailure(ctx, error, { authorizerAppId: listed.authorizer_appid });

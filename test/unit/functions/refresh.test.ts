@@ -5,6 +5,7 @@ import { WechatApiError } from '../../../shared/errors';
 import { MemoryTokenStore } from '../../support/memory-token-store';
 import type { RecordedLog } from '../../support/recorders';
 import { COMPONENT_APPID, handlerDeps, storeComponentToken, T0 } from '../../support/token-context';
+import { authorizerInfo } from '../../support/wechat-answers';
 
 const C = COMPONENT_APPID;
 const NOW = T0;
@@ -98,6 +99,7 @@ describe('the refresh handler’s jobs', () => {
             list: [{ authorizer_appid: A, refresh_token: 'listed-refresh', auth_time: NOW / 1000 }],
           };
         },
+        apiGetAuthorizerInfo: async () => authorizerInfo(A, 'listed-refresh'),
       });
       const clock = { now: NOW };
       deps.clock = () => clock.now;

@@ -21,6 +21,7 @@ import {
   T0,
   tokenContext,
 } from '../../../support/token-context';
+import { authorizerInfo } from '../../../support/wechat-answers';
 
 const incoming = (requestedAt: number, issuedAt: number) => ({
   accessToken: 'new',
@@ -502,6 +503,7 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
           },
         ],
       }),
+      apiGetAuthorizerInfo: async () => authorizerInfo('wxlatecomer000001', 'refresh-l'),
     });
     const save = setup.store.saveAuthorization.bind(setup.store);
     let raced = false;

@@ -29,6 +29,7 @@ import {
   T0,
   tokenContext,
 } from '../../../support/token-context';
+import { authorizerInfo } from '../../../support/wechat-answers';
 
 const HOUR = 60 * MINUTE;
 const renewedAnswer = (n: number): AuthorizerTokenResponse => ({
@@ -230,6 +231,8 @@ describe('api_query_auth is never repeated; a lost answer is recovered', () => {
           { authorizer_appid: A, refresh_token: 'refresh-1', auth_time: T0 / 1000 },
           { authorizer_appid: 'wxnewmerchant0001', refresh_token: 'r-new', auth_time: T0 / 1000 }
         ),
+      apiGetAuthorizerInfo: async (_ct: string, appId: string) =>
+        authorizerInfo(appId, appId === A ? 'refresh-1' : 'r-new', [1, 17]),
     });
     await exchangeAuthCode(ctx, arrived('redirect')).catch(() => undefined);
     clock.now = T0 + MINUTE + 1;
@@ -240,6 +243,7 @@ describe('api_query_auth is never repeated; a lost answer is recovered', () => {
     expect(await store.getAuthorizer(C, 'wxnewmerchant0001')).toMatchObject({
       status: 'active',
       refreshToken: 'r-new',
+      funcInfo: [1, 17],
     });
     expect(await store.getAuthCode(C, code)).toMatchObject({
       status: 'exchanged',
@@ -438,6 +442,7 @@ describe('verdicts need evidence from WeChat', () => {
     const { ctx, store } = await tokenContext({
       apiGetAuthorizerList: async () =>
         listOf({ authorizer_appid: A, refresh_token: 'refresh-9', auth_time: 1 }),
+      apiGetAuthorizerInfo: async () => authorizerInfo(A, 'refresh-9'),
     });
     await store.endAuthorization(C, A, 'needs_reauthorization', { eventTime: T0 }, T0);
     const summary = await reconcileAuthorizers(ctx, { deadline: T0 + 10 * MINUTE });
