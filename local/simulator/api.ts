@@ -173,6 +173,7 @@ function authorizerToken(
 function authorizerList(body: Record<string, unknown>, state: WechatState): AuthorizerListResponse {
   const offset = integerField(body, 'offset', 0, Number.MAX_SAFE_INTEGER);
   const count = integerField(body, 'count', 1, LIST_MAX_COUNT);
+  if (offset > 0) state.takeListPageHook()?.();
   const listed = state.listed();
   return {
     total_count: listed.length,

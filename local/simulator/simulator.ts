@@ -186,6 +186,10 @@ export class Simulator implements WechatSimulator {
     return this.#state.refreshAuthorizerToken(authorizerAppId, refreshToken).accessToken;
   }
 
+  beforeNextListPage(change: () => void): void {
+    this.#state.setListPageHook(change);
+  }
+
   setListedWithoutRefreshToken(authorizerAppId: string, on: boolean): void {
     this.#state.setListedWithoutRefreshToken(authorizerAppId, on);
   }

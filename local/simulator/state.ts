@@ -294,6 +294,19 @@ export class WechatState implements SimulatorState {
     };
   }
 
+  #listPageHook: (() => void) | undefined;
+
+  /** Runs once, right before the next list page after the first is read (see `beforeNextListPage`). */
+  setListPageHook(hook: () => void): void {
+    this.#listPageHook = hook;
+  }
+
+  takeListPageHook(): (() => void) | undefined {
+    const hook = this.#listPageHook;
+    this.#listPageHook = undefined;
+    return hook;
+  }
+
   /** Active authorizers in authorization order, as api_get_authorizer_list pages them. */
   listed(): [string, AuthorizerRecord][] {
     return [...this.authorizers].filter(([, a]) => a.active);

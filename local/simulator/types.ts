@@ -274,6 +274,12 @@ export interface WechatSimulator {
   quotaUsed(api: ApiName, authorizerAppId?: string, at?: number): number;
   /** Resolves when no push is in flight (e.g. the one api_start_push_ticket triggers). */
   /**
+   * Runs `change` (revocations, authorizations) right before WeChat answers the next page of
+   * `api_get_authorizer_list` after the first: the set changes while it is paged by offset, entries move
+   * between pages and `total_count` may stay the same (protocol §11.11).
+   */
+  beforeNextListPage(change: () => void): void;
+  /**
    * The service's answers to the next `n` pushes are lost on the way back: WeChat delivers each again at
    * the next `flushPushes` (late, duplicated, after newer pushes: protocol §11.9).
    */
