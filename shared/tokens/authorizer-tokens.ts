@@ -216,7 +216,8 @@ async function refreshWithRecovery(
       listed.refresh_token,
       recoveredAt,
       {
-        authorizedAt: missed ? listedAt : undefined,
+        // Without its permission sets the record keeps its older time: the reconciliation reads them.
+        authorizedAt: funcInfo ? listedAt : undefined,
         funcInfo,
         event: pendingEventOf(ctx, {
           type: changed ? 'permissions_changed' : 'recovered',

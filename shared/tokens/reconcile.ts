@@ -1,5 +1,6 @@
 import { ServiceError } from '../errors';
-import { authorizationEventOf, settlePendingEvents } from '../events/outbox';
+import { samePermissions } from '../events/lifecycle-event';
+import { authorizationEventOf, pendingEventOf, settlePendingEvents } from '../events/outbox';
 import { MetricName } from '../log';
 import {
   AUTHORIZER_LIST_PAGE,
@@ -23,9 +24,10 @@ export interface ReconcileSummary {
   /** Revoked or needing re-authorization here, but authorized again at WeChat after that. */
   reactivated: number;
   /**
-   * Active here, but authorized again at WeChat (a later `auth_time` and another refresh token) without
-   * the push or redirect reaching us: stored with the listed refresh token and read permissions, renewed
-   * at once.
+   * Active here, but authorized again at WeChat (a later `auth_time`) without the push or redirect
+   * reaching us: with another refresh token, stored with it and renewed at once (the old token died with
+   * the old authorization); with the same one (a permission change), its permission sets read again and
+   * the token kept.
    */
   reauthorized: number;
   /**
@@ -50,11 +52,12 @@ type Listed = AuthorizerListResponse['list'][number];
 function decide(
   listed: Listed,
   record: AuthorizerRecord | undefined
-): 'import' | 'reactivate' | 'reauthorize' | 'keep' {
+): 'import' | 'reactivate' | 'reauthorize' | 'read_permissions' | 'keep' {
   if (!record) return 'import';
   if (record.status === 'active') {
+    if (listed.auth_time * 1000 <= record.authorizedAt) return 'keep';
     const otherToken = listed.refresh_token !== '' && listed.refresh_token !== record.refreshToken;
-    return otherToken && listed.auth_time * 1000 > record.authorizedAt ? 'reauthorize' : 'keep';
+    return otherToken ? 'reauthorize' : 'read_permissions';
   }
   // We concluded the refresh token was gone (or never issued), but WeChat lists one now: that is evidence.
   const tokenless =
@@ -171,6 +174,58 @@ async function reconcileOne(
   summary.failed += 1;
 }
 
+/**
+ * An active authorizer authorized again at WeChat with the same refresh token (a permission change whose
+ * push and redirect never reached us): its permission sets are read again (`api_get_authorizer_info`,
+ * nothing minted) and stored with the listed time, the token kept; `permissions_changed` when they differ.
+ */
+async function readPermissions(
+  ctx: TokenContext,
+  listed: Listed,
+  record: AuthorizerRecord,
+  summary: ReconcileSummary
+): Promise<'done' | 'moved'> {
+  const appId = listed.authorizer_appid;
+  let funcInfo: number[];
+  try {
+    funcInfo = (await askAuthorizerInfo(ctx, appId)).funcInfo;
+  } catch (error) {
+    summary.failed += 1;
+    reportWechatFailure(ctx, error, { authorizerAppId: appId });
+    return 'done';
+  }
+  const authorizedAt = listed.auth_time * 1000;
+  const event = samePermissions(funcInfo, record.funcInfo)
+    ? undefined
+    : pendingEventOf(ctx, {
+        type: 'permissions_changed',
+        authorizerAppId: appId,
+        status: 'active',
+        permissionSetIds: funcInfo,
+        reason: 'reconciliation',
+        at: authorizedAt,
+      });
+  const refreshToken = record.refreshToken as string;
+  const saved = await ctx.store.replaceRefreshToken(
+    ctx.componentAppId,
+    appId,
+    refreshToken,
+    refreshToken,
+    ctx.clock(),
+    { authorizedAt, funcInfo, event }
+  );
+  if (!saved) return 'moved';
+  await settlePendingEvents(ctx, appId);
+  summary.reauthorized += 1;
+  ctx.log.warn(
+    'read the permissions of an authorization whose push and redirect never reached us',
+    {
+      authorizerAppId: appId,
+    }
+  );
+  return 'done';
+}
+
 async function reconcileRecord(
   ctx: TokenContext,
   listed: Listed,
@@ -179,6 +234,9 @@ async function reconcileRecord(
 ): Promise<'done' | 'moved'> {
   const action = decide(listed, record);
   if (action === 'keep') return 'done';
+  if (action === 'read_permissions') {
+    return readPermissions(ctx, listed, record as AuthorizerRecord, summary);
+  }
   let granted: { refreshToken?: string; funcInfo: number[] };
   try {
     // Every action here stores an authorization we did not see: its permission sets are WeChat's, not

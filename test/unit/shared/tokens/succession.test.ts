@@ -273,6 +273,32 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
     });
   });
 
+  it('a permission change seen only in the list (later auth_time, same refresh token) reads the permissions again and keeps the token', async () => {
+    let infoCalls = 0;
+    const setup = await tokenContext({
+      apiGetAuthorizerList: async () => ({
+        total_count: 1,
+        list: [{ authorizer_appid: A, refresh_token: 'refresh-1', auth_time: T0 / 1000 + 600 }],
+      }),
+      apiGetAuthorizerInfo: async () => {
+        infoCalls += 1;
+        return authorizerInfo(A, 'refresh-1', [1, 17]);
+      },
+    });
+    setup.clock.now = T0 + 20 * MINUTE;
+    const reconcile = () =>
+      reconcileAuthorizers(setup.ctx, { deadline: setup.clock.now + MINUTE, reserveMs: 0 });
+    expect(await reconcile()).toMatchObject({ reauthorized: 1, failed: 0 });
+    expect(await setup.store.getAuthorizer(C, A)).toMatchObject({
+      accessToken: 'access-1',
+      refreshToken: 'refresh-1',
+      funcInfo: [1, 17],
+      authorizedAt: T0 + 600_000,
+    });
+    expect(await reconcile()).toMatchObject({ reauthorized: 0 });
+    expect(infoCalls).toBe(1);
+  });
+
   it('a renewal whose token was issued after a stored exchange replaces it', async () => {
     const setup = await tokenContext({
       apiAuthorizerToken: async () => {
