@@ -14,6 +14,7 @@ import {
 import { reconcileAuthorizers } from '../../../../shared/tokens/reconcile';
 import { succession } from '../../../../shared/tokens/succession';
 import type { QueryAuthResponse } from '../../../../shared/wechat/wire';
+import type { MemoryTokenStore } from '../../../support/memory-token-store';
 import {
   AUTHORIZER_APPID as A,
   COMPONENT_APPID as C,
@@ -152,6 +153,30 @@ async function renewalMeetsCode(refreshTokenOfCode: string) {
   const listed = await setup.store.getAuthorizer(C, A);
   const outcome = await refreshAuthorizerIfDue(setup.ctx, listed as NonNullable<typeof listed>);
   return { ...setup, outcome, calls, exchanged: await exchange, received };
+}
+
+/**
+ * A renewal's token `access-2` of the same authorization, saved on the version it read (while another
+ * flow's call is under way): WeChat issued it between `requestedAt` and `issuedAt`.
+ */
+async function renewalSaves(store: MemoryTokenStore, requestedAt: number, issuedAt: number) {
+  const current = await store.getAuthorizer(C, A);
+  await store.saveAuthorization(
+    {
+      componentAppId: C,
+      authorizerAppId: A,
+      expectedVersion: current?.version,
+      accessToken: 'access-2',
+      expiresAt: issuedAt + 120 * MINUTE,
+      refreshAt: issuedAt + 105 * MINUTE,
+      requestedAt,
+      issuedAt,
+      refreshToken: 'refresh-1',
+      funcInfo: [1],
+      authorizedAt: T0,
+    },
+    issuedAt
+  );
 }
 
 describe('one writer per authorizer record: flows that overlap keep the newest token', () => {
@@ -344,23 +369,7 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
         // A renewal whose call began a second before the exchange's and was answered a second after
         // it saves first (the stored token had expired: nothing promised stood in the code's way).
         apiQueryAuth: async () => {
-          const current = await setup.store.getAuthorizer(C, A);
-          await setup.store.saveAuthorization(
-            {
-              componentAppId: C,
-              authorizerAppId: A,
-              expectedVersion: current?.version,
-              accessToken: 'access-2',
-              expiresAt: renewedAt + 120 * MINUTE,
-              requestedAt: renewedAt - 1000,
-              issuedAt: renewedAt + 1000,
-              refreshToken: 'refresh-1',
-              funcInfo: [1],
-              refreshAt: renewedAt + 105 * MINUTE,
-              authorizedAt: T0,
-            },
-            renewedAt + 1000
-          );
+          await renewalSaves(setup.store, renewedAt - 1000, renewedAt + 1000);
           return granted('access-x', 'refresh-1');
         },
       },
@@ -469,23 +478,7 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
         // The stored token had expired (nothing promised stood in the code's way); a renewal answered
         // just before the exchange's call saves while that call's answer is lost.
         apiQueryAuth: async () => {
-          const current = await setup.store.getAuthorizer(C, A);
-          await setup.store.saveAuthorization(
-            {
-              componentAppId: C,
-              authorizerAppId: A,
-              expectedVersion: current?.version,
-              accessToken: 'access-2',
-              expiresAt: attemptAt + 120 * MINUTE,
-              refreshAt: attemptAt + 105 * MINUTE,
-              requestedAt: attemptAt - 2000,
-              issuedAt: attemptAt - 1000,
-              refreshToken: 'refresh-1',
-              funcInfo: [1],
-              authorizedAt: T0,
-            },
-            attemptAt
-          );
+          await renewalSaves(setup.store, attemptAt - 2000, attemptAt - 1000);
           throw new WechatUnavailableError('api_query_auth', 'no answer', { uncertain: true });
         },
         apiGetAuthorizerInfo: async () => ({
