@@ -268,8 +268,9 @@ export class Scenario {
       );
     }
     if (happens(RATES.outboxRefused)) {
-      this.world.events.refuseOutboxPuts(3);
-      this.ledger.note(now, 'DynamoDB refuses the next 3 outbox writes');
+      // For this step and the next: the writes of this step's changes, and of the next step's.
+      this.world.events.refuseOutboxPuts(now + 10 * MINUTE);
+      this.ledger.note(now, 'DynamoDB refuses outbox writes for 10 minutes');
     }
     if (happens(RATES.busyAfterProcessing)) {
       const api = this.random.pick(BUSY_AFTER_PROCESSING_APIS);

@@ -93,11 +93,11 @@ export interface World {
 export class EventWitness {
   readonly written = new Map<string, { at: number; type: string; authorizerAppId: string }>();
   readonly published = new Set<string>();
-  #refuseOutboxPuts = 0;
+  #refuseOutboxPutsUntil = 0;
 
-  /** The next `n` outbox writes fail as DynamoDB throttling would. */
-  refuseOutboxPuts(n: number): void {
-    this.#refuseOutboxPuts += n;
+  /** Outbox writes fail as DynamoDB throttling would until `until` (service clock). */
+  refuseOutboxPuts(until: number): void {
+    this.#refuseOutboxPutsUntil = Math.max(this.#refuseOutboxPutsUntil, until);
   }
 
   /** The service's store, watched: stored changes' events are noted, outbox writes may be refused. */
@@ -134,8 +134,7 @@ export class EventWitness {
             };
           case 'putOutboxEvent':
             return async (...args: Parameters<TokenStore['putOutboxEvent']>) => {
-              if (this.#refuseOutboxPuts > 0) {
-                this.#refuseOutboxPuts -= 1;
+              if (now() < this.#refuseOutboxPutsUntil) {
                 throw new StoreUnavailableError('simulated throttling of an outbox write');
               }
               return target.putOutboxEvent(...args);

@@ -27,10 +27,10 @@ import type { EventPublisher } from './publisher';
  *
  * - never lost: the event is appended to the authorizer item's `pendingEvents` by the very `UpdateItem`
  *   that makes the change, so there is no moment when the change is stored and its event is not. The
- *   writer then moves it to the outbox ({@link settlePendingEvents}); one whose writer stopped first is
- *   moved by the next write of that authorizer, by WeChat's retry of the push (which finds the state
- *   applied and the event still pending), or by the scheduled reconciliation's Scan
- *   ({@link settleOrphanedEvents});
+ *   writer then moves it to the outbox ({@link settlePendingEvents}); one whose writer stopped first (or
+ *   whose outbox write was refused) is moved by the next write of that authorizer, WeChat's retry of the
+ *   push (which finds the state applied and the event still pending), the sweep that renews the
+ *   authorizer, or the scheduled reconciliation's Scan ({@link settleOrphanedEvents});
  * - at least once: an event leaves the due list only once the bus accepted it; a failed publish is
  *   published by the next scheduled run ({@link flushLifecycleEvents});
  * - once per change: the outbox item is keyed by the event's id (a digest of the change), so a change

@@ -1,5 +1,5 @@
 import { errorCode, StoreUnavailableError, WechatApiError } from '../errors';
-import { flushLifecycleEvents } from '../events/outbox';
+import { flushLifecycleEvents, settlePendingEvents } from '../events/outbox';
 import { MetricName } from '../log';
 import {
   SWEEP_CONCURRENCY,
@@ -142,6 +142,10 @@ async function sweepAuthorizers(
       const listed = await feed.next();
       if (!listed) return;
       summary.authorizers.seen += 1;
+      // Events a writer left on the item (the outbox refused them) go with the authorizer's renewal.
+      if (listed.pendingEvents?.length) {
+        await settlePendingEvents(ctx, listed.authorizerAppId, listed);
+      }
       try {
         const outcome = await refreshAuthorizerIfDue(ctx, listed);
         if (outcome === 'refreshed') summary.authorizers.refreshed += 1;

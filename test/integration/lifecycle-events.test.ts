@@ -220,6 +220,41 @@ describe('lifecycle events from the real flows (dynalite, strict WeChat simulato
     expect((await h.store.getAuthorizer(h.deps.componentAppId, M))?.pendingEvents).toEqual([]);
   });
 
+  it('an event whose outbox write was refused goes out with the sweep that renews its authorizer', async () => {
+    await start();
+    const M = 'wxmerchant0000061';
+    await authorizeMerchant(h, M);
+    const stored = await h.store.getAuthorizer(h.deps.componentAppId, M);
+    const at = h.clock.now;
+    // A 61023 recovery whose writer could not reach the outbox: the event stays on the item.
+    await h.store.replaceRefreshToken(
+      h.deps.componentAppId,
+      M,
+      stored?.refreshToken,
+      stored?.refreshToken as string,
+      at,
+      {
+        event: pendingEventOf(h.deps, {
+          type: 'recovered',
+          authorizerAppId: M,
+          status: 'active',
+          permissionSetIds: stored?.funcInfo ?? [],
+          reason: 'refresh_token_found_in_list',
+          at,
+        }),
+      }
+    );
+    await h.refresh();
+    expect(bus.summary()).toEqual([`authorized ${M} push`]);
+    await renewalDue();
+    await h.refresh();
+    expect(bus.summary()).toEqual([
+      `authorized ${M} push`,
+      `recovered ${M} refresh_token_found_in_list`,
+    ]);
+    expect((await h.store.getAuthorizer(h.deps.componentAppId, M))?.pendingEvents).toEqual([]);
+  });
+
   it('an event its writer left on the item is published by the scheduled reconciliation, once', async () => {
     await start();
     const M = 'wxmerchant0000051';
