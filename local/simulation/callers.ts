@@ -53,7 +53,8 @@ export class Callers {
   /** What a caller does each step: keeps its token while WeChat accepts it, else asks (or reports). */
   async #use(key: string, now: number): Promise<void> {
     const held = this.#held.get(key);
-    const rejected = held && !this.world.simulator.tokenValidAt(held.token, now);
+    const rejected =
+      held && !this.world.simulator.tokenValidAt(held.token, this.world.wechatTime(now));
     if (held && rejected) {
       await this.world.conductor.as('report', () => this.#report(key, held.token, now));
       return;
@@ -108,11 +109,11 @@ export class Callers {
    */
   async falseReport(key: string, now: number): Promise<void> {
     let held = this.#held.get(key);
-    if (!held || !this.world.simulator.tokenValidAt(held.token, now)) {
+    if (!held || !this.world.simulator.tokenValidAt(held.token, this.world.wechatTime(now))) {
       await this.#fetch(key, now);
       held = this.#held.get(key);
     }
-    if (!held || !this.world.simulator.tokenValidAt(held.token, now)) return;
+    if (!held || !this.world.simulator.tokenValidAt(held.token, this.world.wechatTime(now))) return;
     await this.#fetch(key, now, held.token);
   }
 

@@ -6,13 +6,14 @@ import { ALL_PAIRS, SimulationFailure, type SimulationReport, simulate } from '.
  * `npm run simulate -- --days 30 --seed 7` (or `--seeds 1,2,3`, or `--seeds 1-20`): runs the simulation for
  * each seed, prints one line per seed, the totals and the interleavings exercised; on a broken invariant
  * prints the seed, the step and the invariant, and how to replay it, and exits 1 (`--bail`: without running
- * the remaining seeds).
+ * the remaining seeds). `--skew 90` runs WeChat's clock 90 seconds ahead of the service's (negative: behind).
  */
 export function parseArgs(argv: readonly string[]): {
   days: number;
   seeds: number[];
   quiet: boolean;
   bail: boolean;
+  clockSkewMs: number;
 } {
   const value = (name: string) => {
     const index = argv.indexOf(name);
@@ -26,12 +27,24 @@ export function parseArgs(argv: readonly string[]): {
     const [from, to] = [Number(range[1]), Number(range[2])];
     return Array.from({ length: to - from + 1 }, (_, i) => from + i);
   });
-  if (!Number.isInteger(days) || days < 1 || seeds.some((s) => !Number.isInteger(s) || s < 0)) {
+  const skew = Number(value('--skew') ?? 0);
+  if (
+    !Number.isInteger(days) ||
+    days < 1 ||
+    seeds.some((s) => !Number.isInteger(s) || s < 0) ||
+    !Number.isInteger(skew)
+  ) {
     throw new Error(
-      'usage: npm run simulate -- --days <n ≥ 1> (--seed <n> | --seeds 1,2,3 | --seeds 1-20)'
+      'usage: npm run simulate -- --days <n ≥ 1> (--seed <n> | --seeds 1,2,3 | --seeds 1-20) [--skew <seconds WeChat is ahead, negative: behind>]'
     );
   }
-  return { days, seeds, quiet: argv.includes('--quiet'), bail: argv.includes('--bail') };
+  return {
+    days,
+    seeds,
+    quiet: argv.includes('--quiet'),
+    bail: argv.includes('--bail'),
+    clockSkewMs: skew * 1000,
+  };
 }
 
 function line(r: SimulationReport): string {
@@ -64,7 +77,7 @@ export function interleavingSummary(reports: readonly SimulationReport[]): strin
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const { days, seeds, quiet, bail } = parseArgs(argv);
+  const { days, seeds, quiet, bail, clockSkewMs } = parseArgs(argv);
   const verbose = argv.includes('--trace');
   const reports: SimulationReport[] = [];
   const failures: SimulationFailure[] = [];
@@ -74,6 +87,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const report = await simulate({
         seed,
         days,
+        clockSkewMs,
         progress: quiet ? undefined : (text) => process.stderr.write(`${text}\n`),
       });
       reports.push(report);

@@ -80,13 +80,16 @@ export function checkPromises(world: World, ledger: Ledger, now: number): void {
   for (let i = ledger.served.length - 1; i >= 0; i--) {
     const served = ledger.served[i] as (typeof ledger.served)[number];
     const at = Math.min(now, served.promisedUntil - 1);
-    if (!world.simulator.tokenValidAt(served.token, at)) {
+    if (!world.simulator.tokenValidAt(served.token, world.wechatTime(at))) {
       const view = tokenView(world.simulator, served.key, served.token);
-      const end = view && endOf(world.simulator, view, at);
+      const end = view && endOf(world.simulator, view, world.wechatTime(at));
       const external =
         end?.reason === 'revoked' ||
         (end?.reason === 'superseded' &&
-          ledger.supersededByForcedRenewal(served, view?.supersededAt as number));
+          ledger.supersededByForcedRenewal(
+            served,
+            (view?.supersededAt as number) - world.wechatTime(0)
+          ));
       if (!external) {
         fail(
           'token accepted until its expiresAt',
@@ -139,7 +142,9 @@ export async function checkSuccession(
     const [, stored] = tokens[index] as [string, TokenView];
     const [, successor] = tokens[index + 1] as [string, TokenView];
     if (stored.revokedAt !== undefined && record.refreshToken !== view.refreshToken) continue;
-    const capped = record.expiresAt !== undefined && record.expiresAt <= successor.issuedAt + grace;
+    // WeChat's issue time, on the service's clock (the two differ by the run's skew).
+    const successorIssuedAt = successor.issuedAt - world.wechatTime(0);
+    const capped = record.expiresAt !== undefined && record.expiresAt <= successorIssuedAt + grace;
     if (capped && due) continue;
     fail(
       'stored token is the last WeChat issued',
@@ -171,9 +176,9 @@ export async function checkReportAnswer(
       `${key}: a caller reported its token (${world.simulator.tokenStatus(reported)} at WeChat) at ${iso(now)} and was answered the same token`
     );
   }
-  if (world.simulator.tokenValidAt(token, now)) return;
+  if (world.simulator.tokenValidAt(token, world.wechatTime(now))) return;
   const view = tokenView(world.simulator, key, token);
-  if (view && endOf(world.simulator, view, now)?.reason === 'revoked') return;
+  if (view && endOf(world.simulator, view, world.wechatTime(now))?.reason === 'revoked') return;
   fail(
     'no honest report answered with a dead token',
     `${key}: a caller reported a dead token at ${iso(now)} and was answered another token WeChat rejects (${world.simulator.tokenStatus(token)})`
@@ -196,7 +201,8 @@ async function checkedAliveWithin(
   // Actors of one interleaved step share its simulated instant: a revocation in the same step as the
   // check may have come after it, so the token is judged just before the check's instant.
   return (
-    now - checkedAt < REPORT_CHECK_INTERVAL_MS && world.simulator.tokenValidAt(token, checkedAt - 1)
+    now - checkedAt < REPORT_CHECK_INTERVAL_MS &&
+    world.simulator.tokenValidAt(token, world.wechatTime(checkedAt - 1))
   );
 }
 

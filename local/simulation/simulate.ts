@@ -31,6 +31,8 @@ export interface SimulationOptions {
   wrapStore?: WorldOptions['wrapStore'];
   /** Interleaved steps per simulated day, on average. @default 8 */
   interleavePerDay?: number;
+  /** See `WorldOptions.clockSkewMs`. @default 0 */
+  clockSkewMs?: number;
 }
 
 /** Interleaved steps of a run, and the pairs of actor kinds that overlapped in them. */
@@ -119,6 +121,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     log: traceLog(ledger),
     wrapGetToken: options.wrapGetToken,
     wrapStore: options.wrapStore,
+    clockSkewMs: options.clockSkewMs,
     hooks: {
       // An operator's renewal (from its lease claim on), or one a false report may force once WeChat left
       // its check unanswered: tokens callers already held then die 5 minutes after the successor is issued

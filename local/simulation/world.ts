@@ -58,6 +58,8 @@ export interface World {
   /** Lifecycle events: every one the service wrote with a state change, and every one the bus accepted. */
   readonly events: EventWitness;
   now(): number;
+  /** WeChat's time at the service's `at` (they differ by the run's clock skew: protocol §11.8). */
+  wechatTime(at: number): number;
   advance(ms: number): Promise<void>;
   /** Moves both clocks by `ms` without the ticket push a step's `advance` sends (time inside a step). */
   tick(ms: number): void;
@@ -171,6 +173,8 @@ export interface WorldOptions {
   wrapStore?: (store: TokenStore) => TokenStore;
   /** See `ConductorHooks`. */
   hooks?: ConductorHooks;
+  /** How far WeChat's clock is from the service's (the simulator's `clockSkewMs`, protocol §11.8). */
+  clockSkewMs?: number;
 }
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
@@ -185,6 +189,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     token: SECRET.token,
     encodingAesKey: SECRET.encodingAesKey,
     ticketIntervalMs: 10 * 60_000,
+    rules: { clockSkewMs: options.clockSkewMs ?? 0 },
     clock: wechatClock,
   });
   const config = loadConfig({
@@ -239,6 +244,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     conductor,
     events,
     now: serviceClock,
+    wechatTime: (at) => at + (options.clockSkewMs ?? 0),
     async advance(ms) {
       offset += ms;
       await simulator.catchUp();
