@@ -9,6 +9,7 @@ import {
 } from '../shared/tokens/operator-jobs';
 import { reconcileAndRecord, retryIncompleteReconciliation } from '../shared/tokens/reconcile-runs';
 import { runScheduledRefresh } from '../shared/tokens/scheduled-refresh';
+import { checkWechatQuotaIfDue } from '../shared/tokens/wechat-quota';
 import { forInvocation } from './lib/deadline';
 import { type Deps, type GetDeps, getDeps } from './lib/deps';
 import { inLambda, invoked } from './lib/invoked';
@@ -85,6 +86,7 @@ export const createHandler =
       );
     }
     await retryIncompleteReconciliation(d, { deadline });
+    await checkWechatQuotaIfDue(d);
     return summary;
   };
 

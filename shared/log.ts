@@ -27,6 +27,7 @@ const ROUTE =
   /^(?:(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \/[a-z0-9/_-]*|[a-z]{1,24}(?:-[a-z]{1,24})*)$/;
 const CODE_COUNTS = new RegExp(`^${WORDS}:\\d{1,9}(?:,${WORDS}:\\d{1,9})*$`);
 const ID_LIST = /^\d{1,6}(?:,\d{1,6})*$/;
+const QUOTA_USES = /^[a-z_]{1,64} \d{1,12}\/\d{1,12}(, [a-z_]{1,64} \d{1,12}\/\d{1,12}){0,15}$/;
 const WECHAT_RID = /^[0-9a-f]{8}(?:-[0-9a-f]{8}){2}$/;
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,3})?Z$/;
 /** A URL path segment of lowercase words and digits (`cgi-bin`, `api_authorizer_token`), none random. */
@@ -72,6 +73,8 @@ export const LOG_VALUE_KINDS = {
   wechatRid: matching(WECHAT_RID),
   /** An ISO 8601 UTC timestamp. */
   isoTime: matching(ISO_TIME),
+  /** WeChat API names with today's calls and daily limit: `api_query_auth 12/10000, …`. */
+  quotaUses: matching(QUOTA_USES),
 } as const satisfies Record<string, (value: string) => string | undefined>;
 
 export type LogValueKind = keyof typeof LOG_VALUE_KINDS;
@@ -111,6 +114,7 @@ export const LOG_FIELD_KINDS = {
   route: 'route',
   failed: 'codeCounts',
   permissions: 'idList',
+  quotas: 'quotaUses',
   rid: 'wechatRid',
   now: 'isoTime',
 } as const satisfies Record<string, LogValueKind>;
@@ -168,6 +172,8 @@ export const MetricName = {
    * moved by the scheduled reconciliation: late, not lost.
    */
   LifecycleEventsRecovered: 'LifecycleEventsRecovered',
+  /** The highest share (%) of any watched WeChat API's daily quota the platform has used (once a day). */
+  WechatQuotaUsedPercent: 'WechatQuotaUsedPercent',
 } as const;
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
 
@@ -175,7 +181,7 @@ export interface Metrics {
   /** Adds `value` (default 1) to a count metric, optionally with one `ErrorCode` dimension. */
   count(name: MetricName, value?: number, errorCode?: string): void;
   /** Records a gauge-like value such as an age in seconds. */
-  gauge(name: MetricName, value: number, unit: 'Seconds' | 'Count'): void;
+  gauge(name: MetricName, value: number, unit: 'Seconds' | 'Count' | 'Percent'): void;
 }
 
 export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };

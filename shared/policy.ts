@@ -199,6 +199,18 @@ export const RECONCILE_INTERVAL_HOURS = 6;
  * calls an hour, not one per sweep.
  */
 export const RECONCILE_RETRY_AFTER_MS = 30 * MINUTE;
+
+/**
+ * How often the platform's WeChat quotas are read (`getApiQuota`, one call per watched API): WeChat counts
+ * per Beijing day, and getApiQuota spends a quota of its own.
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/openApi/get_api_quota.html
+ */
+export const WECHAT_QUOTA_CHECK_EVERY_MS = 24 * HOUR;
+/**
+ * The share of a WeChat daily quota at which the check warns, `status` says "near the limit" and the
+ * `WechatQuotaNearLimit` alarm fires: a fifth of the day's calls is left for the rest of the Beijing day.
+ */
+export const QUOTA_WARN_SHARE = 0.8;
 /** Pauses before retrying a list page that failed transiently within one reconciliation. */
 export const RECONCILE_RETRY_PAUSES_MS: readonly number[] = [500, 2 * SECOND, 5 * SECOND];
 

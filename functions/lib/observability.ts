@@ -66,8 +66,8 @@ export function powertoolsMetrics(metrics: Metrics): MetricsPort {
         single.addMetric(name, MetricUnit.Count, value);
       }
     },
-    gauge(name: MetricName, value: number, unit: 'Seconds' | 'Count') {
-      metrics.addMetric(name, unit === 'Seconds' ? MetricUnit.Seconds : MetricUnit.Count, value);
+    gauge(name: MetricName, value: number, unit: 'Seconds' | 'Count' | 'Percent') {
+      metrics.addMetric(name, MetricUnit[unit], value);
     },
   };
 }

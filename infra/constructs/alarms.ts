@@ -8,7 +8,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from './telemetry';
+import { METRIC, METRICS_NAMESPACE, QUOTA_ALARM_PERCENT, SERVICE_NAME } from './telemetry';
 
 /** The five functions, by the construct id their Errors alarm is named after (`<id>Errors`). */
 export interface ServiceFunctions {
@@ -232,6 +232,18 @@ export class ServiceAlarms extends Construct {
       alarmDescription:
         "A merchant's refresh token is gone for good. First: find the authorizer appid in the refresh " +
         'logs and send the merchant the authorization page again.',
+    });
+    this.add('WechatQuotaNearLimit', {
+      metric: serviceMetric(METRIC.wechatQuotaUsedPercent, 'Maximum', Duration.hours(1)),
+      threshold: QUOTA_ALARM_PERCENT,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        'The platform has used 80 % of a WeChat API’s daily quota (read once a day with getApiQuota): at ' +
+        '100 % WeChat answers 45009 to every merchant until Beijing midnight. First: `npx wechat-token ' +
+        'status` names the API, then find what calls it (a caller reporting valid tokens, a page flood, a ' +
+        'loop) and consider clear_quota (10 resets a month).',
     });
     this.add('LifecycleEventsStuck', {
       metric: serviceMetric(METRIC.lifecycleEventsUnpublished, 'Sum', FIVE_MINUTES),

@@ -8,6 +8,9 @@ export const SERVICE_NAME = 'wechat-token-service';
 /** CloudWatch namespace of the runtime's EMF metrics (`POWERTOOLS_METRICS_NAMESPACE`). */
 export const METRICS_NAMESPACE = 'WeChatTokenService';
 
+/** The `WechatQuotaUsedPercent` at which the quota alarm fires: `QUOTA_WARN_SHARE` × 100 (a test checks). */
+export const QUOTA_ALARM_PERCENT = 80;
+
 /** The runtime's metric names that alarms watch. */
 export const METRIC = {
   /** Gauge: seconds since the latest component_verify_ticket, emitted by every refresh run. */
@@ -22,4 +25,6 @@ export const METRIC = {
   needsReauthorization: 'NeedsReauthorization',
   /** Due lifecycle events a scheduled flush could not publish; one every run while the bus refuses them. */
   lifecycleEventsUnpublished: 'LifecycleEventsUnpublished',
+  /** The highest share (%) of a watched WeChat API's daily quota used, read once a day. */
+  wechatQuotaUsedPercent: 'WechatQuotaUsedPercent',
 } as const;

@@ -244,7 +244,7 @@ export type AuthorizerSummary = Omit<
 >;
 
 /** The scheduled jobs whose last run is kept for operators (`shared/tokens/operations.ts`). */
-export type RunJob = 'refresh' | 'reconcile';
+export type RunJob = 'refresh' | 'reconcile' | 'quota';
 
 /** The last finished run of a scheduled job: one small item per job, replaced by each later run. */
 export interface RunRecord {

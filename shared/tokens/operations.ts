@@ -115,8 +115,8 @@ async function countAuthorizers(
 
 /**
  * The platform at a glance: the ticket's age, the component token's promised life left, authorizers by
- * state (partial, with a cursor, when the table takes longer than the read budget) and the last runs of the
- * two schedules.
+ * state (partial, with a cursor, when the table takes longer than the read budget), the last runs of the
+ * two schedules and the last check of WeChat's quotas.
  */
 export async function platformStatus(
   ctx: TokenContext,
@@ -124,11 +124,12 @@ export async function platformStatus(
 ): Promise<StatusAnswer> {
   const now = ctx.clock();
   const c = ctx.componentAppId;
-  const [ticket, component, lastRefresh, lastReconcile] = await Promise.all([
+  const [ticket, component, lastRefresh, lastReconcile, lastQuota] = await Promise.all([
     ctx.store.getTicket(c),
     ctx.store.getComponentToken(c),
     lastRun(ctx, 'refresh'),
     lastRun(ctx, 'reconcile'),
+    lastRun(ctx, 'quota'),
   ]);
   const componentExpiry =
     component?.accessToken && component.expiresAt !== undefined
@@ -157,6 +158,7 @@ export async function platformStatus(
     authorizers: await countAuthorizers(ctx, options.cursor, readUntil(ctx, now)),
     lastRefresh,
     lastReconcile,
+    lastQuota,
   };
 }
 

@@ -189,6 +189,8 @@ export interface StatusAnswer {
   authorizers: Record<AuthorizerStatus | 'total', number> & { cursor?: string };
   lastRefresh: LastRun | null;
   lastReconcile: LastRun | null;
+  /** The last daily check of the platform's WeChat quotas (`QuotaSummary`), if any. */
+  lastQuota: LastRun | null;
 }
 
 /** `list`'s answer: a page may be short, even empty, and still have a `cursor`; continue while it does. */

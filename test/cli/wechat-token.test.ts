@@ -64,6 +64,7 @@ describe('status', () => {
       'authorizers      ',
       'last sweep       ',
       'last reconcile   ',
+      'WeChat quota     ',
     ]);
     expect(lines[0]).toContain(COMPONENT_APPID);
     expect(lines[1]).toMatch(/created .* ago, received .* ago: usable$/);
@@ -73,6 +74,8 @@ describe('status', () => {
     );
     expect(lines[4]).toMatch(/^last sweep {7}.* ago: component \w+; \d+ due, \d+ refreshed/);
     expect(lines[5]).toMatch(/^last reconcile {3}(none recorded yet|.* ago: \d+ listed)/);
+    // The sweep read WeChat's quotas (once a day): every watched API against its daily limit.
+    expect(lines[6]).toMatch(/^WeChat quota {5}.* ago: api_\w+ \d+ % \(\d+\/\d+\)/);
     expect(invokes).toBe(1);
   });
 
@@ -259,7 +262,7 @@ describe('reconcile', () => {
     expect(out).toMatch(/\ntruncated {14}no\n$/);
     const { out: status } = await cli('status');
     expect(status).toMatch(
-      /\nlast reconcile {3}just now: 2 listed, 0 imported, 0 reactivated, 0 failed\n$/
+      /\nlast reconcile {3}just now: 2 listed, 0 imported, 0 reactivated, 0 failed\nWeChat quota /
     );
     const json = await cli('reconcile', '--json');
     expect(JSON.parse(json.out)).toMatchObject({ listed: 2, imported: 0, truncated: false });

@@ -26,6 +26,7 @@ function status(counts: Partial<StatusAnswer['authorizers']>, cursor?: string): 
     },
     lastRefresh: null,
     lastReconcile: null,
+    lastQuota: null,
   };
 }
 
@@ -106,7 +107,25 @@ describe('formatting for people', () => {
   it('says a reconciliation failed rather than showing its missing counts as zeros', () => {
     const failed = { finishedAt: '2026-11-25T09:50:00.000Z', summary: { error: 'wechat_quota' } };
     expect(statusText({ ...status({}), lastReconcile: failed })).toMatch(
-      /\nlast reconcile +10 min ago: FAILED \(wechat_quota\): the sweeps retry it every 30 minutes$/
+      /\nlast reconcile +10 min ago: FAILED \(wechat_quota\): the sweeps retry it every 30 minutes\n/
+    );
+  });
+
+  it('shows WeChat’s quota busiest API first, and says when one is near its limit', () => {
+    const checked = {
+      finishedAt: '2026-11-25T09:50:00.000Z',
+      summary: {
+        apis: {
+          api_query_auth: { dailyLimit: 10_000, used: 100, share: 0.01 },
+          api_authorizer_token: { dailyLimit: 2000, used: 1700, share: 0.85 },
+        },
+        highestShare: 0.85,
+        nearLimit: true,
+        failed: { api_get_authorizer_list: 'wechat_busy' },
+      },
+    };
+    expect(statusText({ ...status({}), lastQuota: checked })).toMatch(
+      /\nWeChat quota +10 min ago: NEAR THE LIMIT: api_authorizer_token 85 % \(1700\/2000\), api_query_auth 1 % \(100\/10000\); unknown: api_get_authorizer_list$/
     );
   });
 

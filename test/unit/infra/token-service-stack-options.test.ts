@@ -186,7 +186,7 @@ describe('TokenServiceStack with every optional context key (imports, one NAT pe
       TopicArn: { Ref: topicId },
     });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(FUNCTION_IDS.length * 2 + 14);
+    expect(alarms).toHaveLength(FUNCTION_IDS.length * 2 + 15);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
       expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
@@ -195,7 +195,7 @@ describe('TokenServiceStack with every optional context key (imports, one NAT pe
 
   it('lets CloudWatch deliver every action of every alarm, the second NAT’s included', () => {
     const json = template.toJSON();
-    expect(Object.keys(alarmActionCounts(json))).toHaveLength(FUNCTION_IDS.length * 2 + 14);
+    expect(Object.keys(alarmActionCounts(json))).toHaveLength(FUNCTION_IDS.length * 2 + 15);
     expect(undeliverableAlarmActions(json, stackName)).toEqual([]);
   });
 

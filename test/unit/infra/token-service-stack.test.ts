@@ -1,6 +1,7 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REQUIRED_ENV } from '../../../shared/config';
+import { QUOTA_WARN_SHARE } from '../../../shared/policy';
 import { TABLE_SCHEMA } from '../../../shared/store/table-schema';
 import { alarmActionCounts, undeliverableAlarmActions } from './alarm-delivery';
 import { readmeRouteThrottles, readmeRunbookSections, readmeSection } from './readme';
@@ -581,6 +582,14 @@ describe('TokenServiceStack with default context', () => {
       DatapointsToAlarm: 3,
       TreatMissingData: 'notBreaching',
     });
+    // WeChat's quota, read once a day: the alarm fires at the share where the service itself warns.
+    expect(byMetric('WechatQuotaUsedPercent')[0]).toMatchObject({
+      Namespace: 'WeChatTokenService',
+      Statistic: 'Maximum',
+      Threshold: QUOTA_WARN_SHARE * 100,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
     expect(byMetric('TicketAgeSeconds')[0]).toMatchObject({
       Statistic: 'Maximum',
       Threshold: 1800,
@@ -729,7 +738,7 @@ describe('TokenServiceStack with default context', () => {
     template.resourceCountIs('AWS::SNS::Subscription', 0);
     template.hasOutput('AlarmTopicArn', { Value: { Ref: topicId } });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(FUNCTION_IDS.length * 2 + 13);
+    expect(alarms).toHaveLength(FUNCTION_IDS.length * 2 + 14);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
       expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
@@ -739,7 +748,7 @@ describe('TokenServiceStack with default context', () => {
   it('lets CloudWatch deliver every action of every alarm: the topic policy allows this stack’s alarms', () => {
     const json = template.toJSON();
     const counts = alarmActionCounts(json);
-    expect(Object.keys(counts)).toHaveLength(FUNCTION_IDS.length * 2 + 13);
+    expect(Object.keys(counts)).toHaveLength(FUNCTION_IDS.length * 2 + 14);
     for (const [alarm, n] of Object.entries(counts)) expect(n, alarm).toBe(2);
     expect(undeliverableAlarmActions(json, stackName)).toEqual([]);
   });

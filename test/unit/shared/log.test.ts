@@ -52,6 +52,7 @@ describe('redactFields: an allow-list of value kinds, not a deny-list of names',
       causeName: 'TimeoutError',
       url: 'https://api.weixin.qq.com/cgi-bin/component/api_authorizer_token',
       infoType: 'component_verify_ticket',
+      quotas: 'api_query_auth 12/10000, api_authorizer_token 1620/2000',
     };
     expect(redactFields(fields)).toEqual(fields);
   });
@@ -75,6 +76,7 @@ describe('redactFields: an allow-list of value kinds, not a deny-list of names',
         route: `GET /authorize?auth_code=${token}`,
         rid: token,
         url: token,
+        quotas: `api_query_auth ${token}`,
       })
     ).toEqual({
       authorizerAppId: REDACTED,
@@ -85,6 +87,7 @@ describe('redactFields: an allow-list of value kinds, not a deny-list of names',
       route: REDACTED,
       rid: REDACTED,
       url: REDACTED,
+      quotas: REDACTED,
     });
   });
 

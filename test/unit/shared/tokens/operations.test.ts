@@ -175,6 +175,7 @@ describe('status', () => {
         summary: { component: 'fresh', authorizers: { seen: 3 } },
       },
       lastReconcile: null,
+      lastQuota: null,
     });
     expect(JSON.stringify(status)).not.toMatch(/ticket-secret|component-token|access-1/);
   });
