@@ -20,6 +20,10 @@ vi.hoisted(() => {
   delete process.env.POWERTOOLS_DEV;
   process.env.POWERTOOLS_SERVICE_NAME = 'wechat-token-service';
   process.env.POWERTOOLS_METRICS_NAMESPACE = 'WeChatTokenService';
+  // Lambda's JSON log format and advanced logging controls, as the stack sets them: Lambda passes both to
+  // the function's environment, and Powertools follows AWS_LAMBDA_LOG_LEVEL.
+  process.env.AWS_LAMBDA_LOG_FORMAT = 'JSON';
+  process.env.AWS_LAMBDA_LOG_LEVEL = 'INFO';
   // An operator switching event logging on must not make the functions log their events.
   process.env.POWERTOOLS_LOGGER_LOG_EVENT = 'true';
   // Lambda's Node 24 never prints the SDK's Node-version warning (checked below); this Node 20 would.
