@@ -50,6 +50,25 @@ export interface StackConfig {
    */
   readonly authorizeDomain?: string;
   /**
+   * ACM certificate (in the stack's region) for {@link authorizeDomain}: with it the stack creates the API
+   * Gateway custom domain and its mapping itself, so `cdk destroy` and an API replacement take them along.
+   * @default - the custom domain is mapped by hand outside the stack
+   */
+  readonly authorizeDomainCertificateArn?: string;
+  /**
+   * Route 53 hosted zone of {@link authorizeDomain}, by id and name (no lookup: synth stays offline): the
+   * stack adds the alias record to the custom domain. Needs `authorizeDomainCertificateArn`.
+   * @default - point the domain at the `AuthorizeDomainTarget` output yourself (CNAME)
+   */
+  readonly hostedZoneId?: string;
+  readonly hostedZoneName?: string;
+  /**
+   * Turns off the API's default execute-api endpoint once the custom domain serves it, so that WeChat and
+   * merchants reach it only on the registered domain. Needs `authorizeDomainCertificateArn`.
+   * @default false
+   */
+  readonly disableExecuteApiEndpoint: boolean;
+  /**
    * Email address subscribed to the alarm topic.
    * @default - the topic exists without subscriptions; subscribe your own paging to `AlarmTopicArn`
    */
@@ -97,6 +116,10 @@ export const CONTEXT_KEYS = [
   'componentSecretName',
   'messageSecretName',
   'authorizeDomain',
+  'authorizeDomainCertificateArn',
+  'hostedZoneId',
+  'hostedZoneName',
+  'disableExecuteApiEndpoint',
   'alarmEmail',
   'getTokenCallerAccountIds',
   'platformDisplayName',
@@ -143,6 +166,9 @@ const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const CERTIFICATE_ARN =
+  /^arn:aws(?:-cn|-us-gov)?:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/;
+const HOSTED_ZONE_ID = /^Z[0-9A-Z]{4,32}$/;
 const ACCOUNT_ID = /^\d{12}$/;
 /** Printable text without markup characters; CJK welcome. */
 const DISPLAY_NAME = /^[^\p{Cc}\p{Cf}<>&"']{1,40}$/u;
@@ -314,6 +340,51 @@ export function parseStackConfig(context: Readonly<Record<string, unknown>>): St
     HOSTNAME,
     'a bare hostname like auth.example.com (no scheme, port or path)'
   )?.toLowerCase();
+  const authorizeDomainCertificateArn = check(
+    'authorizeDomainCertificateArn',
+    text('authorizeDomainCertificateArn'),
+    CERTIFICATE_ARN,
+    'an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>, or arn:aws-cn:…)'
+  );
+  const hostedZoneId = check(
+    'hostedZoneId',
+    text('hostedZoneId'),
+    HOSTED_ZONE_ID,
+    'a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ'
+  );
+  const hostedZoneName = check(
+    'hostedZoneName',
+    text('hostedZoneName'),
+    HOSTNAME,
+    'the hosted zone’s domain name like example.com'
+  )?.toLowerCase();
+  const disableExecuteApiEndpoint = flag('disableExecuteApiEndpoint');
+  if (authorizeDomainCertificateArn && !authorizeDomain) {
+    problems.push(
+      'authorizeDomainCertificateArn needs authorizeDomain: the certificate is for that host'
+    );
+  }
+  if ((hostedZoneId === undefined) !== (hostedZoneName === undefined)) {
+    problems.push('hostedZoneId and hostedZoneName go together: set both, or neither');
+  }
+  if (hostedZoneId && !authorizeDomainCertificateArn) {
+    problems.push(
+      'hostedZoneId needs authorizeDomainCertificateArn: the record points at the custom domain'
+    );
+  }
+  if (
+    hostedZoneName &&
+    authorizeDomain &&
+    authorizeDomain !== hostedZoneName &&
+    !authorizeDomain.endsWith(`.${hostedZoneName}`)
+  ) {
+    problems.push(`hostedZoneName: ${authorizeDomain} is not in the zone ${hostedZoneName}`);
+  }
+  if (disableExecuteApiEndpoint && !authorizeDomainCertificateArn) {
+    problems.push(
+      'disableExecuteApiEndpoint needs authorizeDomainCertificateArn: without the custom domain the API would be unreachable'
+    );
+  }
   const alarmEmail = check('alarmEmail', text('alarmEmail'), EMAIL, 'an email address');
   const getTokenCallerAccountIds = list(
     'getTokenCallerAccountIds',
@@ -346,6 +417,10 @@ export function parseStackConfig(context: Readonly<Record<string, unknown>>): St
     componentSecretName,
     messageSecretName,
     authorizeDomain,
+    authorizeDomainCertificateArn,
+    hostedZoneId,
+    hostedZoneName,
+    disableExecuteApiEndpoint,
     alarmEmail,
     getTokenCallerAccountIds,
     platformDisplayName,

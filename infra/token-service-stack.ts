@@ -1,7 +1,10 @@
 import { CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import type { Construct } from 'constructs';
 import type { StackConfig } from './config';
 import { ServiceAlarms } from './constructs/alarms';
@@ -147,7 +150,37 @@ export class TokenServiceStack extends Stack {
       lifecycleEvents.allowPublishing(publisher);
     }
 
-    const api = new PublicHttpApi(this, 'Api');
+    const api = new PublicHttpApi(this, 'Api', {
+      ...(config.authorizeDomain && config.authorizeDomainCertificateArn
+        ? {
+            customDomain: {
+              name: config.authorizeDomain,
+              certificate: acm.Certificate.fromCertificateArn(
+                this,
+                'AuthorizeDomainCertificate',
+                config.authorizeDomainCertificateArn
+              ),
+            },
+            disableExecuteApiEndpoint: config.disableExecuteApiEndpoint,
+          }
+        : {}),
+    });
+    if (api.domain && config.hostedZoneId && config.hostedZoneName) {
+      const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'AuthorizeDomainZone', {
+        hostedZoneId: config.hostedZoneId,
+        zoneName: config.hostedZoneName,
+      });
+      new route53.ARecord(this, 'AuthorizeDomainRecord', {
+        zone,
+        recordName: config.authorizeDomain,
+        target: route53.RecordTarget.fromAlias(
+          new route53Targets.ApiGatewayv2DomainProperties(
+            api.domain.regionalDomainName,
+            api.domain.regionalHostedZoneId
+          )
+        ),
+      });
+    }
     api.addPublicRoute('AuthEvent', {
       method: HttpMethod.POST,
       path: '/wechat/events',
@@ -218,10 +251,21 @@ export class TokenServiceStack extends Stack {
       out(
         'AuthorizeDomain',
         config.authorizeDomain,
-        '授权发起页域名: map it to ApiEndpoint as a custom domain'
+        api.domain
+          ? '授权发起页域名: served by this stack’s custom domain'
+          : '授权发起页域名: map it to ApiEndpoint as a custom domain'
       );
     }
-    out('ApiEndpoint', api.endpoint, 'HTTP API endpoint (target for a custom domain mapping)');
+    if (api.domain && !config.hostedZoneId) {
+      out(
+        'AuthorizeDomainTarget',
+        api.domain.regionalDomainName,
+        'Point the domain here: a CNAME (or an alias) in your DNS'
+      );
+    }
+    if (!(api.domain && config.disableExecuteApiEndpoint)) {
+      out('ApiEndpoint', api.endpoint, 'HTTP API endpoint (target for a custom domain mapping)');
+    }
     out('EventUrl', `${publicBase}/wechat/events`, '授权事件接收URL (authorization event URL)');
     out('AuthorizePageUrl', `${publicBase}/authorize`, 'Authorization entry page for merchants');
     out(

@@ -2,6 +2,7 @@ import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -28,6 +29,18 @@ export interface PublicHttpApiProps {
    * @default logs.RetentionDays.THREE_MONTHS
    */
   readonly accessLogRetention?: logs.RetentionDays;
+  /**
+   * The platform's own domain (授权发起页域名) with its ACM certificate: the API Gateway custom domain and its
+   * mapping to this API's stage are created here, so they live and go with the stack.
+   * @default - none: map a custom domain outside the stack
+   */
+  readonly customDomain?: { readonly name: string; readonly certificate: acm.ICertificate };
+  /**
+   * Turns off the default execute-api endpoint (only with `customDomain`): the API answers only on the
+   * platform's domain.
+   * @default false
+   */
+  readonly disableExecuteApiEndpoint?: boolean;
 }
 
 /** One route: who may call it and why it carries no authorizer. */
@@ -43,18 +56,21 @@ export interface PublicRouteOptions {
  * The HTTP API (API Gateway v2) that WeChat's servers and merchants' browsers reach: a `$default` stage with
  * auto-deploy, per-route throttling and JSON access logs. Routes are public by nature (WeChat cannot sign
  * requests with IAM, a browser following WeChat's redirect carries no token) and each handler authenticates
- * what it receives itself; nothing here returns an access token. To serve it on your own domain (needed for the
- * 授权发起页域名 Referer check), map an API Gateway custom domain to this API outside the stack.
+ * what it receives itself; nothing here returns an access token. On the platform's own domain (needed for the
+ * 授权发起页域名 Referer check) with `customDomain`, or a custom domain mapped outside the stack.
  */
 export class PublicHttpApi extends Construct {
   readonly api: apigwv2.HttpApi;
   readonly stage: apigwv2.HttpStage;
+  /** The custom domain, when {@link PublicHttpApiProps.customDomain} is given. */
+  readonly domain?: apigwv2.DomainName;
 
   constructor(scope: Construct, id: string, props: PublicHttpApiProps = {}) {
     super(scope, id);
     this.api = new apigwv2.HttpApi(this, 'HttpApi', {
       description: 'WeChat third-party platform: authorization events and the authorization page',
       createDefaultStage: false,
+      disableExecuteApiEndpoint: Boolean(props.customDomain && props.disableExecuteApiEndpoint),
     });
     const accessLogGroup = new logs.LogGroup(this, 'AccessLogGroup', {
       retention: props.accessLogRetention ?? logs.RetentionDays.THREE_MONTHS,
@@ -83,6 +99,17 @@ export class PublicHttpApi extends Construct {
         ),
       },
     });
+    if (props.customDomain) {
+      this.domain = new apigwv2.DomainName(this, 'CustomDomain', {
+        domainName: props.customDomain.name,
+        certificate: props.customDomain.certificate,
+      });
+      new apigwv2.ApiMapping(this, 'CustomDomainMapping', {
+        api: this.api,
+        domainName: this.domain,
+        stage: this.stage,
+      });
+    }
   }
 
   /** The API's base URL, `https://<id>.execute-api.<region>.amazonaws.com` (no trailing slash). */

@@ -23,6 +23,9 @@ const problemsOf = (run: () => unknown): readonly string[] => {
 const problemsOfContext = (context: Record<string, unknown>) =>
   problemsOf(() => parseStackConfig(context));
 
+const CERTIFICATE =
+  'arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ab-cdef-0123456789ab';
+
 describe('parseStackConfig', () => {
   it('accepts the minimal context and defaults the rest', () => {
     expect(parseStackConfig(MINIMAL)).toEqual({
@@ -34,6 +37,10 @@ describe('parseStackConfig', () => {
       componentSecretName: undefined,
       messageSecretName: undefined,
       authorizeDomain: undefined,
+      authorizeDomainCertificateArn: undefined,
+      hostedZoneId: undefined,
+      hostedZoneName: undefined,
+      disableExecuteApiEndpoint: false,
       alarmEmail: undefined,
       getTokenCallerAccountIds: [],
       platformDisplayName: undefined,
@@ -54,6 +61,10 @@ describe('parseStackConfig', () => {
         componentSecretName: 'wechat/component',
         messageSecretName: 'wechat/message',
         authorizeDomain: 'Auth.Example.COM',
+        authorizeDomainCertificateArn: CERTIFICATE,
+        hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+        hostedZoneName: 'Example.com',
+        disableExecuteApiEndpoint: 'true',
         alarmEmail: 'ops@example.com',
         getTokenCallerAccountIds: '111122223333,444455556666',
         platformDisplayName: '示例第三方平台',
@@ -70,6 +81,10 @@ describe('parseStackConfig', () => {
       componentSecretName: 'wechat/component',
       messageSecretName: 'wechat/message',
       authorizeDomain: 'auth.example.com',
+      authorizeDomainCertificateArn: CERTIFICATE,
+      hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+      hostedZoneName: 'example.com',
+      disableExecuteApiEndpoint: true,
       alarmEmail: 'ops@example.com',
       getTokenCallerAccountIds: ['111122223333', '444455556666'],
       platformDisplayName: '示例第三方平台',
@@ -133,6 +148,10 @@ describe('parseStackConfig', () => {
       componentSecretName: 'has spaces',
       messageSecretName: 'has spaces',
       authorizeDomain: 'https://auth.example.com/authorize',
+      authorizeDomainCertificateArn: 'arn:aws:iam::123456789012:server-certificate/x',
+      hostedZoneId: 'example.com',
+      hostedZoneName: 'https://example.com',
+      disableExecuteApiEndpoint: 'maybe',
       alarmEmail: 'ops.example.com',
       getTokenCallerAccountIds: '1234',
       platformDisplayName: '<script>',
@@ -141,7 +160,38 @@ describe('parseStackConfig', () => {
       publicRouteConcurrencyCap: '0',
     };
     expect(problemsOfContext(context).map((p) => p.split(' ')[0])).toEqual([...CONTEXT_KEYS]);
-    expect(() => parseStackConfig(context)).toThrow(/Invalid CDK context \(14 problems\)/);
+    expect(() => parseStackConfig(context)).toThrow(/Invalid CDK context \(18 problems\)/);
+  });
+
+  it('creates the custom domain only with its certificate, and says which keys go together', () => {
+    const domain = { ...MINIMAL, authorizeDomain: 'auth.example.com' };
+    expect(problemsOfContext({ ...MINIMAL, authorizeDomainCertificateArn: CERTIFICATE })).toEqual([
+      'authorizeDomainCertificateArn needs authorizeDomain: the certificate is for that host',
+    ]);
+    expect(problemsOfContext({ ...domain, hostedZoneId: 'Z0123456789ABCDEFGHIJ' })).toEqual([
+      'hostedZoneId and hostedZoneName go together: set both, or neither',
+      'hostedZoneId needs authorizeDomainCertificateArn: the record points at the custom domain',
+    ]);
+    expect(
+      problemsOfContext({
+        ...domain,
+        authorizeDomainCertificateArn: CERTIFICATE,
+        hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+        hostedZoneName: 'example.org',
+      })
+    ).toEqual(['hostedZoneName: auth.example.com is not in the zone example.org']);
+    expect(problemsOfContext({ ...domain, disableExecuteApiEndpoint: true })).toEqual([
+      'disableExecuteApiEndpoint needs authorizeDomainCertificateArn: without the custom domain the API would be unreachable',
+    ]);
+    // A certificate of the China partition is one too.
+    const chinaCertificate = CERTIFICATE.replace('arn:aws:', 'arn:aws-cn:').replace(
+      'us-east-1',
+      'cn-north-1'
+    );
+    expect(
+      parseStackConfig({ ...domain, authorizeDomainCertificateArn: chinaCertificate })
+        .authorizeDomainCertificateArn
+    ).toBe(chinaCertificate);
   });
 
   it('rejects non-string values', () => {
