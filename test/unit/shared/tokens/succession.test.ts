@@ -130,14 +130,7 @@ async function renewalMeetsCode(refreshTokenOfCode: string) {
       },
       apiGetAuthorizerInfo: async () => {
         calls.push('api_get_authorizer_info');
-        return {
-          authorizer_info: { nick_name: 'Shop' },
-          authorization_info: {
-            authorizer_appid: A,
-            authorizer_refresh_token: refreshTokenOfCode,
-            func_info: [{ funcscope_category: { id: 1 } }],
-          },
-        };
+        return authorizerInfo(A, refreshTokenOfCode);
       },
       apiAuthorizerToken: async () => {
         calls.push('api_authorizer_token');
@@ -267,14 +260,7 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
           busy.afterLostAnswer = true;
           throw busy;
         }
-        return {
-          authorizer_info: { nick_name: 'Shop' },
-          authorization_info: {
-            authorizer_appid: A,
-            authorizer_refresh_token: 'refresh-1',
-            func_info: [{ funcscope_category: { id: 1 } }],
-          },
-        };
+        return authorizerInfo(A, 'refresh-1');
       },
     });
     const before = await setup.store.getAuthorizer(C, A);
@@ -400,14 +386,7 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
       },
       apiGetAuthorizerInfo: async () => {
         calls.push('api_get_authorizer_info');
-        return {
-          authorizer_info: { nick_name: 'Shop' },
-          authorization_info: {
-            authorizer_appid: A,
-            authorizer_refresh_token: 'refresh-1',
-            func_info: [{ funcscope_category: { id: 1 } }, { funcscope_category: { id: 17 } }],
-          },
-        };
+        return authorizerInfo(A, 'refresh-1', [1, 17]);
       },
     });
     setup.clock.now = T0 + 30 * MINUTE;
@@ -436,14 +415,7 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
         total_count: 1,
         list: [{ authorizer_appid: A, refresh_token: 'refresh-new', auth_time: T0 / 1000 + 60 }],
       }),
-      apiGetAuthorizerInfo: async () => ({
-        authorizer_info: { nick_name: 'Shop' },
-        authorization_info: {
-          authorizer_appid: A,
-          authorizer_refresh_token: 'refresh-new',
-          func_info: [{ funcscope_category: { id: 1 } }, { funcscope_category: { id: 17 } }],
-        },
-      }),
+      apiGetAuthorizerInfo: async () => authorizerInfo(A, 'refresh-new', [1, 17]),
       apiAuthorizerToken: async (_ct, _appId, refreshToken) => {
         used.push(refreshToken);
         return { authorizer_access_token: 'access-2', expires_in: 7200 };
@@ -481,14 +453,7 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
           await renewalSaves(setup.store, attemptAt - 2000, attemptAt - 1000);
           throw new WechatUnavailableError('api_query_auth', 'no answer', { uncertain: true });
         },
-        apiGetAuthorizerInfo: async () => ({
-          authorizer_info: { nick_name: 'Shop' },
-          authorization_info: {
-            authorizer_appid: A,
-            authorizer_refresh_token: 'refresh-1',
-            func_info: [{ funcscope_category: { id: 1 } }],
-          },
-        }),
+        apiGetAuthorizerInfo: async () => authorizerInfo(A, 'refresh-1'),
       },
       { authorizerExpiresIn: 15 * MINUTE }
     );
