@@ -1,5 +1,5 @@
 import { type App, Tags, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { parseStackConfig } from './config';
 import { TokenServiceStack } from './token-service-stack';
 
@@ -13,7 +13,10 @@ import { TokenServiceStack } from './token-service-stack';
  */
 export function addTokenService(app: App): TokenServiceStack {
   const config = parseStackConfig(app.node.getAllContext());
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+  Validations.of(app).addPlugins(
+    new AwsSolutionsChecks(app, { verbose: true }),
+    new ServerlessChecks(app, { verbose: true })
+  );
   const stack = new TokenServiceStack(app, `WeChatTokenService-${config.stage}`, {
     config,
     description: `WeChat third-party platform token service (${config.stage})`,

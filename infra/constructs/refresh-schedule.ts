@@ -58,14 +58,23 @@ export class RefreshSchedule extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter queue of the refresh schedule (EventBridge Scheduler ' +
-        'DeadLetterConfig, which cdk-nag does not recognise as a DLQ reference).',
-    });
+    const isTheDeadLetterQueue =
+      'This queue is itself the dead-letter queue of the refresh schedule (EventBridge Scheduler ' +
+      'DeadLetterConfig, which cdk-nag does not recognise as a DLQ reference): nothing consumes it, and ' +
+      'the DeadLetters alarm watches it.';
+    Validations.of(this.deadLetterQueue).acknowledge(
+      { id: 'AwsSolutions-SQS3', reason: isTheDeadLetterQueue },
+      { id: 'Serverless-SQSRedrivePolicy', reason: isTheDeadLetterQueue }
+    );
 
     props.target.configureAsyncInvoke({ retryAttempts: 0 });
+    Validations.of(props.target).acknowledge({
+      id: 'Serverless-LambdaAsyncFailureDestination',
+      reason:
+        'A failed scheduled run is not retried (retryAttempts 0) nor kept: the next run, 5 minutes later, ' +
+        'does the same work from the table, and the function’s Errors alarm fires; invocations the ' +
+        'scheduler could not make go to its dead-letter queue.',
+    });
 
     // Our own role (same trust conditions as the one LambdaInvoke would create) so the acknowledgment
     // below sits on it. LambdaInvoke grants invoke on the function and on `<arn>:*` (its versions).

@@ -150,6 +150,21 @@ export class ServiceFunction extends NodejsFunction {
     });
     this.serviceRole = serviceRole;
     this.functionLogGroup = functionLogGroup;
+    Validations.of(this).acknowledge({
+      id: 'Serverless-LambdaDLQ',
+      reason:
+        'A Lambda DLQ receives only failed asynchronous invocations: API Gateway and callers invoke these ' +
+        'functions synchronously (the caller gets the error), and the scheduled refresh is invoked by ' +
+        'EventBridge Scheduler, whose target dead-letter queue keeps what it could not invoke.',
+    });
+    if (props.tracing === lambda.Tracing.PASS_THROUGH) {
+      Validations.of(this).acknowledge({
+        id: 'Serverless-LambdaTracing',
+        reason:
+          'Passes tracing through on purpose: a hot path whose every token read traced would cost more ' +
+          'than it tells (README, Tracing).',
+      });
+    }
   }
 
   /**
@@ -225,12 +240,13 @@ export class ServiceFunction extends NodejsFunction {
         }),
       },
     });
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'VPC networking for Lambda (the actions of AWSLambdaVPCAccessExecutionRole without its logs:* part): ' +
-        'EC2 Describe* actions support no resource-level permissions, and Lambda creates the ENIs itself.',
-    });
+    const vpcNetworking =
+      'VPC networking for Lambda (the actions of AWSLambdaVPCAccessExecutionRole without its logs:* part): ' +
+      'EC2 Describe* actions support no resource-level permissions, and Lambda creates the ENIs itself.';
+    Validations.of(role).acknowledge(
+      { id: 'AwsSolutions-IAM5[Resource::*]', reason: vpcNetworking },
+      { id: 'Serverless-LambdaStarPermissions', reason: vpcNetworking }
+    );
     return role;
   }
 }
