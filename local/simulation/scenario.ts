@@ -456,8 +456,14 @@ export class Scenario {
     const { simulator } = this.world;
     const now = this.world.now();
     const existing = this.ledger.merchants.get(appId);
+    // An authorized merchant's permission change keeps its tokens half of the time (the other answer to
+    // protocol §11.12): then nothing excuses a token dying early, so only a service that mints nothing for
+    // it keeps its promises.
+    const keepTokens =
+      existing?.authorized === true && existing.apiPermission && this.random.chance(0.5);
     const code = simulator.authorize(appId, this.#permissionSets(existing !== undefined), {
       apiPermission,
+      keepTokens,
     });
     // The exchange meets a -1 after WeChat consumed the code (protocol §11.10): often when the redirect
     // alone reaches us (no push names the authorizer: only the uncertainty of the -1 saves the code).
@@ -482,7 +488,7 @@ export class Scenario {
     this.ledger.event(appId, now);
     this.ledger.note(
       now,
-      `${existing ? 're-authorize' : 'authorize'} ${appId} via ${channels}${apiPermission ? '' : ' (no API permission)'}`
+      `${keepTokens ? 'change the permissions of' : existing ? 're-authorize' : 'authorize'} ${appId} via ${channels}${apiPermission ? '' : ' (no API permission)'}`
     );
     const redirect = async () => {
       if (channels !== 'both' && channels !== 'redirect') return;

@@ -171,7 +171,7 @@ export class Simulator implements WechatSimulator {
   authorize(
     authorizerAppId: string,
     funcIds: number[] = [...DEFAULT_FUNC_IDS],
-    opts: { apiPermission?: boolean } = {}
+    opts: { apiPermission?: boolean; keepTokens?: boolean } = {}
   ): string {
     const preAuthCode = this.#state.mintPreAuthCode(true);
     return this.#state.authorize(authorizerAppId, funcIds, preAuthCode, opts);

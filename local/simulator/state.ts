@@ -206,13 +206,16 @@ export class WechatState implements SimulatorState {
 
   /**
    * The merchant confirms: a new refresh token (the previous one dies at once, [S8]); on a re-authorization
-   * the previous access tokens die too when the rules say so. Returns the new auth code.
+   * the previous access tokens die too when the rules say so. With `keepTokens`, an authorized merchant's
+   * permission change is the other answer to protocol §11.12 (no source settles it): the refresh token and
+   * the access tokens stay, only the permission sets and the authorization time change. Returns the new
+   * auth code.
    */
   authorize(
     authorizerAppId: string,
     funcIds: readonly number[],
     preAuthCode: string,
-    opts: { apiPermission?: boolean } = {}
+    opts: { apiPermission?: boolean; keepTokens?: boolean } = {}
   ): string {
     const now = this.clock();
     const existing = this.authorizers.get(authorizerAppId);
@@ -227,12 +230,16 @@ export class WechatState implements SimulatorState {
       apiPermission: true,
       listedWithoutRefreshToken: false,
     };
-    if (authorizer.active && this.rules.reauthorizationKillsAccessTokens) {
-      this.#kill(authorizer, now);
+    const update =
+      opts.keepTokens === true && authorizer.active && authorizer.apiPermission && !!existing;
+    if (!update) {
+      if (authorizer.active && this.rules.reauthorizationKillsAccessTokens) {
+        this.#kill(authorizer, now);
+      }
+      authorizer.apiPermission = opts.apiPermission ?? true;
+      authorizer.refreshToken = authorizer.apiPermission ? newRefreshToken() : '';
+      delete authorizer.previousRefreshToken;
     }
-    authorizer.apiPermission = opts.apiPermission ?? true;
-    authorizer.refreshToken = authorizer.apiPermission ? newRefreshToken() : '';
-    delete authorizer.previousRefreshToken;
     authorizer.funcIds = [...new Set(funcIds)];
     authorizer.active = true;
     authorizer.authTime = seconds(now);

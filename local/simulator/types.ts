@@ -238,7 +238,8 @@ export interface WechatSimulator {
   authorize(
     authorizerAppId: string,
     funcIds?: number[],
-    opts?: { apiPermission?: boolean }
+    /** `keepTokens`: a permission change that keeps the refresh and access tokens (protocol §11.12). */
+    opts?: { apiPermission?: boolean; keepTokens?: boolean }
   ): string;
   /** The ticket push service stops (timer pushes are skipped) / resumes (as api_start_push_ticket does). */
   stopPushes(): void;

@@ -154,6 +154,18 @@ describe('rule 1: token lifetimes', () => {
     expect(lenient.tokenStatus(lasting)).toBe('valid');
   });
 
+  it('a permission change with keepTokens keeps the refresh and access tokens: only the sets and auth_time move', async () => {
+    const { api, accessToken, refreshToken } = await authorized();
+    f.now += 60_000;
+    f.sim.authorize(MERCHANT, [1, 17], { keepTokens: true });
+    expect(f.sim.tokenStatus(accessToken)).toBe('valid');
+    expect(f.sim.listedRefreshToken(MERCHANT)).toBe(refreshToken);
+    expect((await api.list()).json.list?.[0]?.auth_time).toBe(Math.floor((START + 60_000) / 1000));
+    expect((await api.info(MERCHANT)).json.authorization_info?.func_info).toEqual(
+      [1, 17].map((id) => ({ funcscope_category: { id } }))
+    );
+  });
+
   it('a re-authorization kills the previous access token at once (rule reauthorizationKillsAccessTokens)', async () => {
     const { accessToken } = await authorized();
     f.sim.authorize(MERCHANT);
