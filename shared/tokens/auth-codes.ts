@@ -19,6 +19,7 @@ import {
   SUPERSEDED_OVERLAP_MS,
 } from '../policy';
 import type { AuthCodeRecord, AuthorizerRecord } from '../store/token-store';
+import { type DescribedAuthorization, readAuthorization } from './authorizer-list';
 import type { TokenContext } from './context';
 import { fallbackToken } from './issued-token';
 import { permissionIds } from './permissions';
@@ -270,25 +271,20 @@ async function recoverOutcome(
     }
     return finish(summary.truncated ? 'left_to_reconciliation' : 'recovered_by_reconciliation');
   }
-  let info: Awaited<ReturnType<TokenContext['api']['apiGetAuthorizerInfo']>>;
+  let described: DescribedAuthorization;
   try {
-    info = await withComponentToken(ctx, (ct) => ctx.api.apiGetAuthorizerInfo(ct, authorizerAppId));
+    described = await readAuthorization(ctx, authorizerAppId);
   } catch (error) {
     if (error instanceof WechatApiError && error.kind === 'not_authorized') {
       return finishFailed(ctx, record, owner, 'authorization_withdrawn');
     }
     throw error;
   }
-  const granted = info.authorization_info;
   return storeAuthorization(
     ctx,
     record,
     owner,
-    {
-      authorizerAppId,
-      refreshToken: granted.authorizer_refresh_token,
-      funcInfo: permissionIds(granted.func_info),
-    },
+    { authorizerAppId, ...described },
     'recovered',
     ctx.clock(),
     mintedSince

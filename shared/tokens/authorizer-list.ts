@@ -2,9 +2,37 @@ import { WechatUnavailableError } from '../errors';
 import { AUTHORIZER_LIST_PAGE } from '../policy';
 import type { AuthorizerListResponse } from '../wechat/wire';
 import type { TokenContext } from './context';
+import { permissionIds } from './permissions';
 import { withComponentToken } from './with-component-token';
 
 export type ListedAuthorizer = AuthorizerListResponse['list'][number];
+
+/** An authorization as `api_get_authorizer_info` describes it: the current refresh token and permission sets. */
+export interface DescribedAuthorization {
+  /** Absent or empty when WeChat holds none (protocol §11.7: a fresh authorization code is needed). */
+  refreshToken?: string;
+  funcInfo: number[];
+}
+
+/**
+ * Asks WeChat for one authorizer's current authorization (`api_get_authorizer_info`), which mints nothing:
+ * how a lost exchange, a missed re-authorization or an absence from a listing is settled (protocol §2.7,
+ * §11.2). Throws WeChat's errors as they come (61003: the account no longer authorizes the platform).
+ *
+ * @see https://developers.weixin.qq.com/doc/oplatform/openApi/authorization-management/api_getauthorizerinfo
+ */
+export async function readAuthorization(
+  ctx: TokenContext,
+  authorizerAppId: string
+): Promise<DescribedAuthorization> {
+  const info = await withComponentToken(ctx, (ct) =>
+    ctx.api.apiGetAuthorizerInfo(ct, authorizerAppId)
+  );
+  return {
+    refreshToken: info.authorization_info.authorizer_refresh_token,
+    funcInfo: permissionIds(info.authorization_info.func_info),
+  };
+}
 
 /**
  * Looks one authorizer up in `api_get_authorizer_list` (500 a page). Finding it is evidence at once; "not

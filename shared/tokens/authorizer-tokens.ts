@@ -14,10 +14,9 @@ import { MetricName } from '../log';
 import { LEASE_MS, refreshAtFor, SUCCESSION_ATTEMPTS } from '../policy';
 import type { AuthorizerRecord } from '../store/token-store';
 import type { AuthorizerTokenResponse } from '../wechat/wire';
-import { findListedAuthorizer, type ListedAuthorizer } from './authorizer-list';
+import { findListedAuthorizer, type ListedAuthorizer, readAuthorization } from './authorizer-list';
 import type { TokenContext } from './context';
 import type { IssuedToken } from './issued-token';
-import { permissionIds } from './permissions';
 import { reportWechatFailure } from './report';
 import {
   forcedAtFor,
@@ -109,17 +108,11 @@ async function confirmUnlisted(
   authorizerAppId: string
 ): Promise<ListedAuthorizer | undefined> {
   try {
-    const info = await withComponentToken(ctx, (ct) =>
-      ctx.api.apiGetAuthorizerInfo(ct, authorizerAppId)
-    );
+    const { refreshToken } = await readAuthorization(ctx, authorizerAppId);
     ctx.log.warn('an authorizer missing from the listing is authorized at WeChat', {
       authorizerAppId,
     });
-    return {
-      authorizer_appid: authorizerAppId,
-      refresh_token: info.authorization_info.authorizer_refresh_token ?? '',
-      auth_time: 0,
-    };
+    return { authorizer_appid: authorizerAppId, refresh_token: refreshToken ?? '', auth_time: 0 };
   } catch (error) {
     if (wechatKind(error) === 'not_authorized') return undefined;
     throw error;
@@ -135,10 +128,7 @@ async function listedPermissions(
   authorizerAppId: string
 ): Promise<number[] | undefined> {
   try {
-    const info = await withComponentToken(ctx, (ct) =>
-      ctx.api.apiGetAuthorizerInfo(ct, authorizerAppId)
-    );
-    return permissionIds(info.authorization_info.func_info);
+    return (await readAuthorization(ctx, authorizerAppId)).funcInfo;
   } catch (error) {
     reportWechatFailure(ctx, error, { authorizerAppId, step: 'permissions' });
     return undefined;

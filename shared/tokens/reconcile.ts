@@ -11,8 +11,8 @@ import {
 } from '../policy';
 import type { AuthorizerRecord } from '../store/token-store';
 import type { AuthorizerListResponse } from '../wechat/wire';
+import { readAuthorization } from './authorizer-list';
 import type { TokenContext } from './context';
-import { permissionIds } from './permissions';
 import { reportWechatFailure } from './report';
 import { withComponentToken } from './with-component-token';
 
@@ -140,24 +140,6 @@ async function readPage(
 }
 
 /**
- * What WeChat says of an authorizer it lists without a refresh token: `api_get_authorizer_info` has the
- * current refresh token when there is one, and the permission sets (when it has none either, the account
- * is recorded as awaiting a fresh authorization code rather than left unknown).
- */
-async function askAuthorizerInfo(
-  ctx: TokenContext,
-  authorizerAppId: string
-): Promise<{ refreshToken?: string; funcInfo: number[] }> {
-  const info = await withComponentToken(ctx, (ct) =>
-    ctx.api.apiGetAuthorizerInfo(ct, authorizerAppId)
-  );
-  return {
-    refreshToken: info.authorization_info.authorizer_refresh_token,
-    funcInfo: permissionIds(info.authorization_info.func_info),
-  };
-}
-
-/**
  * Reconciles one listed authorizer. The write is made only on the version it was decided on: when a code
  * exchange or a renewal wrote meanwhile, the record is read and decided again (architecture §3).
  */
@@ -188,7 +170,7 @@ async function readPermissions(
   const appId = listed.authorizer_appid;
   let funcInfo: number[];
   try {
-    funcInfo = (await askAuthorizerInfo(ctx, appId)).funcInfo;
+    funcInfo = (await readAuthorization(ctx, appId)).funcInfo;
   } catch (error) {
     summary.failed += 1;
     reportWechatFailure(ctx, error, { authorizerAppId: appId });
@@ -241,7 +223,7 @@ async function reconcileRecord(
   try {
     // Every action here stores an authorization we did not see: its permission sets are WeChat's, not
     // those of an earlier one (or none), and info's refresh token is the current one.
-    const info = await askAuthorizerInfo(ctx, listed.authorizer_appid);
+    const info = await readAuthorization(ctx, listed.authorizer_appid);
     granted = { ...info, refreshToken: info.refreshToken || listed.refresh_token || undefined };
   } catch (error) {
     summary.failed += 1;

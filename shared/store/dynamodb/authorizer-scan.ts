@@ -33,10 +33,10 @@ const SUMMARY_ATTRIBUTES = [
 /** Scan requests (up to 1 MB read each) one `listAuthorizers` page may take before answering short. */
 const SCAN_REQUESTS_PER_PAGE = 4;
 
-const encodeKey = (k: Item) => Buffer.from(JSON.stringify(k)).toString('base64url');
+export const encodeKey = (k: Item) => Buffer.from(JSON.stringify(k)).toString('base64url');
 
 /** The Scan's start key from a `listAuthorizers` cursor: `{pk}` and nothing else. */
-function scanStartKey(cursor: string | undefined): Item | undefined {
+export function scanStartKey(cursor: string | undefined): Item | undefined {
   if (cursor === undefined) return undefined;
   let decoded: unknown;
   try {

@@ -10,6 +10,7 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ConcurrentUpdateError } from '../../errors';
 import type { AuthorizerRecord, Page, PendingEvent } from '../token-store';
+import { encodeKey, scanStartKey } from './authorizer-scan';
 import { type Item, key, strip } from './items';
 import type { Table } from './table';
 
@@ -68,9 +69,7 @@ export async function listAuthorizersWithPendingEvents(
       ExpressionAttributeNames: { '#pendingEvents': 'pendingEvents' },
       ExpressionAttributeValues: { ':prefix': key.authorizer(componentAppId, ''), ':zero': 0 },
       Limit: options.limit,
-      ...(options.cursor
-        ? { ExclusiveStartKey: JSON.parse(Buffer.from(options.cursor, 'base64url').toString()) }
-        : {}),
+      ExclusiveStartKey: scanStartKey(options.cursor),
     })
   );
   const last = result.LastEvaluatedKey as Item | undefined;
@@ -78,6 +77,6 @@ export async function listAuthorizersWithPendingEvents(
     items: ((result.Items ?? []) as Item[]).map(
       (item) => strip<AuthorizerRecord>(item) as AuthorizerRecord
     ),
-    ...(last ? { cursor: Buffer.from(JSON.stringify(last)).toString('base64url') } : {}),
+    ...(last ? { cursor: encodeKey(last) } : {}),
   };
 }
