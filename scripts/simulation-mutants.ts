@@ -203,8 +203,8 @@ const MUTANTS: Mutant[] = [
     edits: [
       {
         file: 'shared/tokens/auth-codes.ts',
-        find: 'const mayBeConsumed = error.afterLostAnswer || record.attempts > 0;',
-        replace: 'const mayBeConsumed = false;',
+        find: '      // No verdict for a code a push named',
+        replace: "      if (ctx) return finishFailed(ctx, record, owner, 'auth_code_expired');\n      // No verdict for a code a push named",
       },
     ],
     expect: { invariant: 'listed authorizer never lost' },

@@ -316,9 +316,9 @@ function finishFailed(
 
 /**
  * Exchanges the code with `api_query_auth`, at most once: the call is never retried after an answer was
- * lost (the code is single-use; `uncertainAt` is recorded and the outcome recovered instead). A 61009 for
- * a code whose authorizer is known is also recovered (an earlier attempt may have consumed it), and so is a
- * code that expired while WeChat was busy or unreachable.
+ * lost (the code is single-use; `uncertainAt` is recorded and the outcome recovered instead). Only a code a
+ * push named is exchanged, so a 61009 for it is recovered (an earlier attempt may have consumed it), and so
+ * is a code that expired while WeChat was busy or unreachable.
  */
 async function exchange(
   ctx: TokenContext,
@@ -358,10 +358,9 @@ async function exchangeNamed(
     return recoverOutcome(ctx, record, owner);
   }
   if (ctx.clock() >= record.expiresAt) {
-    // WeChat never said no (only busy or unreachable so far): the admin did confirm, so the authorization
-    // exists; ask WeChat for it instead of losing it to the code's 10 minutes.
-    if (record.attempts > 0 || record.authorizerAppId) return recoverOutcome(ctx, record, owner);
-    return finishFailed(ctx, record, owner, 'auth_code_expired');
+    // WeChat never said no (only busy or unreachable so far) and a push named the authorizer: the
+    // authorization exists; ask WeChat for it instead of losing it to the code's 10 minutes.
+    return recoverOutcome(ctx, record, owner);
   }
   let answer: Awaited<ReturnType<TokenContext['api']['apiQueryAuth']>>;
   const requestedAt = ctx.clock();
@@ -372,18 +371,14 @@ async function exchangeNamed(
     });
   } catch (error) {
     if (error instanceof WechatApiError && error.kind === 'auth_code_invalid') {
-      // After an attempt that may have consumed the code (its answer lost, or -1: protocol §11.10), 61009
-      // is no verdict: the authorization exists at WeChat and is recovered from it.
-      const mayBeConsumed = error.afterLostAnswer || record.attempts > 0;
-      if (record.authorizerAppId || mayBeConsumed) {
-        return recoverOutcome(
-          ctx,
-          record,
-          owner,
-          Math.min(mayHaveMintedSince(record) ?? requestedAt, requestedAt)
-        );
-      }
-      return finishFailed(ctx, record, owner, 'auth_code_expired');
+      // No verdict for a code a push named: an earlier attempt may have consumed it (its answer lost, or
+      // -1: protocol §11.10), and WeChat's own reading of the authorizer settles it either way.
+      return recoverOutcome(
+        ctx,
+        record,
+        owner,
+        Math.min(mayHaveMintedSince(record) ?? requestedAt, requestedAt)
+      );
     }
     if (error instanceof EmptyCredentialError && error.field === 'authorization_code') {
       return finishFailed(ctx, record, owner, 'auth_code_expired');
