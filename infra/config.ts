@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { EGRESS_AZ_COUNT } from './constructs/egress-vpc';
+import { EGRESS_AZ_COUNT, type EgressKind } from './constructs/egress-vpc';
 
 /** Validated deploy-time configuration of one token-service stack. */
 export interface StackConfig {
@@ -22,6 +22,17 @@ export interface StackConfig {
    * @default false
    */
   readonly natGatewayPerAz: boolean;
+  /**
+   * `nat-instance`: one EC2 NAT instance on the retained Elastic IP instead of the NAT gateway, for about a
+   * tenth of the price (README, Deploy → Egress).
+   * @default 'nat-gateway'
+   */
+  readonly egress: EgressKind;
+  /**
+   * The NAT instance's type, with `egress: nat-instance`.
+   * @default 't4g.nano'
+   */
+  readonly natInstanceType?: string;
   /**
    * Existing Elastic IP allocation ids for the NAT gateways, one per NAT (so IPs already on WeChat's
    * whitelist survive a rebuilt stack).
@@ -104,13 +115,42 @@ export interface StackConfig {
    * @default - none: the public functions share the account's unreserved pool
    */
   readonly publicRouteConcurrencyCap?: number;
+  /**
+   * The region the stack is for. Unset, the template is environment-agnostic and deploys to whichever region
+   * `cdk deploy` targets. Set it for the China regions (`cn-north-1`, `cn-northwest-1`, partition `aws-cn`):
+   * there Lambda offers no X-Ray integration, so tracing is turned off, and {@link lambdaRuntime} must be
+   * named (README, Deploy → China regions).
+   * @default - environment-agnostic
+   */
+  readonly region?: string;
+  /**
+   * A customer-managed KMS key for the table, both secrets, the alarm topic and the scheduler's dead-letter
+   * queue: `'create'` for a key this stack creates (yearly rotation, retained on delete), or an existing
+   * key's ARN (README, Deploy → Keys of your own).
+   * @default - AWS-managed keys (the topic unencrypted)
+   */
+  readonly kmsKey?: 'create' | string;
+  /** True when {@link region} is one of the AWS China regions. */
+  readonly chinaRegion: boolean;
+  /**
+   * The functions' Node.js runtime. AWS's runtime release dates do not apply to the China regions, so there
+   * it has no default: name one the region offers.
+   * @default 'nodejs24.x' (outside the China regions)
+   */
+  readonly lambdaRuntime: LambdaRuntimeName;
 }
+
+/** The Node.js runtimes the bundles are built for (esbuild target `node22`: both run them). */
+export const LAMBDA_RUNTIMES = ['nodejs24.x', 'nodejs22.x'] as const;
+export type LambdaRuntimeName = (typeof LAMBDA_RUNTIMES)[number];
 
 /** The context keys {@link parseStackConfig} reads, in the order the README documents them. */
 export const CONTEXT_KEYS = [
   'componentAppId',
   'stage',
   'natGatewayPerAz',
+  'egress',
+  'natInstanceType',
   'egressEipAllocationIds',
   'tokenTableName',
   'componentSecretName',
@@ -126,6 +166,9 @@ export const CONTEXT_KEYS = [
   'getTokenReservedConcurrency',
   'refreshReservedConcurrency',
   'publicRouteConcurrencyCap',
+  'kmsKey',
+  'region',
+  'lambdaRuntime',
 ] as const;
 
 /** Below this, refresh's own runs would throttle each other: a run may last until the next one is due. */
@@ -160,6 +203,8 @@ export class StackConfigError extends Error {
 const APPID = /^wx[0-9a-zA-Z]{14,30}$/;
 const STAGE = /^[a-z0-9-]{1,20}$/;
 const EIP_ALLOCATION = /^eipalloc-[0-9a-f]{8,32}$/;
+const EGRESS = /^(?:nat-gateway|nat-instance)$/;
+const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 /** DynamoDB table names: 3–255 of letters, digits and `_.-`. */
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 /** Secrets Manager secret names: 1–512 of letters, digits and `/_+=.@-`. */
@@ -169,7 +214,12 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const CERTIFICATE_ARN =
   /^arn:aws(?:-cn|-us-gov)?:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/;
 const HOSTED_ZONE_ID = /^Z[0-9A-Z]{4,32}$/;
+const KMS_KEY =
+  /^(?:create|arn:aws(?:-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:key\/(?:[0-9a-f-]{36}|mrk-[0-9a-f]{32}))$/;
 const ACCOUNT_ID = /^\d{12}$/;
+const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d$/;
+/** Where Lambda's runtime list and features differ (README, Deploy → China regions). */
+const CHINA_REGIONS = new Set(['cn-north-1', 'cn-northwest-1']);
 /** Printable text without markup characters; CJK welcome. */
 const DISPLAY_NAME = /^[^\p{Cc}\p{Cf}<>&"']{1,40}$/u;
 
@@ -306,6 +356,20 @@ export function parseStackConfig(context: Readonly<Record<string, unknown>>): St
   );
   const stage = check('stage', text('stage'), STAGE, '1-20 of lowercase letters, digits and "-"');
   const natGatewayPerAz = flag('natGatewayPerAz');
+  const egress = (check('egress', text('egress'), EGRESS, '"nat-gateway" or "nat-instance"') ??
+    'nat-gateway') as EgressKind;
+  const natInstanceType = check(
+    'natInstanceType',
+    text('natInstanceType'),
+    INSTANCE_TYPE,
+    'an EC2 instance type like t4g.nano'
+  );
+  if (egress === 'nat-instance' && natGatewayPerAz) {
+    problems.push('natGatewayPerAz applies to NAT gateways: egress nat-instance runs one instance');
+  }
+  if (natInstanceType && egress !== 'nat-instance') {
+    problems.push('natInstanceType needs egress nat-instance');
+  }
   const egressEipAllocationIds = list(
     'egressEipAllocationIds',
     EIP_ALLOCATION,
@@ -407,11 +471,40 @@ export function parseStackConfig(context: Readonly<Record<string, unknown>>): St
   );
   const publicRouteConcurrencyCap = concurrency('publicRouteConcurrencyCap', 1, unsetForNone);
 
+  const kmsKey = check(
+    'kmsKey',
+    text('kmsKey'),
+    KMS_KEY,
+    '"create" or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)'
+  );
+  const region = check('region', text('region'), REGION, 'an AWS region like cn-north-1');
+  const chinaRegion = region !== undefined && CHINA_REGIONS.has(region);
+  if (region?.startsWith('cn-') && !chinaRegion) {
+    problems.push(
+      `region ${region} is not a China region this stack knows (cn-north-1, cn-northwest-1)`
+    );
+  }
+  const runtimeRaw = text('lambdaRuntime');
+  const lambdaRuntime = LAMBDA_RUNTIMES.find((name) => name === runtimeRaw);
+  if (runtimeRaw !== undefined && !lambdaRuntime) {
+    problems.push(
+      `lambdaRuntime must be one of ${LAMBDA_RUNTIMES.join(', ')}, got ${JSON.stringify(runtimeRaw)}`
+    );
+  } else if (chinaRegion && !lambdaRuntime) {
+    problems.push(
+      `lambdaRuntime is required in ${region}: AWS's runtime release dates do not apply to the China ` +
+        `regions, so name one of ${LAMBDA_RUNTIMES.join(', ')} that Lambda offers there ` +
+        '(https://docs.amazonaws.cn/en_us/lambda/latest/dg/lambda-runtimes.html)'
+    );
+  }
+
   if (problems.length > 0) throw new StackConfigError(problems);
   return {
     componentAppId: componentAppId!,
     stage: stage ?? 'prod',
     natGatewayPerAz,
+    egress,
+    natInstanceType,
     egressEipAllocationIds,
     tokenTableName,
     componentSecretName,
@@ -427,6 +520,10 @@ export function parseStackConfig(context: Readonly<Record<string, unknown>>): St
     getTokenReservedConcurrency,
     refreshReservedConcurrency,
     publicRouteConcurrencyCap,
+    kmsKey,
+    region,
+    chinaRegion,
+    lambdaRuntime: lambdaRuntime ?? 'nodejs24.x',
   };
 }
 

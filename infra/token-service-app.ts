@@ -19,6 +19,8 @@ export function addTokenService(app: App): TokenServiceStack {
   );
   const stack = new TokenServiceStack(app, `WeChatTokenService-${config.stage}`, {
     config,
+    // Only the region: no account, so synth stays offline (no lookups) wherever it runs.
+    ...(config.region ? { env: { region: config.region } } : {}),
     description: `WeChat third-party platform token service (${config.stage})`,
   });
   Tags.of(stack).add('service', 'wechat-token-service');

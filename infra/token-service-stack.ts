@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -6,7 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import type { Construct } from 'constructs';
-import type { StackConfig } from './config';
+import type { LambdaRuntimeName, StackConfig } from './config';
 import { ServiceAlarms } from './constructs/alarms';
 import { CredentialSecret } from './constructs/credential-secret';
 import { EgressVpc } from './constructs/egress-vpc';
@@ -14,6 +14,7 @@ import { PublicHttpApi } from './constructs/http-api';
 import { LifecycleEventBus } from './constructs/lifecycle-event-bus';
 import { RefreshSchedule } from './constructs/refresh-schedule';
 import { ServiceFunction, type ServiceFunctionProps } from './constructs/service-function';
+import { ServiceKey } from './constructs/service-key';
 import { TokenTable } from './constructs/token-table';
 
 /** Properties of {@link TokenServiceStack}. */
@@ -21,6 +22,11 @@ export interface TokenServiceStackProps extends StackProps {
   /** Validated deploy-time configuration (see `infra/config.ts`). */
   readonly config: StackConfig;
 }
+
+const RUNTIMES: Record<LambdaRuntimeName, lambda.Runtime> = {
+  'nodejs24.x': lambda.Runtime.NODEJS_24_X,
+  'nodejs22.x': lambda.Runtime.NODEJS_22_X,
+};
 
 /**
  * Environment variables naming the two secrets. They are split by who needs them: every function may mint a
@@ -41,14 +47,21 @@ export class TokenServiceStack extends Stack {
     super(scope, id, props);
     const { config } = props;
 
+    const serviceKey = config.kmsKey
+      ? new ServiceKey(this, 'ServiceKey', {
+          existingKeyArn: config.kmsKey === 'create' ? undefined : config.kmsKey,
+        })
+      : undefined;
     const table = new TokenTable(this, 'TokenTable', {
       existingTableName: config.tokenTableName,
+      encryptionKey: serviceKey,
     });
     const componentSecret = new CredentialSecret(this, 'ComponentSecret', {
       description:
         'WeChat third-party platform AppSecret: {"componentAppSecret"}. Fill with put-secret-value.',
       fields: ['componentAppSecret'],
       existingSecretName: config.componentSecretName,
+      encryptionKey: serviceKey,
     });
     const messageSecret = new CredentialSecret(this, 'MessageSecret', {
       description:
@@ -56,8 +69,11 @@ export class TokenServiceStack extends Stack {
         'Fill with put-secret-value.',
       fields: ['token', 'encodingAesKey'],
       existingSecretName: config.messageSecretName,
+      encryptionKey: serviceKey,
     });
     const network = new EgressVpc(this, 'Egress', {
+      egress: config.egress,
+      natInstanceType: config.natInstanceType,
       natGatewayPerAz: config.natGatewayPerAz,
       eipAllocationIds: config.egressEipAllocationIds,
     });
@@ -67,7 +83,16 @@ export class TokenServiceStack extends Stack {
       vpcSubnets: network.functionSubnets,
       securityGroup: network.functionSecurityGroup,
       componentAppId: config.componentAppId,
+      runtime: RUNTIMES[config.lambdaRuntime],
     };
+    const tracingOff = config.chinaRegion
+      ? {
+          tracing: lambda.Tracing.DISABLED,
+          tracingOffReason:
+            'Lambda offers no X-Ray integration in the China regions ' +
+            '(https://docs.amazonaws.cn/en_us/aws/latest/userguide/lambda.html).',
+        }
+      : {};
     // Lets a 61004 log say whether WeChat saw our NAT's IP (whitelist missing) or another (egress drift).
     // The runtime compares with one IP, so it is passed only when there is exactly one.
     const egress: Record<string, string> =
@@ -89,6 +114,7 @@ export class TokenServiceStack extends Stack {
         entry,
         description,
         ...extra,
+        ...tracingOff,
         environment: { ...egress, ...extra.environment },
       }).bindSecret(componentSecret, SECRET_ENV.component);
 
@@ -206,7 +232,10 @@ export class TokenServiceStack extends Stack {
         'it via api_query_auth, and the page shows no token.',
     });
 
-    const schedule = new RefreshSchedule(this, 'RefreshSchedule', { target: refresh });
+    const schedule = new RefreshSchedule(this, 'RefreshSchedule', {
+      target: refresh,
+      encryptionKey: serviceKey,
+    });
     const alarms = new ServiceAlarms(this, 'Alarms', {
       functions: {
         AuthEvent: authEvent,
@@ -218,9 +247,23 @@ export class TokenServiceStack extends Stack {
       table: { tableName: table.table.tableName, indexNames: [TokenTable.DUE_INDEX_NAME] },
       httpApi: api.api,
       natGatewayIds: network.natGatewayIds,
+      natInstanceIds: network.natInstanceIds,
       deadLetterQueue: schedule.deadLetterQueue,
       alarmEmail: config.alarmEmail,
+      encryptionKey: serviceKey,
     });
+
+    // CDK's own provider function (the VPC's default security group, locked down) follows the chosen
+    // runtime too: its default is the newest, which a China region may not offer yet.
+    for (const child of this.node.findAll()) {
+      if (
+        child instanceof CfnResource &&
+        child.cfnResourceType === 'AWS::Lambda::Function' &&
+        !(child instanceof lambda.CfnFunction)
+      ) {
+        child.addPropertyOverride('Runtime', config.lambdaRuntime);
+      }
+    }
 
     const invokeStatement = new iam.PolicyStatement({
       actions: ['lambda:InvokeFunction'],
@@ -297,6 +340,16 @@ export class TokenServiceStack extends Stack {
     );
     out('EventBusArn', lifecycleEvents.bus.eventBusArn, 'The same bus, for rules and policies');
     out('AlarmTopicArn', alarms.topic.topicArn, 'Every alarm and recovery; subscribe your paging');
+    if (serviceKey) {
+      out('KmsKeyArn', serviceKey.key.keyArn, 'The key of the table, secrets, alarm topic and DLQ');
+    }
+    if (serviceKey?.imported) {
+      out(
+        'KeyPolicyStatements',
+        this.toJsonString(serviceKey.useStatements.map((s) => s.toStatementJson())),
+        'Add to your key’s policy (README, Deploy → Keys of your own)'
+      );
+    }
     out(
       'RebuildContext',
       this.toJsonString({

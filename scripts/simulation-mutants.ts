@@ -204,7 +204,8 @@ const MUTANTS: Mutant[] = [
       {
         file: 'shared/tokens/auth-codes.ts',
         find: '      // No verdict for a code a push named',
-        replace: "      if (ctx) return finishFailed(ctx, record, owner, 'auth_code_expired');\n      // No verdict for a code a push named",
+        replace:
+          "      if (ctx) return finishFailed(ctx, record, owner, 'auth_code_expired');\n      // No verdict for a code a push named",
       },
     ],
     expect: { invariant: 'listed authorizer never lost' },

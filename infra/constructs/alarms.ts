@@ -1,13 +1,14 @@
 import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Ec2Action, Ec2InstanceAction, SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { ServiceKey } from './service-key';
 import { METRIC, METRICS_NAMESPACE, QUOTA_ALARM_PERCENT, SERVICE_NAME } from './telemetry';
 
 /** The five functions, by the construct id their Errors alarm is named after (`<id>Errors`). */
@@ -35,6 +36,8 @@ export interface ServiceAlarmsProps {
   readonly httpApi: apigwv2.IHttpApi;
   /** The NAT gateways every WeChat call leaves through: source-port exhaustion. */
   readonly natGatewayIds: readonly string[];
+  /** The NAT instance (egress nat-instance): recovered on a host failure, rebooted on its own. */
+  readonly natInstanceIds?: readonly string[];
   /** The refresh schedule's dead-letter queue; a message there means a refresh run never happened. */
   readonly deadLetterQueue: sqs.IQueue;
   /**
@@ -42,6 +45,12 @@ export interface ServiceAlarmsProps {
    * @default - no subscription; subscribe your own paging to the topic
    */
   readonly alarmEmail?: string;
+  /**
+   * Encrypt the topic with this customer-managed key; its policy then lets CloudWatch use it for this stack's
+   * alarms.
+   * @default - the topic is not encrypted (it carries alarm state changes only)
+   */
+  readonly encryptionKey?: ServiceKey;
   /**
    * Component + authorizer refresh failures (per-item, retried every run) within 15 minutes that raise the
    * alarm. One failure is usually a blip the next run fixes; several in a row are not.
@@ -374,31 +383,73 @@ export class ServiceAlarms extends Construct {
       });
     });
 
+    const recoveries: { id: string; alarm: cloudwatch.Alarm; action: Ec2Action }[] = [];
+    for (const instanceId of props.natInstanceIds ?? []) {
+      const statusCheck = (metricName: string) =>
+        new cloudwatch.Metric({
+          namespace: 'AWS/EC2',
+          metricName,
+          dimensionsMap: { InstanceId: instanceId },
+          statistic: 'Maximum',
+          period: Duration.minutes(1),
+        });
+      this.add('NatInstanceRecovery', {
+        metric: statusCheck('StatusCheckFailed_System'),
+        ...atLeastOnce,
+        evaluationPeriods: 2,
+        alarmDescription:
+          'The NAT instance’s host failed its status check: EC2 recovers the instance onto other hardware ' +
+          '(same id, same Elastic IP) and this alarm clears; WeChat calls fail meanwhile, stored tokens are ' +
+          'still served. First: if it stays in ALARM, stop and start the instance.',
+      });
+      recoveries.push({
+        id: 'NatInstanceRecovery',
+        alarm: this.alarms.at(-1)!,
+        action: new Ec2Action(Ec2InstanceAction.RECOVER),
+      });
+      this.add('NatInstanceReboot', {
+        metric: statusCheck('StatusCheckFailed_Instance'),
+        ...atLeastOnce,
+        evaluationPeriods: 3,
+        alarmDescription:
+          'The NAT instance itself stopped answering its status check (kernel, network stack): it is ' +
+          'rebooted. First: if it stays in ALARM, read its system log (get-console-output) and replace it ' +
+          'with a deploy.',
+      });
+      recoveries.push({
+        id: 'NatInstanceReboot',
+        alarm: this.alarms.at(-1)!,
+        action: new Ec2Action(Ec2InstanceAction.REBOOT),
+      });
+    }
+
     this.topic = new sns.Topic(this, 'Topic', {
       displayName: 'WeChat token service alarms',
       enforceSSL: true,
+      masterKey: props.encryptionKey?.key,
     });
-    Validations.of(this.topic).acknowledge(
-      {
+    if (!props.encryptionKey) {
+      Validations.of(this.topic).acknowledge({
         id: 'AwsSolutions-SNS2',
         reason:
           'Carries only alarm state changes, no data. CloudWatch cannot publish to a topic encrypted with ' +
-          'the AWS-managed SNS key, and a customer-managed key for alarm mail is not worth its cost here.',
-      },
-      {
-        id: 'Serverless-SNSRedrivePolicy',
-        reason:
-          'Its subscription is the alarm mail: a dead-letter queue of undelivered alarm mail would be read by ' +
-          'no one, and every alarm sends its state again when it changes (OK actions included).',
-      }
-    );
-    allowAlarmPublishing(this.topic, `${Stack.of(this).stackName}-`);
+          'the AWS-managed SNS key; deploy with kmsKey to encrypt it with a key of your own.',
+      });
+    }
+    Validations.of(this.topic).acknowledge({
+      id: 'Serverless-SNSRedrivePolicy',
+      reason:
+        'Its subscription is the alarm mail: a dead-letter queue of undelivered alarm mail would be read by ' +
+        'no one, and every alarm sends its state again when it changes (OK actions included).',
+    });
+    allowAlarmPublishing(this.topic, `${Stack.of(this).stackName}-`, props.encryptionKey);
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
     const action = new SnsAction(this.topic);
     for (const alarm of this.alarms) {
       alarm.addAlarmAction(action);
       alarm.addOkAction(action);
     }
+    for (const { alarm, action: repair } of recoveries) alarm.addAlarmAction(repair);
   }
 
   private add(id: string, props: cloudwatch.AlarmProps): void {
@@ -419,33 +470,49 @@ export class ServiceAlarms extends Construct {
  * allows the SNS:Publish action"). The grant names the service principal and carries `aws:SourceAccount`
  * and `aws:SourceArn`, so no other account's alarms can use it (the confused deputy).
  *
- * An unencrypted topic needs nothing else; one encrypted with a customer-managed key would also need
- * kms:Decrypt and kms:GenerateDataKey* for CloudWatch in the key policy, and the AWS-managed SNS key cannot
- * be used at all.
+ * An unencrypted topic needs nothing else; for one encrypted with `key` (customer-managed: the AWS-managed
+ * SNS key cannot be used at all), the key's policy also gives CloudWatch kms:Decrypt and
+ * kms:GenerateDataKey*, under the same conditions.
  *
  * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html
  * @see https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
  */
-export function allowAlarmPublishing(topic: sns.ITopic, alarmNamePrefix: string): void {
+export function allowAlarmPublishing(
+  topic: sns.ITopic,
+  alarmNamePrefix: string,
+  key?: ServiceKey
+): void {
   const stack = Stack.of(topic);
+  const cloudwatchOfThisStack = {
+    principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+    conditions: {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: {
+        'aws:SourceArn': stack.formatArn({
+          service: 'cloudwatch',
+          resource: 'alarm',
+          resourceName: `${alarmNamePrefix}*`,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      },
+    },
+  };
   topic.addToResourcePolicy(
     new iam.PolicyStatement({
       sid: 'AllowThisStacksAlarmsToPublish',
       effect: iam.Effect.ALLOW,
-      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
       actions: ['sns:Publish'],
       resources: [topic.topicArn],
-      conditions: {
-        StringEquals: { 'aws:SourceAccount': stack.account },
-        ArnLike: {
-          'aws:SourceArn': stack.formatArn({
-            service: 'cloudwatch',
-            resource: 'alarm',
-            resourceName: `${alarmNamePrefix}*`,
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        },
-      },
+      ...cloudwatchOfThisStack,
+    })
+  );
+  key?.allowService(
+    new iam.PolicyStatement({
+      sid: 'AllowThisStacksAlarmsToUseTheTopicKey',
+      effect: iam.Effect.ALLOW,
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      resources: ['*'],
+      ...cloudwatchOfThisStack,
     })
   );
 }

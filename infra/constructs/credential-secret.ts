@@ -1,6 +1,7 @@
 import { RemovalPolicy, SecretValue, Validations } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import type { ServiceKey } from './service-key';
 
 /** Properties of {@link CredentialSecret}. */
 export interface CredentialSecretProps {
@@ -26,6 +27,12 @@ export interface CredentialSecretProps {
    * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Encrypt a created secret with this customer-managed key; its readers are then allowed to use it through
+   * Secrets Manager. With {@link existingSecretName}, name the key that secret already uses.
+   * @default - the AWS-managed key of Secrets Manager
+   */
+  readonly encryptionKey?: ServiceKey;
 }
 
 /**
@@ -43,9 +50,12 @@ export class CredentialSecret extends Construct {
   readonly secretName: string;
   /** True when the secret was imported by name. */
   readonly imported: boolean;
+  /** The customer-managed key of the secret, if any: its readers must be allowed it through Secrets Manager. */
+  readonly encryptionKey?: ServiceKey;
 
   constructor(scope: Construct, id: string, props: CredentialSecretProps) {
     super(scope, id);
+    this.encryptionKey = props.encryptionKey;
     if (props.existingSecretName) {
       this.secret = secretsmanager.Secret.fromSecretNameV2(
         this,
@@ -64,6 +74,13 @@ export class CredentialSecret extends Construct {
       ),
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
+    if (props.encryptionKey) {
+      // Set on the resource, not as the construct's encryptionKey: that would also let every principal of
+      // the account decrypt through Secrets Manager (CDK grants the account), where the key's policy names
+      // the readers alone.
+      (secret.node.defaultChild as secretsmanager.CfnSecret).kmsKeyId =
+        props.encryptionKey.key.keyArn;
+    }
     Validations.of(secret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:

@@ -112,7 +112,7 @@ export class PublicHttpApi extends Construct {
     }
   }
 
-  /** The API's base URL, `https://<id>.execute-api.<region>.amazonaws.com` (no trailing slash). */
+  /** The API's base URL, `https://<id>.execute-api.<region>.amazonaws.com` (`.com.cn` in China; no trailing slash). */
   get endpoint(): string {
     return this.api.apiEndpoint;
   }

@@ -5,6 +5,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { ServiceKey } from './service-key';
 
 /** Properties of {@link RefreshSchedule}. */
 export interface RefreshScheduleProps {
@@ -34,6 +35,12 @@ export interface RefreshScheduleProps {
    * @default Duration.hours(6)
    */
   readonly reconcileInterval?: Duration;
+  /**
+   * Encrypt the dead-letter queue with this customer-managed key (the scheduler's role may use it through
+   * SQS).
+   * @default - SQS-managed encryption
+   */
+  readonly encryptionKey?: ServiceKey;
 }
 
 /**
@@ -54,7 +61,9 @@ export class RefreshSchedule extends Construct {
   constructor(scope: Construct, id: string, props: RefreshScheduleProps) {
     super(scope, id);
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...(props.encryptionKey
+        ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey.key }
+        : { encryption: sqs.QueueEncryption.SQS_MANAGED }),
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
@@ -93,6 +102,7 @@ export class RefreshSchedule extends Construct {
         },
       }),
     });
+    props.encryptionKey?.allowThrough(role, 'sqs');
     const functionLogicalId = stack.getLogicalId(
       props.target.node.defaultChild as lambda.CfnFunction
     );

@@ -91,6 +91,16 @@ export interface ServiceFunctionProps {
    * @default lambda.Tracing.ACTIVE
    */
   readonly tracing?: lambda.Tracing;
+  /**
+   * The Node.js runtime (the bundles target Node.js 22, so either runs them).
+   * @default lambda.Runtime.NODEJS_24_X
+   */
+  readonly runtime?: lambda.Runtime;
+  /**
+   * Why tracing is off, when it is: required with `tracing: DISABLED`, for the cdk-nag acknowledgement.
+   * @default - tracing is on
+   */
+  readonly tracingOffReason?: string;
 }
 
 /**
@@ -122,7 +132,7 @@ export class ServiceFunction extends NodejsFunction {
       projectRoot: REPO_ROOT,
       depsLockFilePath: `${REPO_ROOT}package-lock.json`,
       description: props.description,
-      runtime: lambda.Runtime.NODEJS_24_X,
+      runtime: props.runtime ?? lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(10),
@@ -157,7 +167,22 @@ export class ServiceFunction extends NodejsFunction {
         'functions synchronously (the caller gets the error), and the scheduled refresh is invoked by ' +
         'EventBridge Scheduler, whose target dead-letter queue keeps what it could not invoke.',
     });
-    if (props.tracing === lambda.Tracing.PASS_THROUGH) {
+    if (props.runtime && props.runtime !== lambda.Runtime.NODEJS_24_X) {
+      const reason =
+        `The deployer named ${props.runtime.name} (context key lambdaRuntime): in the China regions ` +
+        'the newest runtimes arrive later than elsewhere, and the bundles run on either.';
+      Validations.of(this).acknowledge(
+        { id: 'AwsSolutions-L1', reason },
+        { id: 'Serverless-LambdaLatestVersion', reason }
+      );
+    }
+    if (props.tracing === lambda.Tracing.DISABLED) {
+      if (!props.tracingOffReason) throw new Error(`${id}: tracing is off without a reason`);
+      Validations.of(this).acknowledge({
+        id: 'Serverless-LambdaTracing',
+        reason: props.tracingOffReason,
+      });
+    } else if (props.tracing === lambda.Tracing.PASS_THROUGH) {
       Validations.of(this).acknowledge({
         id: 'Serverless-LambdaTracing',
         reason:
@@ -173,6 +198,7 @@ export class ServiceFunction extends NodejsFunction {
    */
   bindTable(table: TokenTable, access: TableAccess): this {
     this.addEnvironment('TOKEN_TABLE_NAME', table.table.tableName);
+    table.encryptionKey?.allowThrough(this.serviceRole, 'dynamodb');
     this.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'TokenTableItems',
@@ -208,6 +234,7 @@ export class ServiceFunction extends NodejsFunction {
   bindSecret(secret: CredentialSecret, envName: string): this {
     this.addEnvironment(envName, secret.secretId);
     secret.secret.grantRead(this);
+    secret.encryptionKey?.allowThrough(this.serviceRole, 'secretsmanager');
     return this;
   }
 

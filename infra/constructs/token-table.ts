@@ -1,6 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
+import type { ServiceKey } from './service-key';
 
 /** Properties of {@link TokenTable}. */
 export interface TokenTableProps {
@@ -24,6 +25,13 @@ export interface TokenTableProps {
    * @default false
    */
   readonly deletionProtection?: boolean;
+  /**
+   * Encrypt a created table with this customer-managed key (its index and point-in-time backups too); the
+   * functions bound to the table are then allowed to use it through DynamoDB. With
+   * {@link existingTableName}, name the key that table already uses.
+   * @default - the AWS-managed key
+   */
+  readonly encryptionKey?: ServiceKey;
 }
 
 /**
@@ -32,7 +40,7 @@ export interface TokenTableProps {
  *
  * The key names are written here literally and must equal `TABLE_SCHEMA` in `shared/store/table-schema.ts`
  * (infra imports no runtime code; `test/unit/infra` checks that both agree). On-demand billing, point-in-time
- * recovery and AWS-managed encryption are always on.
+ * recovery and encryption (AWS-managed, or the customer-managed key given) are always on.
  *
  * The `due` index projects ALL attributes: the sweep refreshes from the index item itself (one read per due
  * authorizer). KEYS_ONLY would save one index write per lease claim but cost one GetItem per due authorizer;
@@ -47,9 +55,12 @@ export class TokenTable extends Construct {
   readonly dueIndexArn: string;
   /** True when the table was imported by name. */
   readonly imported: boolean;
+  /** The customer-managed key of the table, if any: its users must be allowed it through DynamoDB. */
+  readonly encryptionKey?: ServiceKey;
 
   constructor(scope: Construct, id: string, props: TokenTableProps = {}) {
     super(scope, id);
+    this.encryptionKey = props.encryptionKey;
     if (props.existingTableName) {
       this.table = dynamodb.Table.fromTableName(this, 'Table', props.existingTableName);
       this.imported = true;
@@ -58,7 +69,12 @@ export class TokenTable extends Construct {
         partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
         billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-        encryption: dynamodb.TableEncryption.AWS_MANAGED,
+        ...(props.encryptionKey
+          ? {
+              encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+              encryptionKey: props.encryptionKey.key,
+            }
+          : { encryption: dynamodb.TableEncryption.AWS_MANAGED }),
         timeToLiveAttribute: 'ttl',
         deletionProtection: props.deletionProtection ?? false,
         removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,

@@ -314,6 +314,25 @@ function keyRefusal(
   return undefined;
 }
 
+/**
+ * An EC2 action (`arn:<partition>:automate:<region>:ec2:recover|reboot`) of this environment: CloudWatch runs
+ * it itself, no resource policy is involved; one built for another partition or region is not.
+ *
+ * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/UsingAlarmActions.html
+ */
+function isEc2Action(action: Json, template: Template, env: DeliveryEnvironment): boolean {
+  try {
+    const arn = render(action, template, env);
+    return (
+      arn === `arn:${env.partition}:automate:${env.region}:ec2:recover` ||
+      arn === `arn:${env.partition}:automate:${env.region}:ec2:reboot`
+    );
+  } catch (error) {
+    if (error instanceof Unresolvable) return false;
+    throw error;
+  }
+}
+
 /** Alarm ids (logical ids) and how many actions each has. */
 export function alarmActionCounts(template: Json): Record<string, number> {
   const resources = (template as Template).Resources ?? {};
@@ -358,6 +377,7 @@ export function undeliverableAlarmActions(
         asArray(props[key]).forEach((action, i) => {
           const where = `${alarmId} ${key}[${i}] in ${env.partition}`;
           const topicId = (action as { Ref?: string }).Ref;
+          if (!topicId && isEc2Action(action, t, env)) return;
           if (!topicId || t.Resources?.[topicId]?.Type !== 'AWS::SNS::Topic') {
             problems.push(
               `${where}: ${JSON.stringify(action)} is not an SNS topic of this template`

@@ -32,6 +32,8 @@ describe('parseStackConfig', () => {
       componentAppId: 'wx0000000000000000',
       stage: 'prod',
       natGatewayPerAz: false,
+      egress: 'nat-gateway',
+      natInstanceType: undefined,
       egressEipAllocationIds: [],
       tokenTableName: undefined,
       componentSecretName: undefined,
@@ -47,6 +49,10 @@ describe('parseStackConfig', () => {
       getTokenReservedConcurrency: undefined,
       refreshReservedConcurrency: undefined,
       publicRouteConcurrencyCap: undefined,
+      kmsKey: undefined,
+      region: undefined,
+      chinaRegion: false,
+      lambdaRuntime: 'nodejs24.x',
     });
   });
 
@@ -71,11 +77,16 @@ describe('parseStackConfig', () => {
         getTokenReservedConcurrency: ' 50 ',
         refreshReservedConcurrency: '3',
         publicRouteConcurrencyCap: '10',
+        kmsKey: ' arn:aws-cn:kms:cn-north-1:123456789012:key/0123abcd-4567-89ab-cdef-0123456789ab ',
+        region: 'cn-north-1',
+        lambdaRuntime: 'nodejs22.x',
       })
     ).toEqual({
       componentAppId: 'wx1234567890abcdef',
       stage: 'staging-2',
       natGatewayPerAz: true,
+      egress: 'nat-gateway',
+      natInstanceType: undefined,
       egressEipAllocationIds: ['eipalloc-0abc1234', 'eipalloc-0def5678'],
       tokenTableName: 'WeChatTokenService-prod-TokenTable-1ABC',
       componentSecretName: 'wechat/component',
@@ -91,6 +102,10 @@ describe('parseStackConfig', () => {
       getTokenReservedConcurrency: 50,
       refreshReservedConcurrency: 3,
       publicRouteConcurrencyCap: 10,
+      kmsKey: 'arn:aws-cn:kms:cn-north-1:123456789012:key/0123abcd-4567-89ab-cdef-0123456789ab',
+      region: 'cn-north-1',
+      chinaRegion: true,
+      lambdaRuntime: 'nodejs22.x',
     });
   });
 
@@ -143,6 +158,8 @@ describe('parseStackConfig', () => {
       componentAppId: 'gh_123',
       stage: 'Prod_1',
       natGatewayPerAz: 'yes',
+      egress: 'nat',
+      natInstanceType: 'nano',
       egressEipAllocationIds: 'eip-123',
       tokenTableName: 'a b',
       componentSecretName: 'has spaces',
@@ -158,9 +175,12 @@ describe('parseStackConfig', () => {
       getTokenReservedConcurrency: 'many',
       refreshReservedConcurrency: '1',
       publicRouteConcurrencyCap: '0',
+      kmsKey: 'alias/mine',
+      region: 'Beijing',
+      lambdaRuntime: 'nodejs18.x',
     };
     expect(problemsOfContext(context).map((p) => p.split(' ')[0])).toEqual([...CONTEXT_KEYS]);
-    expect(() => parseStackConfig(context)).toThrow(/Invalid CDK context \(18 problems\)/);
+    expect(() => parseStackConfig(context)).toThrow(/Invalid CDK context \(23 problems\)/);
   });
 
   it('creates the custom domain only with its certificate, and says which keys go together', () => {
@@ -323,6 +343,43 @@ describe('readDeployContextFile', () => {
     const array = file('array.json', '[]');
     expect(problemsOf(() => readDeployContextFile(array))).toEqual([
       expect.stringMatching(/array\.json must hold one JSON object/),
+    ]);
+  });
+});
+
+describe('parseStackConfig: China regions, keys and egress', () => {
+  it('needs a runtime named in a China region, and knows only the two China regions', () => {
+    expect(problemsOfContext({ ...MINIMAL, region: 'cn-northwest-1' })).toEqual([
+      expect.stringMatching(
+        /^lambdaRuntime is required in cn-northwest-1: .*nodejs24\.x, nodejs22\.x.*docs\.amazonaws\.cn/
+      ),
+    ]);
+    expect(problemsOfContext({ ...MINIMAL, region: 'cn-south-1' })).toEqual([
+      'region cn-south-1 is not a China region this stack knows (cn-north-1, cn-northwest-1)',
+    ]);
+    expect(parseStackConfig({ ...MINIMAL, region: 'ap-east-1' })).toMatchObject({
+      region: 'ap-east-1',
+      chinaRegion: false,
+      lambdaRuntime: 'nodejs24.x',
+    });
+  });
+
+  it('takes "create" or a key ARN for kmsKey', () => {
+    expect(parseStackConfig({ ...MINIMAL, kmsKey: 'create' }).kmsKey).toBe('create');
+    expect(
+      problemsOfContext({ ...MINIMAL, kmsKey: 'arn:aws:kms:us-east-1:123456789012:alias/x' })
+    ).toEqual([expect.stringMatching(/^kmsKey must be "create" or a KMS key ARN/)]);
+  });
+
+  it('runs one NAT instance: no NAT per zone with it, and its type only with it', () => {
+    expect(
+      parseStackConfig({ ...MINIMAL, egress: 'nat-instance', natInstanceType: 't4g.micro' })
+    ).toMatchObject({ egress: 'nat-instance', natInstanceType: 't4g.micro' });
+    expect(
+      problemsOfContext({ ...MINIMAL, egress: 'nat-instance', natGatewayPerAz: 'true' })
+    ).toEqual(['natGatewayPerAz applies to NAT gateways: egress nat-instance runs one instance']);
+    expect(problemsOfContext({ ...MINIMAL, natInstanceType: 't4g.micro' })).toEqual([
+      'natInstanceType needs egress nat-instance',
     ]);
   });
 });
