@@ -22,7 +22,8 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { consoleLog } from '../local/console-log';
-import { readSandboxSettings, type Sandbox, startSandbox } from '../local/sandbox';
+import { type Sandbox, startSandbox } from '../local/sandbox';
+import { readSandboxSettings } from '../local/sandbox-settings';
 import { PUBLIC_ROUTE_BUDGET_PER_MINUTE } from '../shared/policy';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -57,7 +57,7 @@ process.once('exit', () => {
 /** Variables the sandbox reads: never inherited from the test's environment. */
 const MINIMAL_ENV = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'];
 
-/** package.json's `start` script, e.g. `exec node --import tsx local/sandbox.ts`. */
+/** package.json's `start` script, e.g. `exec node --import tsx local/sandbox-cli.ts`. */
 const START_SCRIPT = (
   JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
 ).scripts.start;

@@ -5,7 +5,7 @@ import { walkAuthorization } from '../support/browser';
 import { freePort, postJson, type SandboxProcess, spawnSandbox } from './sandbox-process';
 
 /**
- * `npm start` as a user runs it: a child process (`tsx local/sandbox.ts`), driven over HTTP on
+ * `npm start` as a user runs it: a child process (`tsx local/sandbox-cli.ts`), driven over HTTP on
  * 127.0.0.1 only — the ticket push, the authorization through the confirm page, tokens, the refresh, the
  * revocation — and stopped with a signal.
  */

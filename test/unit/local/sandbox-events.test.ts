@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consoleLog } from '../../../local/console-log';
 import { type LocalEventEnvelope, localEventBus } from '../../../local/local-events';
-import { readSandboxSettings, type Sandbox, startSandbox } from '../../../local/sandbox';
+import { type Sandbox, startSandbox } from '../../../local/sandbox';
+import { readSandboxSettings } from '../../../local/sandbox-settings';
 import { lifecycleEvent } from '../../../shared/events/lifecycle-event';
 import { silentLog } from '../../../shared/log';
 

@@ -1,0 +1,43 @@
+import type { Sandbox } from './sandbox';
+import type { SandboxSettings } from './sandbox-settings';
+
+/** What `npm start` prints once everything is up; the ready line (`listening on …`) comes last. */
+export function startupLines(sandbox: Sandbox, settings: SandboxSettings): string[] {
+  const secretNote = settings.generated.length
+    ? ` (${settings.generated.join(', ')} generated for this run, not shown)`
+    : '';
+  const refresh = settings.refreshIntervalMs
+    ? `also every ${settings.refreshIntervalMs / 1000} s on a timer`
+    : 'timer off: REFRESH_INTERVAL_MS=0';
+  const { store } = sandbox;
+  const table = store.embedded
+    ? `${store.tableName} in the embedded dynalite (in memory; DYNAMODB_ENDPOINT for another)`
+    : `${store.tableName} at ${store.endpoint} (${store.created ? 'created' : 'existing'})`;
+  const lines = [
+    `WeChat token service sandbox, component appid ${settings.componentAppId}${secretNote}`,
+    `  authorization page  ${sandbox.authorizePageUrl}`,
+    `  event URL           ${sandbox.eventUrl}`,
+    `  token table         ${table}`,
+  ];
+  if (sandbox.wechat.simulated) {
+    const tickets = settings.ticketIntervalMs
+      ? `pushes a ticket every ${settings.ticketIntervalMs / 1000} s`
+      : 'pushed one ticket at start';
+    lines.push(
+      `  WeChat simulator    ${sandbox.wechat.url} (${tickets})`,
+      `  revoke (simulator)  POST ${sandbox.wechat.url}/simulator/unauthorize?authorizer_appid=<appid>`,
+      `  WeChat calls        GET ${sandbox.url}/local/wechat-calls`
+    );
+  } else {
+    lines.push(`  WeChat (external)   ${sandbox.wechat.url} (it pushes tickets to the event URL)`);
+  }
+  lines.push(
+    `  get a token         POST ${sandbox.url}/local/token {"authorizerAppId":"<appid>"} or {"component":true}`,
+    `  scheduled refresh   POST ${sandbox.url}/local/refresh (${refresh})`,
+    `  time travel         POST ${sandbox.url}/local/clock {"advanceMs":7200000} (GET: the sandbox's time)`,
+    `  lifecycle events    GET ${sandbox.url}/local/events (what the EventBridge bus would carry)`,
+    `  operations CLI      npx wechat-token status --endpoint-url ${sandbox.url} (also list, show, refresh, reconcile)`,
+    `listening on ${sandbox.url}`
+  );
+  return lines;
+}
