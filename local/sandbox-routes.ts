@@ -1,3 +1,4 @@
+import type { EpochMs } from '../shared/clock';
 import type { LocalEventBus } from './local-events';
 import { json, parseJson, type Routes } from './local-service';
 import type { WechatSimulator } from './simulator';
@@ -5,15 +6,15 @@ import { InvalidAdvanceError, parseAdvanceRequest } from './time-travel';
 
 /** What the sandbox's own routes act on. */
 export interface SandboxControls {
-  /** The sandbox's time (epoch ms). */
-  now(): number;
+  /** The sandbox's time. */
+  now(): EpochMs;
   /**
    * Moves the sandbox's clocks forward by `ms` and lets what was due happen (ticket push, scheduled
    * refresh); resolves with the new time.
    *
    * @throws InvalidAdvanceError, changing nothing, for a value the clock cannot move by.
    */
-  advanceClock(ms: number): Promise<number>;
+  advanceClock(ms: number): Promise<EpochMs>;
   /** The built-in simulator, when there is one. */
   simulator?: WechatSimulator;
   /** The in-process event bus the service publishes lifecycle events to. */

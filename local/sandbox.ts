@@ -25,6 +25,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDeps } from '../functions/lib/deps';
 import { makeHandler as makeRefresh, SystemicRefreshError } from '../functions/refresh';
+import type { EpochMs } from '../shared/clock';
 import { loadConfig } from '../shared/config';
 import type { Log } from '../shared/log';
 import { consoleMetrics } from './console-log';
@@ -63,8 +64,8 @@ export interface Sandbox {
     | { embedded: true }
     | { embedded: false; endpoint: string; created: boolean }
   );
-  /** The sandbox's time (epoch ms). */
-  now(): number;
+  /** The sandbox's time. */
+  now(): EpochMs;
   /**
    * Time travel: moves the service's and the simulator's clocks forward by `ms`, lets the simulator send the
    * ticket push that became due, then runs one scheduled refresh (as the timer would). Resolves with the
@@ -72,7 +73,7 @@ export interface Sandbox {
    *
    * @throws InvalidAdvanceError, changing nothing, unless `ms` is a non-negative integer.
    */
-  advanceClock(ms: number): Promise<number>;
+  advanceClock(ms: number): Promise<EpochMs>;
   /** One scheduled refresh run, as the timer does it (resolves when it has finished and logged). */
   runRefresh(): Promise<void>;
   /** Stops the timers, waits briefly for a refresh in progress, closes the servers. Idempotent. */

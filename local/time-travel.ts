@@ -1,4 +1,4 @@
-import type { Clock } from '../shared/clock';
+import type { Clock, EpochMs } from '../shared/clock';
 
 /** The latest instant a JavaScript `Date` can hold (ECMA-262 §21.4.1.1). */
 const MAX_DATE_MS = 8.64e15;
@@ -33,8 +33,8 @@ export class TimeTravel {
     return () => this.#realNow() + offset.ms;
   }
 
-  /** The sandbox's time now (epoch ms). */
-  now(): number {
+  /** The sandbox's time now. */
+  now(): EpochMs {
     return this.#realNow() + this.#offsetMs;
   }
 
@@ -49,7 +49,7 @@ export class TimeTravel {
    * @throws InvalidAdvanceError, changing nothing, unless `ms` is a non-negative safe integer that keeps the
    *   clock a valid date.
    */
-  advance(ms: number): number {
+  advance(ms: number): EpochMs {
     assertAdvance(ms);
     if (this.now() + ms > MAX_DATE_MS) {
       throw new InvalidAdvanceError('advanceMs would move the clock past the last valid date');

@@ -1,6 +1,12 @@
 import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from '@aws-sdk/client-lambda';
 import { fromInvokeError, TokenServiceError } from './errors.js';
 
+/**
+ * An instant as milliseconds since 1970-01-01T00:00:00Z, as `Date.now()` gives it. The service's
+ * `EpochMs`, repeated because this package imports nothing of the service.
+ */
+export type EpochMs = number;
+
 /** What get-token accepts (the service's `GetTokenRequest`). */
 export type GetTokenRequest =
   | { authorizerAppId: string; invalidToken?: string }
@@ -10,8 +16,7 @@ export type GetTokenRequest =
 export interface IssuedToken {
   appId: string;
   accessToken: string;
-  /** Epoch milliseconds. */
-  expiresAt: number;
+  expiresAt: EpochMs;
 }
 
 const encoder = new TextEncoder();

@@ -1,3 +1,4 @@
+import type { EpochMs } from '../../shared/clock';
 import type { ApiName } from '../../shared/wechat/wire';
 
 /**
@@ -123,8 +124,8 @@ const DAY_MS = 86_400_000;
 /** China Standard Time (UTC+8, no daylight saving): WeChat's quotas reset at its midnight. */
 const BEIJING_OFFSET_MS = 8 * 3600_000;
 
-/** The Beijing-time calendar day of `at` (epoch ms), as `YYYY-MM-DD`. */
-export function beijingDay(at: number): string {
+/** The Beijing-time calendar day of `at`, as `YYYY-MM-DD`. */
+export function beijingDay(at: EpochMs): string {
   const day = Math.floor((at + BEIJING_OFFSET_MS) / DAY_MS);
   return new Date(day * DAY_MS).toISOString().slice(0, 10);
 }

@@ -1,4 +1,4 @@
-import type { Clock } from '../../shared/clock';
+import type { Clock, EpochMs } from '../../shared/clock';
 import type { ApiName } from '../../shared/wechat/wire';
 import type { Rules, SimulatorRules } from './rules';
 
@@ -49,7 +49,7 @@ export interface SimulatorOptions {
   ticketIntervalMs?: number;
   /** Added latency per API call in ms (benchmarks use 50). */
   latencyMs?: number;
-  /** WeChat's clock (epoch ms); every rule that reads time reads it. Default Date.now. */
+  /** WeChat's clock; every rule that reads time reads it. Default Date.now. */
   clock?: Clock;
   /** Default 0 (ephemeral). The host is always 127.0.0.1. */
   port?: number;
@@ -78,8 +78,8 @@ export interface CallRecord {
   query: Record<string, string>;
   /** Parsed JSON (APIs), form fields (confirm), or the raw text when it is not JSON. */
   body: unknown;
-  /** Clock time (epoch ms) when the request arrived. */
-  at: number;
+  /** Clock time when the request arrived. */
+  at: EpochMs;
   /** The errcode answered (or, for a lost answer, that would have been), also for `{errcode}` faults. */
   errcode?: number;
   /** The injected fault, if one was applied. */
@@ -92,8 +92,8 @@ export interface PushRecord {
   status: number;
   /** Our service's answer body ('' when none). */
   body: string;
-  /** Clock time (epoch ms) of the push. */
-  at: number;
+  /** Clock time of the push. */
+  at: EpochMs;
   /** The decrypted payload XML that was (or would have been) encrypted and sent. */
   xml: string;
   authorizerAppId?: string;
@@ -184,8 +184,8 @@ export interface WechatSimulator {
   readonly url: string;
   /** The rules in force (defaults merged with `options.rules`). */
   readonly rules: Rules;
-  /** The simulator's clock (epoch ms). */
-  now(): number;
+  /** The simulator's clock. */
+  now(): EpochMs;
   /** Stops the timer, aborts pushes in flight, drops held sockets, closes the server. */
   close(): Promise<void>;
   setEventUrl(url: string | undefined): void;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { EpochMs } from '../clock';
 import type { AuthorizerRecord, AuthorizerStatus } from '../store/token-store';
 
 /**
@@ -89,8 +90,8 @@ export type LifecycleChange = Omit<
   'id' | 'schemaVersion' | 'componentAppId' | 'permissionSetIds' | 'time'
 > & {
   permissionSetIds: readonly number[];
-  /** Epoch ms; see {@link LifecycleEvent.time}. */
-  at: number;
+  /** See {@link LifecycleEvent.time}. */
+  at: EpochMs;
 };
 
 /**

@@ -12,15 +12,16 @@
  *
  * A lease that is never released (crashed Lambda) expires by itself after `leaseUntil`.
  */
+import type { EpochMs } from '../clock';
 
 /** The latest `component_verify_ticket` WeChat pushed. */
 export interface TicketRecord {
   componentAppId: string;
   ticket: string;
-  /** WeChat's `CreateTime`, epoch ms. A push with an older or equal CreateTime never replaces this. */
-  createTime: number;
-  /** When our intake stored it, epoch ms. */
-  receivedAt: number;
+  /** WeChat's `CreateTime`. A push with an older or equal CreateTime never replaces this. */
+  createTime: EpochMs;
+  /** When our intake stored it. */
+  receivedAt: EpochMs;
 }
 
 /** Lease fields shared by every refreshable record. */
@@ -28,29 +29,29 @@ export interface Leased {
   /** Increases by one on every token write. */
   version: number;
   leaseOwner?: string;
-  /** Epoch ms after which the lease is void. */
-  leaseUntil?: number;
+  /** After it the lease is void. */
+  leaseUntil?: EpochMs;
 }
 
 /** The platform's `component_access_token`. */
 export interface ComponentTokenRecord extends Leased {
   componentAppId: string;
   accessToken?: string;
-  /** Epoch ms when WeChat stops accepting the token. */
-  expiresAt?: number;
-  /** Epoch ms when the schedule should renew it. */
-  refreshAt?: number;
-  /** Epoch ms when WeChat's answer with `accessToken` arrived: the latest it can have been issued. */
-  issuedAt?: number;
-  /** Epoch ms when the call that issued `accessToken` began: the earliest it can have been issued. */
-  requestedAt?: number;
-  /** Epoch ms of the last refresh forced by a caller's `invalidToken` report. */
-  forcedAt?: number;
-  /** Epoch ms when a caller's report against `accessToken` was last checked without proving it dead. */
-  reportCheckedAt?: number;
+  /** When WeChat stops accepting the token. */
+  expiresAt?: EpochMs;
+  /** When the schedule should renew it. */
+  refreshAt?: EpochMs;
+  /** When WeChat's answer with `accessToken` arrived: the latest it can have been issued. */
+  issuedAt?: EpochMs;
+  /** When the call that issued `accessToken` began: the earliest it can have been issued. */
+  requestedAt?: EpochMs;
+  /** When the last refresh forced by a caller's `invalidToken` report happened. */
+  forcedAt?: EpochMs;
+  /** When a caller's report against `accessToken` was last checked without proving it dead. */
+  reportCheckedAt?: EpochMs;
   /** Code of the last failed refresh, cleared by a success. */
   lastErrorCode?: string;
-  updatedAt: number;
+  updatedAt: EpochMs;
 }
 
 /**
@@ -73,26 +74,26 @@ export interface AuthorizerRecord extends Leased {
   authorizerAppId: string;
   status: AuthorizerStatus;
   accessToken?: string;
-  expiresAt?: number;
+  expiresAt?: EpochMs;
   refreshToken?: string;
   /** Permission-set ids (权限集) the merchant granted, from `func_info`. */
   funcInfo: number[];
-  /** Epoch ms when the schedule should renew it; only active authorizers are on the `due` index. */
-  refreshAt?: number;
-  /** Epoch ms when WeChat's answer with `accessToken` arrived: the latest it can have been issued. */
-  issuedAt?: number;
-  /** Epoch ms when the call that issued `accessToken` began: the earliest it can have been issued. */
-  requestedAt?: number;
-  /** Epoch ms of the last refresh forced by a caller's `invalidToken` report. */
-  forcedAt?: number;
-  /** Epoch ms when a caller's report against `accessToken` was last checked without proving it dead. */
-  reportCheckedAt?: number;
-  /** Epoch ms of the authorization this record reflects; older lifecycle events never override it. */
-  authorizedAt: number;
-  /** Epoch ms of the revocation or the loss of the refresh token. */
-  endedAt?: number;
+  /** When the schedule should renew it; only active authorizers are on the `due` index. */
+  refreshAt?: EpochMs;
+  /** When WeChat's answer with `accessToken` arrived: the latest it can have been issued. */
+  issuedAt?: EpochMs;
+  /** When the call that issued `accessToken` began: the earliest it can have been issued. */
+  requestedAt?: EpochMs;
+  /** When the last refresh forced by a caller's `invalidToken` report happened. */
+  forcedAt?: EpochMs;
+  /** When a caller's report against `accessToken` was last checked without proving it dead. */
+  reportCheckedAt?: EpochMs;
+  /** When the authorization this record reflects was made; older lifecycle events never override it. */
+  authorizedAt: EpochMs;
+  /** When the authorization was revoked or its refresh token lost. */
+  endedAt?: EpochMs;
   lastErrorCode?: string;
-  updatedAt: number;
+  updatedAt: EpochMs;
   /**
    * Lifecycle events written with the state change they report, in the same item update, not yet in the
    * outbox (`shared/events/outbox.ts` moves them): a change is never stored without its event.
@@ -114,24 +115,24 @@ export type AuthCodeStatus = 'pending' | 'exchanged' | 'failed';
 export interface AuthCodeRecord extends Leased {
   componentAppId: string;
   code: string;
-  /** Epoch ms after which WeChat answers 61010. */
-  expiresAt: number;
+  /** After it WeChat answers 61010. */
+  expiresAt: EpochMs;
   source: 'redirect' | 'push';
-  receivedAt: number;
+  receivedAt: EpochMs;
   status: AuthCodeStatus;
   /** Known from the push, or from `api_query_auth` once exchanged. */
   authorizerAppId?: string;
   /** Why it failed (`auth_code_expired`, …) or the last transient error while pending. */
   outcomeCode?: string;
   /**
-   * Epoch ms of an exchange attempt whose answer was lost: WeChat may have consumed the code, so it is never
-   * sent again; the outcome is recovered from WeChat instead (architecture §7).
+   * The time of an exchange attempt whose answer was lost: WeChat may have consumed the code, so it is
+   * never sent again; the outcome is recovered from WeChat instead (architecture §7).
    */
-  uncertainAt?: number;
+  uncertainAt?: EpochMs;
   attempts: number;
-  /** Epoch ms when the schedule retries a pending exchange. */
-  nextAttemptAt?: number;
-  updatedAt?: number;
+  /** When the schedule retries a pending exchange. */
+  nextAttemptAt?: EpochMs;
+  updatedAt?: EpochMs;
 }
 
 export interface LeaseClaim {
@@ -208,10 +209,10 @@ export interface BudgetWindow {
   componentAppId: string;
   /** What is counted, e.g. `authorize/minute`. */
   name: string;
-  /** Epoch ms at which the window opens; with `name`, it identifies the window. */
-  startsAt: number;
-  /** Epoch ms at which the window closes; the count may be deleted after it. */
-  endsAt: number;
+  /** When the window opens; with `name`, it identifies the window. */
+  startsAt: EpochMs;
+  /** When the window closes; the count may be deleted after it. */
+  endsAt: EpochMs;
 }
 
 /**
@@ -227,10 +228,10 @@ export interface OutboxEventRecord {
   type: string;
   /** The event's `detail`, as JSON. */
   detail: string;
-  createdAt: number;
-  /** Epoch ms from which the scheduled flush publishes it; absent once published. */
-  publishAt?: number;
-  publishedAt?: number;
+  createdAt: EpochMs;
+  /** From then on the scheduled flush publishes it; absent once published. */
+  publishAt?: EpochMs;
+  publishedAt?: EpochMs;
   /** Failed publish attempts. */
   attempts: number;
   /** The bus's error on the last failed attempt. */
@@ -250,8 +251,8 @@ export type RunJob = 'refresh' | 'reconcile' | 'quota';
 export interface RunRecord {
   componentAppId: string;
   job: RunJob;
-  /** Epoch ms. A record never replaces one of a run that finished later. */
-  finishedAt: number;
+  /** A record never replaces one of a run that finished later. */
+  finishedAt: EpochMs;
   /** The run's summary, as JSON; opaque to the store. */
   summary: string;
 }

@@ -1,3 +1,4 @@
+import type { EpochMs } from '../clock';
 import {
   AuthCodeExpiredError,
   ConcurrentUpdateError,
@@ -31,10 +32,10 @@ import { withComponentToken } from './with-component-token';
 export interface ReceivedAuthCode {
   code: string;
   source: 'redirect' | 'push';
-  /** Epoch ms after which WeChat rejects the code (61010). */
-  expiresAt: number;
-  /** Epoch ms of the authorization: the push's CreateTime, or when the redirect arrived. */
-  receivedAt: number;
+  /** After it WeChat rejects the code (61010). */
+  expiresAt: EpochMs;
+  /** When the authorization was made: the push's CreateTime, or when the redirect arrived. */
+  receivedAt: EpochMs;
   /** Known from the push; the redirect learns it from `api_query_auth`. */
   authorizerAppId?: string;
 }

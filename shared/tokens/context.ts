@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../clock';
+import type { Clock, EpochMs } from '../clock';
 import type { EventPublisher } from '../events/publisher';
 import type { Log, Metrics } from '../log';
 import type { AppSecret } from '../secrets';
@@ -35,10 +35,10 @@ export interface TokenContext {
    */
   componentTokenMemo?: { token: { accessToken: string; expiresAt: number } };
   /**
-   * Epoch ms (by `clock`) by which the current work must be done: the invocation's deadline less the time
-   * to answer, or a lease's end. Unset: no deadline beyond the per-call timeouts.
+   * When (by `clock`) the current work must be done: the invocation's deadline less the time to answer,
+   * or a lease's end. Unset: no deadline beyond the per-call timeouts.
    */
-  deadline?: number;
+  deadline?: EpochMs;
   /** When this container last asked WeChat to restart ticket pushes (shared by every derived context). */
   ticketPush: { requestedAt?: number };
 }

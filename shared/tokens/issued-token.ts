@@ -1,3 +1,4 @@
+import type { EpochMs } from '../clock';
 import { type ServiceError, TicketUnavailableError, UpstreamUnavailableError } from '../errors';
 import {
   FORCED_REFRESH_BACKOFF_MS,
@@ -10,8 +11,8 @@ import {
 /** A token handed to a caller. */
 export interface IssuedToken {
   accessToken: string;
-  /** Epoch ms until which WeChat is guaranteed to accept it (`promisedExpiry`), not its nominal expiry. */
-  expiresAt: number;
+  /** Until then WeChat is guaranteed to accept it (`promisedExpiry`); not its nominal expiry. */
+  expiresAt: EpochMs;
 }
 
 /** The token fields every refreshable record (component or authorizer) has. */

@@ -1,3 +1,4 @@
+import type { EpochMs } from '../clock';
 import { AuthorizerNotFoundError, errorCode, RefreshInProgressError } from '../errors';
 import { OPERATOR_READ_BUDGET_MS, promisedExpiry } from '../policy';
 import type { AuthorizerRecord, AuthorizerSummary, RunJob, RunRecord } from '../store/token-store';
@@ -70,11 +71,11 @@ export async function recordRun(ctx: TokenContext, job: RunJob, summary: object)
   );
 }
 
-/** The last run of `job` as {@link recordRun} kept it: when it finished (epoch ms) and its summary. */
+/** The last run of `job` as {@link recordRun} kept it: when it finished and its summary. */
 export async function readRun(
   ctx: TokenContext,
   job: RunJob
-): Promise<{ finishedAt: number; summary: Record<string, unknown> } | undefined> {
+): Promise<{ finishedAt: EpochMs; summary: Record<string, unknown> } | undefined> {
   const record = await ctx.store.getRunRecord(ctx.componentAppId, job);
   if (!record) return undefined;
   return {

@@ -1,4 +1,5 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import type { EpochMs } from '../clock';
 import { isAppId } from '../config';
 import { AppIdMismatchError, MalformedMessageError, PayloadTooLargeError } from '../errors';
 
@@ -111,8 +112,8 @@ export function parseEnvelope(xml: string, componentAppId: string): EventEnvelop
 interface EventBase {
   /** The component appid the payload names. */
   appId: string;
-  /** WeChat's CreateTime, epoch ms. */
-  createTime: number;
+  /** WeChat's CreateTime. */
+  createTime: EpochMs;
 }
 
 export type AuthEvent =
@@ -121,8 +122,7 @@ export type AuthEvent =
       infoType: 'authorized' | 'updateauthorized';
       authorizerAppId: string;
       authorizationCode: string;
-      /** Epoch ms. */
-      authorizationCodeExpiresAt: number;
+      authorizationCodeExpiresAt: EpochMs;
       preAuthCode?: string;
     })
   | (EventBase & { infoType: 'unauthorized'; authorizerAppId: string })
