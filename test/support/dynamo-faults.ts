@@ -6,9 +6,13 @@ import {
 import {
   DynamoDBDocumentClient,
   GetCommand,
+  type GetCommandInput,
   PutCommand,
+  type PutCommandInput,
   QueryCommand,
+  type QueryCommandInput,
   UpdateCommand,
+  type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 
@@ -59,21 +63,41 @@ export function faultyDocument(real: DynamoDBDocumentClient) {
   const mock = mockClient(client);
   const plan: Planned[] = [];
   const injected: { command: DocumentCommand; input: Input; error: string }[] = [];
-  const through = <C>(command: DocumentCommand, Command: new (input: never) => C) =>
-    mock.on(Command as never).callsFake(async (input: Input) => {
-      const fault = plan.find((p) => p.command === command && p.remaining > 0 && p.when(input));
-      if (fault) {
-        fault.remaining -= 1;
-        const error = fault.error();
-        injected.push({ command, input, error: error.name });
-        throw error;
-      }
-      return real.send(new Command(input as never) as never);
-    });
-  through('Get', GetCommand);
-  through('Put', PutCommand);
-  through('Update', UpdateCommand);
-  through('Query', QueryCommand);
+  /** Throws the first planned fault that matches, or forwards the command with `send`. */
+  const forward = async <Output>(
+    command: DocumentCommand,
+    input: Input,
+    send: () => Promise<Output>
+  ): Promise<Output> => {
+    const fault = plan.find((p) => p.command === command && p.remaining > 0 && p.when(input));
+    if (fault) {
+      fault.remaining -= 1;
+      const error = fault.error();
+      injected.push({ command, input, error: error.name });
+      throw error;
+    }
+    return send();
+  };
+  mock
+    .on(GetCommand)
+    .callsFake((input: GetCommandInput) =>
+      forward('Get', input, () => real.send(new GetCommand(input)))
+    );
+  mock
+    .on(PutCommand)
+    .callsFake((input: PutCommandInput) =>
+      forward('Put', input, () => real.send(new PutCommand(input)))
+    );
+  mock
+    .on(UpdateCommand)
+    .callsFake((input: UpdateCommandInput) =>
+      forward('Update', input, () => real.send(new UpdateCommand(input)))
+    );
+  mock
+    .on(QueryCommand)
+    .callsFake((input: QueryCommandInput) =>
+      forward('Query', input, () => real.send(new QueryCommand(input)))
+    );
   return {
     client,
     mock,

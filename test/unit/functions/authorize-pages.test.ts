@@ -38,11 +38,6 @@ interface Answer {
 async function pages(options: { env?: Record<string, string>; api?: Partial<ComponentApi> } = {}) {
   const { store, clock, log } = await tokenContext();
   const calls: string[] = [];
-  const counted = (name: string, fn: (...args: never[]) => Promise<unknown>) =>
-    (async (...args: never[]) => {
-      calls.push(name);
-      return fn(...args);
-    }) as never;
   const methods: Partial<ComponentApi> = {
     apiCreatePreauthcode: async () => ({ pre_auth_code: 'preauthcode@@@xyz', expires_in: 600 }),
     apiQueryAuth: async () => ({
@@ -60,11 +55,19 @@ async function pages(options: { env?: Record<string, string>; api?: Partial<Comp
     }),
     ...options.api,
   };
-  const api = fakeComponentApi(
-    Object.fromEntries(
-      Object.entries(methods).map(([name, fn]) => [name, counted(name, fn as never)])
-    ) as Partial<ComponentApi>
-  );
+  // Counts each call of a method of `methods` by name; any other method stays absent, so the fake rejects
+  // it (uncounted).
+  const counted = new Proxy(methods, {
+    get(target, name) {
+      const method: unknown = Reflect.get(target, name);
+      if (!Object.hasOwn(target, name) || typeof method !== 'function') return method;
+      return async (...args: unknown[]) => {
+        calls.push(String(name));
+        return Reflect.apply(method, undefined, args);
+      };
+    },
+  });
+  const api = fakeComponentApi(counted);
   const config = loadConfig({
     TOKEN_TABLE_NAME: 'tokens',
     COMPONENT_APPID,

@@ -1,3 +1,4 @@
+import type { Context } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
 import { createHandler, makeHandler, parseGetTokenRequest } from '../../../functions/get-token';
 import type { Deps } from '../../../functions/lib/deps';
@@ -146,6 +147,22 @@ describe('get-token answers before its deadline', () => {
 });
 
 describe('get-token as Lambda runs it (middy + Powertools)', () => {
+  /** The context the Lambda runtime passes with an invocation. */
+  const invocation: Context = {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: 'get-token',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:ap-east-1:123456789012:function:get-token',
+    memoryLimitInMB: '512',
+    awsRequestId: 'r-1',
+    logGroupName: '/aws/lambda/get-token',
+    logStreamName: '2026/01/01/[$LATEST]test',
+    getRemainingTimeInMillis: () => 10_000,
+    done() {},
+    fail() {},
+    succeed() {},
+  };
+
   it('writes no log line on an ordinary success', async () => {
     const store = await storeWithAuthorizer();
     const deployed = inLambda(makeHandler(async () => depsWith(store)));
@@ -157,11 +174,7 @@ describe('get-token as Lambda runs it (middy + Powertools)', () => {
     const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
     try {
-      const answer = await deployed({ authorizerAppId: A }, {
-        awsRequestId: 'r-1',
-        functionName: 'get-token',
-        getRemainingTimeInMillis: () => 10_000,
-      } as never);
+      const answer = await deployed({ authorizerAppId: A }, invocation);
       expect(answer).toMatchObject({ accessToken: 'stored-access-token' });
     } finally {
       stdout.mockRestore();

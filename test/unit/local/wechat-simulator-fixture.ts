@@ -121,14 +121,22 @@ export function useSimulatorFixture(defaults: Partial<SimulatorOptions> = {}): S
       started.push(simulator);
       return simulator;
     },
-    async call(api, body, query = {}, target = fixture.sim) {
+    async call<T>(
+      api: ApiName,
+      body: unknown,
+      query: Record<string, string> = {},
+      target = fixture.sim
+    ): Promise<Answer<T>> {
       const qs = new URLSearchParams(query).toString();
       const response = await fetch(`${target.url}${ApiPath[api]}${qs ? `?${qs}` : ''}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: typeof body === 'string' ? body : JSON.stringify(body),
       });
-      return { status: response.status, json: (await response.json()) as never };
+      // Parsed JSON is `unknown`: read it as the answer the test asks for (every field optional) and
+      // let the test's assertions check it.
+      const json = (await response.json()) as Answer<T>['json'];
+      return { status: response.status, json };
     },
     async componentToken(target = fixture.sim) {
       const { ticket } = await target.pushTicket();

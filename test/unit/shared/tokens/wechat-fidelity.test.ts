@@ -11,6 +11,7 @@ import {
   LEASE_MS,
   SUPERSEDED_OVERLAP_MS,
 } from '../../../../shared/policy';
+import type { AuthorizerRecord, TokenStore } from '../../../../shared/store/token-store';
 import { exchangeAuthCode, exchangePendingAuthCodes } from '../../../../shared/tokens/auth-codes';
 import {
   getAuthorizerAccessToken,
@@ -41,6 +42,12 @@ const lost = (api: string) =>
   new WechatUnavailableError(api, 'no answer within 5000 ms', { uncertain: true });
 const wechatError = (api: string, errcode: number, kind: WechatApiError['kind']) =>
   new WechatApiError(api, errcode, 'from the test', kind);
+/** The stored record of authorizer `A`, as the refresh sweep lists it to `refreshAuthorizerIfDue`. */
+async function listedAuthorizer(store: TokenStore): Promise<AuthorizerRecord> {
+  const record = await store.getAuthorizer(C, A);
+  if (!record) throw new Error(`no stored authorizer ${A}`);
+  return record;
+}
 const listOf = (...list: AuthorizerListResponse['list']): AuthorizerListResponse => ({
   total_count: list.length,
   list,
@@ -77,7 +84,7 @@ describe('work under a lease ends before the lease', () => {
       { onWithin: (ms) => budgets.push(ms) }
     );
     clock.now = T0 + 2 * HOUR - 15 * MINUTE;
-    await refreshAuthorizerIfDue(ctx, (await ctx.store.getAuthorizer(C, A)) as never);
+    await refreshAuthorizerIfDue(ctx, await listedAuthorizer(ctx.store));
     expect(budgets.length).toBeGreaterThan(0);
     expect(Math.max(...budgets)).toBeLessThan(LEASE_MS);
   });
@@ -90,9 +97,9 @@ describe('work under a lease ends before the lease', () => {
     });
     const attemptAt = T0 + 2 * HOUR - 15 * MINUTE;
     clock.now = attemptAt;
-    await expect(
-      refreshAuthorizerIfDue(ctx, (await store.getAuthorizer(C, A)) as never)
-    ).rejects.toThrow(WechatUnavailableError);
+    await expect(refreshAuthorizerIfDue(ctx, await listedAuthorizer(store))).rejects.toThrow(
+      WechatUnavailableError
+    );
     const record = await store.getAuthorizer(C, A);
     expect(record?.expiresAt).toBe(attemptAt + SUPERSEDED_OVERLAP_MS);
     expect(record?.refreshAt).toBe(attemptAt);
@@ -429,9 +436,7 @@ describe('verdicts need evidence from WeChat', () => {
       apiGetAuthorizerList,
     });
     clock.now = T0 + 2 * HOUR - 15 * MINUTE;
-    await expect(
-      refreshAuthorizerIfDue(ctx, (await store.getAuthorizer(C, A)) as never)
-    ).rejects.toThrow();
+    await expect(refreshAuthorizerIfDue(ctx, await listedAuthorizer(store))).rejects.toThrow();
     expect(await store.getAuthorizer(C, A)).toMatchObject({
       status: 'active',
       refreshToken: 'refresh-1',
