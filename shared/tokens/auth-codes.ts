@@ -449,20 +449,15 @@ const mayHaveActed = (error: unknown) =>
 
 async function exchangeStored(
   ctx: TokenContext,
-  first: AuthCodeRecord,
+  stored: AuthCodeRecord,
   options: { wait: boolean }
 ): Promise<ExchangeResult> {
-  let pending: AuthCodeRecord | undefined = first;
   let attempt: Attempt = { queried: false };
   const result = await refreshUnderLease(
     ctx,
     {
-      ref: { kind: 'auth_code', componentAppId: ctx.componentAppId, code: first.code },
-      read: async () => {
-        const record = pending ?? (await ctx.store.getAuthCode(ctx.componentAppId, first.code));
-        pending = undefined;
-        return record;
-      },
+      ref: { kind: 'auth_code', componentAppId: ctx.componentAppId, code: stored.code },
+      read: () => ctx.store.getAuthCode(ctx.componentAppId, stored.code),
       needsRefresh: (record) => record?.status === 'pending',
       refresh: async (record, owner, leaseCtx) => {
         attempt = { queried: false };
@@ -471,9 +466,9 @@ async function exchangeStored(
           saved: true,
         };
       },
-      onFailure: (error, now, record, claimedAt) => ({
+      onFailure: (error, failedAt, claimedAt, record) => ({
         errorCode: errorCode(error),
-        retryAt: now + AUTH_CODE_RETRY_MS,
+        retryAt: failedAt + AUTH_CODE_RETRY_MS,
         // The code may have been consumed (an answer lost, or the authorization not stored after WeChat
         // answered): it is never sent again, its outcome is recovered instead. Only an attempt that sent
         // it can have: a recovery (api_get_authorizer_info, the list) that fails mints nothing.
@@ -485,7 +480,7 @@ async function exchangeStored(
         ...(record?.authorizerAppId ? { authorizerAppId: record.authorizerAppId } : {}),
       }),
     },
-    options
+    { ...options, firstRead: stored }
   );
   return settle(result.record);
 }

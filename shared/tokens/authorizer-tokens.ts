@@ -19,8 +19,6 @@ import type { TokenContext } from './context';
 import type { IssuedToken } from './issued-token';
 import { reportWechatFailure } from './report';
 import {
-  forcedAtFor,
-  leasedTarget,
   peekToken,
   type RefreshOutcome,
   refreshTokenIfDue,
@@ -147,7 +145,7 @@ async function refreshWithRecovery(
   ctx: TokenContext,
   record: AuthorizerRecord,
   owner: string,
-  forced: boolean | undefined
+  forced: boolean
 ): Promise<Refreshed<AuthorizerRecord>> {
   const { componentAppId, authorizerAppId } = record;
   const requestedAt = ctx.clock();
@@ -247,7 +245,7 @@ async function saveRefreshed(
   owner: string,
   answer: AuthorizerTokenResponse,
   usedRefreshToken: string,
-  forced: boolean | undefined,
+  forced: boolean,
   requestedAt: number
 ): Promise<Refreshed<AuthorizerRecord>> {
   const { componentAppId, authorizerAppId } = record;
@@ -259,7 +257,7 @@ async function saveRefreshed(
     expiresAt,
     refreshAt: refreshAtFor(now, expiresAt),
     refreshToken: returnedRefreshToken,
-    forcedAt: forcedAtFor(record, forced, now),
+    forcedAt: forced ? now : record.forcedAt,
     requestedAt,
   };
   let version = record.version;
@@ -360,21 +358,13 @@ async function holdLease(
 }
 
 function authorizerKind(ctx: TokenContext, authorizerAppId: string): TokenKind<AuthorizerRecord> {
-  const read = () => ctx.store.getAuthorizer(ctx.componentAppId, authorizerAppId);
   return {
-    read,
+    ref: { kind: 'authorizer', componentAppId: ctx.componentAppId, authorizerAppId },
+    read: () => ctx.store.getAuthorizer(ctx.componentAppId, authorizerAppId),
     check: (record) => assertActive(record, authorizerAppId),
-    target: (needsRefresh, first, forced) =>
-      leasedTarget(
-        {
-          ref: { kind: 'authorizer', componentAppId: ctx.componentAppId, authorizerAppId },
-          needsRefresh: (record, now) => record?.status === 'active' && needsRefresh(record, now),
-          refresh: (record, owner, leaseCtx) =>
-            refreshWithRecovery(leaseCtx, record as AuthorizerRecord, owner, forced),
-        },
-        read,
-        first
-      ),
+    renewable: (record) => record?.status === 'active',
+    renew: (record, owner, leaseCtx, forced) =>
+      refreshWithRecovery(leaseCtx, record as AuthorizerRecord, owner, forced),
     metrics: {
       succeeded: MetricName.AuthorizerRefreshSucceeded,
       failed: MetricName.AuthorizerRefreshFailed,

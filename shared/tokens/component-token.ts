@@ -11,8 +11,6 @@ import type { TokenContext } from './context';
 import type { IssuedToken } from './issued-token';
 import { reportWechatFailure } from './report';
 import {
-  forcedAtFor,
-  leasedTarget,
   peekToken,
   type RefreshOutcome,
   refreshTokenIfDue,
@@ -96,27 +94,19 @@ async function mintComponentToken(
 }
 
 function componentKind(ctx: TokenContext): TokenKind<ComponentTokenRecord> {
-  const read = () => ctx.store.getComponentToken(ctx.componentAppId);
   return {
-    read,
+    ref: { kind: 'component_token', componentAppId: ctx.componentAppId },
+    read: () => ctx.store.getComponentToken(ctx.componentAppId),
     check: () => undefined,
-    target: (needsRefresh, first, forced) =>
-      leasedTarget(
-        {
-          ref: { kind: 'component_token', componentAppId: ctx.componentAppId },
-          needsRefresh,
-          refresh: async (record, owner, leaseCtx) => ({
-            record: await mintComponentToken(
-              leaseCtx,
-              owner,
-              forcedAtFor(record, forced, leaseCtx.clock())
-            ),
-            saved: true,
-          }),
-        },
-        read,
-        first
+    renewable: () => true,
+    renew: async (record, owner, leaseCtx, forced) => ({
+      record: await mintComponentToken(
+        leaseCtx,
+        owner,
+        forced ? leaseCtx.clock() : record?.forcedAt
       ),
+      saved: true,
+    }),
     probePath: '/cgi-bin/component/api_component_token',
     metrics: {
       succeeded: MetricName.ComponentRefreshSucceeded,

@@ -5,7 +5,7 @@ import {
   SUPERSEDED_OVERLAP_MS,
   UNLISTED_REFRESH_TOKEN_RETRY_MS,
 } from '../policy';
-import type { Leased, ReleaseOutcome } from '../store/token-store';
+import type { Leased, LeasedRef, ReleaseOutcome } from '../store/token-store';
 import type { TokenContext } from './context';
 import {
   failureFrom,
@@ -17,28 +17,34 @@ import {
   type TokenFields,
 } from './issued-token';
 import { checkReportedToken } from './report-check';
-import { type LeasedTarget, refreshUnderLease } from './single-flight';
+import { type LeasedTarget, type Refreshed, refreshUnderLease } from './single-flight';
 
 type TokenRecord = Leased & TokenFields & { lastErrorCode?: string };
 
 /**
  * One kind of token the service keeps (the platform's `component_access_token`, or one authorizer's
- * `authorizer_access_token`): how to read it, when it can never be served, and how to renew it. Serving,
- * refreshing and falling back are then the same rules for both kinds (`serveToken`, `refreshTokenIfDue`).
+ * `authorizer_access_token`): where it is stored, when it can never be served or renewed, and how to renew
+ * it. Serving, refreshing and falling back are then the same rules for both kinds (`serveToken`,
+ * `refreshTokenIfDue`), and so is the lease a renewal holds (`renewalTarget`).
  */
 export interface TokenKind<R extends TokenRecord> {
+  /** The record a renewal holds the lease on. */
+  ref: LeasedRef;
   read(): Promise<R | undefined>;
   /** Throws the caller-facing error when the record can never be served (unknown, revoked, …). */
   check(record: R | undefined): void;
+  /** Whether the record may be renewed at all, whatever its token's age (an authorizer: only while active). */
+  renewable(record: R | undefined): boolean;
   /**
-   * The lease target; `first` saves the lease's first read when the caller already has the record, and
-   * `forced` marks a renewal forced by an `invalidToken` report (recorded as `forcedAt`).
+   * Calls WeChat and saves the new token as the lease holder `owner` (`LeasedTarget.refresh`). `forced`: a
+   * caller reported the stored token rejected, so the save records this renewal as `forcedAt`.
    */
-  target(
-    needsRefresh: (record: R | undefined, now: number) => boolean,
-    first?: R,
-    forced?: boolean
-  ): LeasedTarget<R>;
+  renew(
+    record: R | undefined,
+    owner: string,
+    leaseCtx: TokenContext,
+    forced: boolean
+  ): Promise<Refreshed<R>>;
   /** The `cgi_path` a token of this kind asks getApiQuota about when a report is checked. */
   probePath: string;
   metrics: { succeeded: MetricName; failed: MetricName };
@@ -52,16 +58,11 @@ export interface TokenKind<R extends TokenRecord> {
  * stored token is promised only until then plus the 5-minute overlap, and is renewed at once (architecture
  * §7). Otherwise the old token stays as it is and the renewal is retried a few minutes later.
  */
-export function tokenFailureOutcome(
-  error: unknown,
-  now: number,
-  _record: unknown,
-  claimedAt: number
-): ReleaseOutcome {
+function tokenFailureOutcome(error: unknown, failedAt: number, claimedAt: number): ReleaseOutcome {
   if (isUncertainOutcome(error)) {
     return {
       errorCode: errorCode(error),
-      retryAt: now,
+      retryAt: failedAt,
       expiresAt: claimedAt + SUPERSEDED_OVERLAP_MS,
     };
   }
@@ -69,7 +70,7 @@ export function tokenFailureOutcome(
     error instanceof RefreshTokenUnusableError
       ? UNLISTED_REFRESH_TOKEN_RETRY_MS
       : RETRY_AFTER_FAILURE_MS;
-  return { errorCode: errorCode(error), retryAt: now + wait };
+  return { errorCode: errorCode(error), retryAt: failedAt + wait };
 }
 
 /**
@@ -83,15 +84,15 @@ export function tokenFailureOutcome(
 function checkingReport<R extends TokenRecord>(
   ctx: TokenContext,
   kind: TokenKind<R>,
-  base: LeasedTarget<R>,
+  renewal: LeasedTarget<R>,
   invalidToken: string,
   verdicts: { dead: boolean; confirmed: boolean }
 ): LeasedTarget<R> {
   return {
-    ...base,
+    ...renewal,
     refresh: async (record, owner, leaseCtx) => {
       const at = leaseCtx.clock();
-      if (!reportPending(record, invalidToken, at)) return base.refresh(record, owner, leaseCtx);
+      if (!reportPending(record, invalidToken, at)) return renewal.refresh(record, owner, leaseCtx);
       const verdict = verdicts.confirmed
         ? 'dead'
         : await checkReportedToken(leaseCtx, invalidToken, kind.probePath);
@@ -111,11 +112,11 @@ function checkingReport<R extends TokenRecord>(
         verdict,
         renewed: renew,
       });
-      if (renew) return base.refresh(record, owner, leaseCtx);
+      if (renew) return renewal.refresh(record, owner, leaseCtx);
       // Alive: recorded, so reports within the interval are answered with it. Inconclusive and not
       // renewed (the report limits): nothing recorded, and no reporter is handed it back (`serveToken`).
       await ctx.store.release(
-        base.ref,
+        renewal.ref,
         owner,
         {
           errorCode: record?.lastErrorCode,
@@ -125,9 +126,9 @@ function checkingReport<R extends TokenRecord>(
       );
       return { record: (await kind.read()) ?? (record as R), saved: false };
     },
-    onFailure: (error, now, record, claimedAt) => {
-      const outcome = base.onFailure(error, now, record, claimedAt);
-      return verdicts.dead ? { ...outcome, expiresAt: now } : outcome;
+    onFailure: (error, failedAt, claimedAt, record) => {
+      const outcome = renewal.onFailure(error, failedAt, claimedAt, record);
+      return verdicts.dead ? { ...outcome, expiresAt: failedAt } : outcome;
     },
   };
 }
@@ -166,30 +167,32 @@ export async function serveToken<R extends TokenRecord>(
     if (current) return current;
   }
   // The reported token goes back to a reporter only when a check within the interval found it alive.
-  const usable = (record: R | undefined) =>
+  const fallbackForCaller = (record: R | undefined) =>
     reportPending(record, invalidToken, ctx.clock())
       ? undefined
       : fallbackToken(record, ctx.clock());
-  const backingOff = retryNotDue(stored, ctx.clock());
-  if (backingOff) {
-    const fallback = usable(stored);
+  const backedOffFailure = failureBackingOff(stored, ctx.clock());
+  if (backedOffFailure) {
+    const fallback = fallbackForCaller(stored);
     if (fallback) return fallback;
-    throw failureFrom(backingOff);
+    throw failureFrom(backedOffFailure);
   }
   const needsRefresh = (record: R | undefined, now: number) =>
     reportPending(record, invalidToken, now) || !servableToken(record, now);
   const verdicts = { dead: false, confirmed: options.rejectedOnOwnCall === true };
-  const base = kind.target(needsRefresh, stored, reported);
+  const renewal = renewalTarget(kind, needsRefresh, reported);
   const target =
-    invalidToken === undefined ? base : checkingReport(ctx, kind, base, invalidToken, verdicts);
+    invalidToken === undefined
+      ? renewal
+      : checkingReport(ctx, kind, renewal, invalidToken, verdicts);
   let result: Awaited<ReturnType<typeof refreshUnderLease<R>>>;
   try {
-    result = await refreshUnderLease(ctx, target, { wait: true });
+    result = await refreshUnderLease(ctx, target, { wait: true, firstRead: stored });
   } catch (error) {
     ctx.metrics.count(kind.metrics.failed, 1, errorCode(error));
     const latest = await kind.read();
     kind.check(latest);
-    const fallback = usable(latest);
+    const fallback = fallbackForCaller(latest);
     if (!fallback) throw error;
     ctx.log.warn('refresh failed; serving the stored token until its promised expiry', {
       ...kind.fields,
@@ -199,7 +202,7 @@ export async function serveToken<R extends TokenRecord>(
   }
   if (result.outcome === 'refreshed') ctx.metrics.count(kind.metrics.succeeded);
   kind.check(result.record);
-  const served = usable(result.record);
+  const served = fallbackForCaller(result.record);
   if (served) return served;
   throw failureFrom(result.outcome === 'failed_elsewhere' ? result.errorCode : undefined);
 }
@@ -226,7 +229,7 @@ export async function peekToken<R extends TokenRecord>(
  * are answered from the store (or with that failure) instead of each trying WeChat again, so a failing
  * authorizer costs one WeChat call per retry period, not one per caller.
  */
-function retryNotDue(record: TokenRecord | undefined, now: number): string | undefined {
+function failureBackingOff(record: TokenRecord | undefined, now: number): string | undefined {
   if (record?.lastErrorCode === undefined || record.refreshAt === undefined) return undefined;
   return record.refreshAt > now ? record.lastErrorCode : undefined;
 }
@@ -244,10 +247,13 @@ export async function refreshTokenIfDue<R extends TokenRecord>(
   ctx: TokenContext,
   kind: TokenKind<R>,
   isDue: (record: R | undefined, now: number) => boolean,
-  first?: R
+  firstRead?: R
 ): Promise<RefreshOutcome> {
   try {
-    const result = await refreshUnderLease(ctx, kind.target(isDue, first), { wait: false });
+    const result = await refreshUnderLease(ctx, renewalTarget(kind, isDue), {
+      wait: false,
+      firstRead,
+    });
     if (result.outcome === 'refreshed') {
       ctx.metrics.count(kind.metrics.succeeded);
       return 'refreshed';
@@ -260,29 +266,20 @@ export async function refreshTokenIfDue<R extends TokenRecord>(
   }
 }
 
-/** The `forcedAt` a renewal saves: now when a report forced it, else the record's previous one. */
-export function forcedAtFor(
-  record: TokenFields | undefined,
-  forced: boolean | undefined,
-  now: number
-): number | undefined {
-  return forced ? now : record?.forcedAt;
-}
-
-/** A lease target whose first read can be served from a record the caller already holds. */
-export function leasedTarget<R extends TokenRecord>(
-  base: Omit<LeasedTarget<R>, 'read' | 'onFailure'>,
-  read: () => Promise<R | undefined>,
-  first?: R
+/**
+ * The lease target of a renewal of `kind`'s record, renewed when `needsRefresh` says so and the kind allows it
+ * (architecture §3). `forced`: a caller reported the stored token rejected (`TokenKind.renew`).
+ */
+function renewalTarget<R extends TokenRecord>(
+  kind: TokenKind<R>,
+  needsRefresh: (record: R | undefined, now: number) => boolean,
+  forced = false
 ): LeasedTarget<R> {
-  let pending = first;
   return {
-    ...base,
-    read: async () => {
-      const record = pending;
-      pending = undefined;
-      return record ?? read();
-    },
+    ref: kind.ref,
+    read: kind.read,
+    needsRefresh: (record, now) => kind.renewable(record) && needsRefresh(record, now),
+    refresh: (record, owner, leaseCtx) => kind.renew(record, owner, leaseCtx, forced),
     onFailure: tokenFailureOutcome,
   };
 }

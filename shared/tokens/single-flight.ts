@@ -17,9 +17,14 @@ export interface LeasedTarget<R extends Leased> {
   refresh(record: R | undefined, owner: string, leaseCtx: TokenContext): Promise<Refreshed<R>>;
   /**
    * What to record when `refresh` throws; the lease is released with it. `claimedAt` is when the lease was
-   * taken: no WeChat call of this attempt began earlier.
+   * taken: no WeChat call of this attempt began earlier. `record` is the one `refresh` was given.
    */
-  onFailure(error: unknown, now: number, record: R | undefined, claimedAt: number): ReleaseOutcome;
+  onFailure(
+    error: unknown,
+    failedAt: number,
+    claimedAt: number,
+    record: R | undefined
+  ): ReleaseOutcome;
 }
 
 /** What a lease holder's refresh left in the store. */
@@ -53,51 +58,44 @@ const leaseHeld = (record: Leased | undefined, now: number) =>
  * A waiter that sees the holder fail does not retry against WeChat itself (that is how 40001 storms
  * start); it reports `failed_elsewhere` with the holder's error code and the record as it stands.
  *
+ * `firstRead` is the record as the caller just read it: the first round uses it instead of reading again
+ * (the hot path of a renewal is then one read); every later round reads the store.
+ *
  * @throws RefreshInProgressError when the holder has not finished within `LEASE_WAIT_MS`.
  * @throws whatever `refresh` throws, after releasing the lease.
  */
 export async function refreshUnderLease<R extends Leased & { lastErrorCode?: string }>(
   ctx: TokenContext,
   target: LeasedTarget<R>,
-  options: { wait: boolean }
+  options: { wait: boolean; firstRead?: R }
 ): Promise<SingleFlightResult<R>> {
-  const giveUpAt = Math.min(ctx.clock() + LEASE_WAIT_MS, ctx.deadline ?? Number.POSITIVE_INFINITY);
+  const giveUpAt = waitLimit(ctx);
+  let firstRead = options.firstRead;
+  const read = async () => {
+    const record = firstRead;
+    firstRead = undefined;
+    return record ?? target.read();
+  };
   let waitedOnVersion: number | undefined;
   for (;;) {
     const now = ctx.clock();
-    const record = await target.read();
+    const record = await read();
     if (!target.needsRefresh(record, now)) return { outcome: 'current', record };
     const version = record?.version ?? 0;
     if (waitedOnVersion === version && !leaseHeld(record, now)) {
       return { outcome: 'failed_elsewhere', record, errorCode: record?.lastErrorCode };
     }
     if (!leaseHeld(record, now)) {
-      const owner = ctx.newLeaseOwner();
-      try {
-        await ctx.store.claim(target.ref, version, { owner, until: now + LEASE_MS }, now);
-      } catch (error) {
-        if (!(error instanceof ConcurrentUpdateError)) throw error;
-        if (!options.wait) return { outcome: 'busy', record };
-        waitedOnVersion = version;
-        await pauseUntil(ctx, giveUpAt);
-        continue;
-      }
-      try {
-        const leaseCtx = underLease(ctx, now + LEASE_MS - LEASE_SAVE_RESERVE_MS);
-        const refreshed = await target.refresh(record, owner, leaseCtx);
-        return { outcome: refreshed.saved ? 'refreshed' : 'kept', record: refreshed.record };
-      } catch (error) {
-        // If the release fails too, the lease simply expires; the refresh's own error is what matters.
-        const outcome = target.onFailure(error, ctx.clock(), record, now);
-        await ctx.store
-          .release(target.ref, owner, outcome, ctx.clock())
-          .catch((releaseError: unknown) =>
-            ctx.log.warn('could not release a lease; it will expire by itself', {
-              kind: target.ref.kind,
-              code: errorCode(releaseError),
-            })
-          );
-        throw error;
+      const owner = await claimLease(ctx, target.ref, version, now);
+      if (owner !== undefined) {
+        try {
+          const refreshed = await target.refresh(record, owner, holderContext(ctx, now));
+          return { outcome: refreshed.saved ? 'refreshed' : 'kept', record: refreshed.record };
+        } catch (error) {
+          const outcome = target.onFailure(error, ctx.clock(), now, record);
+          await releaseLease(ctx, target.ref, owner, outcome);
+          throw error;
+        }
       }
     }
     if (!options.wait) return { outcome: 'busy', record };
@@ -122,32 +120,71 @@ export async function holdingLease<T>(
   read: () => Promise<Leased | undefined>,
   work: (leaseCtx: TokenContext) => Promise<T>
 ): Promise<T> {
-  const giveUpAt = Math.min(ctx.clock() + LEASE_WAIT_MS, ctx.deadline ?? Number.POSITIVE_INFINITY);
+  const giveUpAt = waitLimit(ctx);
   for (;;) {
     const now = ctx.clock();
     const record = await read();
     if (!leaseHeld(record, now)) {
-      const owner = ctx.newLeaseOwner();
-      try {
-        await ctx.store.claim(ref, record?.version ?? 0, { owner, until: now + LEASE_MS }, now);
-      } catch (error) {
-        if (!(error instanceof ConcurrentUpdateError)) throw error;
-        await pauseUntil(ctx, giveUpAt);
-        continue;
-      }
-      try {
-        return await work(underLease(ctx, now + LEASE_MS - LEASE_SAVE_RESERVE_MS));
-      } finally {
-        await ctx.store.release(ref, owner, {}, ctx.clock()).catch((releaseError: unknown) =>
-          ctx.log.warn('could not release a lease; it will expire by itself', {
-            kind: ref.kind,
-            code: errorCode(releaseError),
-          })
-        );
+      const owner = await claimLease(ctx, ref, record?.version ?? 0, now);
+      if (owner !== undefined) {
+        try {
+          return await work(holderContext(ctx, now));
+        } finally {
+          await releaseLease(ctx, ref, owner, {});
+        }
       }
     }
     await pauseUntil(ctx, giveUpAt);
   }
+}
+
+/** When a caller stops waiting for another lease holder: after `LEASE_WAIT_MS`, or at its deadline. */
+function waitLimit(ctx: TokenContext): number {
+  return Math.min(ctx.clock() + LEASE_WAIT_MS, ctx.deadline ?? Number.POSITIVE_INFINITY);
+}
+
+/**
+ * Claims the lease on `ref` for `LEASE_MS`, on the condition that the record is still at `version` and no
+ * lease is held (architecture §3, step 2). Returns the new holder's id, or undefined when another writer
+ * claimed or wrote first.
+ */
+async function claimLease(
+  ctx: TokenContext,
+  ref: LeasedRef,
+  version: number,
+  claimedAt: number
+): Promise<string | undefined> {
+  const owner = ctx.newLeaseOwner();
+  try {
+    await ctx.store.claim(ref, version, { owner, until: claimedAt + LEASE_MS }, claimedAt);
+    return owner;
+  } catch (error) {
+    if (error instanceof ConcurrentUpdateError) return undefined;
+    throw error;
+  }
+}
+
+/** The context a holder whose lease was claimed at `claimedAt` works in: it saves before the lease ends. */
+function holderContext(ctx: TokenContext, claimedAt: number): TokenContext {
+  return underLease(ctx, claimedAt + LEASE_MS - LEASE_SAVE_RESERVE_MS);
+}
+
+/**
+ * Releases the lease `owner` holds, recording `outcome`. A release that fails is only logged: the lease
+ * expires by itself, and the holder's own result or error is what matters.
+ */
+function releaseLease(
+  ctx: TokenContext,
+  ref: LeasedRef,
+  owner: string,
+  outcome: ReleaseOutcome
+): Promise<void> {
+  return ctx.store.release(ref, owner, outcome, ctx.clock()).catch((releaseError: unknown) =>
+    ctx.log.warn('could not release a lease; it will expire by itself', {
+      kind: ref.kind,
+      code: errorCode(releaseError),
+    })
+  );
 }
 
 /**
