@@ -60,8 +60,9 @@ const MUTANTS: Mutant[] = [
       },
       {
         file: 'shared/tokens/auth-codes.ts',
-        find: 'if (record.authorizerAppId || mayBeConsumed) return recoverOutcome(ctx, record, owner);',
-        replace: '',
+        find: '      // No verdict for a code a push named',
+        replace:
+          "      if (ctx) return finishFailed(ctx, record, owner, 'auth_code_expired');\n      // No verdict for a code a push named",
       },
       { file: 'shared/wechat/api-client.ts', find: '{ singleUse: true }', replace: '{}' },
     ],
@@ -83,9 +84,9 @@ const MUTANTS: Mutant[] = [
     edits: [
       {
         file: 'shared/tokens/auth-codes.ts',
-        find: "  how: 'exchanged' | 'recovered',\n  requestedAt: number\n): Promise<AuthCodeRecord> {",
+        find: "  how: 'exchanged' | 'recovered',\n  requestedAt: number,\n  mintedSince?: number\n): Promise<AuthCodeRecord> {",
         replace:
-          "  how: 'exchanged' | 'recovered',\n  requestedAt: number\n): Promise<AuthCodeRecord> {\n  if (!granted.refreshToken) throw new Error('no refresh token');",
+          "  how: 'exchanged' | 'recovered',\n  requestedAt: number,\n  mintedSince?: number\n): Promise<AuthCodeRecord> {\n  if (!granted.refreshToken) throw new Error('no refresh token');",
       },
     ],
     expect: { invariant: 'listed authorizer never lost' },
