@@ -6,8 +6,7 @@ import {
   InvalidRequestError,
   UpstreamUnavailableError,
 } from '../shared/errors';
-import { getAuthorizerAccessToken, peekAuthorizerToken } from '../shared/tokens/authorizer-tokens';
-import { getComponentAccessToken, peekComponentToken } from '../shared/tokens/component-token';
+import { type TokenHandle, tokenHandle } from '../shared/tokens/token-handle';
 import { answerWithin, forInvocation, type InvocationContext, workBudget } from './lib/deadline';
 import { type Deps, type GetDeps, getDeps } from './lib/deps';
 import { inLambda, invoked } from './lib/invoked';
@@ -60,27 +59,14 @@ export function parseGetTokenRequest(event: unknown): GetTokenRequest {
   return { authorizerAppId: body.authorizerAppId, ...extra };
 }
 
-const appIdOf = (d: Deps, request: GetTokenRequest) =>
-  'component' in request ? d.componentAppId : request.authorizerAppId;
-
-/** The token for a request, served (and refreshed when needed) by the rules of `serve-token.ts`. */
-function serve(d: Deps, request: GetTokenRequest) {
-  return 'component' in request
-    ? getComponentAccessToken(d, request)
-    : getAuthorizerAccessToken(d, request.authorizerAppId, request);
-}
-
 /** The stored token when the deadline comes before the refresh finished. */
-async function fallback(d: Deps, request: GetTokenRequest) {
-  const token =
-    'component' in request
-      ? await peekComponentToken(d, request.invalidToken)
-      : await peekAuthorizerToken(d, request.authorizerAppId, request.invalidToken);
-  if (!token) throw new UpstreamUnavailableError('deadline');
+async function fallback(d: Deps, token: TokenHandle, invalidToken: string | undefined) {
+  const stored = await token.peek(invalidToken);
+  if (!stored) throw new UpstreamUnavailableError('deadline');
   d.log.warn('answered with the stored token: the refresh did not finish before the deadline', {
-    appId: appIdOf(d, request),
+    appId: token.appId,
   });
-  return token;
+  return stored;
 }
 
 /**
@@ -102,13 +88,14 @@ export const createHandler =
       const request = parseGetTokenRequest(event);
       const ready = forInvocation(await deps(), budget);
       d = ready;
-      const token = await answerWithin(budget, serve(ready, request), () =>
-        fallback(ready, request)
+      const token = tokenHandle(ready, request);
+      const issued = await answerWithin(budget, token.serve(request), () =>
+        fallback(ready, token, request.invalidToken)
       );
       return {
-        appId: appIdOf(ready, request),
-        accessToken: token.accessToken,
-        expiresAt: new Date(token.expiresAt).toISOString(),
+        appId: token.appId,
+        accessToken: issued.accessToken,
+        expiresAt: new Date(issued.expiresAt).toISOString(),
       };
     } catch (error) {
       const code = callerErrorCode(error);

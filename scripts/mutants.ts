@@ -114,8 +114,8 @@ export const MUTANTS: Mutant[] = [
       },
       {
         file: 'functions/get-token.ts',
-        find: 'const token = await answerWithin(budget, serve(ready, request), () =>\n        fallback(ready, request)\n      );',
-        replace: 'const token = await serve(ready, request);',
+        find: 'const issued = await answerWithin(budget, token.serve(request), () =>\n        fallback(ready, token, request.invalidToken)\n      );',
+        replace: 'const issued = await token.serve(request);',
       },
     ],
     expect: { invariant: 'answer before the deadline' },

@@ -1,4 +1,5 @@
 import type { ServiceErrorCode } from '../../shared/errors';
+import type { LinkedAccount } from '../../shared/tokens/handle-auth-redirect';
 import type { BudgetDenied } from '../../shared/tokens/public-budget';
 import { escapeHtml, page } from './html';
 import type { HttpFailure } from './http-errors';
@@ -90,16 +91,6 @@ export function entryPage(
 <p class="muted">${text.entry.expires(links.minutesLeft)}</p>`,
     { vary: 'Accept-Language, User-Agent' }
   );
-}
-
-export interface LinkedAccount {
-  appId: string;
-  /** `authorizer_info.nick_name`, when WeChat told us. */
-  nickName?: string;
-  /** Granted permission-set ids (`func_info`). */
-  funcInfo: readonly number[];
-  /** WeChat issued no tokens: the account has no API permission. */
-  withoutApiPermission: boolean;
 }
 
 /** The callback's success: the account by name, its permission sets by name; or why it has no API. */

@@ -7,17 +7,32 @@ import { withComponentToken } from './with-component-token';
 
 export type ListedAuthorizer = AuthorizerListResponse['list'][number];
 
-/** An authorization as `api_get_authorizer_info` describes it: the current refresh token and permission sets. */
+/**
+ * An authorization as `api_get_authorizer_info` describes it: the current refresh token, the permission
+ * sets, and the account's name.
+ */
 export interface DescribedAuthorization {
   /** Absent or empty when WeChat holds none (protocol §11.7: a fresh authorization code is needed). */
   refreshToken?: string;
   funcInfo: number[];
+  /** `authorizer_info.nick_name`, trimmed and cut to `MAX_NAME_LENGTH`; absent when WeChat sent none. */
+  accountName?: string;
+}
+
+/** Longer names are cut: WeChat's own limit is far below, and a page stays tidy whatever it sends. */
+const MAX_NAME_LENGTH = 64;
+
+function accountNameOf(nickName: unknown): string | undefined {
+  return typeof nickName === 'string' && nickName.trim()
+    ? nickName.trim().slice(0, MAX_NAME_LENGTH)
+    : undefined;
 }
 
 /**
- * Asks WeChat for one authorizer's current authorization (`api_get_authorizer_info`), which mints nothing:
- * how a lost exchange, a missed re-authorization or an absence from a listing is settled (protocol §2.7,
- * §11.2). Throws WeChat's errors as they come (61003: the account no longer authorizes the platform).
+ * Asks WeChat for one authorizer's current authorization (`api_get_authorizer_info`, 获取授权方的帐号基本信息),
+ * which mints nothing: how a lost exchange, a missed re-authorization or an absence from a listing is
+ * settled (protocol §2.7, §11.2), and where the callback's result page gets the account's name. Throws
+ * WeChat's errors as they come (61003: the account no longer authorizes the platform).
  *
  * @see https://developers.weixin.qq.com/doc/oplatform/openApi/authorization-management/api_getauthorizerinfo
  */
@@ -31,6 +46,7 @@ export async function readAuthorization(
   return {
     refreshToken: info.authorization_info.authorizer_refresh_token,
     funcInfo: permissionIds(info.authorization_info.func_info),
+    accountName: accountNameOf(info.authorizer_info?.nick_name),
   };
 }
 
