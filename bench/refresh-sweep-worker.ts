@@ -7,7 +7,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { makeHandler } from '../functions/refresh';
-import type { RefreshSummary } from '../shared/tokens/scheduled-refresh';
+import type { RefreshSummary } from '../shared/jobs/scheduled-refresh';
 import { benchDeps, countingDocumentClient, countingLog, type DynamoCounts } from './fixture';
 import { now } from './stats';
 

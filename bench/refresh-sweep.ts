@@ -8,10 +8,10 @@ import {
   SWEEP_CONCURRENCY,
   SWEEP_DEADLINE_RESERVE_MS,
 } from '../shared/policy';
+import { getComponentAccessToken } from '../shared/serving/component-token';
 import { DynamoDbTokenStore } from '../shared/store/dynamodb-token-store';
 import { authorizerDueKey, dueShard } from '../shared/store/table-schema';
 import type { NewAuthorization } from '../shared/store/token-store';
-import { getComponentAccessToken } from '../shared/tokens/component-token';
 import { type BenchDynamo, startDynaliteProcess } from './dynamo';
 import { benchDeps, COMPONENT_APPID, SECRET } from './fixture';
 import type { SweepJob, SweepRun } from './refresh-sweep-worker';

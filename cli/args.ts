@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { isAppId } from '../shared/config';
+import { AUTHORIZER_STATES, LIST_MAX_LIMIT } from '../shared/jobs/job-contract';
 import type { AuthorizerStatus } from '../shared/store/token-store';
-import { AUTHORIZER_STATES, LIST_MAX_LIMIT } from '../shared/tokens/operator-jobs';
 
 /** What `wechat-token` was asked to do. */
 export type Command =

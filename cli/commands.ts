@@ -1,10 +1,10 @@
+import type { ReconcileSummary } from '../shared/authorization/reconcile';
 import type {
   ListAnswer,
   RefreshAnswer,
   ShowAnswer,
   StatusAnswer,
-} from '../shared/tokens/operator-jobs';
-import type { ReconcileSummary } from '../shared/tokens/reconcile';
+} from '../shared/jobs/job-contract';
 import type { Command } from './args';
 import type { Invoke } from './connection';
 import {

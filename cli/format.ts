@@ -1,7 +1,7 @@
-import type { AuthorizerView, StatusAnswer } from '../shared/tokens/operator-jobs';
-import type { ReconcileSummary } from '../shared/tokens/reconcile';
-import type { RefreshSummary } from '../shared/tokens/scheduled-refresh';
-import type { QuotaSummary } from '../shared/tokens/wechat-quota';
+import type { ReconcileSummary } from '../shared/authorization/reconcile';
+import type { AuthorizerView, StatusAnswer } from '../shared/jobs/job-contract';
+import type { RefreshSummary } from '../shared/jobs/scheduled-refresh';
+import type { QuotaSummary } from '../shared/jobs/wechat-quota';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -1,6 +1,6 @@
 /**
  * `npx wechat-token <command>`: the operations CLI. It talks to the service only by invoking the refresh
- * function with operator jobs (`shared/tokens/operator-jobs.ts`), so an operator needs nothing but
+ * function with operator jobs (`shared/jobs/job-contract.ts`), so an operator needs nothing but
  * `lambda:InvokeFunction` on that one function (plus `cloudformation:DescribeStacks` for `--stack`), and
  * WeChat is only ever called from the functions, behind the whitelisted NAT. Against `npm start` it works
  * the same through the sandbox's Invoke API (`--endpoint-url`).

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { handleAuthEvent } from '../shared/authorization/handle-auth-event';
 import { InvalidRequestError, SignatureMismatchError } from '../shared/errors';
 import { PUSH_ANSWER_WITHIN_MS } from '../shared/policy';
-import { handleAuthEvent } from '../shared/tokens/handle-auth-event';
 import { MAX_EVENT_BODY_BYTES, parseAuthEvent, parseEnvelope } from '../shared/wechat/callback-xml';
 import { forInvocation, type InvocationContext, workBudget } from './lib/deadline';
 import { type GetDeps, getDeps } from './lib/deps';

@@ -1,8 +1,11 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import {
+  type AuthRedirect,
+  handleAuthRedirect,
+} from '../shared/authorization/handle-auth-redirect';
+import { publicRouteBudget } from '../shared/budgets/public-budget';
 import { InvalidRequestError } from '../shared/errors';
 import { AUTH_CODE_MAX_LIFETIME_MS } from '../shared/policy';
-import { type AuthRedirect, handleAuthRedirect } from '../shared/tokens/handle-auth-redirect';
-import { publicRouteBudget } from '../shared/tokens/public-budget';
 import { forInvocation, type InvocationContext, workBudget } from './lib/deadline';
 import { type GetDeps, getDeps } from './lib/deps';
 import { header, html, http } from './lib/http';

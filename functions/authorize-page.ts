@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { createAuthorizeLinks } from '../shared/tokens/authorize-links';
-import { publicRouteBudget, spendPublicBudget } from '../shared/tokens/public-budget';
+import { createAuthorizeLinks } from '../shared/authorization/authorize-links';
+import { publicRouteBudget, spendPublicBudget } from '../shared/budgets/public-budget';
 import { parseAuthorizeOptions } from '../shared/wechat/auth-links';
 import { forInvocation, type InvocationContext, workBudget } from './lib/deadline';
 import { type GetDeps, getDeps } from './lib/deps';

@@ -6,7 +6,7 @@ import {
   InvalidRequestError,
   UpstreamUnavailableError,
 } from '../shared/errors';
-import { type TokenHandle, tokenHandle } from '../shared/tokens/token-handle';
+import { type TokenHandle, tokenHandle } from '../shared/serving/token-handle';
 import { answerWithin, forInvocation, type InvocationContext, workBudget } from './lib/deadline';
 import { type Deps, type GetDeps, getDeps } from './lib/deps';
 import { inLambda, invoked } from './lib/invoked';

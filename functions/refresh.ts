@@ -1,15 +1,15 @@
 import type { Context } from 'aws-lambda';
 import { ServiceError } from '../shared/errors';
-import { recordRun, runOperatorJob } from '../shared/tokens/operations';
 import {
   type JobError,
   type OperatorJob,
   parseRefreshJob,
   type RefreshJob,
-} from '../shared/tokens/operator-jobs';
-import { reconcileAndRecord, retryIncompleteReconciliation } from '../shared/tokens/reconcile-runs';
-import { runScheduledRefresh } from '../shared/tokens/scheduled-refresh';
-import { checkWechatQuotaIfDue } from '../shared/tokens/wechat-quota';
+} from '../shared/jobs/job-contract';
+import { reconcileAndRecord, retryIncompleteReconciliation } from '../shared/jobs/reconcile-runs';
+import { recordRun, runOperatorJob } from '../shared/jobs/run-operator-job';
+import { runScheduledRefresh } from '../shared/jobs/scheduled-refresh';
+import { checkWechatQuotaIfDue } from '../shared/jobs/wechat-quota';
 import { forInvocation } from './lib/deadline';
 import { type Deps, type GetDeps, getDeps } from './lib/deps';
 import { inLambda, invoked } from './lib/invoked';
@@ -44,7 +44,7 @@ async function operate(d: Deps, job: OperatorJob) {
  *
  * With `{"job":"reconcile"}` (a second schedule, every `RECONCILE_INTERVAL_HOURS`, or by hand after a table
  * restore) it instead reconciles the table with WeChat's authorizer list. The operator jobs (`status`,
- * `list`, `show`, `refresh`: `shared/tokens/operator-jobs.ts`) answer their result or
+ * `list`, `show`, `refresh`: `shared/jobs/job-contract.ts`) answer their result or
  * `{"error":{"code","message"}}`, as does a malformed payload.
  */
 export const createHandler =

@@ -34,23 +34,23 @@ export const MUTANTS: Mutant[] = [
     name: 'work under a lease is not bounded by it',
     edits: [
       {
-        file: 'shared/tokens/single-flight.ts',
+        file: 'shared/serving/single-flight.ts',
         find: 'return { ...ctx, deadline, api: ctx.api.within(deadline - ctx.clock()) };',
         replace: 'return { ...ctx, deadline };',
       },
     ],
-    expect: { test: 'test/unit/shared/tokens/wechat-fidelity.test.ts' },
+    expect: { test: 'test/unit/shared/wechat-fidelity.test.ts' },
   },
   {
     name: 'api_query_auth is retried and its lost outcome not recovered',
     edits: [
       {
-        file: 'shared/tokens/auth-codes.ts',
+        file: 'shared/authorization/auth-codes.ts',
         find: 'if (record.uncertainAt !== undefined) return recoverOutcome(ctx, record, owner);',
         replace: '',
       },
       {
-        file: 'shared/tokens/auth-codes.ts',
+        file: 'shared/authorization/auth-codes.ts',
         find: '      // No verdict for a code a push named',
         replace:
           "      if (ctx) return finishFailed(ctx, record, owner, 'auth_code_expired');\n      // No verdict for a code a push named",
@@ -74,7 +74,7 @@ export const MUTANTS: Mutant[] = [
     name: 'an authorization without API permission is treated as an outage',
     edits: [
       {
-        file: 'shared/tokens/auth-codes.ts',
+        file: 'shared/authorization/auth-codes.ts',
         find: "  how: 'exchanged' | 'recovered',\n  requestedAt: number,\n  mintedSince?: number\n): Promise<AuthCodeRecord> {",
         replace:
           "  how: 'exchanged' | 'recovered',\n  requestedAt: number,\n  mintedSince?: number\n): Promise<AuthCodeRecord> {\n  if (!granted.refreshToken) throw new Error('no refresh token');",
@@ -124,7 +124,7 @@ export const MUTANTS: Mutant[] = [
     name: 'invalidToken reports force a refresh every time',
     edits: [
       {
-        file: 'shared/tokens/issued-token.ts',
+        file: 'shared/serving/servable-token.ts',
         find: 'return oldEnough && backedOff;',
         replace: 'return true;',
       },
@@ -135,7 +135,7 @@ export const MUTANTS: Mutant[] = [
     name: 'a renewal whose save is refused keeps the stored token without deciding',
     edits: [
       {
-        file: 'shared/tokens/authorizer-tokens.ts',
+        file: 'shared/serving/authorizer-tokens.ts',
         find: '    const stored = current as AuthorizerRecord;\n    const sameAuthorization =',
         replace:
           '    const stored = current as AuthorizerRecord;\n    if (stored) return { record: stored, saved: false };\n    const sameAuthorization =',
@@ -155,7 +155,7 @@ export const MUTANTS: Mutant[] = [
     name: 'a reported token is never renewed (every check answers alive)',
     edits: [
       {
-        file: 'shared/tokens/serve-token.ts',
+        file: 'shared/serving/serve-token.ts',
         find: ': await checkReportedToken(leaseCtx, invalidToken, kind.probePath);',
         replace:
           ": ((await checkReportedToken(leaseCtx, invalidToken, kind.probePath)) && 'alive');",
@@ -167,7 +167,7 @@ export const MUTANTS: Mutant[] = [
     name: 'every reported token is renewed (every check answers dead)',
     edits: [
       {
-        file: 'shared/tokens/serve-token.ts',
+        file: 'shared/serving/serve-token.ts',
         find: ': await checkReportedToken(leaseCtx, invalidToken, kind.probePath);',
         replace:
           ": ((await checkReportedToken(leaseCtx, invalidToken, kind.probePath)) && 'dead');",
@@ -194,7 +194,7 @@ export const MUTANTS: Mutant[] = [
     name: 'a 61009 after an api_query_auth answered -1 fails the code',
     edits: [
       {
-        file: 'shared/tokens/auth-codes.ts',
+        file: 'shared/authorization/auth-codes.ts',
         find: '      // No verdict for a code a push named',
         replace:
           "      if (ctx) return finishFailed(ctx, record, owner, 'auth_code_expired');\n      // No verdict for a code a push named",
@@ -207,7 +207,7 @@ export const MUTANTS: Mutant[] = [
     name: 'a redirect code no push named is exchanged at once',
     edits: [
       {
-        file: 'shared/tokens/auth-codes.ts',
+        file: 'shared/authorization/auth-codes.ts',
         find: '  if (!record.authorizerAppId) {\n    // A redirect names no authorizer',
         replace: '  if (false as boolean) {\n    // A redirect names no authorizer',
       },
@@ -215,13 +215,13 @@ export const MUTANTS: Mutant[] = [
     // The simulation's re-authorizations end the previous tokens at once (WeChat's documented case), so an
     // exchanged redirect code kills nothing a caller was promised there; the case it guards (a permission
     // change that keeps the tokens, protocol §11.12) is its focused tests'. Seed 14 × 19 days: survived.
-    expect: { test: 'test/unit/shared/tokens/wechat-fidelity.test.ts' },
+    expect: { test: 'test/unit/shared/wechat-fidelity.test.ts' },
   },
   {
     name: 'a code exchange mints beside a renewal instead of joining the lease',
     edits: [
       {
-        file: 'shared/tokens/auth-codes.ts',
+        file: 'shared/authorization/auth-codes.ts',
         find: "  return holdingLease(\n    ctx,\n    { kind: 'authorizer', componentAppId, authorizerAppId },",
         replace:
           "  if (componentAppId) return exchangeNamed(ctx, record, owner, attempt);\n  return holdingLease(\n    ctx,\n    { kind: 'authorizer', componentAppId, authorizerAppId },",
@@ -230,31 +230,31 @@ export const MUTANTS: Mutant[] = [
     // Found by seeds 11 and 13 before redirect codes were held; with them held, the race needs a pushed
     // code and a renewal in the same instant, which seeds 11 and 13 × 8 days no longer meet, nor seeds 1–4
     // × 4 days with half of the re-authorizations prepared like lapses (survived both).
-    expect: { test: 'test/unit/shared/tokens/succession.test.ts' },
+    expect: { test: 'test/unit/shared/serving/succession.test.ts' },
   },
   {
     name: 'a refresh token healed from the list keeps an older authorization time',
     edits: [
       {
-        file: 'shared/tokens/authorizer-tokens.ts',
+        file: 'shared/serving/authorizer-tokens.ts',
         find: 'authorizedAt: funcInfo ? listedAt : undefined,',
         replace: 'authorizedAt: undefined,',
       },
     ],
     // Found by seed 1 on day 18 (a later rotation taken for a re-authorization); the focused test
     // reproduces it in a few steps.
-    expect: { test: 'test/unit/shared/tokens/succession.test.ts' },
+    expect: { test: 'test/unit/shared/serving/succession.test.ts' },
   },
   {
     name: 'a re-authorization seen only in the list is ignored (reconciliation and 61023 recovery)',
     edits: [
       {
-        file: 'shared/tokens/reconcile.ts',
+        file: 'shared/authorization/reconcile.ts',
         find: "    return otherToken ? 'reauthorize' : 'read_permissions';",
         replace: "    return 'keep';",
       },
       {
-        file: 'shared/tokens/authorizer-tokens.ts',
+        file: 'shared/serving/authorizer-tokens.ts',
         find: 'const funcInfo = missed ? await listedPermissions(ctx, authorizerAppId) : undefined;',
         replace: 'const funcInfo = undefined as number[] | undefined;',
       },
@@ -273,14 +273,14 @@ export const MUTANTS: Mutant[] = [
     name: 'a failed recovery call marks the code as possibly consumed',
     edits: [
       {
-        file: 'shared/tokens/auth-codes.ts',
+        file: 'shared/authorization/auth-codes.ts',
         find: '          : attempt.queried && mayHaveActed(error)',
         replace: '          : mayHaveActed(error)',
       },
     ],
     // Found by seed 11 on day 22 (the recovery that follows caps a token just promised, and its renewal
     // kills it); the focused test reproduces it in a few steps.
-    expect: { test: 'test/unit/shared/tokens/succession.test.ts' },
+    expect: { test: 'test/unit/shared/serving/succession.test.ts' },
   },
   {
     name: 'an event leaves its authorizer item before the outbox holds it',

@@ -262,8 +262,8 @@ export const DUE_INDEX_SHARDS = 32;
 export const SWEEP_QUERY_CONCURRENCY = 8;
 
 /**
- * How long one operator job (`shared/tokens/operations.ts`: a page of `list`, the counts of `status`) may
- * read the table before answering with a cursor to continue from. Listings are a Scan of the whole table;
+ * How long one operator job (`shared/jobs/run-operator-job.ts`: a page of `list`, the counts of
+ * `status`) may read the table before answering with a cursor to continue from. Listings are a Scan of the whole table;
  * a bound per invocation keeps each answer quick and the CLI showing progress at any table size.
  */
 export const OPERATOR_READ_BUDGET_MS = 10 * SECOND;

@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { ANSWER_RESERVE_MS } from '../../shared/policy';
-import { withDeadline } from '../../shared/tokens/context';
+import { withDeadline } from '../../shared/token-context';
 import type { Deps } from './deps';
 
 /** What a handler reads of its invocation: how long it has left. */

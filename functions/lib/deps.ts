@@ -17,7 +17,7 @@ import {
 } from '../../shared/secrets';
 import { DynamoDbTokenStore } from '../../shared/store/dynamodb-token-store';
 import type { TokenStore } from '../../shared/store/token-store';
-import { randomLeaseOwner, realSleep, type TokenContext } from '../../shared/tokens/context';
+import { randomLeaseOwner, realSleep, type TokenContext } from '../../shared/token-context';
 import { type ComponentApi, HttpComponentApi } from '../../shared/wechat/api-client';
 import { eventBridgePublisher } from './event-bridge-publisher';
 import { observability, powertoolsLog, powertoolsMetrics } from './observability';

@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { errorCode, PayloadTooLargeError } from '../../shared/errors';
 import { MetricName } from '../../shared/log';
-import { failureFields } from '../../shared/tokens/report';
+import { failureFields } from '../../shared/report-wechat-failure';
 import type { InvocationContext } from './deadline';
 import type { GetDeps } from './deps';
 import { toHttpFailure } from './http-errors';

@@ -1,6 +1,6 @@
+import type { LinkedAccount } from '../../shared/authorization/handle-auth-redirect';
+import type { BudgetDenied } from '../../shared/budgets/public-budget';
 import type { ServiceErrorCode } from '../../shared/errors';
-import type { LinkedAccount } from '../../shared/tokens/handle-auth-redirect';
-import type { BudgetDenied } from '../../shared/tokens/public-budget';
 import { escapeHtml, page } from './html';
 import type { HttpFailure } from './http-errors';
 import { isPhone, type PageLanguage, pageLanguage } from './page-language';

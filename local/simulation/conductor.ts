@@ -437,7 +437,8 @@ function parseBody(body: unknown): Record<string, unknown> | undefined {
 
 /**
  * Whether a getApiQuota answer proves nothing about the token it was made with, as the service reads it
- * (`report-check.ts`): no JSON object, -1 or a whitelist refusal, or errcode 0 without a well-formed quota.
+ * (`shared/serving/check-reported-token.ts`): no JSON object, -1 or a whitelist refusal, or errcode 0
+ * without a well-formed quota.
  */
 function inconclusive(status: number, text: string): boolean {
   let body: { errcode?: unknown; quota?: Record<string, unknown> };

@@ -202,7 +202,7 @@ export interface ReleaseOutcome {
 }
 
 /**
- * One counting window of a budget of WeChat calls (`shared/tokens/public-budget.ts`): how many calls
+ * One counting window of a budget of WeChat calls (`shared/budgets/public-budget.ts`): how many calls
  * `name` made from `startsAt` to `endsAt`. Not a leased record: it is only ever incremented.
  */
 export interface BudgetWindow {
@@ -244,7 +244,7 @@ export type AuthorizerSummary = Omit<
   'accessToken' | 'refreshToken' | 'leaseOwner'
 >;
 
-/** The scheduled jobs whose last run is kept for operators (`shared/tokens/operations.ts`). */
+/** The scheduled jobs whose last run is kept for operators (`shared/jobs/run-operator-job.ts`). */
 export type RunJob = 'refresh' | 'reconcile' | 'quota';
 
 /** The last finished run of a scheduled job: one small item per job, replaced by each later run. */

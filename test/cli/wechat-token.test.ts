@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../cli/wechat-token';
-import type { ListAnswer, StatusAnswer } from '../../shared/tokens/operator-jobs';
+import type { ListAnswer, StatusAnswer } from '../../shared/jobs/job-contract';
 import { freePort } from '../e2e/sandbox-process';
 import { authorizeMerchant, COMPONENT_APPID, type Harness, startHarness } from '../support/harness';
 

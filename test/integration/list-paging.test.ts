@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { refreshAuthorizerNow } from '../../shared/tokens/authorizer-tokens';
+import { refreshAuthorizerNow } from '../../shared/serving/authorizer-tokens';
 import { type Harness, startHarness } from '../support/harness';
 import { seedAuthorizers } from '../support/reliability-stack';
 

@@ -6,7 +6,7 @@ import {
   SUPERSEDED_OVERLAP_MS,
   UNLISTED_REFRESH_TOKEN_RETRY_MS,
 } from '../../shared/policy';
-import { getAuthorizerAccessToken } from '../../shared/tokens/authorizer-tokens';
+import { getAuthorizerAccessToken } from '../../shared/serving/authorizer-tokens';
 import { authorizeMerchant, type Harness, startHarness } from '../support/harness';
 
 const MINUTE = 60_000;

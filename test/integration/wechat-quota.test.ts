@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { QuotaSummary } from '../../shared/jobs/wechat-quota';
 import { MetricName } from '../../shared/log';
-import type { QuotaSummary } from '../../shared/tokens/wechat-quota';
 import { authorizeMerchant, type Harness, startHarness } from '../support/harness';
 
 const DAY = 24 * 3_600_000;

@@ -4,8 +4,8 @@ import { type LocalDynamo, startLocalDynamo } from '../../local/local-dynamo';
 import type { Fault } from '../../local/simulator';
 import { MetricName } from '../../shared/log';
 import { FORCED_REFRESH_MIN_INTERVAL_MS } from '../../shared/policy';
+import { refreshComponentTokenIfDue } from '../../shared/serving/component-token';
 import type { AuthorizerRecord, TokenStore } from '../../shared/store/token-store';
-import { refreshComponentTokenIfDue } from '../../shared/tokens/component-token';
 import {
   conditionFailed,
   type DocumentCommand,

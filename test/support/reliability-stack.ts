@@ -1,8 +1,8 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { WechatSimulator } from '../../local/simulator';
+import { exchangeAuthCode } from '../../shared/authorization/auth-codes';
 import { refreshAtFor } from '../../shared/policy';
-import { exchangeAuthCode } from '../../shared/tokens/auth-codes';
-import { getComponentAccessToken } from '../../shared/tokens/component-token';
+import { getComponentAccessToken } from '../../shared/serving/component-token';
 import { COMPONENT_APPID, type Harness, SECRET } from './harness';
 
 /** The merchant confirms on WeChat's side and the service exchanges the code, as the push does. */

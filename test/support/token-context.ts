@@ -1,6 +1,6 @@
 import type { Deps } from '../../functions/lib/deps';
 import type { TokenStore } from '../../shared/store/token-store';
-import type { TokenContext } from '../../shared/tokens/context';
+import type { TokenContext } from '../../shared/token-context';
 import type { ComponentApi } from '../../shared/wechat/api-client';
 import { fakeComponentApi } from './fake-component-api';
 import { MemoryTokenStore } from './memory-token-store';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { execute } from '../../../cli/commands';
 import { relative, span, statusText, table } from '../../../cli/format';
-import type { StatusAnswer } from '../../../shared/tokens/operator-jobs';
+import type { StatusAnswer } from '../../../shared/jobs/job-contract';
 import { ROOT } from '../../e2e/sandbox-process';
 
 const NOW = '2026-11-25T10:00:00.000Z';
@@ -157,6 +157,6 @@ it('the CLI depends on the service only through the job contract', () => {
   expect([...new Set(runtime)].sort()).toEqual([
     '../client/src/errors',
     '../shared/config',
-    '../shared/tokens/operator-jobs',
+    '../shared/jobs/job-contract',
   ]);
 });

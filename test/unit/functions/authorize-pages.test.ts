@@ -3,13 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { makeHandler as makeAuthorizeCallback } from '../../../functions/authorize-callback';
 import { makeHandler as makeAuthorizePage } from '../../../functions/authorize-page';
 import { createDeps } from '../../../functions/lib/deps';
+import { exchangeAuthCode } from '../../../shared/authorization/auth-codes';
 import { loadConfig } from '../../../shared/config';
 import {
   TicketUnavailableError,
   WechatApiError,
   WechatUnavailableError,
 } from '../../../shared/errors';
-import { exchangeAuthCode } from '../../../shared/tokens/auth-codes';
 import type { ComponentApi } from '../../../shared/wechat/api-client';
 import { httpEvent } from '../../support/events';
 import { fakeComponentApi } from '../../support/fake-component-api';

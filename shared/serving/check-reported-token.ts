@@ -1,0 +1,30 @@
+import { WechatApiError } from '../errors';
+import type { TokenContext } from '../token-context';
+
+/** What one call made with a reported token says about it. */
+export type TokenVerdict = 'alive' | 'dead' | 'unknown';
+
+/**
+ * Asks WeChat whether it still accepts a token a caller reported as rejected, with one call made with that
+ * token (getApiQuota: documented for component tokens and for authorizer tokens of official accounts and
+ * mini programs alike, and it spends no refresh quota). 40001, 42001 or 40014 prove the token dead; any
+ * other answer proves it alive, since WeChat checks the token before the request. No answer, -1 or a
+ * whitelist refusal (checked before the token) prove nothing (architecture §7).
+ *
+ * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/openApi/get_api_quota.html
+ */
+export async function checkReportedToken(
+  ctx: TokenContext,
+  accessToken: string,
+  cgiPath: string
+): Promise<TokenVerdict> {
+  try {
+    await ctx.api.getApiQuota(accessToken, cgiPath);
+    return 'alive';
+  } catch (error) {
+    if (!(error instanceof WechatApiError)) return 'unknown';
+    if (error.kind === 'token_invalid') return 'dead';
+    if (error.kind === 'busy' || error.kind === 'ip_not_whitelisted') return 'unknown';
+    return 'alive';
+  }
+}

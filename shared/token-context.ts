@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock, EpochMs } from './clock';
+import type { EventPublisher } from './events/publisher';
+import type { Log, Metrics } from './log';
+import type { AppSecret } from './secrets';
+import type { TokenStore } from './store/token-store';
+import type { ComponentApi } from './wechat/api-client';
+
+/**
+ * What the token services need, as ports. Built once per Lambda container by `functions/lib/deps.ts`,
+ * by the sandbox, and by tests with fakes.
+ */
+export interface TokenContext {
+  componentAppId: string;
+  store: TokenStore;
+  api: ComponentApi;
+  /** Where lifecycle events go (`shared/events/outbox.ts`); unset: none are recorded. */
+  events?: EventPublisher;
+  /** The AppSecret (the message secret is the intake's alone: `functions/lib/deps.ts`). */
+  secrets: () => Promise<AppSecret>;
+  clock: Clock;
+  log: Log;
+  metrics: Metrics;
+  /** Waits between lease polls; tests may make it advance a fake clock. */
+  sleep: (ms: number) => Promise<void>;
+  /** Unique id for each lease claim. */
+  newLeaseOwner: () => string;
+  /** Our NAT's Elastic IP when known (see `reportWechatFailure`). */
+  egressIp?: string;
+  /**
+   * A component token already read in this run. The scheduled sweep sets it so that each due authorizer
+   * does not read the same token again (one DynamoDB read per run instead of one per authorizer). A holder
+   * shared by every context derived from the sweep's (leases copy the context): a token renewed for one
+   * authorizer is the one the next uses.
+   */
+  componentTokenMemo?: { token: { accessToken: string; expiresAt: number } };
+  /**
+   * When (by `clock`) the current work must be done: the invocation's deadline less the time to answer,
+   * or a lease's end. Unset: no deadline beyond the per-call timeouts.
+   */
+  deadline?: EpochMs;
+  /** When this container last asked WeChat to restart ticket pushes (shared by every derived context). */
+  ticketPush: { requestedAt?: number };
+}
+
+/**
+ * This context for one invocation that must answer within `remainingMs` (from the Lambda context's
+ * `getRemainingTimeInMillis`), keeping `reserveMs` to answer: WeChat calls and lease waits end by then.
+ */
+export function withDeadline<C extends TokenContext>(
+  ctx: C,
+  remainingMs: number,
+  reserveMs: number
+): C {
+  const budget = Math.max(0, remainingMs - reserveMs);
+  return { ...ctx, deadline: ctx.clock() + budget, api: ctx.api.within(budget) };
+}
+
+export const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export const randomLeaseOwner = () => randomUUID();

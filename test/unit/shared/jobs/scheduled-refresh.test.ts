@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { WechatApiError } from '../../../../shared/errors';
+import { runScheduledRefresh } from '../../../../shared/jobs/scheduled-refresh';
+import type { TokenContext } from '../../../../shared/token-context';
+import { fakeComponentApi } from '../../../support/fake-component-api';
+import { MemoryTokenStore } from '../../../support/memory-token-store';
+import { COMPONENT_APPID, handlerDeps, T0 } from '../../../support/token-context';
+
+const C = COMPONENT_APPID;
+const NOW = T0;
+const HOUR = 3_600_000;
+
+class CountingStore extends MemoryTokenStore {
+  componentReads = 0;
+  override async getComponentToken(componentAppId: string) {
+    this.componentReads += 1;
+    return super.getComponentToken(componentAppId);
+  }
+}
+
+async function setup(dueCount: number, options: { latencyMs?: number } = {}) {
+  const store = new CountingStore();
+  await store.putTicket({
+    componentAppId: C,
+    ticket: 'ticket@@@t',
+    createTime: NOW - 60_000,
+    receivedAt: NOW,
+  });
+  await store.claim(
+    { kind: 'component_token', componentAppId: C },
+    0,
+    { owner: 'o', until: NOW },
+    NOW - 1
+  );
+  await store.saveComponentToken(
+    C,
+    'o',
+    { accessToken: 'ct', expiresAt: NOW + HOUR, refreshAt: NOW + HOUR / 2 },
+    NOW
+  );
+  for (let i = 0; i < dueCount; i++) {
+    await store.saveAuthorization(
+      {
+        componentAppId: C,
+        authorizerAppId: `wxauthorizer${String(i).padStart(5, '0')}`,
+        accessToken: `old-${i}`,
+        expiresAt: NOW + 600_000,
+        refreshToken: `refresh-${i}`,
+        funcInfo: [1],
+        refreshAt: NOW - 1,
+        authorizedAt: NOW - HOUR,
+      },
+      NOW - HOUR
+    );
+  }
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const calls: string[] = [];
+  const api = fakeComponentApi({
+    async apiAuthorizerToken(_ct: string, appId: string, refreshToken: string) {
+      calls.push(appId);
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, options.latencyMs ?? 1));
+      inFlight -= 1;
+      return {
+        authorizer_access_token: `new-${appId}`,
+        expires_in: 7200,
+        authorizer_refresh_token: refreshToken,
+      };
+    },
+  });
+  let now = NOW;
+  let owners = 0;
+  const ctx: TokenContext = {
+    ...handlerDeps(store, {}, NOW),
+    api,
+    clock: () => now,
+    newLeaseOwner: () => `owner-${++owners}`,
+  };
+  return { store, ctx, calls, maxInFlight: () => maxInFlight, setNow: (t: number) => (now = t) };
+}
+
+describe('runScheduledRefresh', () => {
+  it('refreshes every due authorizer once, with bounded concurrency and one component-token read', async () => {
+    const { store, ctx, calls, maxInFlight } = await setup(40);
+    const summary = await runScheduledRefresh(ctx, { deadline: NOW + 300_000, concurrency: 8 });
+    expect(summary.authorizers).toMatchObject({
+      seen: 40,
+      refreshed: 40,
+      skipped: 0,
+      failed: {},
+      truncated: false,
+    });
+    expect(new Set(calls).size).toBe(40);
+    expect(calls).toHaveLength(40);
+    expect(maxInFlight()).toBe(8);
+    expect(store.componentReads).toBe(2);
+    const sample = await store.getAuthorizer(C, 'wxauthorizer00007');
+    expect(sample).toMatchObject({ accessToken: 'new-wxauthorizer00007', version: 2 });
+  });
+
+  it('shares a component token renewed for one authorizer with the rest of the sweep', async () => {
+    const { ctx, calls } = await setup(3);
+    let minted = 0;
+    ctx.api.apiComponentToken = async () => ({
+      component_access_token: `ct-${++minted}`,
+      expires_in: 7200,
+    });
+    ctx.api.apiAuthorizerToken = async (ct, appId, refreshToken) => {
+      calls.push(`${appId} ${ct}`);
+      if (ct === 'ct') {
+        throw new WechatApiError(
+          'api_authorizer_token',
+          40001,
+          'invalid credential',
+          'token_invalid'
+        );
+      }
+      return {
+        authorizer_access_token: `new-${appId}`,
+        expires_in: 7200,
+        authorizer_refresh_token: refreshToken,
+      };
+    };
+    const summary = await runScheduledRefresh(ctx, { deadline: NOW + 300_000, concurrency: 1 });
+    expect(summary.authorizers).toMatchObject({ refreshed: 3, failed: {} });
+    expect(minted).toBe(1);
+    expect(calls.filter((call) => call.endsWith(' ct'))).toHaveLength(1);
+    expect(calls).toHaveLength(4);
+  });
+
+  it('starts nothing new once the deadline reserve is reached, and says the run was truncated', async () => {
+    const { ctx, calls } = await setup(5);
+    const summary = await runScheduledRefresh(ctx, { deadline: NOW + 10_000 });
+    expect(summary.authorizers).toMatchObject({ seen: 0, refreshed: 0, truncated: true });
+    expect(calls).toEqual([]);
+  });
+
+  it('skips the authorizer sweep when no valid component token exists, without calling WeChat per authorizer', async () => {
+    const { ctx, calls, setNow } = await setup(3);
+    setNow(NOW + 2 * HOUR);
+    ctx.api.apiComponentToken = async () => {
+      throw new Error('WeChat is down');
+    };
+    ctx.api.apiStartPushTicket = async () => {};
+    const summary = await runScheduledRefresh(ctx, { deadline: NOW + 2 * HOUR + 300_000 });
+    expect(summary.component).toBe('failed');
+    expect(summary.authorizers.truncated).toBe(true);
+    expect(calls).toEqual([]);
+  });
+});
