@@ -1,5 +1,14 @@
 import { ConcurrentUpdateError, InvalidRequestError } from '../../shared/errors';
 import {
+  authorizationFields,
+  CLEARED_BY_TOKEN_SAVE,
+  type FieldWrite,
+  isRenewable,
+  newAuthCode,
+  releaseWrite,
+  tokenSaveFields,
+} from '../../shared/store/record-rules';
+import {
   authorizerDueKey,
   authorizerDuePartitions,
   legacyAuthorizerDueKey,
@@ -28,6 +37,20 @@ import type {
 type AnyRecord = ComponentTokenRecord | AuthorizerRecord | AuthCodeRecord;
 const clone = <T>(value: T): T => structuredClone(value);
 const conflict = () => new ConcurrentUpdateError('the item changed or is leased by another writer');
+/** Writes `fields` onto `record` in place, removing those whose value is `undefined`. */
+function assignFields(record: object, fields: FieldWrite): void {
+  const target = record as Record<string, unknown>;
+  for (const [name, value] of Object.entries(fields)) {
+    if (value === undefined) delete target[name];
+    else target[name] = value;
+  }
+}
+/** `fields` without those whose value is `undefined`: what a fresh record holds. */
+function definedFields<T extends object>(fields: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(fields).filter(([, value]) => value !== undefined)
+  ) as Partial<T>;
+}
 
 /** In-memory `TokenStore` with the adapter's semantics; the contract suite keeps the two in step. */
 /** The record's pending events with `event` appended, as the DynamoDB adapter's `list_append` does. */
@@ -121,27 +144,14 @@ export class MemoryTokenStore implements TokenStore {
     const [map, id] = this.#records(ref);
     const current = map.get(id);
     if (!current || current.leaseOwner !== owner) return;
-    delete current.leaseOwner;
-    delete current.leaseUntil;
-    current.updatedAt = now;
-    if ('code' in current) {
-      current.outcomeCode = outcome.errorCode;
-      current.attempts += 1;
-      if (outcome.retryAt !== undefined) current.nextAttemptAt = outcome.retryAt;
-      if (outcome.uncertainAt !== undefined) current.uncertainAt = outcome.uncertainAt;
-      if (outcome.authorizerAppId !== undefined) current.authorizerAppId = outcome.authorizerAppId;
-      if (outcome.errorCode === undefined) delete current.outcomeCode;
-    } else {
-      current.lastErrorCode = outcome.errorCode;
-      if (outcome.errorCode === undefined) delete current.lastErrorCode;
-      if (outcome.retryAt !== undefined) current.refreshAt = outcome.retryAt;
-      if (outcome.reportCheckedAt !== undefined) current.reportCheckedAt = outcome.reportCheckedAt;
-      if (
-        outcome.expiresAt !== undefined &&
-        (current.expiresAt === undefined || current.expiresAt > outcome.expiresAt)
-      ) {
-        current.expiresAt = outcome.expiresAt;
-      }
+    const { fields, countsAttempt, expiresAtCap } = releaseWrite(ref.kind, outcome, now);
+    assignFields(current, fields);
+    if (countsAttempt && 'code' in current) current.attempts += 1;
+    if (
+      expiresAtCap !== undefined &&
+      (current.expiresAt === undefined || current.expiresAt > expiresAtCap)
+    ) {
+      current.expiresAt = expiresAtCap;
     }
   }
 
@@ -170,11 +180,8 @@ export class MemoryTokenStore implements TokenStore {
     );
     const next: ComponentTokenRecord = {
       componentAppId,
-      ...token,
-      requestedAt: token.requestedAt ?? now,
-      issuedAt: now,
+      ...tokenSaveFields(token, now),
       version: current.version + 1,
-      updatedAt: now,
     };
     this.componentTokens.set(componentAppId, next);
     return clone(next);
@@ -203,20 +210,13 @@ export class MemoryTokenStore implements TokenStore {
     );
     if (current.status !== 'active') throw conflict();
     if (expectedVersion !== undefined && current.version !== expectedVersion) throw conflict();
-    const {
-      leaseOwner: _o,
-      leaseUntil: _u,
-      lastErrorCode: _e,
-      reportCheckedAt: _c,
-      ...rest
-    } = current;
+    const rest: AuthorizerRecord = { ...current };
+    assignFields(rest, { leaseOwner: undefined, leaseUntil: undefined });
+    for (const name of CLEARED_BY_TOKEN_SAVE) delete rest[name];
     const next: AuthorizerRecord = {
       ...rest,
-      ...token,
-      requestedAt: token.requestedAt ?? now,
-      issuedAt: now,
+      ...tokenSaveFields(token, now),
       version: current.version + 1,
-      updatedAt: now,
     };
     this.authorizers.set(id, next);
     this.legacyDue.delete(id);
@@ -248,24 +248,16 @@ export class MemoryTokenStore implements TokenStore {
     if (a.expectedVersion !== undefined && (current?.version ?? 0) !== a.expectedVersion) {
       return false;
     }
-    const issuedAt = a.issuedAt ?? now;
+    const fields = authorizationFields(a, now);
     const next: AuthorizerRecord = {
+      ...definedFields(fields),
+      status: fields.status,
+      funcInfo: [...a.funcInfo],
       componentAppId: a.componentAppId,
       authorizerAppId: a.authorizerAppId,
-      status: a.refreshToken ? 'active' : (a.withoutRefreshToken ?? 'without_api_permission'),
-      funcInfo: [...a.funcInfo],
       authorizedAt: a.authorizedAt,
-      version: (current?.version ?? 0) + 1,
       updatedAt: now,
-      ...(a.refreshToken ? { refreshToken: a.refreshToken, refreshAt: a.refreshAt } : {}),
-      ...(a.refreshToken && a.accessToken
-        ? {
-            accessToken: a.accessToken,
-            expiresAt: a.expiresAt,
-            issuedAt,
-            requestedAt: a.requestedAt ?? issuedAt,
-          }
-        : {}),
+      version: (current?.version ?? 0) + 1,
       ...(current?.leaseOwner === undefined
         ? {}
         : { leaseOwner: current.leaseOwner, leaseUntil: current.leaseUntil }),
@@ -355,7 +347,7 @@ export class MemoryTokenStore implements TokenStore {
       .filter(
         (a) =>
           a.componentAppId === partition.componentAppId &&
-          a.status === 'active' &&
+          isRenewable(a.status) &&
           this.#duePartitionOf(a) === partition.id &&
           a.refreshAt !== undefined &&
           a.refreshAt <= now
@@ -378,13 +370,7 @@ export class MemoryTokenStore implements TokenStore {
       }
       return { created: false, record: clone(existing) };
     }
-    const created: AuthCodeRecord = {
-      ...record,
-      version: 0,
-      status: 'pending',
-      attempts: 0,
-      nextAttemptAt: record.receivedAt,
-    };
+    const created = newAuthCode(record);
     this.authCodes.set(id, clone(created));
     return { created: true, record: created };
   }

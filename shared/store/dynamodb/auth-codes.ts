@@ -6,6 +6,7 @@
  * outlives the code by the retention period, then DynamoDB's TTL removes it.
  */
 import { ConcurrentUpdateError } from '../../errors';
+import { newAuthCode } from '../record-rules';
 import type { AuthCodeRecord } from '../token-store';
 import { key, RETENTION_SECONDS, strip } from './items';
 import { saveAsOwner } from './leases';
@@ -20,13 +21,7 @@ export async function putAuthCode(
   table: Table,
   record: Omit<AuthCodeRecord, 'version' | 'status' | 'attempts' | 'nextAttemptAt'>
 ): Promise<{ created: boolean; record: AuthCodeRecord }> {
-  const created: AuthCodeRecord = {
-    ...record,
-    version: 0,
-    status: 'pending',
-    attempts: 0,
-    nextAttemptAt: record.receivedAt,
-  };
+  const created = newAuthCode(record);
   const { nextAttemptAt, ...fields } = created;
   try {
     await table.put({

@@ -6,6 +6,8 @@
  * lease in place, and the holder's save then finds the version moved (README, "What `expiresAt` promises":
  * one writer per record); an ended one drops the lease and its tokens and leaves the `due` index.
  */
+
+import { authorizationFields, isRenewable } from '../record-rules';
 import type { AuthorizerStatus, NewAuthorization, PendingEvent } from '../token-store';
 import { key, update } from './items';
 import { appendPendingEvent } from './pending-events';
@@ -20,26 +22,14 @@ export async function saveAuthorization(
   a: NewAuthorization,
   now: number
 ): Promise<boolean> {
-  const tokened = Boolean(a.refreshToken && a.accessToken);
-  const issuedAt = a.issuedAt ?? now;
   const withEvent = appendPendingEvent(a.event);
+  const fields = authorizationFields(a, now);
   const u = update(
     {
-      componentAppId: a.componentAppId,
-      authorizerAppId: a.authorizerAppId,
-      status: (a.refreshToken
-        ? 'active'
-        : (a.withoutRefreshToken ?? 'without_api_permission')) satisfies AuthorizerStatus,
-      accessToken: a.refreshToken ? a.accessToken : undefined,
-      expiresAt: tokened ? a.expiresAt : undefined,
-      issuedAt: tokened ? issuedAt : undefined,
-      requestedAt: tokened ? (a.requestedAt ?? issuedAt) : undefined,
-      refreshToken: a.refreshToken,
-      funcInfo: a.funcInfo,
-      refreshAt: a.refreshToken ? a.refreshAt : undefined,
-      dueKey: a.refreshToken ? key.dueAuthorizers(a.componentAppId, a.authorizerAppId) : undefined,
-      authorizedAt: a.authorizedAt,
-      updatedAt: now,
+      ...fields,
+      dueKey: isRenewable(fields.status)
+        ? key.dueAuthorizers(a.componentAppId, a.authorizerAppId)
+        : undefined,
     },
     ['endedAt', 'lastErrorCode', 'reportCheckedAt'],
     ['#version = if_not_exists(#version, :zero) + :one', ...withEvent.clauses]

@@ -8,6 +8,7 @@
  * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html
  */
 import { ConcurrentUpdateError } from '../../errors';
+import { releaseWrite } from '../record-rules';
 import type { LeaseClaim, LeasedRef, ReleaseOutcome } from '../token-store';
 import { key, strip, update } from './items';
 import type { Table } from './table';
@@ -70,23 +71,16 @@ export async function release(
   outcome: ReleaseOutcome,
   now: number
 ): Promise<void> {
-  const counted = ref.kind === 'auth_code';
-  const fields: Record<string, unknown> = counted
-    ? { outcomeCode: outcome.errorCode, updatedAt: now }
-    : { lastErrorCode: outcome.errorCode, updatedAt: now };
-  if (outcome.retryAt !== undefined) fields.refreshAt = outcome.retryAt;
-  if (counted && outcome.uncertainAt !== undefined) fields.uncertainAt = outcome.uncertainAt;
-  if (counted && outcome.authorizerAppId !== undefined) {
-    fields.authorizerAppId = outcome.authorizerAppId;
-  }
-  if (!counted && outcome.reportCheckedAt !== undefined) {
-    fields.reportCheckedAt = outcome.reportCheckedAt;
-  }
-  const capped = !counted && outcome.expiresAt !== undefined;
-  if (capped) fields.expiresAt = outcome.expiresAt;
+  const { fields, countsAttempt: counted, expiresAtCap } = releaseWrite(ref.kind, outcome, now);
+  // A code's next attempt is stored as `refreshAt`, the `due` index's sort key (`items.ts` `strip`).
+  const { nextAttemptAt, ...rest } = fields;
+  const stored: Record<string, unknown> =
+    nextAttemptAt === undefined ? rest : { ...rest, refreshAt: nextAttemptAt };
+  const capped = expiresAtCap !== undefined;
+  if (capped) stored.expiresAt = expiresAtCap;
   const u = update(
-    fields,
-    ['leaseOwner', 'leaseUntil'],
+    stored,
+    [],
     counted ? ['#attempts = if_not_exists(#attempts, :zero) + :one'] : []
   );
   const names = {

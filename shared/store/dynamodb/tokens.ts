@@ -7,6 +7,7 @@
  *
  * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-sharding.html
  */
+import { CLEARED_BY_TOKEN_SAVE, tokenSaveFields } from '../record-rules';
 import { authorizerDuePartitions } from '../table-schema';
 import type {
   AuthorizerRecord,
@@ -51,8 +52,8 @@ export async function saveComponentToken(
     table,
     key.componentToken(componentAppId),
     owner,
-    { ...token, requestedAt: token.requestedAt ?? now, issuedAt: now, updatedAt: now },
-    ['lastErrorCode', 'reportCheckedAt']
+    tokenSaveFields(token, now),
+    [...CLEARED_BY_TOKEN_SAVE]
   );
 }
 
@@ -74,14 +75,8 @@ export async function saveAuthorizerToken(
     table,
     key.authorizer(componentAppId, authorizerAppId),
     owner,
-    {
-      ...token,
-      requestedAt: token.requestedAt ?? now,
-      issuedAt: now,
-      dueKey: key.dueAuthorizers(componentAppId, authorizerAppId),
-      updatedAt: now,
-    },
-    ['lastErrorCode', 'reportCheckedAt'],
+    { ...tokenSaveFields(token, now), dueKey: key.dueAuthorizers(componentAppId, authorizerAppId) },
+    [...CLEARED_BY_TOKEN_SAVE],
     {
       condition: `#status = :active${versionCheck}`,
       names: { '#status': 'status' },
