@@ -383,7 +383,6 @@ export class ServiceAlarms extends Construct {
       });
     });
 
-    const recoveries: { id: string; alarm: cloudwatch.Alarm; action: Ec2Action }[] = [];
     for (const instanceId of props.natInstanceIds ?? []) {
       const statusCheck = (metricName: string) =>
         new cloudwatch.Metric({
@@ -393,6 +392,7 @@ export class ServiceAlarms extends Construct {
           statistic: 'Maximum',
           period: Duration.minutes(1),
         });
+      // Each also repairs: EC2 runs the action itself, and the topic hears of it like of any alarm.
       this.add('NatInstanceRecovery', {
         metric: statusCheck('StatusCheckFailed_System'),
         ...atLeastOnce,
@@ -401,12 +401,7 @@ export class ServiceAlarms extends Construct {
           'The NAT instance’s host failed its status check: EC2 recovers the instance onto other hardware ' +
           '(same id, same Elastic IP) and this alarm clears; WeChat calls fail meanwhile, stored tokens are ' +
           'still served. First: if it stays in ALARM, stop and start the instance.',
-      });
-      recoveries.push({
-        id: 'NatInstanceRecovery',
-        alarm: this.alarms.at(-1)!,
-        action: new Ec2Action(Ec2InstanceAction.RECOVER),
-      });
+      }).addAlarmAction(new Ec2Action(Ec2InstanceAction.RECOVER));
       this.add('NatInstanceReboot', {
         metric: statusCheck('StatusCheckFailed_Instance'),
         ...atLeastOnce,
@@ -415,12 +410,7 @@ export class ServiceAlarms extends Construct {
           'The NAT instance itself stopped answering its status check (kernel, network stack): it is ' +
           'rebooted. First: if it stays in ALARM, read its system log (get-console-output) and replace it ' +
           'with a deploy.',
-      });
-      recoveries.push({
-        id: 'NatInstanceReboot',
-        alarm: this.alarms.at(-1)!,
-        action: new Ec2Action(Ec2InstanceAction.REBOOT),
-      });
+      }).addAlarmAction(new Ec2Action(Ec2InstanceAction.REBOOT));
     }
 
     this.topic = new sns.Topic(this, 'Topic', {
@@ -449,17 +439,16 @@ export class ServiceAlarms extends Construct {
       alarm.addAlarmAction(action);
       alarm.addOkAction(action);
     }
-    for (const { alarm, action: repair } of recoveries) alarm.addAlarmAction(repair);
   }
 
-  private add(id: string, props: cloudwatch.AlarmProps): void {
-    this.alarms.push(
-      new cloudwatch.Alarm(this, id, {
-        alarmName: `${Stack.of(this).stackName}-${id}`,
-        ...props,
-        alarmDescription: `${props.alarmDescription} ${RUNBOOK}`,
-      })
-    );
+  private add(id: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, id, {
+      alarmName: `${Stack.of(this).stackName}-${id}`,
+      ...props,
+      alarmDescription: `${props.alarmDescription} ${RUNBOOK}`,
+    });
+    this.alarms.push(alarm);
+    return alarm;
   }
 }
 

@@ -29,6 +29,19 @@ const SERVICE_ACTIONS: Record<KeyService, readonly string[]> = {
   sqs: ['kms:GenerateDataKey', 'kms:Decrypt'],
 };
 
+/** The key policy's Sid of each service's use statement. */
+const USE_SID: Record<KeyService, string> = {
+  dynamodb: 'UseThroughDynamoDb',
+  secretsmanager: 'UseThroughSecretsManager',
+  sqs: 'UseThroughSqs',
+};
+
+/** The condition that limits a use of the key to requests `service` makes for this account. */
+const viaService = (service: string) => ({
+  'kms:ViaService': `${service}.${Aws.REGION}.${Aws.URL_SUFFIX}`,
+  'kms:CallerAccount': Aws.ACCOUNT_ID,
+});
+
 /**
  * Managing the key without using it: no `kms:Decrypt`, `kms:Encrypt`, `kms:GenerateDataKey*`, `kms:ReEncrypt*`
  * and no `kms:CreateGrant` (a grant would let its holder decrypt). Whoever may `kms:PutKeyPolicy` can still
@@ -95,10 +108,6 @@ export class ServiceKey extends Construct {
       return;
     }
     const account = new iam.AccountRootPrincipal();
-    const viaService = (service: string) => ({
-      'kms:ViaService': `${service}.${Aws.REGION}.${Aws.URL_SUFFIX}`,
-      'kms:CallerAccount': Aws.ACCOUNT_ID,
-    });
     this.key = new kms.Key(this, 'Key', {
       description: `WeChat token service (${Stack.of(this).stackName}): table, secrets, alarms, DLQ`,
       enableKeyRotation: true,
@@ -157,12 +166,7 @@ export class ServiceKey extends Construct {
     const grantKey = `${service}|${role.node.path}`;
     if (this.#granted.has(grantKey)) return;
     this.#granted.add(grantKey);
-    const conditions = {
-      StringEquals: {
-        'kms:ViaService': `${service}.${Aws.REGION}.${Aws.URL_SUFFIX}`,
-        'kms:CallerAccount': Aws.ACCOUNT_ID,
-      },
-    };
+    const conditions = { StringEquals: viaService(service) };
     if (this.imported) {
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
@@ -175,7 +179,7 @@ export class ServiceKey extends Construct {
     let statement = this.#byService.get(service);
     if (!statement) {
       statement = new iam.PolicyStatement({
-        sid: `UseThrough${service === 'dynamodb' ? 'DynamoDb' : service === 'sqs' ? 'Sqs' : 'SecretsManager'}`,
+        sid: USE_SID[service],
         actions: [...SERVICE_ACTIONS[service]],
         resources: ['*'],
         conditions,
