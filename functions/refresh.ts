@@ -1,4 +1,8 @@
 import type { Context } from 'aws-lambda';
+import {
+  reconcileAndRecord,
+  retryIncompleteReconciliation,
+} from '../shared/authorization/reconcile-runs';
 import { ServiceError } from '../shared/errors';
 import {
   type JobError,
@@ -6,10 +10,10 @@ import {
   parseRefreshJob,
   type RefreshJob,
 } from '../shared/jobs/job-contract';
-import { reconcileAndRecord, retryIncompleteReconciliation } from '../shared/jobs/reconcile-runs';
-import { recordRun, runOperatorJob } from '../shared/jobs/run-operator-job';
+import { runOperatorJob } from '../shared/jobs/run-operator-job';
 import { runScheduledRefresh } from '../shared/jobs/scheduled-refresh';
 import { checkWechatQuotaIfDue } from '../shared/jobs/wechat-quota';
+import { recordRun } from '../shared/run-records';
 import { forInvocation } from './lib/deadline';
 import { type Deps, type GetDeps, getDeps } from './lib/deps';
 import { inLambda, invoked } from './lib/invoked';

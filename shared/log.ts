@@ -184,5 +184,32 @@ export interface Metrics {
   gauge(name: MetricName, value: number, unit: 'Seconds' | 'Count' | 'Percent'): void;
 }
 
+/**
+ * A `Log` that adds `persistent` to every entry written through it: the context of one unit of work (an
+ * authorizer's renewal, one item of a sweep) given once instead of spread into each call. A field given at
+ * the call wins over a persistent one of the same name; an `undefined` one does not erase it.
+ *
+ * A wrapper over the port rather than a `child()` method on it, so no backend has to implement it: every
+ * backend would merge the same way. Powertools' own `createChild()` is not used at the edge: each child is
+ * a whole new Logger (one per authorizer of a sweep, per renewal), and its lines say `cold_start: true` on
+ * every warm invocation (Powertools 2.36 recomputes the flag from the new instance's own first use). The
+ * merged fields reach the backend as the call's own do, so persistent ones pass the same `redactFields`.
+ */
+export function withLogFields(log: Log, persistent: LogFields): Log {
+  const merged = (fields: LogFields | undefined): LogFields => {
+    const all: LogFields = { ...persistent };
+    for (const [name, value] of Object.entries(fields ?? {})) {
+      if (value !== undefined || !Object.hasOwn(all, name)) all[name] = value;
+    }
+    return all;
+  };
+  return {
+    debug: (message, fields) => log.debug(message, merged(fields)),
+    info: (message, fields) => log.info(message, merged(fields)),
+    warn: (message, fields) => log.warn(message, merged(fields)),
+    error: (message, fields) => log.error(message, merged(fields)),
+  };
+}
+
 export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
 export const noMetrics: Metrics = { count() {}, gauge() {} };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock, EpochMs } from './clock';
 import type { EventPublisher } from './events/publisher';
-import type { Log, Metrics } from './log';
+import { type Log, type LogFields, type Metrics, withLogFields } from './log';
 import type { AppSecret } from './secrets';
 import type { TokenStore } from './store/token-store';
 import type { ComponentApi } from './wechat/api-client';
@@ -54,6 +54,15 @@ export function withDeadline<C extends TokenContext>(
 ): C {
   const budget = Math.max(0, remainingMs - reserveMs);
   return { ...ctx, deadline: ctx.clock() + budget, api: ctx.api.within(budget) };
+}
+
+/**
+ * This context with `fields` on every log line written under it, by this function and by everything it
+ * passes the context to (leases, renewals, `reportWechatFailure`): the unit of work is named once, where it
+ * is known, and a line deeper down cannot forget it.
+ */
+export function withLogContext<C extends { log: Log }>(ctx: C, fields: LogFields): C {
+  return { ...ctx, log: withLogFields(ctx.log, fields) };
 }
 
 export const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

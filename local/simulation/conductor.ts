@@ -134,6 +134,10 @@ interface Span {
 export class Episode {
   readonly #counts = new Map<string, number>();
   readonly spans = new Map<number, Span>();
+  /** The merchant's token-minting calls now at WeChat (`api_authorizer_token`, `api_query_auth`). */
+  readonly #mints = new Map<number, string>();
+  /** The first minting call made while another was in flight (architecture §3: one writer at a time). */
+  mintedAlongside: string | undefined;
 
   constructor(
     readonly seed: number,
@@ -159,6 +163,18 @@ export class Episode {
   startDelay(kind: ActorKind, index: number): number {
     const slots = kind === 'sweep' || kind === 'reconcile' ? 2 : START_SLOTS;
     return (draw(this.seed, `start|${kind}|${index}`) % slots) * START_SLOT_MS;
+  }
+
+  /**
+   * A call that mints the merchant's token begins (`id` unique per call); returns what ends it. A writer
+   * mints only under the merchant's lease, so a second call while one is in flight is two writers.
+   */
+  mintBegins(id: number, who: string): () => void {
+    if (this.#mints.size > 0 && this.mintedAlongside === undefined) {
+      this.mintedAlongside = `${who} while ${[...this.#mints.values()].join(', ')} was in flight`;
+    }
+    this.#mints.set(id, who);
+    return () => this.#mints.delete(id);
   }
 
   touch(actor: Actor | undefined, start: number, end: number) {
@@ -201,6 +217,7 @@ export class Conductor {
   readonly actors = new AsyncLocalStorage<Actor>();
   #episode: Episode | undefined;
   #nextActor = 1;
+  #nextCall = 1;
   /** WeChat calls, DynamoDB requests and service sleeps in flight (for `settle`). */
   #inflight = 0;
   #idle: (() => void)[] = [];
@@ -343,36 +360,42 @@ export class Conductor {
       const about = episode && api ? this.#aboutMerchant(episode, api, url, body) : false;
       const identity = `${actor?.kind ?? 'service'}|${api ?? url.pathname}`;
       const started = performance.now();
-      let response: Response;
+      const mints = about && (api === 'api_authorizer_token' || api === 'api_query_auth');
+      const minted = mints && episode ? episode.mintBegins(this.#nextCall++, identity) : undefined;
       try {
+        let response: Response;
+        try {
+          if (episode) {
+            const delay = episode.delay(`${identity}|request`, WECHAT_SLOTS, WECHAT_SLOT_MS);
+            await sleep(delay, init?.signal);
+          }
+          response = await this.realFetch(input, init);
+        } catch (error) {
+          checked(true);
+          if (episode && about) episode.touch(actor, started, performance.now());
+          throw error;
+        }
+        const armed = api === 'api_authorizer_token' && appId && this.#malformedRecovery.has(appId);
+        if (!episode && !token && !armed) return response;
+        const text = await response.text();
+        checked(inconclusive(response.status, text));
+        if (api === 'api_authorizer_token' && appId && this.#malformedRecovery.has(appId)) {
+          if (/"errcode":\s*61023\b/.test(text)) {
+            this.#malformedRecovery.delete(appId);
+            this.#recovering.add(actor?.id);
+          }
+        }
         if (episode) {
-          const delay = episode.delay(`${identity}|request`, WECHAT_SLOTS, WECHAT_SLOT_MS);
-          await sleep(delay, init?.signal);
+          await sleep(
+            episode.delay(`${identity}|answer`, WECHAT_SLOTS, WECHAT_SLOT_MS),
+            init?.signal
+          );
+          if (about) episode.touch(actor, started, performance.now());
         }
-        response = await this.realFetch(input, init);
-      } catch (error) {
-        checked(true);
-        if (episode && about) episode.touch(actor, started, performance.now());
-        throw error;
+        return new Response(text, { status: response.status, headers: response.headers });
+      } finally {
+        minted?.();
       }
-      const armed = api === 'api_authorizer_token' && appId && this.#malformedRecovery.has(appId);
-      if (!episode && !token && !armed) return response;
-      const text = await response.text();
-      checked(inconclusive(response.status, text));
-      if (api === 'api_authorizer_token' && appId && this.#malformedRecovery.has(appId)) {
-        if (/"errcode":\s*61023\b/.test(text)) {
-          this.#malformedRecovery.delete(appId);
-          this.#recovering.add(actor?.id);
-        }
-      }
-      if (episode) {
-        await sleep(
-          episode.delay(`${identity}|answer`, WECHAT_SLOTS, WECHAT_SLOT_MS),
-          init?.signal
-        );
-        if (about) episode.touch(actor, started, performance.now());
-      }
-      return new Response(text, { status: response.status, headers: response.headers });
     });
 
   #aboutMerchant(

@@ -140,6 +140,12 @@ export class Interleaver {
         plan.actors.map((kind) => ({ kind, run: runs[kind] }))
       );
       await this.#leaseReader?.started;
+      if (episode.mintedAlongside) {
+        throw new InvariantViolation(
+          'one writer mints a token at a time',
+          `${appId} at ${iso(now)} (${plan.type}): ${episode.mintedAlongside}`
+        );
+      }
       ledger.interleaved(now, pairs);
       ledger.traceLine(
         `${new Date(now).toISOString().slice(5, 16).replace('T', ' ')} interleaved ${plan.type} ${appId}: ${plan.actors.join(', ')}; overlapped: ${pairs.join(', ') || 'none'}`

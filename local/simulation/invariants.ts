@@ -8,6 +8,7 @@ import { GET_TOKEN_TIMEOUT_MS, type World } from './world';
 export type InvariantName =
   | 'token accepted until its expiresAt'
   | 'stored token is the last WeChat issued'
+  | 'one writer mints a token at a time'
   | 'no honest report answered with a dead token'
   | 'listed authorizer never lost'
   | 'revocation noticed'

@@ -9,7 +9,6 @@ import {
   WechatApiError,
 } from '../errors';
 import { authorizationEventOf, settlePendingEvents } from '../events/outbox';
-import { reconcileAndRecord, reconciledSince } from '../jobs/reconcile-runs';
 import { MetricName } from '../log';
 import {
   AUTH_CODE_PUSH_WAIT_MS,
@@ -20,14 +19,15 @@ import {
   SUCCESSION_ATTEMPTS,
   SUPERSEDED_OVERLAP_MS,
 } from '../policy';
+import { type DescribedAuthorization, readAuthorization } from '../serving/authorizer-list';
 import { fallbackToken } from '../serving/servable-token';
 import { holdingLease, refreshUnderLease } from '../serving/single-flight';
 import { succession } from '../serving/succession';
 import { withComponentToken } from '../serving/with-component-token';
 import type { AuthCodeRecord, AuthorizerRecord } from '../store/token-store';
 import type { TokenContext } from '../token-context';
-import { type DescribedAuthorization, readAuthorization } from './authorizer-list';
-import { permissionIds } from './permissions';
+import { permissionIds } from '../wechat/permissions';
+import { reconcileAndRecord, reconciledSince } from './reconcile-runs';
 
 export interface ReceivedAuthCode {
   code: string;

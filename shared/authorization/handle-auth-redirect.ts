@@ -5,9 +5,9 @@ import {
 } from '../budgets/public-budget';
 import { AuthCodeExpiredError, errorCode } from '../errors';
 import { REDIRECT_PUSH_WAIT_MS } from '../policy';
+import { readAuthorization } from '../serving/authorizer-list';
 import type { TokenContext } from '../token-context';
 import { AWAITING_PUSH, awaitAuthCode, exchangeAuthCode } from './auth-codes';
-import { readAuthorization } from './authorizer-list';
 
 /** The redirect's query, checked: the authorization code and how long it lives. */
 export interface AuthRedirect {

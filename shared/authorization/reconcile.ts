@@ -10,11 +10,11 @@ import {
   SWEEP_DEADLINE_RESERVE_MS,
 } from '../policy';
 import { reportWechatFailure } from '../report-wechat-failure';
+import { readAuthorization } from '../serving/authorizer-list';
 import { withComponentToken } from '../serving/with-component-token';
 import type { AuthorizerRecord } from '../store/token-store';
-import type { TokenContext } from '../token-context';
+import { type TokenContext, withLogContext } from '../token-context';
 import type { AuthorizerListResponse } from '../wechat/wire';
-import { readAuthorization } from './authorizer-list';
 
 export interface ReconcileSummary {
   /** Authorizers WeChat lists for the platform. */
@@ -141,13 +141,15 @@ async function readPage(
 
 /**
  * Reconciles one listed authorizer. The write is made only on the version it was decided on: when a code
- * exchange or a renewal wrote meanwhile, the record is read and decided again (architecture §3).
+ * exchange or a renewal wrote meanwhile, the record is read and decided again (architecture §3). Every line
+ * logged for it, here and below, carries its `authorizerAppId`.
  */
 async function reconcileOne(
-  ctx: TokenContext,
+  runCtx: TokenContext,
   listed: Listed,
   summary: ReconcileSummary
 ): Promise<void> {
+  const ctx = withLogContext(runCtx, { authorizerAppId: listed.authorizer_appid });
   for (let attempt = 0; attempt < SUCCESSION_ATTEMPTS; attempt++) {
     const record = await ctx.store.getAuthorizer(ctx.componentAppId, listed.authorizer_appid);
     const outcome = await reconcileRecord(ctx, listed, record, summary);
@@ -173,7 +175,7 @@ async function readPermissions(
     funcInfo = (await readAuthorization(ctx, appId)).funcInfo;
   } catch (error) {
     summary.failed += 1;
-    reportWechatFailure(ctx, error, { authorizerAppId: appId });
+    reportWechatFailure(ctx, error);
     return 'done';
   }
   const authorizedAt = listed.auth_time * 1000;
@@ -199,12 +201,7 @@ async function readPermissions(
   if (!saved) return 'moved';
   await settlePendingEvents(ctx, appId);
   summary.reauthorized += 1;
-  ctx.log.warn(
-    'read the permissions of an authorization whose push and redirect never reached us',
-    {
-      authorizerAppId: appId,
-    }
-  );
+  ctx.log.warn('read the permissions of an authorization whose push and redirect never reached us');
   return 'done';
 }
 
@@ -227,7 +224,7 @@ async function reconcileRecord(
     granted = { ...info, refreshToken: info.refreshToken || listed.refresh_token || undefined };
   } catch (error) {
     summary.failed += 1;
-    reportWechatFailure(ctx, error, { authorizerAppId: listed.authorizer_appid });
+    reportWechatFailure(ctx, error);
     return 'done';
   }
   if (!granted.refreshToken) {
@@ -271,8 +268,7 @@ async function reconcileRecord(
       import: 'imported an authorizer WeChat lists but whose authorization never reached us',
       reactivate: 'reactivated an authorizer WeChat shows as authorized again',
       reauthorize: 'stored a re-authorization whose push and redirect never reached us',
-    }[action],
-    { authorizerAppId: listed.authorizer_appid }
+    }[action]
   );
   return 'done';
 }

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock';
 import { errorCode } from '../errors';
-import { type Log, MetricName, type Metrics } from '../log';
+import { type Log, MetricName, type Metrics, withLogFields } from '../log';
 import { EVENT_PUBLISH_GRACE_MS } from '../policy';
 import type {
   AuthorizerRecord,
@@ -114,6 +114,7 @@ export async function settlePendingEvents(
 ): Promise<void> {
   const { events } = ctx;
   if (!events) return;
+  const log = withLogFields(ctx.log, { authorizerAppId });
   try {
     const record = known ?? (await ctx.store.getAuthorizer(ctx.componentAppId, authorizerAppId));
     const recorded: OutboxEventRecord[] = [];
@@ -125,20 +126,18 @@ export async function settlePendingEvents(
       };
       if (await ctx.store.putOutboxEvent(outboxed)) recorded.push({ ...outboxed, attempts: 0 });
       else
-        ctx.log.info('lifecycle event already recorded; not published again', { id: pending.id });
+        log.info('lifecycle event already recorded; not published again', { kind: pending.type });
       await ctx.store.settlePendingEvent(ctx.componentAppId, authorizerAppId, pending.id);
     }
     if (recorded.length === 0) return;
     const outcome = await publishRecorded({ ...ctx, events }, recorded, ctx.clock());
     if (outcome.failed > 0) {
-      ctx.log.warn('lifecycle event not published; the next scheduled run retries', {
-        authorizerAppId,
+      log.warn('lifecycle event not published; the next scheduled run retries', {
         failed: outcome.failed,
       });
     }
   } catch (error) {
-    ctx.log.warn('lifecycle events not settled; a retried push or the schedule moves them', {
-      authorizerAppId,
+    log.warn('lifecycle events not settled; a retried push or the schedule moves them', {
       code: errorCode(error),
     });
   }

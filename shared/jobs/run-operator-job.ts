@@ -1,12 +1,12 @@
-import type { EpochMs } from '../clock';
-import { AuthorizerNotFoundError, errorCode, RefreshInProgressError } from '../errors';
+import { AuthorizerNotFoundError, RefreshInProgressError } from '../errors';
 import { OPERATOR_READ_BUDGET_MS, promisedExpiry } from '../policy';
 import { reportWechatFailure } from '../report-wechat-failure';
+import { readRun } from '../run-records';
 import { assertActive, refreshAuthorizerNow } from '../serving/authorizer-tokens';
 import { ticketUsable } from '../serving/component-token';
 import { fallbackToken } from '../serving/servable-token';
-import type { AuthorizerRecord, AuthorizerSummary, RunJob, RunRecord } from '../store/token-store';
-import type { TokenContext } from '../token-context';
+import type { AuthorizerRecord, AuthorizerSummary, RunJob } from '../store/token-store';
+import { type TokenContext, withLogContext } from '../token-context';
 import {
   AUTHORIZER_STATES,
   type AuthorizerView,
@@ -49,38 +49,6 @@ export function authorizerView(record: AuthorizerSummary, now: number): Authoriz
     lastErrorCode: record.lastErrorCode ?? null,
     endedAt: iso(record.endedAt),
     updatedAt: iso(record.updatedAt),
-  };
-}
-
-/**
- * Keeps `summary` as the last run of `job`, for `status`. Never fails the run: an operator's view is not
- * worth a failed schedule (the run's own log line has the same summary).
- */
-export async function recordRun(ctx: TokenContext, job: RunJob, summary: object): Promise<void> {
-  const record: RunRecord = {
-    componentAppId: ctx.componentAppId,
-    job,
-    finishedAt: ctx.clock(),
-    summary: JSON.stringify(summary),
-  };
-  await ctx.store.putRunRecord(record).catch((error: unknown) =>
-    ctx.log.warn('could not record the run for the operators’ status', {
-      job,
-      code: errorCode(error),
-    })
-  );
-}
-
-/** The last run of `job` as {@link recordRun} kept it: when it finished and its summary. */
-export async function readRun(
-  ctx: TokenContext,
-  job: RunJob
-): Promise<{ finishedAt: EpochMs; summary: Record<string, unknown> } | undefined> {
-  const record = await ctx.store.getRunRecord(ctx.componentAppId, job);
-  if (!record) return undefined;
-  return {
-    finishedAt: record.finishedAt,
-    summary: JSON.parse(record.summary) as Record<string, unknown>,
   };
 }
 
@@ -216,7 +184,8 @@ export async function showAuthorizer(
 
 /**
  * Renews one authorizer's access token now (`refreshAuthorizerNow`): one `api_authorizer_token` call through
- * the lease, logged; a failure is logged like the sweep's and recorded on the authorizer.
+ * the lease, logged; a failure is logged like the sweep's and recorded on the authorizer. Every line of the
+ * job, the renewal's included, carries `job` and `authorizerAppId`.
  *
  * @throws AuthorizerNotFoundError / AuthorizerRevokedError / NeedsReauthorizationError /
  *   AuthorizerWithoutApiPermissionError for an authorizer that has no token to renew.
@@ -224,16 +193,17 @@ export async function showAuthorizer(
  * @throws the renewal's error (`wechat_*`, `ticket_unavailable`, …).
  */
 export async function refreshAuthorizerByOperator(
-  ctx: TokenContext,
+  jobCtx: TokenContext,
   authorizerAppId: string
 ): Promise<RefreshAnswer> {
+  const ctx = withLogContext(jobCtx, { job: 'refresh', authorizerAppId });
   const read = () => ctx.store.getAuthorizer(ctx.componentAppId, authorizerAppId);
   assertActive(await read(), authorizerAppId);
   let outcome: Awaited<ReturnType<typeof refreshAuthorizerNow>>;
   try {
     outcome = await refreshAuthorizerNow(ctx, authorizerAppId);
   } catch (error) {
-    reportWechatFailure(ctx, error, { job: 'refresh', authorizerAppId });
+    reportWechatFailure(ctx, error);
     throw error;
   }
   if (outcome === 'busy') {
@@ -243,10 +213,7 @@ export async function refreshAuthorizerByOperator(
   }
   const record = await read();
   assertActive(record, authorizerAppId);
-  ctx.log.info('an operator renewed an authorizer access token', {
-    job: 'refresh',
-    authorizerAppId,
-  });
+  ctx.log.info('an operator renewed an authorizer access token');
   const now = ctx.clock();
   return {
     now: iso(now) as string,

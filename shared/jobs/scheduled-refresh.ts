@@ -16,7 +16,7 @@ import {
   ticketUsable,
 } from '../serving/component-token';
 import { fallbackToken } from '../serving/servable-token';
-import type { TokenContext } from '../token-context';
+import { type TokenContext, withLogContext } from '../token-context';
 import { isSystemic } from '../wechat/errcodes';
 import { dueAuthorizerFeed } from './due-authorizer-feed';
 
@@ -146,18 +146,19 @@ async function sweepAuthorizers(
       const listed = await feed.next();
       if (!listed) return;
       summary.authorizers.seen += 1;
+      const itemCtx = withLogContext(ctx, { authorizerAppId: listed.authorizerAppId });
       // Events a writer left on the item (the outbox refused them) go with the authorizer's renewal.
       if (listed.pendingEvents?.length) {
-        await settlePendingEvents(ctx, listed.authorizerAppId, listed);
+        await settlePendingEvents(itemCtx, listed.authorizerAppId, listed);
       }
       try {
-        const outcome = await refreshAuthorizerIfDue(ctx, listed);
+        const outcome = await refreshAuthorizerIfDue(itemCtx, listed);
         if (outcome === 'refreshed') summary.authorizers.refreshed += 1;
         else summary.authorizers.skipped += 1;
       } catch (error) {
         const code = errorCode(error);
         summary.authorizers.failed[code] = (summary.authorizers.failed[code] ?? 0) + 1;
-        reportWechatFailure(ctx, error, { authorizerAppId: listed.authorizerAppId });
+        reportWechatFailure(itemCtx, error);
         summary.systemicError ??= systemic(error);
       }
     }

@@ -1,10 +1,10 @@
 import { errorCode } from '../errors';
 import { MetricName } from '../log';
 import { QUOTA_WARN_SHARE, WECHAT_QUOTA_CHECK_EVERY_MS } from '../policy';
+import { readRun, recordRun } from '../run-records';
 import { withComponentToken } from '../serving/with-component-token';
 import type { TokenContext } from '../token-context';
 import { ApiPath } from '../wechat/wire';
-import { readRun, recordRun } from './run-operator-job';
 
 /**
  * The component APIs the service calls, whose daily quota is the platform's (protocol §7.4, §11.6):

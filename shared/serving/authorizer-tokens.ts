@@ -1,9 +1,4 @@
 import {
-  findListedAuthorizer,
-  type ListedAuthorizer,
-  readAuthorization,
-} from '../authorization/authorizer-list';
-import {
   AuthorizationCodeNeededError,
   AuthorizerNotFoundError,
   AuthorizerRevokedError,
@@ -21,6 +16,7 @@ import { reportWechatFailure } from '../report-wechat-failure';
 import type { AuthorizerRecord } from '../store/token-store';
 import type { TokenContext } from '../token-context';
 import type { AuthorizerTokenResponse } from '../wechat/wire';
+import { findListedAuthorizer, type ListedAuthorizer, readAuthorization } from './authorizer-list';
 import type { IssuedToken } from './servable-token';
 import {
   peekToken,
@@ -86,15 +82,11 @@ async function endAuthorization(
   }
   await settlePendingEvents(ctx, authorizerAppId);
   if (status === 'revoked') {
-    ctx.log.warn('WeChat confirms the merchant revoked the authorization; marked revoked', {
-      authorizerAppId,
-    });
+    ctx.log.warn('WeChat confirms the merchant revoked the authorization; marked revoked');
     throw new AuthorizerRevokedError(authorizerAppId);
   }
   ctx.metrics.count(MetricName.NeedsReauthorization);
-  ctx.log.error('WeChat has no usable refresh token for this authorizer; it must authorize again', {
-    authorizerAppId,
-  });
+  ctx.log.error('WeChat has no usable refresh token for this authorizer; it must authorize again');
   throw new NeedsReauthorizationError(authorizerAppId);
 }
 
@@ -111,9 +103,7 @@ async function confirmUnlisted(
 ): Promise<ListedAuthorizer | undefined> {
   try {
     const { refreshToken } = await readAuthorization(ctx, authorizerAppId);
-    ctx.log.warn('an authorizer missing from the listing is authorized at WeChat', {
-      authorizerAppId,
-    });
+    ctx.log.warn('an authorizer missing from the listing is authorized at WeChat');
     return { authorizer_appid: authorizerAppId, refresh_token: refreshToken ?? '', auth_time: 0 };
   } catch (error) {
     if (wechatKind(error) === 'not_authorized') return undefined;
@@ -132,7 +122,7 @@ async function listedPermissions(
   try {
     return (await readAuthorization(ctx, authorizerAppId)).funcInfo;
   } catch (error) {
-    reportWechatFailure(ctx, error, { authorizerAppId, step: 'permissions' });
+    reportWechatFailure(ctx, error, { step: 'permissions' });
     return undefined;
   }
 }
@@ -169,7 +159,6 @@ async function refreshWithRecovery(
       rejection = kind;
       const { errcode } = error as WechatApiError;
       ctx.log.warn(`refresh token rejected (${errcode}); asking api_get_authorizer_list`, {
-        authorizerAppId,
         errcode,
       });
     }
@@ -287,7 +276,7 @@ async function saveRefreshed(
     if (!sameAuthorization) {
       // A re-authorization (or a recovery) stored another refresh token: ours belongs to the authorization
       // before it, whose tokens WeChat ended.
-      ctx.log.warn('a newer authorization was stored while renewing; kept it', { authorizerAppId });
+      ctx.log.warn('a newer authorization was stored while renewing; kept it');
       return { record: stored, saved: false };
     }
     if (returnedRefreshToken !== stored.refreshToken) {
@@ -302,7 +291,7 @@ async function saveRefreshed(
     const held = await holdLease(ctx, stored, owner, now);
     if (!held) {
       // Another renewal claimed the record after our lease ran out: its call began after ours ended.
-      ctx.log.warn('lost the lease while renewing; a later renewal stands', { authorizerAppId });
+      ctx.log.warn('lost the lease while renewing; a later renewal stands');
       return { record: stored, saved: false };
     }
     const decision = succession(stored, { ...token, issuedAt: now });
@@ -319,9 +308,7 @@ async function saveRefreshed(
     );
     if (capped) {
       ctx.metrics.count(MetricName.SupersededTokenCapped);
-      ctx.log.warn('two tokens were issued at once; the stored one is capped and renewed at once', {
-        authorizerAppId,
-      });
+      ctx.log.warn('two tokens were issued at once; the stored one is capped and renewed at once');
     }
     return {
       record: (await ctx.store.getAuthorizer(componentAppId, authorizerAppId)) ?? stored,

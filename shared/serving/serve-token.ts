@@ -6,7 +6,7 @@ import {
   UNLISTED_REFRESH_TOKEN_RETRY_MS,
 } from '../policy';
 import type { Leased, LeasedRef, ReleaseOutcome } from '../store/token-store';
-import type { TokenContext } from '../token-context';
+import { type TokenContext, withLogContext } from '../token-context';
 import { checkReportedToken } from './check-reported-token';
 import {
   failureFrom,
@@ -37,7 +37,8 @@ export interface TokenKind<R extends TokenRecord> {
   renewable(record: R | undefined): boolean;
   /**
    * Calls WeChat and saves the new token as the lease holder `owner` (`LeasedTarget.refresh`). `forced`: a
-   * caller reported the stored token rejected, so the save records this renewal as `forcedAt`.
+   * caller reported the stored token rejected, so the save records this renewal as `forcedAt`. `leaseCtx`
+   * logs with {@link TokenKind.fields}.
    */
   renew(
     record: R | undefined,
@@ -48,7 +49,10 @@ export interface TokenKind<R extends TokenRecord> {
   /** The `cgi_path` a token of this kind asks getApiQuota about when a report is checked. */
   probePath: string;
   metrics: { succeeded: MetricName; failed: MetricName };
-  /** Added to log lines (e.g. the authorizer appid). */
+  /**
+   * On every log line of a serve or renewal of this token (e.g. the authorizer appid), including the lines of
+   * what it calls under the lease (`withLogContext`).
+   */
   fields: LogFields;
 }
 
@@ -107,11 +111,7 @@ function checkingReport<R extends TokenRecord>(
           verdict === 'dead' ? MetricName.ReportedTokenDead : MetricName.ReportedTokenAlive
         );
       }
-      ctx.log.info('checked a token a caller reported as rejected', {
-        ...kind.fields,
-        verdict,
-        renewed: renew,
-      });
+      ctx.log.info('checked a token a caller reported as rejected', { verdict, renewed: renew });
       if (renew) return renewal.refresh(record, owner, leaseCtx);
       // Alive: recorded, so reports within the interval are answered with it. Inconclusive and not
       // renewed (the report limits): nothing recorded, and no reporter is handed it back (`serveToken`).
@@ -154,18 +154,19 @@ export interface ServeOptions {
  * @throws UpstreamUnavailableError / TicketUnavailableError / the renewal's error when no usable token remains.
  */
 export async function serveToken<R extends TokenRecord>(
-  ctx: TokenContext,
+  callerCtx: TokenContext,
   kind: TokenKind<R>,
   options: ServeOptions = {}
 ): Promise<IssuedToken> {
   const { invalidToken } = options;
   const stored = await kind.read();
   kind.check(stored);
-  const reported = reportPending(stored, invalidToken, ctx.clock());
+  const reported = reportPending(stored, invalidToken, callerCtx.clock());
   if (!reported) {
-    const current = servableToken(stored, ctx.clock());
+    const current = servableToken(stored, callerCtx.clock());
     if (current) return current;
   }
+  const ctx = withLogContext(callerCtx, kind.fields);
   // The reported token goes back to a reporter only when a check within the interval found it alive.
   const fallbackForCaller = (record: R | undefined) =>
     reportPending(record, invalidToken, ctx.clock())
@@ -195,7 +196,6 @@ export async function serveToken<R extends TokenRecord>(
     const fallback = fallbackForCaller(latest);
     if (!fallback) throw error;
     ctx.log.warn('refresh failed; serving the stored token until its promised expiry', {
-      ...kind.fields,
       code: errorCode(error),
     });
     return fallback;
@@ -250,10 +250,11 @@ export async function refreshTokenIfDue<R extends TokenRecord>(
   firstRead?: R
 ): Promise<RefreshOutcome> {
   try {
-    const result = await refreshUnderLease(ctx, renewalTarget(kind, isDue), {
-      wait: false,
-      firstRead,
-    });
+    const result = await refreshUnderLease(
+      withLogContext(ctx, kind.fields),
+      renewalTarget(kind, isDue),
+      { wait: false, firstRead }
+    );
     if (result.outcome === 'refreshed') {
       ctx.metrics.count(kind.metrics.succeeded);
       return 'refreshed';

@@ -44,6 +44,11 @@ export function isRenewable(status: AuthorizerStatus | undefined): boolean {
  * token: without one the authorizer is never renewed, so an access token would have no successor and
  * `refreshAt` no meaning. `issuedAt` defaults to `now` and `requestedAt` to `issuedAt`, the issue window
  * succession compares (architecture §3).
+ *
+ * What the record knew of the token it replaces goes: the last report check, the last failure and the end
+ * of an earlier authorization (`endedAt`). The last forced renewal (`forcedAt`) stays, as it does across
+ * token saves: its hour of back-off bounds what reports may cost WeChat's quota per merchant, whichever
+ * write came between (architecture §3). The lease and pending events are not the authorization's and stay.
  */
 export function authorizationFields(a: NewAuthorization, now: number) {
   const tokened = Boolean(a.refreshToken && a.accessToken);
@@ -61,6 +66,46 @@ export function authorizationFields(a: NewAuthorization, now: number) {
     refreshAt: a.refreshToken ? a.refreshAt : undefined,
     authorizedAt: a.authorizedAt,
     updatedAt: now,
+    reportCheckedAt: undefined,
+    lastErrorCode: undefined,
+    endedAt: undefined,
+  };
+}
+
+/**
+ * What ending an authorization (`endAuthorization`: revoked, or beyond renewal) writes. WeChat ended its
+ * tokens, so nothing of them stays: the tokens, their issue window, renewal time, forced renewal and
+ * report check, and the lease of a renewal in flight (whose save must then fail). The record keeps what
+ * says what was authorized and why it ended: `funcInfo`, `authorizedAt` (so an older event still cannot
+ * override a newer authorization) and `lastErrorCode`, which operators read. An authorizer never seen
+ * gets a tombstone, its `ifAbsent` fields set: no permissions, and authorized at 0, so that any later
+ * authorization replaces it.
+ */
+export function endAuthorizationWrite(
+  ids: { componentAppId: string; authorizerAppId: string },
+  status: Exclude<AuthorizerStatus, 'active'>,
+  endedAt: number,
+  now: number
+): { fields: FieldWrite; ifAbsent: { funcInfo: number[]; authorizedAt: number } } {
+  return {
+    fields: {
+      componentAppId: ids.componentAppId,
+      authorizerAppId: ids.authorizerAppId,
+      status,
+      endedAt,
+      updatedAt: now,
+      accessToken: undefined,
+      expiresAt: undefined,
+      issuedAt: undefined,
+      requestedAt: undefined,
+      refreshToken: undefined,
+      refreshAt: undefined,
+      forcedAt: undefined,
+      reportCheckedAt: undefined,
+      leaseOwner: undefined,
+      leaseUntil: undefined,
+    },
+    ifAbsent: { funcInfo: [], authorizedAt: 0 },
   };
 }
 
@@ -120,6 +165,25 @@ export function releaseWrite(
     },
     countsAttempt: false,
     ...(outcome.expiresAt === undefined ? {} : { expiresAtCap: outcome.expiresAt }),
+  };
+}
+
+/**
+ * What the lease holder's `finishAuthCode` writes besides ending the lease and counting the version: the
+ * final status, the outcome code (an empty one is none: no caller means anything by it, and an empty
+ * string stored would read as a code), the authorizer when the exchange named one, and no next attempt,
+ * so a finished code leaves the `due` index and is never attempted again.
+ */
+export function finishAuthCodeFields(
+  outcome: Parameters<TokenStore['finishAuthCode']>[3],
+  now: number
+): FieldWrite {
+  return {
+    status: outcome.status,
+    outcomeCode: outcome.outcomeCode || undefined,
+    ...(outcome.authorizerAppId ? { authorizerAppId: outcome.authorizerAppId } : {}),
+    nextAttemptAt: undefined,
+    updatedAt: now,
   };
 }
 

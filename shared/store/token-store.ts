@@ -343,16 +343,19 @@ export interface TokenStore {
 
   /**
    * Stores an authorization (`api_query_auth`, a recovery, a reconciliation import): status active (or
-   * `without_api_permission` when WeChat issued no refresh token), tokens, permissions, `version + 1`. A
-   * renewal's lease is left in place: its holder's save then finds the version moved and decides which
-   * token is the newer one (architecture §3). An authorization older than the stored one (`authorizedAt`),
-   * or a write decided on another `expectedVersion`, is ignored; returns false then.
+   * `without_api_permission` when WeChat issued no refresh token), tokens, permissions, `version + 1`;
+   * what the record knew of the token it replaces (a report check, the last failure) and an earlier end
+   * are cleared, the forced-renewal back-off kept (`record-rules.ts` `authorizationFields`). A renewal's lease is left
+   * in place: its holder's save then finds the version moved and decides which token is the newer one
+   * (architecture §3). An authorization older than the stored one (`authorizedAt`), or a write decided
+   * on another `expectedVersion`, is ignored; returns false then.
    */
   saveAuthorization(authorization: NewAuthorization, now: number): Promise<boolean>;
 
   /**
-   * Ends an authorization: drops tokens and takes the authorizer off the `due` index. A revocation older than
-   * the stored authorization is ignored (returns false), so a late `unauthorized` push cannot undo a newer
+   * Ends an authorization: drops tokens and what was known of them, and takes the authorizer off the
+   * `due` index (`record-rules.ts` `endAuthorizationWrite`). A revocation older than the stored
+   * authorization is ignored (returns false), so a late `unauthorized` push cannot undo a newer
    * re-authorization; so is one whose `expectedRefreshToken` was replaced meanwhile. Creates a tombstone
    * when the authorizer is unknown.
    */
@@ -396,7 +399,8 @@ export interface TokenStore {
     record: Omit<AuthCodeRecord, 'version' | 'status' | 'attempts' | 'nextAttemptAt'>
   ): Promise<{ created: boolean; record: AuthCodeRecord }>;
   /**
-   * Records the outcome of an exchange as the lease holder.
+   * Records the outcome of an exchange as the lease holder (an empty `outcomeCode` is none) and takes the
+   * code off the `due` index (`record-rules.ts` `finishAuthCodeFields`).
    *
    * @throws ConcurrentUpdateError when `owner` lost the lease.
    */

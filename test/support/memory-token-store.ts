@@ -2,7 +2,9 @@ import { ConcurrentUpdateError, InvalidRequestError } from '../../shared/errors'
 import {
   authorizationFields,
   CLEARED_BY_TOKEN_SAVE,
+  endAuthorizationWrite,
   type FieldWrite,
+  finishAuthCodeFields,
   isRenewable,
   newAuthCode,
   releaseWrite,
@@ -44,12 +46,6 @@ function assignFields(record: object, fields: FieldWrite): void {
     if (value === undefined) delete target[name];
     else target[name] = value;
   }
-}
-/** `fields` without those whose value is `undefined`: what a fresh record holds. */
-function definedFields<T extends object>(fields: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(fields).filter(([, value]) => value !== undefined)
-  ) as Partial<T>;
 }
 
 /** In-memory `TokenStore` with the adapter's semantics; the contract suite keeps the two in step. */
@@ -249,20 +245,12 @@ export class MemoryTokenStore implements TokenStore {
       return false;
     }
     const fields = authorizationFields(a, now);
-    const next: AuthorizerRecord = {
-      ...definedFields(fields),
-      status: fields.status,
-      funcInfo: [...a.funcInfo],
-      componentAppId: a.componentAppId,
-      authorizerAppId: a.authorizerAppId,
-      authorizedAt: a.authorizedAt,
-      updatedAt: now,
+    const next = {
+      ...current,
       version: (current?.version ?? 0) + 1,
-      ...(current?.leaseOwner === undefined
-        ? {}
-        : { leaseOwner: current.leaseOwner, leaseUntil: current.leaseUntil }),
       ...withPending(current, a.event),
-    };
+    } as AuthorizerRecord;
+    assignFields(next, { ...fields, funcInfo: [...fields.funcInfo] });
     this.authorizers.set(id, next);
     this.legacyDue.delete(id);
     return true;
@@ -284,19 +272,22 @@ export class MemoryTokenStore implements TokenStore {
     ) {
       return false;
     }
-    this.legacyDue.delete(id);
-    this.authorizers.set(id, {
-      componentAppId,
-      authorizerAppId,
+    const { fields, ifAbsent } = endAuthorizationWrite(
+      { componentAppId, authorizerAppId },
       status,
-      funcInfo: current?.funcInfo ?? [],
-      authorizedAt: current?.authorizedAt ?? 0,
-      endedAt: guard.eventTime,
+      guard.eventTime,
+      now
+    );
+    const next = {
+      ...current,
+      funcInfo: current?.funcInfo ?? ifAbsent.funcInfo,
+      authorizedAt: current?.authorizedAt ?? ifAbsent.authorizedAt,
       version: (current?.version ?? 0) + 1,
-      updatedAt: now,
-      ...(current?.lastErrorCode ? { lastErrorCode: current.lastErrorCode } : {}),
       ...withPending(current, guard.event),
-    });
+    } as AuthorizerRecord;
+    assignFields(next, fields);
+    this.legacyDue.delete(id);
+    this.authorizers.set(id, next);
     return true;
   }
 
@@ -388,15 +379,12 @@ export class MemoryTokenStore implements TokenStore {
       id,
       owner
     );
-    const { leaseOwner: _o, leaseUntil: _u, nextAttemptAt: _n, outcomeCode: _c, ...rest } = current;
-    const next: AuthCodeRecord = {
-      ...rest,
-      status: outcome.status,
-      version: current.version + 1,
-      updatedAt: now,
-      ...(outcome.outcomeCode ? { outcomeCode: outcome.outcomeCode } : {}),
-      ...(outcome.authorizerAppId ? { authorizerAppId: outcome.authorizerAppId } : {}),
-    };
+    const next: AuthCodeRecord = { ...current, version: current.version + 1 };
+    assignFields(next, {
+      leaseOwner: undefined,
+      leaseUntil: undefined,
+      ...finishAuthCodeFields(outcome, now),
+    });
     this.authCodes.set(id, next);
     return clone(next);
   }

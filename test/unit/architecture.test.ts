@@ -49,6 +49,22 @@ describe('dependency direction: infra → functions (by file name) → shared', 
     expect(violations('shared', edge)).toEqual([]);
   });
 
+  it('inside shared/, the concern folders import only downward: jobs → authorization → serving, budgets', () => {
+    const below: Record<string, readonly string[]> = {
+      jobs: ['authorization', 'serving', 'budgets'],
+      authorization: ['serving', 'budgets'],
+      serving: [],
+      budgets: [],
+    };
+    const upward = Object.entries(below).flatMap(([folder, allowed]) =>
+      violations(`shared/${folder}`, (t) => {
+        const concern = /^shared\/(jobs|authorization|serving|budgets)\//.exec(t)?.[1];
+        return concern !== undefined && concern !== folder && !allowed.includes(concern);
+      })
+    );
+    expect(upward).toEqual([]);
+  });
+
   it('only functions/lib/deps.ts and the event bus adapter it wires construct AWS SDK clients', () => {
     const constructing = [...sources('functions'), ...sources('shared')].filter((file) =>
       /new (sdk\.)?(DynamoDBClient|SecretsManagerClient|EventBridgeClient)\(/.test(

@@ -6,7 +6,7 @@
  * outlives the code by the retention period, then DynamoDB's TTL removes it.
  */
 import { ConcurrentUpdateError } from '../../errors';
-import { newAuthCode } from '../record-rules';
+import { finishAuthCodeFields, newAuthCode } from '../record-rules';
 import type { AuthCodeRecord } from '../token-store';
 import { key, RETENTION_SECONDS, strip } from './items';
 import { saveAsOwner } from './leases';
@@ -78,17 +78,18 @@ export async function finishAuthCode(
   outcome: { status: 'exchanged' | 'failed'; authorizerAppId?: string; outcomeCode?: string },
   now: number
 ): Promise<AuthCodeRecord> {
+  const { nextAttemptAt, ...fields } = finishAuthCodeFields(outcome, now);
+  // A code's next attempt is its `refreshAt` on the `due` index (`items.ts` `strip`): none, off the index.
   return saveAsOwner<AuthCodeRecord>(
     table,
     key.authCode(componentAppId, code),
     owner,
     {
-      status: outcome.status,
-      outcomeCode: outcome.outcomeCode,
-      ...(outcome.authorizerAppId ? { authorizerAppId: outcome.authorizerAppId } : {}),
-      updatedAt: now,
+      ...fields,
+      refreshAt: nextAttemptAt,
+      dueKey: nextAttemptAt === undefined ? undefined : key.dueAuthCodes(componentAppId),
     },
-    ['dueKey', 'refreshAt']
+    []
   );
 }
 

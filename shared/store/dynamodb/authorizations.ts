@@ -7,7 +7,7 @@
  * one writer per record); an ended one drops the lease and its tokens and leaves the `due` index.
  */
 
-import { authorizationFields, isRenewable } from '../record-rules';
+import { authorizationFields, endAuthorizationWrite, isRenewable } from '../record-rules';
 import type { AuthorizerStatus, NewAuthorization, PendingEvent } from '../token-store';
 import { key, update } from './items';
 import { appendPendingEvent } from './pending-events';
@@ -31,7 +31,7 @@ export async function saveAuthorization(
         ? key.dueAuthorizers(a.componentAppId, a.authorizerAppId)
         : undefined,
     },
-    ['endedAt', 'lastErrorCode', 'reportCheckedAt'],
+    [],
     ['#version = if_not_exists(#version, :zero) + :one', ...withEvent.clauses]
   );
   const versionCheck =
@@ -77,22 +77,20 @@ export async function endAuthorization(
   now: number
 ): Promise<boolean> {
   const withEvent = appendPendingEvent(guard.event);
+  const { fields, ifAbsent } = endAuthorizationWrite(
+    { componentAppId, authorizerAppId },
+    status,
+    guard.eventTime,
+    now
+  );
+  // An ended authorizer is never renewed (`isRenewable`), so it leaves the `due` index.
   const u = update(
-    { componentAppId, authorizerAppId, status, endedAt: guard.eventTime, updatedAt: now },
-    [
-      'accessToken',
-      'expiresAt',
-      'issuedAt',
-      'refreshToken',
-      'dueKey',
-      'refreshAt',
-      'leaseOwner',
-      'leaseUntil',
-    ],
+    { ...fields, dueKey: undefined },
+    [],
     [
       '#version = if_not_exists(#version, :zero) + :one',
-      '#funcInfo = if_not_exists(#funcInfo, :empty)',
-      '#authorizedAt = if_not_exists(#authorizedAt, :zero)',
+      '#funcInfo = if_not_exists(#funcInfo, :noFuncInfo)',
+      '#authorizedAt = if_not_exists(#authorizedAt, :notAuthorizedAt)',
       ...withEvent.clauses,
     ]
   );
@@ -115,7 +113,8 @@ export async function endAuthorization(
         ...withEvent.values,
         ':zero': 0,
         ':one': 1,
-        ':empty': [],
+        ':noFuncInfo': ifAbsent.funcInfo,
+        ':notAuthorizedAt': ifAbsent.authorizedAt,
         ':eventTime': guard.eventTime,
         ...(guard.expectedRefreshToken === undefined
           ? {}

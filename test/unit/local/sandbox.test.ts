@@ -8,7 +8,7 @@ import { startupLines } from '../../../local/sandbox-banner';
 import { DEFAULT_COMPONENT_APPID, readSandboxSettings } from '../../../local/sandbox-settings';
 import { DUPLICATE_SIGNAL_WINDOW_MS, stopOnSignal } from '../../../local/shutdown';
 import { InvalidAdvanceError, TimeTravel } from '../../../local/time-travel';
-import { silentLog } from '../../../shared/log';
+import { silentLog, withLogFields } from '../../../shared/log';
 import { tokenTableDefinition } from '../../../shared/store/table-schema';
 
 describe('ensureTokenTable', () => {
@@ -154,6 +154,21 @@ describe('console log', () => {
       'err 03:04:05.006 WARN  refused accessToken="[redacted]" authorizerAppId=wx1234567890abcdef note="[redacted]"',
       'err 03:04:05.006 ERROR failed code=x',
     ]);
+  });
+
+  it('redacts a persistent field (withLogFields) as it redacts a field given at the call', () => {
+    lines.length = 0;
+    const token = '76_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfGhIj';
+    const log = withLogFields(consoleLog({ sink, clock: () => 0 }), {
+      authorizerAppId: token,
+      accessToken: token,
+      job: 'refresh',
+    });
+    log.warn('refused', { code: 'wechat_busy' });
+    expect(lines.map((l) => l.replace(/^err \S+ /, ''))).toEqual([
+      'WARN  refused authorizerAppId="[redacted]" accessToken="[redacted]" job=refresh code=wechat_busy',
+    ]);
+    expect(lines.join('\n')).not.toContain(token);
   });
 
   it('shows metrics as debug lines only', () => {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LOG_FIELD_KINDS, REDACTED, redactFields } from '../../../shared/log';
+import { LOG_FIELD_KINDS, REDACTED, redactFields, withLogFields } from '../../../shared/log';
+import { recordingLog } from '../../support/recorders';
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const chars = (alphabet: string, min: number, max: number) =>
@@ -133,5 +134,66 @@ describe('redactFields: an allow-list of value kinds, not a deny-list of names',
       }),
       { numRuns: 2000 }
     );
+  });
+});
+
+describe('withLogFields: context given once, on every line written through it', () => {
+  const A = 'wxauthorizer00001';
+
+  it('adds the persistent fields to every level, with or without fields at the call', () => {
+    const log = recordingLog();
+    const child = withLogFields(log, { authorizerAppId: A });
+    child.debug('d');
+    child.info('i', { outcome: 'refreshed' });
+    child.warn('w', { code: 'wechat_busy' });
+    child.error('e', { errcode: -1 });
+    expect(log.entries).toEqual([
+      { level: 'debug', message: 'd', fields: { authorizerAppId: A } },
+      { level: 'info', message: 'i', fields: { authorizerAppId: A, outcome: 'refreshed' } },
+      { level: 'warn', message: 'w', fields: { authorizerAppId: A, code: 'wechat_busy' } },
+      { level: 'error', message: 'e', fields: { authorizerAppId: A, errcode: -1 } },
+    ]);
+  });
+
+  it('lets a field given at the call win, but not erase one with undefined', () => {
+    const log = recordingLog();
+    const child = withLogFields(log, { authorizerAppId: A, step: 'permissions' });
+    child.warn('w', { step: 'reconcile_retry', authorizerAppId: undefined, rid: undefined });
+    expect(log.entries[0]?.fields).toStrictEqual({
+      authorizerAppId: A,
+      step: 'reconcile_retry',
+      rid: undefined,
+    });
+  });
+
+  it('accumulates through nested children and leaves the parent as it was', () => {
+    const log = recordingLog();
+    const job = withLogFields(log, { job: 'refresh' });
+    const item = withLogFields(job, { authorizerAppId: A });
+    item.info('renewed');
+    job.info('job line');
+    log.info('plain line');
+    expect(log.entries.map((e) => e.fields)).toEqual([
+      { job: 'refresh', authorizerAppId: A },
+      { job: 'refresh' },
+      {},
+    ]);
+  });
+
+  it('keeps each child’s context to its own lines when several are used at once', async () => {
+    const log = recordingLog();
+    const ids = ['wxauthorizer00001', 'wxauthorizer00002', 'wxauthorizer00003'];
+    await Promise.all(
+      ids.map(async (authorizerAppId, i) => {
+        const child = withLogFields(log, { authorizerAppId });
+        await new Promise((resolve) => setTimeout(resolve, 3 - i));
+        child.info('renewed', { seq: i });
+      })
+    );
+    expect(log.entries.map((e) => [e.fields.seq, e.fields.authorizerAppId]).sort()).toEqual([
+      [0, ids[0]],
+      [1, ids[1]],
+      [2, ids[2]],
+    ]);
   });
 });

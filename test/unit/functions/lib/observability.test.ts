@@ -10,7 +10,7 @@ import {
   searchCorrelationId,
 } from '../../../../functions/lib/observability';
 import { InvalidRequestError } from '../../../../shared/errors';
-import { MetricName } from '../../../../shared/log';
+import { MetricName, withLogFields } from '../../../../shared/log';
 import { captureOutput, logEntries, parseOutput } from '../../../support/capture-output';
 import { httpEvent } from '../../../support/events';
 
@@ -59,6 +59,31 @@ describe('the Powertools log adapter', () => {
         ticketUsable: true,
         appId: '[redacted]',
         note: '[redacted]',
+      }),
+    ]);
+    expect(output).not.toContain(token);
+  });
+});
+
+describe('the Powertools log adapter under withLogFields', () => {
+  it('redacts a persistent field as it redacts a field given at the call', async () => {
+    const token = '76_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfGhIj';
+    const output = await captureOutput(async () => {
+      const child = withLogFields(powertoolsLog(observability().logger), {
+        authorizerAppId: token,
+        refreshToken: `refreshtoken@@@${token}`,
+        job: 'refresh',
+      });
+      child.warn('lost the lease while renewing; a later renewal stands', { errcode: 61023 });
+    });
+    expect(logEntries(output)).toEqual([
+      expect.objectContaining({
+        level: 'WARN',
+        message: 'lost the lease while renewing; a later renewal stands',
+        authorizerAppId: '[redacted]',
+        refreshToken: '[redacted]',
+        job: 'refresh',
+        errcode: 61023,
       }),
     ]);
     expect(output).not.toContain(token);

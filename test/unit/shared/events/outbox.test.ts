@@ -111,6 +111,27 @@ describe('events written with their state change', () => {
     expect(publisher.summary()).toEqual(['revoked wxauthorizer00001 push']);
   });
 
+  it('names the authorizer on each line it writes while settling', async () => {
+    const { ctx, store, publisher, log } = setup();
+    publisher.failNext();
+    await revokeWithEvent(ctx, store, change('wxauthorizer00001'));
+    const broken = new MemoryTokenStore();
+    broken.putOutboxEvent = () => Promise.reject(new Error('DynamoDB down'));
+    const other = setup({ store: broken });
+    await revokeWithEvent(other.ctx, broken, change('wxauthorizer00002'));
+
+    expect(log.entries).toContainEqual({
+      level: 'warn',
+      message: 'lifecycle event not published; the next scheduled run retries',
+      fields: { authorizerAppId: 'wxauthorizer00001', failed: 1 },
+    });
+    expect(other.log.entries).toContainEqual({
+      level: 'warn',
+      message: 'lifecycle events not settled; a retried push or the schedule moves them',
+      fields: { authorizerAppId: 'wxauthorizer00002', code: expect.any(String) },
+    });
+  });
+
   it('a publisher that throws is a failed publish, and the caller never sees it', async () => {
     const { ctx, store } = setup({
       events: {

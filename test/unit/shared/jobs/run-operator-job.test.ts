@@ -11,11 +11,11 @@ import { parseRefreshJob } from '../../../../shared/jobs/job-contract';
 import {
   listAuthorizerViews,
   platformStatus,
-  recordRun,
   refreshAuthorizerByOperator,
   showAuthorizer,
 } from '../../../../shared/jobs/run-operator-job';
 import { OPERATOR_READ_BUDGET_MS, SUPERSEDED_OVERLAP_MS } from '../../../../shared/policy';
+import { recordRun } from '../../../../shared/run-records';
 import type { AuthorizerStatus } from '../../../../shared/store/token-store';
 import {
   AUTHORIZER_APPID as A,

@@ -130,6 +130,46 @@ describe('runScheduledRefresh', () => {
     expect(calls).toHaveLength(4);
   });
 
+  it('names each authorizer on the lines of its own renewal, with workers running at once', async () => {
+    const { ctx } = await setup(4);
+    const log = ctx.log as ReturnType<typeof handlerDeps>['log'];
+    const [recovered, failing] = ['wxauthorizer00001', 'wxauthorizer00002'];
+    ctx.api.apiAuthorizerToken = async (_ct, appId, refreshToken) => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      if (appId === recovered && refreshToken === 'refresh-1') {
+        throw new WechatApiError('api_authorizer_token', 61023, 'invalid', 'refresh_token_invalid');
+      }
+      if (appId === failing) {
+        throw new WechatApiError('api_authorizer_token', 45009, 'quota', 'quota');
+      }
+      return { authorizer_access_token: `new-${appId}`, expires_in: 7200 };
+    };
+    ctx.api.apiGetAuthorizerList = async () => ({
+      total_count: 1,
+      list: [{ authorizer_appid: recovered, refresh_token: 'refresh-1-listed', auth_time: 0 }],
+    });
+
+    const summary = await runScheduledRefresh(ctx, { deadline: NOW + 300_000, concurrency: 4 });
+
+    expect(summary.authorizers).toMatchObject({ refreshed: 3, failed: { wechat_quota: 1 } });
+    expect(log.entries).toContainEqual({
+      level: 'warn',
+      message: 'refresh token rejected (61023); asking api_get_authorizer_list',
+      fields: { authorizerAppId: recovered, errcode: 61023 },
+    });
+    const failures = log.entries.filter((e) => e.message === 'WeChat operation failed');
+    expect(failures).toEqual([
+      expect.objectContaining({
+        level: 'error',
+        fields: expect.objectContaining({
+          authorizerAppId: failing,
+          code: 'wechat_quota',
+          errcode: 45009,
+        }),
+      }),
+    ]);
+  });
+
   it('starts nothing new once the deadline reserve is reached, and says the run was truncated', async () => {
     const { ctx, calls } = await setup(5);
     const summary = await runScheduledRefresh(ctx, { deadline: NOW + 10_000 });

@@ -157,6 +157,29 @@ describe('a report of the stored token is checked before anything is renewed', (
     expect(calls.checks).toEqual([]);
   });
 
+  it('names the token it checked on the check’s line', async () => {
+    const { ctx, log } = await reporting(async () => {
+      throw wechatError(40001, 'token_invalid');
+    });
+    ctx.api.apiAuthorizerToken = async () => {
+      throw new WechatApiError('api_authorizer_token', 45009, 'quota', 'quota');
+    };
+    await getAuthorizerAccessToken(ctx, A, { invalidToken: 'access-1' }).catch(() => undefined);
+    expect(log.entries).toContainEqual({
+      level: 'info',
+      message: 'checked a token a caller reported as rejected',
+      fields: { authorizerAppId: A, verdict: 'dead', renewed: true },
+    });
+
+    const component = await reporting(async () => quota);
+    await getComponentAccessToken(component.ctx, { invalidToken: 'component-token' });
+    expect(component.log.entries).toContainEqual({
+      level: 'info',
+      message: 'checked a token a caller reported as rejected',
+      fields: { token: 'component', verdict: 'alive', renewed: false },
+    });
+  });
+
   it('checks a reported component token with the component API path', async () => {
     const checks: string[] = [];
     const { ctx } = await tokenContext({

@@ -3,6 +3,8 @@ import {
   authorizationFields,
   authorizationStatus,
   CLEARED_BY_TOKEN_SAVE,
+  endAuthorizationWrite,
+  finishAuthCodeFields,
   isRenewable,
   newAuthCode,
   releaseWrite,
@@ -119,6 +121,53 @@ describe('authorizationFields', () => {
     expect(fields.issuedAt).toBeUndefined();
     expect(fields.requestedAt).toBeUndefined();
   });
+
+  it('clears the report check and failure of the replaced token and an earlier end, and keeps the forced-renewal back-off', () => {
+    const fields = authorizationFields(authorization(), NOW);
+    for (const name of ['reportCheckedAt', 'lastErrorCode', 'endedAt'] as const) {
+      expect(name in fields).toBe(true);
+      expect(fields[name]).toBeUndefined();
+    }
+    expect('forcedAt' in fields).toBe(false);
+  });
+
+  it('leaves the lease and the pending events alone', () => {
+    const fields = authorizationFields(authorization(), NOW);
+    for (const name of ['leaseOwner', 'leaseUntil', 'pendingEvents', 'version']) {
+      expect(name in fields).toBe(false);
+    }
+  });
+});
+
+describe('endAuthorizationWrite', () => {
+  it('drops the tokens, their history and the lease, leaving permissions, authorization time and last error, defaulted for a tombstone', () => {
+    const write = endAuthorizationWrite(
+      { componentAppId: 'wxcomponent', authorizerAppId: 'wxmerchant' },
+      'revoked',
+      NOW - 5,
+      NOW
+    );
+    expect(write).toStrictEqual({
+      fields: {
+        componentAppId: 'wxcomponent',
+        authorizerAppId: 'wxmerchant',
+        status: 'revoked',
+        endedAt: NOW - 5,
+        updatedAt: NOW,
+        accessToken: undefined,
+        expiresAt: undefined,
+        issuedAt: undefined,
+        requestedAt: undefined,
+        refreshToken: undefined,
+        refreshAt: undefined,
+        forcedAt: undefined,
+        reportCheckedAt: undefined,
+        leaseOwner: undefined,
+        leaseUntil: undefined,
+      },
+      ifAbsent: { funcInfo: [], authorizedAt: 0 },
+    });
+  });
 });
 
 describe('tokenSaveFields', () => {
@@ -232,5 +281,36 @@ describe('newAuthCode', () => {
       attempts: 0,
       nextAttemptAt: NOW,
     });
+  });
+});
+
+describe('finishAuthCodeFields', () => {
+  it('records the status and outcome code and takes the code off the due index', () => {
+    expect(
+      finishAuthCodeFields({ status: 'failed', outcomeCode: 'auth_code_expired' }, NOW)
+    ).toStrictEqual({
+      status: 'failed',
+      outcomeCode: 'auth_code_expired',
+      nextAttemptAt: undefined,
+      updatedAt: NOW,
+    });
+  });
+
+  it('removes the outcome code when none or an empty one is given', () => {
+    for (const outcomeCode of [undefined, '']) {
+      const fields = finishAuthCodeFields({ status: 'exchanged', outcomeCode }, NOW);
+      expect('outcomeCode' in fields).toBe(true);
+      expect(fields.outcomeCode).toBeUndefined();
+    }
+  });
+
+  it('names the authorizer only when the exchange gave one', () => {
+    expect(
+      finishAuthCodeFields({ status: 'exchanged', authorizerAppId: 'wxmerchant' }, NOW)
+    ).toMatchObject({ authorizerAppId: 'wxmerchant' });
+    expect('authorizerAppId' in finishAuthCodeFields({ status: 'exchanged' }, NOW)).toBe(false);
+    expect(
+      'authorizerAppId' in finishAuthCodeFields({ status: 'failed', authorizerAppId: '' }, NOW)
+    ).toBe(false);
   });
 });

@@ -457,6 +457,103 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
       });
     });
 
+    /** An active authorizer whose record knows all about its token: a forced renewal, a report check, a failure. */
+    async function authorizerWithTokenHistory() {
+      await store.saveAuthorization(authorization(), NOW);
+      await store.claim(ref, 1, { owner: 'a', until: NOW + 30_000 }, NOW);
+      await store.saveAuthorizerToken(
+        C,
+        A,
+        'a',
+        {
+          accessToken: 'access-2',
+          expiresAt: NOW + 9e6,
+          refreshAt: NOW + 8e6,
+          refreshToken: 'refresh-1',
+          forcedAt: NOW + 1,
+          requestedAt: NOW + 1,
+        },
+        NOW + 2,
+        1
+      );
+      await store.claim(ref, 2, { owner: 'b', until: NOW + 30_000 }, NOW + 3);
+      await store.release(
+        ref,
+        'b',
+        { errorCode: 'wechat_busy', reportCheckedAt: NOW + 3 },
+        NOW + 3
+      );
+      await store.claim(ref, 2, { owner: 'c', until: NOW + 30_000 }, NOW + 4);
+      expect(await store.getAuthorizer(C, A)).toMatchObject({
+        forcedAt: NOW + 1,
+        requestedAt: NOW + 1,
+        issuedAt: NOW + 2,
+        reportCheckedAt: NOW + 3,
+        lastErrorCode: 'wechat_busy',
+        leaseOwner: 'c',
+      });
+    }
+
+    it('an ended authorization keeps its permissions, authorization time and last error, and nothing of its token', async () => {
+      await authorizerWithTokenHistory();
+      expect(await store.endAuthorization(C, A, 'revoked', { eventTime: NOW + 5 }, NOW + 6)).toBe(
+        true
+      );
+      expect(await store.getAuthorizer(C, A)).toEqual({
+        componentAppId: C,
+        authorizerAppId: A,
+        status: 'revoked',
+        funcInfo: [1, 2],
+        authorizedAt: NOW,
+        endedAt: NOW + 5,
+        lastErrorCode: 'wechat_busy',
+        version: 3,
+        updatedAt: NOW + 6,
+      });
+    });
+
+    it('a new authorization starts with no report check, failure or end of the token it replaces, and keeps the forced-renewal back-off', async () => {
+      await authorizerWithTokenHistory();
+      await store.release(ref, 'c', {}, NOW + 5);
+      const renewed = authorization({
+        accessToken: 'access-3',
+        refreshToken: 'refresh-3',
+        authorizedAt: NOW + 10,
+      });
+      expect(await store.saveAuthorization(renewed, NOW + 10)).toBe(true);
+      const fresh = {
+        componentAppId: C,
+        authorizerAppId: A,
+        status: 'active',
+        accessToken: 'access-3',
+        expiresAt: NOW + 7_200_000,
+        refreshToken: 'refresh-3',
+        funcInfo: [1, 2],
+        refreshAt: NOW + 6_300_000,
+        issuedAt: NOW + 10,
+        requestedAt: NOW + 10,
+        authorizedAt: NOW + 10,
+        version: 3,
+        updatedAt: NOW + 10,
+      };
+      expect(await store.getAuthorizer(C, A)).toEqual({ ...fresh, forcedAt: NOW + 1 });
+
+      await store.claim(ref, 3, { owner: 'd', until: NOW + 30_000 }, NOW + 11);
+      await store.release(ref, 'd', { errorCode: 'wechat_busy' }, NOW + 11);
+      await store.endAuthorization(C, A, 'revoked', { eventTime: NOW + 12 }, NOW + 12);
+      expect(await store.saveAuthorization({ ...renewed, authorizedAt: NOW + 20 }, NOW + 20)).toBe(
+        true
+      );
+      expect(await store.getAuthorizer(C, A)).toEqual({
+        ...fresh,
+        issuedAt: NOW + 20,
+        requestedAt: NOW + 20,
+        authorizedAt: NOW + 20,
+        version: 5,
+        updatedAt: NOW + 20,
+      });
+    });
+
     it('creates a tombstone for an unknown authorizer', async () => {
       expect(await store.endAuthorization(C, A, 'revoked', { eventTime: NOW }, NOW)).toBe(true);
       expect(await store.getAuthorizer(C, A)).toMatchObject({
@@ -716,6 +813,50 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
       await expect(
         store.finishAuthCode(C, fresh.code, 'b', { status: 'failed' }, NOW)
       ).rejects.toThrow(ConcurrentUpdateError);
+    });
+
+    it('a finished code keeps the outcome code given, none when it is empty, and leaves the due index', async () => {
+      await store.putAuthCode(fresh);
+      await store.claim(ref, 0, { owner: 'a', until: NOW + 30_000 }, NOW);
+      await store.release(ref, 'a', { errorCode: 'wechat_busy', retryAt: NOW + 60_000 }, NOW);
+      await store.claim(ref, 0, { owner: 'b', until: NOW + 90_000 }, NOW + 60_000);
+      const done = await store.finishAuthCode(
+        C,
+        fresh.code,
+        'b',
+        { status: 'failed', outcomeCode: '' },
+        NOW + 60_001
+      );
+      const finished = {
+        ...fresh,
+        status: 'failed',
+        attempts: 1,
+        version: 1,
+        updatedAt: NOW + 60_001,
+      };
+      expect(done).toEqual(finished);
+      expect(await store.getAuthCode(C, fresh.code)).toEqual(finished);
+      expect(await store.listPendingAuthCodes(C, NOW + 1e9, 10)).toEqual([]);
+
+      const other = { ...fresh, code: 'queryauthcode@@@def' };
+      await store.putAuthCode(other);
+      await store.claim({ ...ref, code: other.code }, 0, { owner: 'c', until: NOW + 30_000 }, NOW);
+      const recovered = await store.finishAuthCode(
+        C,
+        other.code,
+        'c',
+        { status: 'exchanged', outcomeCode: 'recovered_by_reconciliation' },
+        NOW + 1
+      );
+      expect(recovered).toEqual({
+        ...other,
+        status: 'exchanged',
+        outcomeCode: 'recovered_by_reconciliation',
+        attempts: 0,
+        version: 1,
+        updatedAt: NOW + 1,
+      });
+      expect(await store.listPendingAuthCodes(C, NOW + 1e9, 10)).toEqual([]);
     });
 
     it('a released code counts the attempt and waits for its retry time', async () => {

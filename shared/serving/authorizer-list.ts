@@ -1,9 +1,9 @@
 import { WechatUnavailableError } from '../errors';
 import { AUTHORIZER_LIST_PAGE } from '../policy';
-import { withComponentToken } from '../serving/with-component-token';
 import type { TokenContext } from '../token-context';
+import { permissionIds } from '../wechat/permissions';
 import type { AuthorizerListResponse } from '../wechat/wire';
-import { permissionIds } from './permissions';
+import { withComponentToken } from './with-component-token';
 
 export type ListedAuthorizer = AuthorizerListResponse['list'][number];
 

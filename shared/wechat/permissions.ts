@@ -1,4 +1,4 @@
-import type { FuncInfo } from '../wechat/wire';
+import type { FuncInfo } from './wire';
 
 /**
  * The permission-set ids (权限集) of a `func_info` list, the part of it the service keeps. Malformed entries

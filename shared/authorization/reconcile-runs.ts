@@ -1,10 +1,10 @@
-import { type ReconcileSummary, reconcileAuthorizers } from '../authorization/reconcile';
 import { errorCode } from '../errors';
 import { settleOrphanedEvents } from '../events/outbox';
 import { RECONCILE_RETRY_AFTER_MS } from '../policy';
 import { reportWechatFailure } from '../report-wechat-failure';
+import { readRun, recordRun } from '../run-records';
 import type { TokenContext } from '../token-context';
-import { readRun, recordRun } from './run-operator-job';
+import { type ReconcileSummary, reconcileAuthorizers } from './reconcile';
 
 /**
  * What a reconciliation run records for the operators' `status`, for its own retry, and for held codes
