@@ -170,9 +170,23 @@ export class TokenServiceStack extends Stack {
         action: 'lambda:InvokeFunction',
       });
     }
+    // Callers' WeChat calls, from the egress whose IP is on the whitelist; it renews tokens WeChat rejects.
+    const callWechat = fn(
+      'CallWeChat',
+      'call-wechat',
+      'Invoked by callers (IAM): makes a WeChat API call from the whitelisted egress',
+      { timeout: Duration.seconds(30), tracing: lambda.Tracing.PASS_THROUGH }
+    );
+    callWechat.bindTable(table, { items: ['GetItem', 'UpdateItem'] });
+    for (const account of config.getTokenCallerAccountIds) {
+      callWechat.addPermission(`Caller${account}`, {
+        principal: new iam.AccountPrincipal(account),
+        action: 'lambda:InvokeFunction',
+      });
+    }
     // Every function that can change an authorizer's lifecycle publishes it (the page mints codes only).
     const lifecycleEvents = new LifecycleEventBus(this, 'LifecycleEvents');
-    for (const publisher of [authEvent, authorizeCallback, refresh, getToken]) {
+    for (const publisher of [authEvent, authorizeCallback, refresh, getToken, callWechat]) {
       lifecycleEvents.allowPublishing(publisher);
     }
 
@@ -243,6 +257,7 @@ export class TokenServiceStack extends Stack {
         AuthorizeCallback: authorizeCallback,
         Refresh: refresh,
         GetToken: getToken,
+        CallWeChat: callWechat,
       },
       table: { tableName: table.table.tableName, indexNames: [TokenTable.DUE_INDEX_NAME] },
       httpApi: api.api,
@@ -267,10 +282,10 @@ export class TokenServiceStack extends Stack {
 
     const invokeStatement = new iam.PolicyStatement({
       actions: ['lambda:InvokeFunction'],
-      resources: [getToken.functionArn],
+      resources: [getToken.functionArn, callWechat.functionArn],
     });
     const invokePolicy = new iam.ManagedPolicy(this, 'GetTokenInvokePolicy', {
-      description: 'Attach to a caller role: may invoke the get-token function, nothing else',
+      description: 'Attach to a caller role: may invoke get-token and call-wechat, nothing else',
       statements: [invokeStatement],
     });
 
@@ -318,6 +333,11 @@ export class TokenServiceStack extends Stack {
     );
     out('GetTokenFunctionName', getToken.functionName, 'Invoke with {"authorizerAppId":"wx…"}');
     out('GetTokenFunctionArn', getToken.functionArn, 'Invoke with lambda:InvokeFunction');
+    out(
+      'CallWeChatFunctionName',
+      callWechat.functionName,
+      'Invoke with {"authorizerAppId":"wx…","path":"/cgi-bin/…"}: WeChat calls from the whitelisted IP'
+    );
     out(
       'RefreshFunctionName',
       refresh.functionName,

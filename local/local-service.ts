@@ -5,6 +5,7 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { makeHandler as makeAuthEvent } from '../functions/auth-event';
 import { makeHandler as makeAuthorizeCallback } from '../functions/authorize-callback';
 import { makeHandler as makeAuthorizePage } from '../functions/authorize-page';
+import { makeHandler as makeCallWechat } from '../functions/call-wechat';
 import { makeHandler as makeGetToken } from '../functions/get-token';
 import type { Deps } from '../functions/lib/deps';
 import type { HttpResult } from '../functions/lib/http';
@@ -116,7 +117,8 @@ export function json(status: number, value: unknown): HttpResult {
 /**
  * The service's HTTP routes on one local server, calling the same handler modules the stack deploys:
  * `POST /wechat/events`, `GET /authorize`, `GET /authorize/callback`. Lambda's Invoke API serves the two
- * directly invoked functions, `get-token` (callers) and `refresh` (the operators' jobs, `npx wechat-token`).
+ * directly invoked functions, `get-token` and `call-wechat` (callers) and `refresh` (the operators' jobs,
+ * `npx wechat-token`).
  * Two local-only routes stand in for what AWS does: `POST /local/token` (the get-token Lambda invoke; answers
  * exactly what the Lambda returns) and `POST /local/refresh` (one scheduled refresh run; answers its summary;
  * with `{"job":"reconcile"}` the authorizer reconciliation instead). Each call gets its own invocation
@@ -128,6 +130,7 @@ export function createLocalRoutes(deps: Deps, options: { refreshTimeoutMs?: numb
   const authorizePage = makeAuthorizePage(getDeps);
   const authorizeCallback = makeAuthorizeCallback(getDeps);
   const getToken = makeGetToken(getDeps);
+  const callWechat = makeCallWechat(getDeps);
   const refresh = makeRefresh(getDeps);
   const refreshTimeoutMs = options.refreshTimeoutMs ?? REFRESH_TIMEOUT_MS;
   const context = (name: string) =>
@@ -136,7 +139,10 @@ export function createLocalRoutes(deps: Deps, options: { refreshTimeoutMs?: numb
     'POST /wechat/events': (event) => authEvent(event, context('auth-event')),
     'GET /authorize': (event) => authorizePage(event, context('authorize-page')),
     'GET /authorize/callback': (event) => authorizeCallback(event, context('authorize-callback')),
-    [LAMBDA_INVOKE_ROUTE]: lambdaInvokeApi({ 'get-token': getToken, refresh }, context),
+    [LAMBDA_INVOKE_ROUTE]: lambdaInvokeApi(
+      { 'get-token': getToken, 'call-wechat': callWechat, refresh },
+      context
+    ),
     'POST /local/token': async (event) => {
       const payload = parseJson(event.body);
       if (payload === undefined) {

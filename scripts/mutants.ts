@@ -212,10 +212,40 @@ export const MUTANTS: Mutant[] = [
         replace: '  if (false as boolean) {\n    // A redirect names no authorizer',
       },
     ],
-    // The simulation's re-authorizations end the previous tokens at once (WeChat's documented case), so an
-    // exchanged redirect code kills nothing a caller was promised there; the case it guards (a permission
-    // change that keeps the tokens, protocol §11.12) is its focused tests'. Seed 14 × 19 days: survived.
-    expect: { test: 'test/unit/shared/wechat-fidelity.test.ts' },
+    // Half of the interleaved permission changes keep the tokens (protocol §11.12): a redirect code
+    // exchanged before the push then mints a token that kills those callers hold, and outside the
+    // merchant's lease (a redirect names no merchant), beside its renewal (seed 1, day 0).
+    expect: {
+      invariant: ['token accepted until its expiresAt', 'one writer mints a token at a time'],
+    },
+  },
+  {
+    name: 'a code is exchanged over a token callers hold',
+    edits: [
+      {
+        file: 'shared/authorization/auth-codes.ts',
+        find: '  if (await holdsPromisedToken(ctx, record.authorizerAppId)) {',
+        replace: '  if (false as boolean) {',
+      },
+    ],
+    // A permission change that keeps the tokens, or a code settled after the reconciliation imported its
+    // authorization: exchanging mints a token that ends the one callers were promised, or (seed 1, day 0)
+    // leaves the record behind WeChat's newest.
+    expect: {
+      invariant: ['token accepted until its expiresAt', 'stored token is the last WeChat issued'],
+    },
+  },
+  {
+    name: 'an authorizer missing from a listing is taken for unlisted without asking WeChat',
+    edits: [
+      {
+        file: 'shared/serving/authorizer-tokens.ts',
+        find: '      (await confirmUnlisted(ctx, authorizerAppId));',
+        replace: '      undefined;',
+      },
+    ],
+    // The scenario's shifting listings (a merchant revokes, another authorizes between two pages).
+    expect: { invariant: 'listed authorizer never lost' },
   },
   {
     name: 'a code exchange mints beside a renewal instead of joining the lease',
@@ -265,6 +295,20 @@ export const MUTANTS: Mutant[] = [
         'listed authorizer never lost',
       ],
     },
+  },
+  {
+    name: 'a later authorization in the list drops a token WeChat still accepts',
+    edits: [
+      {
+        file: 'shared/authorization/reconcile.ts',
+        find: "  if (action === 'reauthorize' && (await mayStillBeAccepted(ctx, record as AuthorizerRecord))) {",
+        replace: "  if (action === 'reauthorize' && false) {",
+      },
+    ],
+    // Seed 4, day 1: a permission change that kept the tokens, the refresh token rotated before it.
+    expect: { invariant: 'token accepted until its expiresAt' },
+    days: '2',
+    seeds: '4',
   },
   {
     name: 'a failed recovery call marks the code as possibly consumed',

@@ -42,6 +42,12 @@ export interface RuntimeConfig {
    */
   readonly publicRouteBudgetPerMinute?: number;
   readonly publicRouteBudgetPerDay?: number;
+  /**
+   * The path prefixes call-wechat lets callers reach (`CALL_WECHAT_PATH_PREFIXES`, comma-separated);
+   * unset: `DEFAULT_ALLOWED_PREFIXES` of `shared/egress/wechat-call-request.ts`. The credential endpoints
+   * stay refused whatever this says.
+   */
+  readonly callWechatPathPrefixes?: readonly string[];
 }
 
 /** Variables every function needs; the infra test checks each function's environment against this list. */
@@ -58,6 +64,7 @@ export const PAGE_ENV = [
 ] as const;
 
 export const DEFAULT_WECHAT_API_BASE_URL = 'https://api.weixin.qq.com';
+const PATH_PREFIX = /^\/[A-Za-z0-9/_.-]{1,100}$/;
 
 const APPID = /^wx[0-9a-zA-Z]{14,30}$/;
 /** What infra accepts for `platformDisplayName`: 1–40 characters, no control characters. */
@@ -103,6 +110,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const perMinute = positiveInteger(env, 'PUBLIC_ROUTE_BUDGET_PER_MINUTE', 1000, problems);
   const perDay = positiveInteger(env, 'PUBLIC_ROUTE_BUDGET_PER_DAY', 100_000, problems);
+  const prefixes = env.CALL_WECHAT_PATH_PREFIXES?.split(',')
+    .map((prefix) => prefix.trim())
+    .filter(Boolean);
+  if (prefixes?.some((prefix) => !PATH_PREFIX.test(prefix))) {
+    problems.push(
+      'CALL_WECHAT_PATH_PREFIXES must be comma-separated paths such as /cgi-bin/,/wxa/ (letters, digits, / _ . -)'
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     tokenTableName: env.TOKEN_TABLE_NAME!.trim(),
@@ -118,6 +133,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     platformDisplayName: displayName || undefined,
     publicRouteBudgetPerMinute: perMinute,
     publicRouteBudgetPerDay: perDay,
+    ...(prefixes?.length ? { callWechatPathPrefixes: prefixes } : {}),
   };
 }
 

@@ -7,7 +7,8 @@
  */
 /**
  * Every error code the service uses: in logs, metrics, the HTTP mapping (`functions/lib/http-errors.ts`,
- * exhaustive over this union) and, for the subset in `CALLER_ERROR_CODES`, get-token's answers.
+ * exhaustive over this union) and, for the subset in `CALLER_ERROR_CODES`, get-token's and call-wechat's
+ * answers.
  */
 export type ServiceErrorCode =
   | 'config_invalid'
@@ -76,7 +77,7 @@ export class AppIdMismatchError extends ServiceError {
   readonly code = 'appid_mismatch';
 }
 
-/** The body is larger than the intake accepts. */
+/** A body (a push, a page form) or a call-wechat request is larger than we accept. */
 export class PayloadTooLargeError extends ServiceError {
   override readonly name = 'PayloadTooLargeError';
   readonly code = 'payload_too_large';
@@ -289,8 +290,9 @@ export class RefreshInProgressError extends ServiceError {
 }
 
 /**
- * The codes get-token answers with, and the only ones a caller branches on (README "Error codes"). Every
- * other failure is reported to callers as `upstream_unavailable`.
+ * The codes get-token and call-wechat answer with, and the only ones a caller branches on (README "Error
+ * codes"). Every other failure is reported to callers as `upstream_unavailable`. `payload_too_large` comes
+ * only from call-wechat (`shared/egress/wechat-call-request.ts`): a request near Lambda's 6 MB limit.
  */
 export const CALLER_ERROR_CODES = [
   'authorizer_not_found',
@@ -300,6 +302,7 @@ export const CALLER_ERROR_CODES = [
   'authorization_code_needed',
   'ticket_unavailable',
   'invalid_request',
+  'payload_too_large',
   'upstream_unavailable',
 ] as const satisfies readonly ServiceErrorCode[];
 

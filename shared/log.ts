@@ -152,6 +152,7 @@ export const MetricName = {
   AuthorizerRefreshSucceeded: 'AuthorizerRefreshSucceeded',
   AuthorizerRefreshFailed: 'AuthorizerRefreshFailed',
   WhitelistRejected: 'WhitelistRejected',
+  WechatCallRelayed: 'WechatCallRelayed',
   NeedsReauthorization: 'NeedsReauthorization',
   RefreshTokenRecovered: 'RefreshTokenRecovered',
   AuthorizationCompleted: 'AuthorizationCompleted',

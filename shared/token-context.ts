@@ -39,6 +39,12 @@ export interface TokenContext {
    * or a lease's end. Unset: no deadline beyond the per-call timeouts.
    */
   deadline?: EpochMs;
+  /**
+   * Entries per `api_get_authorizer_list` page. Unset: `AUTHORIZER_LIST_PAGE`, WeChat's maximum. The
+   * simulation lists in small pages so that its listings span pages and can shift between them (protocol
+   * §11.11), as a platform's do beyond 500 merchants.
+   */
+  listPageSize?: number;
   /** When this container last asked WeChat to restart ticket pushes (shared by every derived context). */
   ticketPush: { requestedAt?: number };
 }

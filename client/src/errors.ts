@@ -1,5 +1,6 @@
 /**
- * Codes the get-token function answers in `{"error":{"code":…}}`. Stable: branch on them.
+ * Codes the get-token and call-wechat functions answer in `{"error":{"code":…}}`. Stable: branch on them.
+ * `payload_too_large` comes only from call-wechat (a request near Lambda's 6 MB invoke limit).
  * @see ../../README.md#callers (what to do on each)
  */
 export type ServiceErrorCode =
@@ -10,9 +11,10 @@ export type ServiceErrorCode =
   | 'authorization_code_needed'
   | 'ticket_unavailable'
   | 'invalid_request'
+  | 'payload_too_large'
   | 'upstream_unavailable';
 
-/** Codes of the client's own, for an invoke that produced no answer from get-token. */
+/** Codes of the client's own, for an invoke that produced no answer from the service's function. */
 export type ClientErrorCode =
   /** The function ran and failed (`X-Amz-Function-Error`): a bug or a crash in the service. */
   | 'function_error'
@@ -22,7 +24,7 @@ export type ClientErrorCode =
   | 'endpoint_unreachable'
   /** The Lambda API refused the invoke: no permission, unknown function, throttled, no region/credentials. */
   | 'invoke_failed'
-  /** The answer was neither a token nor an error (not JSON, no token, no expiry). */
+  /** The answer was neither what was asked for nor an error (not JSON, no token, no expiry, no status). */
   | 'malformed_response';
 
 /** Every code a `TokenServiceError` can carry; a code the service adds later comes through as is. */
@@ -85,14 +87,14 @@ export function systemCode(error: unknown): string | undefined {
 
 /**
  * Turns what `LambdaClient.send` threw into a `TokenServiceError`. Foreign errors are translated here, once,
- * where they enter; the original is kept as `cause`.
+ * where they enter; the original is kept as `cause`. `fn` names the function in messages.
  */
-export function fromInvokeError(error: unknown): TokenServiceError {
+export function fromInvokeError(error: unknown, fn = 'get-token'): TokenServiceError {
   if (error instanceof TokenServiceError) return error;
   const name = (error as { name?: unknown } | undefined)?.name;
   const text = error instanceof Error ? error.message : String(error);
   if (name === 'TimeoutError' || systemCode(error) === 'ETIMEDOUT') {
-    return new TokenServiceError('timeout', 'get-token did not answer in time', { cause: error });
+    return new TokenServiceError('timeout', `${fn} did not answer in time`, { cause: error });
   }
   const code = systemCode(error);
   if (code && UNREACHABLE_CODES.has(code)) {

@@ -1,5 +1,13 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { type GetTokenRequest, type IssuedToken, invokeGetToken } from './invoke.js';
+import { type WeChatApi, weChatApi } from './call-wechat.js';
+import { type GetTokenRequest, type Issued, invokeGetToken, type TicketKind } from './invoke.js';
+import {
+  type JsapiConfig,
+  type JsapiConfigOptions,
+  jsapiSignature,
+  randomNonce,
+  withoutFragment,
+} from './jsapi.js';
 
 /**
  * WeChat's answers to a call made with a token it does not accept: 40001 (invalid or superseded), 42001
@@ -14,12 +22,20 @@ export interface TokenClientOptions {
    * from another account).
    */
   functionName: string;
+  /**
+   * The call-wechat function, needed only by `wechat()` and `componentWeChat()`: the stack's
+   * `CallWeChatFunctionName` output, or the function's ARN (needed from another account).
+   */
+  callWeChatFunctionName?: string;
   /** @default a `LambdaClient` from the environment (region, credentials), created on first use */
   lambda?: LambdaClient;
-  /** Longest wait for one invoke. @default 12000 (the function's 10 s timeout, plus the invoke itself) */
+  /**
+   * Longest wait for one invoke, of either function.
+   * @default 12000 (the function's 10 s timeout, plus the invoke itself)
+   */
   timeoutMs?: number;
   /**
-   * A cached token is used until this long before the `expiresAt` the service gave. That `expiresAt` is
+   * A cached token (or ticket) is used until this long before the `expiresAt` the service gave. That `expiresAt` is
    * already the service's promise (never past the moment WeChat may stop accepting the token, including the
    * 5-minute overlap after a renewal), and every token handed out has at least 5 minutes of it left.
    * @default 60000
@@ -49,16 +65,46 @@ export interface TokenClient {
   ): Promise<T>;
   /** `withAuthorizerToken` for the component token. */
   withComponentToken<T>(fn: (accessToken: string) => T | Promise<T>): Promise<T>;
+  /**
+   * A merchant's (official account's) `jsapi_ticket`, cached like a token. With `invalidTicket` (a ticket
+   * WeChat refused) the service renews it first.
+   * @throws TokenServiceError with get-token's codes.
+   */
+  getJsapiTicket(authorizerAppId: string, options?: { invalidTicket?: string }): Promise<string>;
+  /** The merchant's `wx_card` ticket (`api_ticket` of the card APIs); otherwise as `getJsapiTicket`. */
+  getCardTicket(authorizerAppId: string, options?: { invalidTicket?: string }): Promise<string>;
+  /**
+   * What a page at `url` passes to `wx.config`: signed with the merchant's `jsapi_ticket`, over `url` without
+   * its `#` fragment, with a fresh random `nonceStr` and the current time unless `options` fix them.
+   */
+  jsapiConfig(
+    authorizerAppId: string,
+    url: string,
+    options?: JsapiConfigOptions
+  ): Promise<JsapiConfig>;
+  /**
+   * WeChat's API as the merchant, through call-wechat (which adds the merchant's token). Not cached.
+   * @throws TypeError when the client has no `callWeChatFunctionName`.
+   */
+  wechat(authorizerAppId: string): WeChatApi;
+  /**
+   * WeChat's API as the platform (component APIs such as `/sns/component/jscode2session`), through
+   * call-wechat (which adds the `component_access_token`, or passes it as `tokenParam`). Not cached.
+   * @throws TypeError when the client has no `callWeChatFunctionName`.
+   */
+  componentWeChat(options?: { tokenParam?: 'access_token' }): WeChatApi;
 }
 
+/** A token or a ticket in the cache. */
 interface Cached {
-  accessToken: string;
+  value: string;
   freshUntil: number;
 }
 
 interface Flight {
   promise: Promise<string>;
-  invalidToken?: string;
+  /** The token or ticket this flight reports as rejected. */
+  invalid?: string;
 }
 
 /** The WeChat errcode a result or an error carries: own `errcode`, `data`/`response.data` (HTTP libraries), `cause`. */
@@ -106,63 +152,123 @@ async function withToken<T>(
  * const info = await tokens.withAuthorizerToken('wx…', (token) => callWechat(token));
  */
 export function createTokenClient(options: TokenClientOptions): TokenClient {
-  const { functionName, timeoutMs = 12_000, expiryMarginMs = 60_000, clock = Date.now } = options;
+  const {
+    functionName,
+    callWeChatFunctionName,
+    timeoutMs = 12_000,
+    expiryMarginMs = 60_000,
+    clock = Date.now,
+  } = options;
   if (!functionName) throw new TypeError('createTokenClient: functionName is required');
   let lambda = options.lambda;
+  const lambdaClient = () => {
+    lambda ??= new LambdaClient({});
+    return lambda;
+  };
   const cache = new Map<string, Cached>();
   const flights = new Map<string, Flight>();
   const generations = new Map<string, number>();
 
-  const remember = (key: string, token: IssuedToken) => {
-    const freshUntil = token.expiresAt - expiryMarginMs;
-    if (freshUntil > clock()) cache.set(key, { accessToken: token.accessToken, freshUntil });
+  const remember = (key: string, issued: Issued) => {
+    const freshUntil = issued.expiresAt - expiryMarginMs;
+    if (freshUntil > clock()) cache.set(key, { value: issued.value, freshUntil });
     else cache.delete(key);
   };
 
   /**
-   * The cached token, or a flight to get-token. A plain request joins any flight for the key; a report of a
-   * rejected token joins only a report of the same token. Only the latest flight for a key fills the cache, so
-   * an answer read before a renewal never overwrites the renewed token.
+   * The cached token or ticket, or a flight to get-token. A plain request joins any flight for the key; a
+   * report of a rejected one (`invalid`, named in `request`) joins only a report of the same one. Only
+   * the latest flight for a key fills the cache, so an answer read before a renewal never overwrites the
+   * renewed token.
    */
-  const tokenFor = (key: string, request: GetTokenRequest, invalidToken?: string) => {
+  const issuedFor = (key: string, request: GetTokenRequest, invalid: string | undefined) => {
     const cached = cache.get(key);
-    if (cached && clock() < cached.freshUntil && cached.accessToken !== invalidToken) {
-      return Promise.resolve(cached.accessToken);
+    if (cached && clock() < cached.freshUntil && cached.value !== invalid) {
+      return Promise.resolve(cached.value);
     }
     const flight = flights.get(key);
-    if (flight && (invalidToken === undefined || flight.invalidToken === invalidToken)) {
+    if (flight && (invalid === undefined || flight.invalid === invalid)) {
       return flight.promise;
     }
-    if (invalidToken !== undefined && cached?.accessToken === invalidToken) cache.delete(key);
+    if (invalid !== undefined && cached?.value === invalid) cache.delete(key);
     const generation = (generations.get(key) ?? 0) + 1;
     generations.set(key, generation);
-    lambda ??= new LambdaClient({});
     const promise: Promise<string> = invokeGetToken(
-      lambda,
+      lambdaClient(),
       functionName,
-      invalidToken === undefined ? request : { ...request, invalidToken },
+      request,
       timeoutMs
     )
-      .then((token) => {
-        if (generations.get(key) === generation) remember(key, token);
-        return token.accessToken;
+      .then((issued) => {
+        if (generations.get(key) === generation) remember(key, issued);
+        return issued.value;
       })
       .finally(() => {
         if (flights.get(key)?.promise === promise) flights.delete(key);
       });
-    flights.set(key, { promise, invalidToken });
+    flights.set(key, { promise, invalid });
     return promise;
   };
 
   const authorizerToken = (appId: string) => (invalidToken?: string) =>
-    tokenFor(`authorizer:${appId}`, { authorizerAppId: appId }, invalidToken);
+    issuedFor(
+      `authorizer:${appId}`,
+      { authorizerAppId: appId, ...(invalidToken === undefined ? {} : { invalidToken }) },
+      invalidToken
+    );
   const componentToken = (invalidToken?: string) =>
-    tokenFor('component', { component: true }, invalidToken);
+    issuedFor(
+      'component',
+      { component: true, ...(invalidToken === undefined ? {} : { invalidToken }) },
+      invalidToken
+    );
+  const ticket = (kind: TicketKind, appId: string, invalidTicket?: string) =>
+    issuedFor(
+      `ticket:${kind}:${appId}`,
+      {
+        authorizerAppId: appId,
+        ticket: kind,
+        ...(invalidTicket === undefined ? {} : { invalidTicket }),
+      },
+      invalidTicket
+    );
+
+  const callWeChat = (method: string) => {
+    if (!callWeChatFunctionName) {
+      throw new TypeError(`${method}: the client was created without callWeChatFunctionName`);
+    }
+    return callWeChatFunctionName;
+  };
 
   return {
     getAuthorizerToken: (appId, opts) => authorizerToken(appId)(opts?.invalidToken),
     getComponentToken: (opts) => componentToken(opts?.invalidToken),
     withAuthorizerToken: (appId, fn) => withToken(authorizerToken(appId), fn),
     withComponentToken: (fn) => withToken(componentToken, fn),
+    getJsapiTicket: (appId, opts) => ticket('jsapi', appId, opts?.invalidTicket),
+    getCardTicket: (appId, opts) => ticket('wx_card', appId, opts?.invalidTicket),
+    jsapiConfig: async (appId, url, opts) => {
+      const jsapiTicket = await ticket('jsapi', appId);
+      const nonceStr = opts?.nonceStr ?? randomNonce();
+      const timestamp = opts?.timestamp ?? Math.floor(clock() / 1000);
+      const signature = jsapiSignature({
+        jsapiTicket,
+        nonceStr,
+        timestamp,
+        url: withoutFragment(url),
+      });
+      return { appId, timestamp, nonceStr, signature };
+    },
+    wechat: (appId) =>
+      weChatApi(lambdaClient, callWeChat('wechat'), { authorizerAppId: appId }, timeoutMs),
+    componentWeChat: (opts) =>
+      weChatApi(
+        lambdaClient,
+        callWeChat('componentWeChat'),
+        opts?.tokenParam === undefined
+          ? { component: true }
+          : { component: true, tokenParam: opts.tokenParam },
+        timeoutMs
+      ),
   };
 }

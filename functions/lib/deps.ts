@@ -3,6 +3,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Clock, systemClock } from '../../shared/clock';
 import { loadConfig, type RuntimeConfig } from '../../shared/config';
 import { MsgCrypto } from '../../shared/crypto/msg-crypto';
+import { RELAY_TIMEOUT_MS } from '../../shared/egress/call-wechat';
+import { HttpWechatRelay, type WechatRelay } from '../../shared/egress/wechat-relay';
 import { ConfigError } from '../../shared/errors';
 import type { EventPublisher } from '../../shared/events/publisher';
 import { type Log, MetricName, type Metrics } from '../../shared/log';
@@ -27,6 +29,8 @@ export interface Deps extends TokenContext {
   config: RuntimeConfig;
   /** Message crypto built from the (cached) component secret. */
   msgCrypto(): Promise<MsgCrypto>;
+  /** Callers' WeChat calls, sent from our egress (call-wechat). */
+  relay: WechatRelay;
 }
 
 export type GetDeps = () => Promise<Deps>;
@@ -45,6 +49,9 @@ export interface DepsOverrides {
   sleep?: (ms: number) => Promise<void>;
   /** Tighter WeChat timings for fault-injection tests; production uses `policy.ts`. */
   wechat?: { timeoutMs?: number; attempts?: number; retryDelayMs?: number };
+  relay?: WechatRelay;
+  /** Entries per authorizer-list page (`TokenContext.listPageSize`); production uses WeChat's maximum. */
+  listPageSize?: number;
 }
 
 /**
@@ -121,6 +128,14 @@ export function createDeps(config: RuntimeConfig, overrides: DepsOverrides = {})
     sleep: overrides.sleep ?? realSleep,
     newLeaseOwner: randomLeaseOwner,
     ticketPush: {},
+    relay:
+      overrides.relay ??
+      new HttpWechatRelay({
+        baseUrl: config.wechatApiBaseUrl,
+        timeoutMs: RELAY_TIMEOUT_MS,
+        ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
+      }),
+    ...(overrides.listPageSize === undefined ? {} : { listPageSize: overrides.listPageSize }),
     egressIp: config.egressIp,
     async msgCrypto() {
       const secret = await messageSecret();

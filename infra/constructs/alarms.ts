@@ -11,13 +11,14 @@ import { Construct } from 'constructs';
 import type { ServiceKey } from './service-key';
 import { METRIC, METRICS_NAMESPACE, QUOTA_ALARM_PERCENT, SERVICE_NAME } from './telemetry';
 
-/** The five functions, by the construct id their Errors alarm is named after (`<id>Errors`). */
+/** The six functions, by the construct id their Errors alarm is named after (`<id>Errors`). */
 export interface ServiceFunctions {
   readonly AuthEvent: lambda.IFunction;
   readonly AuthorizePage: lambda.IFunction;
   readonly AuthorizeCallback: lambda.IFunction;
   readonly Refresh: lambda.IFunction;
   readonly GetToken: lambda.IFunction;
+  readonly CallWeChat: lambda.IFunction;
 }
 
 /** The token table as the alarms see it: its name and the names of its global secondary indexes. */
@@ -137,6 +138,9 @@ export class ServiceAlarms extends Construct {
       GetToken:
         'get-token failed unhandled (callers see X-Amz-Function-Error, not a coded answer): crash, timeout ' +
         'or out of memory. First: read the get-token log group for the error.',
+      CallWeChat:
+        'call-wechat failed unhandled (callers see X-Amz-Function-Error, not WeChat’s answer): crash, ' +
+        'timeout or out of memory (a large media answer?). First: read the call-wechat log group.',
     };
     for (const [name, fn] of Object.entries(functions) as [
       keyof ServiceFunctions,
@@ -168,6 +172,9 @@ export class ServiceAlarms extends Construct {
         'Lambda refused get-token invocations (getTokenReservedConcurrency, or the account limit): ' +
         'callers got TooManyRequestsException. First: check ConcurrentExecutions of get-token and of ' +
         'the account, and whether a caller skips its token cache.',
+      CallWeChat:
+        'Lambda refused call-wechat invocations (the account limit): callers’ WeChat calls were not ' +
+        'made. First: check ConcurrentExecutions of call-wechat and of the account.',
     };
     for (const [name, fn] of Object.entries(functions) as [
       keyof ServiceFunctions,

@@ -6,7 +6,7 @@ import type { EpisodePlan, EpisodeStart, EpisodeType, Interleaver } from './inte
 import { InvariantViolation } from './invariants';
 import type { Ledger, Merchant } from './ledger';
 import type { Random } from './random';
-import type { World } from './world';
+import { LIST_PAGE_SIZE, type World } from './world';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -32,6 +32,8 @@ const RATES = {
   revoke: 0.25,
   revokeSilently: 0.25,
   rotateRefreshToken: 0.3,
+  /** A merchant's refresh-token recovery reads a list that shifts between its pages (`#shiftListing`). */
+  listShifts: 0.5,
   listWithoutRefreshToken: 0.15,
   withoutApiPermission: 0.2,
   lostAnswer: 3,
@@ -244,6 +246,7 @@ export class Scenario {
         this.ledger.note(now, `${merchant.appId}'s recovery meets a malformed list answer`);
       }
     }
+    if (happens(RATES.listShifts)) await this.#shiftListing();
     if (happens(RATES.listWithoutRefreshToken) && active.length > 0) {
       const { appId } = this.random.pick(active);
       this.world.simulator.setListedWithoutRefreshToken(appId, true);
@@ -390,8 +393,13 @@ export class Scenario {
     if (!authorizes && !merchant?.authorized) return;
     if (authorizes) {
       start.pushInfoType = merchant?.authorized ? 'updateauthorized' : 'authorized';
+      // Half of the permission changes keep the tokens (protocol §11.12): then a code exchanged before its
+      // push names the merchant mints a token that kills those callers hold, and nothing excuses it.
+      const keepTokens =
+        type === 'reauthorize' && merchant?.authorized === true && this.random.chance(0.5);
       start.code = simulator.authorize(appId, this.#permissionSets(merchant !== undefined), {
         apiPermission: true,
+        keepTokens,
       });
       start.authorizedAt = Math.floor(now / 1000);
       this.ledger.merchants.set(appId, {
@@ -514,6 +522,55 @@ export class Scenario {
       await push();
       await redirect();
     }
+  }
+
+  /**
+   * WeChat's list shifts while a merchant's refresh-token recovery pages it (protocol §11.11). WeChat
+   * rotates the refresh token of X, the first merchant of the second page, and an operator renews X: 61023,
+   * so the service reads the list. Before its second page, a merchant of the first page revokes (its push
+   * lost) and a new one authorizes (neither channel reaches us): X moves onto the page already read and
+   * `total_count` stays the same. Only a service that confirms an absence before a verdict keeps X.
+   */
+  async #shiftListing(): Promise<void> {
+    const { simulator } = this.world;
+    const listed = [...simulator.state.authorizers]
+      .filter(([, a]) => a.active)
+      .map(([appId]) => appId);
+    const x = this.ledger.merchants.get(listed[LIST_PAGE_SIZE] ?? '');
+    const firstPage = listed
+      .slice(0, LIST_PAGE_SIZE)
+      .flatMap((appId) => this.ledger.merchants.get(appId) ?? []);
+    if (!x?.authorized || !x.apiPermission || firstPage.length === 0) return;
+    const y = this.random.pick(firstPage);
+    const z = this.#newAppId();
+    const now = this.world.now();
+    simulator.rotateRefreshToken(x.appId);
+    this.ledger.event(x.appId, now);
+    simulator.beforeNextListPage(() => {
+      const at = this.world.now();
+      void simulator.revoke(y.appId, { push: false });
+      y.authorized = false;
+      y.changedAt = at;
+      y.settleBy = at + SETTLE.silentRevocation;
+      this.ledger.event(y.appId, at);
+      simulator.authorize(z, this.#permissionSets(false), { apiPermission: true });
+      this.ledger.merchants.set(z, {
+        appId: z,
+        authorized: true,
+        changedAt: at,
+        settleBy: at + SETTLE.reconciled,
+        apiPermission: true,
+      });
+      this.ledger.event(z, at);
+      this.ledger.note(
+        at,
+        `the list shifts between pages: ${y.appId} revokes (push lost), ${z} authorizes (neither channel)`
+      );
+    });
+    this.ledger.note(now, `WeChat rotates ${x.appId}'s refresh token; an operator renews it`);
+    await this.world.conductor.as('operator', () =>
+      this.world.operatorRefresh(x.appId).catch(() => undefined)
+    );
   }
 
   async #revoke(merchant: Merchant, push: boolean): Promise<void> {

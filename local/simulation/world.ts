@@ -31,6 +31,12 @@ export const SIMULATION_START = Date.UTC(2026, 0, 4, 16, 0, 0);
  * attempts, so only a handler that watches its deadline answers in time).
  */
 export const WECHAT_TIMEOUT_MS = 1_200;
+/**
+ * Entries per page of the service's list reads (`TokenContext.listPageSize`): a few, so that the listings
+ * of a few dozen merchants span pages and can shift between them (protocol §11.11), as a platform's do
+ * beyond 500 merchants.
+ */
+export const LIST_PAGE_SIZE = 4;
 export const GET_TOKEN_TIMEOUT_MS = 2_000;
 const REFRESH_TIMEOUT_MS = 5 * 60_000;
 
@@ -216,6 +222,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     fetch: conductor.fetch,
     sleep: conductor.sleep,
     wechat: { timeoutMs: WECHAT_TIMEOUT_MS, attempts: 2, retryDelayMs: 0 },
+    listPageSize: LIST_PAGE_SIZE,
   });
   const service = await startLocalService(deps, { clock: serviceClock });
   simulator.setEventUrl(`${service.url}/wechat/events`);

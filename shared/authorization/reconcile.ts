@@ -3,14 +3,14 @@ import { samePermissions } from '../events/lifecycle-event';
 import { authorizationEventOf, pendingEventOf, settlePendingEvents } from '../events/outbox';
 import { MetricName } from '../log';
 import {
-  AUTHORIZER_LIST_PAGE,
   RECONCILE_RETRY_PAUSES_MS,
   SUCCESSION_ATTEMPTS,
   SWEEP_CONCURRENCY,
   SWEEP_DEADLINE_RESERVE_MS,
 } from '../policy';
 import { reportWechatFailure } from '../report-wechat-failure';
-import { readAuthorization } from '../serving/authorizer-list';
+import { listPageSize, readAuthorization } from '../serving/authorizer-list';
+import { AUTHORIZER_PROBE_PATH, checkReportedToken } from '../serving/check-reported-token';
 import { withComponentToken } from '../serving/with-component-token';
 import type { AuthorizerRecord } from '../store/token-store';
 import { type TokenContext, withLogContext } from '../token-context';
@@ -98,7 +98,8 @@ export async function reconcileAuthorizers(
     failed: 0,
     truncated: false,
   };
-  for (let offset = 0; ; offset += AUTHORIZER_LIST_PAGE) {
+  const pageSize = listPageSize(ctx);
+  for (let offset = 0; ; offset += pageSize) {
     if (ctx.clock() >= stopAt) {
       summary.truncated = true;
       return summary;
@@ -112,7 +113,7 @@ export async function reconcileAuthorizers(
           .map((listed) => reconcileOne(ctx, listed, summary))
       );
     }
-    if (page.list.length === 0 || offset + AUTHORIZER_LIST_PAGE >= page.total_count) return summary;
+    if (page.list.length === 0 || offset + pageSize >= page.total_count) return summary;
   }
 }
 
@@ -128,7 +129,7 @@ async function readPage(
   for (let attempt = 0; ; attempt++) {
     try {
       return await withComponentToken(ctx, (ct) =>
-        ctx.api.apiGetAuthorizerList(ct, offset, AUTHORIZER_LIST_PAGE)
+        ctx.api.apiGetAuthorizerList(ct, offset, listPageSize(ctx))
       );
     } catch (error) {
       const pause = RECONCILE_RETRY_PAUSES_MS[attempt];
@@ -167,7 +168,8 @@ async function readPermissions(
   ctx: TokenContext,
   listed: Listed,
   record: AuthorizerRecord,
-  summary: ReconcileSummary
+  summary: ReconcileSummary,
+  listedRefreshToken?: string
 ): Promise<'done' | 'moved'> {
   const appId = listed.authorizer_appid;
   let funcInfo: number[];
@@ -194,7 +196,7 @@ async function readPermissions(
     ctx.componentAppId,
     appId,
     refreshToken,
-    refreshToken,
+    listedRefreshToken ?? refreshToken,
     ctx.clock(),
     { authorizedAt, funcInfo, event }
   );
@@ -203,6 +205,17 @@ async function readPermissions(
   summary.reauthorized += 1;
   ctx.log.warn('read the permissions of an authorization whose push and redirect never reached us');
   return 'done';
+}
+
+/**
+ * Whether the stored token of an active record WeChat shows as authorized again may still be alive: the
+ * record has one within its promise and one call made with it (`checkReportedToken`) does not prove it dead.
+ * A re-authorization kills the tokens (protocol §7.3), but a permission change may keep them (§11.12), and
+ * the list alone cannot tell the two apart once the refresh token was also rotated.
+ */
+async function mayStillBeAccepted(ctx: TokenContext, record: AuthorizerRecord): Promise<boolean> {
+  if (!record.accessToken || (record.expiresAt ?? 0) <= ctx.clock()) return false;
+  return (await checkReportedToken(ctx, record.accessToken, AUTHORIZER_PROBE_PATH)) !== 'dead';
 }
 
 async function reconcileRecord(
@@ -215,6 +228,11 @@ async function reconcileRecord(
   if (action === 'keep') return 'done';
   if (action === 'read_permissions') {
     return readPermissions(ctx, listed, record as AuthorizerRecord, summary);
+  }
+  if (action === 'reauthorize' && (await mayStillBeAccepted(ctx, record as AuthorizerRecord))) {
+    // WeChat still accepts the token callers hold: a permission change that kept it, the refresh token
+    // rotated meanwhile (protocol §11.12, §7.3). Dropping it would end their promises for nothing.
+    return readPermissions(ctx, listed, record as AuthorizerRecord, summary, listed.refresh_token);
   }
   let granted: { refreshToken?: string; funcInfo: number[] };
   try {

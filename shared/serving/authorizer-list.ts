@@ -5,6 +5,10 @@ import { permissionIds } from '../wechat/permissions';
 import type { AuthorizerListResponse } from '../wechat/wire';
 import { withComponentToken } from './with-component-token';
 
+/** Entries per list page: WeChat's maximum unless the context sets fewer (`TokenContext.listPageSize`). */
+export const listPageSize = (ctx: Pick<TokenContext, 'listPageSize'>): number =>
+  ctx.listPageSize ?? AUTHORIZER_LIST_PAGE;
+
 export type ListedAuthorizer = AuthorizerListResponse['list'][number];
 
 /**
@@ -65,19 +69,16 @@ export async function findListedAuthorizer(
   authorizerAppId: string
 ): Promise<ListedAuthorizer | undefined> {
   return withComponentToken(ctx, async (componentAccessToken) => {
+    const pageSize = listPageSize(ctx);
     let total: number | undefined;
     let seen = 0;
-    for (let offset = 0; ; offset += AUTHORIZER_LIST_PAGE) {
-      const page = await ctx.api.apiGetAuthorizerList(
-        componentAccessToken,
-        offset,
-        AUTHORIZER_LIST_PAGE
-      );
+    for (let offset = 0; ; offset += pageSize) {
+      const page = await ctx.api.apiGetAuthorizerList(componentAccessToken, offset, pageSize);
       const found = page.list.find((item) => item.authorizer_appid === authorizerAppId);
       if (found) return found;
       total ??= page.total_count;
       seen += page.list.length;
-      const pageShort = page.list.length < Math.min(AUTHORIZER_LIST_PAGE, total - offset);
+      const pageShort = page.list.length < Math.min(pageSize, total - offset);
       if (page.total_count !== total || pageShort || seen > total) {
         throw new WechatUnavailableError(
           'api_get_authorizer_list',

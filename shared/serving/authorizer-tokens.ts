@@ -17,6 +17,7 @@ import type { AuthorizerRecord } from '../store/token-store';
 import type { TokenContext } from '../token-context';
 import type { AuthorizerTokenResponse } from '../wechat/wire';
 import { findListedAuthorizer, type ListedAuthorizer, readAuthorization } from './authorizer-list';
+import { AUTHORIZER_PROBE_PATH } from './check-reported-token';
 import type { IssuedToken } from './servable-token';
 import {
   peekToken,
@@ -360,7 +361,7 @@ function authorizerKind(ctx: TokenContext, authorizerAppId: string): TokenKind<A
       succeeded: MetricName.AuthorizerRefreshSucceeded,
       failed: MetricName.AuthorizerRefreshFailed,
     },
-    probePath: '/cgi-bin/openapi/quota/get',
+    probePath: AUTHORIZER_PROBE_PATH,
     fields: { authorizerAppId },
   };
 }

@@ -1,6 +1,12 @@
 import { WechatApiError } from '../errors';
 import type { TokenContext } from '../token-context';
 
+/**
+ * The API an authorizer token is checked on: getApiQuota for itself, which every authorizer token may call
+ * and which spends no scarce quota (see {@link checkReportedToken}).
+ */
+export const AUTHORIZER_PROBE_PATH = '/cgi-bin/openapi/quota/get';
+
 /** What one call made with a reported token says about it. */
 export type TokenVerdict = 'alive' | 'dead' | 'unknown';
 

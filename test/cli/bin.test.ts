@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../e2e/sandbox-process';
-import { authorizeMerchant, COMPONENT_APPID, type Harness, startHarness } from '../support/harness';
+import { authorizeMerchant, type Harness, startHarness } from '../support/harness';
+import { AUTHORIZER_APPID, COMPONENT_APPID } from '../support/test-ids';
 
 /**
  * `wechat-token` as operators run it: the root package's bin in its own process, finding the refresh
@@ -15,7 +16,6 @@ import { authorizeMerchant, COMPONENT_APPID, type Harness, startHarness } from '
 
 const STACK = 'WeChatTokenService-test';
 const OLD_STACK = 'WeChatTokenService-old';
-const MERCHANT = 'wxb1n0merchant0001';
 
 let h: Harness;
 let cloudFormation: Server;
@@ -35,7 +35,7 @@ function stackXml(name: string, outputs: Record<string, string>): string {
 
 beforeAll(async () => {
   h = await startHarness();
-  await authorizeMerchant(h, MERCHANT);
+  await authorizeMerchant(h, AUTHORIZER_APPID);
   cloudFormation = createServer((request, response) => {
     let body = '';
     request.on('data', (chunk) => {
@@ -101,7 +101,7 @@ describe('the wechat-token bin', () => {
     const { code, out, err } = await bin('list', '--stack', STACK, '--json');
     expect({ code, err }).toEqual({ code: 0, err: '' });
     expect(JSON.parse(out).authorizers).toEqual([
-      expect.objectContaining({ authorizerAppId: MERCHANT, status: 'active' }),
+      expect.objectContaining({ authorizerAppId: AUTHORIZER_APPID, status: 'active' }),
     ]);
     expect(describedStacks).toContain(`DescribeStacks ${STACK}`);
   });

@@ -2,23 +2,27 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../cli/wechat-token';
 import type { ListAnswer, StatusAnswer } from '../../shared/jobs/job-contract';
 import { freePort } from '../e2e/sandbox-process';
-import { authorizeMerchant, COMPONENT_APPID, type Harness, startHarness } from '../support/harness';
+import { authorizeMerchant, type Harness, startHarness } from '../support/harness';
+import {
+  AUTHORIZER_APPID,
+  authorizerAppId,
+  COMPONENT_APPID,
+  OTHER_AUTHORIZER_APPID,
+} from '../support/test-ids';
 
 /**
  * `wechat-token` against the sandbox's Invoke API (`--endpoint-url`): the real refresh handler, dynalite
  * and the WeChat simulator, through a real `LambdaClient`. Invokes are counted where they arrive.
  */
-
-const MERCHANT = 'wxc1i0merchant0001';
-const REVOKED = 'wxc1i0merchant0002';
-const OTHER = 'wxc1i0merchant0003';
+const REVOKED = OTHER_AUTHORIZER_APPID;
+const OTHER = authorizerAppId(3);
 
 let h: Harness;
 let invokes = 0;
 
 beforeAll(async () => {
   h = await startHarness();
-  for (const appId of [MERCHANT, REVOKED, OTHER]) await authorizeMerchant(h, appId);
+  for (const appId of [AUTHORIZER_APPID, REVOKED, OTHER]) await authorizeMerchant(h, appId);
   await h.simulator.revoke(REVOKED);
   await h.refresh();
   h.clock.advance(90_000);
@@ -107,7 +111,7 @@ describe('list', () => {
       /^APPID +STATE +PERMISSIONS +LAST REFRESH +NEXT REFRESH +EXPIRES +LAST ERROR$/
     );
     expect(rows.map((row) => row.split(/ {2,}/).slice(0, 2))).toEqual([
-      [MERCHANT, 'active'],
+      [AUTHORIZER_APPID, 'active'],
       [REVOKED, 'revoked'],
       [OTHER, 'active'],
     ]);
@@ -139,14 +143,15 @@ describe('list', () => {
     expect(code).toBe(0);
     const listed = JSON.parse(out) as ListAnswer;
     expect(listed.authorizers.map((a) => a.authorizerAppId).sort()).toEqual([
-      MERCHANT,
+      AUTHORIZER_APPID,
       REVOKED,
       OTHER,
     ]);
     expect(listed.cursor).toBeUndefined();
     expect(invokes).toBe(3);
     expect(err).toBe('listed 1 authorizers…\nlisted 2 authorizers…\n');
-    for (const appId of [MERCHANT, OTHER]) expect(out).not.toContain(await storedToken(appId));
+    for (const appId of [AUTHORIZER_APPID, OTHER])
+      expect(out).not.toContain(await storedToken(appId));
   });
 
   it('stops at --limit', async () => {
@@ -158,16 +163,16 @@ describe('list', () => {
 
 describe('show', () => {
   it('shows state, permissions, last and next refresh and the promise, never the token', async () => {
-    const token = await storedToken(MERCHANT);
+    const token = await storedToken(AUTHORIZER_APPID);
     for (const json of [false, true]) {
-      const { code, out, err } = await cli('show', MERCHANT, ...(json ? ['--json'] : []));
+      const { code, out, err } = await cli('show', AUTHORIZER_APPID, ...(json ? ['--json'] : []));
       expect(code).toBe(0);
       expect(out + err).not.toContain(token);
       expect(out).not.toMatch(/accessToken|access token|refreshToken/);
     }
-    const { out } = await cli('show', MERCHANT);
+    const { out } = await cli('show', AUTHORIZER_APPID);
     expect(out.trimEnd().split('\n')).toEqual([
-      `authorizer      ${MERCHANT}`,
+      `authorizer      ${AUTHORIZER_APPID}`,
       'state           active',
       expect.stringMatching(/^permissions {5}\d+(, \d+)*$/),
       expect.stringMatching(/^authorized {6}\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(.* ago\)$/),
@@ -179,13 +184,13 @@ describe('show', () => {
   });
 
   it('reveals the token only with --reveal, says so on stderr, and the service logs the reveal', async () => {
-    const token = await storedToken(MERCHANT);
+    const token = await storedToken(AUTHORIZER_APPID);
     const before = h.log.entries.length;
-    const plain = await cli('show', MERCHANT, '--reveal');
+    const plain = await cli('show', AUTHORIZER_APPID, '--reveal');
     expect(plain.code).toBe(0);
     expect(plain.out).toContain(`access token    ${token}\n`);
     expect(plain.err).toMatch(/the reveal is logged/);
-    const json = await cli('show', MERCHANT, '--reveal', '--json');
+    const json = await cli('show', AUTHORIZER_APPID, '--reveal', '--json');
     expect(JSON.parse(json.out)).toMatchObject({ accessToken: token });
     const reveals = h.log.entries
       .slice(before)
@@ -193,11 +198,11 @@ describe('show', () => {
     expect(reveals).toEqual([
       expect.objectContaining({
         level: 'warn',
-        fields: { job: 'show', authorizerAppId: MERCHANT },
+        fields: { job: 'show', authorizerAppId: AUTHORIZER_APPID },
       }),
       expect.objectContaining({
         level: 'warn',
-        fields: { job: 'show', authorizerAppId: MERCHANT },
+        fields: { job: 'show', authorizerAppId: AUTHORIZER_APPID },
       }),
     ]);
     expect(h.log.text()).not.toContain(token);
@@ -238,10 +243,10 @@ describe('refresh', () => {
   });
 
   it('answers with --json, and refuses a revoked authorizer without calling WeChat', async () => {
-    const json = await cli('refresh', MERCHANT, '--json');
+    const json = await cli('refresh', AUTHORIZER_APPID, '--json');
     expect(JSON.parse(json.out)).toMatchObject({
       outcome: 'refreshed',
-      authorizer: { authorizerAppId: MERCHANT, status: 'active', lastErrorCode: null },
+      authorizer: { authorizerAppId: AUTHORIZER_APPID, status: 'active', lastErrorCode: null },
     });
     const calls = h.simulator.callCount('api_authorizer_token');
     const revoked = await cli('refresh', REVOKED);

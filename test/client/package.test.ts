@@ -6,8 +6,9 @@ import type { CallerErrorCode } from '../../shared/errors';
 import { ROOT } from '../e2e/sandbox-process';
 
 /**
- * `@wechat-token-service/client` is its own package: it depends on the get-token contract only, never on the
- * service's code, and its one runtime dependency is the Lambda client.
+ * `@wechat-token-service/client` is its own package: it depends on the get-token and call-wechat contracts
+ * only, never on the service's code, and its one runtime dependency is the Lambda client (besides Node's own
+ * modules: `node:crypto` signs the JS-SDK config).
  */
 
 const CLIENT = join(ROOT, 'client');
@@ -23,7 +24,7 @@ async function sourceFiles(dir: string): Promise<string[]> {
 }
 
 describe('the client package', () => {
-  it('imports only its own modules and @aws-sdk/client-lambda', async () => {
+  it("imports only its own modules, Node's built-ins and @aws-sdk/client-lambda", async () => {
     const imports: string[] = [];
     for (const file of await sourceFiles(join(CLIENT, 'src'))) {
       const text = await readFile(file, 'utf8');
@@ -34,7 +35,12 @@ describe('the client package', () => {
 
     expect(imports.length).toBeGreaterThan(0);
     expect(
-      imports.filter((spec) => !/^\.\/[\w-]+\.js$/.test(spec) && spec !== '@aws-sdk/client-lambda')
+      imports.filter(
+        (spec) =>
+          !/^\.\/[\w-]+\.js$/.test(spec) &&
+          !/^node:[\w/]+$/.test(spec) &&
+          spec !== '@aws-sdk/client-lambda'
+      )
     ).toEqual([]);
   });
 
@@ -51,7 +57,7 @@ describe('the client package', () => {
     expect(manifest.devDependencies).toBeUndefined();
   });
 
-  it('names exactly the codes get-token answers (checked by npm run typecheck)', () => {
+  it('names exactly the codes get-token and call-wechat answer (checked by npm run typecheck)', () => {
     expectTypeOf<ServiceErrorCode>().toEqualTypeOf<CallerErrorCode>();
   });
 

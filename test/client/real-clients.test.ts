@@ -12,6 +12,7 @@ import {
   spawnSandbox,
 } from '../e2e/sandbox-process';
 import { walkAuthorization } from '../support/browser';
+import { AUTHORIZER_APPID } from '../support/test-ids';
 
 /**
  * Unchanged AWS clients against `npm start` (a child process, as a user runs it), with only an endpoint
@@ -21,7 +22,6 @@ import { walkAuthorization } from '../support/browser';
  */
 
 const run = promisify(execFile);
-const MERCHANT = 'wxc11e0t0realclient1';
 const READY = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/m;
 
 function available(command: string, args: string[]): string | undefined {
@@ -67,9 +67,9 @@ beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'real-clients-'));
   sandbox = spawnSandbox({ PORT: String(await freePort()), REFRESH_INTERVAL_MS: '0' });
   url = (await sandbox.waitFor(READY, 30_000))[1] as string;
-  const walk = await walkAuthorization(url, { authorizerAppId: MERCHANT });
+  const walk = await walkAuthorization(url, { authorizerAppId: AUTHORIZER_APPID });
   expect(walk.callback.status).toBe(200);
-  const merchant = await postJson(`${url}/local/token`, { authorizerAppId: MERCHANT });
+  const merchant = await postJson(`${url}/local/token`, { authorizerAppId: AUTHORIZER_APPID });
   const component = await postJson(`${url}/local/token`, { component: true });
   expected = {
     merchant: merchant.json.accessToken as string,
@@ -115,7 +115,7 @@ describe('the AWS SDK for JavaScript v3', () => {
   it('fetches tokens with new LambdaClient({ endpoint }) and through the built client package', async () => {
     const { stdout } = await run(
       process.execPath,
-      ['--input-type=module', '-e', script, url, MERCHANT],
+      ['--input-type=module', '-e', script, url, AUTHORIZER_APPID],
       { cwd: ROOT, env: awsEnv() }
     );
 
@@ -123,7 +123,11 @@ describe('the AWS SDK for JavaScript v3', () => {
     expect(result).toEqual({
       status: 200,
       version: '$LATEST',
-      answer: { appId: MERCHANT, accessToken: expected.merchant, expiresAt: expect.any(String) },
+      answer: {
+        appId: AUTHORIZER_APPID,
+        accessToken: expected.merchant,
+        expiresAt: expect.any(String),
+      },
       missing: 'ResourceNotFoundException',
       viaPackage: expected.merchant,
       component: expected.component,
@@ -168,7 +172,7 @@ print(json.dumps({
     const file = join(workDir, 'get_token.py');
     await writeFile(file, `${snippet}\n${driver}`);
 
-    const { stdout } = await run('python3', [file, MERCHANT, url], { env: awsEnv() });
+    const { stdout } = await run('python3', [file, AUTHORIZER_APPID, url], { env: awsEnv() });
 
     const result = JSON.parse(stdout);
     expect(result).toEqual({
@@ -202,7 +206,7 @@ describe('the AWS CLI', () => {
 
     const { stdout } = await run(
       'aws',
-      cliArgs(JSON.stringify({ authorizerAppId: MERCHANT }), outFile),
+      cliArgs(JSON.stringify({ authorizerAppId: AUTHORIZER_APPID }), outFile),
       {
         env: awsEnv(),
       }
@@ -210,7 +214,7 @@ describe('the AWS CLI', () => {
 
     expect(JSON.parse(stdout)).toEqual({ StatusCode: 200, ExecutedVersion: '$LATEST' });
     expect(JSON.parse(await readFile(outFile, 'utf8'))).toEqual({
-      appId: MERCHANT,
+      appId: AUTHORIZER_APPID,
       accessToken: expected.merchant,
       expiresAt: expect.any(String),
     });

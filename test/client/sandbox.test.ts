@@ -7,6 +7,7 @@ import { invocationContext, type LocalService, startLocalService } from '../../l
 import { SUPERSEDED_OVERLAP_MS } from '../../shared/policy';
 import { freePort } from '../e2e/sandbox-process';
 import { authorizeMerchant, type Harness, startHarness } from '../support/harness';
+import { AUTHORIZER_APPID } from '../support/test-ids';
 
 /**
  * The client package against the sandbox through Lambda's Invoke API: a real `LambdaClient` with only an
@@ -15,8 +16,6 @@ import { authorizeMerchant, type Harness, startHarness } from '../support/harnes
  */
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
-const MERCHANT = 'wxc11e0t0merchant01';
 const credentials = { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' };
 const lambdaAt = (endpoint: string) =>
   new LambdaClient({ endpoint, region: 'us-east-1', credentials, maxAttempts: 1 });
@@ -26,7 +25,7 @@ let invokes = 0;
 
 beforeAll(async () => {
   h = await startHarness();
-  await authorizeMerchant(h, MERCHANT);
+  await authorizeMerchant(h, AUTHORIZER_APPID);
   h.service.server.on('request', (request) => {
     if (request.url?.includes('/invocations')) invokes += 1;
   });
@@ -54,14 +53,14 @@ const failure = (promise: Promise<unknown>) =>
 describe('the client against the sandbox', () => {
   it('gets the same tokens the Lambda answers, then serves them without invoking', async () => {
     const tokens = sandboxClient();
-    const direct = await h.token({ authorizerAppId: MERCHANT });
+    const direct = await h.token({ authorizerAppId: AUTHORIZER_APPID });
     const component = await h.token({ component: true });
 
-    const first = await tokens.getAuthorizerToken(MERCHANT);
+    const first = await tokens.getAuthorizerToken(AUTHORIZER_APPID);
     const firstComponent = await tokens.getComponentToken();
     const invokesAfterFirst = invokes;
     for (let i = 0; i < 50; i++) {
-      expect(await tokens.getAuthorizerToken(MERCHANT)).toBe(first);
+      expect(await tokens.getAuthorizerToken(AUTHORIZER_APPID)).toBe(first);
       expect(await tokens.getComponentToken()).toBe(firstComponent);
     }
 
@@ -75,7 +74,7 @@ describe('the client against the sandbox', () => {
     const tokens = sandboxClient();
 
     const answers = await Promise.all(
-      Array.from({ length: 500 }, () => tokens.getAuthorizerToken(MERCHANT))
+      Array.from({ length: 500 }, () => tokens.getAuthorizerToken(AUTHORIZER_APPID))
     );
 
     expect(new Set(answers).size).toBe(1);
@@ -85,14 +84,14 @@ describe('the client against the sandbox', () => {
 
   it('on a 40001 from WeChat makes exactly one refresh and one retry', async () => {
     const tokens = sandboxClient();
-    const rejected = await tokens.getAuthorizerToken(MERCHANT);
-    h.simulator.renewElsewhere(MERCHANT);
+    const rejected = await tokens.getAuthorizerToken(AUTHORIZER_APPID);
+    h.simulator.renewElsewhere(AUTHORIZER_APPID);
     h.clock.advance(SUPERSEDED_OVERLAP_MS + 1);
     const refreshesBefore = h.simulator.callCount('api_authorizer_token');
     const invokesBefore = invokes;
     const seen: string[] = [];
 
-    const result = await tokens.withAuthorizerToken(MERCHANT, (token) => {
+    const result = await tokens.withAuthorizerToken(AUTHORIZER_APPID, (token) => {
       seen.push(token);
       return token === rejected
         ? { errcode: 40001, errmsg: 'invalid credential, access_token is invalid or not latest' }
@@ -105,7 +104,7 @@ describe('the client against the sandbox', () => {
     expect(result).toEqual({ errcode: 0, valid: 'valid' });
     expect(h.simulator.callCount('api_authorizer_token') - refreshesBefore).toBe(1);
     expect(invokes - invokesBefore).toBe(1);
-    expect(await tokens.getAuthorizerToken(MERCHANT)).toBe(seen[1]);
+    expect(await tokens.getAuthorizerToken(AUTHORIZER_APPID)).toBe(seen[1]);
     expect(invokes - invokesBefore).toBe(1);
   });
 
@@ -178,13 +177,13 @@ describe('the client when the function or the endpoint misbehaves', () => {
   });
 
   it.each([
-    ['no token', { appId: MERCHANT }],
+    ['no token', { appId: AUTHORIZER_APPID }],
     ['a string', 'token'],
     ['nothing', undefined],
   ])('an answer with %s is malformed_response', async (_name, answer) => {
     const service = await serviceWith(async () => answer);
 
-    const error = await failure(clientFor(service.url).getAuthorizerToken(MERCHANT));
+    const error = await failure(clientFor(service.url).getAuthorizerToken(AUTHORIZER_APPID));
 
     expect(error).toMatchObject({ code: 'malformed_response' });
   });

@@ -2,19 +2,20 @@ import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createTokenClient, TokenServiceError } from '../../client/src/index';
+import { AUTHORIZER_APPID, MINUTE, OTHER_AUTHORIZER_APPID, T0 } from '../support/test-ids';
 
 const FUNCTION = 'wechat-token-service-get-token';
-const MERCHANT = 'wx1234567890abcdef';
-const MINUTE = 60_000;
-const T0 = Date.UTC(2026, 0, 1, 8);
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** Bytes as the SDK hands them out (a Uint8Array subclass; the client reads only the bytes). */
 const blob = (bytes: Uint8Array) => bytes as InvokeCommandOutput['Payload'];
 const payload = (value: unknown) => blob(encoder.encode(JSON.stringify(value)));
-const tokenAnswer = (accessToken: string, expiresAt = T0 + 100 * MINUTE, appId = MERCHANT) =>
-  payload({ appId, accessToken, expiresAt: new Date(expiresAt).toISOString() });
+const tokenAnswer = (
+  accessToken: string,
+  expiresAt = T0 + 100 * MINUTE,
+  appId = AUTHORIZER_APPID
+) => payload({ appId, accessToken, expiresAt: new Date(expiresAt).toISOString() });
 const errorAnswer = (code: string) => payload({ error: { code, message: `${code} happened` } });
 
 const lambda = new LambdaClient({
@@ -52,12 +53,12 @@ describe('caching', () => {
     const tokens = client();
 
     const answers = [];
-    for (let i = 0; i < 20; i++) answers.push(await tokens.getAuthorizerToken(MERCHANT));
+    for (let i = 0; i < 20; i++) answers.push(await tokens.getAuthorizerToken(AUTHORIZER_APPID));
 
     expect(answers).toEqual(Array(20).fill('token-1'));
     expect(lambdaMock).toHaveReceivedCommandTimes(InvokeCommand, 1);
     expect(lambdaMock).toHaveReceivedCommandWith(InvokeCommand, { FunctionName: FUNCTION });
-    expect(sentRequests()).toEqual([{ authorizerAppId: MERCHANT }]);
+    expect(sentRequests()).toEqual([{ authorizerAppId: AUTHORIZER_APPID }]);
   });
 
   it('invokes again only once the token is within a minute of its expiresAt', async () => {
@@ -66,12 +67,12 @@ describe('caching', () => {
       .resolvesOnce({ Payload: tokenAnswer('token-1', T0 + 10 * MINUTE) })
       .resolvesOnce({ Payload: tokenAnswer('token-2', T0 + 30 * MINUTE) });
     const tokens = client();
-    await tokens.getAuthorizerToken(MERCHANT);
+    await tokens.getAuthorizerToken(AUTHORIZER_APPID);
 
     now = T0 + 9 * MINUTE - 1;
-    const before = await tokens.getAuthorizerToken(MERCHANT);
+    const before = await tokens.getAuthorizerToken(AUTHORIZER_APPID);
     now = T0 + 9 * MINUTE;
-    const after = await tokens.getAuthorizerToken(MERCHANT);
+    const after = await tokens.getAuthorizerToken(AUTHORIZER_APPID);
 
     expect([before, after]).toEqual(['token-1', 'token-2']);
     expect(lambdaMock).toHaveReceivedCommandTimes(InvokeCommand, 2);
@@ -85,7 +86,7 @@ describe('caching', () => {
     const tokens = client();
 
     const answers = await Promise.all(
-      Array.from({ length: 500 }, () => tokens.getAuthorizerToken(MERCHANT))
+      Array.from({ length: 500 }, () => tokens.getAuthorizerToken(AUTHORIZER_APPID))
     );
 
     expect(new Set(answers)).toEqual(new Set(['token-1']));
@@ -100,21 +101,21 @@ describe('caching', () => {
     const tokens = client();
 
     const answers = await Promise.all([
-      tokens.getAuthorizerToken(MERCHANT),
-      tokens.getAuthorizerToken('wxabcdef1234567890'),
+      tokens.getAuthorizerToken(AUTHORIZER_APPID),
+      tokens.getAuthorizerToken(OTHER_AUTHORIZER_APPID),
       tokens.getComponentToken(),
       tokens.getComponentToken(),
     ]);
 
     expect(answers).toEqual([
-      `token-for-${MERCHANT}`,
-      'token-for-wxabcdef1234567890',
+      `token-for-${AUTHORIZER_APPID}`,
+      `token-for-${OTHER_AUTHORIZER_APPID}`,
       'token-for-component',
       'token-for-component',
     ]);
     expect(sentRequests()).toEqual([
-      { authorizerAppId: MERCHANT },
-      { authorizerAppId: 'wxabcdef1234567890' },
+      { authorizerAppId: AUTHORIZER_APPID },
+      { authorizerAppId: OTHER_AUTHORIZER_APPID },
       { component: true },
     ]);
   });
@@ -137,8 +138,8 @@ describe('caching', () => {
       .resolvesOnce({ Payload: tokenAnswer('token-1') });
     const tokens = client();
 
-    const first = await failure(tokens.getAuthorizerToken(MERCHANT));
-    const second = await tokens.getAuthorizerToken(MERCHANT);
+    const first = await failure(tokens.getAuthorizerToken(AUTHORIZER_APPID));
+    const second = await tokens.getAuthorizerToken(AUTHORIZER_APPID);
 
     expect(first).toMatchObject({ code: 'upstream_unavailable', retryable: true });
     expect(second).toBe('token-1');
@@ -158,7 +159,7 @@ describe('a token WeChat rejects', () => {
     const tokens = client();
     const seen: string[] = [];
 
-    const result = await tokens.withAuthorizerToken(MERCHANT, async (token) => {
+    const result = await tokens.withAuthorizerToken(AUTHORIZER_APPID, async (token) => {
       seen.push(token);
       return token === 'old' ? { errcode: 40001, errmsg: 'invalid credential' } : { errcode: 0 };
     });
@@ -166,10 +167,10 @@ describe('a token WeChat rejects', () => {
     expect(result).toEqual({ errcode: 0 });
     expect(seen).toEqual(['old', 'new']);
     expect(sentRequests()).toEqual([
-      { authorizerAppId: MERCHANT },
-      { authorizerAppId: MERCHANT, invalidToken: 'old' },
+      { authorizerAppId: AUTHORIZER_APPID },
+      { authorizerAppId: AUTHORIZER_APPID, invalidToken: 'old' },
     ]);
-    expect(await tokens.getAuthorizerToken(MERCHANT)).toBe('new');
+    expect(await tokens.getAuthorizerToken(AUTHORIZER_APPID)).toBe('new');
     expect(lambdaMock).toHaveReceivedCommandTimes(InvokeCommand, 2);
   });
 
@@ -198,7 +199,7 @@ describe('a token WeChat rejects', () => {
     const tokens = client();
     let calls = 0;
 
-    const result = await tokens.withAuthorizerToken(MERCHANT, () => {
+    const result = await tokens.withAuthorizerToken(AUTHORIZER_APPID, () => {
       calls += 1;
       return { errcode: 40001 };
     });
@@ -213,12 +214,12 @@ describe('a token WeChat rejects', () => {
     const tokens = client();
     let calls = 0;
 
-    const quota = await tokens.withAuthorizerToken(MERCHANT, () => {
+    const quota = await tokens.withAuthorizerToken(AUTHORIZER_APPID, () => {
       calls += 1;
       return { errcode: 45009 };
     });
     const thrown = await failure(
-      tokens.withAuthorizerToken(MERCHANT, () => {
+      tokens.withAuthorizerToken(AUTHORIZER_APPID, () => {
         calls += 1;
         throw new Error('socket hang up');
       })
@@ -239,11 +240,11 @@ describe('a token WeChat rejects', () => {
         return { Payload: tokenAnswer('new') };
       });
     const tokens = client();
-    await tokens.getAuthorizerToken(MERCHANT);
+    await tokens.getAuthorizerToken(AUTHORIZER_APPID);
 
     const answers = await Promise.all(
       Array.from({ length: 50 }, () =>
-        tokens.withAuthorizerToken(MERCHANT, (token) =>
+        tokens.withAuthorizerToken(AUTHORIZER_APPID, (token) =>
           token === 'old' ? { errcode: 40001 } : token
         )
       )
@@ -265,10 +266,10 @@ describe('a token WeChat rejects', () => {
         return { Payload: tokenAnswer('new') };
       });
     const tokens = client();
-    await tokens.getAuthorizerToken(MERCHANT);
+    await tokens.getAuthorizerToken(AUTHORIZER_APPID);
 
-    const report = tokens.getAuthorizerToken(MERCHANT, { invalidToken: 'old' });
-    const plain = tokens.getAuthorizerToken(MERCHANT);
+    const report = tokens.getAuthorizerToken(AUTHORIZER_APPID, { invalidToken: 'old' });
+    const plain = tokens.getAuthorizerToken(AUTHORIZER_APPID);
     await new Promise((resolve) => setTimeout(resolve, 10));
     release();
 
@@ -290,7 +291,7 @@ describe('failures are TokenServiceErrors with a stable code', () => {
   ])('the service answers %s', async (code) => {
     lambdaMock.on(InvokeCommand).resolves({ Payload: errorAnswer(code) });
 
-    const error = await failure(client().getAuthorizerToken(MERCHANT));
+    const error = await failure(client().getAuthorizerToken(AUTHORIZER_APPID));
 
     expect(error).toBeInstanceOf(TokenServiceError);
     expect(error).toMatchObject({ code, message: `${code} happened` });
@@ -317,7 +318,7 @@ describe('failures are TokenServiceErrors with a stable code', () => {
     ['not JSON', blob(encoder.encode('<html>'))],
     ['no payload', undefined],
     ['null', payload(null)],
-    ['no accessToken', payload({ appId: MERCHANT, expiresAt: new Date(T0).toISOString() })],
+    ['no accessToken', payload({ appId: AUTHORIZER_APPID, expiresAt: new Date(T0).toISOString() })],
     ['an empty accessToken', payload({ accessToken: '', expiresAt: new Date(T0).toISOString() })],
     ['no expiresAt', payload({ accessToken: 'token-1' })],
     ['an unreadable expiresAt', payload({ accessToken: 'token-1', expiresAt: 'soon' })],
@@ -325,7 +326,7 @@ describe('failures are TokenServiceErrors with a stable code', () => {
   ])('an answer with %s is malformed_response', async (_name, body) => {
     lambdaMock.on(InvokeCommand).resolves({ Payload: body });
 
-    const error = await failure(client().getAuthorizerToken(MERCHANT));
+    const error = await failure(client().getAuthorizerToken(AUTHORIZER_APPID));
 
     expect(error).toMatchObject({ name: 'TokenServiceError', code: 'malformed_response' });
   });
@@ -338,7 +339,7 @@ describe('failures are TokenServiceErrors with a stable code', () => {
   ])('the Lambda API throwing %s is %s', async (name, code, retryable) => {
     lambdaMock.on(InvokeCommand).rejects(Object.assign(new Error(`${name} from AWS`), { name }));
 
-    const error = await failure(client().getAuthorizerToken(MERCHANT));
+    const error = await failure(client().getAuthorizerToken(AUTHORIZER_APPID));
 
     expect(error).toMatchObject({ name: 'TokenServiceError', code, retryable });
     expect((error as Error).cause).toMatchObject({ name });
@@ -351,7 +352,7 @@ describe('failures are TokenServiceErrors with a stable code', () => {
         .on(InvokeCommand)
         .rejects(Object.assign(new Error(`connect ${errno}`), { code: errno }));
 
-      const error = await failure(client().getAuthorizerToken(MERCHANT));
+      const error = await failure(client().getAuthorizerToken(AUTHORIZER_APPID));
 
       expect(error).toMatchObject({ code: 'endpoint_unreachable', retryable: true });
     }
@@ -361,7 +362,7 @@ describe('failures are TokenServiceErrors with a stable code', () => {
     lambdaMock.on(InvokeCommand).callsFake(() => new Promise(() => {}));
     const tokens = createTokenClient({ functionName: FUNCTION, lambda, timeoutMs: 50 });
 
-    const error = await failure(tokens.getAuthorizerToken(MERCHANT));
+    const error = await failure(tokens.getAuthorizerToken(AUTHORIZER_APPID));
 
     expect(error).toMatchObject({ code: 'timeout', retryable: true });
   });

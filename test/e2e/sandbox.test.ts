@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWechatSimulator, type WechatSimulator } from '../../local/simulator';
 import { walkAuthorization } from '../support/browser';
+import { AUTHORIZER_APPID, COMPONENT_APPID } from '../support/test-ids';
 import { freePort, postJson, type SandboxProcess, spawnSandbox } from './sandbox-process';
 
 /**
@@ -9,8 +10,6 @@ import { freePort, postJson, type SandboxProcess, spawnSandbox } from './sandbox
  * 127.0.0.1 only — the ticket push, the authorization through the confirm page, tokens, the refresh, the
  * revocation — and stopped with a signal.
  */
-
-const MERCHANT = 'wxe2e0merchant0001';
 const READY = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/m;
 /** Shapes of the simulator's credentials: none may ever reach the sandbox's output. */
 const CREDENTIAL = /ticket@@@|preauthcode@@@|queryauthcode@@@|refreshtoken@@@/;
@@ -39,16 +38,16 @@ async function componentToken(url: string): Promise<Record<string, unknown>> {
 
 /** The merchant authorizes through the page, WeChat's confirm page and our callback; then gets a token. */
 async function authorizeMerchant(url: string, wechatUrl: string) {
-  const walk = await walkAuthorization(url, { authorizerAppId: MERCHANT });
+  const walk = await walkAuthorization(url, { authorizerAppId: AUTHORIZER_APPID });
   expect(walk.pageUrl).toBe(`${url}/authorize`);
   expect(walk.link.startsWith(`${wechatUrl}/cgi-bin/componentloginpage?`)).toBe(true);
   expect(new URL(walk.link).searchParams.get('redirect_uri')).toBe(`${url}/authorize/callback`);
   expect(walk.callback.status).toBe(200);
   expect(walk.callbackHtml).toContain('data-status="authorized"');
-  expect(walk.callbackHtml).toContain(MERCHANT);
-  const token = await postJson(`${url}/local/token`, { authorizerAppId: MERCHANT });
+  expect(walk.callbackHtml).toContain(AUTHORIZER_APPID);
+  const token = await postJson(`${url}/local/token`, { authorizerAppId: AUTHORIZER_APPID });
   expect(token.status).toBe(200);
-  expect(token.json).toMatchObject({ appId: MERCHANT, accessToken: expect.any(String) });
+  expect(token.json).toMatchObject({ appId: AUTHORIZER_APPID, accessToken: expect.any(String) });
   expect(Date.parse(token.json.expiresAt as string)).toBeGreaterThan(Date.now() + 3_600_000);
   return { walk, accessToken: token.json.accessToken as string };
 }
@@ -65,9 +64,9 @@ async function expectRefreshSummary(url: string) {
 }
 
 async function expectRevoked(url: string) {
-  const after = await postJson(`${url}/local/token`, { authorizerAppId: MERCHANT });
+  const after = await postJson(`${url}/local/token`, { authorizerAppId: AUTHORIZER_APPID });
   expect(after.json).toEqual({
-    error: { code: 'authorizer_revoked', message: expect.stringContaining(MERCHANT) },
+    error: { code: 'authorizer_revoked', message: expect.stringContaining(AUTHORIZER_APPID) },
   });
 }
 
@@ -130,7 +129,7 @@ describe('npm start with its own WeChat simulator', () => {
   });
 
   it('time travel: POST /local/clock 2 h later, the merchant\u2019s token has been renewed', async () => {
-    const before = await postJson(`${url}/local/token`, { authorizerAppId: MERCHANT });
+    const before = await postJson(`${url}/local/token`, { authorizerAppId: AUTHORIZER_APPID });
     const realNow = Date.now();
     const advanced = await postJson(`${url}/local/clock`, { advanceMs: 7_200_000 });
     expect(advanced.status).toBe(200);
@@ -138,7 +137,7 @@ describe('npm start with its own WeChat simulator', () => {
     await sandbox.waitFor(/INFO {2}clock advanced advanceMs=7200000 now=\S+/);
     const clock = (await (await fetch(`${url}/local/clock`)).json()) as { now: string };
     expect(Date.parse(clock.now)).toBeGreaterThanOrEqual(Date.parse(advanced.json.now as string));
-    const after = await postJson(`${url}/local/token`, { authorizerAppId: MERCHANT });
+    const after = await postJson(`${url}/local/token`, { authorizerAppId: AUTHORIZER_APPID });
     expect(after.json.accessToken).toEqual(expect.any(String));
     expect(after.json.accessToken).not.toBe(before.json.accessToken);
     expect(Date.parse(after.json.expiresAt as string)).toBeGreaterThan(Date.parse(clock.now));
@@ -157,7 +156,7 @@ describe('npm start with its own WeChat simulator', () => {
 
   it('revokes through the simulator (the merchant in WeChat\u2019s console): unauthorized push, authorizer_revoked', async () => {
     const revoke = await fetch(
-      `${simulatorUrl}/simulator/unauthorize?authorizer_appid=${MERCHANT}`,
+      `${simulatorUrl}/simulator/unauthorize?authorizer_appid=${AUTHORIZER_APPID}`,
       { method: 'POST' }
     );
     expect(revoke.status).toBe(200);
@@ -167,9 +166,11 @@ describe('npm start with its own WeChat simulator', () => {
       push: { status: 200, body: 'success' },
     });
     await expectRevoked(url);
-    await sandbox.waitFor(new RegExp(`INFO {2}authorizer revoked authorizerAppId=${MERCHANT}`));
+    await sandbox.waitFor(
+      new RegExp(`INFO {2}authorizer revoked authorizerAppId=${AUTHORIZER_APPID}`)
+    );
     const again = await fetch(
-      `${simulatorUrl}/simulator/unauthorize?authorizer_appid=${MERCHANT}`,
+      `${simulatorUrl}/simulator/unauthorize?authorizer_appid=${AUTHORIZER_APPID}`,
       {
         method: 'POST',
       }
@@ -195,7 +196,7 @@ describe('npm start with its own WeChat simulator', () => {
 
 describe('npm start with WECHAT_API_BASE_URL pointing at another WeChat', () => {
   const secret = {
-    COMPONENT_APPID: 'wxe2e0external0001',
+    COMPONENT_APPID,
     COMPONENT_APPSECRET: 'e2eAppSecretValue0123456789abcdef',
     COMPONENT_TOKEN: 'e2eMessageToken0042',
     COMPONENT_ENCODING_AES_KEY: 'e2eAesKey0123456789abcdefghijklmnopqrstuvwx',
@@ -250,7 +251,10 @@ describe('npm start with WECHAT_API_BASE_URL pointing at another WeChat', () => 
 
   it('refreshes and follows the revocation push', async () => {
     await expectRefreshSummary(url);
-    expect(await wechat.pushUnauthorized(MERCHANT)).toMatchObject({ status: 200, body: 'success' });
+    expect(await wechat.pushUnauthorized(AUTHORIZER_APPID)).toMatchObject({
+      status: 200,
+      body: 'success',
+    });
     await expectRevoked(url);
   });
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../../local/local-dynamo';
 import { walkAuthorization } from '../support/browser';
+import { AUTHORIZER_APPID, COMPONENT_APPID } from '../support/test-ids';
 import { freePort, postJson, type SandboxProcess, spawnSandbox } from './sandbox-process';
 
 /**
@@ -9,12 +10,10 @@ import { freePort, postJson, type SandboxProcess, spawnSandbox } from './sandbox
  * They share every record, and their refresh leases meet in the one table: concurrent refreshes through
  * both make one WeChat call.
  */
-
-const MERCHANT = 'wxe2e0shared000001';
 const READY = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/m;
 const TABLE = 'e2e-shared-tokens';
 const SECRET = {
-  COMPONENT_APPID: 'wxe2e0shared0component',
+  COMPONENT_APPID,
   COMPONENT_APPSECRET: 'e2eSharedAppSecret0123456789abcdef',
   COMPONENT_TOKEN: 'e2eSharedToken0042',
   COMPONENT_ENCODING_AES_KEY: 'e2eSharedKey0123456789abcdefghijklmnopqrstu',
@@ -97,11 +96,18 @@ describe('two sandboxes on one DYNAMODB_ENDPOINT', () => {
   });
 
   it('a merchant authorized through one gets the same token from both, and one WeChat call renews it for all', async () => {
-    const walk = await walkAuthorization(firstUrl, { authorizerAppId: MERCHANT });
+    const walk = await walkAuthorization(firstUrl, { authorizerAppId: AUTHORIZER_APPID });
     expect(walk.callbackHtml).toContain('data-status="authorized"');
-    const viaFirst = await postJson(`${firstUrl}/local/token`, { authorizerAppId: MERCHANT });
-    const viaSecond = await postJson(`${secondUrl}/local/token`, { authorizerAppId: MERCHANT });
-    expect(viaFirst.json).toMatchObject({ appId: MERCHANT, accessToken: expect.any(String) });
+    const viaFirst = await postJson(`${firstUrl}/local/token`, {
+      authorizerAppId: AUTHORIZER_APPID,
+    });
+    const viaSecond = await postJson(`${secondUrl}/local/token`, {
+      authorizerAppId: AUTHORIZER_APPID,
+    });
+    expect(viaFirst.json).toMatchObject({
+      appId: AUTHORIZER_APPID,
+      accessToken: expect.any(String),
+    });
     expect(viaSecond.json).toEqual(viaFirst.json);
     const rejected = viaFirst.json.accessToken as string;
 
@@ -109,7 +115,7 @@ describe('two sandboxes on one DYNAMODB_ENDPOINT', () => {
     // simulator's, which follows the first's) move 6 minutes on: WeChat now rejects the stored token.
     // Nothing is due yet, so nothing renews by itself.
     const renewed = await fetch(
-      `${simulatorUrl}/simulator/renew-elsewhere?authorizer_appid=${MERCHANT}`,
+      `${simulatorUrl}/simulator/renew-elsewhere?authorizer_appid=${AUTHORIZER_APPID}`,
       { method: 'POST' }
     );
     expect(renewed.status).toBe(200);
@@ -125,7 +131,7 @@ describe('two sandboxes on one DYNAMODB_ENDPOINT', () => {
     const reports = await Promise.all(
       Array.from({ length: 24 }, (_, i) =>
         postJson(`${i % 2 ? secondUrl : firstUrl}/local/token`, {
-          authorizerAppId: MERCHANT,
+          authorizerAppId: AUTHORIZER_APPID,
           invalidToken: rejected,
         })
       )
@@ -138,7 +144,7 @@ describe('two sandboxes on one DYNAMODB_ENDPOINT', () => {
     for (const report of reports) {
       expect(report).toMatchObject({
         status: 200,
-        json: { appId: MERCHANT, accessToken: replacement },
+        json: { appId: AUTHORIZER_APPID, accessToken: replacement },
       });
     }
   });

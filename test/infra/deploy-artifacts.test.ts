@@ -14,6 +14,7 @@ import {
   probeBundle,
 } from '../../bench/lambda-probe';
 import { addTokenService } from '../../infra/token-service-app';
+import { COMPONENT_APPID } from '../support/test-ids';
 import { FUNCTION_IDS, type FunctionId } from '../unit/infra/synth-stack';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'));
@@ -71,7 +72,7 @@ describe('the synthesized Lambda assets run with nothing but what Lambda provide
     // Without `aws:cdk:bundling-stacks`, CDK bundles every stack: real esbuild, as `cdk deploy` runs it.
     const app = new App({
       outdir,
-      context: { ...cdkJson.context, componentAppId: 'wx0c0mp0nent00001' },
+      context: { ...cdkJson.context, componentAppId: COMPONENT_APPID },
     });
     const stack = addTokenService(app);
     app.synth();

@@ -11,7 +11,8 @@ import { startLocalService } from '../../local/local-service';
 import { startWechatSimulator, type WechatSimulator } from '../../local/simulator';
 import { walkAuthorization } from '../support/browser';
 import { captureOutput, logEntries, parseOutput } from '../support/capture-output';
-import { COMPONENT_APPID, SECRET } from '../support/harness';
+import { SECRET } from '../support/harness';
+import { AUTHORIZER_APPID, COMPONENT_APPID, OTHER_AUTHORIZER_APPID } from '../support/test-ids';
 
 vi.hoisted(() => {
   // The level and settings the stack deploys with (infra/constructs/service-function.ts).
@@ -29,8 +30,6 @@ vi.hoisted(() => {
   // Lambda's Node 24 never prints the SDK's Node-version warning (checked below); this Node 20 would.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 });
-
-const MERCHANT = 'wxmerchantlogs00001';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 interface Deployed {
@@ -163,9 +162,9 @@ describe('what the deployed functions write on ordinary successes', () => {
     const output = await captureOutput(async () => {
       await simulator.pushTicket();
       await refresh();
-      await walkAuthorization(service.url, { authorizerAppId: MERCHANT });
+      await walkAuthorization(service.url, { authorizerAppId: AUTHORIZER_APPID });
       await simulator.flushPushes();
-      await getToken({ authorizerAppId: MERCHANT });
+      await getToken({ authorizerAppId: AUTHORIZER_APPID });
       await getToken({ component: true });
       await getToken({ authorizerAppId: 'wxnotauthorized0001' });
       await getToken({ authorizerAppId: 'null' });
@@ -180,7 +179,7 @@ describe('what the deployed functions write on ordinary successes', () => {
   it('writes nothing at all for token reads and the authorization page', async () => {
     const reads = await captureOutput(async () => {
       for (let i = 0; i < 20; i++) {
-        expect(await getToken({ authorizerAppId: MERCHANT })).toHaveProperty('accessToken');
+        expect(await getToken({ authorizerAppId: AUTHORIZER_APPID })).toHaveProperty('accessToken');
         expect(await getToken({ component: true })).toHaveProperty('accessToken');
       }
     });
@@ -206,7 +205,7 @@ describe('what the deployed functions write on ordinary successes', () => {
 
   it('writes one line per completed authorization, whether the push or the redirect exchanged it', async () => {
     const output = await captureOutput(async () => {
-      await walkAuthorization(service.url, { authorizerAppId: 'wxmerchantlogs00002' });
+      await walkAuthorization(service.url, { authorizerAppId: OTHER_AUTHORIZER_APPID });
       await simulator.flushPushes();
     });
     const entries = logEntries(output);
@@ -215,7 +214,7 @@ describe('what the deployed functions write on ordinary successes', () => {
       expect.objectContaining({
         level: 'INFO',
         message: expect.stringMatching(/^authorization .* and stored$/),
-        authorizerAppId: 'wxmerchantlogs00002',
+        authorizerAppId: OTHER_AUTHORIZER_APPID,
       }),
     ]);
   });
@@ -274,9 +273,11 @@ describe('what the deployed functions write on ordinary successes', () => {
   });
 
   it('never logs an invocation event, although POWERTOOLS_LOGGER_LOG_EVENT is true', async () => {
-    const current = (await getToken({ authorizerAppId: MERCHANT })) as { accessToken: string };
+    const current = (await getToken({ authorizerAppId: AUTHORIZER_APPID })) as {
+      accessToken: string;
+    };
     const output = await captureOutput(async () => {
-      await getToken({ authorizerAppId: MERCHANT, invalidToken: current.accessToken });
+      await getToken({ authorizerAppId: AUTHORIZER_APPID, invalidToken: current.accessToken });
     });
 
     expect(process.env.POWERTOOLS_LOGGER_LOG_EVENT).toBe('true');

@@ -4,9 +4,7 @@ import type { LifecycleEvent } from '../../shared/events/lifecycle-event';
 import { pendingEventOf } from '../../shared/events/outbox';
 import { authorizeMerchant, type Harness, startHarness } from '../support/harness';
 import { type RecordingPublisher, recordingPublisher } from '../support/recording-publisher';
-
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
+import { AUTHORIZER_APPID, authorizerAppId, HOUR, MINUTE } from '../support/test-ids';
 
 let dynamo: LocalDynamo;
 let h: Harness;
@@ -71,7 +69,7 @@ function expectNoCredentials(events: LifecycleEvent[]) {
 describe('lifecycle events from the real flows (dynalite, strict WeChat simulator)', () => {
   it('pushes and redirects: authorized once, permissions_changed, nothing for a repeat, revoked once however often WeChat pushes it', async () => {
     await start();
-    const M = 'wxmerchant0000011';
+    const M = AUTHORIZER_APPID;
     await h.simulator.pushTicket();
     const { authCode } = await h.simulator.pushAuthorized(M, { funcIds: [1, 2] });
     const redirect = await fetch(
@@ -113,11 +111,11 @@ describe('lifecycle events from the real flows (dynalite, strict WeChat simulato
   it('the sweep and the reconciliation: needs_reauthorization, recovered, revoked, reactivated and imported, each once', async () => {
     await start();
     const [lost, rotated, gone, reauthorized, imported] = [
-      'wxmerchant0000021',
-      'wxmerchant0000022',
-      'wxmerchant0000023',
-      'wxmerchant0000021',
-      'wxmerchant0000024',
+      authorizerAppId(1),
+      authorizerAppId(2),
+      authorizerAppId(3),
+      authorizerAppId(1),
+      authorizerAppId(4),
     ];
     await authorizeMerchant(h, lost);
     h.simulator.forgetAuthorizer(lost);
@@ -171,7 +169,7 @@ describe('lifecycle events from the real flows (dynalite, strict WeChat simulato
 
   it('an event the bus refused is published by the next scheduled run, once', async () => {
     await start();
-    const M = 'wxmerchant0000031';
+    const M = AUTHORIZER_APPID;
     bus.failNext();
     await authorizeMerchant(h, M);
     expect(bus.published).toEqual([]);
@@ -191,7 +189,7 @@ describe('lifecycle events from the real flows (dynalite, strict WeChat simulato
 
   it('a revocation whose handler stopped after the state change: WeChat’s retry of the push publishes its event, once', async () => {
     await start();
-    const M = 'wxmerchant0000041';
+    const M = AUTHORIZER_APPID;
     await authorizeMerchant(h, M);
     const at = Math.floor(h.clock.now / 1000) * 1000;
     // The first delivery's handler wrote the revocation, with its event, and died before the outbox.
@@ -222,7 +220,7 @@ describe('lifecycle events from the real flows (dynalite, strict WeChat simulato
 
   it('an event whose outbox write was refused goes out with the sweep that renews its authorizer', async () => {
     await start();
-    const M = 'wxmerchant0000061';
+    const M = AUTHORIZER_APPID;
     await authorizeMerchant(h, M);
     const stored = await h.store.getAuthorizer(h.deps.componentAppId, M);
     const at = h.clock.now;
@@ -257,7 +255,7 @@ describe('lifecycle events from the real flows (dynalite, strict WeChat simulato
 
   it('an event its writer left on the item is published by the scheduled reconciliation, once', async () => {
     await start();
-    const M = 'wxmerchant0000051';
+    const M = AUTHORIZER_APPID;
     await authorizeMerchant(h, M);
     h.simulator.forgetAuthorizer(M);
     const at = h.clock.now;

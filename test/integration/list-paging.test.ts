@@ -2,14 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { refreshAuthorizerNow } from '../../shared/serving/authorizer-tokens';
 import { type Harness, startHarness } from '../support/harness';
 import { seedAuthorizers } from '../support/reliability-stack';
+import { authorizerAppId } from '../support/test-ids';
 
 /** More authorizers than one page of `api_get_authorizer_list` (500), so that a listing takes two. */
 const COUNT = 501;
-const ids = Array.from({ length: COUNT }, (_, i) => `wxpaged${String(i).padStart(11, '0')}`);
+const ids = Array.from({ length: COUNT }, (_, i) => authorizerAppId(i));
 const FIRST = ids[0] as string;
 /** The last one: on the second page until an earlier entry leaves the list, then on the first. */
 const LAST = ids[COUNT - 1] as string;
-const NEWCOMER = 'wxpagednewcomer001';
+const NEWCOMER = authorizerAppId(COUNT);
 
 describe('a listing that shifts while it is paged (protocol §11.11), on dynalite, against the simulator', () => {
   let h: Harness;

@@ -2,11 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { walkAuthorization } from '../support/browser';
 import { type Harness, startHarness } from '../support/harness';
 import { scanTable } from '../support/reliability-stack';
+import { AUTHORIZER_APPID, OTHER_AUTHORIZER_APPID } from '../support/test-ids';
 
 const VISITORS = 300;
 const PER_MINUTE = 20;
-const MERCHANT = 'wxmerchantbudget01';
-const PUSHED = 'wxmerchantbudget02';
 
 /** `count` requests, `concurrency` at a time (a burst from many browsers). */
 async function burst(
@@ -88,7 +87,7 @@ describe('the public routes’ WeChat budgets, on dynalite, against the simulato
   });
 
   it('never budgets WeChat’s own authorized push: its code is exchanged and the admin sees the result', async () => {
-    const { authCode } = await h.simulator.pushAuthorized(PUSHED);
+    const { authCode } = await h.simulator.pushAuthorized(OTHER_AUTHORIZER_APPID);
 
     const page = await fetch(
       `${h.service.url}/authorize/callback?auth_code=${encodeURIComponent(authCode)}&expires_in=600`
@@ -97,28 +96,34 @@ describe('the public routes’ WeChat budgets, on dynalite, against the simulato
     expect(page.status).toBe(200);
     const html = await page.text();
     expect(html).toContain('data-status="authorized"');
-    expect(html).toContain(PUSHED);
+    expect(html).toContain(OTHER_AUTHORIZER_APPID);
     expect(h.simulator.callCount('api_query_auth')).toBe(1);
-    expect((await h.store.getAuthorizer(h.deps.componentAppId, PUSHED))?.status).toBe('active');
+    expect(
+      (await h.store.getAuthorizer(h.deps.componentAppId, OTHER_AUTHORIZER_APPID))?.status
+    ).toBe('active');
   });
 
   it('lets a real authorization complete once the burst’s minute has passed', async () => {
-    await expect(walkAuthorization(h.service.url, { authorizerAppId: MERCHANT })).rejects.toThrow(
-      'authorization page answered 429'
-    );
+    await expect(
+      walkAuthorization(h.service.url, { authorizerAppId: AUTHORIZER_APPID })
+    ).rejects.toThrow('authorization page answered 429');
 
     h.clock.advance(60_000);
     const walk = await walkAuthorization(h.service.url, {
-      authorizerAppId: MERCHANT,
+      authorizerAppId: AUTHORIZER_APPID,
       headers: { 'accept-language': 'en-US,en;q=0.9' },
     });
 
     expect(walk.callback.status).toBe(200);
     expect(walk.callbackHtml).toContain('<html lang="en">');
     expect(walk.callbackHtml).toContain('data-status="authorized"');
-    expect(walk.callbackHtml).toContain(h.simulator.state.authorizers.get(MERCHANT)?.nickName);
+    expect(walk.callbackHtml).toContain(
+      h.simulator.state.authorizers.get(AUTHORIZER_APPID)?.nickName
+    );
     expect(walk.callbackHtml).toMatch(/<li data-id="\d+">[A-Z][^<]+<\/li>/);
-    expect((await h.store.getAuthorizer(h.deps.componentAppId, MERCHANT))?.status).toBe('active');
+    expect((await h.store.getAuthorizer(h.deps.componentAppId, AUTHORIZER_APPID))?.status).toBe(
+      'active'
+    );
   });
 
   it('settles the held forged codes once the push had its chance, with one list read and no api_query_auth', async () => {

@@ -2,8 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { QuotaSummary } from '../../shared/jobs/wechat-quota';
 import { MetricName } from '../../shared/log';
 import { authorizeMerchant, type Harness, startHarness } from '../support/harness';
+import {
+  AUTHORIZER_APPID,
+  authorizerAppId,
+  DAY,
+  OTHER_AUTHORIZER_APPID,
+} from '../support/test-ids';
 
-const DAY = 24 * 3_600_000;
 let h: Harness;
 afterEach(async () => {
   await h.close();
@@ -17,7 +22,7 @@ const lastQuota = async () => {
 describe('WeChat quota in sight (getApiQuota, once a day), against the simulator on dynalite', () => {
   it('records each watched API’s calls against its daily limit as WeChat counts them, once a day', async () => {
     h = await startHarness();
-    await authorizeMerchant(h, 'wxmerchantquota01');
+    await authorizeMerchant(h, AUTHORIZER_APPID);
     await h.refresh();
 
     const summary = await lastQuota();
@@ -52,18 +57,18 @@ describe('WeChat quota in sight (getApiQuota, once a day), against the simulator
 
   it('says a quota is near its limit, in the metric the alarm watches and in the log', async () => {
     h = await startHarness({ rules: { dailyQuota: { api_query_auth: 2 } } });
-    await authorizeMerchant(h, 'wxmerchantquota02');
+    await authorizeMerchant(h, AUTHORIZER_APPID);
     await h.refresh();
 
     const summary = await lastQuota();
     expect(summary?.apis.api_query_auth).toMatchObject({ dailyLimit: 2, used: 1, share: 0.5 });
     expect(summary?.nearLimit).toBe(false);
-    await authorizeMerchant(h, 'wxmerchantquota03');
+    await authorizeMerchant(h, OTHER_AUTHORIZER_APPID);
     h.clock.advance(DAY);
     // A new Beijing day resets WeChat's counts: the check after it reads the new day's calls.
     await h.simulator.pushTicket();
-    await authorizeMerchant(h, 'wxmerchantquota04');
-    await authorizeMerchant(h, 'wxmerchantquota05');
+    await authorizeMerchant(h, authorizerAppId(3));
+    await authorizeMerchant(h, authorizerAppId(4));
     await h.refresh();
     expect((await lastQuota())?.apis.api_query_auth).toMatchObject({ used: 2, share: 1 });
     expect((await lastQuota())?.nearLimit).toBe(true);

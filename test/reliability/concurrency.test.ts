@@ -1,13 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuthorizerRecord } from '../../shared/store/token-store';
-import { COMPONENT_APPID, type Harness, startHarness } from '../support/harness';
+import { type Harness, startHarness } from '../support/harness';
 import { mapLimit, seedAuthorizer, seedAuthorizers } from '../support/reliability-stack';
 import { soak } from '../support/soak';
+import { authorizerAppId, COMPONENT_APPID, MINUTE } from '../support/test-ids';
 
-const MINUTE = 60_000;
 const CALLERS = soak(100, 1000);
 const AUTHORIZERS = soak(500, 3000);
-const appIdOf = (i: number) => `wxconcurrent${String(i).padStart(6, '0')}`;
 
 const open: Harness[] = [];
 afterEach(async () => {
@@ -31,7 +30,7 @@ const storedAll = (h: Harness, ids: string[]) =>
 describe('concurrency: one WeChat call per token, no lost update', () => {
   it(`gives ${CALLERS} concurrent get-token callers one new token from exactly one api_authorizer_token call`, async () => {
     const h = await stack();
-    const merchant = appIdOf(0);
+    const merchant = authorizerAppId(0);
     await seedAuthorizer(h, merchant);
     const before = (await h.store.getAuthorizer(COMPONENT_APPID, merchant)) as AuthorizerRecord;
     h.clock.advance(116 * MINUTE);
@@ -56,7 +55,7 @@ describe('concurrency: one WeChat call per token, no lost update', () => {
 
   it(`refreshes ${AUTHORIZERS} due authorizers exactly once each across two overlapping scheduled runs`, async () => {
     const h = await stack();
-    const ids = Array.from({ length: AUTHORIZERS }, (_, i) => appIdOf(i + 1));
+    const ids = Array.from({ length: AUTHORIZERS }, (_, i) => authorizerAppId(i + 1));
     await seedAuthorizers(h, ids);
     const before = await storedAll(h, ids);
     h.clock.advance(106 * MINUTE);

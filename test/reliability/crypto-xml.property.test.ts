@@ -13,8 +13,9 @@ import {
   parseEnvelope,
   parseXmlFields,
 } from '../../shared/wechat/callback-xml';
-import { COMPONENT_APPID, SECRET } from '../support/harness';
+import { SECRET } from '../support/harness';
 import { soak } from '../support/soak';
+import { COMPONENT_APPID, OTHER_COMPONENT_APPID } from '../support/test-ids';
 import { frame, padWith, payloadXml, rawEncrypt } from '../support/wechat-forgery';
 
 const RUNS = { numRuns: soak(300, 20_000) };
@@ -135,7 +136,7 @@ describe('message crypto properties', () => {
       ),
       random: bytes16,
       lengthDelta: likely(0, fc.integer({ min: -40, max: 40 }), fc.constant(2 ** 31)),
-      receiveId: likely(COMPONENT_APPID, fc.constant('wx0therplatform001'), fc.constant('')),
+      receiveId: likely(COMPONENT_APPID, fc.constant(OTHER_COMPONENT_APPID), fc.constant('')),
       pad: likely<'valid' | 'inconsistent' | number>(
         'valid',
         fc.integer({ min: 0, max: 255 }),

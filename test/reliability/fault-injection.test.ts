@@ -12,18 +12,12 @@ import {
   faultyDocument,
   throttled,
 } from '../support/dynamo-faults';
-import {
-  COMPONENT_APPID,
-  type Harness,
-  type HarnessOptions,
-  startHarness,
-} from '../support/harness';
+import { type Harness, type HarnessOptions, startHarness } from '../support/harness';
 import { scanTable, seedAuthorizer } from '../support/reliability-stack';
+import { AUTHORIZER_APPID, COMPONENT_APPID, MINUTE } from '../support/test-ids';
 
-const MERCHANT = 'wxmerchantfaults01';
-const MINUTE = 60_000;
 const RETRY_AFTER_FAILURE = 4 * MINUTE;
-const AUTHORIZER_PK = `AUTHORIZER#${COMPONENT_APPID}#${MERCHANT}`;
+const AUTHORIZER_PK = `AUTHORIZER#${COMPONENT_APPID}#${AUTHORIZER_APPID}`;
 const TICKET_PK = `COMPONENT#${COMPONENT_APPID}#TICKET`;
 const COMPONENT_PK = `COMPONENT#${COMPONENT_APPID}#TOKEN`;
 
@@ -48,11 +42,14 @@ async function dueMerchant(options: HarnessOptions = {}) {
   const h = await startHarness({ dynamo, wechatTimeoutMs: 200, ...options });
   open.push(h);
   await h.simulator.pushTicket();
-  await seedAuthorizer(h, MERCHANT);
+  await seedAuthorizer(h, AUTHORIZER_APPID);
   h.clock.advance(106 * MINUTE);
   await h.simulator.pushTicket();
   await refreshComponentTokenIfDue(h.deps);
-  const before = (await h.store.getAuthorizer(COMPONENT_APPID, MERCHANT)) as AuthorizerRecord;
+  const before = (await h.store.getAuthorizer(
+    COMPONENT_APPID,
+    AUTHORIZER_APPID
+  )) as AuthorizerRecord;
   h.simulator.resetCalls();
   h.log.entries.length = 0;
   h.metrics.counts.clear();
@@ -68,14 +65,14 @@ async function runRefresh(h: Harness) {
   };
 }
 
-const stored = (h: Harness) => h.store.getAuthorizer(COMPONENT_APPID, MERCHANT);
+const stored = (h: Harness) => h.store.getAuthorizer(COMPONENT_APPID, AUTHORIZER_APPID);
 const wechatRefreshToken = (h: Harness) =>
-  h.simulator.state.authorizers.get(MERCHANT)?.refreshToken;
+  h.simulator.state.authorizers.get(AUTHORIZER_APPID)?.refreshToken;
 const loggedWithCode = (h: Harness, code: string) =>
   h.log.entries.filter((e) => e.fields.code === code);
 
 async function expectOldTokenServed(h: Harness, before: AuthorizerRecord) {
-  const answer = await h.token({ authorizerAppId: MERCHANT });
+  const answer = await h.token({ authorizerAppId: AUTHORIZER_APPID });
   expect(answer.accessToken).toBe(before.accessToken);
   expect(h.simulator.tokenStatus(before.accessToken as string)).toBe('valid');
   const now = await stored(h);
@@ -95,7 +92,9 @@ async function expectNextRunRecovers(h: Harness, before: AuthorizerRecord, advan
   expect(after.accessToken).not.toBe(before.accessToken);
   expect(h.simulator.tokenStatus(after.accessToken as string)).toBe('valid');
   expect(after.refreshToken).toBe(wechatRefreshToken(h));
-  expect((await h.token({ authorizerAppId: MERCHANT })).accessToken).toBe(after.accessToken);
+  expect((await h.token({ authorizerAppId: AUTHORIZER_APPID })).accessToken).toBe(
+    after.accessToken
+  );
 }
 
 interface WechatFaultCase {
@@ -245,7 +244,7 @@ describe('WeChat faults during the scheduled refresh', () => {
       h.clock.advance(advance);
       h.simulator.failNext('api_authorizer_token', 'timeout', 2);
 
-      const answer = await h.token({ authorizerAppId: MERCHANT });
+      const answer = await h.token({ authorizerAppId: AUTHORIZER_APPID });
 
       if (servesOld) expect(answer.accessToken).toBe(before.accessToken);
       else {
@@ -260,7 +259,7 @@ describe('WeChat faults during the scheduled refresh', () => {
       expect(h.metrics.total(MetricName.AuthorizerRefreshFailed, 'wechat_unavailable')).toBe(1);
       expect(loggedWithCode(h, 'wechat_unavailable')).toHaveLength(1);
       expect((await stored(h))?.refreshToken).toBe(wechatRefreshToken(h));
-      const retried = await h.token({ authorizerAppId: MERCHANT });
+      const retried = await h.token({ authorizerAppId: AUTHORIZER_APPID });
       expect(retried.accessToken).not.toBe(before.accessToken);
       expect(h.simulator.tokenStatus(retried.accessToken as string)).toBe('valid');
       expect((await stored(h))?.version).toBe(before.version + 1);
@@ -271,8 +270,10 @@ describe('WeChat faults during the scheduled refresh', () => {
 describe('refresh-token loss', () => {
   it('heals a refresh token rotated on WeChat’s side (61023) through api_get_authorizer_list', async () => {
     const { h, before } = await dueMerchant();
-    const rotated = h.simulator.rotateRefreshToken(MERCHANT);
-    expect((await h.token({ authorizerAppId: MERCHANT })).accessToken).toBe(before.accessToken);
+    const rotated = h.simulator.rotateRefreshToken(AUTHORIZER_APPID);
+    expect((await h.token({ authorizerAppId: AUTHORIZER_APPID })).accessToken).toBe(
+      before.accessToken
+    );
 
     const run = await runRefresh(h);
 
@@ -290,15 +291,15 @@ describe('refresh-token loss', () => {
 
   it('marks an authorizer WeChat no longer lists as needs_reauthorization and reports it once', async () => {
     const { h } = await dueMerchant({ rules: { revokedRefreshErrcode: 61023 } });
-    h.simulator.forgetAuthorizer(MERCHANT);
+    h.simulator.forgetAuthorizer(AUTHORIZER_APPID);
 
     const run = await runRefresh(h);
 
     expect(run.body.authorizers).toMatchObject({ failed: { needs_reauthorization: 1 } });
     expect(h.metrics.total(MetricName.NeedsReauthorization)).toBe(1);
     expect(loggedWithCode(h, 'needs_reauthorization')).toHaveLength(1);
-    expect(await h.token({ authorizerAppId: MERCHANT })).toEqual({
-      error: { code: 'needs_reauthorization', message: expect.stringContaining(MERCHANT) },
+    expect(await h.token({ authorizerAppId: AUTHORIZER_APPID })).toEqual({
+      error: { code: 'needs_reauthorization', message: expect.stringContaining(AUTHORIZER_APPID) },
     });
   });
 });
@@ -340,7 +341,7 @@ describe('a crash between WeChat’s answer and our write', () => {
     async (_name, rotates) => {
       let h!: Harness;
       const crash = crashingStore(() => {
-        if (rotates) h.simulator.rotateRefreshToken(MERCHANT);
+        if (rotates) h.simulator.rotateRefreshToken(AUTHORIZER_APPID);
       });
       const prepared = await dueMerchant({ wrapStore: crash.wrap });
       h = prepared.h;
@@ -359,7 +360,7 @@ describe('a crash between WeChat’s answer and our write', () => {
       const blocked = await runRefresh(h);
       expect(blocked.body.authorizers).toMatchObject({ refreshed: 0, skipped: 1, failed: {} });
       expect(h.simulator.callCount('api_authorizer_token')).toBe(1);
-      const served = await h.token({ authorizerAppId: MERCHANT });
+      const served = await h.token({ authorizerAppId: AUTHORIZER_APPID });
       expect(served.accessToken).toBe(before.accessToken);
       expect(h.simulator.tokenStatus(before.accessToken as string)).toBe('valid');
 
@@ -372,7 +373,9 @@ describe('a crash between WeChat’s answer and our write', () => {
       expect(after.version).toBe(before.version + 1);
       expect(after.refreshToken).toBe(wechatRefreshToken(h));
       expect(h.simulator.tokenStatus(after.accessToken as string)).toBe('valid');
-      expect((await h.token({ authorizerAppId: MERCHANT })).accessToken).toBe(after.accessToken);
+      expect((await h.token({ authorizerAppId: AUTHORIZER_APPID })).accessToken).toBe(
+        after.accessToken
+      );
     }
   );
 });
@@ -489,7 +492,7 @@ describe('DynamoDB faults (aws-sdk-client-mock in front of dynalite)', () => {
     faults.mock.resetHistory();
     faults.failNext('Get', isAuthorizer, throttled);
 
-    const answer = await h.token({ authorizerAppId: MERCHANT });
+    const answer = await h.token({ authorizerAppId: AUTHORIZER_APPID });
 
     expect(answer).toEqual({
       error: { code: 'upstream_unavailable', message: expect.any(String) },

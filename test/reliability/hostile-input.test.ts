@@ -2,8 +2,14 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeHandler as makeAuthEvent } from '../../functions/auth-event';
 import { MetricName } from '../../shared/log';
-import { COMPONENT_APPID, type Harness, SECRET, startHarness } from '../support/harness';
+import { type Harness, SECRET, startHarness } from '../support/harness';
 import { credentialValues, leakedIn, scanTable } from '../support/reliability-stack';
+import {
+  AUTHORIZER_APPID,
+  COMPONENT_APPID,
+  OTHER_AUTHORIZER_APPID,
+  OTHER_COMPONENT_APPID,
+} from '../support/test-ids';
 import {
   AES_KEY,
   envelopeXml,
@@ -19,9 +25,7 @@ import {
   signedQuery,
 } from '../support/wechat-forgery';
 
-const MERCHANT = 'wxmerchanthostile1';
-const REVOKED = 'wxmerchantrevoked1';
-const OTHER_APPID = 'wx0therplatform001';
+const REVOKED = OTHER_AUTHORIZER_APPID;
 const CRAFTED_TICKET = 'ticket@@@crafted-replay-ticket-value-0001';
 
 interface Answer {
@@ -334,7 +338,7 @@ const appIdCases: HostileCase[] = [
     name: 'answers 400 to an envelope addressed to another platform',
     send: (f) => {
       const push = sealedPush(replayPayload(f));
-      return postEvent(f, push.query, envelopeXml(push.encrypt, OTHER_APPID));
+      return postEvent(f, push.query, envelopeXml(push.encrypt, OTHER_COMPONENT_APPID));
     },
     status: 400,
     message: 'event is addressed to another component appid',
@@ -356,7 +360,7 @@ const appIdCases: HostileCase[] = [
       sealed(
         f,
         payloadXml([
-          ['AppId', OTHER_APPID],
+          ['AppId', OTHER_COMPONENT_APPID],
           ['CreateTime', nowSeconds(f)],
           ['InfoType', 'component_verify_ticket'],
           ['ComponentVerifyTicket', CRAFTED_TICKET],
@@ -383,7 +387,7 @@ const appIdCases: HostileCase[] = [
   },
   {
     name: 'answers 400 to a message encrypted for another receive id',
-    send: (f) => sealed(f, ticketPayload(nowSeconds(f)), OTHER_APPID),
+    send: (f) => sealed(f, ticketPayload(nowSeconds(f)), OTHER_COMPONENT_APPID),
     status: 400,
     message: 'message was encrypted for another appid',
     code: 'appid_mismatch',
@@ -711,7 +715,7 @@ const xmlCases: HostileCase[] = [
       return postEvent(
         f,
         push.query,
-        `<xml><AppId>${COMPONENT_APPID}</AppId><AppId>${OTHER_APPID}</AppId><Encrypt>${push.encrypt}</Encrypt></xml>`
+        `<xml><AppId>${COMPONENT_APPID}</AppId><AppId>${OTHER_COMPONENT_APPID}</AppId><Encrypt>${push.encrypt}</Encrypt></xml>`
       );
     },
     status: 400,
@@ -745,7 +749,7 @@ const xmlCases: HostileCase[] = [
           ['CreateTime', nowSeconds(f) + 60],
           ['InfoType', 'unauthorized'],
           ['InfoType', 'component_verify_ticket'],
-          ['AuthorizerAppid', MERCHANT],
+          ['AuthorizerAppid', AUTHORIZER_APPID],
         ])
       ),
     status: 400,
@@ -903,7 +907,7 @@ const payloadCases: HostileCase[] = [
           ['AppId', COMPONENT_APPID],
           ['CreateTime', nowSeconds(f)],
           ['InfoType', 'authorized'],
-          ['AuthorizerAppid', MERCHANT],
+          ['AuthorizerAppid', AUTHORIZER_APPID],
           ['AuthorizationCodeExpiredTime', nowSeconds(f) + 600],
         ])
       ),
@@ -920,7 +924,7 @@ const payloadCases: HostileCase[] = [
           ['AppId', COMPONENT_APPID],
           ['CreateTime', nowSeconds(f)],
           ['InfoType', 'authorized'],
-          ['AuthorizerAppid', MERCHANT],
+          ['AuthorizerAppid', AUTHORIZER_APPID],
           ['AuthorizationCode', 'queryauthcode@@@crafted'],
         ])
       ),
@@ -1094,7 +1098,7 @@ const replayCases: HostileCase[] = [
           ['AppId', COMPONENT_APPID],
           ['CreateTime', f.authorizedAtSeconds],
           ['InfoType', 'authorized'],
-          ['AuthorizerAppid', MERCHANT],
+          ['AuthorizerAppid', AUTHORIZER_APPID],
           ['AuthorizationCode', f.authorizedCode],
           ['AuthorizationCodeExpiredTime', f.authorizedAtSeconds + 600],
         ])
@@ -1111,7 +1115,7 @@ const replayCases: HostileCase[] = [
           ['AppId', COMPONENT_APPID],
           ['CreateTime', f.authorizedAtSeconds - 3600],
           ['InfoType', 'unauthorized'],
-          ['AuthorizerAppid', MERCHANT],
+          ['AuthorizerAppid', AUTHORIZER_APPID],
         ])
       ),
     status: 200,
@@ -1127,7 +1131,7 @@ const replayCases: HostileCase[] = [
             ['AppId', COMPONENT_APPID],
             ['CreateTime', nowSeconds(f)],
             ['InfoType', infoType],
-            ['AuthorizerAppid', MERCHANT],
+            ['AuthorizerAppid', AUTHORIZER_APPID],
           ])
         ),
       status: 200,
@@ -1231,7 +1235,9 @@ interface TokenCase {
 const APPID_MESSAGE = 'authorizerAppId must be an appid (wx followed by letters and digits)';
 const OBJECT_MESSAGE = 'the request must be a JSON object';
 const tokenPayloads: TokenCase[] = [
-  ...(['[]', `["${MERCHANT}"]`, '123', `"${MERCHANT}"`, 'null', 'true'] as const).map(
+  ...(
+    ['[]', `["${AUTHORIZER_APPID}"]`, '123', `"${AUTHORIZER_APPID}"`, 'null', 'true'] as const
+  ).map(
     (raw): TokenCase => ({
       name: `refuses the payload ${raw} with invalid_request`,
       raw,
@@ -1246,12 +1252,12 @@ const tokenPayloads: TokenCase[] = [
       ['the string "null" as authorizerAppId', '{"authorizerAppId":"null"}'],
       ['null as authorizerAppId', '{"authorizerAppId":null}'],
       ['a number as authorizerAppId', '{"authorizerAppId":12345678901234567}'],
-      ['an array as authorizerAppId', `{"authorizerAppId":["${MERCHANT}"]}`],
-      ['an object as authorizerAppId', `{"authorizerAppId":{"toString":"${MERCHANT}"}}`],
-      ['an appid with a trailing newline', `{"authorizerAppId":"${MERCHANT}\\n"}`],
+      ['an array as authorizerAppId', `{"authorizerAppId":["${AUTHORIZER_APPID}"]}`],
+      ['an object as authorizerAppId', `{"authorizerAppId":{"toString":"${AUTHORIZER_APPID}"}}`],
+      ['an appid with a trailing newline', `{"authorizerAppId":"${AUTHORIZER_APPID}\\n"}`],
       ['markup as authorizerAppId', `{"authorizerAppId":${JSON.stringify(XSS)}}`],
       ['an appid with a Cyrillic letter', '{"authorizerAppId":"w\u0445merchanthostile1"}'],
-      ['an appid in capitals', `{"authorizerAppId":"${MERCHANT.toUpperCase()}"}`],
+      ['an appid in capitals', `{"authorizerAppId":"${AUTHORIZER_APPID.toUpperCase()}"}`],
     ] as const
   ).map(
     ([what, raw]): TokenCase => ({
@@ -1263,19 +1269,19 @@ const tokenPayloads: TokenCase[] = [
   ),
   {
     name: 'refuses a __proto__ key without polluting any prototype',
-    raw: `{"__proto__":{"authorizerAppId":"${MERCHANT}","component":true}}`,
+    raw: `{"__proto__":{"authorizerAppId":"${AUTHORIZER_APPID}","component":true}}`,
     code: 'invalid_request',
     message: 'unknown field(s): "__proto__"',
   },
   {
     name: 'refuses a constructor key next to a valid appid',
-    raw: `{"constructor":{"prototype":{"polluted":true}},"authorizerAppId":"${MERCHANT}"}`,
+    raw: `{"constructor":{"prototype":{"polluted":true}},"authorizerAppId":"${AUTHORIZER_APPID}"}`,
     code: 'invalid_request',
     message: 'unknown field(s): "constructor"',
   },
   {
     name: 'refuses an extra field next to a valid appid',
-    raw: `{"authorizerAppId":"${MERCHANT}","tenant":"other"}`,
+    raw: `{"authorizerAppId":"${AUTHORIZER_APPID}","tenant":"other"}`,
     code: 'invalid_request',
     message: 'unknown field(s): "tenant"',
   },
@@ -1289,7 +1295,7 @@ const tokenPayloads: TokenCase[] = [
   ),
   {
     name: 'refuses component together with authorizerAppId',
-    raw: `{"component":true,"authorizerAppId":"${MERCHANT}"}`,
+    raw: `{"component":true,"authorizerAppId":"${AUTHORIZER_APPID}"}`,
     code: 'invalid_request',
     message: 'send either authorizerAppId or component, not both',
   },
@@ -1303,7 +1309,7 @@ const tokenPayloads: TokenCase[] = [
   ).map(
     ([what, value]): TokenCase => ({
       name: `refuses ${what}`,
-      raw: `{"authorizerAppId":"${MERCHANT}","invalidToken":${value}}`,
+      raw: `{"authorizerAppId":"${AUTHORIZER_APPID}","invalidToken":${value}}`,
       code: 'invalid_request',
       message: 'invalidToken must be the non-empty token WeChat rejected',
     })
@@ -1322,7 +1328,7 @@ const tokenPayloads: TokenCase[] = [
   },
   {
     name: 'answers 400 invalid_request to a body that is not JSON',
-    raw: `{"authorizerAppId":"${MERCHANT}"`,
+    raw: `{"authorizerAppId":"${AUTHORIZER_APPID}"`,
     code: 'invalid_request',
     message: 'body must be JSON',
     status: 400,
@@ -1362,12 +1368,12 @@ describe('hostile-input corpus against the real handlers', () => {
     f.ticketCreateSeconds =
       ((await f.h.store.getTicket(COMPONENT_APPID))?.createTime as number) / 1000;
     await f.h.token({ component: true });
-    const authorized = await f.h.simulator.pushAuthorized(MERCHANT);
+    const authorized = await f.h.simulator.pushAuthorized(AUTHORIZER_APPID);
     f.authorizedCode = authorized.authCode;
     f.authorizedAtSeconds = nowSeconds(f);
     await f.h.simulator.pushAuthorized(REVOKED);
     await f.h.simulator.pushUnauthorized(REVOKED);
-    const merchant = await f.h.store.getAuthorizer(COMPONENT_APPID, MERCHANT);
+    const merchant = await f.h.store.getAuthorizer(COMPONENT_APPID, AUTHORIZER_APPID);
     if (merchant?.status !== 'active') throw new Error('the corpus needs an active merchant');
   });
   afterAll(async () => {

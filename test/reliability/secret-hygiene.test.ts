@@ -3,6 +3,7 @@ import { walkAuthorization } from '../support/browser';
 import { captureOutput, logEntries, parseOutput } from '../support/capture-output';
 import { type Harness, startHarness } from '../support/harness';
 import { credentialValues, leakedIn } from '../support/reliability-stack';
+import { AUTHORIZER_APPID, MINUTE } from '../support/test-ids';
 import { forgedSignature, sealedPush } from '../support/wechat-forgery';
 
 vi.hoisted(() => {
@@ -12,9 +13,6 @@ vi.hoisted(() => {
   // Lambda's Node 24 never prints the SDK's Node-version warning (test/integration/deployed-logs.test.ts).
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 });
-
-const MERCHANT = 'wxmerchanthygiene1';
-const MINUTE = 60_000;
 /** Credentials under innocent names, in text and in a URL query: what a rule by field name let through. */
 const PROBE = 'probe: credentials under names a name rule does not know';
 
@@ -34,13 +32,13 @@ describe('secret hygiene with the real Powertools logger at DEBUG', () => {
       h = await startHarness({ powertools: true, wechatTimeoutMs: 200 });
       await h.simulator.pushTicket();
       await h.token({ component: true });
-      const walk = await walkAuthorization(h.service.url, { authorizerAppId: MERCHANT });
+      const walk = await walkAuthorization(h.service.url, { authorizerAppId: AUTHORIZER_APPID });
       await h.simulator.flushPushes();
       await fetch(walk.callbackUrl);
       collect();
-      const first = await h.token({ authorizerAppId: MERCHANT });
+      const first = await h.token({ authorizerAppId: AUTHORIZER_APPID });
       h.clock.advance(MINUTE);
-      await h.token({ authorizerAppId: MERCHANT, invalidToken: first.accessToken });
+      await h.token({ authorizerAppId: AUTHORIZER_APPID, invalidToken: first.accessToken });
       collect();
 
       h.clock.advance(106 * MINUTE);
@@ -48,7 +46,7 @@ describe('secret hygiene with the real Powertools logger at DEBUG', () => {
       await h.refresh();
       collect();
 
-      h.simulator.rotateRefreshToken(MERCHANT);
+      h.simulator.rotateRefreshToken(AUTHORIZER_APPID);
       h.clock.advance(106 * MINUTE);
       await h.simulator.pushTicket();
       await h.refresh();
@@ -60,12 +58,12 @@ describe('secret hygiene with the real Powertools logger at DEBUG', () => {
       await h.refresh();
       collect();
 
-      const current = await h.token({ authorizerAppId: MERCHANT });
+      const current = await h.token({ authorizerAppId: AUTHORIZER_APPID });
       h.clock.advance(MINUTE);
       h.simulator.failNext('api_authorizer_token', { errcode: 61004 });
-      await h.token({ authorizerAppId: MERCHANT, invalidToken: current.accessToken });
+      await h.token({ authorizerAppId: AUTHORIZER_APPID, invalidToken: current.accessToken });
       h.simulator.failNext('api_authorizer_token', 'timeout', 2);
-      await h.token({ authorizerAppId: MERCHANT, invalidToken: current.accessToken });
+      await h.token({ authorizerAppId: AUTHORIZER_APPID, invalidToken: current.accessToken });
       const forged = sealedPush('<xml/>');
       const query = new URLSearchParams({ ...forged.query, msg_signature: forgedSignature('x') });
       await fetch(`${h.service.url}/wechat/events?${query}`, {
@@ -76,8 +74,8 @@ describe('secret hygiene with the real Powertools logger at DEBUG', () => {
       await h.token({ authorizerAppId: 'null' });
       collect();
 
-      await h.simulator.pushUnauthorized(MERCHANT);
-      await h.token({ authorizerAppId: MERCHANT });
+      await h.simulator.pushUnauthorized(AUTHORIZER_APPID);
+      await h.token({ authorizerAppId: AUTHORIZER_APPID });
       await h.simulator.flushPushes();
       collect();
 

@@ -18,8 +18,8 @@ import {
   recordingLog,
   recordingMetrics,
 } from './recorders';
+import { COMPONENT_APPID } from './test-ids';
 
-export const COMPONENT_APPID = 'wx0c0mp0nent00001';
 export const SECRET: ComponentSecret = {
   componentAppSecret: 'component-app-secret-value-0001',
   token: 'callback-token-value',

@@ -3,7 +3,8 @@ import type { WechatSimulator } from '../../local/simulator';
 import { exchangeAuthCode } from '../../shared/authorization/auth-codes';
 import { refreshAtFor } from '../../shared/policy';
 import { getComponentAccessToken } from '../../shared/serving/component-token';
-import { COMPONENT_APPID, type Harness, SECRET } from './harness';
+import { type Harness, SECRET } from './harness';
+import { COMPONENT_APPID } from './test-ids';
 
 /** The merchant confirms on WeChat's side and the service exchanges the code, as the push does. */
 export async function seedAuthorizer(h: Harness, authorizerAppId: string): Promise<void> {

@@ -5,11 +5,7 @@ import type { ComponentApi } from '../../shared/wechat/api-client';
 import { fakeComponentApi } from './fake-component-api';
 import { MemoryTokenStore } from './memory-token-store';
 import { recordingLog, recordingMetrics } from './recorders';
-
-export const COMPONENT_APPID = 'wxcomponent000001';
-export const AUTHORIZER_APPID = 'wxauthorizer00001';
-export const T0 = 1_800_000_000_000;
-export const MINUTE = 60_000;
+import { AUTHORIZER_APPID, COMPONENT_APPID, MINUTE, T0 } from './test-ids';
 
 /** Stores a component token issued at `T0` (2 h life, renewal due 15 min before), as a running service has. */
 export async function storeComponentToken(store: TokenStore, accessToken = 'ct'): Promise<void> {
@@ -84,5 +80,6 @@ export function handlerDeps(
     msgCrypto: async () => {
       throw new Error('not used');
     },
+    relay: { send: () => Promise.reject(new Error('unexpected relayed WeChat call')) },
   };
 }

@@ -1,6 +1,7 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { sha1Signature } from '../../shared/crypto/msg-crypto';
-import { COMPONENT_APPID, SECRET } from './harness';
+import { SECRET } from './harness';
+import { COMPONENT_APPID } from './test-ids';
 
 /** Builders for hand-made authorization-event pushes: exact bytes, exact padding, proper signatures. */
 

@@ -5,13 +5,14 @@ import { execute } from '../../../cli/commands';
 import { relative, span, statusText, table } from '../../../cli/format';
 import type { StatusAnswer } from '../../../shared/jobs/job-contract';
 import { ROOT } from '../../e2e/sandbox-process';
+import { COMPONENT_APPID } from '../../support/test-ids';
 
 const NOW = '2026-11-25T10:00:00.000Z';
 
 function status(counts: Partial<StatusAnswer['authorizers']>, cursor?: string): StatusAnswer {
   return {
     now: NOW,
-    componentAppId: 'wx0123456789abcdef',
+    componentAppId: COMPONENT_APPID,
     ticket: null,
     componentToken: null,
     authorizers: {

@@ -7,11 +7,11 @@ import { type LocalDynamo, startLocalDynamo } from '../../../local/local-dynamo'
 import { loadConfig } from '../../../shared/config';
 import { MsgCrypto, sha1Signature } from '../../../shared/crypto/msg-crypto';
 import { httpEvent } from '../../support/events';
-import { COMPONENT_APPID, SECRET } from '../../support/harness';
+import { SECRET } from '../../support/harness';
 import { type RecordedLog, recordingLog, recordingMetrics } from '../../support/recorders';
+import { COMPONENT_APPID, OTHER_COMPONENT_APPID, T0 } from '../../support/test-ids';
 
 const crypto = new MsgCrypto({ ...SECRET, appId: COMPONENT_APPID });
-const NOW = Date.UTC(2026, 10, 25, 8, 0, 0);
 const context = {} as Context;
 
 let dynamo: LocalDynamo;
@@ -34,7 +34,7 @@ beforeEach(async () => {
     {
       dynamo: dynamo.doc,
       secrets: async () => SECRET,
-      clock: () => NOW,
+      clock: () => T0,
       log,
       metrics: recordingMetrics(),
     }
@@ -45,13 +45,13 @@ beforeEach(async () => {
 const snapshot = async () =>
   (await dynamo.doc.send(new ScanCommand({ TableName: tableName }))).Items ?? [];
 
-function ticketXml(ticket: string, createTimeSeconds = NOW / 1000) {
+function ticketXml(ticket: string, createTimeSeconds = T0 / 1000) {
   return `<xml><AppId><![CDATA[${COMPONENT_APPID}]]></AppId><CreateTime>${createTimeSeconds}</CreateTime><InfoType><![CDATA[component_verify_ticket]]></InfoType><ComponentVerifyTicket><![CDATA[${ticket}]]></ComponentVerifyTicket></xml>`;
 }
 
 /** A push exactly as WeChat sends it: signed query, encrypted envelope. */
 function push(plaintext: string, tamper: { encrypt?: (e: string) => string; appId?: string } = {}) {
-  const sealed = crypto.encrypt(plaintext, { timestamp: String(NOW / 1000), nonce: '1234567' });
+  const sealed = crypto.encrypt(plaintext, { timestamp: String(T0 / 1000), nonce: '1234567' });
   const encrypt = tamper.encrypt ? tamper.encrypt(sealed.encrypt) : sealed.encrypt;
   const { timestamp, nonce } = sealed;
   return {
@@ -90,13 +90,13 @@ describe('POST /wechat/events', () => {
     expect(await deps.store.getTicket(COMPONENT_APPID)).toEqual({
       componentAppId: COMPONENT_APPID,
       ticket: 'ticket@@@round-trip',
-      createTime: NOW,
-      receivedAt: NOW,
+      createTime: T0,
+      receivedAt: T0,
     });
   });
 
   it('acknowledges a well-signed push with nested elements it does not act on, and stores nothing', async () => {
-    const fastRegister = `<xml><AppId><![CDATA[${COMPONENT_APPID}]]></AppId><CreateTime>${NOW / 1000}</CreateTime><InfoType><![CDATA[notify_third_fasteregister]]></InfoType><appid><![CDATA[wxnewminiprogram1]]></appid><status>0</status><auth_code><![CDATA[fastcode]]></auth_code><msg><![CDATA[OK]]></msg><info><name><![CDATA[Shop Ltd]]></name><code><![CDATA[91440300MA5XXXXXXX]]></code><code_type>1</code_type><legal_persona_wechat><![CDATA[wechatid]]></legal_persona_wechat><legal_persona_name><![CDATA[Name]]></legal_persona_name><component_phone><![CDATA[10086]]></component_phone></info></xml>`;
+    const fastRegister = `<xml><AppId><![CDATA[${COMPONENT_APPID}]]></AppId><CreateTime>${T0 / 1000}</CreateTime><InfoType><![CDATA[notify_third_fasteregister]]></InfoType><appid><![CDATA[wxnewminiprogram1]]></appid><status>0</status><auth_code><![CDATA[fastcode]]></auth_code><msg><![CDATA[OK]]></msg><info><name><![CDATA[Shop Ltd]]></name><code><![CDATA[91440300MA5XXXXXXX]]></code><code_type>1</code_type><legal_persona_wechat><![CDATA[wechatid]]></legal_persona_wechat><legal_persona_name><![CDATA[Name]]></legal_persona_name><component_phone><![CDATA[10086]]></component_phone></info></xml>`;
     const response = await post(push(fastRegister));
     expect(response).toMatchObject({ statusCode: 200, body: 'success' });
     expect(await snapshot()).toEqual([]);
@@ -123,8 +123,8 @@ describe('POST /wechat/events', () => {
   });
 
   it('never lets an older push replace a newer ticket, and still answers success', async () => {
-    await post(push(ticketXml('ticket@@@new', NOW / 1000)));
-    const response = await post(push(ticketXml('ticket@@@old', NOW / 1000 - 600)));
+    await post(push(ticketXml('ticket@@@new', T0 / 1000)));
+    const response = await post(push(ticketXml('ticket@@@old', T0 / 1000 - 600)));
     expect(response.body).toBe('success');
     expect((await deps.store.getTicket(COMPONENT_APPID))?.ticket).toBe('ticket@@@new');
   });
@@ -172,7 +172,7 @@ describe('POST /wechat/events', () => {
     ],
     [
       'an envelope for another AppId',
-      () => push(ticketXml('t'), { appId: 'wxother0000000000' }),
+      () => push(ticketXml('t'), { appId: OTHER_COMPONENT_APPID }),
       400,
       'another component appid',
     ],

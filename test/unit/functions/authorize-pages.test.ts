@@ -14,9 +14,10 @@ import type { ComponentApi } from '../../../shared/wechat/api-client';
 import { httpEvent } from '../../support/events';
 import { fakeComponentApi } from '../../support/fake-component-api';
 import { recordingMetrics } from '../../support/recorders';
-import { COMPONENT_APPID, T0, tokenContext } from '../../support/token-context';
+import { COMPONENT_APPID, OTHER_AUTHORIZER_APPID, T0 } from '../../support/test-ids';
+import { tokenContext } from '../../support/token-context';
 
-const MERCHANT = 'wxmerchantpages001';
+const MERCHANT = OTHER_AUTHORIZER_APPID;
 const CHROME_EN = 'en-US,en;q=0.9,zh-CN;q=0.8';
 const CHROME_ZH = 'zh-CN,zh;q=0.9,en;q=0.8';
 const IPHONE_WECHAT =

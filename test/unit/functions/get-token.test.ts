@@ -5,16 +5,15 @@ import type { Deps } from '../../../functions/lib/deps';
 import { inLambda } from '../../../functions/lib/invoked';
 import { InvalidRequestError, UpstreamUnavailableError } from '../../../shared/errors';
 import { MemoryTokenStore } from '../../support/memory-token-store';
-import { COMPONENT_APPID, handlerDeps, storeComponentToken, T0 } from '../../support/token-context';
+import { AUTHORIZER_APPID as A, COMPONENT_APPID, T0 } from '../../support/test-ids';
+import { handlerDeps, storeComponentToken } from '../../support/token-context';
 
 const C = COMPONENT_APPID;
-const A = 'wxauthorizer00001';
-const NOW = T0;
 
 const depsWith = (store: MemoryTokenStore, api: Partial<Deps['api']> = {}) =>
-  handlerDeps(store, api, NOW);
+  handlerDeps(store, api, T0);
 
-async function storeWithAuthorizer(expiresAt = NOW + 3_600_000) {
+async function storeWithAuthorizer(expiresAt = T0 + 3_600_000) {
   const store = new MemoryTokenStore();
   await store.saveAuthorization(
     {
@@ -25,9 +24,9 @@ async function storeWithAuthorizer(expiresAt = NOW + 3_600_000) {
       refreshToken: 'stored-refresh-token',
       funcInfo: [1],
       refreshAt: expiresAt - 900_000,
-      authorizedAt: NOW - 1000,
+      authorizedAt: T0 - 1000,
     },
-    NOW - 1000
+    T0 - 1000
   );
   return store;
 }
@@ -47,7 +46,7 @@ describe('get-token', () => {
       appId: A,
       accessToken: 'stored-access-token',
       // The promise: the planned renewal (15 min before the nominal expiry) plus WeChat's 5-minute overlap.
-      expiresAt: new Date(NOW + 3_600_000 - 900_000 + 300_000).toISOString(),
+      expiresAt: new Date(T0 + 3_600_000 - 900_000 + 300_000).toISOString(),
     });
   });
 
@@ -74,14 +73,14 @@ describe('get-token', () => {
   }
 
   it('keeps serving a token that is inside the refresh margin but still valid when the refresh fails', async () => {
-    const { handler } = await failingRefresh(NOW + 60_000);
+    const { handler } = await failingRefresh(T0 + 60_000);
     expect(await handler({ authorizerAppId: A })).toMatchObject({
       accessToken: 'stored-access-token',
     });
   });
 
   it('answers upstream_unavailable without details when a needed refresh fails and no valid token is left', async () => {
-    const { store, handler } = await failingRefresh(NOW - 1);
+    const { store, handler } = await failingRefresh(T0 - 1);
     expect(await handler({ authorizerAppId: A })).toEqual({
       error: {
         code: 'upstream_unavailable',
@@ -132,14 +131,14 @@ describe('get-token answers before its deadline', () => {
   const lambdaContext = (remainingMs: number) => ({ getRemainingTimeInMillis: () => remainingMs });
 
   it('answers with the still-valid stored token when WeChat hangs during a needed refresh', async () => {
-    const store = await storeWithTokens(NOW + 60_000);
+    const store = await storeWithTokens(T0 + 60_000);
     const handler = createHandler(async () => depsWith(store, hangingWechat));
     const answer = await handler({ authorizerAppId: A }, lambdaContext(1_500));
     expect(answer).toMatchObject({ accessToken: 'stored-access-token' });
   });
 
   it('answers upstream_unavailable, not a timeout, when WeChat hangs and no valid token is left', async () => {
-    const store = await storeWithTokens(NOW - 1);
+    const store = await storeWithTokens(T0 - 1);
     const handler = createHandler(async () => depsWith(store, hangingWechat));
     const answer = await handler({ authorizerAppId: A }, lambdaContext(1_500));
     expect(answer).toMatchObject({ error: { code: 'upstream_unavailable' } });

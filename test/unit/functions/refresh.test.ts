@@ -4,16 +4,16 @@ import { createHandler, SystemicRefreshError } from '../../../functions/refresh'
 import { WechatApiError } from '../../../shared/errors';
 import { MemoryTokenStore } from '../../support/memory-token-store';
 import type { RecordedLog } from '../../support/recorders';
-import { COMPONENT_APPID, handlerDeps, storeComponentToken, T0 } from '../../support/token-context';
+import { AUTHORIZER_APPID as A, COMPONENT_APPID, MINUTE, T0 } from '../../support/test-ids';
+import { handlerDeps, storeComponentToken } from '../../support/token-context';
 import { authorizerInfo } from '../../support/wechat-answers';
 
 const C = COMPONENT_APPID;
-const NOW = T0;
 const context = { getRemainingTimeInMillis: () => 60_000 };
 
 function setup(api: Partial<Deps['api']> = {}) {
   const store = new MemoryTokenStore();
-  const deps = handlerDeps(store, api, NOW);
+  const deps = handlerDeps(store, api, T0);
   return { store, log: deps.log, handler: createHandler(async () => deps) };
 }
 
@@ -62,27 +62,24 @@ describe('the refresh handler’s jobs', () => {
     await store.putTicket({
       componentAppId: C,
       ticket: 't',
-      createTime: NOW - 1000,
-      receivedAt: NOW,
+      createTime: T0 - 1000,
+      receivedAt: T0,
     });
     await expect(handler({}, context)).rejects.toThrow(SystemicRefreshError);
     const run = await store.getRunRecord(C, 'refresh');
-    expect(run?.finishedAt).toBe(NOW);
+    expect(run?.finishedAt).toBe(T0);
     expect(JSON.parse(run?.summary ?? '{}')).toMatchObject({
       component: 'failed',
       systemicError: 'wechat_ip_not_whitelisted',
     });
     const status = (await handler({ job: 'status' }, context)) as { lastRefresh: unknown };
     expect(status.lastRefresh).toEqual({
-      finishedAt: new Date(NOW).toISOString(),
+      finishedAt: new Date(T0).toISOString(),
       summary: expect.objectContaining({ systemicError: 'wechat_ip_not_whitelisted' }),
     });
   });
 
   describe('a reconciliation that did not complete', () => {
-    const A = 'wxauthorizer00001';
-    const MINUTE = 60_000;
-
     /** A platform whose list answers 45009 while `quota.exhausted`, and lists A (never seen here) after. */
     async function platform() {
       const quota = { exhausted: true };
@@ -96,15 +93,15 @@ describe('the refresh handler’s jobs', () => {
           }
           return {
             total_count: 1,
-            list: [{ authorizer_appid: A, refresh_token: 'listed-refresh', auth_time: NOW / 1000 }],
+            list: [{ authorizer_appid: A, refresh_token: 'listed-refresh', auth_time: T0 / 1000 }],
           };
         },
         apiGetAuthorizerInfo: async () => authorizerInfo(A, 'listed-refresh'),
       });
-      const clock = { now: NOW };
+      const clock = { now: T0 };
       deps.clock = () => clock.now;
       await storeComponentToken(store);
-      await store.putTicket({ componentAppId: C, ticket: 't', createTime: NOW, receivedAt: NOW });
+      await store.putTicket({ componentAppId: C, ticket: 't', createTime: T0, receivedAt: T0 });
       const handler = createHandler(async () => deps);
       const sweep = () => handler({}, context);
       return { store, quota, clock, handler, sweep, listCalls: () => listCalls };
@@ -115,14 +112,14 @@ describe('the refresh handler’s jobs', () => {
       await expect(p.handler({ job: 'reconcile' }, context)).rejects.toThrow(WechatApiError);
       expect(JSON.parse((await p.store.getRunRecord(C, 'reconcile'))?.summary ?? '')).toEqual({
         error: 'wechat_quota',
-        startedAt: NOW,
+        startedAt: T0,
       });
       p.quota.exhausted = false;
-      p.clock.now = NOW + 25 * MINUTE;
+      p.clock.now = T0 + 25 * MINUTE;
       await p.sweep();
       expect(p.listCalls()).toBe(1);
       expect(await p.store.getAuthorizer(C, A)).toBeUndefined();
-      p.clock.now = NOW + 30 * MINUTE;
+      p.clock.now = T0 + 30 * MINUTE;
       await p.sweep();
       expect(p.listCalls()).toBe(2);
       expect(await p.store.getAuthorizer(C, A)).toMatchObject({ status: 'active' });
@@ -131,7 +128,7 @@ describe('the refresh handler’s jobs', () => {
           imported: 1,
         }
       );
-      p.clock.now = NOW + 90 * MINUTE;
+      p.clock.now = T0 + 90 * MINUTE;
       await p.sweep();
       expect(p.listCalls()).toBe(2);
     });
@@ -139,14 +136,14 @@ describe('the refresh handler’s jobs', () => {
     it('a retry that fails again is recorded and tried 30 minutes later, without failing the sweep', async () => {
       const p = await platform();
       await expect(p.handler({ job: 'reconcile' }, context)).rejects.toThrow(WechatApiError);
-      p.clock.now = NOW + 30 * MINUTE;
+      p.clock.now = T0 + 30 * MINUTE;
       await expect(p.sweep()).resolves.toMatchObject({ component: expect.any(String) });
       expect(p.listCalls()).toBe(2);
-      p.clock.now = NOW + 55 * MINUTE;
+      p.clock.now = T0 + 55 * MINUTE;
       await p.sweep();
       expect(p.listCalls()).toBe(2);
       p.quota.exhausted = false;
-      p.clock.now = NOW + 60 * MINUTE;
+      p.clock.now = T0 + 60 * MINUTE;
       await p.sweep();
       expect(p.listCalls()).toBe(3);
       expect(await p.store.getAuthorizer(C, A)).toMatchObject({ status: 'active' });
@@ -156,7 +153,7 @@ describe('the refresh handler’s jobs', () => {
       const p = await platform();
       p.quota.exhausted = false;
       await p.handler({ job: 'reconcile' }, context);
-      p.clock.now = NOW + 3 * 60 * MINUTE;
+      p.clock.now = T0 + 3 * 60 * MINUTE;
       await p.sweep();
       expect(p.listCalls()).toBe(1);
     });

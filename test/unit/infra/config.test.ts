@@ -8,8 +8,9 @@ import {
   readDeployContextFile,
   StackConfigError,
 } from '../../../infra/config';
+import { COMPONENT_APPID } from '../../support/test-ids';
 
-const MINIMAL = { componentAppId: 'wx0000000000000000' };
+const MINIMAL = { componentAppId: COMPONENT_APPID };
 
 const problemsOf = (run: () => unknown): readonly string[] => {
   try {
@@ -29,7 +30,7 @@ const CERTIFICATE =
 describe('parseStackConfig', () => {
   it('accepts the minimal context and defaults the rest', () => {
     expect(parseStackConfig(MINIMAL)).toEqual({
-      componentAppId: 'wx0000000000000000',
+      componentAppId: COMPONENT_APPID,
       stage: 'prod',
       natGatewayPerAz: false,
       egress: 'nat-gateway',
@@ -59,7 +60,7 @@ describe('parseStackConfig', () => {
   it('accepts every key, trimming values, splitting lists and lower-casing the domain', () => {
     expect(
       parseStackConfig({
-        componentAppId: ' wx1234567890abcdef ',
+        componentAppId: ` ${COMPONENT_APPID} `,
         stage: 'staging-2',
         natGatewayPerAz: 'true',
         egressEipAllocationIds: 'eipalloc-0abc1234, eipalloc-0def5678',
@@ -82,7 +83,7 @@ describe('parseStackConfig', () => {
         lambdaRuntime: 'nodejs22.x',
       })
     ).toEqual({
-      componentAppId: 'wx1234567890abcdef',
+      componentAppId: COMPONENT_APPID,
       stage: 'staging-2',
       natGatewayPerAz: true,
       egress: 'nat-gateway',
@@ -312,7 +313,7 @@ describe('parseStackConfig', () => {
         'acknowledged-issue-numbers': [12345],
         'cli-telemetry': false,
       }).componentAppId
-    ).toBe('wx0000000000000000');
+    ).toBe(COMPONENT_APPID);
   });
 });
 
@@ -327,7 +328,7 @@ describe('readDeployContextFile', () => {
 
   it('reads the flat JSON object of context keys', () => {
     expect(
-      readDeployContextFile(file('ok.json', '{"componentAppId":"wx0000000000000000"}'))
+      readDeployContextFile(file('ok.json', `{"componentAppId":"${COMPONENT_APPID}"}`))
     ).toEqual(MINIMAL);
   });
 

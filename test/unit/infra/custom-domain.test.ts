@@ -1,5 +1,6 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { COMPONENT_APPID } from '../../support/test-ids';
 import { type NagViolation, synthStack } from './synth-stack';
 
 const CERTIFICATE =
@@ -21,7 +22,7 @@ describe('the platform’s domain in the stack (authorizeDomainCertificateArn, h
   let violations: NagViolation[];
   beforeAll(() => {
     ({ template, violations } = synthStack({
-      componentAppId: 'wx1234567890abcdef',
+      componentAppId: COMPONENT_APPID,
       authorizeDomain: 'auth.example.com',
       authorizeDomainCertificateArn: CERTIFICATE,
       hostedZoneId: ZONE_ID,
@@ -74,7 +75,7 @@ describe('the platform’s domain in the stack (authorizeDomainCertificateArn, h
 
   it('without a hosted zone, names the target to point the domain at, and keeps execute-api', () => {
     const { template: unzoned } = synthStack({
-      componentAppId: 'wx1234567890abcdef',
+      componentAppId: COMPONENT_APPID,
       authorizeDomain: 'auth.example.com',
       authorizeDomainCertificateArn: CERTIFICATE,
     });

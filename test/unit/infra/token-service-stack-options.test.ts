@@ -1,6 +1,7 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REQUIRED_ENV } from '../../../shared/config';
+import { COMPONENT_APPID } from '../../support/test-ids';
 import { alarmActionCounts, undeliverableAlarmActions } from './alarm-delivery';
 import { readmeRunbookSections } from './readme';
 import {
@@ -42,7 +43,7 @@ describe('TokenServiceStack with every optional context key (imports, one NAT pe
 
   beforeAll(() => {
     ({ template, violations, stackName } = synthStack({
-      componentAppId: 'wx1234567890abcdef',
+      componentAppId: COMPONENT_APPID,
       stage: 'staging',
       natGatewayPerAz: 'true',
       egressEipAllocationIds: EIP_ALLOCATIONS.join(','),
@@ -80,7 +81,7 @@ describe('TokenServiceStack with every optional context key (imports, one NAT pe
     for (const id of FUNCTION_IDS) {
       const variables = functionProps(template, id).Environment.Variables;
       for (const name of REQUIRED_ENV) expect(variables, `${id} ${name}`).toHaveProperty(name);
-      expect(variables.COMPONENT_APPID).toBe('wx1234567890abcdef');
+      expect(variables.COMPONENT_APPID).toBe(COMPONENT_APPID);
     }
   });
 
@@ -221,7 +222,7 @@ describe('TokenServiceStack with one NAT gateway per zone on created Elastic IPs
 
   beforeAll(() => {
     ({ template, violations } = synthStack({
-      componentAppId: 'wx1234567890abcdef',
+      componentAppId: COMPONENT_APPID,
       natGatewayPerAz: 'true',
     }));
   });

@@ -1,5 +1,6 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { COMPONENT_APPID } from '../../support/test-ids';
 import { undeliverableAlarmActions } from './alarm-delivery';
 import { readmeRunbookSections } from './readme';
 import {
@@ -13,7 +14,7 @@ import {
   synthStack,
 } from './synth-stack';
 
-const MINIMAL = { componentAppId: 'wx0000000000000000' };
+const MINIMAL = { componentAppId: COMPONENT_APPID };
 type Json = Record<string, unknown>;
 interface KeyStatement {
   Sid?: string;

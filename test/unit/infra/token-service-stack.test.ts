@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { REQUIRED_ENV } from '../../../shared/config';
 import { QUOTA_WARN_SHARE } from '../../../shared/policy';
 import { TABLE_SCHEMA } from '../../../shared/store/table-schema';
+import { COMPONENT_APPID } from '../../support/test-ids';
 import { alarmActionCounts, undeliverableAlarmActions } from './alarm-delivery';
 import { readmeRouteThrottles, readmeRunbookSections, readmeSection } from './readme';
 import {
@@ -54,7 +55,7 @@ let violations: NagViolation[];
 let stackName: string;
 
 beforeAll(() => {
-  ({ template, violations, stackName } = synthStack({ componentAppId: 'wx0000000000000000' }));
+  ({ template, violations, stackName } = synthStack({ componentAppId: COMPONENT_APPID }));
 });
 
 const logicalIdOf = (type: string) => {
@@ -90,7 +91,7 @@ describe('TokenServiceStack with default context', () => {
       expect(functionProps(template, id).Environment.Variables).toEqual({
         EGRESS_IP: { Ref: logicalIdOf('AWS::EC2::EIP') },
         TOKEN_TABLE_NAME: { Ref: tableId() },
-        COMPONENT_APPID: 'wx0000000000000000',
+        COMPONENT_APPID,
         COMPONENT_SECRET_ID: { Ref: secretId('ComponentSecret') },
         ...(id === 'AuthEvent' ? { MESSAGE_SECRET_ID: { Ref: secretId('MessageSecret') } } : {}),
         ...(EVENT_PUBLISHERS.includes(id) ? { EVENT_BUS_NAME: { Ref: busId() } } : {}),

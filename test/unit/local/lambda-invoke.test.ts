@@ -6,15 +6,15 @@ import {
   startLocalService,
 } from '../../../local/local-service';
 import { authorizeMerchant, type Harness, startHarness } from '../../support/harness';
+import { AUTHORIZER_APPID } from '../../support/test-ids';
 
-const MERCHANT = 'wx1a0bda0invoke0001';
 const invocations = (name: string) =>
   `/2015-03-31/functions/${encodeURIComponent(name)}/invocations`;
 
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
-  await authorizeMerchant(h, MERCHANT);
+  await authorizeMerchant(h, AUTHORIZER_APPID);
 });
 afterAll(() => h?.close());
 
@@ -46,11 +46,11 @@ describe('lambdaRouteKey', () => {
 
 describe('POST /2015-03-31/functions/{FunctionName}/invocations', () => {
   it('answers exactly what get-token answers, as Lambda does', async () => {
-    const expected = await h.token({ authorizerAppId: MERCHANT });
+    const expected = await h.token({ authorizerAppId: AUTHORIZER_APPID });
 
     const answer = await invoke(
       invocations('get-token'),
-      JSON.stringify({ authorizerAppId: MERCHANT }),
+      JSON.stringify({ authorizerAppId: AUTHORIZER_APPID }),
       { 'content-type': 'application/octet-stream' }
     );
 

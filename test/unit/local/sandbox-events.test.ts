@@ -5,8 +5,7 @@ import { type Sandbox, startSandbox } from '../../../local/sandbox';
 import { readSandboxSettings } from '../../../local/sandbox-settings';
 import { lifecycleEvent } from '../../../shared/events/lifecycle-event';
 import { silentLog } from '../../../shared/log';
-
-const MERCHANT = 'wx5a5db0c10c0c0e01';
+import { AUTHORIZER_APPID, COMPONENT_APPID, T0 } from '../../support/test-ids';
 
 describe('the sandbox’s lifecycle events', () => {
   let sandbox: Sandbox;
@@ -32,8 +31,8 @@ describe('the sandbox’s lifecycle events', () => {
   it('GET /local/events lists what was published, newest last, as a rule’s target receives it; each also printed', async () => {
     expect(await events()).toEqual([]);
     const simulator = sandbox.simulator!;
-    await simulator.pushAuthorized(MERCHANT, { funcIds: [1, 15] });
-    await simulator.pushUnauthorized(MERCHANT);
+    await simulator.pushAuthorized(AUTHORIZER_APPID, { funcIds: [1, 15] });
+    await simulator.pushUnauthorized(AUTHORIZER_APPID);
 
     const published = await events();
     expect(published.map((e) => [e['detail-type'], e.detail.reason])).toEqual([
@@ -46,7 +45,7 @@ describe('the sandbox’s lifecycle events', () => {
       time: published[0]!.detail.time,
       detail: expect.objectContaining({
         type: 'authorized',
-        authorizerAppId: MERCHANT,
+        authorizerAppId: AUTHORIZER_APPID,
         status: 'active',
         permissionSetIds: [1, 15],
       }),
@@ -54,7 +53,7 @@ describe('the sandbox’s lifecycle events', () => {
     expect(lines).toContainEqual(
       expect.stringMatching(
         new RegExp(
-          `INFO {2}lifecycle event published kind=authorized authorizerAppId=${MERCHANT} reason=push permissions=1,15$`
+          `INFO {2}lifecycle event published kind=authorized authorizerAppId=${AUTHORIZER_APPID} reason=push permissions=1,15$`
         )
       )
     );
@@ -65,11 +64,11 @@ describe('the sandbox’s lifecycle events', () => {
 describe('localEventBus', () => {
   it('keeps the newest events only', async () => {
     const bus = localEventBus(silentLog, 2);
-    const at = Date.UTC(2026, 0, 1);
+    const at = T0;
     const event = (i: number) =>
-      lifecycleEvent('wxcomponent000001', {
+      lifecycleEvent(COMPONENT_APPID, {
         type: 'authorized',
-        authorizerAppId: 'wxauthorizer00001',
+        authorizerAppId: AUTHORIZER_APPID,
         status: 'active',
         permissionSetIds: [],
         reason: 'redirect',

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_COMPONENT_APPID, readSandboxSettings } from '../../../local/sandbox-settings';
 import { ConfigError } from '../../../shared/errors';
+import { COMPONENT_APPID } from '../../support/test-ids';
 
 const KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 const GIVEN = {
-  COMPONENT_APPID: 'wx1111222233334444',
+  COMPONENT_APPID,
   COMPONENT_APPSECRET: 'given-app-secret',
   COMPONENT_TOKEN: 'givenToken1',
   COMPONENT_ENCODING_AES_KEY: KEY,

@@ -10,6 +10,7 @@ import { DUPLICATE_SIGNAL_WINDOW_MS, stopOnSignal } from '../../../local/shutdow
 import { InvalidAdvanceError, TimeTravel } from '../../../local/time-travel';
 import { silentLog, withLogFields } from '../../../shared/log';
 import { tokenTableDefinition } from '../../../shared/store/table-schema';
+import { AUTHORIZER_APPID, HOUR } from '../../support/test-ids';
 
 describe('ensureTokenTable', () => {
   let dynamo: LocalDynamo;
@@ -144,14 +145,14 @@ describe('console log', () => {
     log.info('component_verify_ticket stored', { createTime: 1700000000 });
     log.warn('refused', {
       accessToken: 'at-123',
-      authorizerAppId: 'wx1234567890abcdef',
+      authorizerAppId: AUTHORIZER_APPID,
       note: 'two words',
     });
     log.error('failed', { code: 'x', reason: undefined, failed: '' });
     log.debug('hidden at info');
     expect(lines).toEqual([
       'out 03:04:05.006 INFO  component_verify_ticket stored createTime=1700000000',
-      'err 03:04:05.006 WARN  refused accessToken="[redacted]" authorizerAppId=wx1234567890abcdef note="[redacted]"',
+      `err 03:04:05.006 WARN  refused accessToken="[redacted]" authorizerAppId=${AUTHORIZER_APPID} note="[redacted]"`,
       'err 03:04:05.006 ERROR failed code=x',
     ]);
   });
@@ -261,9 +262,6 @@ function send(
   });
 }
 
-const MERCHANT = 'wx5a5db0c10c0c0001';
-const HOUR = 3_600_000;
-
 describe('the sandbox over HTTP, in process', () => {
   let sandbox: Sandbox;
   const post = async (path: string, body: unknown) => {
@@ -336,13 +334,13 @@ describe('the sandbox over HTTP, in process', () => {
 
   it('advancing 2 hours renews the tokens on the spot (the simulator\u2019s clock moves too)', async () => {
     const simulator = sandbox.simulator!;
-    expect(await simulator.pushAuthorized(MERCHANT)).toMatchObject({
+    expect(await simulator.pushAuthorized(AUTHORIZER_APPID)).toMatchObject({
       status: 200,
       body: 'success',
     });
-    const first = await post('/local/token', { authorizerAppId: MERCHANT });
+    const first = await post('/local/token', { authorizerAppId: AUTHORIZER_APPID });
     const firstComponent = await post('/local/token', { component: true });
-    expect(first.json).toMatchObject({ appId: MERCHANT, accessToken: expect.any(String) });
+    expect(first.json).toMatchObject({ appId: AUTHORIZER_APPID, accessToken: expect.any(String) });
     const refreshes = simulator.callCount('api_authorizer_token');
 
     const before = Date.now();
@@ -354,7 +352,7 @@ describe('the sandbox over HTTP, in process', () => {
     // The scheduled refresh ran after the advance: one renewal, before anyone asked.
     expect(simulator.callCount('api_authorizer_token')).toBe(refreshes + 1);
 
-    const second = await post('/local/token', { authorizerAppId: MERCHANT });
+    const second = await post('/local/token', { authorizerAppId: AUTHORIZER_APPID });
     const secondComponent = await post('/local/token', { component: true });
     expect(simulator.callCount('api_authorizer_token')).toBe(refreshes + 1);
     expect(second.json.accessToken).not.toBe(first.json.accessToken);

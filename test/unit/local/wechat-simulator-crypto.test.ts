@@ -6,8 +6,8 @@ import { WechatSealer, wechatSignature } from '../../../local/simulator/crypto';
 import { MsgCrypto } from '../../../shared/crypto/msg-crypto';
 import { ConfigError } from '../../../shared/errors';
 import rawVectors from '../../fixtures/crypto-vectors.json';
+import { COMPONENT_APPID } from '../../support/test-ids';
 import {
-  APPID,
   decrypt,
   KEY,
   type Received,
@@ -96,7 +96,7 @@ describe('the simulator crypto against the public vectors', () => {
   });
 
   it('refuses an unusable token or EncodingAESKey', () => {
-    const config = { token: TOKEN, encodingAesKey: KEY, componentAppId: APPID };
+    const config = { token: TOKEN, encodingAesKey: KEY, componentAppId: COMPONENT_APPID };
     expect(() => new WechatSealer({ ...config, token: '' })).toThrow(ConfigError);
     expect(() => new WechatSealer({ ...config, encodingAesKey: `${KEY.slice(1)}!` })).toThrow(
       ConfigError
@@ -105,15 +105,19 @@ describe('the simulator crypto against the public vectors', () => {
 });
 
 describe('the simulator crypto and the service MsgCrypto agree', () => {
-  const sealer = new WechatSealer({ token: TOKEN, encodingAesKey: KEY, componentAppId: APPID });
-  const service = new MsgCrypto({ token: TOKEN, encodingAesKey: KEY, appId: APPID });
+  const sealer = new WechatSealer({
+    token: TOKEN,
+    encodingAesKey: KEY,
+    componentAppId: COMPONENT_APPID,
+  });
+  const service = new MsgCrypto({ token: TOKEN, encodingAesKey: KEY, appId: COMPONENT_APPID });
 
   it('MsgCrypto opens every padding length (1..32) and multi-byte UTF-8', () => {
     const pads = new Set<number>();
     for (let n = 0; n < 32; n++) {
       const plaintext = `<xml>模拟${'x'.repeat(n)}</xml>`;
       const sealed = sealer.seal(plaintext, { timestamp: '1700000000' });
-      const bytes = 16 + 4 + Buffer.byteLength(plaintext) + APPID.length;
+      const bytes = 16 + 4 + Buffer.byteLength(plaintext) + COMPONENT_APPID.length;
       pads.add(32 - (bytes % 32));
       expect(
         service.decrypt({

@@ -14,6 +14,7 @@ import {
   type ComponentTokenResponse,
   type WechatErrorBody,
 } from '../../../shared/wechat/wire';
+import { COMPONENT_APPID, T0 } from '../../support/test-ids';
 
 /**
  * Shared setup of the simulator's tests: a stand-in for our service's event URL that records what it
@@ -21,16 +22,13 @@ import {
  * the test moves by hand.
  */
 
-export const APPID = 'wx0c0ffee0c0ffee00';
 export const SECRET = 'component-secret-0123456789abcdef';
 export const TOKEN = 'simtoken';
 export const KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 export const EGRESS = '198.51.100.23';
 export const RID = / rid: [0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/;
-/** 2025-01-01 16:00 in Beijing. */
-export const START = Date.UTC(2025, 0, 1, 8, 0, 0);
 
-const serviceCrypto = new MsgCrypto({ token: TOKEN, encodingAesKey: KEY, appId: APPID });
+const serviceCrypto = new MsgCrypto({ token: TOKEN, encodingAesKey: KEY, appId: COMPONENT_APPID });
 
 export interface Received {
   url: string;
@@ -97,7 +95,7 @@ export function useSimulatorFixture(defaults: Partial<SimulatorOptions> = {}): S
   let eventUrl = '';
 
   const fixture: SimulatorFixture = {
-    now: START,
+    now: T0,
     answer: 'success',
     received: [],
     get sim() {
@@ -108,7 +106,7 @@ export function useSimulatorFixture(defaults: Partial<SimulatorOptions> = {}): S
     },
     async start(options = {}) {
       const simulator = await startWechatSimulator({
-        componentAppId: APPID,
+        componentAppId: COMPONENT_APPID,
         componentAppSecret: SECRET,
         token: TOKEN,
         encodingAesKey: KEY,
@@ -142,7 +140,11 @@ export function useSimulatorFixture(defaults: Partial<SimulatorOptions> = {}): S
       const { ticket } = await target.pushTicket();
       const answer = await fixture.call<ComponentTokenResponse>(
         'api_component_token',
-        { component_appid: APPID, component_appsecret: SECRET, component_verify_ticket: ticket },
+        {
+          component_appid: COMPONENT_APPID,
+          component_appsecret: SECRET,
+          component_verify_ticket: ticket,
+        },
         {},
         target
       );
@@ -150,7 +152,7 @@ export function useSimulatorFixture(defaults: Partial<SimulatorOptions> = {}): S
     },
     client(target = fixture.sim, timeoutMs = 2000) {
       return new HttpComponentApi({
-        componentAppId: APPID,
+        componentAppId: COMPONENT_APPID,
         baseUrl: target.url,
         timeoutMs,
         attempts: 1,
@@ -175,7 +177,7 @@ export function useSimulatorFixture(defaults: Partial<SimulatorOptions> = {}): S
   });
   afterAll(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
   beforeEach(async () => {
-    fixture.now = START;
+    fixture.now = T0;
     fixture.answer = 'success';
     fixture.received.length = 0;
     current = await fixture.start();

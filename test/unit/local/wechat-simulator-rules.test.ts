@@ -9,11 +9,18 @@ import type {
   QueryAuthResponse,
 } from '../../../shared/wechat/wire';
 import {
-  APPID,
+  AUTHORIZER_APPID,
+  authorizerAppId,
+  COMPONENT_APPID,
+  HOUR,
+  MINUTE,
+  OTHER_AUTHORIZER_APPID,
+  T0,
+} from '../../support/test-ids';
+import {
   decrypt,
   type Received,
   SECRET,
-  START,
   tag,
   useSimulatorFixture,
   withToken,
@@ -25,14 +32,12 @@ import {
  */
 
 const f = useSimulatorFixture();
-const MERCHANT = 'wx5e1ec7ed5e1ec7ed';
-const OTHER = 'wx07e407e407e407e4';
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
+const MERCHANT = AUTHORIZER_APPID;
+const OTHER = OTHER_AUTHORIZER_APPID;
 
 /** Plain-fetch calls of one simulator with its component token. */
 function apis(sim: WechatSimulator, token: string) {
-  const body = (extra: Record<string, unknown>) => ({ component_appid: APPID, ...extra });
+  const body = (extra: Record<string, unknown>) => ({ component_appid: COMPONENT_APPID, ...extra });
   return {
     preauth: () =>
       f.call<PreAuthCodeResponse>('api_create_preauthcode', body({}), withToken(token), sim),
@@ -91,8 +96,8 @@ describe('rule 1: token lifetimes', () => {
     expect(f.sim.tokenStatus(accessToken)).toBe('valid');
     f.now += 1;
     expect(f.sim.tokenStatus(accessToken)).toBe('superseded');
-    expect(f.sim.tokenValidAt(accessToken, START - 1)).toBe(false);
-    expect(f.sim.tokenValidAt(accessToken, START)).toBe(true);
+    expect(f.sim.tokenValidAt(accessToken, T0 - 1)).toBe(false);
+    expect(f.sim.tokenValidAt(accessToken, T0)).toBe(true);
     expect(f.sim.tokenValidAt(accessToken, renewedAt + 5 * MINUTE - 1)).toBe(true);
     expect(f.sim.tokenValidAt(accessToken, renewedAt + 5 * MINUTE)).toBe(false);
     expect(f.sim.tokenValidAt(renewed as string, renewedAt + 5 * MINUTE)).toBe(true);
@@ -160,7 +165,7 @@ describe('rule 1: token lifetimes', () => {
     f.sim.authorize(MERCHANT, [1, 17], { keepTokens: true });
     expect(f.sim.tokenStatus(accessToken)).toBe('valid');
     expect(f.sim.listedRefreshToken(MERCHANT)).toBe(refreshToken);
-    expect((await api.list()).json.list?.[0]?.auth_time).toBe(Math.floor((START + 60_000) / 1000));
+    expect((await api.list()).json.list?.[0]?.auth_time).toBe(Math.floor((T0 + 60_000) / 1000));
     expect((await api.info(MERCHANT)).json.authorization_info?.func_info).toEqual(
       [1, 17].map((id) => ({ funcscope_category: { id } }))
     );
@@ -359,14 +364,14 @@ describe('rule 5: daily quotas (45009), per Beijing day', () => {
     });
     expect(limited.quotaUsed('api_create_preauthcode')).toBe(2);
     expect(limited.quotaUsed('api_component_token')).toBe(1);
-    // START is 16:00 in Beijing: the day rolls over 8 hours later (with a new component token by then).
-    f.now = START + 8 * HOUR - 1;
+    // T0 is 16:00 in Beijing: the day rolls over 8 hours later (with a new component token by then).
+    f.now = T0 + 8 * HOUR - 1;
     const later = apis(limited, await f.componentToken(limited));
     expect((await later.preauth()).json.errcode).toBe(45009);
     f.now += 1;
     expect((await later.preauth()).json.pre_auth_code).toBeDefined();
     expect(limited.quotaUsed('api_create_preauthcode')).toBe(1);
-    expect(limited.quotaUsed('api_create_preauthcode', undefined, START)).toBe(2);
+    expect(limited.quotaUsed('api_create_preauthcode', undefined, T0)).toBe(2);
   });
 
   it('api_authorizer_token is counted per authorizer appid', async () => {
@@ -407,7 +412,7 @@ describe('rules 6 and 7: what the list and the info show', () => {
     const { api, refreshToken } = await authorized();
     f.sim.setListedWithoutRefreshToken(MERCHANT, true);
     expect((await api.list()).json.list).toEqual([
-      { authorizer_appid: MERCHANT, refresh_token: '', auth_time: Math.floor(START / 1000) },
+      { authorizer_appid: MERCHANT, refresh_token: '', auth_time: Math.floor(T0 / 1000) },
     ]);
     expect(f.sim.listedRefreshToken(MERCHANT)).toBe('');
     // api_get_authorizer_info answers the same empty refresh token (WeChat's FAQ: a new code is needed).
@@ -432,7 +437,7 @@ describe('rules 6 and 7: what the list and the info show', () => {
 describe('rule 8: pushes', () => {
   it('pushEvent sends nested elements and any InfoType, sealed for the service', async () => {
     const answer = await f.sim.pushEvent('notify_third_fasteregister', {
-      appid: 'wx1d1d1d1d1d1d1d1d',
+      appid: authorizerAppId(3),
       status: 0,
       auth_code: 'fastregister-code',
       msg: 'OK',
@@ -446,11 +451,11 @@ describe('rule 8: pushes', () => {
       },
     });
     expect(answer).toEqual({ status: 200, body: 'success' });
-    const created = Math.floor(START / 1000);
+    const created = Math.floor(T0 / 1000);
     expect(decrypt(f.received[0] as Received)).toBe(
-      `<xml><AppId><![CDATA[${APPID}]]></AppId><CreateTime>${created}</CreateTime>` +
+      `<xml><AppId><![CDATA[${COMPONENT_APPID}]]></AppId><CreateTime>${created}</CreateTime>` +
         '<InfoType><![CDATA[notify_third_fasteregister]]></InfoType>' +
-        '<appid><![CDATA[wx1d1d1d1d1d1d1d1d]]></appid><status>0</status>' +
+        `<appid><![CDATA[${authorizerAppId(3)}]]></appid><status>0</status>` +
         '<auth_code><![CDATA[fastregister-code]]></auth_code><msg><![CDATA[OK]]></msg>' +
         '<info><name><![CDATA[模拟企业]]></name><code><![CDATA[91440300MA5XXXXXXX]]></code>' +
         '<code_type>1</code_type><legal_persona_wechat><![CDATA[legal-wechat]]></legal_persona_wechat>' +
@@ -519,11 +524,11 @@ describe('rule 8c: WeChat’s clock is not ours (§11.8)', () => {
     f.received.length = 0;
     await skewed.pushEvent('some_info_type', {});
     expect(tag(decrypt(f.received[0] as Received), 'CreateTime')).toBe(
-      String(Math.floor((START - 90_000) / 1000))
+      String(Math.floor((T0 - 90_000) / 1000))
     );
     skewed.authorize(MERCHANT);
     expect((await apis(skewed, token).list()).json.list?.[0]?.auth_time).toBe(
-      Math.floor((START - 90_000) / 1000)
+      Math.floor((T0 - 90_000) / 1000)
     );
   });
 });
@@ -619,7 +624,11 @@ describe('rule 11: tickets', () => {
     const mint = (t: string) =>
       f.call(
         'api_component_token',
-        { component_appid: APPID, component_appsecret: SECRET, component_verify_ticket: t },
+        {
+          component_appid: COMPONENT_APPID,
+          component_appsecret: SECRET,
+          component_verify_ticket: t,
+        },
         {},
         short
       );

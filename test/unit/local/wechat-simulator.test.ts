@@ -14,7 +14,14 @@ import {
   type WechatErrorBody,
 } from '../../../shared/wechat/wire';
 import {
-  APPID,
+  AUTHORIZER_APPID,
+  authorizerAppId,
+  COMPONENT_APPID,
+  MINUTE,
+  OTHER_AUTHORIZER_APPID,
+  OTHER_COMPONENT_APPID,
+} from '../../support/test-ids';
+import {
   decrypt,
   EGRESS,
   type Received,
@@ -41,12 +48,14 @@ describe('pushes to the authorization event URL', () => {
     expect(push.url.startsWith('/wechat/events?signature=')).toBe(true);
     expect(push.headers['content-type']).toBe('text/xml');
     expect(push.body).toMatch(
-      new RegExp(`^<xml><AppId><!\\[CDATA\\[${APPID}\\]\\]></AppId><Encrypt><!\\[CDATA\\[`)
+      new RegExp(
+        `^<xml><AppId><!\\[CDATA\\[${COMPONENT_APPID}\\]\\]></AppId><Encrypt><!\\[CDATA\\[`
+      )
     );
     const createTime = Math.floor(f.now / 1000);
     expect(new URL(push.url, 'http://x').searchParams.get('timestamp')).toBe(String(createTime));
     expect(decrypt(push)).toBe(
-      `<xml><AppId><![CDATA[${APPID}]]></AppId><CreateTime>${createTime}</CreateTime>` +
+      `<xml><AppId><![CDATA[${COMPONENT_APPID}]]></AppId><CreateTime>${createTime}</CreateTime>` +
         '<InfoType><![CDATA[component_verify_ticket]]></InfoType>' +
         `<ComponentVerifyTicket><![CDATA[${result.ticket}]]></ComponentVerifyTicket></xml>`
     );
@@ -60,7 +69,7 @@ describe('pushes to the authorization event URL', () => {
     f.sim.setEventUrl(undefined);
     await expect(f.sim.pushTicket()).resolves.toMatchObject({ status: 0, body: '' });
     f.sim.setEventUrl('http://127.0.0.1:1/wechat/events');
-    await expect(f.sim.pushUnauthorized('wx1111111111111111')).resolves.toEqual({
+    await expect(f.sim.pushUnauthorized(authorizerAppId(11))).resolves.toEqual({
       status: 0,
       body: '',
     });
@@ -95,7 +104,7 @@ describe('pushes to the authorization event URL', () => {
   });
 
   it('api_start_push_ticket checks the secret, answers ok / in a normal state, and pushes a ticket', async () => {
-    const body = { component_appid: APPID, component_secret: SECRET };
+    const body = { component_appid: COMPONENT_APPID, component_secret: SECRET };
     expect((await call('api_start_push_ticket', { ...body, component_secret: 'x' })).json).toEqual(
       expect.objectContaining({ errcode: 40125 })
     );
@@ -119,7 +128,7 @@ describe('api_component_token and the component token check', () => {
   it('mints a token from a pushed ticket; 40125, 40013, 41002, 61006, 61005, 47001, 43002', async () => {
     const { ticket } = await f.sim.pushTicket();
     const good = {
-      component_appid: APPID,
+      component_appid: COMPONENT_APPID,
       component_appsecret: SECRET,
       component_verify_ticket: ticket,
     };
@@ -133,7 +142,9 @@ describe('api_component_token and the component token check', () => {
       errcode: 40125,
       errmsg: expect.stringMatching(/^invalid appsecret rid: /),
     });
-    expect((await errcode({ ...good, component_appid: 'wx9999999999999999' })).errcode).toBe(40013);
+    expect((await errcode({ ...good, component_appid: OTHER_COMPONENT_APPID })).errcode).toBe(
+      40013
+    );
     expect((await errcode({ ...good, component_appid: undefined })).errcode).toBe(41002);
     expect((await errcode({ ...good, component_appsecret: '' })).errcode).toBe(41004);
     const invalid = await errcode({ ...good, component_verify_ticket: 'ticket@@@forged' });
@@ -162,7 +173,7 @@ describe('api_component_token and the component token check', () => {
     const preauth = (token: string, name = 'component_access_token') =>
       call<PreAuthCodeResponse>(
         'api_create_preauthcode',
-        { component_appid: APPID },
+        { component_appid: COMPONENT_APPID },
         { [name]: token }
       );
 
@@ -182,7 +193,7 @@ describe('api_component_token and the component token check', () => {
       expires_in: 600,
     });
     expect((await preauth('unknown-token')).json.errcode).toBe(40001);
-    const missing = await call('api_create_preauthcode', { component_appid: APPID });
+    const missing = await call('api_create_preauthcode', { component_appid: COMPONENT_APPID });
     expect(missing.json.errmsg).toMatch(/^access_token missing rid: /);
 
     f.now += 7200_000; // well past the second token's 2 h
@@ -192,16 +203,21 @@ describe('api_component_token and the component token check', () => {
 
   it('answers 61014 when an authorizer_access_token is used as the component token', async () => {
     const token = await componentToken();
-    const code = f.sim.authorize('wx2222222222222222');
+    const code = f.sim.authorize(authorizerAppId(22));
     const auth = await call<QueryAuthResponse>(
       'api_query_auth',
-      { component_appid: APPID, authorization_code: code },
+      { component_appid: COMPONENT_APPID, authorization_code: code },
       withToken(token)
     );
     const authorizerToken = auth.json.authorization_info?.authorizer_access_token as string;
     expect(
-      (await call('api_create_preauthcode', { component_appid: APPID }, withToken(authorizerToken)))
-        .json.errcode
+      (
+        await call(
+          'api_create_preauthcode',
+          { component_appid: COMPONENT_APPID },
+          withToken(authorizerToken)
+        )
+      ).json.errcode
     ).toBe(61014);
   });
 });
@@ -214,14 +230,14 @@ describe('the merchant authorization page', () => {
     const token = await componentToken();
     const answer = await call<PreAuthCodeResponse>(
       'api_create_preauthcode',
-      { component_appid: APPID },
+      { component_appid: COMPONENT_APPID },
       withToken(token)
     );
     return answer.json.pre_auth_code as string;
   }
   const link = (code: string, extra: Record<string, string> = {}) =>
     `${f.sim.url}/cgi-bin/componentloginpage?${new URLSearchParams({
-      component_appid: APPID,
+      component_appid: COMPONENT_APPID,
       pre_auth_code: code,
       redirect_uri: redirect,
       auth_type: '3',
@@ -268,7 +284,7 @@ describe('the merchant authorization page', () => {
     const form = formOf(html);
     expect(form.get('redirect_uri')).toBe(redirect);
     expect(form.get('authorizer_appid')).toMatch(/^wx[0-9a-f]{16}$/);
-    form.set('authorizer_appid', 'wx3333333333333333');
+    form.set('authorizer_appid', authorizerAppId(33));
     received.length = 0;
 
     const response = await confirm(form);
@@ -284,11 +300,11 @@ describe('the merchant authorization page', () => {
     expect(received).toHaveLength(1);
     const xml = decrypt(received[0] as Received);
     expect(tag(xml, 'InfoType')).toBe('authorized');
-    expect(tag(xml, 'AuthorizerAppid')).toBe('wx3333333333333333');
+    expect(tag(xml, 'AuthorizerAppid')).toBe(authorizerAppId(33));
     expect(tag(xml, 'AuthorizationCode')).toBe(authCode);
     expect(tag(xml, 'AuthorizationCodeExpiredTime')).toBe(String(Math.floor(f.now / 1000) + 600));
     expect(tag(xml, 'PreAuthCode')).toBe(code);
-    expect(f.sim.state.authorizers.get('wx3333333333333333')?.funcIds).toEqual([1, 15]);
+    expect(f.sim.state.authorizers.get(authorizerAppId(33))?.funcIds).toEqual([1, 15]);
 
     expect(await open(link(code))).toContain('pre_auth_code 已使用');
     expect(await (await confirm(form)).text()).toContain('pre_auth_code 已使用');
@@ -300,7 +316,7 @@ describe('the merchant authorization page', () => {
     const h5 = `${f.sim.url}/wxaopen/safe/bindcomponent?${new URLSearchParams({
       action: 'bindcomponent',
       no_scan: '1',
-      component_appid: APPID,
+      component_appid: COMPONENT_APPID,
       pre_auth_code: code,
       redirect_uri: redirect,
       auth_type: '1',
@@ -325,28 +341,32 @@ describe('authorizer APIs', () => {
   const queryAuth = (code: string) =>
     call<QueryAuthResponse>(
       'api_query_auth',
-      { component_appid: APPID, authorization_code: code },
+      { component_appid: COMPONENT_APPID, authorization_code: code },
       withToken(token)
     );
   const refresh = (appId: string, refreshToken: string) =>
     call<AuthorizerTokenResponse>(
       'api_authorizer_token',
-      { component_appid: APPID, authorizer_appid: appId, authorizer_refresh_token: refreshToken },
+      {
+        component_appid: COMPONENT_APPID,
+        authorizer_appid: appId,
+        authorizer_refresh_token: refreshToken,
+      },
       withToken(token)
     );
   const list = (offset: number, count: unknown) =>
     call<AuthorizerListResponse>(
       'api_get_authorizer_list',
-      { component_appid: APPID, offset, count },
+      { component_appid: COMPONENT_APPID, offset, count },
       withToken(token)
     );
 
   it('api_query_auth exchanges a code once: 61009 on reuse or unknown, 61010 after expiry', async () => {
-    const code = f.sim.authorize('wx5555555555555555', [1, 2]);
+    const code = f.sim.authorize(authorizerAppId(55), [1, 2]);
     const first = await queryAuth(code);
     expect(first.json).toEqual({
       authorization_info: {
-        authorizer_appid: 'wx5555555555555555',
+        authorizer_appid: authorizerAppId(55),
         authorizer_access_token: expect.stringMatching(/^[\w-]{100,}$/),
         expires_in: 7200,
         authorizer_refresh_token: expect.stringMatching(/^refreshtoken@@@/),
@@ -360,13 +380,13 @@ describe('authorizer APIs', () => {
     });
     expect((await queryAuth('queryauthcode@@@unknown')).json.errcode).toBe(61009);
 
-    const late = f.sim.authorize('wx5555555555555555');
+    const late = f.sim.authorize(authorizerAppId(55));
     f.now += 600_000;
     expect((await queryAuth(late)).json.errmsg).toMatch(/^code is expired rid: /);
   });
 
   it('api_authorizer_token: new access token, same refresh token; 61023 when wrong or rotated, 61003 when not authorized', async () => {
-    const appId = 'wx6666666666666666';
+    const appId = authorizerAppId(66);
     const { authCode } = await f.sim.pushAuthorized(appId);
     const auth = (await queryAuth(authCode)).json.authorization_info;
     const refreshToken = auth?.authorizer_refresh_token as string;
@@ -389,7 +409,7 @@ describe('authorizer APIs', () => {
       errmsg: expect.stringMatching(/^refresh_token is invalid rid: /),
     });
     expect((await refresh(appId, '')).json.errcode).toBe(61023);
-    expect((await refresh('wx0000000000000001', refreshToken)).json.errcode).toBe(61003);
+    expect((await refresh(authorizerAppId(90001), refreshToken)).json.errcode).toBe(61003);
 
     const rotated = f.sim.rotateRefreshToken(appId);
     expect(rotated).not.toBe(refreshToken);
@@ -415,10 +435,7 @@ describe('authorizer APIs', () => {
   });
 
   it('api_get_authorizer_list pages active authorizers in a stable order', async () => {
-    const ids = Array.from(
-      { length: 8 },
-      (_, i) => `wx77777777777777${String(i).padStart(2, '0')}`
-    );
+    const ids = Array.from({ length: 8 }, (_, i) => authorizerAppId(100 + i));
     for (const id of ids) f.sim.authorize(id);
     f.sim.forgetAuthorizer(ids[7] as string);
 
@@ -441,11 +458,11 @@ describe('authorizer APIs', () => {
   });
 
   it('api_get_authorizer_info describes an authorizer; 61003 for an unknown one', async () => {
-    f.sim.authorize('wx8888888888888888', [1]);
+    f.sim.authorize(authorizerAppId(88), [1]);
     const info = (
       await call<AuthorizerInfoResponse>(
         'api_get_authorizer_info',
-        { component_appid: APPID, authorizer_appid: 'wx8888888888888888' },
+        { component_appid: COMPONENT_APPID, authorizer_appid: authorizerAppId(88) },
         withToken(token)
       )
     ).json;
@@ -457,13 +474,13 @@ describe('authorizer APIs', () => {
       principal_name: expect.any(String),
     });
     expect(info.authorization_info).toEqual({
-      authorizer_appid: 'wx8888888888888888',
-      authorizer_refresh_token: f.sim.state.authorizers.get('wx8888888888888888')?.refreshToken,
+      authorizer_appid: authorizerAppId(88),
+      authorizer_refresh_token: f.sim.state.authorizers.get(authorizerAppId(88))?.refreshToken,
       func_info: [{ funcscope_category: { id: 1 } }],
     });
     const unknown = await call(
       'api_get_authorizer_info',
-      { component_appid: APPID, authorizer_appid: 'wx0000000000000002' },
+      { component_appid: COMPONENT_APPID, authorizer_appid: authorizerAppId(90002) },
       withToken(token)
     );
     expect(unknown.json.errmsg).toMatch(/^component is not authorized by this account rid: /);
@@ -471,9 +488,8 @@ describe('authorizer APIs', () => {
 });
 
 describe('getApiQuota (/cgi-bin/openapi/quota/get)', () => {
-  const MERCHANT = 'wx1212121212121212';
-  const OTHER = 'wx3434343434343434';
-  const MINUTE = 60_000;
+  const MERCHANT = AUTHORIZER_APPID;
+  const OTHER = OTHER_AUTHORIZER_APPID;
   const quota = (
     accessToken: string | undefined,
     body: unknown = { cgi_path: ApiPath.getApiQuota },
@@ -488,7 +504,11 @@ describe('getApiQuota (/cgi-bin/openapi/quota/get)', () => {
   const refresh = (token: string, appId: string, refreshToken: string, target = f.sim) =>
     call<AuthorizerTokenResponse>(
       'api_authorizer_token',
-      { component_appid: APPID, authorizer_appid: appId, authorizer_refresh_token: refreshToken },
+      {
+        component_appid: COMPONENT_APPID,
+        authorizer_appid: appId,
+        authorizer_refresh_token: refreshToken,
+      },
       withToken(token),
       target
     );
@@ -497,7 +517,7 @@ describe('getApiQuota (/cgi-bin/openapi/quota/get)', () => {
     const component = token ?? (await componentToken(target));
     const auth = await call<QueryAuthResponse>(
       'api_query_auth',
-      { component_appid: APPID, authorization_code: target.authorize(appId) },
+      { component_appid: COMPONENT_APPID, authorization_code: target.authorize(appId) },
       withToken(component),
       target
     );
@@ -624,7 +644,7 @@ describe('getApiQuota (/cgi-bin/openapi/quota/get)', () => {
       errmsg: 'ok',
       quota: { daily_limit: 10_000, used: 1, remain: 9_999 },
     });
-    await call('api_create_preauthcode', { component_appid: APPID }, withToken(token));
+    await call('api_create_preauthcode', { component_appid: COMPONENT_APPID }, withToken(token));
     const preauth = await quota(token, { cgi_path: ApiPath.api_create_preauthcode });
     expect(preauth.json.quota).toEqual({ daily_limit: 10_000, used: 1, remain: 9_999 });
   });
@@ -686,7 +706,7 @@ describe('whitelist, faults and odd requests', () => {
     const { ticket } = await f.sim.pushTicket();
     f.sim.setWhitelisted(false);
     const body = {
-      component_appid: APPID,
+      component_appid: COMPONENT_APPID,
       component_appsecret: SECRET,
       component_verify_ticket: ticket,
     };
@@ -704,7 +724,7 @@ describe('whitelist, faults and odd requests', () => {
   it('injects errcode faults per API or for any API, N times, and records them', async () => {
     const token = await componentToken();
     const preauth = () =>
-      call('api_create_preauthcode', { component_appid: APPID }, withToken(token));
+      call('api_create_preauthcode', { component_appid: COMPONENT_APPID }, withToken(token));
     f.sim.failNext('api_create_preauthcode', { errcode: -1 }, 2);
     f.sim.failNext('*', { errcode: 45009, errmsg: 'reach max api daily quota limit hint: [x]' });
     const first = await preauth();
@@ -795,7 +815,7 @@ describe('whitelist, faults and odd requests', () => {
   it('works with the real HttpComponentApi client end to end', async () => {
     const { ticket } = await f.sim.pushTicket();
     const client = new HttpComponentApi({
-      componentAppId: APPID,
+      componentAppId: COMPONENT_APPID,
       baseUrl: f.sim.url,
       timeoutMs: 1000,
       attempts: 2,
@@ -804,11 +824,11 @@ describe('whitelist, faults and odd requests', () => {
     const { component_access_token: token } = await client.apiComponentToken(SECRET, ticket);
     const { pre_auth_code } = await client.apiCreatePreauthcode(token);
     expect(pre_auth_code).toMatch(/^preauthcode@@@/);
-    const code = f.sim.authorize('wx9999999999999999');
+    const code = f.sim.authorize(authorizerAppId(99));
     const auth = await client.apiQueryAuth(token, code);
     const refreshed = await client.apiAuthorizerToken(
       token,
-      'wx9999999999999999',
+      authorizerAppId(99),
       auth.authorization_info.authorizer_refresh_token as string
     );
     expect(refreshed.authorizer_refresh_token).toBe(

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../shared/config';
+import { COMPONENT_APPID } from '../../support/test-ids';
 
 const env = {
   TOKEN_TABLE_NAME: 'tokens',
-  COMPONENT_APPID: 'wxcomponent000001',
+  COMPONENT_APPID,
   COMPONENT_SECRET_ID: 'component-secret',
 };
 

@@ -7,10 +7,11 @@ import { ConfigError } from '../../../shared/errors';
 import { SECRET_CACHE_MS } from '../../../shared/policy';
 import { parseAppSecret, parseMessageSecret } from '../../../shared/secrets';
 import { recordingLog, recordingMetrics } from '../../support/recorders';
+import { COMPONENT_APPID } from '../../support/test-ids';
 
 const env = {
   TOKEN_TABLE_NAME: 'tokens',
-  COMPONENT_APPID: 'wxcomponent000001',
+  COMPONENT_APPID,
   COMPONENT_SECRET_ID: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:component',
 };
 
@@ -18,7 +19,7 @@ describe('loadConfig', () => {
   it('reads the environment with the production WeChat origin by default', () => {
     expect(loadConfig(env)).toEqual({
       tokenTableName: 'tokens',
-      componentAppId: 'wxcomponent000001',
+      componentAppId: COMPONENT_APPID,
       componentSecretId: env.COMPONENT_SECRET_ID,
       wechatApiBaseUrl: DEFAULT_WECHAT_API_BASE_URL,
     });

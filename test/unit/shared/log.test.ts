@@ -2,6 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LOG_FIELD_KINDS, REDACTED, redactFields, withLogFields } from '../../../shared/log';
 import { recordingLog } from '../../support/recorders';
+import {
+  AUTHORIZER_APPID as A,
+  authorizerAppId,
+  OTHER_AUTHORIZER_APPID as B,
+} from '../../support/test-ids';
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const chars = (alphabet: string, min: number, max: number) =>
@@ -39,7 +44,7 @@ describe('redactFields: an allow-list of value kinds, not a deny-list of names',
 
   it('writes each declared kind as it is', () => {
     const fields = {
-      authorizerAppId: 'wx1234567890abcdef',
+      authorizerAppId: A,
       code: 'wechat_ip_not_whitelisted',
       api: 'api_authorizer_token',
       errorName: 'ResourceNotFoundException',
@@ -138,8 +143,6 @@ describe('redactFields: an allow-list of value kinds, not a deny-list of names',
 });
 
 describe('withLogFields: context given once, on every line written through it', () => {
-  const A = 'wxauthorizer00001';
-
   it('adds the persistent fields to every level, with or without fields at the call', () => {
     const log = recordingLog();
     const child = withLogFields(log, { authorizerAppId: A });
@@ -182,7 +185,7 @@ describe('withLogFields: context given once, on every line written through it', 
 
   it('keeps each child’s context to its own lines when several are used at once', async () => {
     const log = recordingLog();
-    const ids = ['wxauthorizer00001', 'wxauthorizer00002', 'wxauthorizer00003'];
+    const ids = [A, B, authorizerAppId(3)];
     await Promise.all(
       ids.map(async (authorizerAppId, i) => {
         const child = withLogFields(log, { authorizerAppId });

@@ -5,6 +5,7 @@ import { consoleLog } from '../../../local/console-log';
 import { WechatApiError, WechatUnavailableError } from '../../../shared/errors';
 import { failureFields, reportWechatFailure } from '../../../shared/report-wechat-failure';
 import { HttpComponentApi } from '../../../shared/wechat/api-client';
+import { AUTHORIZER_APPID, COMPONENT_APPID } from '../../support/test-ids';
 import { tokenContext } from '../../support/token-context';
 
 const COMPONENT_TOKEN = '76_CoMpOnEnTtOkEn0123456789AbCdEfGhIjKlMnOpQrStUvWxYz';
@@ -28,20 +29,20 @@ describe('reportWechatFailure names the WeChat URL it could not reach', () => {
 
   it('logs the URL without the query that carries the component token, and that the outcome is uncertain', async () => {
     const api = new HttpComponentApi({
-      componentAppId: 'wxcomponent000001',
+      componentAppId: COMPONENT_APPID,
       baseUrl: wechat.url,
       timeoutMs: 1_000,
       attempts: 1,
       retryDelayMs: 0,
     });
     const error = await api
-      .apiAuthorizerToken(COMPONENT_TOKEN, 'wxauthorizer00001', REFRESH_TOKEN)
+      .apiAuthorizerToken(COMPONENT_TOKEN, AUTHORIZER_APPID, REFRESH_TOKEN)
       .catch((e: unknown) => e);
     const lines: string[] = [];
     const { ctx } = await tokenContext();
     ctx.log = consoleLog({ sink: { out: (l) => lines.push(l), err: (l) => lines.push(l) } });
 
-    reportWechatFailure(ctx, error, { authorizerAppId: 'wxauthorizer00001' });
+    reportWechatFailure(ctx, error, { authorizerAppId: AUTHORIZER_APPID });
 
     expect(error).toBeInstanceOf(WechatUnavailableError);
     expect(lines).toHaveLength(1);
@@ -50,7 +51,7 @@ describe('reportWechatFailure names the WeChat URL it could not reach', () => {
     expect(lines[0]).toContain('uncertain=true');
     expect(lines[0]).toContain('api=api_authorizer_token');
     expect(lines[0]).toContain('code=wechat_unavailable');
-    expect(lines[0]).toContain('authorizerAppId=wxauthorizer00001');
+    expect(lines[0]).toContain(`authorizerAppId=${AUTHORIZER_APPID}`);
     expect(lines[0]).not.toContain('component_access_token');
     expect(lines[0]).not.toContain(COMPONENT_TOKEN);
     expect(lines[0]).not.toContain(REFRESH_TOKEN);

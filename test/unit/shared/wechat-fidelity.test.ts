@@ -26,13 +26,13 @@ import { fakeComponentApi } from '../../support/fake-component-api';
 import {
   AUTHORIZER_APPID as A,
   COMPONENT_APPID as C,
+  HOUR,
   MINUTE,
   T0,
-  tokenContext,
-} from '../../support/token-context';
+} from '../../support/test-ids';
+import { tokenContext } from '../../support/token-context';
 import { authorizerInfo } from '../../support/wechat-answers';
 
-const HOUR = 60 * MINUTE;
 const renewedAnswer = (n: number): AuthorizerTokenResponse => ({
   authorizer_access_token: `access-${n}`,
   expires_in: 7200,

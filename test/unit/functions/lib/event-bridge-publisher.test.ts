@@ -7,10 +7,11 @@ import { createDeps } from '../../../../functions/lib/deps';
 import { loadConfig } from '../../../../shared/config';
 import { lifecycleEvent } from '../../../../shared/events/lifecycle-event';
 import { recordingLog, recordingMetrics } from '../../../support/recorders';
+import { authorizerAppId, COMPONENT_APPID, SECOND, T0 } from '../../../support/test-ids';
 
 const env = {
   TOKEN_TABLE_NAME: 'tokens',
-  COMPONENT_APPID: 'wxcomponent000001',
+  COMPONENT_APPID,
   COMPONENT_SECRET_ID: 'component',
 };
 const deps = (extra: Record<string, string> = {}) =>
@@ -20,13 +21,13 @@ const deps = (extra: Record<string, string> = {}) =>
   });
 
 const event = (i: number) =>
-  lifecycleEvent('wxcomponent000001', {
+  lifecycleEvent(COMPONENT_APPID, {
     type: 'authorized',
-    authorizerAppId: `wxauthorizer${String(i).padStart(5, '0')}`,
+    authorizerAppId: authorizerAppId(i),
     status: 'active',
     permissionSetIds: [1, 2],
     reason: 'redirect',
-    at: Date.UTC(2026, 10, 25, 10, 0, i),
+    at: T0 + i * SECOND,
   });
 
 describe('the EventBridge publisher of EVENT_BUS_NAME', () => {
@@ -51,7 +52,7 @@ describe('the EventBridge publisher of EVENT_BUS_NAME', () => {
           EventBusName: 'lifecycle',
           Source: 'wechat-token-service',
           DetailType: 'authorized',
-          Time: new Date('2026-11-25T10:00:01.000Z'),
+          Time: new Date('2027-01-15T08:00:01.000Z'),
           Detail: JSON.stringify(one),
         },
       ],

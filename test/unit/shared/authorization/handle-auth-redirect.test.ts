@@ -4,9 +4,10 @@ import { spendPublicBudget } from '../../../../shared/budgets/public-budget';
 import { WechatApiError, WechatUnavailableError } from '../../../../shared/errors';
 import type { ComponentApi } from '../../../../shared/wechat/api-client';
 import type { AuthorizerInfoResponse } from '../../../../shared/wechat/wire';
-import { COMPONENT_APPID, tokenContext } from '../../../support/token-context';
+import { COMPONENT_APPID, OTHER_AUTHORIZER_APPID } from '../../../support/test-ids';
+import { tokenContext } from '../../../support/token-context';
 
-const MERCHANT = 'wxmerchantredir001';
+const MERCHANT = OTHER_AUTHORIZER_APPID;
 const CODE = `queryauthcode@@@${'R'.repeat(86)}`;
 const BUDGET = { perMinute: 5, perDay: 100 };
 const redirect = { code: CODE, lifetimeMs: 600_000 };

@@ -9,8 +9,8 @@ import {
 import { DynamoDbTokenStore } from '../../../../shared/store/dynamodb-token-store';
 import { MemoryTokenStore } from '../../../support/memory-token-store';
 import { recordingLog } from '../../../support/recorders';
+import { COMPONENT_APPID as C } from '../../../support/test-ids';
 
-const C = 'wxcomponent000001';
 /** 2027-01-15 23:59:00 in Beijing (15:59 UTC): one minute before WeChat's quotas restart. */
 const LAST_MINUTE = Date.parse('2027-01-15T15:59:00Z');
 

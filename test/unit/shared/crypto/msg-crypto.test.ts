@@ -8,6 +8,7 @@ import {
   SignatureMismatchError,
 } from '../../../../shared/errors';
 import rawVectors from '../../../fixtures/crypto-vectors.json';
+import { OTHER_COMPONENT_APPID } from '../../../support/test-ids';
 
 type Vector = Record<string, string> & {
   derived: Record<string, string>;
@@ -180,7 +181,11 @@ describe('MsgCrypto.decrypt', () => {
 
   it('never puts the token, key or plaintext into an error message', () => {
     const crypto = new MsgCrypto({ token: 'secret-token', encodingAesKey: KEY, appId: APPID });
-    const other = new MsgCrypto({ token: 'secret-token', encodingAesKey: KEY, appId: 'wxother' });
+    const other = new MsgCrypto({
+      token: 'secret-token',
+      encodingAesKey: KEY,
+      appId: OTHER_COMPONENT_APPID,
+    });
     const errors: string[] = [];
     for (const attempt of [
       () => crypto.decrypt({ ...crypto.encrypt('PLAINTEXT'), msgSignature: 'x' }),

@@ -6,10 +6,13 @@ import {
   lifecycleEvent,
 } from '../../../../shared/events/lifecycle-event';
 import type { AuthorizerRecord } from '../../../../shared/store/token-store';
-
-const C = 'wxcomponent000001';
-const A = 'wxauthorizer00001';
-const AT = Date.UTC(2026, 10, 25, 10, 0, 0);
+import {
+  AUTHORIZER_APPID as A,
+  OTHER_AUTHORIZER_APPID as B,
+  COMPONENT_APPID as C,
+  OTHER_COMPONENT_APPID,
+  T0,
+} from '../../../support/test-ids';
 
 const change = (overrides: Partial<LifecycleChange> = {}): LifecycleChange => ({
   type: 'authorized',
@@ -17,7 +20,7 @@ const change = (overrides: Partial<LifecycleChange> = {}): LifecycleChange => ({
   status: 'active',
   permissionSetIds: [3, 1, 2, 1],
   reason: 'redirect',
-  at: AT,
+  at: T0,
   ...overrides,
 });
 
@@ -26,9 +29,9 @@ const record = (overrides: Partial<AuthorizerRecord>): AuthorizerRecord => ({
   authorizerAppId: A,
   status: 'active',
   funcInfo: [1, 2],
-  authorizedAt: AT,
+  authorizedAt: T0,
   version: 3,
-  updatedAt: AT,
+  updatedAt: T0,
   ...overrides,
 });
 
@@ -44,7 +47,7 @@ describe('lifecycleEvent', () => {
       status: 'active',
       permissionSetIds: [1, 2, 3],
       reason: 'redirect',
-      time: '2026-11-25T10:00:00.000Z',
+      time: '2027-01-15T08:00:00.000Z',
     });
     expect(LIFECYCLE_EVENT_SOURCE).toBe('wechat-token-service');
   });
@@ -53,13 +56,13 @@ describe('lifecycleEvent', () => {
     const id = lifecycleEvent(C, change()).id;
     expect(lifecycleEvent(C, change({ permissionSetIds: [1, 2, 3] })).id).toBe(id);
     const others = [
-      lifecycleEvent('wxcomponent000002', change()),
-      lifecycleEvent(C, change({ authorizerAppId: 'wxauthorizer00002' })),
+      lifecycleEvent(OTHER_COMPONENT_APPID, change()),
+      lifecycleEvent(C, change({ authorizerAppId: B })),
       lifecycleEvent(C, change({ type: 'permissions_changed' })),
       lifecycleEvent(C, change({ status: 'without_api_permission' })),
       lifecycleEvent(C, change({ permissionSetIds: [1, 2] })),
       lifecycleEvent(C, change({ reason: 'push' })),
-      lifecycleEvent(C, change({ at: AT + 1000 })),
+      lifecycleEvent(C, change({ at: T0 + 1000 })),
     ].map((e) => e.id);
     expect(new Set([id, ...others]).size).toBe(others.length + 1);
   });

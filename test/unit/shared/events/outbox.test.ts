@@ -15,9 +15,12 @@ import type { TokenStore } from '../../../../shared/store/token-store';
 import { MemoryTokenStore } from '../../../support/memory-token-store';
 import { recordingLog, recordingMetrics } from '../../../support/recorders';
 import { recordingPublisher } from '../../../support/recording-publisher';
-
-const C = 'wxcomponent000001';
-const T0 = 1_800_000_000_000;
+import {
+  AUTHORIZER_APPID as A,
+  OTHER_AUTHORIZER_APPID as B,
+  COMPONENT_APPID as C,
+  T0,
+} from '../../../support/test-ids';
 
 function setup(options: { events?: EventPublisher | null; store?: TokenStore } = {}) {
   const store = new MemoryTokenStore();
@@ -71,27 +74,24 @@ const pendingOn = async (store: TokenStore, authorizerAppId: string) =>
 describe('events written with their state change', () => {
   it('records the event, publishes it at once and takes it off the item and the due list', async () => {
     const { ctx, store, publisher } = setup();
-    await revokeWithEvent(ctx, store, change('wxauthorizer00001'));
-    expect(publisher.summary()).toEqual(['revoked wxauthorizer00001 push']);
+    await revokeWithEvent(ctx, store, change(A));
+    expect(publisher.summary()).toEqual([`revoked ${A} push`]);
     expect([...store.outbox.values()]).toEqual([
       expect.objectContaining({ id: publisher.published[0]!.id, publishedAt: T0, attempts: 0 }),
     ]);
-    expect(await pendingOn(store, 'wxauthorizer00001')).toEqual([]);
+    expect(await pendingOn(store, A)).toEqual([]);
     expect(await due(store, T0 + 365 * 86_400_000)).toEqual([]);
   });
 
   it('publishes a change recorded twice once', async () => {
     const { ctx, store, publisher, log } = setup();
-    await revokeWithEvent(ctx, store, change('wxauthorizer00001'));
+    await revokeWithEvent(ctx, store, change(A));
     await Promise.all([
-      revokeWithEvent(ctx, store, change('wxauthorizer00001')),
-      revokeWithEvent(ctx, store, change('wxauthorizer00001')),
+      revokeWithEvent(ctx, store, change(A)),
+      revokeWithEvent(ctx, store, change(A)),
     ]);
-    await revokeWithEvent(ctx, store, change('wxauthorizer00001', T0 + 1000));
-    expect(publisher.summary()).toEqual([
-      'revoked wxauthorizer00001 push',
-      'revoked wxauthorizer00001 push',
-    ]);
+    await revokeWithEvent(ctx, store, change(A, T0 + 1000));
+    expect(publisher.summary()).toEqual([`revoked ${A} push`, `revoked ${A} push`]);
     expect(new Set(publisher.published.map((e) => e.id)).size).toBe(2);
     expect(log.text()).toContain('lifecycle event already recorded');
   });
@@ -99,7 +99,7 @@ describe('events written with their state change', () => {
   it('leaves a refused event due at once for the next flush, which publishes it once', async () => {
     const { ctx, store, publisher, log } = setup();
     publisher.failNext();
-    await revokeWithEvent(ctx, store, change('wxauthorizer00001'));
+    await revokeWithEvent(ctx, store, change(A));
     expect(publisher.published).toEqual([]);
     expect(await due(store, T0)).toEqual([
       expect.objectContaining({ attempts: 1, lastError: 'InternalFailure', publishAt: T0 }),
@@ -108,27 +108,27 @@ describe('events written with their state change', () => {
 
     expect(await flushLifecycleEvents(ctx, T0 + 60_000)).toEqual({ published: 1, failed: 0 });
     expect(await flushLifecycleEvents(ctx, T0 + 60_000)).toEqual({ published: 0, failed: 0 });
-    expect(publisher.summary()).toEqual(['revoked wxauthorizer00001 push']);
+    expect(publisher.summary()).toEqual([`revoked ${A} push`]);
   });
 
   it('names the authorizer on each line it writes while settling', async () => {
     const { ctx, store, publisher, log } = setup();
     publisher.failNext();
-    await revokeWithEvent(ctx, store, change('wxauthorizer00001'));
+    await revokeWithEvent(ctx, store, change(A));
     const broken = new MemoryTokenStore();
     broken.putOutboxEvent = () => Promise.reject(new Error('DynamoDB down'));
     const other = setup({ store: broken });
-    await revokeWithEvent(other.ctx, broken, change('wxauthorizer00002'));
+    await revokeWithEvent(other.ctx, broken, change(B));
 
     expect(log.entries).toContainEqual({
       level: 'warn',
       message: 'lifecycle event not published; the next scheduled run retries',
-      fields: { authorizerAppId: 'wxauthorizer00001', failed: 1 },
+      fields: { authorizerAppId: A, failed: 1 },
     });
     expect(other.log.entries).toContainEqual({
       level: 'warn',
       message: 'lifecycle events not settled; a retried push or the schedule moves them',
-      fields: { authorizerAppId: 'wxauthorizer00002', code: expect.any(String) },
+      fields: { authorizerAppId: B, code: expect.any(String) },
     });
   });
 
@@ -138,7 +138,7 @@ describe('events written with their state change', () => {
         publish: () => Promise.reject(new Error('socket hang up')),
       },
     });
-    await expect(revokeWithEvent(ctx, store, change('wxauthorizer00001'))).resolves.toBeUndefined();
+    await expect(revokeWithEvent(ctx, store, change(A))).resolves.toBeUndefined();
     expect(await due(store, T0)).toEqual([
       expect.objectContaining({ attempts: 1, lastError: 'internal_error' }),
     ]);
@@ -149,39 +149,34 @@ describe('events written with their state change', () => {
     const putOutboxEvent = broken.putOutboxEvent.bind(broken);
     broken.putOutboxEvent = () => Promise.reject(new Error('DynamoDB down'));
     const { ctx, publisher, log } = setup({ store: broken });
-    await expect(
-      revokeWithEvent(ctx, broken, change('wxauthorizer00001'))
-    ).resolves.toBeUndefined();
+    await expect(revokeWithEvent(ctx, broken, change(A))).resolves.toBeUndefined();
     expect(publisher.attempts).toBe(0);
-    expect(await pendingOn(broken, 'wxauthorizer00001')).toHaveLength(1);
+    expect(await pendingOn(broken, A)).toHaveLength(1);
     expect(log.text()).toContain('lifecycle events not settled');
 
     broken.putOutboxEvent = putOutboxEvent;
-    await settlePendingEvents(ctx, 'wxauthorizer00001');
-    expect(publisher.summary()).toEqual(['revoked wxauthorizer00001 push']);
-    expect(await pendingOn(broken, 'wxauthorizer00001')).toEqual([]);
+    await settlePendingEvents(ctx, A);
+    expect(publisher.summary()).toEqual([`revoked ${A} push`]);
+    expect(await pendingOn(broken, A)).toEqual([]);
   });
 
   it('an event whose writer stopped after the state change is published by the reconciliation’s sweep, once', async () => {
     const { ctx, store, publisher, metrics } = setup();
-    await revokeWithEvent(ctx, store, change('wxauthorizer00001'), { stop: true });
-    await revokeWithEvent(ctx, store, change('wxauthorizer00002'));
-    expect(publisher.summary()).toEqual(['revoked wxauthorizer00002 push']);
+    await revokeWithEvent(ctx, store, change(A), { stop: true });
+    await revokeWithEvent(ctx, store, change(B));
+    expect(publisher.summary()).toEqual([`revoked ${B} push`]);
 
     expect(await settleOrphanedEvents(ctx, T0 + 60_000)).toBe(1);
     expect(await settleOrphanedEvents(ctx, T0 + 60_000)).toBe(0);
-    expect(publisher.summary()).toEqual([
-      'revoked wxauthorizer00002 push',
-      'revoked wxauthorizer00001 push',
-    ]);
+    expect(publisher.summary()).toEqual([`revoked ${B} push`, `revoked ${A} push`]);
     expect(metrics.total(MetricName.LifecycleEventsRecovered)).toBe(1);
   });
 
   it('records nothing without a publisher (events off)', async () => {
     const { ctx, store } = setup({ events: null });
-    await revokeWithEvent(ctx, store, change('wxauthorizer00001'));
+    await revokeWithEvent(ctx, store, change(A));
     expect(store.outbox.size).toBe(0);
-    expect(await pendingOn(store, 'wxauthorizer00001')).toEqual([]);
+    expect(await pendingOn(store, A)).toEqual([]);
   });
 });
 
@@ -192,7 +187,7 @@ describe('flushLifecycleEvents', () => {
       componentAppId: C,
       id,
       type: 'authorized',
-      detail: JSON.stringify({ id, type: 'authorized', authorizerAppId: 'wxauthorizer00001' }),
+      detail: JSON.stringify({ id, type: 'authorized', authorizerAppId: A }),
       createdAt,
       publishAt: createdAt + EVENT_PUBLISH_GRACE_MS,
     });

@@ -4,9 +4,8 @@ import { type DueFeed, dueAuthorizerFeed } from '../../../../shared/jobs/due-aut
 import { authorizerDueKey, dueShard } from '../../../../shared/store/table-schema';
 import type { AuthorizerRecord, DuePartition } from '../../../../shared/store/token-store';
 import { MemoryTokenStore } from '../../../support/memory-token-store';
+import { COMPONENT_APPID as C, T0 } from '../../../support/test-ids';
 
-const C = 'wxcomponent000001';
-const NOW = 1_800_000_000_000;
 const appId = (i: number) => `wx${i.toString(16).padStart(16, '0')}`;
 
 async function storeWith(appIds: string[], refreshAt: (i: number) => number) {
@@ -17,13 +16,13 @@ async function storeWith(appIds: string[], refreshAt: (i: number) => number) {
         componentAppId: C,
         authorizerAppId,
         accessToken: 'a',
-        expiresAt: NOW + 1e7,
+        expiresAt: T0 + 1e7,
         refreshToken: 'r',
         funcInfo: [1],
         refreshAt: refreshAt(i),
-        authorizedAt: NOW - 1,
+        authorizedAt: T0 - 1,
       },
-      NOW - 1
+      T0 - 1
     );
   }
   return store;
@@ -79,10 +78,10 @@ function clustered(count: number, others: number): string[] {
 describe('dueAuthorizerFeed', () => {
   it('hands out every due authorizer of every partition once, most overdue first, reading each once', async () => {
     const appIds = Array.from({ length: 120 }, (_, i) => appId(i));
-    const store = await storeWith(appIds, (i) => (i < 100 ? NOW - 1000 + i : NOW + 1000));
+    const store = await storeWith(appIds, (i) => (i < 100 ? T0 - 1000 + i : T0 + 1000));
     for (const i of [7, 8, 9]) store.legacyDue.add(`${C}#${appId(i)}`);
     const source = observed(store);
-    const feed = dueAuthorizerFeed(source, C, NOW, {
+    const feed = dueAuthorizerFeed(source, C, T0, {
       lowWater: 4,
       pageSize: 3,
       queryConcurrency: 4,
@@ -100,7 +99,7 @@ describe('dueAuthorizerFeed', () => {
 
   it('keeps handing out the other partitions while one partition’s Query hangs', async () => {
     const appIds = clustered(8, 200);
-    const store = await storeWith(appIds, (i) => NOW - 1000 + i);
+    const store = await storeWith(appIds, (i) => T0 - 1000 + i);
     const slow = authorizerDueKey(C, appIds[0] as string);
     let release = () => {};
     const gate = new Promise<void>((resolve) => {
@@ -113,7 +112,7 @@ describe('dueAuthorizerFeed', () => {
       await gate;
       slowPending = false;
     });
-    const feed = dueAuthorizerFeed(source, C, NOW, { lowWater: 4, pageSize: 2 });
+    const feed = dueAuthorizerFeed(source, C, T0, { lowWater: 4, pageSize: 2 });
 
     const before: AuthorizerRecord[] = [];
     for (let k = 0; k < 200 + 2; k++) before.push((await feed.next()) as AuthorizerRecord);
@@ -128,13 +127,13 @@ describe('dueAuthorizerFeed', () => {
   it('fails before handing anything out when a partition’s first page cannot be read, and stays failed', async () => {
     const store = await storeWith(
       Array.from({ length: 50 }, (_, i) => appId(i)),
-      () => NOW - 1
+      () => T0 - 1
     );
     const broken = store.duePartitions(C)[5]?.id;
     const source = observed(store, (partition) => {
       if (partition.id === broken) throw new StoreUnavailableError('throttled');
     });
-    const feed = dueAuthorizerFeed(source, C, NOW, { lowWater: 4 });
+    const feed = dueAuthorizerFeed(source, C, T0, { lowWater: 4 });
 
     await expect(feed.next()).rejects.toThrow('throttled');
     const queries = source.stats.queries;
@@ -145,14 +144,14 @@ describe('dueAuthorizerFeed', () => {
 
   it('retries a failed read-ahead once the queue runs dry, and throws when it fails again', async () => {
     const appIds = clustered(6, 10);
-    const store = await storeWith(appIds, (i) => NOW - 1000 + i);
+    const store = await storeWith(appIds, (i) => T0 - 1000 + i);
     const flaky = authorizerDueKey(C, appIds[0] as string);
     for (const failures of [1, 2]) {
       let left = failures;
       const source = observed(store, (partition, cursor) => {
         if (partition.id === flaky && cursor && left-- > 0) throw new StoreUnavailableError('busy');
       });
-      const feed = dueAuthorizerFeed(source, C, NOW, { lowWater: 4, pageSize: 2 });
+      const feed = dueAuthorizerFeed(source, C, T0, { lowWater: 4, pageSize: 2 });
       if (failures === 1) {
         expect(ids(await drain(feed)).sort()).toEqual([...appIds].sort());
       } else {

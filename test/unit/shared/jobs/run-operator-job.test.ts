@@ -19,11 +19,12 @@ import { recordRun } from '../../../../shared/run-records';
 import type { AuthorizerStatus } from '../../../../shared/store/token-store';
 import {
   AUTHORIZER_APPID as A,
+  authorizerAppId,
   COMPONENT_APPID as C,
   MINUTE,
   T0,
-  tokenContext,
-} from '../../../support/token-context';
+} from '../../../support/test-ids';
+import { tokenContext } from '../../../support/token-context';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -183,11 +184,7 @@ describe('status', () => {
   it('counts a large table over several invocations, each within its read budget', async () => {
     const { ctx, store, clock } = await tokenContext();
     for (let i = 0; i < 2_499; i++) {
-      await addAuthorizer(
-        store,
-        `wxbulk${String(i).padStart(6, '0')}`,
-        i % 5 ? 'active' : 'revoked'
-      );
+      await addAuthorizer(store, authorizerAppId(100 + i), i % 5 ? 'active' : 'revoked');
     }
     // Each page of the table takes 60 % of the budget: two pages per invocation.
     const list = store.listAuthorizers.bind(store);
@@ -222,7 +219,7 @@ describe('status', () => {
 describe('list', () => {
   it('pages through authorizers without their tokens, filtered by state', async () => {
     const { ctx, store } = await tokenContext();
-    for (const id of ['wxlisted000000001', 'wxlisted000000002', 'wxlisted000000003']) {
+    for (const id of [authorizerAppId(11), authorizerAppId(12), authorizerAppId(13)]) {
       await addAuthorizer(store, id, id.endsWith('2') ? 'revoked' : 'active');
     }
     const first = await listAuthorizerViews(ctx, { job: 'list', limit: 2 });
@@ -233,16 +230,16 @@ describe('list', () => {
     expect(second.cursor).toBeUndefined();
     expect(all.map((a) => a.authorizerAppId).sort()).toEqual([
       A,
-      'wxlisted000000001',
-      'wxlisted000000002',
-      'wxlisted000000003',
+      authorizerAppId(11),
+      authorizerAppId(12),
+      authorizerAppId(13),
     ]);
     expect(JSON.stringify(all)).not.toMatch(/access-|refresh-/);
 
     const revoked = await listAuthorizerViews(ctx, { job: 'list', state: 'revoked' });
     expect(revoked.authorizers).toEqual([
       {
-        authorizerAppId: 'wxlisted000000002',
+        authorizerAppId: authorizerAppId(12),
         status: 'revoked',
         permissions: [1, 15],
         authorizedAt: iso(T0),

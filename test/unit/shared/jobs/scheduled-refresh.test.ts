@@ -4,11 +4,10 @@ import { runScheduledRefresh } from '../../../../shared/jobs/scheduled-refresh';
 import type { TokenContext } from '../../../../shared/token-context';
 import { fakeComponentApi } from '../../../support/fake-component-api';
 import { MemoryTokenStore } from '../../../support/memory-token-store';
-import { COMPONENT_APPID, handlerDeps, T0 } from '../../../support/token-context';
+import { authorizerAppId, COMPONENT_APPID, HOUR, T0 } from '../../../support/test-ids';
+import { handlerDeps } from '../../../support/token-context';
 
 const C = COMPONENT_APPID;
-const NOW = T0;
-const HOUR = 3_600_000;
 
 class CountingStore extends MemoryTokenStore {
   componentReads = 0;
@@ -23,34 +22,34 @@ async function setup(dueCount: number, options: { latencyMs?: number } = {}) {
   await store.putTicket({
     componentAppId: C,
     ticket: 'ticket@@@t',
-    createTime: NOW - 60_000,
-    receivedAt: NOW,
+    createTime: T0 - 60_000,
+    receivedAt: T0,
   });
   await store.claim(
     { kind: 'component_token', componentAppId: C },
     0,
-    { owner: 'o', until: NOW },
-    NOW - 1
+    { owner: 'o', until: T0 },
+    T0 - 1
   );
   await store.saveComponentToken(
     C,
     'o',
-    { accessToken: 'ct', expiresAt: NOW + HOUR, refreshAt: NOW + HOUR / 2 },
-    NOW
+    { accessToken: 'ct', expiresAt: T0 + HOUR, refreshAt: T0 + HOUR / 2 },
+    T0
   );
   for (let i = 0; i < dueCount; i++) {
     await store.saveAuthorization(
       {
         componentAppId: C,
-        authorizerAppId: `wxauthorizer${String(i).padStart(5, '0')}`,
+        authorizerAppId: authorizerAppId(i),
         accessToken: `old-${i}`,
-        expiresAt: NOW + 600_000,
+        expiresAt: T0 + 600_000,
         refreshToken: `refresh-${i}`,
         funcInfo: [1],
-        refreshAt: NOW - 1,
-        authorizedAt: NOW - HOUR,
+        refreshAt: T0 - 1,
+        authorizedAt: T0 - HOUR,
       },
-      NOW - HOUR
+      T0 - HOUR
     );
   }
   let inFlight = 0;
@@ -70,10 +69,10 @@ async function setup(dueCount: number, options: { latencyMs?: number } = {}) {
       };
     },
   });
-  let now = NOW;
+  let now = T0;
   let owners = 0;
   const ctx: TokenContext = {
-    ...handlerDeps(store, {}, NOW),
+    ...handlerDeps(store, {}, T0),
     api,
     clock: () => now,
     newLeaseOwner: () => `owner-${++owners}`,
@@ -84,7 +83,7 @@ async function setup(dueCount: number, options: { latencyMs?: number } = {}) {
 describe('runScheduledRefresh', () => {
   it('refreshes every due authorizer once, with bounded concurrency and one component-token read', async () => {
     const { store, ctx, calls, maxInFlight } = await setup(40);
-    const summary = await runScheduledRefresh(ctx, { deadline: NOW + 300_000, concurrency: 8 });
+    const summary = await runScheduledRefresh(ctx, { deadline: T0 + 300_000, concurrency: 8 });
     expect(summary.authorizers).toMatchObject({
       seen: 40,
       refreshed: 40,
@@ -96,8 +95,8 @@ describe('runScheduledRefresh', () => {
     expect(calls).toHaveLength(40);
     expect(maxInFlight()).toBe(8);
     expect(store.componentReads).toBe(2);
-    const sample = await store.getAuthorizer(C, 'wxauthorizer00007');
-    expect(sample).toMatchObject({ accessToken: 'new-wxauthorizer00007', version: 2 });
+    const sample = await store.getAuthorizer(C, authorizerAppId(7));
+    expect(sample).toMatchObject({ accessToken: `new-${authorizerAppId(7)}`, version: 2 });
   });
 
   it('shares a component token renewed for one authorizer with the rest of the sweep', async () => {
@@ -123,7 +122,7 @@ describe('runScheduledRefresh', () => {
         authorizer_refresh_token: refreshToken,
       };
     };
-    const summary = await runScheduledRefresh(ctx, { deadline: NOW + 300_000, concurrency: 1 });
+    const summary = await runScheduledRefresh(ctx, { deadline: T0 + 300_000, concurrency: 1 });
     expect(summary.authorizers).toMatchObject({ refreshed: 3, failed: {} });
     expect(minted).toBe(1);
     expect(calls.filter((call) => call.endsWith(' ct'))).toHaveLength(1);
@@ -133,7 +132,7 @@ describe('runScheduledRefresh', () => {
   it('names each authorizer on the lines of its own renewal, with workers running at once', async () => {
     const { ctx } = await setup(4);
     const log = ctx.log as ReturnType<typeof handlerDeps>['log'];
-    const [recovered, failing] = ['wxauthorizer00001', 'wxauthorizer00002'];
+    const [recovered, failing] = [authorizerAppId(1), authorizerAppId(2)];
     ctx.api.apiAuthorizerToken = async (_ct, appId, refreshToken) => {
       await new Promise((resolve) => setTimeout(resolve, 1));
       if (appId === recovered && refreshToken === 'refresh-1') {
@@ -149,7 +148,7 @@ describe('runScheduledRefresh', () => {
       list: [{ authorizer_appid: recovered, refresh_token: 'refresh-1-listed', auth_time: 0 }],
     });
 
-    const summary = await runScheduledRefresh(ctx, { deadline: NOW + 300_000, concurrency: 4 });
+    const summary = await runScheduledRefresh(ctx, { deadline: T0 + 300_000, concurrency: 4 });
 
     expect(summary.authorizers).toMatchObject({ refreshed: 3, failed: { wechat_quota: 1 } });
     expect(log.entries).toContainEqual({
@@ -172,19 +171,19 @@ describe('runScheduledRefresh', () => {
 
   it('starts nothing new once the deadline reserve is reached, and says the run was truncated', async () => {
     const { ctx, calls } = await setup(5);
-    const summary = await runScheduledRefresh(ctx, { deadline: NOW + 10_000 });
+    const summary = await runScheduledRefresh(ctx, { deadline: T0 + 10_000 });
     expect(summary.authorizers).toMatchObject({ seen: 0, refreshed: 0, truncated: true });
     expect(calls).toEqual([]);
   });
 
   it('skips the authorizer sweep when no valid component token exists, without calling WeChat per authorizer', async () => {
     const { ctx, calls, setNow } = await setup(3);
-    setNow(NOW + 2 * HOUR);
+    setNow(T0 + 2 * HOUR);
     ctx.api.apiComponentToken = async () => {
       throw new Error('WeChat is down');
     };
     ctx.api.apiStartPushTicket = async () => {};
-    const summary = await runScheduledRefresh(ctx, { deadline: NOW + 2 * HOUR + 300_000 });
+    const summary = await runScheduledRefresh(ctx, { deadline: T0 + 2 * HOUR + 300_000 });
     expect(summary.component).toBe('failed');
     expect(summary.authorizers.truncated).toBe(true);
     expect(calls).toEqual([]);

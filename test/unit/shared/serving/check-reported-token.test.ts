@@ -7,13 +7,8 @@ import { checkReportedToken } from '../../../../shared/serving/check-reported-to
 import { getComponentAccessToken } from '../../../../shared/serving/component-token';
 import type { AuthorizerTokenResponse } from '../../../../shared/wechat/wire';
 import type { recordingMetrics } from '../../../support/recorders';
-import {
-  AUTHORIZER_APPID as A,
-  COMPONENT_APPID as C,
-  MINUTE,
-  T0,
-  tokenContext,
-} from '../../../support/token-context';
+import { AUTHORIZER_APPID as A, COMPONENT_APPID as C, MINUTE, T0 } from '../../../support/test-ids';
+import { tokenContext } from '../../../support/token-context';
 
 const renewedAnswer = (n: number): AuthorizerTokenResponse => ({
   authorizer_access_token: `access-${n}`,

@@ -30,13 +30,8 @@ import type { ReleaseOutcome, TokenStore } from '../../../../shared/store/token-
 import type { ComponentApi } from '../../../../shared/wechat/api-client';
 import type { ComponentTokenResponse } from '../../../../shared/wechat/wire';
 import { recordingMetrics } from '../../../support/recorders';
-import {
-  AUTHORIZER_APPID as A,
-  COMPONENT_APPID as C,
-  MINUTE,
-  T0,
-  tokenContext,
-} from '../../../support/token-context';
+import { AUTHORIZER_APPID as A, COMPONENT_APPID as C, MINUTE, T0 } from '../../../support/test-ids';
+import { tokenContext } from '../../../support/token-context';
 
 /*
  * `serveToken`, `peekToken` and `refreshTokenIfDue` take a token kind, and the kinds are private

@@ -27,14 +27,8 @@ import type {
 import type { TokenContext } from '../../../../shared/token-context';
 import { fakeComponentApi } from '../../../support/fake-component-api';
 import { MemoryTokenStore } from '../../../support/memory-token-store';
-import {
-  AUTHORIZER_APPID as A,
-  COMPONENT_APPID as C,
-  handlerDeps,
-  MINUTE,
-  storeComponentToken,
-  T0,
-} from '../../../support/token-context';
+import { AUTHORIZER_APPID as A, COMPONENT_APPID as C, MINUTE, T0 } from '../../../support/test-ids';
+import { handlerDeps, storeComponentToken } from '../../../support/token-context';
 
 const componentRef = { kind: 'component_token', componentAppId: C } as const;
 /** When the stored component token (`storeComponentToken`) is due: it needs a refresh from then. */

@@ -18,13 +18,8 @@ import {
 import { succession } from '../../../../shared/serving/succession';
 import type { QueryAuthResponse } from '../../../../shared/wechat/wire';
 import type { MemoryTokenStore } from '../../../support/memory-token-store';
-import {
-  AUTHORIZER_APPID as A,
-  COMPONENT_APPID as C,
-  MINUTE,
-  T0,
-  tokenContext,
-} from '../../../support/token-context';
+import { AUTHORIZER_APPID as A, COMPONENT_APPID as C, MINUTE, T0 } from '../../../support/test-ids';
+import { tokenContext } from '../../../support/token-context';
 import { authorizerInfo } from '../../../support/wechat-answers';
 
 const incoming = (requestedAt: number, issuedAt: number) => ({
@@ -419,6 +414,10 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
         list: [{ authorizer_appid: A, refresh_token: 'refresh-new', auth_time: T0 / 1000 + 60 }],
       }),
       apiGetAuthorizerInfo: async () => authorizerInfo(A, 'refresh-new', [1, 17]),
+      // The re-authorization killed the stored token (protocol §7.3).
+      getApiQuota: async () => {
+        throw new WechatApiError('getApiQuota', 40001, 'invalid credential', 'token_invalid');
+      },
       apiAuthorizerToken: async (_ct, _appId, refreshToken) => {
         used.push(refreshToken);
         return { authorizer_access_token: 'access-2', expires_in: 7200 };
@@ -444,6 +443,38 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
       reserveMs: 0,
     });
     expect(again).toMatchObject({ reauthorized: 0 });
+  });
+
+  it('a later authorization listed with another refresh token keeps a stored token WeChat still accepts: a permission change that kept it, the refresh token rotated meanwhile', async () => {
+    const checked: string[] = [];
+    const setup = await tokenContext({
+      apiGetAuthorizerList: async () => ({
+        total_count: 1,
+        list: [{ authorizer_appid: A, refresh_token: 'refresh-new', auth_time: T0 / 1000 + 60 }],
+      }),
+      apiGetAuthorizerInfo: async () => authorizerInfo(A, 'refresh-new', [1, 17]),
+      getApiQuota: async (accessToken) => {
+        checked.push(accessToken);
+        return { errcode: 0, errmsg: 'ok', quota: { daily_limit: 10, used: 1, remain: 9 } };
+      },
+    });
+    setup.clock.now = T0 + 10 * MINUTE;
+    const before = await setup.store.getAuthorizer(C, A);
+    const summary = await reconcileAuthorizers(setup.ctx, {
+      deadline: setup.clock.now + 10 * MINUTE,
+      reserveMs: 0,
+    });
+    expect(summary).toMatchObject({ reauthorized: 1, failed: 0 });
+    expect(checked).toEqual(['access-1']);
+    expect(await setup.store.getAuthorizer(C, A)).toMatchObject({
+      status: 'active',
+      accessToken: 'access-1',
+      expiresAt: before?.expiresAt,
+      refreshAt: before?.refreshAt,
+      refreshToken: 'refresh-new',
+      funcInfo: [1, 17],
+      authorizedAt: T0 + 60_000,
+    });
   });
 
   it('a code of the same authorization whose exchange answer was lost caps the stored token when recovered: WeChat may have minted one', async () => {

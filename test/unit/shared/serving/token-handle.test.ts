@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AuthorizerNotFoundError } from '../../../../shared/errors';
 import { tokenHandle } from '../../../../shared/serving/token-handle';
-import { AUTHORIZER_APPID, COMPONENT_APPID, tokenContext } from '../../../support/token-context';
+import { AUTHORIZER_APPID, COMPONENT_APPID } from '../../../support/test-ids';
+import { tokenContext } from '../../../support/token-context';
 
 describe('tokenHandle', () => {
   it('names the platform’s component token, and serves and peeks the stored one', async () => {

@@ -6,8 +6,8 @@ import {
   dueShard,
   legacyAuthorizerDueKey,
 } from '../../../../shared/store/table-schema';
+import { COMPONENT_APPID as C, OTHER_COMPONENT_APPID } from '../../../support/test-ids';
 
-const C = 'wxcomponent000001';
 /** Appids as WeChat issues them: `wx` and 16 hex digits; consecutive ones model accounts created together. */
 const appId = (i: number) => `wx${i.toString(16).padStart(16, '0')}`;
 
@@ -27,7 +27,7 @@ describe('due index shards', () => {
       expect(authorizerDueKey(C, appId(i))).toBe(key);
     }
     expect(partitions).toContain(legacyAuthorizerDueKey(C));
-    expect(authorizerDuePartitions('wxcomponent000002')).not.toContain(
+    expect(authorizerDuePartitions(OTHER_COMPONENT_APPID)).not.toContain(
       authorizerDueKey(C, appId(1))
     );
   });

@@ -11,18 +11,22 @@ import {
   tokenSaveFields,
 } from '../../../../shared/store/record-rules';
 import type { NewAuthorization } from '../../../../shared/store/token-store';
-
-const NOW = 1_700_000_000_000;
+import {
+  AUTHORIZER_APPID as A,
+  OTHER_AUTHORIZER_APPID as B,
+  COMPONENT_APPID as C,
+  T0,
+} from '../../../support/test-ids';
 
 const authorization = (overrides: Partial<NewAuthorization> = {}): NewAuthorization => ({
-  componentAppId: 'wxcomponent',
-  authorizerAppId: 'wxmerchant',
+  componentAppId: C,
+  authorizerAppId: A,
   accessToken: 'at',
-  expiresAt: NOW + 7_200_000,
+  expiresAt: T0 + 7_200_000,
   refreshToken: 'rt',
   funcInfo: [1, 15],
-  refreshAt: NOW + 5_400_000,
-  authorizedAt: NOW - 1000,
+  refreshAt: T0 + 5_400_000,
+  authorizedAt: T0 - 1000,
   ...overrides,
 });
 
@@ -62,30 +66,30 @@ describe('isRenewable', () => {
 
 describe('authorizationFields', () => {
   it('keeps the tokens of an authorization with a refresh token, issued now by default', () => {
-    expect(authorizationFields(authorization(), NOW)).toEqual({
-      componentAppId: 'wxcomponent',
-      authorizerAppId: 'wxmerchant',
+    expect(authorizationFields(authorization(), T0)).toEqual({
+      componentAppId: C,
+      authorizerAppId: A,
       status: 'active',
       accessToken: 'at',
-      expiresAt: NOW + 7_200_000,
-      issuedAt: NOW,
-      requestedAt: NOW,
+      expiresAt: T0 + 7_200_000,
+      issuedAt: T0,
+      requestedAt: T0,
       refreshToken: 'rt',
       funcInfo: [1, 15],
-      refreshAt: NOW + 5_400_000,
-      authorizedAt: NOW - 1000,
-      updatedAt: NOW,
+      refreshAt: T0 + 5_400_000,
+      authorizedAt: T0 - 1000,
+      updatedAt: T0,
     });
   });
 
   it('takes the issue window given, requestedAt defaulting to issuedAt', () => {
-    expect(authorizationFields(authorization({ issuedAt: NOW - 50 }), NOW)).toMatchObject({
-      issuedAt: NOW - 50,
-      requestedAt: NOW - 50,
+    expect(authorizationFields(authorization({ issuedAt: T0 - 50 }), T0)).toMatchObject({
+      issuedAt: T0 - 50,
+      requestedAt: T0 - 50,
     });
     expect(
-      authorizationFields(authorization({ issuedAt: NOW - 50, requestedAt: NOW - 90 }), NOW)
-    ).toMatchObject({ issuedAt: NOW - 50, requestedAt: NOW - 90 });
+      authorizationFields(authorization({ issuedAt: T0 - 50, requestedAt: T0 - 90 }), T0)
+    ).toMatchObject({ issuedAt: T0 - 50, requestedAt: T0 - 90 });
   });
 
   it('drops the tokens and refreshAt of an authorization without a refresh token', () => {
@@ -94,7 +98,7 @@ describe('authorizationFields', () => {
         refreshToken: undefined,
         withoutRefreshToken: 'awaiting_authorization_code',
       }),
-      NOW
+      T0
     );
     expect(fields).toMatchObject({ status: 'awaiting_authorization_code', funcInfo: [1, 15] });
     for (const name of [
@@ -110,11 +114,11 @@ describe('authorizationFields', () => {
   });
 
   it('keeps the refresh token and refreshAt but no issue window when no access token came', () => {
-    const fields = authorizationFields(authorization({ accessToken: undefined }), NOW);
+    const fields = authorizationFields(authorization({ accessToken: undefined }), T0);
     expect(fields).toMatchObject({
       status: 'active',
       refreshToken: 'rt',
-      refreshAt: NOW + 5_400_000,
+      refreshAt: T0 + 5_400_000,
     });
     expect(fields.accessToken).toBeUndefined();
     expect(fields.expiresAt).toBeUndefined();
@@ -123,7 +127,7 @@ describe('authorizationFields', () => {
   });
 
   it('clears the report check and failure of the replaced token and an earlier end, and keeps the forced-renewal back-off', () => {
-    const fields = authorizationFields(authorization(), NOW);
+    const fields = authorizationFields(authorization(), T0);
     for (const name of ['reportCheckedAt', 'lastErrorCode', 'endedAt'] as const) {
       expect(name in fields).toBe(true);
       expect(fields[name]).toBeUndefined();
@@ -132,7 +136,7 @@ describe('authorizationFields', () => {
   });
 
   it('leaves the lease and the pending events alone', () => {
-    const fields = authorizationFields(authorization(), NOW);
+    const fields = authorizationFields(authorization(), T0);
     for (const name of ['leaseOwner', 'leaseUntil', 'pendingEvents', 'version']) {
       expect(name in fields).toBe(false);
     }
@@ -142,18 +146,18 @@ describe('authorizationFields', () => {
 describe('endAuthorizationWrite', () => {
   it('drops the tokens, their history and the lease, leaving permissions, authorization time and last error, defaulted for a tombstone', () => {
     const write = endAuthorizationWrite(
-      { componentAppId: 'wxcomponent', authorizerAppId: 'wxmerchant' },
+      { componentAppId: C, authorizerAppId: A },
       'revoked',
-      NOW - 5,
-      NOW
+      T0 - 5,
+      T0
     );
     expect(write).toStrictEqual({
       fields: {
-        componentAppId: 'wxcomponent',
-        authorizerAppId: 'wxmerchant',
+        componentAppId: C,
+        authorizerAppId: A,
         status: 'revoked',
-        endedAt: NOW - 5,
-        updatedAt: NOW,
+        endedAt: T0 - 5,
+        updatedAt: T0,
         accessToken: undefined,
         expiresAt: undefined,
         issuedAt: undefined,
@@ -172,16 +176,16 @@ describe('endAuthorizationWrite', () => {
 
 describe('tokenSaveFields', () => {
   it('stamps the token as issued now, requested now unless the call start is given', () => {
-    const token = { accessToken: 'at', expiresAt: NOW + 7_200_000, refreshAt: NOW + 5_400_000 };
-    expect(tokenSaveFields(token, NOW)).toEqual({
+    const token = { accessToken: 'at', expiresAt: T0 + 7_200_000, refreshAt: T0 + 5_400_000 };
+    expect(tokenSaveFields(token, T0)).toEqual({
       ...token,
-      requestedAt: NOW,
-      issuedAt: NOW,
-      updatedAt: NOW,
+      requestedAt: T0,
+      issuedAt: T0,
+      updatedAt: T0,
     });
-    expect(tokenSaveFields({ ...token, requestedAt: NOW - 300 }, NOW)).toMatchObject({
-      requestedAt: NOW - 300,
-      issuedAt: NOW,
+    expect(tokenSaveFields({ ...token, requestedAt: T0 - 300 }, T0)).toMatchObject({
+      requestedAt: T0 - 300,
+      issuedAt: T0,
     });
   });
 
@@ -193,36 +197,36 @@ describe('tokenSaveFields', () => {
 describe('releaseWrite', () => {
   it('ends the lease of a token, keeping the error and moving refreshAt', () => {
     expect(
-      releaseWrite('authorizer', { errorCode: 'wechat_busy', retryAt: NOW + 60_000 }, NOW)
+      releaseWrite('authorizer', { errorCode: 'wechat_busy', retryAt: T0 + 60_000 }, T0)
     ).toEqual({
       fields: {
         leaseOwner: undefined,
         leaseUntil: undefined,
         lastErrorCode: 'wechat_busy',
-        updatedAt: NOW,
-        refreshAt: NOW + 60_000,
+        updatedAt: T0,
+        refreshAt: T0 + 60_000,
       },
       countsAttempt: false,
     });
   });
 
   it('clears a token’s last error on a release without one and records a report check', () => {
-    const write = releaseWrite('component_token', { reportCheckedAt: NOW - 5 }, NOW);
+    const write = releaseWrite('component_token', { reportCheckedAt: T0 - 5 }, T0);
     expect(write.fields).toEqual({
       leaseOwner: undefined,
       leaseUntil: undefined,
       lastErrorCode: undefined,
-      updatedAt: NOW,
-      reportCheckedAt: NOW - 5,
+      updatedAt: T0,
+      reportCheckedAt: T0 - 5,
     });
     expect('lastErrorCode' in write.fields).toBe(true);
   });
 
   it('caps a token’s expiry only when asked', () => {
-    expect(releaseWrite('authorizer', { expiresAt: NOW + 300_000 }, NOW).expiresAtCap).toBe(
-      NOW + 300_000
+    expect(releaseWrite('authorizer', { expiresAt: T0 + 300_000 }, T0).expiresAtCap).toBe(
+      T0 + 300_000
     );
-    expect('expiresAtCap' in releaseWrite('authorizer', {}, NOW)).toBe(false);
+    expect('expiresAtCap' in releaseWrite('authorizer', {}, T0)).toBe(false);
   });
 
   it('counts an auth code’s attempt and records its outcome, next attempt, uncertainty and authorizer', () => {
@@ -231,34 +235,30 @@ describe('releaseWrite', () => {
         'auth_code',
         {
           errorCode: 'wechat_unavailable',
-          retryAt: NOW + 30_000,
-          uncertainAt: NOW - 10,
-          authorizerAppId: 'wxmerchant',
-          expiresAt: NOW,
-          reportCheckedAt: NOW,
+          retryAt: T0 + 30_000,
+          uncertainAt: T0 - 10,
+          authorizerAppId: A,
+          expiresAt: T0,
+          reportCheckedAt: T0,
         },
-        NOW
+        T0
       )
     ).toEqual({
       fields: {
         leaseOwner: undefined,
         leaseUntil: undefined,
         outcomeCode: 'wechat_unavailable',
-        updatedAt: NOW,
-        nextAttemptAt: NOW + 30_000,
-        uncertainAt: NOW - 10,
-        authorizerAppId: 'wxmerchant',
+        updatedAt: T0,
+        nextAttemptAt: T0 + 30_000,
+        uncertainAt: T0 - 10,
+        authorizerAppId: A,
       },
       countsAttempt: true,
     });
   });
 
   it('ignores the auth-code-only fields on a token', () => {
-    const { fields } = releaseWrite(
-      'authorizer',
-      { uncertainAt: NOW, authorizerAppId: 'wxother' },
-      NOW
-    );
+    const { fields } = releaseWrite('authorizer', { uncertainAt: T0, authorizerAppId: B }, T0);
     expect(Object.keys(fields).sort()).toEqual(
       ['lastErrorCode', 'leaseOwner', 'leaseUntil', 'updatedAt'].sort()
     );
@@ -268,18 +268,18 @@ describe('releaseWrite', () => {
 describe('newAuthCode', () => {
   it('stores a code pending at version 0, due at once, with no attempt', () => {
     const record = {
-      componentAppId: 'wxcomponent',
+      componentAppId: C,
       code: 'queryauthcode@@@x',
-      expiresAt: NOW + 3_600_000,
+      expiresAt: T0 + 3_600_000,
       source: 'redirect' as const,
-      receivedAt: NOW,
+      receivedAt: T0,
     };
     expect(newAuthCode(record)).toEqual({
       ...record,
       version: 0,
       status: 'pending',
       attempts: 0,
-      nextAttemptAt: NOW,
+      nextAttemptAt: T0,
     });
   });
 });
@@ -287,30 +287,30 @@ describe('newAuthCode', () => {
 describe('finishAuthCodeFields', () => {
   it('records the status and outcome code and takes the code off the due index', () => {
     expect(
-      finishAuthCodeFields({ status: 'failed', outcomeCode: 'auth_code_expired' }, NOW)
+      finishAuthCodeFields({ status: 'failed', outcomeCode: 'auth_code_expired' }, T0)
     ).toStrictEqual({
       status: 'failed',
       outcomeCode: 'auth_code_expired',
       nextAttemptAt: undefined,
-      updatedAt: NOW,
+      updatedAt: T0,
     });
   });
 
   it('removes the outcome code when none or an empty one is given', () => {
     for (const outcomeCode of [undefined, '']) {
-      const fields = finishAuthCodeFields({ status: 'exchanged', outcomeCode }, NOW);
+      const fields = finishAuthCodeFields({ status: 'exchanged', outcomeCode }, T0);
       expect('outcomeCode' in fields).toBe(true);
       expect(fields.outcomeCode).toBeUndefined();
     }
   });
 
   it('names the authorizer only when the exchange gave one', () => {
+    expect(finishAuthCodeFields({ status: 'exchanged', authorizerAppId: A }, T0)).toMatchObject({
+      authorizerAppId: A,
+    });
+    expect('authorizerAppId' in finishAuthCodeFields({ status: 'exchanged' }, T0)).toBe(false);
     expect(
-      finishAuthCodeFields({ status: 'exchanged', authorizerAppId: 'wxmerchant' }, NOW)
-    ).toMatchObject({ authorizerAppId: 'wxmerchant' });
-    expect('authorizerAppId' in finishAuthCodeFields({ status: 'exchanged' }, NOW)).toBe(false);
-    expect(
-      'authorizerAppId' in finishAuthCodeFields({ status: 'failed', authorizerAppId: '' }, NOW)
+      'authorizerAppId' in finishAuthCodeFields({ status: 'failed', authorizerAppId: '' }, T0)
     ).toBe(false);
   });
 });

@@ -13,10 +13,14 @@ import type {
   TokenStore,
 } from '../../../../shared/store/token-store';
 import { MemoryTokenStore } from '../../../support/memory-token-store';
-
-const C = 'wxcomponent000001';
-const A = 'wxauthorizer00001';
-const NOW = 1_700_000_000_000;
+import {
+  AUTHORIZER_APPID as A,
+  authorizerAppId,
+  OTHER_AUTHORIZER_APPID as B,
+  COMPONENT_APPID as C,
+  OTHER_COMPONENT_APPID,
+  T0,
+} from '../../../support/test-ids';
 
 let dynamo: LocalDynamo;
 beforeAll(async () => {
@@ -104,11 +108,11 @@ function authorization(overrides: Partial<NewAuthorization> = {}): NewAuthorizat
     componentAppId: C,
     authorizerAppId: A,
     accessToken: 'access-1',
-    expiresAt: NOW + 7_200_000,
+    expiresAt: T0 + 7_200_000,
     refreshToken: 'refresh-1',
     funcInfo: [1, 2],
-    refreshAt: NOW + 6_300_000,
-    authorizedAt: NOW,
+    refreshAt: T0 + 6_300_000,
+    authorizedAt: T0,
     ...overrides,
   };
 }
@@ -123,7 +127,7 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
 
   describe('tickets', () => {
     it('keeps the ticket with the newest CreateTime', async () => {
-      const base = { componentAppId: C, receivedAt: NOW };
+      const base = { componentAppId: C, receivedAt: T0 };
       expect(await store.putTicket({ ...base, ticket: 't2', createTime: 2000 })).toBe(true);
       expect(await store.putTicket({ ...base, ticket: 't1', createTime: 1000 })).toBe(false);
       expect(await store.putTicket({ ...base, ticket: 't2-dup', createTime: 2000 })).toBe(false);
@@ -137,30 +141,30 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
     const ref = { kind: 'component_token', componentAppId: C } as const;
 
     it('creates the record on the first claim and saves as the lease holder', async () => {
-      await store.claim(ref, 0, { owner: 'a', until: NOW + 30_000 }, NOW);
+      await store.claim(ref, 0, { owner: 'a', until: T0 + 30_000 }, T0);
       const saved = await store.saveComponentToken(
         C,
         'a',
-        { accessToken: 'tok', expiresAt: NOW + 7_200_000, refreshAt: NOW + 6_300_000 },
-        NOW
+        { accessToken: 'tok', expiresAt: T0 + 7_200_000, refreshAt: T0 + 6_300_000 },
+        T0
       );
       expect(saved).toEqual({
         componentAppId: C,
         accessToken: 'tok',
-        expiresAt: NOW + 7_200_000,
-        refreshAt: NOW + 6_300_000,
-        issuedAt: NOW,
-        requestedAt: NOW,
+        expiresAt: T0 + 7_200_000,
+        refreshAt: T0 + 6_300_000,
+        issuedAt: T0,
+        requestedAt: T0,
         version: 1,
-        updatedAt: NOW,
+        updatedAt: T0,
       });
       expect(await store.getComponentToken(C)).toEqual(saved);
     });
 
     it('lets exactly one of two claimants of the same version win', async () => {
       const results = await Promise.allSettled([
-        store.claim(ref, 0, { owner: 'a', until: NOW + 30_000 }, NOW),
-        store.claim(ref, 0, { owner: 'b', until: NOW + 30_000 }, NOW),
+        store.claim(ref, 0, { owner: 'a', until: T0 + 30_000 }, T0),
+        store.claim(ref, 0, { owner: 'b', until: T0 + 30_000 }, T0),
       ]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       const loser = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
@@ -168,78 +172,68 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
     });
 
     it('refuses a claim on a stale version and a save by a non-holder', async () => {
-      await store.claim(ref, 0, { owner: 'a', until: NOW + 30_000 }, NOW);
-      await store.saveComponentToken(C, 'a', { accessToken: 't', expiresAt: 1, refreshAt: 1 }, NOW);
-      await expect(store.claim(ref, 0, { owner: 'b', until: NOW + 1 }, NOW)).rejects.toThrow(
+      await store.claim(ref, 0, { owner: 'a', until: T0 + 30_000 }, T0);
+      await store.saveComponentToken(C, 'a', { accessToken: 't', expiresAt: 1, refreshAt: 1 }, T0);
+      await expect(store.claim(ref, 0, { owner: 'b', until: T0 + 1 }, T0)).rejects.toThrow(
         ConcurrentUpdateError
       );
       await expect(
-        store.saveComponentToken(C, 'b', { accessToken: 'x', expiresAt: 1, refreshAt: 1 }, NOW)
+        store.saveComponentToken(C, 'b', { accessToken: 'x', expiresAt: 1, refreshAt: 1 }, T0)
       ).rejects.toThrow(ConcurrentUpdateError);
       expect((await store.getComponentToken(C))?.accessToken).toBe('t');
     });
 
     it('lets a new claimant take over an expired lease, and the old holder can no longer save', async () => {
-      await store.claim(ref, 0, { owner: 'crashed', until: NOW + 30_000 }, NOW);
+      await store.claim(ref, 0, { owner: 'crashed', until: T0 + 30_000 }, T0);
       await expect(
-        store.claim(ref, 0, { owner: 'b', until: NOW + 60_000 }, NOW + 10_000)
+        store.claim(ref, 0, { owner: 'b', until: T0 + 60_000 }, T0 + 10_000)
       ).rejects.toThrow(ConcurrentUpdateError);
-      await store.claim(ref, 0, { owner: 'b', until: NOW + 90_000 }, NOW + 30_001);
+      await store.claim(ref, 0, { owner: 'b', until: T0 + 90_000 }, T0 + 30_001);
       await expect(
-        store.saveComponentToken(
-          C,
-          'crashed',
-          { accessToken: 'x', expiresAt: 1, refreshAt: 1 },
-          NOW
-        )
+        store.saveComponentToken(C, 'crashed', { accessToken: 'x', expiresAt: 1, refreshAt: 1 }, T0)
       ).rejects.toThrow(ConcurrentUpdateError);
       const saved = await store.saveComponentToken(
         C,
         'b',
         { accessToken: 'y', expiresAt: 2, refreshAt: 2 },
-        NOW
+        T0
       );
       expect(saved.version).toBe(1);
     });
 
     it('release records the error, frees the lease and ignores a non-holder', async () => {
-      await store.claim(ref, 0, { owner: 'a', until: NOW + 30_000 }, NOW);
-      await store.release(ref, 'someone-else', { errorCode: 'x' }, NOW);
+      await store.claim(ref, 0, { owner: 'a', until: T0 + 30_000 }, T0);
+      await store.release(ref, 'someone-else', { errorCode: 'x' }, T0);
       expect((await store.getComponentToken(C))?.leaseOwner).toBe('a');
-      await store.release(ref, 'a', { errorCode: 'wechat_busy', retryAt: NOW + 60_000 }, NOW);
+      await store.release(ref, 'a', { errorCode: 'wechat_busy', retryAt: T0 + 60_000 }, T0);
       const record = await store.getComponentToken(C);
       expect(record?.leaseOwner).toBeUndefined();
       expect(record?.leaseUntil).toBeUndefined();
       expect(record?.lastErrorCode).toBe('wechat_busy');
-      expect(record?.refreshAt).toBe(NOW + 60_000);
-      await store.claim(ref, 0, { owner: 'b', until: NOW + 30_000 }, NOW);
+      expect(record?.refreshAt).toBe(T0 + 60_000);
+      await store.claim(ref, 0, { owner: 'b', until: T0 + 30_000 }, T0);
     });
 
     it('release after an uncertain outcome lowers the expiry, and never raises it', async () => {
-      await store.claim(ref, 0, { owner: 'a', until: NOW + 30_000 }, NOW);
+      await store.claim(ref, 0, { owner: 'a', until: T0 + 30_000 }, T0);
       await store.saveComponentToken(
         C,
         'a',
-        { accessToken: 'tok', expiresAt: NOW + 7_200_000, refreshAt: NOW + 6_300_000 },
-        NOW
+        { accessToken: 'tok', expiresAt: T0 + 7_200_000, refreshAt: T0 + 6_300_000 },
+        T0
       );
-      await store.claim(ref, 1, { owner: 'b', until: NOW + 30_000 }, NOW);
-      await store.release(
-        ref,
-        'b',
-        { errorCode: 'x', retryAt: NOW, expiresAt: NOW + 300_000 },
-        NOW
-      );
+      await store.claim(ref, 1, { owner: 'b', until: T0 + 30_000 }, T0);
+      await store.release(ref, 'b', { errorCode: 'x', retryAt: T0, expiresAt: T0 + 300_000 }, T0);
       expect(await store.getComponentToken(C)).toMatchObject({
         accessToken: 'tok',
-        expiresAt: NOW + 300_000,
-        refreshAt: NOW,
+        expiresAt: T0 + 300_000,
+        refreshAt: T0,
         lastErrorCode: 'x',
       });
-      await store.claim(ref, 1, { owner: 'c', until: NOW + 30_000 }, NOW + 1);
-      await store.release(ref, 'c', { errorCode: 'y', expiresAt: NOW + 900_000 }, NOW + 1);
+      await store.claim(ref, 1, { owner: 'c', until: T0 + 30_000 }, T0 + 1);
+      await store.release(ref, 'c', { errorCode: 'y', expiresAt: T0 + 900_000 }, T0 + 1);
       const record = await store.getComponentToken(C);
-      expect(record).toMatchObject({ expiresAt: NOW + 300_000, lastErrorCode: 'y' });
+      expect(record).toMatchObject({ expiresAt: T0 + 300_000, lastErrorCode: 'y' });
       expect(record?.leaseOwner).toBeUndefined();
     });
   });
@@ -248,24 +242,24 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
     const ref = { kind: 'authorizer', componentAppId: C, authorizerAppId: A } as const;
 
     it('stores an authorization as active and lists it once due', async () => {
-      expect(await store.saveAuthorization(authorization(), NOW)).toBe(true);
+      expect(await store.saveAuthorization(authorization(), T0)).toBe(true);
       expect(await store.getAuthorizer(C, A)).toEqual({
         componentAppId: C,
         authorizerAppId: A,
         status: 'active',
         accessToken: 'access-1',
-        expiresAt: NOW + 7_200_000,
+        expiresAt: T0 + 7_200_000,
         refreshToken: 'refresh-1',
         funcInfo: [1, 2],
-        refreshAt: NOW + 6_300_000,
-        issuedAt: NOW,
-        requestedAt: NOW,
-        authorizedAt: NOW,
+        refreshAt: T0 + 6_300_000,
+        issuedAt: T0,
+        requestedAt: T0,
+        authorizedAt: T0,
         version: 1,
-        updatedAt: NOW,
+        updatedAt: T0,
       });
-      expect(await allDue(store, NOW)).toEqual([]);
-      const due = await allDue(store, NOW + 6_300_000);
+      expect(await allDue(store, T0)).toEqual([]);
+      const due = await allDue(store, T0 + 6_300_000);
       expect(appIds(due)).toEqual([A]);
       expect(due[0]?.version).toBe(1);
     });
@@ -273,58 +267,58 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
     it('stores an authorization without a refresh token as without_api_permission, never due', async () => {
       await store.saveAuthorization(
         authorization({ refreshToken: undefined, accessToken: undefined, expiresAt: undefined }),
-        NOW
+        T0
       );
       const record = await store.getAuthorizer(C, A);
       expect(record).toMatchObject({ status: 'without_api_permission', funcInfo: [1, 2] });
       expect(record?.accessToken).toBeUndefined();
       expect(record?.refreshToken).toBeUndefined();
-      expect(await allDue(store, NOW + 1e12)).toEqual([]);
-      await store.saveAuthorization(authorization({ authorizedAt: NOW + 1 }), NOW + 1);
+      expect(await allDue(store, T0 + 1e12)).toEqual([]);
+      await store.saveAuthorization(authorization({ authorizedAt: T0 + 1 }), T0 + 1);
       expect(await store.getAuthorizer(C, A)).toMatchObject({ status: 'active' });
     });
 
     it('claims an authorizer not there yet only at version 0, as a lease no reader sees and a new authorization writes over', async () => {
-      await expect(store.claim(ref, 1, { owner: 'a', until: NOW + 30_000 }, NOW)).rejects.toThrow(
+      await expect(store.claim(ref, 1, { owner: 'a', until: T0 + 30_000 }, T0)).rejects.toThrow(
         ConcurrentUpdateError
       );
-      await store.claim(ref, 0, { owner: 'a', until: NOW + 30_000 }, NOW);
-      await expect(store.claim(ref, 0, { owner: 'b', until: NOW + 30_000 }, NOW)).rejects.toThrow(
+      await store.claim(ref, 0, { owner: 'a', until: T0 + 30_000 }, T0);
+      await expect(store.claim(ref, 0, { owner: 'b', until: T0 + 30_000 }, T0)).rejects.toThrow(
         ConcurrentUpdateError
       );
       expect(await store.getAuthorizer(C, A)).toBeUndefined();
       expect((await store.listAuthorizers(C, { limit: 10 })).items).toEqual([]);
 
-      expect(await store.saveAuthorization(authorization({ expectedVersion: 0 }), NOW)).toBe(true);
+      expect(await store.saveAuthorization(authorization({ expectedVersion: 0 }), T0)).toBe(true);
       expect(await store.getAuthorizer(C, A)).toMatchObject({
         status: 'active',
         version: 1,
         leaseOwner: 'a',
       });
-      await store.release(ref, 'a', {}, NOW + 1);
+      await store.release(ref, 'a', {}, T0 + 1);
       expect((await store.getAuthorizer(C, A))?.leaseOwner).toBeUndefined();
-      await expect(store.claim(ref, 0, { owner: 'c', until: NOW + 30_000 }, NOW)).rejects.toThrow(
+      await expect(store.claim(ref, 0, { owner: 'c', until: T0 + 30_000 }, T0)).rejects.toThrow(
         ConcurrentUpdateError
       );
     });
 
     it('a lease-only claim given up leaves no record, and is claimed again at version 0', async () => {
-      await store.claim(ref, 0, { owner: 'a', until: NOW + 30_000 }, NOW);
-      await store.release(ref, 'a', {}, NOW + 1);
+      await store.claim(ref, 0, { owner: 'a', until: T0 + 30_000 }, T0);
+      await store.release(ref, 'a', {}, T0 + 1);
       expect(await store.getAuthorizer(C, A)).toBeUndefined();
-      await store.claim(ref, 0, { owner: 'b', until: NOW + 30_000 }, NOW + 2);
+      await store.claim(ref, 0, { owner: 'b', until: T0 + 30_000 }, T0 + 2);
       expect(await store.getAuthorizer(C, A)).toBeUndefined();
     });
 
     it('saves a refreshed token with the refresh token WeChat returned', async () => {
-      await store.saveAuthorization(authorization(), NOW);
-      await store.claim(ref, 1, { owner: 'a', until: NOW + 30_000 }, NOW);
+      await store.saveAuthorization(authorization(), T0);
+      await store.claim(ref, 1, { owner: 'a', until: T0 + 30_000 }, T0);
       const saved = await store.saveAuthorizerToken(
         C,
         A,
         'a',
-        { accessToken: 'access-2', expiresAt: NOW + 9e6, refreshAt: NOW + 8e6, refreshToken: 'r2' },
-        NOW + 5
+        { accessToken: 'access-2', expiresAt: T0 + 9e6, refreshAt: T0 + 8e6, refreshToken: 'r2' },
+        T0 + 5
       );
       expect(saved).toMatchObject({
         accessToken: 'access-2',
@@ -332,72 +326,72 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
         version: 2,
         status: 'active',
         funcInfo: [1, 2],
-        updatedAt: NOW + 5,
+        updatedAt: T0 + 5,
       });
       expect(saved.leaseOwner).toBeUndefined();
-      expect(await allDue(store, NOW + 8e6)).toHaveLength(1);
+      expect(await allDue(store, T0 + 8e6)).toHaveLength(1);
     });
 
     it("refuses a lease holder's save when another writer moved the version, and keeps its lease", async () => {
-      await store.saveAuthorization(authorization(), NOW);
-      await store.claim(ref, 1, { owner: 'a', until: NOW + 30_000 }, NOW);
+      await store.saveAuthorization(authorization(), T0);
+      await store.claim(ref, 1, { owner: 'a', until: T0 + 30_000 }, T0);
       expect(
         await store.saveAuthorization(
-          authorization({ accessToken: 'access-x', expectedVersion: 1, authorizedAt: NOW + 1 }),
-          NOW + 1
+          authorization({ accessToken: 'access-x', expectedVersion: 1, authorizedAt: T0 + 1 }),
+          T0 + 1
         )
       ).toBe(true);
       const moved = await store.getAuthorizer(C, A);
       expect(moved).toMatchObject({ accessToken: 'access-x', version: 2, leaseOwner: 'a' });
-      const token = { accessToken: 'access-2', expiresAt: NOW + 9e6, refreshAt: NOW + 8e6 };
+      const token = { accessToken: 'access-2', expiresAt: T0 + 9e6, refreshAt: T0 + 8e6 };
       await expect(
-        store.saveAuthorizerToken(C, A, 'a', { ...token, refreshToken: 'r2' }, NOW + 2, 1)
+        store.saveAuthorizerToken(C, A, 'a', { ...token, refreshToken: 'r2' }, T0 + 2, 1)
       ).rejects.toThrow(ConcurrentUpdateError);
       const saved = await store.saveAuthorizerToken(
         C,
         A,
         'a',
-        { ...token, refreshToken: 'r2', requestedAt: NOW + 1 },
-        NOW + 2,
+        { ...token, refreshToken: 'r2', requestedAt: T0 + 1 },
+        T0 + 2,
         2
       );
-      expect(saved).toMatchObject({ accessToken: 'access-2', version: 3, requestedAt: NOW + 1 });
-      expect(saved.issuedAt).toBe(NOW + 2);
+      expect(saved).toMatchObject({ accessToken: 'access-2', version: 3, requestedAt: T0 + 1 });
+      expect(saved.issuedAt).toBe(T0 + 2);
     });
 
     it('stores an authorization only on the version it was decided on', async () => {
-      expect(await store.saveAuthorization(authorization({ expectedVersion: 1 }), NOW)).toBe(false);
+      expect(await store.saveAuthorization(authorization({ expectedVersion: 1 }), T0)).toBe(false);
       expect(await store.getAuthorizer(C, A)).toBeUndefined();
-      expect(await store.saveAuthorization(authorization({ expectedVersion: 0 }), NOW)).toBe(true);
-      expect(await store.saveAuthorization(authorization({ expectedVersion: 0 }), NOW)).toBe(false);
+      expect(await store.saveAuthorization(authorization({ expectedVersion: 0 }), T0)).toBe(true);
+      expect(await store.saveAuthorization(authorization({ expectedVersion: 0 }), T0)).toBe(false);
       expect(
         await store.saveAuthorization(
-          authorization({ expectedVersion: 1, issuedAt: NOW - 5, requestedAt: NOW - 9 }),
-          NOW
+          authorization({ expectedVersion: 1, issuedAt: T0 - 5, requestedAt: T0 - 9 }),
+          T0
         )
       ).toBe(true);
       expect(await store.getAuthorizer(C, A)).toMatchObject({
         version: 2,
-        issuedAt: NOW - 5,
-        requestedAt: NOW - 9,
+        issuedAt: T0 - 5,
+        requestedAt: T0 - 9,
       });
     });
 
     it("records a report check and a code's authorizer on release", async () => {
-      await store.saveAuthorization(authorization(), NOW);
-      await store.claim(ref, 1, { owner: 'a', until: NOW + 30_000 }, NOW);
-      await store.release(ref, 'a', { reportCheckedAt: NOW + 3 }, NOW + 3);
+      await store.saveAuthorization(authorization(), T0);
+      await store.claim(ref, 1, { owner: 'a', until: T0 + 30_000 }, T0);
+      await store.release(ref, 'a', { reportCheckedAt: T0 + 3 }, T0 + 3);
       expect(await store.getAuthorizer(C, A)).toMatchObject({
-        reportCheckedAt: NOW + 3,
+        reportCheckedAt: T0 + 3,
         version: 1,
       });
-      await store.claim(ref, 1, { owner: 'b', until: NOW + 30_000 }, NOW + 4);
+      await store.claim(ref, 1, { owner: 'b', until: T0 + 30_000 }, T0 + 4);
       const renewed = await store.saveAuthorizerToken(
         C,
         A,
         'b',
-        { accessToken: 'access-2', expiresAt: NOW + 9e6, refreshAt: NOW + 8e6, refreshToken: 'r' },
-        NOW + 5,
+        { accessToken: 'access-2', expiresAt: T0 + 9e6, refreshAt: T0 + 8e6, refreshToken: 'r' },
+        T0 + 5,
         1
       );
       expect(renewed.reportCheckedAt).toBeUndefined();
@@ -405,49 +399,47 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
       await store.putAuthCode({
         componentAppId: C,
         code: 'code-1',
-        expiresAt: NOW + 600_000,
+        expiresAt: T0 + 600_000,
         source: 'redirect',
-        receivedAt: NOW,
+        receivedAt: T0,
       });
-      await store.claim(code, 0, { owner: 'c', until: NOW + 30_000 }, NOW);
-      await store.release(code, 'c', { errorCode: 'x', authorizerAppId: A }, NOW);
+      await store.claim(code, 0, { owner: 'c', until: T0 + 30_000 }, T0);
+      await store.release(code, 'c', { errorCode: 'x', authorizerAppId: A }, T0);
       expect(await store.getAuthCode(C, 'code-1')).toMatchObject({ authorizerAppId: A });
     });
 
     it('refuses a token save once the authorizer was revoked', async () => {
-      await store.saveAuthorization(authorization(), NOW);
-      await store.claim(ref, 1, { owner: 'a', until: NOW + 30_000 }, NOW);
-      await store.endAuthorization(C, A, 'revoked', { eventTime: NOW + 1 }, NOW + 1);
+      await store.saveAuthorization(authorization(), T0);
+      await store.claim(ref, 1, { owner: 'a', until: T0 + 30_000 }, T0);
+      await store.endAuthorization(C, A, 'revoked', { eventTime: T0 + 1 }, T0 + 1);
       await expect(
         store.saveAuthorizerToken(
           C,
           A,
           'a',
           { accessToken: 'x', expiresAt: 1, refreshAt: 1, refreshToken: 'r' },
-          NOW
+          T0
         )
       ).rejects.toThrow(ConcurrentUpdateError);
     });
 
     it('revocation drops tokens and leaves the due index; a late revocation cannot undo a newer authorization', async () => {
-      await store.saveAuthorization(authorization({ authorizedAt: NOW }), NOW);
-      expect(await store.endAuthorization(C, A, 'revoked', { eventTime: NOW - 1 }, NOW)).toBe(
-        false
-      );
+      await store.saveAuthorization(authorization({ authorizedAt: T0 }), T0);
+      expect(await store.endAuthorization(C, A, 'revoked', { eventTime: T0 - 1 }, T0)).toBe(false);
       expect((await store.getAuthorizer(C, A))?.status).toBe('active');
-      expect(await store.endAuthorization(C, A, 'revoked', { eventTime: NOW + 10 }, NOW + 10)).toBe(
+      expect(await store.endAuthorization(C, A, 'revoked', { eventTime: T0 + 10 }, T0 + 10)).toBe(
         true
       );
       const revoked = await store.getAuthorizer(C, A);
-      expect(revoked).toMatchObject({ status: 'revoked', endedAt: NOW + 10, version: 2 });
+      expect(revoked).toMatchObject({ status: 'revoked', endedAt: T0 + 10, version: 2 });
       expect(revoked?.accessToken).toBeUndefined();
       expect(revoked?.refreshToken).toBeUndefined();
       expect(revoked?.refreshAt).toBeUndefined();
-      expect(await allDue(store, NOW + 1e9)).toEqual([]);
+      expect(await allDue(store, T0 + 1e9)).toEqual([]);
       expect(
         await store.saveAuthorization(
-          authorization({ authorizedAt: NOW + 20, refreshToken: 'r-new' }),
-          NOW + 20
+          authorization({ authorizedAt: T0 + 20, refreshToken: 'r-new' }),
+          T0 + 20
         )
       ).toBe(true);
       expect(await store.getAuthorizer(C, A)).toMatchObject({
@@ -459,36 +451,31 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
 
     /** An active authorizer whose record knows all about its token: a forced renewal, a report check, a failure. */
     async function authorizerWithTokenHistory() {
-      await store.saveAuthorization(authorization(), NOW);
-      await store.claim(ref, 1, { owner: 'a', until: NOW + 30_000 }, NOW);
+      await store.saveAuthorization(authorization(), T0);
+      await store.claim(ref, 1, { owner: 'a', until: T0 + 30_000 }, T0);
       await store.saveAuthorizerToken(
         C,
         A,
         'a',
         {
           accessToken: 'access-2',
-          expiresAt: NOW + 9e6,
-          refreshAt: NOW + 8e6,
+          expiresAt: T0 + 9e6,
+          refreshAt: T0 + 8e6,
           refreshToken: 'refresh-1',
-          forcedAt: NOW + 1,
-          requestedAt: NOW + 1,
+          forcedAt: T0 + 1,
+          requestedAt: T0 + 1,
         },
-        NOW + 2,
+        T0 + 2,
         1
       );
-      await store.claim(ref, 2, { owner: 'b', until: NOW + 30_000 }, NOW + 3);
-      await store.release(
-        ref,
-        'b',
-        { errorCode: 'wechat_busy', reportCheckedAt: NOW + 3 },
-        NOW + 3
-      );
-      await store.claim(ref, 2, { owner: 'c', until: NOW + 30_000 }, NOW + 4);
+      await store.claim(ref, 2, { owner: 'b', until: T0 + 30_000 }, T0 + 3);
+      await store.release(ref, 'b', { errorCode: 'wechat_busy', reportCheckedAt: T0 + 3 }, T0 + 3);
+      await store.claim(ref, 2, { owner: 'c', until: T0 + 30_000 }, T0 + 4);
       expect(await store.getAuthorizer(C, A)).toMatchObject({
-        forcedAt: NOW + 1,
-        requestedAt: NOW + 1,
-        issuedAt: NOW + 2,
-        reportCheckedAt: NOW + 3,
+        forcedAt: T0 + 1,
+        requestedAt: T0 + 1,
+        issuedAt: T0 + 2,
+        reportCheckedAt: T0 + 3,
         lastErrorCode: 'wechat_busy',
         leaseOwner: 'c',
       });
@@ -496,7 +483,7 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
 
     it('an ended authorization keeps its permissions, authorization time and last error, and nothing of its token', async () => {
       await authorizerWithTokenHistory();
-      expect(await store.endAuthorization(C, A, 'revoked', { eventTime: NOW + 5 }, NOW + 6)).toBe(
+      expect(await store.endAuthorization(C, A, 'revoked', { eventTime: T0 + 5 }, T0 + 6)).toBe(
         true
       );
       expect(await store.getAuthorizer(C, A)).toEqual({
@@ -504,58 +491,58 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
         authorizerAppId: A,
         status: 'revoked',
         funcInfo: [1, 2],
-        authorizedAt: NOW,
-        endedAt: NOW + 5,
+        authorizedAt: T0,
+        endedAt: T0 + 5,
         lastErrorCode: 'wechat_busy',
         version: 3,
-        updatedAt: NOW + 6,
+        updatedAt: T0 + 6,
       });
     });
 
     it('a new authorization starts with no report check, failure or end of the token it replaces, and keeps the forced-renewal back-off', async () => {
       await authorizerWithTokenHistory();
-      await store.release(ref, 'c', {}, NOW + 5);
+      await store.release(ref, 'c', {}, T0 + 5);
       const renewed = authorization({
         accessToken: 'access-3',
         refreshToken: 'refresh-3',
-        authorizedAt: NOW + 10,
+        authorizedAt: T0 + 10,
       });
-      expect(await store.saveAuthorization(renewed, NOW + 10)).toBe(true);
+      expect(await store.saveAuthorization(renewed, T0 + 10)).toBe(true);
       const fresh = {
         componentAppId: C,
         authorizerAppId: A,
         status: 'active',
         accessToken: 'access-3',
-        expiresAt: NOW + 7_200_000,
+        expiresAt: T0 + 7_200_000,
         refreshToken: 'refresh-3',
         funcInfo: [1, 2],
-        refreshAt: NOW + 6_300_000,
-        issuedAt: NOW + 10,
-        requestedAt: NOW + 10,
-        authorizedAt: NOW + 10,
+        refreshAt: T0 + 6_300_000,
+        issuedAt: T0 + 10,
+        requestedAt: T0 + 10,
+        authorizedAt: T0 + 10,
         version: 3,
-        updatedAt: NOW + 10,
+        updatedAt: T0 + 10,
       };
-      expect(await store.getAuthorizer(C, A)).toEqual({ ...fresh, forcedAt: NOW + 1 });
+      expect(await store.getAuthorizer(C, A)).toEqual({ ...fresh, forcedAt: T0 + 1 });
 
-      await store.claim(ref, 3, { owner: 'd', until: NOW + 30_000 }, NOW + 11);
-      await store.release(ref, 'd', { errorCode: 'wechat_busy' }, NOW + 11);
-      await store.endAuthorization(C, A, 'revoked', { eventTime: NOW + 12 }, NOW + 12);
-      expect(await store.saveAuthorization({ ...renewed, authorizedAt: NOW + 20 }, NOW + 20)).toBe(
+      await store.claim(ref, 3, { owner: 'd', until: T0 + 30_000 }, T0 + 11);
+      await store.release(ref, 'd', { errorCode: 'wechat_busy' }, T0 + 11);
+      await store.endAuthorization(C, A, 'revoked', { eventTime: T0 + 12 }, T0 + 12);
+      expect(await store.saveAuthorization({ ...renewed, authorizedAt: T0 + 20 }, T0 + 20)).toBe(
         true
       );
       expect(await store.getAuthorizer(C, A)).toEqual({
         ...fresh,
-        issuedAt: NOW + 20,
-        requestedAt: NOW + 20,
-        authorizedAt: NOW + 20,
+        issuedAt: T0 + 20,
+        requestedAt: T0 + 20,
+        authorizedAt: T0 + 20,
         version: 5,
-        updatedAt: NOW + 20,
+        updatedAt: T0 + 20,
       });
     });
 
     it('creates a tombstone for an unknown authorizer', async () => {
-      expect(await store.endAuthorization(C, A, 'revoked', { eventTime: NOW }, NOW)).toBe(true);
+      expect(await store.endAuthorization(C, A, 'revoked', { eventTime: T0 }, T0)).toBe(true);
       expect(await store.getAuthorizer(C, A)).toMatchObject({
         status: 'revoked',
         funcInfo: [],
@@ -565,34 +552,31 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
     });
 
     it('ends for re-authorization only while the failing refresh token is still stored', async () => {
-      await store.saveAuthorization(authorization({ refreshToken: 'newer' }), NOW);
-      const guard = { eventTime: NOW + 1, expectedRefreshToken: 'older' };
-      expect(await store.endAuthorization(C, A, 'needs_reauthorization', guard, NOW + 1)).toBe(
+      await store.saveAuthorization(authorization({ refreshToken: 'newer' }), T0);
+      const guard = { eventTime: T0 + 1, expectedRefreshToken: 'older' };
+      expect(await store.endAuthorization(C, A, 'needs_reauthorization', guard, T0 + 1)).toBe(
         false
       );
       expect((await store.getAuthorizer(C, A))?.status).toBe('active');
-      const matching = { eventTime: NOW + 1, expectedRefreshToken: 'newer' };
-      expect(await store.endAuthorization(C, A, 'needs_reauthorization', matching, NOW + 1)).toBe(
+      const matching = { eventTime: T0 + 1, expectedRefreshToken: 'newer' };
+      expect(await store.endAuthorization(C, A, 'needs_reauthorization', matching, T0 + 1)).toBe(
         true
       );
       expect((await store.getAuthorizer(C, A))?.status).toBe('needs_reauthorization');
     });
 
     it('ignores an exchange older than the stored authorization', async () => {
-      await store.saveAuthorization(authorization({ authorizedAt: NOW + 100 }), NOW);
+      await store.saveAuthorization(authorization({ authorizedAt: T0 + 100 }), T0);
       expect(
-        await store.saveAuthorization(
-          authorization({ authorizedAt: NOW, refreshToken: 'old' }),
-          NOW
-        )
+        await store.saveAuthorization(authorization({ authorizedAt: T0, refreshToken: 'old' }), T0)
       ).toBe(false);
       expect((await store.getAuthorizer(C, A))?.refreshToken).toBe('refresh-1');
     });
 
     it('replaces the refresh token only while it is still the expected one', async () => {
-      await store.saveAuthorization(authorization(), NOW);
-      expect(await store.replaceRefreshToken(C, A, 'other', 'r9', NOW)).toBe(false);
-      expect(await store.replaceRefreshToken(C, A, 'refresh-1', 'r9', NOW)).toBe(true);
+      await store.saveAuthorization(authorization(), T0);
+      expect(await store.replaceRefreshToken(C, A, 'other', 'r9', T0)).toBe(false);
+      expect(await store.replaceRefreshToken(C, A, 'refresh-1', 'r9', T0)).toBe(true);
       expect((await store.getAuthorizer(C, A))?.refreshToken).toBe('r9');
     });
 
@@ -601,72 +585,60 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
         id,
         type: 'authorized',
         detail: `{"id":"${id}"}`,
-        createdAt: NOW,
+        createdAt: T0,
       });
-      await store.saveAuthorization(authorization({ event: event('e1') }), NOW);
-      await store.saveAuthorization(
-        authorization({ authorizerAppId: 'wxauthorizer00002', event: event('e2') }),
-        NOW
-      );
-      await store.saveAuthorization(authorization({ authorizerAppId: 'wxauthorizer00003' }), NOW);
+      await store.saveAuthorization(authorization({ event: event('e1') }), T0);
+      await store.saveAuthorization(authorization({ authorizerAppId: B, event: event('e2') }), T0);
+      await store.saveAuthorization(authorization({ authorizerAppId: authorizerAppId(3) }), T0);
       expect(
-        await store.replaceRefreshToken(C, A, 'refresh-1', 'r9', NOW, { event: event('e3') })
+        await store.replaceRefreshToken(C, A, 'refresh-1', 'r9', T0, { event: event('e3') })
       ).toBe(true);
       expect(
-        await store.endAuthorization(
-          C,
-          'wxauthorizer00002',
-          'revoked',
-          { eventTime: NOW, event: event('e4') },
-          NOW
-        )
+        await store.endAuthorization(C, B, 'revoked', { eventTime: T0, event: event('e4') }, T0)
       ).toBe(true);
       expect((await store.getAuthorizer(C, A))?.pendingEvents).toEqual([event('e1'), event('e3')]);
-      expect((await store.getAuthorizer(C, 'wxauthorizer00002'))?.pendingEvents).toEqual([
-        event('e2'),
-        event('e4'),
-      ]);
+      expect((await store.getAuthorizer(C, B))?.pendingEvents).toEqual([event('e2'), event('e4')]);
       const listed = await store.listAuthorizersWithPendingEvents(C, { limit: 10 });
-      expect(listed.items.map((a) => a.authorizerAppId).sort()).toEqual([A, 'wxauthorizer00002']);
+      expect(listed.items.map((a) => a.authorizerAppId).sort()).toEqual([A, B]);
 
       await store.settlePendingEvent(C, A, 'e3');
       await store.settlePendingEvent(C, A, 'e3');
       expect((await store.getAuthorizer(C, A))?.pendingEvents).toEqual([event('e1')]);
       await store.settlePendingEvent(C, A, 'e1');
-      await store.settlePendingEvent(C, 'wxauthorizer00002', 'e2');
-      await store.settlePendingEvent(C, 'wxauthorizer00002', 'e4');
+      await store.settlePendingEvent(C, B, 'e2');
+      await store.settlePendingEvent(C, B, 'e4');
       expect((await store.listAuthorizersWithPendingEvents(C, { limit: 10 })).items).toEqual([]);
     });
 
     it('writes no event with a state change refused by its condition', async () => {
-      const event = { id: 'e1', type: 'authorized', detail: '{}', createdAt: NOW };
-      await store.saveAuthorization(authorization(), NOW);
-      expect(await store.saveAuthorization(authorization({ expectedVersion: 7, event }), NOW)).toBe(
+      const event = { id: 'e1', type: 'authorized', detail: '{}', createdAt: T0 };
+      await store.saveAuthorization(authorization(), T0);
+      expect(await store.saveAuthorization(authorization({ expectedVersion: 7, event }), T0)).toBe(
         false
       );
-      expect(await store.replaceRefreshToken(C, A, 'other', 'r9', NOW, { event })).toBe(false);
-      expect(
-        await store.endAuthorization(C, A, 'revoked', { eventTime: NOW - 1, event }, NOW)
-      ).toBe(false);
+      expect(await store.replaceRefreshToken(C, A, 'other', 'r9', T0, { event })).toBe(false);
+      expect(await store.endAuthorization(C, A, 'revoked', { eventTime: T0 - 1, event }, T0)).toBe(
+        false
+      );
       expect((await store.getAuthorizer(C, A))?.pendingEvents ?? []).toEqual([]);
     });
 
     it('keeps the listed authorization time and permission sets given with a recovered refresh token', async () => {
-      await store.saveAuthorization(authorization(), NOW);
+      await store.saveAuthorization(authorization(), T0);
       expect(
-        await store.replaceRefreshToken(C, A, 'refresh-1', 'r9', NOW, {
-          authorizedAt: NOW + 600_000,
+        await store.replaceRefreshToken(C, A, 'refresh-1', 'r9', T0, {
+          authorizedAt: T0 + 600_000,
           funcInfo: [1, 17],
         })
       ).toBe(true);
       expect(await store.getAuthorizer(C, A)).toMatchObject({
         refreshToken: 'r9',
-        authorizedAt: NOW + 600_000,
+        authorizedAt: T0 + 600_000,
         funcInfo: [1, 17],
       });
-      await store.replaceRefreshToken(C, A, 'r9', 'r10', NOW);
+      await store.replaceRefreshToken(C, A, 'r9', 'r10', T0);
       expect(await store.getAuthorizer(C, A)).toMatchObject({
-        authorizedAt: NOW + 600_000,
+        authorizedAt: T0 + 600_000,
         funcInfo: [1, 17],
       });
     });
@@ -674,11 +646,11 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
     it('pages through each partition in refreshAt order without returning future ones', async () => {
       for (let i = 0; i < 7; i++) {
         await store.saveAuthorization(
-          authorization({ authorizerAppId: `wxauthorizer0000${i}`, refreshAt: NOW + i }),
-          NOW
+          authorization({ authorizerAppId: authorizerAppId(i), refreshAt: T0 + i }),
+          T0
         );
       }
-      const lists = await duePerPartition(store, NOW + 4, 2);
+      const lists = await duePerPartition(store, T0 + 4, 2);
       for (const { items } of lists) {
         const times = items.map((a) => a.refreshAt as number);
         expect(times).toEqual([...times].sort((x, y) => x - y));
@@ -686,7 +658,7 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
       const due = lists
         .flatMap((p) => p.items)
         .sort((x, y) => (x.refreshAt as number) - (y.refreshAt as number));
-      expect(appIds(due)).toEqual([0, 1, 2, 3, 4].map((i) => `wxauthorizer0000${i}`));
+      expect(appIds(due)).toEqual([0, 1, 2, 3, 4].map((i) => authorizerAppId(i)));
     });
   });
 
@@ -699,11 +671,11 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
       expect(new Set(partitions.map((p) => p.id)).size).toBe(partitions.length);
       for (let i = 0; i < 48; i++) {
         await store.saveAuthorization(
-          authorization({ authorizerAppId: appId(i), refreshAt: NOW + (i % 40) }),
-          NOW
+          authorization({ authorizerAppId: appId(i), refreshAt: T0 + (i % 40) }),
+          T0
         );
       }
-      const lists = await duePerPartition(store, NOW + 29, 2);
+      const lists = await duePerPartition(store, T0 + 29, 2);
       const due = lists.flatMap((p) => p.items);
       const expected = Array.from({ length: 48 }, (_, i) => i)
         .filter((i) => i % 40 <= 29)
@@ -722,37 +694,34 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
         string,
       ];
       for (const [i, a] of [renewed, reauthorized, revoked, failing].entries()) {
-        await store.saveAuthorization(
-          authorization({ authorizerAppId: a, refreshAt: NOW + i }),
-          NOW
-        );
+        await store.saveAuthorization(authorization({ authorizerAppId: a, refreshAt: T0 + i }), T0);
         await subject.toLegacyPartition(a);
       }
-      const before = (await duePerPartition(store, NOW + 10)).filter((p) => p.items.length > 0);
+      const before = (await duePerPartition(store, T0 + 10)).filter((p) => p.items.length > 0);
       expect(before).toHaveLength(1);
       const legacy = before[0]?.partition as DuePartition;
       expect(appIds(before[0]?.items ?? [])).toEqual([renewed, reauthorized, revoked, failing]);
 
       const ref = (a: string) =>
         ({ kind: 'authorizer', componentAppId: C, authorizerAppId: a }) as const;
-      await store.claim(ref(renewed), 1, { owner: 'o', until: NOW + 30_000 }, NOW);
+      await store.claim(ref(renewed), 1, { owner: 'o', until: T0 + 30_000 }, T0);
       await store.saveAuthorizerToken(
         C,
         renewed,
         'o',
-        { accessToken: 'a2', expiresAt: NOW + 9e6, refreshAt: NOW + 5, refreshToken: 'r2' },
-        NOW
+        { accessToken: 'a2', expiresAt: T0 + 9e6, refreshAt: T0 + 5, refreshToken: 'r2' },
+        T0
       );
       await store.saveAuthorization(
-        authorization({ authorizerAppId: reauthorized, refreshAt: NOW + 6, authorizedAt: NOW + 1 }),
-        NOW + 1
+        authorization({ authorizerAppId: reauthorized, refreshAt: T0 + 6, authorizedAt: T0 + 1 }),
+        T0 + 1
       );
-      await store.endAuthorization(C, revoked, 'revoked', { eventTime: NOW + 1 }, NOW + 1);
-      await store.claim(ref(failing), 1, { owner: 'o', until: NOW + 30_000 }, NOW);
-      await store.release(ref(failing), 'o', { errorCode: 'x', retryAt: NOW + 7 }, NOW);
+      await store.endAuthorization(C, revoked, 'revoked', { eventTime: T0 + 1 }, T0 + 1);
+      await store.claim(ref(failing), 1, { owner: 'o', until: T0 + 30_000 }, T0);
+      await store.release(ref(failing), 'o', { errorCode: 'x', retryAt: T0 + 7 }, T0);
 
-      expect(appIds(await listPartition(store, legacy, NOW + 10, 10))).toEqual([failing]);
-      const after = await duePerPartition(store, NOW + 10);
+      expect(appIds(await listPartition(store, legacy, T0 + 10, 10))).toEqual([failing]);
+      const after = await duePerPartition(store, T0 + 10);
       expect(appIds(after.flatMap((p) => p.items)).sort()).toEqual(
         [renewed, reauthorized, failing].sort()
       );
@@ -768,9 +737,9 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
     const fresh = {
       componentAppId: C,
       code: 'queryauthcode@@@abc',
-      expiresAt: NOW + 600_000,
+      expiresAt: T0 + 600_000,
       source: 'redirect' as const,
-      receivedAt: NOW,
+      receivedAt: T0,
     };
     const ref = { kind: 'auth_code', componentAppId: C, code: fresh.code } as const;
 
@@ -778,26 +747,26 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
       const first = await store.putAuthCode(fresh);
       expect(first).toEqual({
         created: true,
-        record: { ...fresh, version: 0, status: 'pending', attempts: 0, nextAttemptAt: NOW },
+        record: { ...fresh, version: 0, status: 'pending', attempts: 0, nextAttemptAt: T0 },
       });
       const second = await store.putAuthCode({ ...fresh, source: 'push', authorizerAppId: A });
       expect(second.created).toBe(false);
       expect(second.record.source).toBe('redirect');
-      expect(await store.listPendingAuthCodes(C, NOW, 10)).toHaveLength(1);
+      expect(await store.listPendingAuthCodes(C, T0, 10)).toHaveLength(1);
     });
 
     it('a second arrival that knows the authorizer names it on a record stored without it, once', async () => {
       await store.putAuthCode(fresh);
       const named = await store.putAuthCode({ ...fresh, source: 'push', authorizerAppId: A });
       expect(named.record).toMatchObject({ source: 'redirect', authorizerAppId: A, version: 0 });
-      await store.putAuthCode({ ...fresh, source: 'push', authorizerAppId: 'wx-other' });
+      await store.putAuthCode({ ...fresh, source: 'push', authorizerAppId: B });
       expect((await store.getAuthCode(C, fresh.code))?.authorizerAppId).toBe(A);
     });
 
     it('finishing as the lease holder takes the code off the pending list', async () => {
       await store.putAuthCode(fresh);
-      await store.claim(ref, 0, { owner: 'a', until: NOW + 30_000 }, NOW);
-      await expect(store.claim(ref, 0, { owner: 'b', until: NOW + 30_000 }, NOW)).rejects.toThrow(
+      await store.claim(ref, 0, { owner: 'a', until: T0 + 30_000 }, T0);
+      await expect(store.claim(ref, 0, { owner: 'b', until: T0 + 30_000 }, T0)).rejects.toThrow(
         ConcurrentUpdateError
       );
       const done = await store.finishAuthCode(
@@ -805,48 +774,48 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
         fresh.code,
         'a',
         { status: 'exchanged', authorizerAppId: A },
-        NOW + 1
+        T0 + 1
       );
       expect(done).toMatchObject({ status: 'exchanged', authorizerAppId: A, version: 1 });
       expect(done.nextAttemptAt).toBeUndefined();
-      expect(await store.listPendingAuthCodes(C, NOW + 1e9, 10)).toEqual([]);
+      expect(await store.listPendingAuthCodes(C, T0 + 1e9, 10)).toEqual([]);
       await expect(
-        store.finishAuthCode(C, fresh.code, 'b', { status: 'failed' }, NOW)
+        store.finishAuthCode(C, fresh.code, 'b', { status: 'failed' }, T0)
       ).rejects.toThrow(ConcurrentUpdateError);
     });
 
     it('a finished code keeps the outcome code given, none when it is empty, and leaves the due index', async () => {
       await store.putAuthCode(fresh);
-      await store.claim(ref, 0, { owner: 'a', until: NOW + 30_000 }, NOW);
-      await store.release(ref, 'a', { errorCode: 'wechat_busy', retryAt: NOW + 60_000 }, NOW);
-      await store.claim(ref, 0, { owner: 'b', until: NOW + 90_000 }, NOW + 60_000);
+      await store.claim(ref, 0, { owner: 'a', until: T0 + 30_000 }, T0);
+      await store.release(ref, 'a', { errorCode: 'wechat_busy', retryAt: T0 + 60_000 }, T0);
+      await store.claim(ref, 0, { owner: 'b', until: T0 + 90_000 }, T0 + 60_000);
       const done = await store.finishAuthCode(
         C,
         fresh.code,
         'b',
         { status: 'failed', outcomeCode: '' },
-        NOW + 60_001
+        T0 + 60_001
       );
       const finished = {
         ...fresh,
         status: 'failed',
         attempts: 1,
         version: 1,
-        updatedAt: NOW + 60_001,
+        updatedAt: T0 + 60_001,
       };
       expect(done).toEqual(finished);
       expect(await store.getAuthCode(C, fresh.code)).toEqual(finished);
-      expect(await store.listPendingAuthCodes(C, NOW + 1e9, 10)).toEqual([]);
+      expect(await store.listPendingAuthCodes(C, T0 + 1e9, 10)).toEqual([]);
 
       const other = { ...fresh, code: 'queryauthcode@@@def' };
       await store.putAuthCode(other);
-      await store.claim({ ...ref, code: other.code }, 0, { owner: 'c', until: NOW + 30_000 }, NOW);
+      await store.claim({ ...ref, code: other.code }, 0, { owner: 'c', until: T0 + 30_000 }, T0);
       const recovered = await store.finishAuthCode(
         C,
         other.code,
         'c',
         { status: 'exchanged', outcomeCode: 'recovered_by_reconciliation' },
-        NOW + 1
+        T0 + 1
       );
       expect(recovered).toEqual({
         ...other,
@@ -854,29 +823,29 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
         outcomeCode: 'recovered_by_reconciliation',
         attempts: 0,
         version: 1,
-        updatedAt: NOW + 1,
+        updatedAt: T0 + 1,
       });
-      expect(await store.listPendingAuthCodes(C, NOW + 1e9, 10)).toEqual([]);
+      expect(await store.listPendingAuthCodes(C, T0 + 1e9, 10)).toEqual([]);
     });
 
     it('a released code counts the attempt and waits for its retry time', async () => {
       await store.putAuthCode(fresh);
-      await store.claim(ref, 0, { owner: 'a', until: NOW + 30_000 }, NOW);
-      await store.release(ref, 'a', { errorCode: 'wechat_busy', retryAt: NOW + 60_000 }, NOW);
-      expect(await store.listPendingAuthCodes(C, NOW + 59_999, 10)).toEqual([]);
-      const [pending] = await store.listPendingAuthCodes(C, NOW + 60_000, 10);
+      await store.claim(ref, 0, { owner: 'a', until: T0 + 30_000 }, T0);
+      await store.release(ref, 'a', { errorCode: 'wechat_busy', retryAt: T0 + 60_000 }, T0);
+      expect(await store.listPendingAuthCodes(C, T0 + 59_999, 10)).toEqual([]);
+      const [pending] = await store.listPendingAuthCodes(C, T0 + 60_000, 10);
       expect(pending).toMatchObject({ attempts: 1, outcomeCode: 'wechat_busy', version: 0 });
       expect(pending?.leaseOwner).toBeUndefined();
     });
 
     it('a release can mark the exchange uncertain, and a later release keeps the mark', async () => {
       await store.putAuthCode(fresh);
-      await store.claim(ref, 0, { owner: 'a', until: NOW + 30_000 }, NOW);
-      await store.release(ref, 'a', { errorCode: 'wechat_unavailable', uncertainAt: NOW }, NOW);
-      await store.claim(ref, 0, { owner: 'b', until: NOW + 30_000 }, NOW + 1);
-      await store.release(ref, 'b', { errorCode: 'other' }, NOW + 1);
+      await store.claim(ref, 0, { owner: 'a', until: T0 + 30_000 }, T0);
+      await store.release(ref, 'a', { errorCode: 'wechat_unavailable', uncertainAt: T0 }, T0);
+      await store.claim(ref, 0, { owner: 'b', until: T0 + 30_000 }, T0 + 1);
+      await store.release(ref, 'b', { errorCode: 'other' }, T0 + 1);
       expect(await store.getAuthCode(C, fresh.code)).toMatchObject({
-        uncertainAt: NOW,
+        uncertainAt: T0,
         outcomeCode: 'other',
         attempts: 2,
       });
@@ -886,8 +855,8 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
     const minute = {
       componentAppId: C,
       name: 'authorize/minute',
-      startsAt: NOW,
-      endsAt: NOW + 60_000,
+      startsAt: T0,
+      endsAt: T0 + 60_000,
     };
 
     it('counts up to the limit, then refuses', async () => {
@@ -899,11 +868,11 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
     it('keeps windows, names and platforms apart', async () => {
       expect(await store.spendBudget(minute, 1)).toBe(true);
       expect(await store.spendBudget(minute, 1)).toBe(false);
-      expect(await store.spendBudget({ ...minute, startsAt: NOW + 60_000 }, 1)).toBe(true);
+      expect(await store.spendBudget({ ...minute, startsAt: T0 + 60_000 }, 1)).toBe(true);
       expect(await store.spendBudget({ ...minute, name: 'authorize-callback/minute' }, 1)).toBe(
         true
       );
-      expect(await store.spendBudget({ ...minute, componentAppId: 'wxcomponent000002' }, 1)).toBe(
+      expect(await store.spendBudget({ ...minute, componentAppId: OTHER_COMPONENT_APPID }, 1)).toBe(
         true
       );
     });
@@ -930,50 +899,50 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
       id,
       type: 'authorized',
       detail: JSON.stringify({ id, type: 'authorized' }),
-      createdAt: NOW,
+      createdAt: T0,
       publishAt,
     });
 
     it('records an event once: a second record of the same id changes nothing', async () => {
-      expect(await store.putOutboxEvent(event('e1', NOW))).toBe(true);
-      expect(await store.putOutboxEvent({ ...event('e1', NOW + 5), detail: '{}' })).toBe(false);
-      expect(await store.listDueOutboxEvents(C, NOW, 10)).toEqual([
-        { ...event('e1', NOW), attempts: 0 },
+      expect(await store.putOutboxEvent(event('e1', T0))).toBe(true);
+      expect(await store.putOutboxEvent({ ...event('e1', T0 + 5), detail: '{}' })).toBe(false);
+      expect(await store.listDueOutboxEvents(C, T0, 10)).toEqual([
+        { ...event('e1', T0), attempts: 0 },
       ]);
     });
 
     it('lists unpublished events once due, oldest first, per platform, up to the limit', async () => {
-      await store.putOutboxEvent(event('late', NOW + 60_000));
-      await store.putOutboxEvent(event('second', NOW - 1_000));
-      await store.putOutboxEvent(event('first', NOW - 2_000));
-      await store.putOutboxEvent(event('other', NOW - 3_000, 'wxcomponent000002'));
+      await store.putOutboxEvent(event('late', T0 + 60_000));
+      await store.putOutboxEvent(event('second', T0 - 1_000));
+      await store.putOutboxEvent(event('first', T0 - 2_000));
+      await store.putOutboxEvent(event('other', T0 - 3_000, OTHER_COMPONENT_APPID));
       const ids = async (now: number, limit = 10) =>
         (await store.listDueOutboxEvents(C, now, limit)).map((e) => e.id);
-      expect(await ids(NOW)).toEqual(['first', 'second']);
-      expect(await ids(NOW, 1)).toEqual(['first']);
-      expect(await ids(NOW + 60_000)).toEqual(['first', 'second', 'late']);
+      expect(await ids(T0)).toEqual(['first', 'second']);
+      expect(await ids(T0, 1)).toEqual(['first']);
+      expect(await ids(T0 + 60_000)).toEqual(['first', 'second', 'late']);
     });
 
     it('takes a published event off the due list for good, even for a later record of its id', async () => {
-      await store.putOutboxEvent(event('e1', NOW));
-      await store.markOutboxEventPublished(C, 'e1', NOW + 1);
-      expect(await store.listDueOutboxEvents(C, NOW + 3_600_000, 10)).toEqual([]);
-      expect(await store.putOutboxEvent(event('e1', NOW + 2))).toBe(false);
-      await store.deferOutboxEvent(C, 'e1', { retryAt: NOW + 3, error: 'InternalFailure' });
-      expect(await store.listDueOutboxEvents(C, NOW + 3_600_000, 10)).toEqual([]);
-      await store.markOutboxEventPublished(C, 'unknown', NOW);
+      await store.putOutboxEvent(event('e1', T0));
+      await store.markOutboxEventPublished(C, 'e1', T0 + 1);
+      expect(await store.listDueOutboxEvents(C, T0 + 3_600_000, 10)).toEqual([]);
+      expect(await store.putOutboxEvent(event('e1', T0 + 2))).toBe(false);
+      await store.deferOutboxEvent(C, 'e1', { retryAt: T0 + 3, error: 'InternalFailure' });
+      expect(await store.listDueOutboxEvents(C, T0 + 3_600_000, 10)).toEqual([]);
+      await store.markOutboxEventPublished(C, 'unknown', T0);
     });
 
     it('a deferred event counts the attempt and waits for its retry time', async () => {
-      await store.putOutboxEvent(event('e1', NOW));
+      await store.putOutboxEvent(event('e1', T0));
       await store.deferOutboxEvent(C, 'e1', {
-        retryAt: NOW + 60_000,
+        retryAt: T0 + 60_000,
         error: 'ThrottlingException',
       });
-      expect(await store.listDueOutboxEvents(C, NOW, 10)).toEqual([]);
-      expect(await store.listDueOutboxEvents(C, NOW + 60_000, 10)).toEqual([
+      expect(await store.listDueOutboxEvents(C, T0, 10)).toEqual([]);
+      expect(await store.listDueOutboxEvents(C, T0 + 60_000, 10)).toEqual([
         {
-          ...event('e1', NOW + 60_000),
+          ...event('e1', T0 + 60_000),
           attempts: 1,
           lastError: 'ThrottlingException',
         },
@@ -1002,45 +971,39 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
 
     /** Seven authorizers in every state, and items of every other kind around them. */
     async function seed() {
-      const ids = Array.from({ length: 7 }, (_, i) => `wxlisted0000000${i}`);
+      const ids = Array.from({ length: 7 }, (_, i) => authorizerAppId(10 + i));
       for (const id of ids)
-        await store.saveAuthorization(authorization({ authorizerAppId: id }), NOW);
-      await store.endAuthorization(C, ids[1]!, 'revoked', { eventTime: NOW + 1 }, NOW + 1);
-      await store.endAuthorization(
-        C,
-        ids[2]!,
-        'needs_reauthorization',
-        { eventTime: NOW + 1 },
-        NOW
-      );
+        await store.saveAuthorization(authorization({ authorizerAppId: id }), T0);
+      await store.endAuthorization(C, ids[1]!, 'revoked', { eventTime: T0 + 1 }, T0 + 1);
+      await store.endAuthorization(C, ids[2]!, 'needs_reauthorization', { eventTime: T0 + 1 }, T0);
       await store.saveAuthorization(
         authorization({
           authorizerAppId: ids[3]!,
           refreshToken: undefined,
           accessToken: undefined,
         }),
-        NOW
+        T0
       );
       const leased = { kind: 'authorizer', componentAppId: C, authorizerAppId: ids[4]! } as const;
-      await store.claim(leased, 1, { owner: 'lease-owner-1', until: NOW + 30_000 }, NOW);
-      await store.release(leased, 'lease-owner-1', { errorCode: 'wechat_busy' }, NOW);
+      await store.claim(leased, 1, { owner: 'lease-owner-1', until: T0 + 30_000 }, T0);
+      await store.release(leased, 'lease-owner-1', { errorCode: 'wechat_busy' }, T0);
       // Another platform whose appid extends ours, and items that are not authorizers.
       await store.saveAuthorization(
-        authorization({ componentAppId: `${C}1`, authorizerAppId: 'wxotherplatform01' }),
-        NOW
+        authorization({ componentAppId: `${C}1`, authorizerAppId: B }),
+        T0
       );
-      await store.putTicket({ componentAppId: C, ticket: 't', createTime: NOW, receivedAt: NOW });
+      await store.putTicket({ componentAppId: C, ticket: 't', createTime: T0, receivedAt: T0 });
       await store.putAuthCode({
         componentAppId: C,
         code: 'code-1',
-        expiresAt: NOW + 600_000,
+        expiresAt: T0 + 600_000,
         source: 'push',
-        receivedAt: NOW,
+        receivedAt: T0,
       });
       await store.putRunRecord({
         componentAppId: C,
         job: 'refresh',
-        finishedAt: NOW,
+        finishedAt: T0,
         summary: '{}',
       });
       return ids;
@@ -1074,14 +1037,14 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
         authorizerAppId: ids[4],
         status: 'active',
         funcInfo: [1, 2],
-        expiresAt: NOW + 7_200_000,
-        refreshAt: NOW + 6_300_000,
-        issuedAt: NOW,
-        requestedAt: NOW,
-        authorizedAt: NOW,
+        expiresAt: T0 + 7_200_000,
+        refreshAt: T0 + 6_300_000,
+        issuedAt: T0,
+        requestedAt: T0,
+        authorizedAt: T0,
         lastErrorCode: 'wechat_busy',
         version: 1,
-        updatedAt: NOW,
+        updatedAt: T0,
       });
       for (const item of items) {
         expect(item).not.toHaveProperty('accessToken');
@@ -1107,12 +1070,12 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
 
     it('keeps the run that finished last, per job and platform', async () => {
       expect(await store.getRunRecord(C, 'refresh')).toBeUndefined();
-      expect(await store.putRunRecord(run(NOW))).toBe(true);
-      expect(await store.putRunRecord(run(NOW + 5))).toBe(true);
-      expect(await store.putRunRecord(run(NOW + 1))).toBe(false);
-      expect(await store.putRunRecord(run(NOW - 5, 'reconcile'))).toBe(true);
-      expect(await store.getRunRecord(C, 'refresh')).toEqual(run(NOW + 5));
-      expect(await store.getRunRecord(C, 'reconcile')).toEqual(run(NOW - 5, 'reconcile'));
+      expect(await store.putRunRecord(run(T0))).toBe(true);
+      expect(await store.putRunRecord(run(T0 + 5))).toBe(true);
+      expect(await store.putRunRecord(run(T0 + 1))).toBe(false);
+      expect(await store.putRunRecord(run(T0 - 5, 'reconcile'))).toBe(true);
+      expect(await store.getRunRecord(C, 'refresh')).toEqual(run(T0 + 5));
+      expect(await store.getRunRecord(C, 'reconcile')).toEqual(run(T0 - 5, 'reconcile'));
       expect(await store.getRunRecord(`${C}1`, 'refresh')).toBeUndefined();
     });
   });

@@ -11,6 +11,7 @@ import { HttpComponentApi } from '../../../../shared/wechat/api-client';
 import { errorKind, isSystemic } from '../../../../shared/wechat/errcodes';
 import { ApiPath } from '../../../../shared/wechat/wire';
 import fixtures from '../../../fixtures/wechat-api.json';
+import { AUTHORIZER_APPID, COMPONENT_APPID, T0 } from '../../../support/test-ids';
 
 type Fixture = {
   id: string;
@@ -48,7 +49,7 @@ const jsonResponse = (body: unknown, status = 200) =>
 
 function client(fetchStub: typeof fetch, attempts = 2) {
   return new HttpComponentApi({
-    componentAppId: 'wxcomponent000001',
+    componentAppId: COMPONENT_APPID,
     baseUrl: 'https://api.example.test',
     timeoutMs: 1000,
     attempts,
@@ -68,7 +69,7 @@ describe('HttpComponentApi requests', () => {
         url: 'https://api.example.test/cgi-bin/component/api_component_token',
         method: 'POST',
         body: {
-          component_appid: 'wxcomponent000001',
+          component_appid: COMPONENT_APPID,
           component_appsecret: 'secret',
           component_verify_ticket: 'ticket@@@x',
         },
@@ -121,7 +122,7 @@ describe('HttpComponentApi requests', () => {
       expect(sent[0]?.url).toBe(
         `https://api.example.test/cgi-bin/component/${api}?component_access_token=ct`
       );
-      expect(sent[0]?.body).toEqual({ component_appid: 'wxcomponent000001', ...body });
+      expect(sent[0]?.body).toEqual({ component_appid: COMPONENT_APPID, ...body });
       expect(answer).toMatchObject(
         api === 'api_get_authorizer_list'
           ? { total_count: 33 }
@@ -142,7 +143,7 @@ describe('HttpComponentApi requests', () => {
     );
     await client(fetchStub).apiStartPushTicket('secret');
     expect(sent[0]?.body).toEqual({
-      component_appid: 'wxcomponent000001',
+      component_appid: COMPONENT_APPID,
       component_secret: 'secret',
     });
   });
@@ -382,11 +383,13 @@ describe('HttpComponentApi and uncertain outcomes', () => {
     const { fetchStub } = scriptedFetch(
       jsonResponse({
         total_count: 1,
-        list: [{ authorizer_appid: 'wxabc123', refresh_token: '', auth_time: 5 }],
+        list: [{ authorizer_appid: AUTHORIZER_APPID, refresh_token: '', auth_time: 5 }],
       })
     );
     const page = await client(fetchStub).apiGetAuthorizerList('ct', 0, 500);
-    expect(page.list).toEqual([{ authorizer_appid: 'wxabc123', refresh_token: '', auth_time: 5 }]);
+    expect(page.list).toEqual([
+      { authorizer_appid: AUTHORIZER_APPID, refresh_token: '', auth_time: 5 },
+    ]);
   });
 
   it('ends every attempt within the budget given by within(), and starts none without time left', async () => {
@@ -397,7 +400,7 @@ describe('HttpComponentApi and uncertain outcomes', () => {
         init?.signal?.addEventListener('abort', () => reject(init.signal?.reason));
       });
     const api = new HttpComponentApi({
-      componentAppId: 'wxcomponent000001',
+      componentAppId: COMPONENT_APPID,
       baseUrl: 'https://api.example.test',
       timeoutMs: 60_000,
       attempts: 5,
@@ -416,7 +419,7 @@ describe('HttpComponentApi and uncertain outcomes', () => {
     expect(attempts).toBe(1);
     const none = scriptedFetch();
     const spent = new HttpComponentApi({
-      componentAppId: 'wxcomponent000001',
+      componentAppId: COMPONENT_APPID,
       baseUrl: 'https://api.example.test',
       timeoutMs: 1000,
       attempts: 2,
@@ -509,25 +512,22 @@ describe('HttpComponentApi getApiQuota', () => {
 });
 
 describe('HttpComponentApi getApiQuota against the simulator: a liveness check of a token', () => {
-  const APPID = 'wx0c0ffee0c0ffee01';
   const SECRET = 'component-secret-0123456789abcdef';
-  const MERCHANT = 'wx5656565656565656';
-  const START = Date.UTC(2025, 0, 1, 8, 0, 0);
-  let now = START;
+  let now = T0;
   let sim: WechatSimulator;
   let api: HttpComponentApi;
 
   beforeEach(async () => {
-    now = START;
+    now = T0;
     sim = await startWechatSimulator({
-      componentAppId: APPID,
+      componentAppId: COMPONENT_APPID,
       componentAppSecret: SECRET,
       token: 'simtoken',
       encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
       clock: () => now,
     });
     api = new HttpComponentApi({
-      componentAppId: APPID,
+      componentAppId: COMPONENT_APPID,
       baseUrl: sim.url,
       timeoutMs: 2000,
       attempts: 1,
@@ -539,7 +539,7 @@ describe('HttpComponentApi getApiQuota against the simulator: a liveness check o
   async function authorizerTokens() {
     const { ticket } = await sim.pushTicket();
     const component = (await api.apiComponentToken(SECRET, ticket)).component_access_token;
-    const auth = await api.apiQueryAuth(component, sim.authorize(MERCHANT));
+    const auth = await api.apiQueryAuth(component, sim.authorize(AUTHORIZER_APPID));
     const info = auth.authorization_info;
     return {
       component,
@@ -552,12 +552,12 @@ describe('HttpComponentApi getApiQuota against the simulator: a liveness check o
     const { accessToken } = await authorizerTokens();
     const answer = await api.getApiQuota(accessToken, ApiPath.getApiQuota);
     expect(answer.quota).toEqual({ daily_limit: 10_000, used: 1, remain: 9_999 });
-    expect(sim.quotaUsed('getApiQuota', MERCHANT)).toBe(1);
+    expect(sim.quotaUsed('getApiQuota', AUTHORIZER_APPID)).toBe(1);
   });
 
   it('answers a token superseded more than 5 minutes ago with kind token_invalid (40001)', async () => {
     const { component, accessToken, refreshToken } = await authorizerTokens();
-    await api.apiAuthorizerToken(component, MERCHANT, refreshToken);
+    await api.apiAuthorizerToken(component, AUTHORIZER_APPID, refreshToken);
     now += 5 * 60_000;
     const error = await api.getApiQuota(accessToken, ApiPath.getApiQuota).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WechatApiError);

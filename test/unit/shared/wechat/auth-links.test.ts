@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../../../shared/errors';
 import { buildAuthorizeLinks, parseAuthorizeOptions } from '../../../../shared/wechat/auth-links';
+import { COMPONENT_APPID } from '../../../support/test-ids';
 
 describe('parseAuthorizeOptions', () => {
   it('defaults to auth_type 3 (official accounts and mini programs)', () => {
@@ -43,7 +44,7 @@ describe('parseAuthorizeOptions', () => {
 
 describe('buildAuthorizeLinks', () => {
   const links = buildAuthorizeLinks({
-    componentAppId: 'wxcomponent000001',
+    componentAppId: COMPONENT_APPID,
     preAuthCode: 'preauthcode@@@abc',
     redirectUri: 'https://auth.example.com/authorize/callback?tenant=a&x=1',
     options: { authType: 1, bizAppId: 'wxf8b4f85f3a794e77', categoryIds: [1, 2] },
@@ -58,7 +59,7 @@ describe('buildAuthorizeLinks', () => {
       'redirect_uri=https%3A%2F%2Fauth.example.com%2Fauthorize%2Fcallback%3Ftenant%3Da%26x%3D1'
     );
     expect(Object.fromEntries(url.searchParams)).toEqual({
-      component_appid: 'wxcomponent000001',
+      component_appid: COMPONENT_APPID,
       pre_auth_code: 'preauthcode@@@abc',
       redirect_uri: 'https://auth.example.com/authorize/callback?tenant=a&x=1',
       auth_type: '1',

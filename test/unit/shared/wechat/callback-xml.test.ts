@@ -9,6 +9,7 @@ import {
   parseEnvelope,
   parseXmlFields,
 } from '../../../../shared/wechat/callback-xml';
+import { OTHER_COMPONENT_APPID } from '../../../support/test-ids';
 
 const C = 'wx9eeba14a01d3807f';
 const xml = (fields: Record<string, string>) =>
@@ -23,7 +24,7 @@ describe('parseEnvelope', () => {
   });
 
   it('rejects an envelope addressed to another component before decrypting', () => {
-    expect(() => parseEnvelope(xml({ AppId: 'wxother0000000000', Encrypt: 'x' }), C)).toThrow(
+    expect(() => parseEnvelope(xml({ AppId: OTHER_COMPONENT_APPID, Encrypt: 'x' }), C)).toThrow(
       AppIdMismatchError
     );
   });
@@ -157,7 +158,7 @@ describe('parseAuthEvent', () => {
   it.each([
     [
       'another component appid',
-      { AppId: 'wxother0000000000', CreateTime: '1', InfoType: 'unauthorized' },
+      { AppId: OTHER_COMPONENT_APPID, CreateTime: '1', InfoType: 'unauthorized' },
       AppIdMismatchError,
     ],
     ['no InfoType', { AppId: C, CreateTime: '1' }, MalformedMessageError],
