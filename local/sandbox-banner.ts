@@ -1,3 +1,4 @@
+import { SANDBOX_EGRESS_IP } from './egress-fetch';
 import type { Sandbox } from './sandbox';
 import type { SandboxSettings } from './sandbox-settings';
 
@@ -24,7 +25,7 @@ export function startupLines(sandbox: Sandbox, settings: SandboxSettings): strin
       ? `pushes a ticket every ${settings.ticketIntervalMs / 1000} s`
       : 'pushed one ticket at start';
     lines.push(
-      `  WeChat simulator    ${sandbox.wechat.url} (${tickets})`,
+      `  WeChat simulator    ${sandbox.wechat.url} (${tickets}; whitelists only ${SANDBOX_EGRESS_IP}, the service's egress)`,
       `  revoke (simulator)  POST ${sandbox.wechat.url}/simulator/unauthorize?authorizer_appid=<appid>`,
       `  WeChat calls        GET ${sandbox.url}/local/wechat-calls`
     );
@@ -33,6 +34,7 @@ export function startupLines(sandbox: Sandbox, settings: SandboxSettings): strin
   }
   lines.push(
     `  get a token         POST ${sandbox.url}/local/token {"authorizerAppId":"<appid>"} or {"component":true}`,
+    `  call WeChat         aws lambda invoke --function-name call-wechat --endpoint-url ${sandbox.url} (its egress is whitelisted)`,
     `  scheduled refresh   POST ${sandbox.url}/local/refresh (${refresh})`,
     `  time travel         POST ${sandbox.url}/local/clock {"advanceMs":7200000} (GET: the sandbox's time)`,
     `  lifecycle events    GET ${sandbox.url}/local/events (what the EventBridge bus would carry)`,

@@ -29,6 +29,7 @@ import type { EpochMs } from '../shared/clock';
 import { loadConfig } from '../shared/config';
 import type { Log } from '../shared/log';
 import { consoleMetrics } from './console-log';
+import { egressFetch, SANDBOX_EGRESS_IP } from './egress-fetch';
 import { ensureTokenTable, localDynamoClients, startLocalDynamo } from './local-dynamo';
 import { localEventBus } from './local-events';
 import { invocationContext, REFRESH_TIMEOUT_MS, startLocalService } from './local-service';
@@ -127,12 +128,16 @@ export async function startSandbox(settings: SandboxSettings, log: Log): Promise
         encodingAesKey: settings.secret.encodingAesKey,
         ticketIntervalMs: settings.ticketIntervalMs,
         clock: time.clock(),
+        // As the platform's whitelist holds the NAT's Elastic IP: only the service's own calls pass.
+        whitelist: [SANDBOX_EGRESS_IP],
       });
       const started = simulator;
       closers.push(() => started.close());
     }
     const wechatUrl = settings.externalWechat?.apiBaseUrl ?? (simulator as WechatSimulator).url;
     const pageBaseUrl = settings.externalWechat ? settings.externalWechat.pageBaseUrl : wechatUrl;
+    // A simulator on this machine (ours, or another sandbox's) whitelists the sandbox egress address only.
+    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(wechatUrl).hostname);
 
     const config = loadConfig({
       ...settings.pageEnv,
@@ -142,6 +147,7 @@ export async function startSandbox(settings: SandboxSettings, log: Log): Promise
       WECHAT_API_BASE_URL: wechatUrl,
       WECHAT_AUTHORIZE_PAGE_BASE_URL: pageBaseUrl,
       DYNAMODB_ENDPOINT: store.endpoint,
+      ...(loopback ? { EGRESS_IP: SANDBOX_EGRESS_IP } : {}),
     });
     const secret = settings.secret;
     const clock = time.clock();
@@ -154,6 +160,7 @@ export async function startSandbox(settings: SandboxSettings, log: Log): Promise
       clock,
       log,
       metrics: consoleMetrics(log),
+      ...(loopback ? { fetch: egressFetch(SANDBOX_EGRESS_IP) } : {}),
     });
 
     const refresh = makeRefresh(() => Promise.resolve(deps));

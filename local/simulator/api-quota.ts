@@ -1,4 +1,5 @@
 import { type ApiName, ApiPath, type ApiQuotaResponse } from '../../shared/wechat/wire';
+import { type CallerApiName, CallerApiPath, TICKET_TYPES } from './caller-paths';
 import { fail } from './errcodes';
 import { PER_AUTHORIZER_QUOTA } from './rules';
 import type { TokenOwner, WechatState } from './state';
@@ -36,9 +37,24 @@ const ownerAppId = (owner: TokenOwner) =>
   owner.kind === 'authorizer' ? owner.authorizerAppId : undefined;
 
 /**
+ * One of the callers' APIs an authorizer's token calls (authorizer tokens only), each account its own
+ * count. getticket counts each ticket type apart: the answer is the type nearest its 45009.
+ */
+const authorizerApi = (api: Exclude<CallerApiName, 'thirdpartyCode2Session'>): KnownPath => ({
+  accounts: ['authorizer'],
+  dailyLimit: (state) => state.rules.dailyQuota[api],
+  used: (state, owner) =>
+    api === 'getTicket'
+      ? Math.max(
+          ...TICKET_TYPES.map((type) => state.quotaUsed(api, ownerAppId(owner), undefined, type))
+        )
+      : state.quotaUsed(api, ownerAppId(owner)),
+});
+
+/**
  * The paths the simulator knows: getApiQuota itself (either token, each account its own count), the
- * component APIs it serves, and one API of the authorizer's own (the customer-service message, 500 000 a
- * day for a service account [S103], never called here) so that a component token can be refused one.
+ * component APIs it serves, and the callers' authorizer-token APIs (so that a component token is refused
+ * them); jscode2session is a `/sns/` path, which getApiQuota never covers.
  */
 const KNOWN_PATHS: ReadonlyMap<string, KnownPath> = new Map<string, KnownPath>([
   ...(Object.keys(ApiPath) as ApiName[])
@@ -52,10 +68,9 @@ const KNOWN_PATHS: ReadonlyMap<string, KnownPath> = new Map<string, KnownPath>([
       used: (state, owner) => state.quotaUsed('getApiQuota', ownerAppId(owner)),
     },
   ],
-  [
-    '/cgi-bin/message/custom/send',
-    { accounts: ['authorizer'], dailyLimit: () => 500_000, used: () => 0 },
-  ],
+  ...(['getTicket', 'getUserInfo', 'sendCustomMessage', 'getUnlimitedQRCode'] as const).map(
+    (api): [string, KnownPath] => [CallerApiPath[api], authorizerApi(api)]
+  ),
 ]);
 
 /**

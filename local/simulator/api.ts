@@ -16,7 +16,8 @@ import type { WechatState } from './state';
 /**
  * The component API handlers: request checks in WeChat's order (whitelist, method, component token, body,
  * appid, daily quota), then the API itself on {@link WechatState}, answered in WeChat's wire shapes.
- * `getApiQuota`, which takes either token and no appid, continues after the method in `api-quota.ts`.
+ * `getApiQuota`, which takes either token and no appid, continues after the method in `api-quota.ts`;
+ * the callers' APIs are in `caller-api.ts`.
  *
  * @see ../../docs/wechat-protocol.md §2
  */
@@ -29,6 +30,10 @@ export interface ApiRequest {
   query: Record<string, string>;
   /** The body when it is a JSON object. */
   json: Record<string, unknown> | undefined;
+  /** The body as text ('' when none; undefined when over 1 MB). */
+  raw: string | undefined;
+  /** The socket's remote address, normalized (`::ffff:127.0.0.2` → `127.0.0.2`): the whitelist's input. */
+  clientIp: string;
 }
 
 /** The state the handlers act on, and the side effect one of them triggers. */
@@ -58,7 +63,7 @@ const funcInfo = (ids: readonly number[]): FuncInfo[] =>
 /** The answer of one API call; throws `ApiFailure` for an errcode answer. */
 export function answerApi(api: ApiName, request: ApiRequest, context: ApiContext): object {
   const { state } = context;
-  if (!state.whitelisted) fail(61004);
+  state.checkClientIp(request.clientIp);
   if (request.method !== 'POST') fail(43002);
   if (api === 'getApiQuota') return answerApiQuota(request.query, request.json, state);
   if (api !== 'api_component_token' && api !== 'api_start_push_ticket') {

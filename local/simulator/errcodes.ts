@@ -9,15 +9,31 @@ import { randomBytes } from 'node:crypto';
 const ERRMSG: Readonly<Record<number, string>> = {
   [-1]: 'system error',
   40001: 'invalid credential, access_token is invalid or not latest',
+  40002: 'invalid grant_type',
+  40003: 'invalid openid',
+  40008: 'invalid message type',
   40013: 'invalid appid',
   40014: 'invalid access_token',
+  40029: 'invalid code',
+  40097: 'invalid args',
   40125: 'invalid appsecret',
+  // getUnlimitedQRCode's page and the real answers quoted on the community (caller-api.ts).
+  40129: 'invalid scene',
+  40163: 'code been used',
+  40169: 'invalid length for scene, or the data is not json string',
   41001: 'access_token missing',
   41002: 'appid missing',
   41004: 'appsecret missing',
+  41008: 'missing code',
+  41009: 'missing openid',
+  41030: 'invalid page',
   42001: 'access_token expired',
+  43001: 'require GET method',
   43002: 'require POST method',
+  44002: 'empty post data',
+  44004: 'empty content',
   45009: 'reach max api daily quota limit',
+  45015: 'response out of time limit or subscription is canceled',
   47001: 'data format error',
   48001: 'api unauthorized',
   48006: 'forbid to clear quota because of reaching the limit',
@@ -44,7 +60,9 @@ const ERRMSG: Readonly<Record<number, string>> = {
 export class ApiFailure extends Error {
   constructor(
     readonly errcode: number,
-    readonly detail?: string
+    readonly detail?: string,
+    /** The `requestIP` a whitelist refusal reports, when not the simulator's `egressIp`. */
+    readonly requestIp?: string
   ) {
     super(`errcode ${errcode}`);
   }

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import type { ApiName } from '../../shared/wechat/wire';
-import { HTML_TYPE, JSON_TYPE, page, send, TEXT_TYPE } from './http';
+import type { SimulatedApi } from './caller-paths';
+import { type Answer, HTML_TYPE, JSON_TYPE, page, send, sendAnswer, TEXT_TYPE } from './http';
 import type { Fault } from './types';
 
 /**
@@ -17,9 +17,9 @@ export const PROCESSED_FAULTS: ReadonlySet<Fault> = new Set<Fault>([
 
 /** Faults queued by `failNext`, per API and for any API ('*'), each for a number of calls. */
 export class FaultQueue {
-  readonly #queues = new Map<ApiName | '*', { fault: Fault; remaining: number }[]>();
+  readonly #queues = new Map<SimulatedApi | '*', { fault: Fault; remaining: number }[]>();
 
-  add(api: ApiName | '*', fault: Fault, times: number): void {
+  add(api: SimulatedApi | '*', fault: Fault, times: number): void {
     if (!Number.isInteger(times) || times < 1) {
       throw new RangeError('times must be a positive integer');
     }
@@ -29,7 +29,7 @@ export class FaultQueue {
   }
 
   /** The fault for this call of `api`, if any (the API's own queue first, then '*'). */
-  take(api: ApiName): Fault | undefined {
+  take(api: SimulatedApi): Fault | undefined {
     for (const key of [api, '*'] as const) {
       const queue = this.#queues.get(key);
       const head = queue?.[0];
@@ -41,7 +41,7 @@ export class FaultQueue {
   }
 
   /** Drops the queued faults of `api` ('*' included), or all of them. */
-  clear(api?: ApiName | '*'): void {
+  clear(api?: SimulatedApi | '*'): void {
     if (api === undefined) this.#queues.clear();
     else this.#queues.delete(api);
   }
@@ -64,7 +64,7 @@ export class HeldResponses {
 /** The JSON bodies of the faults that replace an answer. */
 export interface FaultBodies {
   /** The `'malformed'` answer. */
-  malformed(): object;
+  malformed(): Answer;
   /** The -1 answer of `'busy_after_processing'`. */
   busy(): object;
 }
@@ -98,7 +98,7 @@ export function playFault(
       send(res, 200, JSON_TYPE, '');
       return;
     case 'malformed':
-      send(res, 200, JSON_TYPE, JSON.stringify(bodies.malformed()));
+      sendAnswer(res, 200, bodies.malformed());
       return;
     case 'busy_after_processing':
       send(res, 200, JSON_TYPE, JSON.stringify(bodies.busy()));

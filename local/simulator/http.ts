@@ -8,12 +8,29 @@ export const JSON_TYPE = 'application/json; encoding=utf-8';
 export const HTML_TYPE = 'text/html; charset=utf-8';
 export const TEXT_TYPE = 'text/plain; charset=utf-8';
 
+/** An API answer that is not JSON: bytes and their content type (e.g. a mini program code's image). */
+export class BinaryAnswer {
+  constructor(
+    readonly contentType: string,
+    readonly body: Buffer
+  ) {}
+}
+
+/** An API's answer: a JSON object, or bytes. */
+export type Answer = object | BinaryAnswer;
+
+/** Sends an API answer: bytes with their content type, anything else as JSON. */
+export function sendAnswer(res: ServerResponse, status: number, answer: Answer): void {
+  if (answer instanceof BinaryAnswer) send(res, status, answer.contentType, answer.body);
+  else send(res, status, JSON_TYPE, JSON.stringify(answer));
+}
+
 /** Writes a whole answer unless the response is already gone. */
 export function send(
   res: ServerResponse,
   status: number,
   contentType: string,
-  body: string,
+  body: string | Buffer,
   headers: OutgoingHttpHeaders = {}
 ): void {
   if (res.destroyed || res.writableEnded) return;

@@ -1,5 +1,5 @@
 import type { EpochMs } from '../../shared/clock';
-import type { ApiName } from '../../shared/wechat/wire';
+import { type SimulatedApi, TICKET_TYPES } from './caller-paths';
 
 /**
  * The rules of real WeChat the simulator enforces, each one switchable so a test can show what a lenient
@@ -41,9 +41,10 @@ export interface SimulatorRules {
    * Calls per day (Beijing time) before 45009 "reach max api daily quota limit" (§7.4, §11.6). Merged over
    * {@link DEFAULT_DAILY_QUOTA}; `Infinity` lifts a limit. `api_authorizer_token` is counted per authorizer
    * appid (the merchant's own quota is consumed, [S20]); `getApiQuota` per account whose token calls it;
-   * every other API per platform.
+   * the callers' authorizer-token APIs per authorizer (`getTicket` per authorizer and ticket type); every
+   * other API per platform.
    */
-  dailyQuota: Partial<Record<ApiName, number>>;
+  dailyQuota: Partial<Record<SimulatedApi, number>>;
   /**
    * Whose quota `api_authorizer_token` spends: the authorizer's (the default, [S20]) or the platform's
    * (no source settles it, §11.12: a platform with many merchants then meets 45009 far sooner).
@@ -59,6 +60,12 @@ export interface SimulatorRules {
    * three deliveries in all (§11.9); retries come later, after newer pushes.
    */
   retryUnansweredPushes: boolean;
+  /**
+   * How long after a follower's last message an official account may send it customer-service messages
+   * (`/cgi-bin/message/custom/send`): 48 hours, then 45015 `response out of time limit or subscription is
+   * canceled`. `Infinity` lifts the window.
+   */
+  customerServiceWindowMs: number;
 }
 
 /**
@@ -68,9 +75,18 @@ export interface SimulatorRules {
  *   access_token's documented daily limit (2 000, same token family per §7.2) is the closest published figure;
  * - every other component API 10 000 per platform, as for the component token;
  * - `getApiQuota` 10 000 per account (the platform for the component token, each authorizer for its own
- *   token): its page says only that every API is limited [S23]; the simulator's usual figure.
+ *   token): its page says only that every API is limited [S23]; the simulator's usual figure;
+ * - `getTicket` 100 000 per authorizer and ticket type: the doc says only that the calls are "very
+ *   limited" [S112]; the simulator's figure, high enough for any caller that caches its ticket (lower it
+ *   in a test to meet 45009);
+ * - `getUserInfo` 5 000 000 and `sendCustomMessage` 500 000 per authorizer: a new service account's
+ *   published daily limits [S103];
+ * - `getUnlimitedQRCode` 7 200 000 per authorizer: its page gives only 5 000 a minute (not modelled),
+ *   so a day of that;
+ * - `thirdpartyCode2Session` 1 000 000 per platform: its page gives only a per-minute limit (45011, not
+ *   modelled); the simulator's figure.
  */
-export const DEFAULT_DAILY_QUOTA: Readonly<Record<ApiName, number>> = {
+export const DEFAULT_DAILY_QUOTA: Readonly<Record<SimulatedApi, number>> = {
   api_start_push_ticket: 10_000,
   api_component_token: 10_000,
   api_create_preauthcode: 10_000,
@@ -79,16 +95,32 @@ export const DEFAULT_DAILY_QUOTA: Readonly<Record<ApiName, number>> = {
   api_get_authorizer_list: 10_000,
   api_get_authorizer_info: 10_000,
   getApiQuota: 10_000,
+  getTicket: 100_000,
+  getUserInfo: 5_000_000,
+  sendCustomMessage: 500_000,
+  getUnlimitedQRCode: 7_200_000,
+  thirdpartyCode2Session: 1_000_000,
 };
 
 /** APIs whose quota belongs to the authorizer named in the body, not to the platform. */
-export const PER_AUTHORIZER_QUOTA: ReadonlySet<ApiName> = new Set(['api_authorizer_token']);
+export const PER_AUTHORIZER_QUOTA: ReadonlySet<SimulatedApi> = new Set(['api_authorizer_token']);
 
 /**
  * APIs whose quota belongs to the account whose token calls them: the platform for the component token, the
  * authorizer for its authorizer_access_token (a call on the merchant's behalf spends its quota, [S20]).
  */
-export const PER_TOKEN_OWNER_QUOTA: ReadonlySet<ApiName> = new Set(['getApiQuota']);
+export const PER_TOKEN_OWNER_QUOTA: ReadonlySet<SimulatedApi> = new Set([
+  'getApiQuota',
+  'getTicket',
+  'getUserInfo',
+  'sendCustomMessage',
+  'getUnlimitedQRCode',
+]);
+
+/** APIs counted apart per variant within each owner's quota: getticket per ticket `type`. */
+export const QUOTA_VARIANTS: Readonly<Partial<Record<SimulatedApi, readonly string[]>>> = {
+  getTicket: TICKET_TYPES,
+};
 
 /** WeChat's rules as documented (wechat-protocol.md §1, §7, §11); the simulator's defaults. */
 export const DEFAULT_RULES: Readonly<SimulatorRules> = {
@@ -104,11 +136,12 @@ export const DEFAULT_RULES: Readonly<SimulatorRules> = {
   authorizerTokenQuota: 'per_authorizer',
   clockSkewMs: 0,
   retryUnansweredPushes: true,
+  customerServiceWindowMs: 48 * 3600_000,
 };
 
 /** Resolved rules: every field set, quotas complete. */
 export type Rules = Readonly<Omit<SimulatorRules, 'dailyQuota'>> & {
-  readonly dailyQuota: Readonly<Record<ApiName, number>>;
+  readonly dailyQuota: Readonly<Record<SimulatedApi, number>>;
 };
 
 /** The defaults with `overrides` on top; `dailyQuota` is merged API by API. */

@@ -1,23 +1,42 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ApiName, ApiPath } from '../../shared/wechat/wire';
+import { ApiPath } from '../../shared/wechat/wire';
 import { type ApiContext, answerApi, malformedAnswer } from './api';
+import { answerCallerApi, malformedCallerAnswer } from './caller-api';
+import { type CallerApiName, CallerApiPath, type SimulatedApi } from './caller-paths';
 import { ApiFailure, errmsg, rid } from './errcodes';
 import { FaultQueue, HeldResponses, PROCESSED_FAULTS, playFault } from './faults';
-import { describeError, JSON_TYPE, parseJsonObject, readBody, send } from './http';
+import {
+  type Answer,
+  describeError,
+  JSON_TYPE,
+  parseJsonObject,
+  readBody,
+  send,
+  sendAnswer,
+} from './http';
 import { type PagesContext, routePage } from './pages';
-import type { WechatState } from './state';
+import { normalizeIp, type WechatState } from './state';
 import type { CallName, CallRecord, Fault } from './types';
 
 /**
- * The simulator's `node:http` server on 127.0.0.1: routes the component APIs (recording every call,
- * applying injected faults before or after WeChat processes the call), the page routes, and a 404 JSON
- * answer for anything else.
+ * The simulator's `node:http` server on 127.0.0.1: routes the component APIs and the callers' APIs
+ * (recording every call with its source address and token, applying injected faults before or after
+ * WeChat processes the call), the page routes, and a 404 JSON answer for anything else. The whitelist
+ * guards the APIs only: the pages are the merchant's browser's, the `/simulator/*` routes the test's.
  */
 
-const API_BY_PATH = new Map<string, ApiName>(
-  Object.entries(ApiPath).map(([api, path]) => [path, api as ApiName])
-);
+const API_BY_PATH = new Map<string, SimulatedApi>([
+  ...Object.entries(ApiPath).map(([api, path]): [string, SimulatedApi] => [
+    path,
+    api as SimulatedApi,
+  ]),
+  ...Object.entries(CallerApiPath).map(([api, path]): [string, SimulatedApi] => [
+    path,
+    api as SimulatedApi,
+  ]),
+]);
+const isCallerApi = (api: SimulatedApi): api is CallerApiName => Object.hasOwn(CallerApiPath, api);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** What the server needs from the simulator around it. */
@@ -68,20 +87,28 @@ export class SimulatorServer {
     });
   }
 
-  #errmsg(errcode: number, detail?: string): string {
-    const context = { now: this.#options.state.clock(), egressIp: this.#options.egressIp };
+  /** `requestIp`: the address a whitelist refusal reports instead of the simulator's egress IP. */
+  #errmsg(errcode: number, detail?: string, requestIp?: string): string {
+    const context = {
+      now: this.#options.state.clock(),
+      egressIp: requestIp ?? this.#options.egressIp,
+    };
     return errmsg(errcode, detail ? { ...context, detail } : context);
   }
 
   #record(api: CallName, req: IncomingMessage, url: URL, body: unknown, errcode?: number) {
+    const query = Object.fromEntries(url.searchParams);
     const call: CallRecord = {
       api,
       method: req.method ?? 'GET',
       path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
+      query,
       body,
       at: this.#options.state.clock(),
+      clientIp: normalizeIp(req.socket.remoteAddress ?? ''),
     };
+    const token = query.access_token ?? query.component_access_token;
+    if (token !== undefined) call.token = token;
     if (errcode !== undefined) call.errcode = errcode;
     this.calls.push(call);
     return call;
@@ -103,7 +130,12 @@ export class SimulatorServer {
     }
   }
 
-  async #onApi(api: ApiName, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  async #onApi(
+    api: SimulatedApi,
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL
+  ): Promise<void> {
     const raw = await readBody(req);
     const json = parseJsonObject(raw);
     const call = this.#record(api, req, url, json ?? raw);
@@ -112,8 +144,8 @@ export class SimulatorServer {
     if (fault !== undefined && !PROCESSED_FAULTS.has(fault)) {
       return this.#unprocessed(api, fault, call, res);
     }
-    const answer = this.#process(api, call, req.method ?? 'GET', json);
-    if (fault === undefined) return send(res, 200, JSON_TYPE, JSON.stringify(answer));
+    const answer = this.#process(api, call, req.method ?? 'GET', json, raw);
+    if (fault === undefined) return sendAnswer(res, 200, answer);
     call.fault = fault as Exclude<Fault, object>;
     playFault(call.fault, res, this.#held, {
       malformed: () => answer,
@@ -129,22 +161,27 @@ export class SimulatorServer {
 
   /** WeChat acts on the call; an errcode answer is recorded on the call. */
   #process(
-    api: ApiName,
+    api: SimulatedApi,
     call: CallRecord,
     method: string,
-    json: Record<string, unknown> | undefined
-  ): object {
+    json: Record<string, unknown> | undefined,
+    raw: string | undefined
+  ): Answer {
     const { state, onPushTicketStarted } = this.#options;
+    const request = { method, query: call.query, json, raw, clientIp: call.clientIp };
     try {
-      return answerApi(api, { method, query: call.query, json }, { state, onPushTicketStarted });
+      return isCallerApi(api)
+        ? answerCallerApi(api, request, state)
+        : answerApi(api, request, { state, onPushTicketStarted });
     } catch (error) {
       if (!(error instanceof ApiFailure)) throw error;
       call.errcode = error.errcode;
-      return { errcode: error.errcode, errmsg: this.#errmsg(error.errcode, error.detail) };
+      const message = this.#errmsg(error.errcode, error.detail, error.requestIp);
+      return { errcode: error.errcode, errmsg: message };
     }
   }
 
-  #unprocessed(api: ApiName, fault: Fault, call: CallRecord, res: ServerResponse): void {
+  #unprocessed(api: SimulatedApi, fault: Fault, call: CallRecord, res: ServerResponse): void {
     if (typeof fault === 'object') {
       call.fault = 'errcode';
       call.errcode = fault.errcode;
@@ -154,7 +191,8 @@ export class SimulatorServer {
     }
     call.fault = fault;
     playFault(fault, res, this.#held, {
-      malformed: () => malformedAnswer(api, this.#options.state),
+      malformed: () =>
+        isCallerApi(api) ? malformedCallerAnswer(api) : malformedAnswer(api, this.#options.state),
       busy: () => this.#busy(call),
     });
   }

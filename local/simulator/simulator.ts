@@ -1,9 +1,11 @@
-import type { ApiName } from '../../shared/wechat/wire';
+import { isIP } from 'node:net';
+import { ConfigError } from '../../shared/errors';
+import type { SimulatedApi, TicketType } from './caller-paths';
 import { WechatSealer } from './crypto';
 import { PushSender } from './pushes';
 import { type Rules, resolveRules } from './rules';
 import { SimulatorServer } from './server';
-import { type AuthCodeRecord, DEFAULT_FUNC_IDS, WechatState } from './state';
+import { type AuthCodeRecord, DEFAULT_FUNC_IDS, normalizeIp, WechatState } from './state';
 import type {
   CallName,
   CallRecord,
@@ -27,6 +29,16 @@ const DEFAULT_EGRESS_IP = '203.0.113.7';
 const MAX_TICK_MS = 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The whitelist as the state keeps it: normalized addresses. @throws ConfigError for a non-IP entry. */
+function whitelistSet(addresses: readonly string[] | undefined): ReadonlySet<string> | undefined {
+  if (addresses === undefined) return undefined;
+  const bad = addresses.filter((address) => isIP(address) === 0);
+  if (bad.length > 0) {
+    throw new ConfigError(bad.map((address) => `whitelist: "${address}" is not an IP address`));
+  }
+  return new Set(addresses.map(normalizeIp));
+}
+
 /** See {@link WechatSimulator}; started by `startWechatSimulator`. */
 export class Simulator implements WechatSimulator {
   url = '';
@@ -41,7 +53,7 @@ export class Simulator implements WechatSimulator {
   #timer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
-  /** @throws ConfigError when `token` or `encodingAesKey` is unusable. */
+  /** @throws ConfigError when `token` or `encodingAesKey` is unusable, or a whitelist entry is no IP. */
   constructor(options: SimulatorOptions) {
     this.rules = resolveRules(options.rules);
     const { componentAppId, componentAppSecret } = options;
@@ -53,6 +65,7 @@ export class Simulator implements WechatSimulator {
       clockSkewMs === 0 ? clock : () => clock() + clockSkewMs
     );
     this.#state.eventUrl = options.eventUrl;
+    this.#state.whitelist = whitelistSet(options.whitelist);
     this.#pushes = new PushSender(
       this.#state,
       new WechatSealer({
@@ -124,16 +137,19 @@ export class Simulator implements WechatSimulator {
   setWhitelisted(ok: boolean): void {
     this.#state.whitelisted = ok;
   }
+  setWhitelist(addresses: readonly string[] | undefined): void {
+    this.#state.whitelist = whitelistSet(addresses);
+  }
   callCount(api: CallName): number {
     return this.#server.calls.filter((call) => call.api === api).length;
   }
   resetCalls(): void {
     this.#server.calls.length = 0;
   }
-  failNext(api: ApiName | '*', fault: Fault, times = 1): void {
+  failNext(api: SimulatedApi | '*', fault: Fault, times = 1): void {
     this.#server.faults.add(api, fault, times);
   }
-  clearFaults(api?: ApiName | '*'): void {
+  clearFaults(api?: SimulatedApi | '*'): void {
     this.#server.faults.clear(api);
   }
 
@@ -145,8 +161,29 @@ export class Simulator implements WechatSimulator {
   tokenValidAt(token: string, at: number): boolean {
     return this.#state.tokenValidAt(token, at);
   }
-  quotaUsed(api: ApiName, authorizerAppId?: string, at?: number): number {
+  quotaUsed(api: SimulatedApi, authorizerAppId?: string, at?: number): number {
     return this.#state.quotaUsed(api, authorizerAppId, at);
+  }
+  ticketQuotaUsed(authorizerAppId: string, type: TicketType, at?: number): number {
+    return this.#state.quotaUsed('getTicket', authorizerAppId, at, type);
+  }
+  ticketStatus(ticket: string): TokenStatus {
+    return this.#state.callers.ticketStatus(ticket);
+  }
+  currentTicket(authorizerAppId: string, type: TicketType): string | undefined {
+    return this.#state.callers.currentTicket(authorizerAppId, type);
+  }
+
+  // --- the callers' side -------------------------------------------------------------------------------
+
+  openId(authorizerAppId: string, user?: string): string {
+    return this.#state.callers.openId(authorizerAppId, user);
+  }
+  messageFrom(authorizerAppId: string, user?: string): string {
+    return this.#state.callers.messageFrom(authorizerAppId, user);
+  }
+  loginCode(authorizerAppId: string, user?: string): string {
+    return this.#state.callers.mintLoginCode(authorizerAppId, user);
   }
   isAuthorized(authorizerAppId: string): boolean {
     return this.#state.authorizers.get(authorizerAppId)?.active === true;

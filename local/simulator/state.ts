@@ -1,13 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../shared/clock';
-import type { ApiName } from '../../shared/wechat/wire';
-import { fail } from './errcodes';
-import { beijingDay, PER_AUTHORIZER_QUOTA, PER_TOKEN_OWNER_QUOTA, type Rules } from './rules';
+import type { SimulatedApi } from './caller-paths';
+import { CallerState } from './callers';
+import { ApiFailure, fail } from './errcodes';
+import { deadline, statusAt, type TokenRecord } from './lifetimes';
+import {
+  beijingDay,
+  PER_AUTHORIZER_QUOTA,
+  PER_TOKEN_OWNER_QUOTA,
+  QUOTA_VARIANTS,
+  type Rules,
+} from './rules';
 import type { SimulatorState, TokenStatus } from './types';
 
 /**
- * The simulated WeChat's data and rules, without HTTP: tickets, tokens and their lifetimes, codes,
- * authorizations, daily quotas. Operations throw `ApiFailure` with the errcode WeChat answers.
+ * The simulated WeChat's data and rules, without HTTP: the caller whitelist, tickets, tokens and their
+ * lifetimes, codes, authorizations, daily quotas; the callers' side (followers, login codes, JS-SDK
+ * tickets) is in {@link CallerState}. Operations throw `ApiFailure` with the errcode WeChat answers.
  *
  * @see ../../docs/wechat-protocol.md §1, §7 and §11
  */
@@ -24,14 +33,6 @@ export const DEFAULT_FUNC_IDS: readonly number[] = [1, 2, 3];
 const b64url = (bytes: number) => randomBytes(bytes).toString('base64url');
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const seconds = (ms: number) => Math.floor(ms / SECOND);
-
-/** A token as the state keeps it (see `TokenView`). */
-export interface TokenRecord {
-  issuedAt: number;
-  expiresAt: number;
-  supersededAt?: number;
-  revokedAt?: number;
-}
 
 /** An authorization as the state keeps it (see `AuthorizerView`). */
 export interface AuthorizerRecord {
@@ -73,33 +74,6 @@ export interface Exchange {
 /** Whose token an access_token is: the platform's (component) or an authorizer's. */
 export type TokenOwner = { kind: 'component' } | { kind: 'authorizer'; authorizerAppId: string };
 
-/** Why a token stops being accepted, and when, per the rules. */
-function endings(token: TokenRecord, rules: Rules): [Exclude<TokenStatus, 'valid'>, number][] {
-  const ends: [Exclude<TokenStatus, 'valid'>, number][] = [];
-  if (rules.tokensExpire) ends.push(['expired', token.expiresAt]);
-  if (token.supersededAt !== undefined) {
-    ends.push(['superseded', token.supersededAt + rules.supersededGraceMs]);
-  }
-  if (token.revokedAt !== undefined) ends.push(['revoked', token.revokedAt]);
-  return ends;
-}
-
-function statusAt(token: TokenRecord | undefined, at: number, rules: Rules): TokenStatus {
-  if (!token || at < token.issuedAt) return 'unknown';
-  let status: TokenStatus = 'valid';
-  let earliest = Infinity;
-  for (const [reason, end] of endings(token, rules)) {
-    if (at >= end && end < earliest) {
-      status = reason;
-      earliest = end;
-    }
-  }
-  return status;
-}
-
-const deadline = (token: TokenRecord, rules: Rules) =>
-  Math.min(Infinity, ...endings(token, rules).map(([, end]) => end));
-
 /** WeChat's state for one platform, read through the simulator's clock and rules. */
 export class WechatState implements SimulatorState {
   readonly tickets = new Map<string, { createdAt: number }>();
@@ -109,8 +83,16 @@ export class WechatState implements SimulatorState {
   readonly authCodes = new Map<string, AuthCodeRecord>();
   readonly authorizers = new Map<string, AuthorizerRecord>();
   pushesStopped = false;
+  /** false: our egress IP is off the platform's whitelist, every API answers 61004 (`setWhitelisted`). */
   whitelisted = true;
+  /**
+   * The source addresses the platform's whitelist holds (`SimulatorOptions.whitelist`), normalized
+   * (`::ffff:127.0.0.2` → `127.0.0.2`); undefined: any source address is accepted.
+   */
+  whitelist: ReadonlySet<string> | undefined;
   eventUrl: string | undefined;
+  /** The callers' side: followers, mini program login codes, JS-SDK tickets. */
+  readonly callers: CallerState;
 
   /** Every authorizer access token and its authorizer, for lookups by value. */
   readonly #authorizerTokens = new Map<string, { appId: string; token: TokenRecord }>();
@@ -121,7 +103,24 @@ export class WechatState implements SimulatorState {
     readonly platform: { readonly componentAppId: string; readonly componentAppSecret: string },
     readonly rules: Rules,
     readonly clock: Clock
-  ) {}
+  ) {
+    this.callers = new CallerState(rules, clock);
+  }
+
+  // --- the caller's IP (protocol §7.1, §11.13) ---------------------------------------------------------
+
+  /**
+   * Every API's first check, before the method and the token: 61004 `access clientip is not registered
+   * requestIP: …` when our egress IP is off the list (`whitelisted` false; the errmsg shows the simulator's
+   * `egressIp`), or when a whitelist of addresses is set and `clientIp` (the socket's remote address,
+   * normalized) is not on it (the errmsg shows that address, as WeChat shows the IP it saw).
+   */
+  checkClientIp(clientIp: string): void {
+    if (!this.whitelisted) fail(61004);
+    if (this.whitelist && !this.whitelist.has(normalizeIp(clientIp))) {
+      throw new ApiFailure(61004, undefined, normalizeIp(clientIp));
+    }
+  }
 
   // --- tickets and the component token -----------------------------------------------------------------
 
@@ -173,6 +172,17 @@ export class WechatState implements SimulatorState {
     }
     this.#accept(this.componentTokens.get(token));
     return { kind: 'component' };
+  }
+
+  /**
+   * For the APIs an authorizer's token calls (the callers' APIs): {@link checkAccessToken}'s verdicts,
+   * and 48001 `api unauthorized` for the component token (the platform's own account has none of these
+   * APIs). Returns the authorizer's appid.
+   */
+  checkAuthorizerToken(token: string | undefined): string {
+    const owner = this.checkAccessToken(token);
+    if (owner.kind !== 'authorizer') fail(48001, 'a component token cannot call an authorizer API');
+    return owner.authorizerAppId;
   }
 
   /** 42001 once the token expired, 40001 when it is superseded, revoked or unknown. */
@@ -367,10 +377,11 @@ export class WechatState implements SimulatorState {
 
   /**
    * Counts one call against today's quota of `api`; 45009 (not counted) once the limit is reached.
-   * `authorizerAppId` names the quota's owner for the APIs not counted per platform.
+   * `authorizerAppId` names the quota's owner for the APIs not counted per platform; `variant` counts
+   * separately within it (getticket's `type`: each ticket type has its own count and limit).
    */
-  countCall(api: ApiName, authorizerAppId?: string): void {
-    const key = this.#quotaKey(api, this.clock(), authorizerAppId);
+  countCall(api: SimulatedApi, authorizerAppId?: string, variant = ''): void {
+    const key = this.#quotaKey(api, this.clock(), authorizerAppId) + variant;
     const used = this.#quota.get(key) ?? 0;
     if (used >= this.rules.dailyQuota[api]) fail(45009);
     this.#quota.set(key, used + 1);
@@ -378,30 +389,41 @@ export class WechatState implements SimulatorState {
 
   /**
    * Calls counted today: for a per-authorizer API without `authorizerAppId` all authorizers together; for
-   * a per-token-owner API without it the platform's own.
+   * a per-token-owner API without it the platform's own. Without `variant`, all variants together.
    */
-  quotaUsed(api: ApiName, authorizerAppId?: string, at = this.clock()): number {
+  quotaUsed(
+    api: SimulatedApi,
+    authorizerAppId?: string,
+    at = this.clock(),
+    variant?: string
+  ): number {
     if (!PER_AUTHORIZER_QUOTA.has(api) || authorizerAppId !== undefined) {
-      return this.#quota.get(this.#quotaKey(api, at, authorizerAppId)) ?? 0;
+      const owner = this.#quotaKey(api, at, authorizerAppId);
+      const variants = variant === undefined ? (QUOTA_VARIANTS[api] ?? ['']) : [variant];
+      return variants.reduce((total, v) => total + (this.#quota.get(owner + v) ?? 0), 0);
     }
-    return this.#dayCounts(api, at).reduce((total, count) => total + count, 0);
+    return this.#sum(`${beijingDay(at)}|${api}|`);
   }
 
   /** The most calls of a per-authorizer API any one authorizer made today (0 for none). */
-  busiestQuotaUsed(api: ApiName, at = this.clock()): number {
-    return Math.max(0, ...this.#dayCounts(api, at));
-  }
-
-  #dayCounts(api: ApiName, at: number): number[] {
+  busiestQuotaUsed(api: SimulatedApi, at = this.clock()): number {
     const prefix = `${beijingDay(at)}|${api}|`;
-    return [...this.#quota].filter(([key]) => key.startsWith(prefix)).map(([, count]) => count);
+    const counts = [...this.#quota].filter(([key]) => key.startsWith(prefix)).map(([, n]) => n);
+    return Math.max(0, ...counts);
   }
 
-  #quotaKey(api: ApiName, at: number, authorizerAppId = ''): string {
+  #sum(prefix: string): number {
+    let total = 0;
+    for (const [key, count] of this.#quota) if (key.startsWith(prefix)) total += count;
+    return total;
+  }
+
+  /** `day|api|owner|`; the variant (if any) follows. The owner is empty for platform quotas. */
+  #quotaKey(api: SimulatedApi, at: number, authorizerAppId = ''): string {
     const perAuthorizer =
       PER_AUTHORIZER_QUOTA.has(api) && this.rules.authorizerTokenQuota === 'per_authorizer';
     const owned = perAuthorizer || PER_TOKEN_OWNER_QUOTA.has(api);
-    return `${beijingDay(at)}|${api}|${owned ? authorizerAppId : ''}`;
+    return `${beijingDay(at)}|${api}|${owned ? authorizerAppId : ''}|`;
   }
 
   // --- token inspection --------------------------------------------------------------------------------
@@ -458,3 +480,9 @@ export class WechatState implements SimulatorState {
 }
 
 const newRefreshToken = () => `refreshtoken@@@${b64url(32)}`;
+
+/** An IPv4-mapped IPv6 address (`::ffff:127.0.0.2`) as the IPv4 address it carries. */
+export function normalizeIp(ip: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  return mapped ? (mapped[1] as string) : ip;
+}

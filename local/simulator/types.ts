@@ -1,5 +1,6 @@
 import type { Clock, EpochMs } from '../../shared/clock';
 import type { ApiName } from '../../shared/wechat/wire';
+import type { CallerApiName, SimulatedApi, TicketType } from './caller-paths';
 import type { Rules, SimulatorRules } from './rules';
 
 /**
@@ -53,8 +54,23 @@ export interface SimulatorOptions {
   clock?: Clock;
   /** Default 0 (ephemeral). The host is always 127.0.0.1. */
   port?: number;
-  /** The requestIP reported in 61004 errors. Default '203.0.113.7'. */
+  /**
+   * The IP WeChat sees for our egress (the NAT's), reported as `requestIP` in the 61004 answers of
+   * {@link WechatSimulator.setWhitelisted}(false). Default '203.0.113.7'.
+   */
   egressIp?: string;
+  /**
+   * The platform's IP whitelist (第三方平台 → 开发资料 → 白名单, protocol §7.1, §11.13) by source address: a
+   * request to ANY API (component APIs, getApiQuota and the callers' authorizer-token APIs alike) whose
+   * socket's remote address is not listed answers 61004 `access clientip is not registered requestIP:
+   * <that address> rid: …` before any other check. IPv4-mapped addresses are normalized
+   * (`::ffff:127.0.0.2` is `127.0.0.2`). Unset (the default): any address. The pages and `/simulator/*`
+   * routes are never guarded. On Linux every 127.x.y.z is loopback: bind a client to `127.0.0.2`
+   * (`http.request(url, { localAddress: '127.0.0.2' })`) and list only that to tell a whitelisted egress
+   * from any other caller (plain `fetch` leaves from 127.0.0.1). Change it with
+   * {@link WechatSimulator.setWhitelist}.
+   */
+  whitelist?: readonly string[];
   /** Overrides of WeChat's rules; the defaults are strict like WeChat ({@link SimulatorRules}). */
   rules?: Partial<SimulatorRules>;
 }
@@ -65,6 +81,7 @@ export interface SimulatorOptions {
  */
 export type CallName =
   | ApiName
+  | CallerApiName
   | 'confirm_page'
   | 'confirm'
   | 'unauthorize'
@@ -80,6 +97,10 @@ export interface CallRecord {
   body: unknown;
   /** Clock time when the request arrived. */
   at: EpochMs;
+  /** The request's source address (the socket's remote address, normalized: what the whitelist checks). */
+  clientIp: string;
+  /** The token the request carried (`access_token` or `component_access_token` in the query). */
+  token?: string;
   /** The errcode answered (or, for a lost answer, that would have been), also for `{errcode}` faults. */
   errcode?: number;
   /** The injected fault, if one was applied. */
@@ -160,7 +181,10 @@ export interface SimulatorState {
   >;
   readonly authorizers: ReadonlyMap<string, AuthorizerView>;
   readonly pushesStopped: boolean;
+  /** false: our egress IP is off the whitelist ({@link WechatSimulator.setWhitelisted}). */
   readonly whitelisted: boolean;
+  /** The whitelisted source addresses ({@link SimulatorOptions.whitelist}); undefined: any. */
+  readonly whitelist: ReadonlySet<string> | undefined;
   readonly eventUrl: string | undefined;
 }
 
@@ -173,7 +197,9 @@ export interface PushAnswer {
 /**
  * A running simulator: a local test double of WeChat's side of a third-party platform (第三方平台). It serves
  * the component APIs of https://api.weixin.qq.com (legacy `/cgi-bin/component/api_*` paths, and
- * `getApiQuota` at `/cgi-bin/openapi/quota/get`, which also takes authorizer tokens) and the
+ * `getApiQuota` at `/cgi-bin/openapi/quota/get`, which also takes authorizer tokens), the APIs callers
+ * of our tokens use (`CallerApiPath`: getticket, user/info, message/custom/send, getwxacodeunlimit with
+ * an authorizer token; jscode2session with the component token), the
  * merchant's authorization page (mp.weixin.qq.com / open.weixin.qq.com), and sends encrypted pushes to the
  * platform's authorization event URL. Answers use WeChat's real shapes, errcodes and errmsg prefixes (with a
  * ` rid: …` suffix). Its rules ({@link SimulatorRules}) are as strict as WeChat's by default. Time is the
@@ -245,11 +271,20 @@ export interface WechatSimulator {
   stopPushes(): void;
   resumePushes(): void;
   /** Queues `fault` for the next `times` (default 1) calls of `api` ('*' = any API; specific queues first). */
-  failNext(api: ApiName | '*', fault: Fault, times?: number): void;
+  failNext(api: SimulatedApi | '*', fault: Fault, times?: number): void;
   /** Drops the faults queued for `api` (default: every API). */
-  clearFaults(api?: ApiName | '*'): void;
-  /** false: every API answers 61004 `access clientip is not registered requestIP: <egressIp> rid: …`. */
+  clearFaults(api?: SimulatedApi | '*'): void;
+  /**
+   * false: our egress IP is off the platform's whitelist, so every API answers 61004 `access clientip is
+   * not registered requestIP: <egressIp> rid: …` whatever the source address. Independent of
+   * {@link setWhitelist}: a call must pass both.
+   */
   setWhitelisted(ok: boolean): void;
+  /**
+   * Replaces the whitelist of source addresses ({@link SimulatorOptions.whitelist}); undefined lifts it.
+   * @throws ConfigError for an entry that is not an IP address.
+   */
+  setWhitelist(addresses: readonly string[] | undefined): void;
   /** WeChat-side change: the stored refresh token becomes invalid at once (61023); the list shows the new one. */
   rotateRefreshToken(authorizerAppId: string): string;
   /**
@@ -270,9 +305,31 @@ export interface WechatSimulator {
   /**
    * Calls of `api` counted against its daily quota on the Beijing day of `at` (default: now). For
    * `api_authorizer_token` pass the authorizer appid (without it: all authorizers together); for
-   * `getApiQuota` the authorizer whose token called it (without it: the calls with the component token).
+   * `getApiQuota` and the callers' authorizer-token APIs the authorizer whose token called it (without
+   * it: the calls with the component token; for `getTicket`, both types together).
    */
-  quotaUsed(api: ApiName, authorizerAppId?: string, at?: number): number;
+  quotaUsed(api: SimulatedApi, authorizerAppId?: string, at?: number): number;
+  /** `getticket` calls of `type` the authorizer made on the Beijing day of `at` (its 45009 count). */
+  ticketQuotaUsed(authorizerAppId: string, type: TicketType, at?: number): number;
+  /**
+   * A JS-SDK / card ticket's status by the clock: `valid` (the newest, or superseded within
+   * `supersededGraceMs`), `superseded`, `expired` (7200 s), or `unknown`.
+   */
+  ticketStatus(ticket: string): TokenStatus;
+  /** The newest ticket of `type` getticket issued to the authorizer, if any. */
+  currentTicket(authorizerAppId: string, type: TicketType): string | undefined;
+  /**
+   * The openid of `user` (any name; default 'user-1') in the authorizer's account: 28 characters, another
+   * one per account. The user follows the account from then on (user/info answers it).
+   */
+  openId(authorizerAppId: string, user?: string): string;
+  /**
+   * `user` sends the account a message: customer-service messages to it are accepted for the next
+   * `customerServiceWindowMs` (48 h; 45015 after). Returns its openid.
+   */
+  messageFrom(authorizerAppId: string, user?: string): string;
+  /** What `wx.login` gives `user` in mini program `authorizerAppId`: a code for jscode2session (5 min, once). */
+  loginCode(authorizerAppId: string, user?: string): string;
   /** Resolves when no push is in flight (e.g. the one api_start_push_ticket triggers). */
   /**
    * Runs `change` (revocations, authorizations) right before WeChat answers the next page of

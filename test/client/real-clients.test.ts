@@ -48,6 +48,7 @@ let sandbox: SandboxProcess;
 let url: string;
 let workDir: string;
 let expected: { merchant: string; component: string };
+let simulatorUrl: string;
 
 /** What an AWS client reads from the environment: the sandbox as the Lambda endpoint, fake credentials. */
 const awsEnv = () => ({
@@ -67,6 +68,9 @@ beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'real-clients-'));
   sandbox = spawnSandbox({ PORT: String(await freePort()), REFRESH_INTERVAL_MS: '0' });
   url = (await sandbox.waitFor(READY, 30_000))[1] as string;
+  simulatorUrl = (
+    await sandbox.waitFor(/WeChat simulator +(http:\/\/127\.0\.0\.1:\d+)/)
+  )[1] as string;
   const walk = await walkAuthorization(url, { authorizerAppId: AUTHORIZER_APPID });
   expect(walk.callback.status).toBe(200);
   const merchant = await postJson(`${url}/local/token`, { authorizerAppId: AUTHORIZER_APPID });
@@ -99,7 +103,19 @@ describe('the AWS SDK for JavaScript v3', () => {
     }));
     const missing = await lambda.send(new InvokeCommand({ FunctionName: 'no-such-function' }))
       .catch((error) => error.name);
-    const tokens = createTokenClient({ functionName: 'get-token' });
+    const tokens = createTokenClient({
+      functionName: 'get-token',
+      callWeChatFunctionName: 'call-wechat',
+    });
+    const raw2 = await lambda.send(new InvokeCommand({
+      FunctionName: 'call-wechat',
+      Payload: JSON.stringify({
+        authorizerAppId: merchant,
+        path: '/cgi-bin/openapi/quota/get',
+        body: { cgi_path: '/cgi-bin/message/custom/send' },
+      }),
+    }));
+    const code = await tokens.wechat(merchant).post('/wxa/getwxacodeunlimit', { scene: 'a1' });
     const notFound = await tokens.getAuthorizerToken('wxc11e0t0unknown0001').catch((error) => error.code);
     console.log(JSON.stringify({
       status: raw.StatusCode,
@@ -109,6 +125,8 @@ describe('the AWS SDK for JavaScript v3', () => {
       viaPackage: await tokens.getAuthorizerToken(merchant),
       component: await tokens.getComponentToken(),
       notFound,
+      quota: JSON.parse(Buffer.from(raw2.Payload).toString()),
+      code: { status: code.status, contentType: code.contentType, jpeg: [...code.bytes.slice(0, 2)] },
     }));
   `;
 
@@ -132,7 +150,21 @@ describe('the AWS SDK for JavaScript v3', () => {
       viaPackage: expected.merchant,
       component: expected.component,
       notFound: 'authorizer_not_found',
+      quota: {
+        status: 200,
+        contentType: expect.stringMatching(/^application\/json/),
+        body: { errcode: 0, errmsg: 'ok', quota: expect.any(Object) },
+      },
+      code: { status: 200, contentType: 'image/jpeg', jpeg: [0xff, 0xd8] },
     });
+  });
+
+  it('cannot call WeChat directly from the caller’s address (61004), only through call-wechat', async () => {
+    const direct = await fetch(
+      `${simulatorUrl}/cgi-bin/openapi/quota/get?access_token=${encodeURIComponent(expected.merchant)}`,
+      { method: 'POST', body: JSON.stringify({ cgi_path: '/cgi-bin/message/custom/send' }) }
+    );
+    expect(await direct.json()).toMatchObject({ errcode: 61004 });
   });
 });
 
@@ -163,10 +195,16 @@ except TokenServiceError as error:
     code = error.code
 explicit = boto3.client("lambda", endpoint_url=sys.argv[2], region_name="ap-east-1")
 raw = explicit.invoke(FunctionName="get-token", Payload=b'{"component": true}')
+relayed = json.loads(explicit.invoke(FunctionName="call-wechat", Payload=json.dumps({
+    "authorizerAppId": merchant,
+    "path": "/cgi-bin/openapi/quota/get",
+    "body": {"cgi_path": "/cgi-bin/message/custom/send"},
+}))["Payload"].read())
 print(json.dumps({
     "first": first, "cached": cached, "retried": retried, "seen": seen[0] == first and len(seen),
     "reported": [i.get("invalidToken") == first for i in invokes], "code": code,
     "component": json.loads(raw["Payload"].read())["accessToken"],
+    "relayed": [relayed["status"], relayed["body"]["errcode"], "quota" in relayed["body"]],
 }))
 `;
     const file = join(workDir, 'get_token.py');
@@ -183,6 +221,7 @@ print(json.dumps({
       reported: [false, true, false],
       code: 'authorizer_not_found',
       component: expected.component,
+      relayed: [200, 0, true],
     });
   });
 });
@@ -219,6 +258,28 @@ describe('the AWS CLI', () => {
       expiresAt: expect.any(String),
     });
   });
+
+  it.skipIf(!awsCli)(
+    'aws lambda invoke --function-name call-wechat makes a WeChat call',
+    async () => {
+      const outFile = join(workDir, 'relayed.json');
+      const payload = JSON.stringify({
+        authorizerAppId: AUTHORIZER_APPID,
+        path: '/cgi-bin/openapi/quota/get',
+        body: { cgi_path: '/cgi-bin/message/custom/send' },
+      });
+
+      const { stdout } = await run('aws', cliArgs(payload, outFile, 'call-wechat'), {
+        env: awsEnv(),
+      });
+
+      expect(JSON.parse(stdout)).toEqual({ StatusCode: 200, ExecutedVersion: '$LATEST' });
+      expect(JSON.parse(await readFile(outFile, 'utf8'))).toMatchObject({
+        status: 200,
+        body: { errcode: 0, quota: expect.any(Object) },
+      });
+    }
+  );
 
   it.skipIf(!awsCli)('reports ResourceNotFoundException for another function', async () => {
     const failed = await run('aws', cliArgs('{}', join(workDir, 'none.json'), 'no-such-function'), {
