@@ -110,10 +110,10 @@ export async function seedAuthorizer(
   doc: DynamoDBDocumentClient,
   tableName: string,
   authorizerAppId: string,
-  now = Date.now()
+  now = Date.now(),
+  accessToken = `benchaccesstoken@@@${'x'.repeat(100)}`
 ): Promise<{ accessToken: string; pk: string }> {
   const hour = 3_600_000;
-  const accessToken = `benchaccesstoken@@@${'x'.repeat(100)}`;
   await new DynamoDbTokenStore(doc, tableName).saveAuthorization(
     {
       componentAppId: COMPONENT_APPID,

@@ -10,11 +10,12 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** The five Lambda entries under functions/ (infra/token-service-stack.ts deploys each one). */
+/** The six Lambda entries under functions/ (infra/token-service-stack.ts deploys each one). */
 export const FUNCTIONS = [
   'auth-event',
   'authorize-callback',
   'authorize-page',
+  'call-wechat',
   'get-token',
   'refresh',
 ] as const;
@@ -61,6 +62,16 @@ export const INVOCATIONS: Record<FunctionName, { event: unknown; what: string }[
   ],
   'authorize-page': [
     { what: 'an unknown auth_type', event: httpEvent('GET', '/authorize', { auth_type: '99' }) },
+  ],
+  'call-wechat': [
+    {
+      what: 'a path that mints credentials',
+      event: { authorizerAppId: 'wx1234567890abcdef', path: '/cgi-bin/token' },
+    },
+    {
+      what: 'a call that reads the stored token (DynamoDB)',
+      event: { authorizerAppId: 'wx1234567890abcdef', path: '/cgi-bin/menu/get' },
+    },
   ],
   'get-token': [
     { what: 'an unknown field', event: { authorizerAppId: 'wx1234567890abcdef', extra: 1 } },

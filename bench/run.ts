@@ -4,7 +4,7 @@
  * bench/results.json. Not part of `npm test`.
  *
  * Flags:
- *   --only=get-token,caller-cache,ticket-push,refresh-sweep,cold-start   run a subset
+ *   --only=get-token,caller-cache,ticket-push,call-wechat,refresh-sweep,cold-start   run a subset
  *   --sizes=1000,10000,100000,1000000                       authorizer counts for the refresh sweep
  *   --quick                                                 fewer iterations, sweep at 1 000 and 10 000 only
  *   --strict                                                exit 1 when a target is missed
@@ -13,6 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchCallWechat } from './call-wechat';
 import { benchCallerCache } from './caller-cache';
 import { benchColdStart } from './cold-start';
 import { benchGetToken } from './get-token';
@@ -38,6 +39,7 @@ const BENCHMARKS = [
   'get-token',
   'caller-cache',
   'ticket-push',
+  'call-wechat',
   'refresh-sweep',
   'cold-start',
 ] as const;
@@ -161,6 +163,29 @@ if (selected.has('ticket-push')) {
   );
   say(
     `Without I/O (DynamoDB answered from memory): handler ${r.handlerWithoutIoMicros.toFixed(1)} µs per push, of which decrypt ${r.decryptMicros.toFixed(1)} µs.`
+  );
+}
+
+if (selected.has('call-wechat')) {
+  say(`\n[${elapsed()}] call-wechat…`);
+  const r = await benchCallWechat(flags.quick ? { iterations: 500, warmup: 50 } : {});
+  results.callWechat = r;
+  checks.push(...r.checks);
+  heading(
+    `call-wechat (${fmtInt(r.iterations)} calls each, alternating blocks of ${r.block}; getApiQuota on the simulator)`
+  );
+  say(
+    latencyTable(
+      ['through call-wechat (middy + Powertools)', r.relayed],
+      ['the same call made directly', r.direct],
+      r.ratio
+    )
+  );
+  say(
+    `Against GetItem + the call by hand (the relay's own work): ${r.workRatio.median}× at the median, ${r.workRatio.p99}× at p99.`
+  );
+  say(
+    `The relay adds ${r.addedMedianMs} ms at the median (the caller's Lambda invoke comes on top).`
   );
 }
 

@@ -4,12 +4,16 @@ import {
   type CallerErrorCode,
   callerErrorCode,
   errorCode,
+  PayloadTooLargeError,
   UpstreamUnavailableError,
   WechatUnavailableError,
 } from '../shared/errors';
 import { answerWithin, forInvocation, type InvocationContext, workBudget } from './lib/deadline';
 import { type Deps, type GetDeps, getDeps } from './lib/deps';
 import { inLambda, invoked } from './lib/invoked';
+
+/** The largest answer handed back: Lambda's 6 MB response limit, less room for the envelope. */
+export const MAX_ANSWER_BYTES = 5.5 * 1024 * 1024;
 
 /** What call-wechat answers: WeChat's answer as it came, or a coded error of ours. */
 export type CallWechatResponse =
@@ -43,6 +47,11 @@ export const createHandler =
         Promise.reject(new UpstreamUnavailableError('deadline'))
       );
       const { errcode: _errcode, ...asItCame } = answer;
+      if (Buffer.byteLength(JSON.stringify(asItCame)) > MAX_ANSWER_BYTES) {
+        throw new PayloadTooLargeError(
+          'WeChat’s answer is larger than a Lambda invocation can return (6 MB); fetch such media from your own whitelisted egress'
+        );
+      }
       return asItCame;
     } catch (error) {
       const code = callerErrorCode(error);

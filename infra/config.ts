@@ -91,6 +91,12 @@ export interface StackConfig {
    */
   readonly getTokenCallerAccountIds: readonly string[];
   /**
+   * The path prefixes call-wechat lets callers reach (`CALL_WECHAT_PATH_PREFIXES`); the APIs that mint or
+   * reset credentials stay refused whatever this says.
+   * @default - `/cgi-bin/`, `/wxa/`, `/sns/component/`, `/sns/oauth2/component/`, `/datacube/`, `/card/`
+   */
+  readonly callWechatPathPrefixes: readonly string[];
+  /**
    * The platform's name as merchants know it, shown on the authorization pages (`PLATFORM_DISPLAY_NAME`).
    * @default - the pages name no platform
    */
@@ -162,6 +168,7 @@ export const CONTEXT_KEYS = [
   'disableExecuteApiEndpoint',
   'alarmEmail',
   'getTokenCallerAccountIds',
+  'callWechatPathPrefixes',
   'platformDisplayName',
   'getTokenReservedConcurrency',
   'refreshReservedConcurrency',
@@ -455,6 +462,11 @@ export function parseStackConfig(context: Readonly<Record<string, unknown>>): St
     ACCOUNT_ID,
     'comma-separated 12-digit AWS account ids'
   );
+  const callWechatPathPrefixes = list(
+    'callWechatPathPrefixes',
+    /^(?!.*\/\/)(?!.*\/\.+(?:\/|$))\/[A-Za-z0-9/_.-]{1,100}$/,
+    'comma-separated paths such as /cgi-bin/,/wxa/'
+  );
   const platformDisplayName = check(
     'platformDisplayName',
     text('platformDisplayName'),
@@ -516,6 +528,7 @@ export function parseStackConfig(context: Readonly<Record<string, unknown>>): St
     disableExecuteApiEndpoint,
     alarmEmail,
     getTokenCallerAccountIds,
+    callWechatPathPrefixes,
     platformDisplayName,
     getTokenReservedConcurrency,
     refreshReservedConcurrency,

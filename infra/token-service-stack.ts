@@ -175,7 +175,17 @@ export class TokenServiceStack extends Stack {
       'CallWeChat',
       'call-wechat',
       'Invoked by callers (IAM): makes a WeChat API call from the whitelisted egress',
-      { timeout: Duration.seconds(30), tracing: lambda.Tracing.PASS_THROUGH }
+      {
+        timeout: Duration.seconds(30),
+        tracing: lambda.Tracing.PASS_THROUGH,
+        ...(config.callWechatPathPrefixes.length
+          ? {
+              environment: {
+                CALL_WECHAT_PATH_PREFIXES: config.callWechatPathPrefixes.join(','),
+              },
+            }
+          : {}),
+      }
     );
     callWechat.bindTable(table, { items: ['GetItem', 'UpdateItem'] });
     for (const account of config.getTokenCallerAccountIds) {
@@ -338,6 +348,7 @@ export class TokenServiceStack extends Stack {
       callWechat.functionName,
       'Invoke with {"authorizerAppId":"wx…","path":"/cgi-bin/…"}: WeChat calls from the whitelisted IP'
     );
+    out('CallWeChatFunctionArn', callWechat.functionArn, 'Invoke with lambda:InvokeFunction');
     out(
       'RefreshFunctionName',
       refresh.functionName,

@@ -73,7 +73,8 @@ export function consoleLog(options: ConsoleLogOptions = {}): Log {
 /** `Metrics` written as debug lines of `log` (visible with `LOG_LEVEL=debug`); nothing is published. */
 export function consoleMetrics(log: Log): Metrics {
   return {
-    count: (name, value = 1, errorCode) => log.debug(`metric ${name} +${value}`, { errorCode }),
+    count: (name, value = 1, errorCode, api) =>
+      log.debug(`metric ${name} +${value}`, { errorCode, route: api }),
     gauge: (name, value, unit) => log.debug(`metric ${name} = ${value} ${unit}`),
   };
 }

@@ -114,8 +114,8 @@ export const MUTANTS: Mutant[] = [
       },
       {
         file: 'functions/get-token.ts',
-        find: 'const issued = await answerWithin(budget, token.serve(request), () =>\n        fallback(ready, token, request.invalidToken)\n      );',
-        replace: 'const issued = await token.serve(request);',
+        find: 'const issued = await answerWithin(budget, token.serve(reported), () =>\n        fallback(ready, token, request)\n      );',
+        replace: 'const issued = await token.serve(reported);',
       },
     ],
     expect: { invariant: 'answer before the deadline' },

@@ -64,7 +64,8 @@ export const PAGE_ENV = [
 ] as const;
 
 export const DEFAULT_WECHAT_API_BASE_URL = 'https://api.weixin.qq.com';
-const PATH_PREFIX = /^\/[A-Za-z0-9/_.-]{1,100}$/;
+/** A plain path: letters, digits, `/ _ . -`, no empty or dot-only segment (the request parser's rules). */
+const PATH_PREFIX = /^(?!.*\/\/)(?!.*\/\.+(?:\/|$))\/[A-Za-z0-9/_.-]{1,100}$/;
 
 const APPID = /^wx[0-9a-zA-Z]{14,30}$/;
 /** What infra accepts for `platformDisplayName`: 1–40 characters, no control characters. */

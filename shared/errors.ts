@@ -21,6 +21,7 @@ export type ServiceErrorCode =
   | 'wechat_unavailable'
   | 'empty_credential'
   | 'ticket_unavailable'
+  | 'jsapi_ticket_unavailable'
   | 'authorizer_not_found'
   | 'authorizer_revoked'
   | 'needs_reauthorization'
@@ -174,6 +175,29 @@ export class TicketUnavailableError extends ServiceError {
   readonly code = 'ticket_unavailable';
 }
 
+/**
+ * An authorizer's `getticket` ticket (the JS-SDK `jsapi_ticket` or the card `wx_card` ticket, protocol §12)
+ * could not be obtained and no stored one has promised life left: `getticket` failed (its small daily quota,
+ * 45009; WeChat busy or unreachable), the authorizer's token could not be had for it, or a caller's
+ * `invalidTicket` report was refused by the report limits. Not `ticket_unavailable`, which is the platform's
+ * `component_verify_ticket`. `reason` is the underlying code (`wechat_quota`, …).
+ */
+export class JsapiTicketUnavailableError extends ServiceError {
+  override readonly name = 'JsapiTicketUnavailableError';
+  readonly code = 'jsapi_ticket_unavailable';
+  override readonly retryable = true;
+  constructor(
+    readonly type: string,
+    readonly reason: string,
+    options?: ErrorOptions
+  ) {
+    super(
+      `the ${type} ticket could not be obtained from WeChat (${reason}); try again shortly`,
+      options
+    );
+  }
+}
+
 /** No authorizer with this appid has authorized this platform. */
 export class AuthorizerNotFoundError extends ServiceError {
   override readonly name = 'AuthorizerNotFoundError';
@@ -301,6 +325,7 @@ export const CALLER_ERROR_CODES = [
   'authorizer_without_api_permission',
   'authorization_code_needed',
   'ticket_unavailable',
+  'jsapi_ticket_unavailable',
   'invalid_request',
   'payload_too_large',
   'upstream_unavailable',

@@ -151,6 +151,9 @@ export const MetricName = {
   ComponentRefreshFailed: 'ComponentRefreshFailed',
   AuthorizerRefreshSucceeded: 'AuthorizerRefreshSucceeded',
   AuthorizerRefreshFailed: 'AuthorizerRefreshFailed',
+  /** An authorizer's `getticket` ticket (`jsapi`, `wx_card`) renewed, for a caller or by the sweep. */
+  JsapiTicketRefreshSucceeded: 'JsapiTicketRefreshSucceeded',
+  JsapiTicketRefreshFailed: 'JsapiTicketRefreshFailed',
   WhitelistRejected: 'WhitelistRejected',
   WechatCallRelayed: 'WechatCallRelayed',
   NeedsReauthorization: 'NeedsReauthorization',
@@ -179,8 +182,11 @@ export const MetricName = {
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
 
 export interface Metrics {
-  /** Adds `value` (default 1) to a count metric, optionally with one `ErrorCode` dimension. */
-  count(name: MetricName, value?: number, errorCode?: string): void;
+  /**
+   * Adds `value` (default 1) to a count metric, optionally also split by an `ErrorCode` dimension and an
+   * `Api` one (the WeChat API path of a call relayed for callers: a bounded set, the allowed prefixes').
+   */
+  count(name: MetricName, value?: number, errorCode?: string, api?: string): void;
   /** Records a gauge-like value such as an age in seconds. */
   gauge(name: MetricName, value: number, unit: 'Seconds' | 'Count' | 'Percent'): void;
 }

@@ -162,6 +162,21 @@ export const SWEEP_PAGE_SIZE = 200;
 /** The sweep stops starting new work this long before the Lambda's deadline. */
 export const SWEEP_DEADLINE_RESERVE_MS = 45 * SECOND;
 
+/**
+ * An authorizer's `getticket` ticket (`jsapi`, `wx_card`) notes when it was last served at most this often:
+ * the note is a write, so a ticket served thousands of times an hour costs one write an hour, and the read
+ * path stays one read otherwise. The sweep's "served lately" test is then exact to within this.
+ */
+export const TICKET_SERVED_NOTE_INTERVAL_MS = 1 * HOUR;
+
+/**
+ * The sweep keeps a `getticket` ticket fresh only while it is used: one served within this long is renewed
+ * ahead of expiry (each renewal is a call on a quota WeChat calls "very limited", protocol §12); one not
+ * served for longer leaves the `due` index, and its next caller fetches a new one. A day covers pages used
+ * daily without renewing tickets of merchants that never open a JS-SDK page.
+ */
+export const TICKET_KEPT_FRESH_FOR_MS = 24 * HOUR;
+
 /** When a token with `expires_in` seconds obtained at `now` should be renewed. */
 export function refreshAtFor(now: number, expiresAt: number): number {
   return Math.max(now, expiresAt - REFRESH_MARGIN_MS);

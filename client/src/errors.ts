@@ -10,6 +10,7 @@ export type ServiceErrorCode =
   | 'authorizer_without_api_permission'
   | 'authorization_code_needed'
   | 'ticket_unavailable'
+  | 'jsapi_ticket_unavailable'
   | 'invalid_request'
   | 'payload_too_large'
   | 'upstream_unavailable';
@@ -33,6 +34,7 @@ export type TokenErrorCode = ServiceErrorCode | ClientErrorCode | (string & {});
 const RETRYABLE = new Set<string>([
   'upstream_unavailable',
   'ticket_unavailable',
+  'jsapi_ticket_unavailable',
   'timeout',
   'endpoint_unreachable',
 ]);

@@ -55,6 +55,7 @@ const RULES: Record<ServiceErrorCode | 'internal_error', Rule> = {
   },
   wechat_unavailable: unavailable,
   upstream_unavailable: unavailable,
+  jsapi_ticket_unavailable: unavailable,
   refresh_in_progress: unavailable,
   store_unavailable: unavailable,
   auth_code_recovery_pending: unavailable,

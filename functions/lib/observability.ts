@@ -58,11 +58,12 @@ export function powertoolsLog(logger: Logger): Log {
  */
 export function powertoolsMetrics(metrics: Metrics): MetricsPort {
   return {
-    count(name: MetricName, value = 1, errorCode?: string) {
+    count(name: MetricName, value = 1, errorCode?: string, api?: string) {
       metrics.addMetric(name, MetricUnit.Count, value);
-      if (errorCode) {
+      if (errorCode || api) {
         const single = metrics.singleMetric();
-        single.addDimension('ErrorCode', errorCode);
+        if (api) single.addDimension('Api', api);
+        if (errorCode) single.addDimension('ErrorCode', errorCode);
         single.addMetric(name, MetricUnit.Count, value);
       }
     },

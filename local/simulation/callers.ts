@@ -152,8 +152,9 @@ export class Callers {
       ...(invalidToken ? { invalidToken } : {}),
     };
     const startSeq = this.ledger.nextSeq();
-    const { answer, elapsedMs } = await this.world.getToken(request);
-    const result = checkAnswer(answer, elapsedMs, now);
+    const { answer, elapsedMs, stalledMs } = await this.world.getToken(request);
+    const result = checkAnswer(answer, elapsedMs, now, stalledMs);
+    if ('code' in result && result.code === 'host_starved') this.ledger.starvedAnswers += 1;
     if ('code' in result) {
       this.#held.delete(key);
       return result;

@@ -48,7 +48,7 @@ export function parseArgs(argv: readonly string[]): {
 }
 
 function line(r: SimulationReport): string {
-  return `seed ${r.seed}: ${r.days} days, ${r.merchants} merchants, ${r.tokensServed} tokens served, 0 early deaths, 0 authorizers lost, ${r.authorizerCallsPerTokenDay} api_authorizer_token calls per token-day, ${r.componentCallsPerDay} api_component_token calls per day, ${r.faultsInjected} faults, ${r.pushesAnswered} pushes answered success, ${r.forgedPushesRefused} forged pushes refused, ${r.interleavings.steps} interleaved steps`;
+  return `seed ${r.seed}: ${r.days} days, ${r.merchants} merchants, ${r.tokensServed} tokens served, 0 early deaths, 0 authorizers lost, ${r.authorizerCallsPerTokenDay} api_authorizer_token calls per token-day, ${r.componentCallsPerDay} api_component_token calls per day, ${r.faultsInjected} faults, ${r.pushesAnswered} pushes answered success, ${r.forgedPushesRefused} forged pushes refused, ${r.interleavings.steps} interleaved steps${r.starvedAnswers ? `, ${r.starvedAnswers} late answers discarded (the process starved of CPU)` : ''}`;
 }
 
 /**

@@ -81,6 +81,8 @@ export class Ledger {
   readonly faults = new DailyCounts();
   readonly events = new DailyCounts();
   tokensServed = 0;
+  /** get-token answers that came late while the process was starved of CPU (`checkAnswer`). */
+  starvedAnswers = 0;
   forgedPushes = 0;
   /** What happened, newest last (the last lines are shown when an invariant breaks). */
   readonly trace: string[] = [];

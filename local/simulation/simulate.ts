@@ -53,6 +53,8 @@ export interface SimulationReport {
   steps: number;
   merchants: number;
   tokensServed: number;
+  /** Late answers discarded because the host starved the process of CPU (`STARVED_MS`). */
+  starvedAnswers: number;
   /** Tokens WeChat rejected before the `expiresAt` they were handed out with (always 0 in a report). */
   earlyDeaths: 0;
   /** Authorizers WeChat lists that the service lost or marked needs_reauthorization (always 0). */
@@ -236,6 +238,7 @@ function report(
     steps,
     merchants: ledger.merchants.size,
     tokensServed: ledger.tokensServed,
+    starvedAnswers: ledger.starvedAnswers,
     earlyDeaths: 0,
     authorizersLost: 0,
     authorizerCallsPerTokenDay: round(count('api_authorizer_token') / Math.max(1, run.tokenDays)),

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { makeHandler as makeGetToken } from '../../functions/get-token';
 import { createDeps, type Deps } from '../../functions/lib/deps';
@@ -73,7 +74,15 @@ export interface World {
    * get-token as Lambda invokes it; `elapsedMs` is the real time it took. A thrown error (Lambda's function
    * error, a timeout included) comes back as `{functionError: <name>}`.
    */
-  getToken(request: unknown): Promise<{ answer: Record<string, unknown>; elapsedMs: number }>;
+  getToken(request: unknown): Promise<{
+    answer: Record<string, unknown>;
+    elapsedMs: number;
+    /**
+     * The longest this process's event loop stood still during the call (ms): the host's scheduler, not
+     * the service, when it is most of the time the answer had (`STARVED_MS`).
+     */
+    stalledMs: number;
+  }>;
   /** One scheduled run (`{}`), or the reconciliation (`{job: 'reconcile'}`). */
   refresh(job?: 'reconcile'): Promise<unknown>;
   /** An operator's renewal of one authorizer (`{"job":"refresh","authorizerAppId":…}`). */
@@ -261,12 +270,16 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       offset += ms;
     },
     async getToken(request) {
+      const stalls = monitorEventLoopDelay({ resolution: 20 });
+      stalls.enable();
       const started = performance.now();
       // A throw is what Lambda reports as a function error (a timeout included): no answer at all.
       const answer = await invoke(request).catch((error: unknown) => ({
         functionError: (error as Error | undefined)?.name ?? 'Error',
       }));
-      return { answer, elapsedMs: performance.now() - started };
+      const elapsedMs = performance.now() - started;
+      stalls.disable();
+      return { answer, elapsedMs, stalledMs: stalls.max / 1e6 };
     },
     async refresh(job) {
       try {

@@ -67,7 +67,8 @@ export async function callWechat(
   ctx.metrics.count(
     MetricName.WechatCallRelayed,
     1,
-    answer.errcode ? `errcode_${answer.errcode}` : undefined
+    answer.errcode ? `errcode_${answer.errcode}` : undefined,
+    request.path
   );
   return answer;
 }

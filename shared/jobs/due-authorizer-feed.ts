@@ -1,10 +1,19 @@
 import { SWEEP_PAGE_SIZE, SWEEP_QUERY_CONCURRENCY } from '../policy';
-import type { AuthorizerRecord, DuePartition, TokenStore } from '../store/token-store';
+import type {
+  AuthorizerRecord,
+  AuthorizerTicketRecord,
+  DuePartition,
+  Page,
+  TokenStore,
+} from '../store/token-store';
 
-/** The due authorizers of one sweep, handed out one at a time to its workers. */
-export interface DueFeed {
-  /** The next due authorizer, or undefined once every partition is read and handed out. */
-  next(): Promise<AuthorizerRecord | undefined>;
+/** A record listed from the `due` index: sorted by `refreshAt`. */
+type DueRecord = { refreshAt?: number };
+
+/** The due records (authorizers, or tickets) of one sweep, handed out one at a time to its workers. */
+export interface DueFeed<T extends DueRecord = AuthorizerRecord> {
+  /** The next due record, or undefined once every partition is read and handed out. */
+  next(): Promise<T | undefined>;
   /** True once every partition was read to its end and every item handed out. */
   drained(): boolean;
 }
@@ -21,22 +30,25 @@ interface PartitionReader {
   failures: number;
 }
 
-const refreshAtOf = (a: AuthorizerRecord) => a.refreshAt ?? 0;
+const refreshAtOf = (a: DueRecord) => a.refreshAt ?? 0;
 
 /** Merges two lists sorted by `refreshAt` into one. */
-function mergeByRefreshAt(a: AuthorizerRecord[], b: AuthorizerRecord[]): AuthorizerRecord[] {
+function mergeByRefreshAt<T extends DueRecord>(a: T[], b: T[]): T[] {
   if (a.length === 0) return b;
-  const merged: AuthorizerRecord[] = [];
+  const merged: T[] = [];
   let i = 0;
   let j = 0;
   while (i < a.length && j < b.length) {
-    merged.push(
-      refreshAtOf(a[i] as AuthorizerRecord) <= refreshAtOf(b[j] as AuthorizerRecord)
-        ? (a[i++] as AuthorizerRecord)
-        : (b[j++] as AuthorizerRecord)
-    );
+    merged.push(refreshAtOf(a[i] as T) <= refreshAtOf(b[j] as T) ? (a[i++] as T) : (b[j++] as T));
   }
   return merged.concat(a.slice(i), b.slice(j));
+}
+
+/** The options of a due feed: read ahead below `lowWater` queued items, `pageSize` per Query. */
+export interface DueFeedOptions {
+  lowWater: number;
+  pageSize?: number;
+  queryConcurrency?: number;
 }
 
 /**
@@ -58,24 +70,51 @@ export function dueAuthorizerFeed(
   store: Pick<TokenStore, 'duePartitions' | 'listDueAuthorizers'>,
   componentAppId: string,
   now: number,
-  options: { lowWater: number; pageSize?: number; queryConcurrency?: number }
+  options: DueFeedOptions
 ): DueFeed {
+  return dueFeed(
+    store.duePartitions(componentAppId),
+    (partition, limit, cursor) => store.listDueAuthorizers(partition, now, limit, cursor),
+    options
+  );
+}
+
+/** The authorizers' `getticket` tickets due at `now`, read and handed out as `dueAuthorizerFeed` does. */
+export function dueTicketFeed(
+  store: Pick<TokenStore, 'ticketDuePartitions' | 'listDueTickets'>,
+  componentAppId: string,
+  now: number,
+  options: DueFeedOptions
+): DueFeed<AuthorizerTicketRecord> {
+  return dueFeed(
+    store.ticketDuePartitions(componentAppId),
+    (partition, limit, cursor) => store.listDueTickets(partition, now, limit, cursor),
+    options
+  );
+}
+
+/** The feed over any record kind's `due` partitions (see `dueAuthorizerFeed`). */
+function dueFeed<T extends DueRecord>(
+  partitions: DuePartition[],
+  list: (partition: DuePartition, limit: number, cursor?: string) => Promise<Page<T>>,
+  options: DueFeedOptions
+): DueFeed<T> {
   const pageSize = options.pageSize ?? SWEEP_PAGE_SIZE;
   const queryConcurrency = Math.max(1, options.queryConcurrency ?? SWEEP_QUERY_CONCURRENCY);
-  const readers: PartitionReader[] = store.duePartitions(componentAppId).map((partition) => ({
+  const readers: PartitionReader[] = partitions.map((partition) => ({
     partition,
     done: false,
     frontier: Number.NEGATIVE_INFINITY,
     failures: 0,
   }));
-  let queue: AuthorizerRecord[] = [];
+  let queue: T[] = [];
   let opened: Promise<void> | undefined;
   let failure: { error: unknown } | undefined;
 
   const read = (r: PartitionReader): Promise<void> => {
     r.reading ??= (async () => {
       try {
-        const page = await store.listDueAuthorizers(r.partition, now, pageSize, r.cursor);
+        const page = await list(r.partition, pageSize, r.cursor);
         r.cursor = page.cursor;
         r.done = !page.cursor;
         r.error = undefined;
@@ -117,7 +156,7 @@ export function dueAuthorizerFeed(
     await Promise.all(Array.from({ length: Math.min(queryConcurrency, readers.length) }, lane));
   };
 
-  const take = async (): Promise<AuthorizerRecord | undefined> => {
+  const take = async (): Promise<T | undefined> => {
     opened ??= open();
     await opened;
     for (;;) {

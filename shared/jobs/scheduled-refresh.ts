@@ -19,6 +19,7 @@ import { fallbackToken } from '../serving/servable-token';
 import { type TokenContext, withLogContext } from '../token-context';
 import { isSystemic } from '../wechat/errcodes';
 import { dueAuthorizerFeed } from './due-authorizer-feed';
+import { emptyTicketSweep, sweepTickets, type TicketSweepSummary } from './ticket-sweep';
 
 export interface RefreshSummary {
   ticket: { ageSeconds?: number; usable: boolean };
@@ -38,6 +39,8 @@ export interface RefreshSummary {
     truncated: boolean;
   };
   authCodes: PendingCodesSummary;
+  /** The authorizers' `getticket` tickets: renewed while used, retired once not (`ticket-sweep.ts`). */
+  tickets: TicketSweepSummary;
   /** Set when a failure means the whole platform is misconfigured (61004 whitelist, bad credentials). */
   systemicError?: string;
   durationMs: number;
@@ -48,7 +51,8 @@ export interface RefreshSummary {
  * (`shared/events/outbox.ts`), report the ticket's age (and ask WeChat to resume pushes when it is
  * stale), renew the component token when due, renew every authorizer whose `refreshAt` has come (read from
  * every partition of the `due` index, never a scan: `due-authorizer-feed.ts`) with bounded concurrency
- * until `deadline`, and retry pending authorization codes.
+ * until `deadline`, retry pending authorization codes, then renew the authorizers' `getticket` tickets
+ * that are due and still in use (`ticket-sweep.ts`).
  *
  * Per-item failures are counted and leave the old token in place; a systemic failure stops the pass and is
  * returned in `systemicError` so the Lambda edge can fail the invocation and fire the alarm.
@@ -63,6 +67,7 @@ export async function runScheduledRefresh(
     component: 'fresh',
     authorizers: { seen: 0, refreshed: 0, skipped: 0, failed: {}, truncated: false },
     authCodes: { exchanged: 0, expired: 0, pending: 0 },
+    tickets: emptyTicketSweep(),
     durationMs: 0,
   };
   const finish = () => {
@@ -116,14 +121,26 @@ async function runSteps(
   );
   if (summary.systemicError || !component) {
     summary.authorizers.truncated = true;
+    summary.tickets.truncated = true;
     return;
   }
 
   const sweepCtx: TokenContext = { ...ctx, componentTokenMemo: { token: component } };
+  const stopAt = options.deadline - SWEEP_DEADLINE_RESERVE_MS;
+  const inTime = () => !summary.systemicError && ctx.clock() < stopAt;
   await sweepAuthorizers(sweepCtx, summary, options, systemic);
-  if (!summary.systemicError && ctx.clock() < options.deadline - SWEEP_DEADLINE_RESERVE_MS) {
-    summary.authCodes = await exchangePendingAuthCodes(sweepCtx);
+  if (inTime()) summary.authCodes = await exchangePendingAuthCodes(sweepCtx);
+  if (!inTime()) {
+    summary.tickets.truncated = true;
+    return;
   }
+  const tickets = await sweepTickets(
+    sweepCtx,
+    { stopAt, concurrency: Math.max(1, options.concurrency ?? SWEEP_CONCURRENCY) },
+    systemic
+  );
+  summary.tickets = tickets.summary;
+  summary.systemicError ??= tickets.systemicError;
 }
 
 async function sweepAuthorizers(

@@ -23,6 +23,7 @@ import {
   peekToken,
   type RefreshOutcome,
   refreshTokenIfDue,
+  type ServeOptions,
   serveToken,
   type TokenKind,
 } from './serve-token';
@@ -378,7 +379,7 @@ function authorizerKind(ctx: TokenContext, authorizerAppId: string): TokenKind<A
 export function getAuthorizerAccessToken(
   ctx: TokenContext,
   authorizerAppId: string,
-  options: { invalidToken?: string } = {}
+  options: ServeOptions = {}
 ): Promise<IssuedToken> {
   return serveToken(ctx, authorizerKind(ctx, authorizerAppId), options);
 }

@@ -46,8 +46,12 @@ export interface TokenKind<R extends TokenRecord> {
     leaseCtx: TokenContext,
     forced: boolean
   ): Promise<Refreshed<R>>;
-  /** The `cgi_path` a token of this kind asks getApiQuota about when a report is checked. */
-  probePath: string;
+  /**
+   * The `cgi_path` a token of this kind asks getApiQuota about when a report is checked. Absent for a kind
+   * no cheap call can check (an authorizer's `getticket` ticket): a report of it is then never checked,
+   * and renews only within the report limits (`forcesRefresh`), as an inconclusive check does.
+   */
+  probePath?: string;
   metrics: { succeeded: MetricName; failed: MetricName };
   /**
    * On every log line of a serve or renewal of this token (e.g. the authorizer appid), including the lines of
@@ -83,7 +87,8 @@ function tokenFailureOutcome(error: unknown, failedAt: number, claimedAt: number
  * if that renewal fails the dead token is no longer promised to anyone. Alive: nothing is renewed (a false
  * report shortens no other caller's token) and the check is recorded, so reports of it within
  * `REPORT_CHECK_INTERVAL_MS` are answered from the store. Inconclusive: renewed only within the
- * forced-refresh limits (`forcesRefresh`).
+ * forced-refresh limits (`forcesRefresh`). A kind without a `probePath` is never checked: its reports
+ * are all inconclusive.
  */
 function checkingReport<R extends TokenRecord>(
   ctx: TokenContext,
@@ -99,7 +104,9 @@ function checkingReport<R extends TokenRecord>(
       if (!reportPending(record, invalidToken, at)) return renewal.refresh(record, owner, leaseCtx);
       const verdict = verdicts.confirmed
         ? 'dead'
-        : await checkReportedToken(leaseCtx, invalidToken, kind.probePath);
+        : kind.probePath === undefined
+          ? 'unknown'
+          : await checkReportedToken(leaseCtx, invalidToken, kind.probePath);
       verdicts.dead = verdict === 'dead';
       const checkedAt = leaseCtx.clock();
       const renew =
@@ -111,7 +118,12 @@ function checkingReport<R extends TokenRecord>(
           verdict === 'dead' ? MetricName.ReportedTokenDead : MetricName.ReportedTokenAlive
         );
       }
-      ctx.log.info('checked a token a caller reported as rejected', { verdict, renewed: renew });
+      ctx.log.info(
+        kind.probePath === undefined && !verdicts.confirmed
+          ? 'a caller reported a credential rejected that no call can check; report limits apply'
+          : 'checked a token a caller reported as rejected',
+        { verdict, renewed: renew }
+      );
       if (renew) return renewal.refresh(record, owner, leaseCtx);
       // Alive: recorded, so reports within the interval are answered with it. Inconclusive and not
       // renewed (the report limits): nothing recorded, and no reporter is handed it back (`serveToken`).

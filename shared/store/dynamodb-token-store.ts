@@ -2,6 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as authCodes from './dynamodb/auth-codes';
 import * as authorizations from './dynamodb/authorizations';
 import * as authorizerScan from './dynamodb/authorizer-scan';
+import * as authorizerTickets from './dynamodb/authorizer-tickets';
 import * as budgets from './dynamodb/budgets';
 import * as leases from './dynamodb/leases';
 import * as outbox from './dynamodb/outbox';
@@ -21,7 +22,7 @@ type Args<M extends keyof TokenStore> = Parameters<TokenStore[M]>;
  *
  * This class only routes the port to `dynamodb/`, where each record kind's write rules sit in one file:
  * `leases.ts` (claim, release, the holder's save), `tickets.ts`, `tokens.ts` (component and authorizer
- * tokens), `authorizations.ts` (authorizations stored and ended), `authorizer-scan.ts` (the operators'
+ * tokens), `authorizer-tickets.ts` (the authorizers' `getticket` tickets), `authorizations.ts` (authorizations stored and ended), `authorizer-scan.ts` (the operators'
  * listing), `auth-codes.ts`, `outbox.ts`, `runs.ts` and `budgets.ts`; `items.ts` holds the key scheme and
  * `table.ts` the one way to DynamoDB.
  *
@@ -90,6 +91,25 @@ export class DynamoDbTokenStore implements TokenStore {
   }
   listPendingAuthCodes(...a: Args<'listPendingAuthCodes'>) {
     return authCodes.listPendingAuthCodes(this.#table, ...a);
+  }
+
+  getAuthorizerTicket(...a: Args<'getAuthorizerTicket'>) {
+    return authorizerTickets.getAuthorizerTicket(this.#table, ...a);
+  }
+  saveAuthorizerTicket(...a: Args<'saveAuthorizerTicket'>) {
+    return authorizerTickets.saveAuthorizerTicket(this.#table, ...a);
+  }
+  noteTicketServed(...a: Args<'noteTicketServed'>) {
+    return authorizerTickets.noteTicketServed(this.#table, ...a);
+  }
+  ticketDuePartitions(...a: Args<'ticketDuePartitions'>) {
+    return authorizerTickets.ticketDuePartitions(...a);
+  }
+  listDueTickets(...a: Args<'listDueTickets'>) {
+    return authorizerTickets.listDueTickets(this.#table, ...a);
+  }
+  retireTicket(...a: Args<'retireTicket'>) {
+    return authorizerTickets.retireTicket(this.#table, ...a);
   }
 
   spendBudget(...a: Args<'spendBudget'>) {

@@ -114,15 +114,28 @@ export const CLEARED_BY_TOKEN_SAVE = ['lastErrorCode', 'reportCheckedAt'] as con
 
 type TokenSave =
   | Parameters<TokenStore['saveComponentToken']>[2]
-  | Parameters<TokenStore['saveAuthorizerToken']>[3];
+  | Parameters<TokenStore['saveAuthorizerToken']>[3]
+  | Parameters<TokenStore['saveAuthorizerTicket']>[4];
 
 /**
- * The fields a lease holder's token save sets besides the token itself: `issuedAt` is `now` (the answer
- * just arrived) and `requestedAt` defaults to it, the issue window succession compares (architecture §3).
- * The save also clears `CLEARED_BY_TOKEN_SAVE` and the lease.
+ * The fields a lease holder's token (or `getticket` ticket) save sets besides the token itself: `issuedAt`
+ * is `now` (the answer just arrived) and `requestedAt` defaults to it, the issue window succession
+ * compares (architecture §3). The save also clears `CLEARED_BY_TOKEN_SAVE` and the lease. A ticket save
+ * without `servedAt` (the sweep's) keeps the one stored: `undefined` would remove it.
  */
 export function tokenSaveFields<T extends TokenSave>(token: T, now: number) {
-  return { ...token, requestedAt: token.requestedAt ?? now, issuedAt: now, updatedAt: now };
+  const fields = { ...token, requestedAt: token.requestedAt ?? now, issuedAt: now, updatedAt: now };
+  if ('servedAt' in fields && fields.servedAt === undefined) delete fields.servedAt;
+  return fields;
+}
+
+/**
+ * Whether a ticket record may leave the `due` index (`retireTicket`): it was not served at or after
+ * `servedBefore` (never served counts as not lately). Both stores apply it to the record as stored: the
+ * DynamoDB adapter as the write's condition, the fake before its write.
+ */
+export function ticketRetirable(record: { servedAt?: number }, servedBefore: number): boolean {
+  return record.servedAt === undefined || record.servedAt < servedBefore;
 }
 
 /**

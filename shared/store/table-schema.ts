@@ -55,6 +55,23 @@ export function authorizerDuePartitions(componentAppId: string): string[] {
 }
 
 /**
+ * The `due` index partition of an authorizer's `getticket` tickets: `TICKET_DUE#<componentAppid>#<shard>`,
+ * sharded by the authorizer's appid like the authorizers (there can be two tickets per active authorizer),
+ * and apart from them, so a listing of due authorizers never meets a ticket.
+ */
+export function ticketDueKey(componentAppId: string, authorizerAppId: string): string {
+  return `TICKET_DUE#${componentAppId}#${dueShard(authorizerAppId)}`;
+}
+
+/** Every `due` index partition that can hold a platform's ticket records. */
+export function ticketDuePartitions(componentAppId: string): string[] {
+  return Array.from(
+    { length: DUE_INDEX_SHARDS },
+    (_, shard) => `TICKET_DUE#${componentAppId}#${shard}`
+  );
+}
+
+/**
  * The `due` index partition of a platform's pending authorization codes. Not sharded: a code is pending for
  * at most its 10 minutes, one per authorization, so even a platform authorized by thousands of merchants an
  * hour writes it a few times a second.

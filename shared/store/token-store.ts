@@ -135,6 +135,42 @@ export interface AuthCodeRecord extends Leased {
   updatedAt?: EpochMs;
 }
 
+/** `getticket`'s ticket types (protocol §12): the JS-SDK `jsapi_ticket`, and the card `api_ticket`. */
+export type AuthorizerTicketType = 'jsapi' | 'wx_card';
+
+/**
+ * One authorizer's `getticket` ticket of one type, kept for every caller (protocol §12): fetched on first
+ * use, renewed through the lease like a token (one `getticket` per renewal across all processes), kept
+ * fresh by the sweep only while it is served. On the `due` index from its first save until the sweep
+ * finds it unserved for `TICKET_KEPT_FRESH_FOR_MS` (`retireTicket`).
+ */
+export interface AuthorizerTicketRecord extends Leased {
+  componentAppId: string;
+  authorizerAppId: string;
+  type: AuthorizerTicketType;
+  ticket?: string;
+  /** When WeChat stops accepting the ticket (`expires_in`). */
+  expiresAt?: EpochMs;
+  /** When the sweep should renew it. */
+  refreshAt?: EpochMs;
+  /** When WeChat's answer with `ticket` arrived. */
+  issuedAt?: EpochMs;
+  /** When the call that issued `ticket` began. */
+  requestedAt?: EpochMs;
+  /** When the last renewal forced by a caller's `invalidTicket` report happened. */
+  forcedAt?: EpochMs;
+  /** Never set for tickets (no check can prove a ticket alive); kept for the token rules' shape. */
+  reportCheckedAt?: EpochMs;
+  /**
+   * When a caller was last handed the ticket, noted at most every `TICKET_SERVED_NOTE_INTERVAL_MS`
+   * (and by every renewal made for a caller): the sweep renews only tickets served lately.
+   */
+  servedAt?: EpochMs;
+  lastErrorCode?: string;
+  /** Absent while the record is only a first fetch's lease. */
+  updatedAt?: EpochMs;
+}
+
 export interface LeaseClaim {
   owner: string;
   until: number;
@@ -144,7 +180,13 @@ export interface LeaseClaim {
 export type LeasedRef =
   | { kind: 'component_token'; componentAppId: string }
   | { kind: 'authorizer'; componentAppId: string; authorizerAppId: string }
-  | { kind: 'auth_code'; componentAppId: string; code: string };
+  | { kind: 'auth_code'; componentAppId: string; code: string }
+  | {
+      kind: 'authorizer_ticket';
+      componentAppId: string;
+      authorizerAppId: string;
+      type: AuthorizerTicketType;
+    };
 
 export interface Page<T> {
   items: T[];
@@ -417,6 +459,71 @@ export interface TokenStore {
     now: number,
     limit: number
   ): Promise<AuthCodeRecord[]>;
+
+  /**
+   * An authorizer's ticket of `type`; undefined while there is none. A first fetch's lease (`claim` at
+   * version 0 creates the record) reads as a record without `ticket`.
+   */
+  getAuthorizerTicket(
+    componentAppId: string,
+    authorizerAppId: string,
+    type: AuthorizerTicketType
+  ): Promise<AuthorizerTicketRecord | undefined>;
+  /**
+   * Writes a new ticket as the lease holder: `version + 1`, lease cleared, `issuedAt = now`, the last
+   * failure cleared, and the record (back) on its `due` partition. `servedAt` is written when given (a
+   * renewal made for a caller), otherwise kept.
+   *
+   * @throws ConcurrentUpdateError when `owner` no longer holds the lease.
+   */
+  saveAuthorizerTicket(
+    componentAppId: string,
+    authorizerAppId: string,
+    type: AuthorizerTicketType,
+    owner: string,
+    ticket: {
+      ticket: string;
+      expiresAt: number;
+      refreshAt: number;
+      forcedAt?: number;
+      /** When the call that issued it began; default `now`. */
+      requestedAt?: number;
+      servedAt?: number;
+    },
+    now: number
+  ): Promise<AuthorizerTicketRecord>;
+  /**
+   * Notes that the ticket was served at `servedAt`, unless a serve at or after `notBefore` is noted
+   * already (concurrent callers write it once). False when not written (or no record).
+   */
+  noteTicketServed(
+    componentAppId: string,
+    authorizerAppId: string,
+    type: AuthorizerTicketType,
+    servedAt: number,
+    notBefore: number
+  ): Promise<boolean>;
+  /** The `due` index partitions that together hold a platform's ticket records (`table-schema.ts`). */
+  ticketDuePartitions(componentAppId: string): DuePartition[];
+  /** Ticket records of `partition` whose `refreshAt <= now`, oldest first, from the `due` index. */
+  listDueTickets(
+    partition: DuePartition,
+    now: number,
+    limit: number,
+    cursor?: string
+  ): Promise<Page<AuthorizerTicketRecord>>;
+  /**
+   * Takes a ticket off the `due` index unless it was served at or after `servedBefore` (a serve noted
+   * meanwhile keeps it there); the record stays readable, and DynamoDB's TTL removes it after the
+   * retention period unless a later save brings it back. True when taken off.
+   */
+  retireTicket(
+    componentAppId: string,
+    authorizerAppId: string,
+    type: AuthorizerTicketType,
+    servedBefore: number,
+    now: number
+  ): Promise<boolean>;
 
   /**
    * Counts one use in `window` unless `limit` uses are counted there already. One atomic conditional write,

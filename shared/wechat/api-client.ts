@@ -4,12 +4,17 @@ import {
   type ApiName,
   ApiPath,
   type ApiQuotaResponse,
+  type AuthorizerApiName,
+  AuthorizerApiPath,
   type AuthorizerInfoResponse,
   type AuthorizerListResponse,
   type AuthorizerTokenResponse,
   type ComponentTokenResponse,
   type PreAuthCodeResponse,
   type QueryAuthResponse,
+  TICKET_TYPES,
+  type TicketResponse,
+  type TicketType,
   type WechatErrorBody,
 } from './wire';
 
@@ -62,6 +67,16 @@ export interface ComponentApi {
    */
   getApiQuota(accessToken: string, cgiPath: string): Promise<ApiQuotaResponse>;
   /**
+   * `getticket` (获取 api_ticket): a new ticket of `type` for the account whose authorizer_access_token
+   * asks: the JS-SDK `jsapi_ticket` (`jsapi`) or the card `api_ticket` (`wx_card`), 7200 s. Each call issues
+   * a new ticket and counts against a small daily quota per account and type, so the service keeps one
+   * ticket per authorizer and type for every caller (protocol §12). A `WechatApiError` of kind
+   * `token_invalid` means the authorizer token was refused, not the ticket.
+   *
+   * @see https://developers.weixin.qq.com/doc/offiaccount/OA_Web_Apps/JS-SDK.html (appendix 1)
+   */
+  getTicket(authorizerAccessToken: string, type: TicketType): Promise<TicketResponse>;
+  /**
    * The same API whose calls all end within `budgetMs` from now (every attempt, every retry): work under a
    * lease or an invocation deadline never outlives it (architecture §7). Nested budgets take the smaller.
    */
@@ -87,14 +102,18 @@ export interface HttpComponentApiOptions {
 const PLACEHOLDERS = new Set(['', 'null', 'undefined', 'none', 'nil']);
 
 /** Refuses empty and placeholder credentials before they reach WeChat. */
-function requireCredential(api: ApiName, field: string, value: string): string {
+function requireCredential(api: ApiName | AuthorizerApiName, field: string, value: string): string {
   if (typeof value !== 'string' || PLACEHOLDERS.has(value.trim().toLowerCase())) {
     throw new EmptyCredentialError(api, field);
   }
   return value;
 }
 
-function requireString(api: ApiName, body: Record<string, unknown>, field: string): string {
+function requireString(
+  api: ApiName | AuthorizerApiName,
+  body: Record<string, unknown>,
+  field: string
+): string {
   const value = body[field];
   if (typeof value !== 'string' || value.length === 0) {
     throw new WechatUnavailableError(api, `answer has no ${field}`);
@@ -115,7 +134,11 @@ function requireCount(api: ApiName, body: Record<string, unknown>, field: string
   return value;
 }
 
-function requirePositive(api: ApiName, body: Record<string, unknown>, field: string): number {
+function requirePositive(
+  api: ApiName | AuthorizerApiName,
+  body: Record<string, unknown>,
+  field: string
+): number {
   const value = body[field];
   if (typeof value !== 'number' || !(value > 0)) {
     throw new WechatUnavailableError(api, `answer has no valid ${field}`);
@@ -135,7 +158,8 @@ function neverSent(error: unknown): boolean {
 }
 
 /**
- * `ComponentApi` over HTTPS. Every call goes through one `call()` that POSTs JSON with a timeout, retries
+ * `ComponentApi` over HTTPS. Every call goes through one `call()` that POSTs JSON (or, for `getticket`, GETs
+ * with its parameters in the query) with a timeout, retries
  * transient failures, and decodes the answer: a non-zero `errcode` becomes a `WechatApiError` whose kind comes
  * from `errcodes.ts`; anything that is not a JSON object becomes `WechatUnavailableError`.
  *
@@ -337,19 +361,48 @@ export class HttpComponentApi implements ComponentApi {
     };
   }
 
+  async getTicket(authorizerAccessToken: string, type: TicketType): Promise<TicketResponse> {
+    const api = 'getTicket';
+    if (!TICKET_TYPES.includes(type)) throw new EmptyCredentialError(api, 'type');
+    // A retry after a lost answer is harmless: the lost ticket only supersedes the one the retry replaces.
+    const body = await this.#call(api, authorizerAccessToken, undefined, {
+      tokenParam: 'access_token',
+      query: { type },
+    });
+    return {
+      ticket: requireString(api, body, 'ticket'),
+      expires_in: requirePositive(api, body, 'expires_in'),
+    };
+  }
+
+  /**
+   * One WeChat call: a POST of `payload` as JSON, or a GET when there is none (`query` then carries the
+   * parameters after the token).
+   */
   async #call(
-    api: ApiName,
+    api: ApiName | AuthorizerApiName,
     accessToken: string | undefined,
-    payload: object,
-    options: { singleUse?: boolean; tokenParam?: 'access_token' } = {}
+    payload: object | undefined,
+    options: {
+      singleUse?: boolean;
+      tokenParam?: 'access_token';
+      query?: Record<string, string>;
+    } = {}
   ): Promise<Record<string, unknown>> {
-    const endpoint = `${this.#options.baseUrl}${ApiPath[api]}`;
-    let url = endpoint;
+    const path =
+      api in AuthorizerApiPath
+        ? AuthorizerApiPath[api as AuthorizerApiName]
+        : ApiPath[api as ApiName];
+    const endpoint = `${this.#options.baseUrl}${path}`;
+    const params: string[] = [];
     if (accessToken !== undefined) {
       const param = options.tokenParam ?? 'component_access_token';
-      const token = requireCredential(api, param, accessToken);
-      url += `?${param}=${encodeURIComponent(token)}`;
+      params.push(`${param}=${encodeURIComponent(requireCredential(api, param, accessToken))}`);
     }
+    for (const [name, value] of Object.entries(options.query ?? {})) {
+      params.push(`${name}=${encodeURIComponent(value)}`);
+    }
+    const url = params.length ? `${endpoint}?${params.join('&')}` : endpoint;
     const attempts = Math.max(1, this.#options.attempts);
     // Whether an earlier attempt may have acted (its answer was lost): every later error says so too.
     let acted = false;
@@ -390,21 +443,27 @@ export class HttpComponentApi implements ComponentApi {
   }
 
   async #once(
-    api: ApiName,
+    api: ApiName | AuthorizerApiName,
     url: string,
     endpoint: string,
-    payload: object,
+    payload: object | undefined,
     timeoutMs: number
   ): Promise<Record<string, unknown>> {
     let text: string;
     let status: number;
     try {
-      const response = await this.#fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(payload),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      const signal = AbortSignal.timeout(timeoutMs);
+      const response = await this.#fetch(
+        url,
+        payload === undefined
+          ? { method: 'GET', signal }
+          : {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify(payload),
+              signal,
+            }
+      );
       status = response.status;
       text = await response.text();
     } catch (error) {

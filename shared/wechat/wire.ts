@@ -120,6 +120,23 @@ export interface ApiQuotaResponse {
 }
 
 /**
+ * `getticket` (获取 api_ticket): the `type` of ticket asked for: `jsapi` (the JS-SDK `jsapi_ticket` that signs
+ * `wx.config`) or `wx_card` (the card `api_ticket`). Sent in the query with the authorizer's `access_token`.
+ *
+ * @see https://developers.weixin.qq.com/doc/offiaccount/OA_Web_Apps/JS-SDK.html (appendix 1)
+ */
+export type TicketType = 'jsapi' | 'wx_card';
+export const TICKET_TYPES: readonly TicketType[] = ['jsapi', 'wx_card'];
+export interface TicketRequest {
+  type: TicketType;
+}
+export interface TicketResponse {
+  ticket: string;
+  /** Seconds; 7200 (protocol §12). */
+  expires_in: number;
+}
+
+/**
  * API paths under the base URL, named as WeChat names them: the legacy `api_*` names of the component APIs,
  * the English name where an API has no other.
  */
@@ -134,3 +151,12 @@ export const ApiPath = {
   getApiQuota: '/cgi-bin/openapi/quota/get',
 } as const;
 export type ApiName = keyof typeof ApiPath;
+
+/**
+ * Paths of the APIs the service calls with an authorizer's token (not component APIs: the simulator serves
+ * them among the callers' APIs), named as `ApiPath`'s are.
+ */
+export const AuthorizerApiPath = {
+  getTicket: '/cgi-bin/ticket/getticket',
+} as const;
+export type AuthorizerApiName = keyof typeof AuthorizerApiPath;

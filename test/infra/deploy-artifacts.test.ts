@@ -25,6 +25,7 @@ const ENTRY: Record<FunctionId, FunctionName> = {
   AuthorizeCallback: 'authorize-callback',
   Refresh: 'refresh',
   GetToken: 'get-token',
+  CallWeChat: 'call-wechat',
 };
 
 /** Stands in for every AWS and WeChat endpoint: records each request and fails it. */
@@ -173,8 +174,10 @@ describe('the synthesized Lambda assets run with nothing but what Lambda provide
     }
   });
 
-  it('refuses bad requests before any I/O: get-token by its invalid_request code, HTTP routes with 400', () => {
-    expect(codeOf(results.get('GetToken')!.answers[0]!)).toBe('invalid_request');
+  it('refuses bad requests before any I/O: get-token and call-wechat by their invalid_request code, HTTP routes with 400', () => {
+    for (const id of ['GetToken', 'CallWeChat'] as const) {
+      expect(codeOf(results.get(id)!.answers[0]!), id).toBe('invalid_request');
+    }
     for (const id of ['AuthEvent', 'AuthorizePage', 'AuthorizeCallback'] as const) {
       expect(statusOf(results.get(id)!.answers[0]!), id).toBe(400);
       expect(sawRequests.get(id), id).toEqual([]);
@@ -219,7 +222,7 @@ describe('the synthesized Lambda assets run with nothing but what Lambda provide
   });
 
   it('reaches DynamoDB through the bundled SDK, at the endpoint the environment names', () => {
-    for (const id of ['GetToken', 'Refresh'] as const) {
+    for (const id of ['GetToken', 'CallWeChat', 'Refresh'] as const) {
       expect(
         sawRequests.get(id)!.some((r) => r.includes('DynamoDB_20120810.')),
         id

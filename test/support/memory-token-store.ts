@@ -8,18 +8,23 @@ import {
   isRenewable,
   newAuthCode,
   releaseWrite,
+  ticketRetirable,
   tokenSaveFields,
 } from '../../shared/store/record-rules';
 import {
   authorizerDueKey,
   authorizerDuePartitions,
   legacyAuthorizerDueKey,
+  ticketDueKey,
+  ticketDuePartitions,
 } from '../../shared/store/table-schema';
 import type {
   AuthCodeRecord,
   AuthorizerRecord,
   AuthorizerStatus,
   AuthorizerSummary,
+  AuthorizerTicketRecord,
+  AuthorizerTicketType,
   BudgetWindow,
   ComponentTokenRecord,
   DuePartition,
@@ -36,7 +41,7 @@ import type {
   TokenStore,
 } from '../../shared/store/token-store';
 
-type AnyRecord = ComponentTokenRecord | AuthorizerRecord | AuthCodeRecord;
+type AnyRecord = ComponentTokenRecord | AuthorizerRecord | AuthCodeRecord | AuthorizerTicketRecord;
 const clone = <T>(value: T): T => structuredClone(value);
 const conflict = () => new ConcurrentUpdateError('the item changed or is leased by another writer');
 /** Writes `fields` onto `record` in place, removing those whose value is `undefined`. */
@@ -63,6 +68,10 @@ export class MemoryTokenStore implements TokenStore {
   readonly componentTokens = new Map<string, ComponentTokenRecord>();
   readonly authorizers = new Map<string, AuthorizerRecord>();
   readonly authCodes = new Map<string, AuthCodeRecord>();
+  /** Authorizers' `getticket` tickets by `componentAppId#authorizerAppId#type`. */
+  readonly authorizerTickets = new Map<string, AuthorizerTicketRecord>();
+  /** The ticket records on the `due` index (saved and not retired since), by the same id. */
+  readonly dueTickets = new Set<string>();
   /** Budget counts by `componentAppId#name#startsAt`. */
   readonly budgets = new Map<string, number>();
   /**
@@ -86,6 +95,11 @@ export class MemoryTokenStore implements TokenStore {
         ];
       case 'auth_code':
         return [this.authCodes as Map<string, AnyRecord>, `${ref.componentAppId}#${ref.code}`];
+      case 'authorizer_ticket':
+        return [
+          this.authorizerTickets as Map<string, AnyRecord>,
+          `${ref.componentAppId}#${ref.authorizerAppId}#${ref.type}`,
+        ];
     }
   }
 
@@ -120,7 +134,10 @@ export class MemoryTokenStore implements TokenStore {
       if (ref.kind === 'auth_code' || expectedVersion !== 0) throw conflict();
       map.set(id, {
         componentAppId: ref.componentAppId,
-        ...(ref.kind === 'authorizer' ? { authorizerAppId: ref.authorizerAppId } : {}),
+        ...(ref.kind === 'authorizer' || ref.kind === 'authorizer_ticket'
+          ? { authorizerAppId: ref.authorizerAppId }
+          : {}),
+        ...(ref.kind === 'authorizer_ticket' ? { type: ref.type } : {}),
         version: 0,
         leaseOwner: lease.owner,
         leaseUntil: lease.until,
@@ -400,6 +417,99 @@ export class MemoryTokenStore implements TokenStore {
       )
       .slice(0, limit)
       .map(clone);
+  }
+
+  async getAuthorizerTicket(
+    componentAppId: string,
+    authorizerAppId: string,
+    type: AuthorizerTicketType
+  ) {
+    return clone(this.authorizerTickets.get(`${componentAppId}#${authorizerAppId}#${type}`));
+  }
+
+  async saveAuthorizerTicket(
+    componentAppId: string,
+    authorizerAppId: string,
+    type: AuthorizerTicketType,
+    owner: string,
+    ticket: {
+      ticket: string;
+      expiresAt: number;
+      refreshAt: number;
+      forcedAt?: number;
+      requestedAt?: number;
+      servedAt?: number;
+    },
+    now: number
+  ) {
+    const id = `${componentAppId}#${authorizerAppId}#${type}`;
+    const current = this.#takeAsOwner<AuthorizerTicketRecord>(
+      this.authorizerTickets as Map<string, AnyRecord>,
+      id,
+      owner
+    );
+    const next: AuthorizerTicketRecord = { ...current };
+    assignFields(next, { leaseOwner: undefined, leaseUntil: undefined });
+    for (const name of CLEARED_BY_TOKEN_SAVE) delete next[name];
+    assignFields(next, { ...tokenSaveFields(ticket, now), version: current.version + 1 });
+    this.authorizerTickets.set(id, next);
+    this.dueTickets.add(id);
+    return clone(next);
+  }
+
+  async noteTicketServed(
+    componentAppId: string,
+    authorizerAppId: string,
+    type: AuthorizerTicketType,
+    servedAt: number,
+    notBefore: number
+  ) {
+    const current = this.authorizerTickets.get(`${componentAppId}#${authorizerAppId}#${type}`);
+    if (!current || (current.servedAt !== undefined && current.servedAt >= notBefore)) return false;
+    current.servedAt = servedAt;
+    return true;
+  }
+
+  ticketDuePartitions(componentAppId: string): DuePartition[] {
+    return ticketDuePartitions(componentAppId).map((id) => ({ componentAppId, id }));
+  }
+
+  async listDueTickets(
+    partition: DuePartition,
+    now: number,
+    limit: number,
+    cursor?: string
+  ): Promise<Page<AuthorizerTicketRecord>> {
+    const due = [...this.authorizerTickets.entries()]
+      .filter(
+        ([id, t]) =>
+          this.dueTickets.has(id) &&
+          t.componentAppId === partition.componentAppId &&
+          ticketDueKey(t.componentAppId, t.authorizerAppId) === partition.id &&
+          t.refreshAt !== undefined &&
+          t.refreshAt <= now
+      )
+      .map(([, t]) => t)
+      .sort((x, y) => (x.refreshAt as number) - (y.refreshAt as number));
+    const start = cursor ? Number(cursor) : 0;
+    const items = due.slice(start, start + limit).map(clone);
+    const next = start + limit;
+    return { items, cursor: next < due.length ? String(next) : undefined };
+  }
+
+  async retireTicket(
+    componentAppId: string,
+    authorizerAppId: string,
+    type: AuthorizerTicketType,
+    servedBefore: number,
+    now: number
+  ) {
+    const id = `${componentAppId}#${authorizerAppId}#${type}`;
+    const current = this.authorizerTickets.get(id);
+    if (!current || !ticketRetirable(current, servedBefore)) return false;
+    this.dueTickets.delete(id);
+    current.updatedAt = now;
+    return true;
   }
 
   async spendBudget(window: BudgetWindow, limit: number) {

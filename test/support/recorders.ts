@@ -40,9 +40,10 @@ export function recordingMetrics(): RecordedMetrics {
   return {
     counts,
     gauges,
-    count(name, value = 1, errorCode) {
+    count(name, value = 1, errorCode, api) {
       add(name, value);
       if (errorCode) add(`${name}#${errorCode}`, value);
+      if (api) add(`${name}@${api}${errorCode ? `#${errorCode}` : ''}`, value);
     },
     gauge(name, value) {
       gauges.push({ name, value });

@@ -6,8 +6,8 @@
  * @see README.md, "Scaling the sweep" (the `due` index partitions)
  */
 import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import { authCodeDueKey, authorizerDueKey } from '../table-schema';
-import type { BudgetWindow, LeasedRef, RunJob } from '../token-store';
+import { authCodeDueKey, authorizerDueKey, ticketDueKey } from '../table-schema';
+import type { AuthorizerTicketType, BudgetWindow, LeasedRef, RunJob } from '../token-store';
 
 export type Item = Record<string, unknown>;
 
@@ -20,6 +20,10 @@ export const key = {
   componentToken: (c: string) => `COMPONENT#${c}#TOKEN`,
   authorizer: (c: string, a: string) => `AUTHORIZER#${c}#${a}`,
   authCode: (c: string, code: string) => `AUTHCODE#${c}#${code}`,
+  /** Not under `AUTHORIZER#…`: the operators' listing scans that prefix for authorizers only. */
+  authorizerTicket: (c: string, a: string, type: AuthorizerTicketType) =>
+    `AUTHORIZER_TICKET#${c}#${a}#${type}`,
+  dueTickets: ticketDueKey,
   dueAuthorizers: authorizerDueKey,
   dueAuthCodes: authCodeDueKey,
   outboxEvent: (c: string, id: string) => `EVENT#${c}#${id}`,
@@ -34,6 +38,8 @@ export const key = {
         return key.authorizer(ref.componentAppId, ref.authorizerAppId);
       case 'auth_code':
         return key.authCode(ref.componentAppId, ref.code);
+      case 'authorizer_ticket':
+        return key.authorizerTicket(ref.componentAppId, ref.authorizerAppId, ref.type);
     }
   },
 };

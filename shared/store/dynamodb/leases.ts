@@ -14,8 +14,9 @@ import { key, strip, update } from './items';
 import type { Table } from './table';
 
 /**
- * Takes the lease on a record still at `expectedVersion` whose lease is free or expired at `now`. Only a
- * component token may be created by it (its first claim); the other records exist before they are leased.
+ * Takes the lease on a record still at `expectedVersion` whose lease is free or expired at `now`. A
+ * component token or an authorizer's ticket is created by its first claim, and an authorizer by its first
+ * code exchange's (a lease-only item); authorization codes exist before they are leased.
  *
  * @throws ConcurrentUpdateError when the record changed or someone else holds the lease.
  */
@@ -31,7 +32,10 @@ export async function claim(
     leaseOwner: lease.owner,
     leaseUntil: lease.until,
     ...(ref.kind === 'auth_code' ? {} : { componentAppId: ref.componentAppId }),
-    ...(ref.kind === 'authorizer' ? { authorizerAppId: ref.authorizerAppId } : {}),
+    ...(ref.kind === 'authorizer' || ref.kind === 'authorizer_ticket'
+      ? { authorizerAppId: ref.authorizerAppId }
+      : {}),
+    ...(ref.kind === 'authorizer_ticket' ? { type: ref.type } : {}),
   };
   const u = update(set, [], ['#version = if_not_exists(#version, :zero)']);
   // An authorizer is claimed at version 0 by the first exchange of its code: the claim is then a

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createHandler } from '../../../functions/call-wechat';
+import { createHandler, MAX_ANSWER_BYTES } from '../../../functions/call-wechat';
 import type { Deps } from '../../../functions/lib/deps';
 import type { RelayAnswer, RelayRequest } from '../../../shared/egress/wechat-relay';
 import { WechatApiError, WechatUnavailableError } from '../../../shared/errors';
 import { MemoryTokenStore } from '../../support/memory-token-store';
+import type { RecordedMetrics } from '../../support/recorders';
 import { AUTHORIZER_APPID as A, COMPONENT_APPID as C, T0 } from '../../support/test-ids';
 import { handlerDeps, storeComponentToken } from '../../support/token-context';
 
@@ -65,7 +66,7 @@ const remaining = (ms: number) => ({ getRemainingTimeInMillis: () => ms });
 
 describe('call-wechat', () => {
   it('sends an authorizer’s call with its token and hands back WeChat’s answer as it came', async () => {
-    const { handler, sent } = await setup([ok({ errcode: 0, errmsg: 'ok', openid: 'o1' })]);
+    const { handler, sent, deps } = await setup([ok({ errcode: 0, errmsg: 'ok', openid: 'o1' })]);
     const answer = await handler({
       authorizerAppId: A,
       path: '/cgi-bin/user/info',
@@ -83,6 +84,9 @@ describe('call-wechat', () => {
         query: { openid: 'o1', lang: 'zh_CN', access_token: 'access-1' },
       },
     ]);
+    const metrics = deps.metrics as RecordedMetrics;
+    expect(metrics.total('WechatCallRelayed')).toBe(1);
+    expect(metrics.counts.get('WechatCallRelayed@/cgi-bin/user/info')).toBe(1);
   });
 
   it('adds the component token and our component_appid to the platform’s own calls', async () => {
@@ -121,6 +125,18 @@ describe('call-wechat', () => {
       contentType: 'application/json',
       body: { errcode: 45009, errmsg: 'reach max api daily quota limit' },
     });
+  });
+
+  it('answers payload_too_large instead of an answer Lambda could not return', async () => {
+    const huge: RelayAnswer = {
+      status: 200,
+      contentType: 'video/mp4',
+      bodyBase64: 'A'.repeat(MAX_ANSWER_BYTES),
+    };
+    const { handler } = await setup([huge]);
+    expect(
+      await handler({ authorizerAppId: A, path: '/cgi-bin/media/get', query: { media_id: 'm' } })
+    ).toMatchObject({ error: { code: 'payload_too_large' } });
   });
 
   it('heals a token WeChat rejects mid-call: one check, one renewal, one retry with the new token', async () => {

@@ -3,7 +3,11 @@ import { describe, expect, it, vi } from 'vitest';
 import { createHandler, makeHandler, parseGetTokenRequest } from '../../../functions/get-token';
 import type { Deps } from '../../../functions/lib/deps';
 import { inLambda } from '../../../functions/lib/invoked';
-import { InvalidRequestError, UpstreamUnavailableError } from '../../../shared/errors';
+import {
+  InvalidRequestError,
+  UpstreamUnavailableError,
+  WechatApiError,
+} from '../../../shared/errors';
 import { MemoryTokenStore } from '../../support/memory-token-store';
 import { AUTHORIZER_APPID as A, COMPONENT_APPID, T0 } from '../../support/test-ids';
 import { handlerDeps, storeComponentToken } from '../../support/token-context';
@@ -99,6 +103,14 @@ describe('parseGetTokenRequest', () => {
       { authorizerAppId: A, invalidToken: 'x' },
     ],
     [{ component: true }, { component: true }],
+    [
+      { authorizerAppId: A, ticket: 'jsapi' },
+      { authorizerAppId: A, ticket: 'jsapi' },
+    ],
+    [
+      { authorizerAppId: A, ticket: 'wx_card', invalidTicket: 't' },
+      { authorizerAppId: A, ticket: 'wx_card', invalidTicket: 't' },
+    ],
   ])('accepts %j', (input, expected) => {
     expect(parseGetTokenRequest(input)).toEqual(expected);
   });
@@ -120,9 +132,107 @@ describe('parseGetTokenRequest', () => {
     ['component as a string', { component: 'true' }, 'component must be true'],
     ['an empty invalidToken', { authorizerAppId: A, invalidToken: '' }, 'invalidToken'],
     ['a numeric invalidToken', { authorizerAppId: A, invalidToken: 1 }, 'invalidToken'],
+    ['an unknown ticket type', { authorizerAppId: A, ticket: 'card' }, '"jsapi" or "wx_card"'],
+    ['a ticket type of another case', { authorizerAppId: A, ticket: 'JSAPI' }, '"jsapi"'],
+    ['a ticket that is not a string', { authorizerAppId: A, ticket: true }, '"jsapi"'],
+    ['a ticket of the platform', { component: true, ticket: 'jsapi' }, 'send authorizerAppId'],
+    ['a ticket without an appid', { ticket: 'jsapi' }, 'authorizerAppId must be an appid'],
+    [
+      'a ticket reported as invalidToken',
+      { authorizerAppId: A, ticket: 'jsapi', invalidToken: 'x' },
+      'invalidTicket, not invalidToken',
+    ],
+    [
+      'both reports',
+      { authorizerAppId: A, ticket: 'jsapi', invalidToken: 'x', invalidTicket: 'y' },
+      'either invalidToken or invalidTicket',
+    ],
+    ['invalidTicket without a ticket', { authorizerAppId: A, invalidTicket: 'y' }, '"ticket"'],
+    [
+      'an empty invalidTicket',
+      { authorizerAppId: A, ticket: 'jsapi', invalidTicket: '' },
+      'invalidTicket must be the non-empty ticket',
+    ],
   ])('refuses %s', (_what, input, message) => {
     expect(() => parseGetTokenRequest(input)).toThrow(InvalidRequestError);
     expect(() => parseGetTokenRequest(input)).toThrow(message);
+  });
+});
+
+describe('get-token: tickets', () => {
+  /** A stored authorizer token, a component token, and WeChat's `getticket` counting its calls. */
+  async function ticketHandler(getTicket?: Deps['api']['getTicket']) {
+    const store = await storeWithTokens(T0 + 3_600_000);
+    const calls: string[] = [];
+    const handler = createHandler(async () =>
+      depsWith(store, {
+        getTicket:
+          getTicket ??
+          (async (token, type) => {
+            calls.push(`${token}/${type}`);
+            return { ticket: `${type}-${calls.length}`, expires_in: 7200 };
+          }),
+      })
+    );
+    return { store, handler, calls };
+  }
+
+  it('answers a ticket request with the ticket and its promise, fetched once with the authorizer token', async () => {
+    const { handler, calls } = await ticketHandler();
+
+    const first = await handler({ authorizerAppId: A, ticket: 'jsapi' });
+    const second = await handler({ authorizerAppId: A, ticket: 'jsapi' });
+
+    expect(first).toEqual({
+      appId: A,
+      ticket: 'jsapi-1',
+      // Issued at T0 for 2 h: the planned renewal (T0 + 1 h 45) plus WeChat's 5-minute overlap.
+      expiresAt: new Date(T0 + 6_600_000).toISOString(),
+    });
+    expect(second).toEqual(first);
+    expect(calls).toEqual(['stored-access-token/jsapi']);
+  });
+
+  it('answers the card ticket apart from the JS-SDK one', async () => {
+    const { handler } = await ticketHandler();
+
+    await handler({ authorizerAppId: A, ticket: 'jsapi' });
+    expect(await handler({ authorizerAppId: A, ticket: 'wx_card' })).toMatchObject({
+      ticket: 'wx_card-2',
+    });
+  });
+
+  it('answers jsapi_ticket_unavailable, with a message naming no ticket, when getticket fails', async () => {
+    const { handler } = await ticketHandler(async () => {
+      throw new WechatApiError('getTicket', 45009, 'quota', 'quota');
+    });
+
+    expect(await handler({ authorizerAppId: A, ticket: 'jsapi' })).toEqual({
+      error: {
+        code: 'jsapi_ticket_unavailable',
+        message:
+          'the jsapi ticket could not be obtained from WeChat (wechat_quota); try again shortly',
+      },
+    });
+  });
+
+  it('answers the authorizer’s status codes for a ticket request', async () => {
+    const { handler } = await ticketHandler();
+
+    expect(await handler({ authorizerAppId: 'wxunknown00000000', ticket: 'jsapi' })).toMatchObject({
+      error: { code: 'authorizer_not_found' },
+    });
+  });
+
+  it('answers jsapi_ticket_unavailable, not a timeout, when getticket hangs and no ticket is stored', async () => {
+    const { handler } = await ticketHandler(() => new Promise<never>(() => undefined));
+
+    const answer = await handler(
+      { authorizerAppId: A, ticket: 'jsapi' },
+      { getRemainingTimeInMillis: () => 1_500 }
+    );
+
+    expect(answer).toMatchObject({ error: { code: 'jsapi_ticket_unavailable' } });
   });
 });
 

@@ -46,6 +46,7 @@ describe('parseStackConfig', () => {
       disableExecuteApiEndpoint: false,
       alarmEmail: undefined,
       getTokenCallerAccountIds: [],
+      callWechatPathPrefixes: [],
       platformDisplayName: undefined,
       getTokenReservedConcurrency: undefined,
       refreshReservedConcurrency: undefined,
@@ -74,6 +75,7 @@ describe('parseStackConfig', () => {
         disableExecuteApiEndpoint: 'true',
         alarmEmail: 'ops@example.com',
         getTokenCallerAccountIds: '111122223333,444455556666',
+        callWechatPathPrefixes: ' /cgi-bin/, /wxa/ ',
         platformDisplayName: '示例第三方平台',
         getTokenReservedConcurrency: ' 50 ',
         refreshReservedConcurrency: '3',
@@ -99,6 +101,7 @@ describe('parseStackConfig', () => {
       disableExecuteApiEndpoint: true,
       alarmEmail: 'ops@example.com',
       getTokenCallerAccountIds: ['111122223333', '444455556666'],
+      callWechatPathPrefixes: ['/cgi-bin/', '/wxa/'],
       platformDisplayName: '示例第三方平台',
       getTokenReservedConcurrency: 50,
       refreshReservedConcurrency: 3,
@@ -172,6 +175,7 @@ describe('parseStackConfig', () => {
       disableExecuteApiEndpoint: 'maybe',
       alarmEmail: 'ops.example.com',
       getTokenCallerAccountIds: '1234',
+      callWechatPathPrefixes: 'https://evil.example/',
       platformDisplayName: '<script>',
       getTokenReservedConcurrency: 'many',
       refreshReservedConcurrency: '1',
@@ -181,7 +185,7 @@ describe('parseStackConfig', () => {
       lambdaRuntime: 'nodejs18.x',
     };
     expect(problemsOfContext(context).map((p) => p.split(' ')[0])).toEqual([...CONTEXT_KEYS]);
-    expect(() => parseStackConfig(context)).toThrow(/Invalid CDK context \(23 problems\)/);
+    expect(() => parseStackConfig(context)).toThrow(/Invalid CDK context \(24 problems\)/);
   });
 
   it('creates the custom domain only with its certificate, and says which keys go together', () => {

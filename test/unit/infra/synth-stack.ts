@@ -7,13 +7,14 @@ import { addTokenService } from '../../../infra/token-service-app';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../../cdk.json', import.meta.url), 'utf8'));
 
-/** The five functions by construct id (construct ids are stable: they are the logical-id prefixes). */
+/** The six functions by construct id (construct ids are stable: they are the logical-id prefixes). */
 export const FUNCTION_IDS = [
   'AuthEvent',
   'AuthorizePage',
   'AuthorizeCallback',
   'Refresh',
   'GetToken',
+  'CallWeChat',
 ] as const;
 export type FunctionId = (typeof FUNCTION_IDS)[number];
 
@@ -71,7 +72,7 @@ export function synthStack(context: Record<string, string>): SynthesizedStack {
   }
 }
 
-/** Logical id of one of the five functions (`AuthEvent9D1F008E`…). */
+/** Logical id of one of the six functions (`AuthEvent9D1F008E`…). */
 export function functionLogicalId(template: Template, id: FunctionId): string {
   const ids = Object.keys(template.findResources('AWS::Lambda::Function')).filter((logicalId) =>
     new RegExp(`^${id}[0-9A-F]{8}$`).test(logicalId)

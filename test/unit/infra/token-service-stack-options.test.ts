@@ -60,7 +60,7 @@ describe('TokenServiceStack with every optional context key (imports, one NAT pe
     }));
   });
 
-  it('reserves concurrency for get-token and refresh, and caps each public route’s function', () => {
+  it('reserves concurrency for get-token and refresh, caps each public route’s function, and leaves call-wechat unreserved', () => {
     const reserved = Object.fromEntries(
       FUNCTION_IDS.map((id) => [id, functionProps(template, id).ReservedConcurrentExecutions])
     );
@@ -70,7 +70,11 @@ describe('TokenServiceStack with every optional context key (imports, one NAT pe
       AuthorizeCallback: 10,
       Refresh: 3,
       GetToken: 50,
+      CallWeChat: undefined,
     });
+    expect(functionProps(template, 'CallWeChat')).not.toHaveProperty(
+      'ReservedConcurrentExecutions'
+    );
   });
 
   it('names the stack after the stage', () => {
@@ -165,17 +169,18 @@ describe('TokenServiceStack with every optional context key (imports, one NAT pe
     template.hasOutput('AuthorizeDomain', { Value: 'auth.example.com' });
   });
 
-  it('lets each listed account invoke get-token, and nothing else, through a resource policy', () => {
-    const getToken = functionLogicalId(template, 'GetToken');
+  it('lets each listed account invoke get-token and call-wechat, and nothing else, through a resource policy', () => {
     const permissions = Object.values(template.findResources('AWS::Lambda::Permission'))
       .map((p) => p.Properties)
       .filter((p) => p.Principal !== 'apigateway.amazonaws.com');
     expect(permissions).toEqual(
-      CALLERS.map((account) => ({
-        Action: 'lambda:InvokeFunction',
-        FunctionName: { 'Fn::GetAtt': [getToken, 'Arn'] },
-        Principal: account,
-      }))
+      (['GetToken', 'CallWeChat'] as const).flatMap((id) =>
+        CALLERS.map((account) => ({
+          Action: 'lambda:InvokeFunction',
+          FunctionName: { 'Fn::GetAtt': [functionLogicalId(template, id), 'Arn'] },
+          Principal: account,
+        }))
+      )
     );
   });
 

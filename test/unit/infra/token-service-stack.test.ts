@@ -31,6 +31,7 @@ const DYNAMODB_ACTIONS: Record<FunctionId, string[]> = {
     'dynamodb:Scan',
   ],
   GetToken: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+  CallWeChat: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
 };
 
 /** The functions that can change an authorizer's lifecycle, and so publish its events. */
@@ -39,6 +40,7 @@ const EVENT_PUBLISHERS: readonly FunctionId[] = [
   'AuthorizeCallback',
   'Refresh',
   'GetToken',
+  'CallWeChat',
 ];
 
 const ENI_ACTIONS = [
@@ -79,7 +81,7 @@ describe('TokenServiceStack with default context', () => {
     expect(stackName).toBe('WeChatTokenService-prod');
   });
 
-  it('passes every REQUIRED_ENV variable to each of the five functions', () => {
+  it('passes every REQUIRED_ENV variable to each of the six functions', () => {
     for (const id of FUNCTION_IDS) {
       const variables = functionProps(template, id).Environment.Variables;
       for (const name of REQUIRED_ENV) expect(variables, `${id} ${name}`).toHaveProperty(name);
@@ -142,8 +144,9 @@ describe('TokenServiceStack with default context', () => {
     }
   });
 
-  it('gives refresh a 5-minute timeout and 1 GB, and the HTTP functions a short timeout', () => {
+  it('gives refresh a 5-minute timeout and 1 GB, call-wechat 30 s, and the HTTP functions a short timeout', () => {
     expect(functionProps(template, 'Refresh')).toMatchObject({ Timeout: 300, MemorySize: 1024 });
+    expect(functionProps(template, 'CallWeChat')).toMatchObject({ Timeout: 30, MemorySize: 512 });
     for (const id of ['AuthEvent', 'AuthorizePage', 'AuthorizeCallback', 'GetToken'] as const) {
       expect(functionProps(template, id).Timeout).toBeLessThanOrEqual(10);
     }
@@ -221,11 +224,12 @@ describe('TokenServiceStack with default context', () => {
     }
   });
 
-  it('traces every function with Lambda active tracing but get-token, which passes through', () => {
+  it('traces every function with Lambda active tracing but get-token and call-wechat, which pass through', () => {
     for (const id of FUNCTION_IDS) {
+      const passThrough = id === 'GetToken' || id === 'CallWeChat';
       template.hasResourceProperties('AWS::Lambda::Function', {
         Description: Match.anyValue(),
-        TracingConfig: { Mode: id === 'GetToken' ? 'PassThrough' : 'Active' },
+        TracingConfig: { Mode: passThrough ? 'PassThrough' : 'Active' },
         LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp(`^${id}LogGroup`) } },
       });
     }
@@ -255,7 +259,7 @@ describe('TokenServiceStack with default context', () => {
     template.hasOutput('EventBusArn', { Value: { 'Fn::GetAtt': [busId(), 'Arn'] } });
   });
 
-  it('places all five functions in private subnets whose default route is the NAT on the created EIP', () => {
+  it('places all six functions in private subnets whose default route is the NAT on the created EIP', () => {
     template.resourceCountIs('AWS::EC2::NatGateway', 1);
     const eipId = logicalIdOf('AWS::EC2::EIP');
     for (const id of FUNCTION_IDS) {
@@ -459,34 +463,41 @@ describe('TokenServiceStack with default context', () => {
     });
   });
 
-  it('leaves get-token reachable through IAM in this account only: no permission, URL or integration', () => {
-    const getToken = functionLogicalId(template, 'GetToken');
+  it('leaves get-token and call-wechat reachable through IAM in this account only: no permission, URL or integration', () => {
     const permissions = Object.values(template.findResources('AWS::Lambda::Permission'));
-    expect(JSON.stringify(permissions)).not.toContain(getToken);
     for (const p of permissions) expect(p.Properties.Principal).toBe('apigateway.amazonaws.com');
     template.resourceCountIs('AWS::Lambda::Url', 0);
-    expect(JSON.stringify(template.findResources('AWS::ApiGatewayV2::Integration'))).not.toContain(
-      getToken
-    );
+    for (const id of ['GetToken', 'CallWeChat'] as const) {
+      const logicalId = functionLogicalId(template, id);
+      expect(JSON.stringify(permissions), id).not.toContain(logicalId);
+      expect(
+        JSON.stringify(template.findResources('AWS::ApiGatewayV2::Integration')),
+        id
+      ).not.toContain(logicalId);
+    }
   });
 
-  it('offers a managed policy that allows invoking get-token and nothing else', () => {
+  it('offers a managed policy that allows invoking get-token and call-wechat and nothing else', () => {
     const policies = template.findResources('AWS::IAM::ManagedPolicy');
     expect(Object.values(policies).map((p) => p.Properties.PolicyDocument.Statement)).toEqual([
       [
         {
           Effect: 'Allow',
           Action: 'lambda:InvokeFunction',
-          Resource: { 'Fn::GetAtt': [functionLogicalId(template, 'GetToken'), 'Arn'] },
+          Resource: [
+            { 'Fn::GetAtt': [functionLogicalId(template, 'CallWeChat'), 'Arn'] },
+            { 'Fn::GetAtt': [functionLogicalId(template, 'GetToken'), 'Arn'] },
+          ],
         },
       ],
     ]);
     template.hasOutput('GetTokenInvokePolicyArn', { Value: { Ref: Object.keys(policies)[0] } });
   });
 
-  it('outputs the get-token function and the URLs on the API endpoint', () => {
+  it('outputs the get-token and call-wechat functions and the URLs on the API endpoint', () => {
     const apiId = logicalIdOf('AWS::ApiGatewayV2::Api');
     const getToken = functionLogicalId(template, 'GetToken');
+    const callWechat = functionLogicalId(template, 'CallWeChat');
     const url = (path: string) => ({
       'Fn::Join': ['', [{ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] }, path]],
     });
@@ -495,6 +506,7 @@ describe('TokenServiceStack with default context', () => {
     template.hasOutput('AuthorizeCallbackUrl', { Value: url('/authorize/callback') });
     template.hasOutput('GetTokenFunctionName', { Value: { Ref: getToken } });
     template.hasOutput('GetTokenFunctionArn', { Value: { 'Fn::GetAtt': [getToken, 'Arn'] } });
+    template.hasOutput('CallWeChatFunctionName', { Value: { Ref: callWechat } });
   });
 
   it('outputs the refresh function, which operators invoke (npx wechat-token --stack)', () => {
@@ -506,12 +518,18 @@ describe('TokenServiceStack with default context', () => {
   it('outputs a ready-to-attach identity policy for callers in other accounts', () => {
     const output = template.toJSON().Outputs.GetTokenCallerPolicy.Value;
     const arn = 'arn:aws:lambda:ap-east-1:123456789012:function:get-token';
+    const callWechatArn = 'arn:aws:lambda:ap-east-1:123456789012:function:call-wechat';
     const policy = JSON.parse(
-      resolveJoin(output, { [functionLogicalId(template, 'GetToken')]: arn })
+      resolveJoin(output, {
+        [functionLogicalId(template, 'GetToken')]: arn,
+        [functionLogicalId(template, 'CallWeChat')]: callWechatArn,
+      })
     );
     expect(policy).toEqual({
       Version: '2012-10-17',
-      Statement: [{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: arn }],
+      Statement: [
+        { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: [arn, callWechatArn] },
+      ],
     });
   });
 

@@ -50,6 +50,25 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes call-wechat’s path prefixes as a comma-separated list of plain paths', () => {
+    expect(loadConfig({ ...env, CALL_WECHAT_PATH_PREFIXES: ' /cgi-bin/ , /wxa/,' })).toMatchObject({
+      callWechatPathPrefixes: ['/cgi-bin/', '/wxa/'],
+    });
+    expect(loadConfig({ ...env, CALL_WECHAT_PATH_PREFIXES: '' })).not.toHaveProperty(
+      'callWechatPathPrefixes'
+    );
+    for (const bad of [
+      'https://evil.example/',
+      '/cgi-bin/,//evil.example/',
+      '/cgi-bin/../',
+      'cgi-bin/',
+    ]) {
+      expect(() => loadConfig({ ...env, CALL_WECHAT_PATH_PREFIXES: bad })).toThrow(
+        /CALL_WECHAT_PATH_PREFIXES must be comma-separated paths/
+      );
+    }
+  });
+
   it('takes the simulator origin and a dynalite endpoint for the sandbox', () => {
     expect(
       loadConfig({

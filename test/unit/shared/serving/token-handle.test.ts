@@ -25,6 +25,24 @@ describe('tokenHandle', () => {
     expect(await token.peek()).toMatchObject({ accessToken: 'access-1' });
   });
 
+  it('names one authorizer’s ticket, and serves (fetching it once) and peeks it', async () => {
+    let calls = 0;
+    const { ctx } = await tokenContext({
+      getTicket: async (token, type) => {
+        calls += 1;
+        return { ticket: `${type}-${token}`, expires_in: 7200 };
+      },
+    });
+
+    const ticket = tokenHandle(ctx, { authorizerAppId: AUTHORIZER_APPID, ticket: 'wx_card' });
+
+    expect(ticket.appId).toBe(AUTHORIZER_APPID);
+    expect(await ticket.peek()).toBeUndefined();
+    expect(await ticket.serve()).toMatchObject({ accessToken: 'wx_card-access-1' });
+    expect(await ticket.peek()).toMatchObject({ accessToken: 'wx_card-access-1' });
+    expect(calls).toBe(1);
+  });
+
   it('peeks nothing for a reported token no check has found alive', async () => {
     const { ctx } = await tokenContext();
 

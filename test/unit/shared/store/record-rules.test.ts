@@ -8,6 +8,7 @@ import {
   isRenewable,
   newAuthCode,
   releaseWrite,
+  ticketRetirable,
   tokenSaveFields,
 } from '../../../../shared/store/record-rules';
 import type { NewAuthorization } from '../../../../shared/store/token-store';
@@ -189,6 +190,12 @@ describe('tokenSaveFields', () => {
     });
   });
 
+  it('writes a ticket’s servedAt only when given: a save without one keeps the one stored', () => {
+    const ticket = { ticket: 't', expiresAt: T0 + 7_200_000, refreshAt: T0 + 6_300_000 };
+    expect(tokenSaveFields({ ...ticket, servedAt: T0 }, T0)).toMatchObject({ servedAt: T0 });
+    expect(tokenSaveFields({ ...ticket, servedAt: undefined }, T0)).not.toHaveProperty('servedAt');
+  });
+
   it('clears the last failure and report check of the replaced token', () => {
     expect([...CLEARED_BY_TOKEN_SAVE]).toEqual(['lastErrorCode', 'reportCheckedAt']);
   });
@@ -312,5 +319,13 @@ describe('finishAuthCodeFields', () => {
     expect(
       'authorizerAppId' in finishAuthCodeFields({ status: 'failed', authorizerAppId: '' }, T0)
     ).toBe(false);
+  });
+});
+
+describe('ticketRetirable', () => {
+  it('lets a ticket leave the due index unless it was served at or after servedBefore', () => {
+    expect(ticketRetirable({}, T0)).toBe(true);
+    expect(ticketRetirable({ servedAt: T0 - 1 }, T0)).toBe(true);
+    expect(ticketRetirable({ servedAt: T0 }, T0)).toBe(false);
   });
 });

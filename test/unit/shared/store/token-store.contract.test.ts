@@ -8,6 +8,7 @@ import type {
   AuthorizerRecord,
   AuthorizerStatus,
   AuthorizerSummary,
+  AuthorizerTicketType,
   DuePartition,
   NewAuthorization,
   TokenStore,
@@ -235,6 +236,163 @@ describe.each(implementations)('TokenStore contract: %s', (_name, makeSubject) =
       const record = await store.getComponentToken(C);
       expect(record).toMatchObject({ expiresAt: T0 + 300_000, lastErrorCode: 'y' });
       expect(record?.leaseOwner).toBeUndefined();
+    });
+  });
+
+  describe('authorizer tickets', () => {
+    const ref = (type: AuthorizerTicketType = 'jsapi', authorizerAppId = A) =>
+      ({ kind: 'authorizer_ticket', componentAppId: C, authorizerAppId, type }) as const;
+    const ticket = (value: string, at: number, extra: { servedAt?: number } = {}) => ({
+      ticket: value,
+      expiresAt: at + 7_200_000,
+      refreshAt: at + 6_300_000,
+      requestedAt: at - 10,
+      ...extra,
+    });
+    /** Every due ticket of the platform at `now`, as `appid/type`, over pages of 2. */
+    async function dueTickets(now: number) {
+      const listed: string[] = [];
+      for (const partition of store.ticketDuePartitions(C)) {
+        let cursor: string | undefined;
+        do {
+          const page = await store.listDueTickets(partition, now, 2, cursor);
+          listed.push(...page.items.map((t) => `${t.authorizerAppId}/${t.type}`));
+          cursor = page.cursor;
+        } while (cursor);
+      }
+      return listed.sort();
+    }
+    async function saved(value: string, at: number, type: AuthorizerTicketType = 'jsapi') {
+      const current = await store.getAuthorizerTicket(C, A, type);
+      await store.claim(ref(type), current?.version ?? 0, { owner: value, until: at + 30_000 }, at);
+      return store.saveAuthorizerTicket(C, A, type, value, ticket(value, at, { servedAt: at }), at);
+    }
+
+    it('creates the record on the first claim, a lease no ticket yet, and saves as the lease holder', async () => {
+      await store.claim(ref(), 0, { owner: 'a', until: T0 + 30_000 }, T0);
+      expect(await store.getAuthorizerTicket(C, A, 'jsapi')).toMatchObject({
+        componentAppId: C,
+        authorizerAppId: A,
+        type: 'jsapi',
+        version: 0,
+        leaseOwner: 'a',
+      });
+      expect((await store.getAuthorizerTicket(C, A, 'jsapi'))?.ticket).toBeUndefined();
+      await expect(
+        store.saveAuthorizerTicket(C, A, 'jsapi', 'b', ticket('x', T0), T0)
+      ).rejects.toThrow(ConcurrentUpdateError);
+
+      const record = await store.saveAuthorizerTicket(
+        C,
+        A,
+        'jsapi',
+        'a',
+        ticket('jsapi-1', T0, { servedAt: T0 }),
+        T0
+      );
+
+      expect(record).toEqual({
+        componentAppId: C,
+        authorizerAppId: A,
+        type: 'jsapi',
+        ticket: 'jsapi-1',
+        expiresAt: T0 + 7_200_000,
+        refreshAt: T0 + 6_300_000,
+        requestedAt: T0 - 10,
+        issuedAt: T0,
+        servedAt: T0,
+        updatedAt: T0,
+        version: 1,
+      });
+      expect(await store.getAuthorizerTicket(C, A, 'jsapi')).toEqual(record);
+      expect(await store.getAuthorizerTicket(C, A, 'wx_card')).toBeUndefined();
+      expect(await store.getAuthorizerTicket(C, B, 'jsapi')).toBeUndefined();
+    });
+
+    it('lets exactly one of concurrent first claimants win', async () => {
+      const results = await Promise.allSettled(
+        ['a', 'b', 'c'].map((owner) => store.claim(ref(), 0, { owner, until: T0 + 30_000 }, T0))
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    });
+
+    it('a save without servedAt keeps the one stored, and clears the last failure', async () => {
+      await saved('jsapi-1', T0);
+      await store.claim(ref(), 1, { owner: 'sweep', until: T0 + 30_000 }, T0 + 1);
+      await store.release(ref(), 'sweep', { errorCode: 'wechat_quota', retryAt: T0 + 5 }, T0 + 1);
+      await store.claim(ref(), 1, { owner: 'sweep', until: T0 + 60_000 }, T0 + 10);
+
+      const record = await store.saveAuthorizerTicket(
+        C,
+        A,
+        'jsapi',
+        'sweep',
+        ticket('jsapi-2', T0 + 10),
+        T0 + 10
+      );
+
+      expect(record).toMatchObject({ ticket: 'jsapi-2', servedAt: T0, version: 2 });
+      expect(record.lastErrorCode).toBeUndefined();
+      expect(record.leaseOwner).toBeUndefined();
+    });
+
+    it('lists saved tickets once due, per authorizer and type, over every partition', async () => {
+      await saved('jsapi-1', T0);
+      await saved('wx_card-1', T0 + 1000, 'wx_card');
+      await store.claim(ref('jsapi', B), 0, { owner: 'b', until: T0 + 30_000 }, T0);
+      await store.saveAuthorizerTicket(C, B, 'jsapi', 'b', ticket('b-1', T0 + 2000), T0 + 2000);
+      await store.claim(ref('jsapi', authorizerAppId(9)), 0, { owner: 'x', until: T0 + 1 }, T0);
+
+      expect(await dueTickets(T0 + 6_300_000 - 1)).toEqual([]);
+      expect(await dueTickets(T0 + 6_300_000 + 1000)).toEqual([`${A}/jsapi`, `${A}/wx_card`]);
+      expect(await dueTickets(T0 + 9_000_000)).toEqual([
+        `${A}/jsapi`,
+        `${A}/wx_card`,
+        `${B}/jsapi`,
+      ]);
+      expect(await allDue(store, T0 + 9_000_000)).toEqual([]);
+    });
+
+    it('notes a serve once per interval: a note at or after notBefore wins', async () => {
+      await saved('jsapi-1', T0);
+
+      expect(await store.noteTicketServed(C, A, 'jsapi', T0 + 10, T0 + 1)).toBe(true);
+      expect(await store.noteTicketServed(C, A, 'jsapi', T0 + 20, T0 + 10)).toBe(false);
+      expect(await store.noteTicketServed(C, A, 'wx_card', T0 + 20, T0)).toBe(false);
+      expect((await store.getAuthorizerTicket(C, A, 'jsapi'))?.servedAt).toBe(T0 + 10);
+    });
+
+    it('retires a ticket not served since servedBefore; a later serve keeps it, a later save brings it back', async () => {
+      await saved('jsapi-1', T0);
+      const due = T0 + 9_000_000;
+
+      expect(await store.retireTicket(C, A, 'jsapi', T0, due)).toBe(false);
+      expect(await dueTickets(due)).toEqual([`${A}/jsapi`]);
+      expect(await store.retireTicket(C, A, 'jsapi', T0 + 1, due)).toBe(true);
+      expect(await dueTickets(due)).toEqual([]);
+      expect(await store.getAuthorizerTicket(C, A, 'jsapi')).toMatchObject({ ticket: 'jsapi-1' });
+      expect(await store.retireTicket(C, B, 'jsapi', due, due)).toBe(false);
+
+      await saved('jsapi-2', due);
+      expect(await dueTickets(due + 9_000_000)).toEqual([`${A}/jsapi`]);
+    });
+
+    it('release records a failure and caps the expiry as for tokens', async () => {
+      await saved('jsapi-1', T0);
+      await store.claim(ref(), 1, { owner: 'b', until: T0 + 30_000 }, T0);
+      await store.release(
+        ref(),
+        'b',
+        { errorCode: 'wechat_unavailable', retryAt: T0, expiresAt: T0 + 300_000 },
+        T0
+      );
+      expect(await store.getAuthorizerTicket(C, A, 'jsapi')).toMatchObject({
+        ticket: 'jsapi-1',
+        expiresAt: T0 + 300_000,
+        refreshAt: T0,
+        lastErrorCode: 'wechat_unavailable',
+        version: 1,
+      });
     });
   });
 

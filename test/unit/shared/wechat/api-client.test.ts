@@ -24,6 +24,7 @@ const errorFixtures = (fixtures as Fixture[]).filter((f) => f.id.startsWith('err
 interface Sent {
   url: string;
   method: string;
+  /** Absent for a GET. */
   body: Record<string, unknown>;
 }
 
@@ -34,7 +35,7 @@ function scriptedFetch(...answers: (Response | Error | (() => Response))[]) {
     sent.push({
       url: String(url),
       method: init?.method ?? 'GET',
-      body: JSON.parse(String(init?.body)),
+      body: init?.body === undefined ? undefined : JSON.parse(String(init.body)),
     });
     const next = answers.shift();
     if (!next) throw new Error('no scripted answer left');
@@ -135,6 +136,47 @@ describe('HttpComponentApi requests', () => {
     const { sent, fetchStub } = scriptedFetch(jsonResponse({ total_count: 0, list: [] }));
     await client(fetchStub).apiGetAuthorizerList('ct', 0, 10_000);
     expect(sent[0]?.body.count).toBe(500);
+  });
+
+  it('GETs getticket with the authorizer token and the type in the query, and no body', async () => {
+    const { sent, fetchStub } = scriptedFetch(
+      jsonResponse({ errcode: 0, errmsg: 'ok', ticket: 'sM4AOVdW', expires_in: 7200 })
+    );
+    const answer = await client(fetchStub).getTicket('at@@@1', 'wx_card');
+    expect(answer).toEqual({ ticket: 'sM4AOVdW', expires_in: 7200 });
+    expect(sent).toEqual([
+      {
+        url: 'https://api.example.test/cgi-bin/ticket/getticket?access_token=at%40%40%401&type=wx_card',
+        method: 'GET',
+        body: undefined,
+      },
+    ]);
+  });
+
+  it('decodes getticket errcodes as every other API: a rejected token is token_invalid', async () => {
+    const { fetchStub } = scriptedFetch(
+      jsonResponse({ errcode: 40001, errmsg: 'invalid credential' }),
+      jsonResponse({ errcode: 45009, errmsg: 'reach max api daily quota limit' })
+    );
+    const api = client(fetchStub);
+    await expect(api.getTicket('at', 'jsapi')).rejects.toMatchObject({
+      name: 'WechatApiError',
+      api: 'getTicket',
+      errcode: 40001,
+      kind: 'token_invalid',
+    });
+    await expect(api.getTicket('at', 'jsapi')).rejects.toMatchObject({ kind: 'quota' });
+  });
+
+  it('refuses a getticket answer without a ticket, and an empty token before sending', async () => {
+    const { sent, fetchStub } = scriptedFetch(
+      jsonResponse({ errcode: 0, errmsg: 'ok', expires_in: 7200 })
+    );
+    await expect(client(fetchStub, 1).getTicket('at', 'jsapi')).rejects.toThrow(
+      WechatUnavailableError
+    );
+    await expect(client(fetchStub).getTicket('', 'jsapi')).rejects.toThrow(EmptyCredentialError);
+    expect(sent).toHaveLength(1);
   });
 
   it('answers api_start_push_ticket {errcode: 0} as success', async () => {
