@@ -60,7 +60,7 @@ export async function benchCallWechat(
     });
     // The token WeChat (the simulator) issued, stored as a running service has it.
     const accessToken = simulator.renewElsewhere(AUTHORIZER);
-    await seedAuthorizer(dynamo.doc, tableName, AUTHORIZER, Date.now(), accessToken);
+    const { pk } = await seedAuthorizer(dynamo.doc, tableName, AUTHORIZER, Date.now(), accessToken);
     const handler = inLambda(makeHandler(() => Promise.resolve(deps)));
     const context = {
       getRemainingTimeInMillis: () => 30_000,
@@ -86,7 +86,6 @@ export async function benchCallWechat(
       const json = (await answer.json()) as { errcode?: number };
       if (json.errcode !== 0) wrong += 1;
     };
-    const { pk } = { pk: `AUTHORIZER#${COMPONENT_APPID}#${AUTHORIZER}` };
     const readThenCall = async () => {
       await dynamo.doc.send(
         new GetCommand({ TableName: tableName, Key: { pk }, ConsistentRead: true })

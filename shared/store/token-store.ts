@@ -33,24 +33,34 @@ export interface Leased {
   leaseUntil?: EpochMs;
 }
 
-/** The platform's `component_access_token`. */
-export interface ComponentTokenRecord extends Leased {
-  componentAppId: string;
-  accessToken?: string;
-  /** When WeChat stops accepting the token. */
+/**
+ * The times every renewable credential's record keeps (the component token, an authorizer's token, an
+ * authorizer's ticket): the rules of `shared/serving/` read the same fields of all three.
+ */
+export interface RenewalTimes {
+  /** When WeChat stops accepting the credential. */
   expiresAt?: EpochMs;
   /** When the schedule should renew it. */
   refreshAt?: EpochMs;
-  /** When WeChat's answer with `accessToken` arrived: the latest it can have been issued. */
+  /** When WeChat's answer with the credential arrived: the latest it can have been issued. */
   issuedAt?: EpochMs;
-  /** When the call that issued `accessToken` began: the earliest it can have been issued. */
+  /** When the call that issued it began: the earliest it can have been issued. */
   requestedAt?: EpochMs;
-  /** When the last refresh forced by a caller's `invalidToken` report happened. */
+  /** When the last renewal forced by a caller's report (`invalidToken`, `invalidTicket`) happened. */
   forcedAt?: EpochMs;
-  /** When a caller's report against `accessToken` was last checked without proving it dead. */
+  /**
+   * When a caller's report against the credential was last checked without proving it dead (never for a
+   * ticket: no check can prove one alive).
+   */
   reportCheckedAt?: EpochMs;
-  /** Code of the last failed refresh, cleared by a success. */
+  /** Code of the last failed renewal, cleared by a success. */
   lastErrorCode?: string;
+}
+
+/** The platform's `component_access_token`. */
+export interface ComponentTokenRecord extends Leased, RenewalTimes {
+  componentAppId: string;
+  accessToken?: string;
   updatedAt: EpochMs;
 }
 
@@ -69,30 +79,19 @@ export type AuthorizerStatus =
   | 'awaiting_authorization_code';
 
 /** One merchant account (official account or mini program) that authorized the platform. */
-export interface AuthorizerRecord extends Leased {
+export interface AuthorizerRecord extends Leased, RenewalTimes {
   componentAppId: string;
   authorizerAppId: string;
+  /** Only active authorizers are renewed, so only they are on the `due` index. */
   status: AuthorizerStatus;
   accessToken?: string;
-  expiresAt?: EpochMs;
   refreshToken?: string;
   /** Permission-set ids (权限集) the merchant granted, from `func_info`. */
   funcInfo: number[];
-  /** When the schedule should renew it; only active authorizers are on the `due` index. */
-  refreshAt?: EpochMs;
-  /** When WeChat's answer with `accessToken` arrived: the latest it can have been issued. */
-  issuedAt?: EpochMs;
-  /** When the call that issued `accessToken` began: the earliest it can have been issued. */
-  requestedAt?: EpochMs;
-  /** When the last refresh forced by a caller's `invalidToken` report happened. */
-  forcedAt?: EpochMs;
-  /** When a caller's report against `accessToken` was last checked without proving it dead. */
-  reportCheckedAt?: EpochMs;
   /** When the authorization this record reflects was made; older lifecycle events never override it. */
   authorizedAt: EpochMs;
   /** When the authorization was revoked or its refresh token lost. */
   endedAt?: EpochMs;
-  lastErrorCode?: string;
   updatedAt: EpochMs;
   /**
    * Lifecycle events written with the state change they report, in the same item update, not yet in the
@@ -144,29 +143,16 @@ export type AuthorizerTicketType = 'jsapi' | 'wx_card';
  * fresh by the sweep only while it is served. On the `due` index from its first save until the sweep
  * finds it unserved for `TICKET_KEPT_FRESH_FOR_MS` (`retireTicket`).
  */
-export interface AuthorizerTicketRecord extends Leased {
+export interface AuthorizerTicketRecord extends Leased, RenewalTimes {
   componentAppId: string;
   authorizerAppId: string;
   type: AuthorizerTicketType;
   ticket?: string;
-  /** When WeChat stops accepting the ticket (`expires_in`). */
-  expiresAt?: EpochMs;
-  /** When the sweep should renew it. */
-  refreshAt?: EpochMs;
-  /** When WeChat's answer with `ticket` arrived. */
-  issuedAt?: EpochMs;
-  /** When the call that issued `ticket` began. */
-  requestedAt?: EpochMs;
-  /** When the last renewal forced by a caller's `invalidTicket` report happened. */
-  forcedAt?: EpochMs;
-  /** Never set for tickets (no check can prove a ticket alive); kept for the token rules' shape. */
-  reportCheckedAt?: EpochMs;
   /**
    * When a caller was last handed the ticket, noted at most every `TICKET_SERVED_NOTE_INTERVAL_MS`
    * (and by every renewal made for a caller): the sweep renews only tickets served lately.
    */
   servedAt?: EpochMs;
-  lastErrorCode?: string;
   /** Absent while the record is only a first fetch's lease. */
   updatedAt?: EpochMs;
 }
