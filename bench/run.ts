@@ -4,7 +4,8 @@
  * bench/results.json. Not part of `npm test`.
  *
  * Flags:
- *   --only=get-token,caller-cache,ticket-push,call-wechat,refresh-sweep,cold-start   run a subset
+ *   --only=get-token,caller-cache,ticket-push,call-wechat,message-intake,refresh-sweep,cold-start
+ *                                                           run a subset
  *   --sizes=1000,10000,100000,1000000                       authorizer counts for the refresh sweep
  *   --quick                                                 fewer iterations, sweep at 1 000 and 10 000 only
  *   --strict                                                exit 1 when a target is missed
@@ -17,6 +18,7 @@ import { benchCallWechat } from './call-wechat';
 import { benchCallerCache } from './caller-cache';
 import { benchColdStart } from './cold-start';
 import { benchGetToken } from './get-token';
+import { benchMessageIntake } from './message-intake';
 import { benchRefreshSweep } from './refresh-sweep';
 import {
   type Check,
@@ -40,6 +42,7 @@ const BENCHMARKS = [
   'caller-cache',
   'ticket-push',
   'call-wechat',
+  'message-intake',
   'refresh-sweep',
   'cold-start',
 ] as const;
@@ -186,6 +189,50 @@ if (selected.has('call-wechat')) {
   );
   say(
     `The relay adds ${r.addedMedianMs} ms at the median (the caller's Lambda invoke comes on top).`
+  );
+}
+
+if (selected.has('message-intake')) {
+  say(`\n[${elapsed()}] message intake…`);
+  const r = await benchMessageIntake(flags.quick ? { iterations: 500, warmup: 50 } : {});
+  results.messageIntake = r;
+  checks.push(...r.checks);
+  heading(
+    `message intake (${fmtInt(r.iterations)} text messages each, alternating blocks of ${r.block}; PutEvents on a local endpoint, DynamoDB on dynalite)`
+  );
+  say(
+    latencyTable(
+      ['intake, new message (makeHandler)', r.intake],
+      ['decrypt + PutEvents (eventBridgePublisher)', r.baseline],
+      r.ratio
+    )
+  );
+  say();
+  say(
+    latencyTable(
+      ['intake, retry already published (dropped)', r.duplicate],
+      ['decrypt + PutEvents (eventBridgePublisher)', r.baselineForDuplicate],
+      r.duplicateRatio
+    )
+  );
+  say();
+  say(
+    latencyTable(
+      ['intake + conditional PutItem per push', r.intakeWithWrite],
+      ['intake (in-memory duplicates)', r.intakeForWrite],
+      r.writeRatio
+    )
+  );
+  say(
+    `A write per push (the cross-container design, not taken) adds ${r.writeAddsMedianMs} ms at the median.`
+  );
+  say(
+    `Without I/O (the bus answered from memory), median: intake ${r.intakeWithoutIoMicros.toFixed(1)} µs per message, of which decrypt ${r.decryptMicros.toFixed(1)} µs.`
+  );
+  say(
+    r.recentPushesHeapBytes === undefined
+      ? 'Recent pushes at their cap: heap not measured (gc unavailable).'
+      : `Recent pushes at their cap (${fmtInt(r.recentPushesKept)} ids): ${(r.recentPushesHeapBytes / 2 ** 20).toFixed(1)} MB of heap per container.`
   );
 }
 

@@ -13,6 +13,7 @@ import {
 import { runOperatorJob } from '../shared/jobs/run-operator-job';
 import { runScheduledRefresh } from '../shared/jobs/scheduled-refresh';
 import { checkWechatQuotaIfDue } from '../shared/jobs/wechat-quota';
+import { sendReleaseCheckReply } from '../shared/messages/release-check-reply';
 import { recordRun } from '../shared/run-records';
 import { forInvocation } from './lib/deadline';
 import { type Deps, type GetDeps, getDeps } from './lib/deps';
@@ -65,6 +66,7 @@ export const createHandler =
       return refused(d, error, undefined);
     }
     if (job.job === 'reconcile') return reconcileAndRecord(d, { deadline });
+    if (job.job === 'release-check-reply') return sendReleaseCheckReply(d, d.relay, job);
     if (job.job !== 'sweep') return operate(d, job);
     const summary = await runScheduledRefresh(d, { deadline });
     const { failed, ...counts } = summary.authorizers;

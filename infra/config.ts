@@ -115,9 +115,9 @@ export interface StackConfig {
   readonly refreshReservedConcurrency?: number;
   /**
    * The most concurrent executions of each public route's function (auth-event, authorize-page,
-   * authorize-callback), set as each one's reserved concurrency: strangers can reach these routes, and this
-   * keeps them from taking the concurrency get-token and refresh need. Being a reservation, it also sets
-   * aside 3 × this value.
+   * authorize-callback, wechat-message), set as each one's reserved concurrency: strangers can reach these
+   * routes, and this keeps them from taking the concurrency get-token and refresh need. Being a reservation,
+   * it also sets aside 4 × this value.
    * @default - none: the public functions share the account's unreserved pool
    */
   readonly publicRouteConcurrencyCap?: number;

@@ -30,7 +30,8 @@ const RUNTIMES: Record<LambdaRuntimeName, lambda.Runtime> = {
 
 /**
  * Environment variables naming the two secrets. They are split by who needs them: every function may mint a
- * component token (AppSecret), only auth-event decrypts pushes (message token and EncodingAESKey).
+ * component token (AppSecret), only the two push receivers, auth-event and wechat-message, decrypt pushes
+ * (message token and EncodingAESKey).
  */
 export const SECRET_ENV = {
   component: 'COMPONENT_SECRET_ID',
@@ -38,7 +39,7 @@ export const SECRET_ENV = {
 } as const;
 
 /**
- * The whole service (architecture.md §1): token table, the two credential secrets, egress VPC, the five
+ * The whole service (architecture.md §1): token table, the two credential secrets, egress VPC, the seven
  * functions, the public HTTP routes, the refresh schedule, the lifecycle event bus and alarms. Composition
  * only; each construct documents its defaults. Construct IDs become logical IDs: never rename them.
  */
@@ -199,6 +200,27 @@ export class TokenServiceStack extends Stack {
     for (const publisher of [authEvent, authorizeCallback, refresh, getToken, callWechat]) {
       lifecycleEvents.allowPublishing(publisher);
     }
+    // The message-and-event URL (消息与事件接收URL): authorizers' messages and events go on the same bus
+    // (`wechat.message`, `wechat.event`). It only reads the table (is the appid an authorizer?), and starts
+    // the release check's customer-service answer on refresh asynchronously (refresh calls WeChat with the
+    // authorizer's token; this function answers WeChat within its 5 s meanwhile).
+    const wechatMessage = fn(
+      'WechatMessage',
+      'wechat-message',
+      'POST /wechat/messages/{appid}: authorizers’ messages and events, onto the event bus',
+      { ...publicRoute, environment: { REFRESH_FUNCTION_NAME: refresh.functionName } }
+    );
+    wechatMessage.bindSecret(messageSecret, SECRET_ENV.message);
+    wechatMessage.bindTable(table, { items: ['GetItem'] });
+    lifecycleEvents.allowPublishing(wechatMessage);
+    // The function itself, not `grantInvoke`, which adds its versions and aliases (`<arn>:*`).
+    wechatMessage.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'StartRefreshJobs',
+        actions: ['lambda:InvokeFunction'],
+        resources: [refresh.functionArn],
+      })
+    );
 
     const api = new PublicHttpApi(this, 'Api', {
       ...(config.authorizeDomain && config.authorizeDomainCertificateArn
@@ -255,6 +277,17 @@ export class TokenServiceStack extends Stack {
         'WeChat redirects the browser here with auth_code; the code is only honoured after WeChat confirms ' +
         'it via api_query_auth, and the page shows no token.',
     });
+    api.addPublicRoute('WechatMessage', {
+      method: HttpMethod.POST,
+      path: '/wechat/messages/{appid}',
+      handler: wechatMessage,
+      whyPublic:
+        'WeChat servers push authorizers’ messages and events here and cannot sign requests; the handler ' +
+        'verifies msg_signature with the message token and decrypts with the AES key, and publishes only ' +
+        'for an appid that is an authorizer of this platform; it answers with no token.',
+      // A popular account's fans send thousands of messages a second (bench: --only=message-intake).
+      throttle: { rateLimit: 2_000, burstLimit: 4_000 },
+    });
 
     const schedule = new RefreshSchedule(this, 'RefreshSchedule', {
       target: refresh,
@@ -268,6 +301,7 @@ export class TokenServiceStack extends Stack {
         Refresh: refresh,
         GetToken: getToken,
         CallWeChat: callWechat,
+        WechatMessage: wechatMessage,
       },
       table: { tableName: table.table.tableName, indexNames: [TokenTable.DUE_INDEX_NAME] },
       httpApi: api.api,
@@ -335,6 +369,11 @@ export class TokenServiceStack extends Stack {
       out('ApiEndpoint', api.endpoint, 'HTTP API endpoint (target for a custom domain mapping)');
     }
     out('EventUrl', `${publicBase}/wechat/events`, '授权事件接收URL (authorization event URL)');
+    out(
+      'MessageUrl',
+      `${publicBase}/wechat/messages/$APPID$`,
+      '消息与事件接收URL (message and event URL): enter it as it is; WeChat replaces $APPID$'
+    );
     out('AuthorizePageUrl', `${publicBase}/authorize`, 'Authorization entry page for merchants');
     out(
       'AuthorizeCallbackUrl',

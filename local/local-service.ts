@@ -10,6 +10,7 @@ import { makeHandler as makeGetToken } from '../functions/get-token';
 import type { Deps } from '../functions/lib/deps';
 import type { HttpResult } from '../functions/lib/http';
 import { makeHandler as makeRefresh } from '../functions/refresh';
+import { MESSAGE_ROUTE, makeHandler as makeWechatMessage } from '../functions/wechat-message';
 import { type Clock, systemClock } from '../shared/clock';
 import { LAMBDA_INVOKE_ROUTE, lambdaInvokeApi, lambdaRouteKey } from './lambda-invoke';
 
@@ -132,11 +133,13 @@ export function createLocalRoutes(deps: Deps, options: { refreshTimeoutMs?: numb
   const getToken = makeGetToken(getDeps);
   const callWechat = makeCallWechat(getDeps);
   const refresh = makeRefresh(getDeps);
+  const wechatMessage = makeWechatMessage(getDeps);
   const refreshTimeoutMs = options.refreshTimeoutMs ?? REFRESH_TIMEOUT_MS;
   const context = (name: string) =>
     invocationContext(name, name === 'refresh' ? refreshTimeoutMs : FUNCTION_TIMEOUT_MS);
   const routes: Routes = {
     'POST /wechat/events': (event) => authEvent(event, context('auth-event')),
+    [MESSAGE_ROUTE]: (event) => wechatMessage(event, context('wechat-message')),
     'GET /authorize': (event) => authorizePage(event, context('authorize-page')),
     'GET /authorize/callback': (event) => authorizeCallback(event, context('authorize-callback')),
     [LAMBDA_INVOKE_ROUTE]: lambdaInvokeApi(
@@ -281,10 +284,55 @@ function refuseOversized(request: IncomingMessage, response: ServerResponse): vo
   request.resume();
 }
 
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * The route whose key has path parameters (`POST /wechat/messages/{appid}`) matching `routeKey`, with the
+ * event API Gateway would send it: the template as `routeKey`, the values in `pathParameters`.
+ */
+function templateRoute(
+  routes: Routes,
+  event: APIGatewayProxyEventV2
+): { route: Route; event: APIGatewayProxyEventV2 } | undefined {
+  for (const [key, route] of Object.entries(routes)) {
+    if (!key.includes('{')) continue;
+    const names: string[] = [];
+    const pattern = key
+      .replace(/[.*+?^$()|[\]\\]/g, '\\$&')
+      .replace(/\{(\w+)\}/g, (_, name: string) => {
+        names.push(name);
+        return '([^/]+)';
+      });
+    const match = new RegExp(`^${pattern}$`).exec(event.routeKey);
+    if (!match) continue;
+    const pathParameters = Object.fromEntries(
+      names.map((name, i) => [name, safeDecode(match[i + 1] as string)])
+    );
+    return {
+      route,
+      event: {
+        ...event,
+        routeKey: key,
+        pathParameters,
+        requestContext: { ...event.requestContext, routeKey: key },
+      },
+    };
+  }
+  return undefined;
+}
+
 /** The route's answer, or 404/405 when no route matches. */
 async function answer(routes: Routes, event: APIGatewayProxyEventV2): Promise<HttpResult> {
   const route = routes[event.routeKey] ?? routes[lambdaRouteKey(event.routeKey)];
   if (route) return route(event);
+  const templated = templateRoute(routes, event);
+  if (templated) return templated.route(templated.event);
   const known = Object.keys(routes).some((key) => key.endsWith(` ${event.rawPath}`));
   return {
     statusCode: known ? 405 : 404,

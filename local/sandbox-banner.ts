@@ -18,6 +18,7 @@ export function startupLines(sandbox: Sandbox, settings: SandboxSettings): strin
     `WeChat token service sandbox, component appid ${settings.componentAppId}${secretNote}`,
     `  authorization page  ${sandbox.authorizePageUrl}`,
     `  event URL           ${sandbox.eventUrl}`,
+    `  message URL         ${sandbox.messageUrl}`,
     `  token table         ${table}`,
   ];
   if (sandbox.wechat.simulated) {
@@ -27,7 +28,9 @@ export function startupLines(sandbox: Sandbox, settings: SandboxSettings): strin
     lines.push(
       `  WeChat simulator    ${sandbox.wechat.url} (${tickets}; whitelists only ${SANDBOX_EGRESS_IP}, the service's egress)`,
       `  revoke (simulator)  POST ${sandbox.wechat.url}/simulator/unauthorize?authorizer_appid=<appid>`,
-      `  WeChat calls        GET ${sandbox.url}/local/wechat-calls`
+      `  WeChat calls        GET ${sandbox.url}/local/wechat-calls`,
+      `  fans' messages      POST ${sandbox.url}/local/messages {"count":5} (the simulator sends them to the message URL)`,
+      `  release check       POST ${sandbox.wechat.url}/simulator/release-check (WeChat's 全网发布 check: pass/fail per step)`
     );
   } else {
     lines.push(`  WeChat (external)   ${sandbox.wechat.url} (it pushes tickets to the event URL)`);
@@ -37,7 +40,7 @@ export function startupLines(sandbox: Sandbox, settings: SandboxSettings): strin
     `  call WeChat         aws lambda invoke --function-name call-wechat --endpoint-url ${sandbox.url} (its egress is whitelisted)`,
     `  scheduled refresh   POST ${sandbox.url}/local/refresh (${refresh})`,
     `  time travel         POST ${sandbox.url}/local/clock {"advanceMs":7200000} (GET: the sandbox's time)`,
-    `  lifecycle events    GET ${sandbox.url}/local/events (what the EventBridge bus would carry)`,
+    `  bus events          GET ${sandbox.url}/local/events (lifecycle events and messages, as EventBridge carries them)`,
     `  operations CLI      npx wechat-token status --endpoint-url ${sandbox.url} (also list, show, refresh, reconcile)`,
     `listening on ${sandbox.url}`
   );

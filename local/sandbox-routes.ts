@@ -32,7 +32,10 @@ const clockAnswer = (now: number) => json(200, { now: new Date(now).toISOString(
  *   moves;
  * - `GET /local/wechat-calls` (built-in simulator only) → `{"calls":{"<api>":<count>,…}}`, the calls WeChat
  *   has received since start: how one sees that concurrent callers made one WeChat call.
- * - `GET /local/events` → the lifecycle events published since start (the last `LOCAL_EVENTS_KEPT`), a JSON
+ * - `POST /local/messages` with `{"count": N}` (1–100, default 5; built-in simulator only): the simulator
+ *   sends N fans' messages and events to the authorized accounts' message URL, as WeChat would; answers
+ *   what each got (`{"sent":[{"authorizerAppId","msgType","event","status","answer"}…]}`);
+ * - `GET /local/events` → the lifecycle events and messages published since start (the last `LOCAL_EVENTS_KEPT`), a JSON
  *   list, newest last, each as an EventBridge rule's target receives it:
  *   `{"source":"wechat-token-service","detail-type":"authorized","time":…,"detail":{…}}`.
  *
@@ -59,6 +62,25 @@ export function sandboxRoutes(controls: SandboxControls): Routes {
       const calls: Record<string, number> = {};
       for (const call of simulator.calls) calls[call.api] = (calls[call.api] ?? 0) + 1;
       return json(200, { calls });
+    };
+    routes['POST /local/messages'] = async (event) => {
+      const body = parseJson(event.body ?? '{}') as { count?: unknown } | undefined;
+      const count = body?.count ?? 5;
+      if (!Number.isInteger(count) || (count as number) < 1 || (count as number) > 100) {
+        return json(400, {
+          error: { code: 'invalid_request', message: 'count must be an integer from 1 to 100' },
+        });
+      }
+      const records = await simulator.sendMessages(count as number);
+      return json(200, {
+        sent: records.map((r) => ({
+          authorizerAppId: r.authorizerAppId,
+          msgType: r.msgType,
+          ...(r.event ? { event: r.event } : {}),
+          status: r.status,
+          answer: r.answer,
+        })),
+      });
     };
   }
   return routes;

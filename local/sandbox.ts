@@ -28,6 +28,7 @@ import { makeHandler as makeRefresh, SystemicRefreshError } from '../functions/r
 import type { EpochMs } from '../shared/clock';
 import { loadConfig } from '../shared/config';
 import type { Log } from '../shared/log';
+import type { ReleaseCheckReplyJob } from '../shared/messages/handle-message';
 import { consoleMetrics } from './console-log';
 import { egressFetch, SANDBOX_EGRESS_IP } from './egress-fetch';
 import { ensureTokenTable, localDynamoClients, startLocalDynamo } from './local-dynamo';
@@ -56,6 +57,11 @@ export interface Sandbox {
   readonly url: string;
   readonly authorizePageUrl: string;
   readonly eventUrl: string;
+  /**
+   * The message-and-event URL as the console takes it (`…/wechat/messages/$APPID$`; WeChat puts the
+   * account's appid in place of `$APPID$`).
+   */
+  readonly messageUrl: string;
   /** The WeChat in use: the sandbox's simulator, or the external one. */
   readonly wechat: { url: string; simulated: boolean };
   /** Present when the sandbox started its own simulator. */
@@ -152,8 +158,20 @@ export async function startSandbox(settings: SandboxSettings, log: Log): Promise
     const secret = settings.secret;
     const clock = time.clock();
     const events = localEventBus(log);
+    // What AWS does with the intake's asynchronous invoke: the refresh handler runs the job in the
+    // background, after the intake has answered WeChat.
+    const backgroundJobs = new Set<Promise<unknown>>();
+    const startReleaseCheckReply = async (job: ReleaseCheckReplyJob) => {
+      const run = refresh(job, invocationContext('refresh', REFRESH_TIMEOUT_MS))
+        .catch((error: unknown) => {
+          log.error('release-check job failed', { errorName: (error as Error).name });
+        })
+        .finally(() => backgroundJobs.delete(run));
+      backgroundJobs.add(run);
+    };
     // The secret is fixed for the run: no cache to expire, so nothing here reads time.
     const deps = createDeps(config, {
+      startReleaseCheckReply,
       dynamo: store.doc,
       secrets: async () => secret,
       events,
@@ -212,6 +230,9 @@ export async function startSandbox(settings: SandboxSettings, log: Log): Promise
       throw error.code === 'EADDRINUSE' ? new PortInUseError(settings.port) : error;
     });
     closers.push(() => service.close());
+    closers.push(async () => {
+      await Promise.all(backgroundJobs);
+    });
     service.server.on('request', (request, response) => {
       const started = performance.now();
       // The path only: query strings carry auth codes and signatures.
@@ -222,9 +243,11 @@ export async function startSandbox(settings: SandboxSettings, log: Log): Promise
       });
     });
     const eventUrl = `${service.url}/wechat/events`;
+    const messageUrl = `${service.url}/wechat/messages/$APPID$`;
 
     if (simulator) {
       simulator.setEventUrl(eventUrl);
+      simulator.setMessageUrl(messageUrl);
       const push = await simulator.pushTicket();
       if (push.status !== 200 || push.body !== 'success') {
         log.warn('the first component_verify_ticket push was not accepted', {
@@ -250,6 +273,7 @@ export async function startSandbox(settings: SandboxSettings, log: Log): Promise
       url: service.url,
       authorizePageUrl: `${service.url}/authorize`,
       eventUrl,
+      messageUrl,
       wechat: { url: wechatUrl, simulated: !!simulator },
       ...(simulator ? { simulator } : {}),
       store: store.view,

@@ -224,7 +224,7 @@ export const MUTANTS: Mutant[] = [
     edits: [
       {
         file: 'shared/authorization/auth-codes.ts',
-        find: '  if (await holdsPromisedToken(ctx, record.authorizerAppId)) {',
+        find: '  if (!mintWhileHeld && (await holdsPromisedToken(ctx, record.authorizerAppId))) {',
         replace: '  if (false as boolean) {',
       },
     ],

@@ -34,6 +34,11 @@ export interface RuntimeConfig {
    * change authorizers; unset: no events are recorded (`shared/events/outbox.ts`).
    */
   readonly eventBusName?: string;
+  /**
+   * The refresh function (`REFRESH_FUNCTION_NAME`), set for the message intake: it starts the release
+   * check's customer-service answer there, asynchronously, so that WeChat gets its empty answer at once.
+   */
+  readonly refreshFunctionName?: string;
   /** The platform's name as merchants know it, on the authorization pages (`PLATFORM_DISPLAY_NAME`). */
   readonly platformDisplayName?: string;
   /**
@@ -131,6 +136,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     wechatAuthorizePageBaseUrl: pageBase || undefined,
     egressIp: env.EGRESS_IP?.trim() || undefined,
     eventBusName: env.EVENT_BUS_NAME?.trim() || undefined,
+    refreshFunctionName: env.REFRESH_FUNCTION_NAME?.trim() || undefined,
     platformDisplayName: displayName || undefined,
     publicRouteBudgetPerMinute: perMinute,
     publicRouteBudgetPerDay: perDay,

@@ -35,6 +35,7 @@ export type ServiceErrorCode =
   | 'store_unavailable'
   | 'upstream_unavailable'
   | 'refresh_in_progress'
+  | 'message_unpublished'
   | 'refresh_systemic_failure';
 
 export abstract class ServiceError extends Error {
@@ -304,6 +305,16 @@ export class UpstreamUnavailableError extends ServiceError {
   ) {
     super(`the token could not be refreshed (${reason}); try again shortly`, options);
   }
+}
+
+/**
+ * The bus did not take an authorized account's message: WeChat is answered with an error so that it
+ * delivers the push again (three deliveries in all), rather than told `success` for a message we lost.
+ */
+export class MessageUnpublishedError extends ServiceError {
+  override readonly name = 'MessageUnpublishedError';
+  readonly code = 'message_unpublished';
+  override readonly retryable = true;
 }
 
 /** Another refresher holds the lease and did not finish in the time we were willing to wait. */

@@ -24,7 +24,7 @@ const WORDS = '[a-z]{1,24}(?:_[a-z0-9]{1,24})*';
 const IDENTIFIER = new RegExp(`^(?=.{1,64}$)${WORDS}$`);
 const ERROR_NAME = /^(?:[A-Z][A-Za-z]{0,60})?(?:Error|Exception|Fault)$/;
 const ROUTE =
-  /^(?:(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \/[a-z0-9/_-]*|[a-z]{1,24}(?:-[a-z]{1,24})*)$/;
+  /^(?:(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \/[a-z0-9/_{}-]*|[a-z]{1,24}(?:-[a-z]{1,24})*)$/;
 const CODE_COUNTS = new RegExp(`^${WORDS}:\\d{1,9}(?:,${WORDS}:\\d{1,9})*$`);
 const ID_LIST = /^\d{1,6}(?:,\d{1,6})*$/;
 const QUOTA_USES = /^[a-z_]{1,64} \d{1,12}\/\d{1,12}(, [a-z_]{1,64} \d{1,12}\/\d{1,12}){0,15}$/;
@@ -73,6 +73,12 @@ export const LOG_VALUE_KINDS = {
   wechatRid: matching(WECHAT_RID),
   /** An ISO 8601 UTC timestamp. */
   isoTime: matching(ISO_TIME),
+  /**
+   * A name WeChat gives a kind of push (`MsgType` `text`, `Event` `CLICK`, `weapp_audit_success`) or the
+   * bus's `detail-type` for it (`wechat.event`): words of one case without digits, never a value the fan
+   * or merchant chose, nor anything shaped like a credential.
+   */
+  wechatName: matching(/^(?=.{1,64}$)(?:[a-z]+(?:[_.][a-z]+)*|[A-Z]+(?:_[A-Z]+)*)$/),
   /** WeChat API names with today's calls and daily limit: `api_query_auth 12/10000, …`. */
   quotaUses: matching(QUOTA_USES),
 } as const satisfies Record<string, (value: string) => string | undefined>;
@@ -117,6 +123,9 @@ export const LOG_FIELD_KINDS = {
   quotas: 'quotaUses',
   rid: 'wechatRid',
   now: 'isoTime',
+  msgType: 'wechatName',
+  event: 'wechatName',
+  detailType: 'wechatName',
 } as const satisfies Record<string, LogValueKind>;
 
 /** The value as it may be written: numbers, booleans and null as they are, strings only as their kind. */
@@ -176,6 +185,20 @@ export const MetricName = {
    * moved by the scheduled reconciliation: late, not lost.
    */
   LifecycleEventsRecovered: 'LifecycleEventsRecovered',
+  /** A push to the message-and-event URL whose signature and payload checked out. */
+  MessageReceived: 'MessageReceived',
+  /** An authorized account's message or event the bus took (`wechat.message` / `wechat.event`). */
+  MessagePublished: 'MessagePublished',
+  /** A push this container had already published (WeChat's retry of a slow answer): not published again. */
+  MessageDuplicate: 'MessageDuplicate',
+  /**
+   * A push to the message URL refused or not published, by kind in the `ErrorCode` dimension:
+   * `signature_mismatch`, `malformed_message`, `appid_mismatch`, `payload_too_large`, `invalid_request`
+   * (refused with a 4xx), `unknown_authorizer` (acknowledged, not published).
+   */
+  MessageRefused: 'MessageRefused',
+  /** The bus refused or did not answer a message's publish; WeChat gets a 503 and delivers it again. */
+  MessagePublishFailed: 'MessagePublishFailed',
   /** The highest share (%) of any watched WeChat API's daily quota the platform has used (once a day). */
   WechatQuotaUsedPercent: 'WechatQuotaUsedPercent',
 } as const;

@@ -8,6 +8,7 @@ import { HttpWechatRelay, type WechatRelay } from '../../shared/egress/wechat-re
 import { ConfigError } from '../../shared/errors';
 import type { EventPublisher } from '../../shared/events/publisher';
 import { type Log, MetricName, type Metrics } from '../../shared/log';
+import type { ReleaseCheckReplyJob } from '../../shared/messages/handle-message';
 import { WECHAT_ATTEMPTS, WECHAT_RETRY_DELAY_MS, WECHAT_TIMEOUT_MS } from '../../shared/policy';
 import {
   type AppSecret,
@@ -23,6 +24,7 @@ import { randomLeaseOwner, realSleep, type TokenContext } from '../../shared/tok
 import { type ComponentApi, HttpComponentApi } from '../../shared/wechat/api-client';
 import { eventBridgePublisher } from './event-bridge-publisher';
 import { observability, powertoolsLog, powertoolsMetrics } from './observability';
+import { refreshJobStarter } from './refresh-job-starter';
 
 /** Everything a handler needs: the services' context plus edge-only pieces. */
 export interface Deps extends TokenContext {
@@ -31,6 +33,8 @@ export interface Deps extends TokenContext {
   msgCrypto(): Promise<MsgCrypto>;
   /** Callers' WeChat calls, sent from our egress (call-wechat). */
   relay: WechatRelay;
+  /** Starts the release check's customer-service answer on the refresh function, without waiting. */
+  startReleaseCheckReply(job: ReleaseCheckReplyJob): Promise<void>;
 }
 
 export type GetDeps = () => Promise<Deps>;
@@ -50,6 +54,8 @@ export interface DepsOverrides {
   /** Tighter WeChat timings for fault-injection tests; production uses `policy.ts`. */
   wechat?: { timeoutMs?: number; attempts?: number; retryDelayMs?: number };
   relay?: WechatRelay;
+  /** Runs the release check's answer instead of invoking `REFRESH_FUNCTION_NAME` (the sandbox's). */
+  startReleaseCheckReply?: (job: ReleaseCheckReplyJob) => Promise<void>;
   /** Entries per authorizer-list page (`TokenContext.listPageSize`); production uses WeChat's maximum. */
   listPageSize?: number;
 }
@@ -135,6 +141,14 @@ export function createDeps(config: RuntimeConfig, overrides: DepsOverrides = {})
         timeoutMs: RELAY_TIMEOUT_MS,
         ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
       }),
+    startReleaseCheckReply:
+      overrides.startReleaseCheckReply ??
+      (config.refreshFunctionName
+        ? refreshJobStarter(config.refreshFunctionName)
+        : () =>
+            Promise.reject(
+              new ConfigError(['REFRESH_FUNCTION_NAME is required to answer the release check'])
+            )),
     ...(overrides.listPageSize === undefined ? {} : { listPageSize: overrides.listPageSize }),
     egressIp: config.egressIp,
     async msgCrypto() {

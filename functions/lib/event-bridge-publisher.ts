@@ -1,6 +1,11 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { LIFECYCLE_EVENT_SOURCE, type LifecycleEvent } from '../../shared/events/lifecycle-event';
-import type { EventPublisher, PublishOutcome } from '../../shared/events/publisher';
+import { LIFECYCLE_EVENT_SOURCE } from '../../shared/events/lifecycle-event';
+import {
+  type BusEvent,
+  busEntry,
+  type EventPublisher,
+  type PublishOutcome,
+} from '../../shared/events/publisher';
 import { EVENT_PUBLISH_TIMEOUT_MS } from '../../shared/policy';
 
 /** PutEvents takes at most 10 entries per call. */
@@ -15,19 +20,20 @@ export interface EventBridgePublisherOptions {
   client?: EventBridgeClient;
 }
 
-/** One PutEvents entry: `source`, the event's name as `detail-type`, its time, the event as `detail`. */
-export function putEventsEntry(busName: string, event: LifecycleEvent) {
+/** One PutEvents entry: `source`, the event's `detail-type` (`busEntry`), its time, the event as `detail`. */
+export function putEventsEntry(busName: string, event: BusEvent) {
+  const { detailType, time } = busEntry(event);
   return {
     EventBusName: busName,
     Source: LIFECYCLE_EVENT_SOURCE,
-    DetailType: event.type,
-    Time: new Date(event.time),
+    DetailType: detailType,
+    Time: new Date(time),
     Detail: JSON.stringify(event),
   };
 }
 
 /**
- * Publishes lifecycle events to the stack's EventBridge bus with PutEvents, 10 entries a call. The SDK is
+ * Publishes bus events (lifecycle events, authorized accounts' messages) to the stack's EventBridge bus with PutEvents, 10 entries a call. The SDK is
  * imported and the client built on first use (most invocations publish nothing), the only
  * `EventBridgeClient` of the service. A call that fails, or an entry the bus refuses, is reported as failed
  * (never thrown): the outbox keeps it for the next scheduled run.

@@ -58,6 +58,7 @@ const RULES: Record<ServiceErrorCode | 'internal_error', Rule> = {
   jsapi_ticket_unavailable: unavailable,
   refresh_in_progress: unavailable,
   store_unavailable: unavailable,
+  message_unpublished: unavailable,
   auth_code_recovery_pending: unavailable,
   auth_code_awaiting_push: unavailable,
   refresh_token_unusable: unavailable,

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { errorCode, PayloadTooLargeError } from '../../shared/errors';
-import { MetricName } from '../../shared/log';
+import type { MetricName } from '../../shared/log';
 import { failureFields } from '../../shared/report-wechat-failure';
 import type { InvocationContext } from './deadline';
 import type { GetDeps } from './deps';
@@ -90,7 +90,12 @@ export function publicOrigin(event: APIGatewayProxyEventV2): string {
 export function http(
   getDeps: GetDeps,
   handler: HttpHandler,
-  options: { format: 'text' | 'html'; route: string }
+  options: {
+    format: 'text' | 'html';
+    route: string;
+    /** Counted, by error code, for each request refused with a 4xx (WeChat's push URLs). */
+    rejectedMetric?: MetricName;
+  }
 ) {
   const wrapped = middy<APIGatewayProxyEventV2, HttpResult>(handler).onError(async (request) => {
     const error = request.error;
@@ -102,8 +107,7 @@ export function http(
       log.error('request failed', { ...fields, errorName: (error as Error | undefined)?.name });
     } else {
       log.warn('request rejected', fields);
-      if (options.route === 'POST /wechat/events')
-        deps?.metrics.count(MetricName.CallbackRejected, 1, errorCode(error));
+      if (options.rejectedMetric) deps?.metrics.count(options.rejectedMetric, 1, errorCode(error));
     }
     request.response =
       options.format === 'html'

@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import type { ServiceKey } from './service-key';
 import { METRIC, METRICS_NAMESPACE, QUOTA_ALARM_PERCENT, SERVICE_NAME } from './telemetry';
 
-/** The six functions, by the construct id their Errors alarm is named after (`<id>Errors`). */
+/** The seven functions, by the construct id their Errors alarm is named after (`<id>Errors`). */
 export interface ServiceFunctions {
   readonly AuthEvent: lambda.IFunction;
   readonly AuthorizePage: lambda.IFunction;
@@ -19,6 +19,7 @@ export interface ServiceFunctions {
   readonly Refresh: lambda.IFunction;
   readonly GetToken: lambda.IFunction;
   readonly CallWeChat: lambda.IFunction;
+  readonly WechatMessage: lambda.IFunction;
 }
 
 /** The token table as the alarms see it: its name and the names of its global secondary indexes. */
@@ -141,6 +142,10 @@ export class ServiceAlarms extends Construct {
       CallWeChat:
         'call-wechat failed unhandled (callers see X-Amz-Function-Error, not WeChat’s answer): crash, ' +
         'timeout or out of memory (a large media answer?). First: read the call-wechat log group.',
+      WechatMessage:
+        'Authorizers’ messages and events are failing before an answer: WeChat retries each push, then ' +
+        'drops it, and nothing reaches the bus. First: read the wechat-message log group for the error ' +
+        'and its code (a missing or unreadable secret is the usual cause after a deploy).',
     };
     for (const [name, fn] of Object.entries(functions) as [
       keyof ServiceFunctions,
@@ -175,6 +180,11 @@ export class ServiceAlarms extends Construct {
       CallWeChat:
         'Lambda refused call-wechat invocations (the account limit): callers’ WeChat calls were not ' +
         'made. First: check ConcurrentExecutions of call-wechat and of the account.',
+      WechatMessage:
+        'Lambda refused wechat-message invocations (its publicRouteConcurrencyCap, or the account ' +
+        'limit): WeChat pushes of messages and events got an error answer and are retried. First: ' +
+        'compare the Invocations and Throttles of wechat-message with the API access log (a flood, or ' +
+        'real load from the authorizers’ fans).',
     };
     for (const [name, fn] of Object.entries(functions) as [
       keyof ServiceFunctions,
@@ -273,6 +283,15 @@ export class ServiceAlarms extends Construct {
         'them, so subscribers miss authorizations and revocations (none is lost; they go out once the bus ' +
         'accepts them). First: read the refresh log’s “lifecycle events not published” lines, then check ' +
         'the bus and the functions’ events:PutEvents grant.',
+    });
+    this.add('MessagePublishFailed', {
+      ...atLeastOnce,
+      metric: serviceMetric(METRIC.messagePublishFailed, 'Sum', FIVE_MINUTES),
+      alarmDescription:
+        'The event bus refused or did not answer an authorizer’s message or event: WeChat got a 503 and ' +
+        'pushes it again (three attempts in all), then drops it: nothing keeps it on our side. First: read ' +
+        'the wechat-message log for the failed publish, then check the bus and the function’s ' +
+        'events:PutEvents grant.',
     });
     this.add('DeadLetters', {
       ...atLeastOnce,

@@ -50,6 +50,11 @@ export interface PublicRouteOptions {
   readonly handler: lambda.IFunction;
   /** Why this route is public; recorded as the cdk-nag APIG4 acknowledgment. */
   readonly whyPublic: string;
+  /**
+   * This route's own throttling, instead of the stage's default (`rateLimit`/`burstLimit`): for a route
+   * whose traffic is not bounded by one platform's merchants (an account's fans' messages).
+   */
+  readonly throttle?: { rateLimit: number; burstLimit: number };
 }
 
 /**
@@ -125,5 +130,12 @@ export class PublicHttpApi extends Construct {
       integration: new HttpLambdaIntegration(`${id}Integration`, options.handler),
     });
     Validations.of(route!).acknowledge({ id: 'AwsSolutions-APIG4', reason: options.whyPublic });
+    if (options.throttle) {
+      const stage = this.stage.node.defaultChild as apigwv2.CfnStage;
+      stage.addPropertyOverride(`RouteSettings.${options.method} ${options.path}`, {
+        ThrottlingRateLimit: options.throttle.rateLimit,
+        ThrottlingBurstLimit: options.throttle.burstLimit,
+      });
+    }
   }
 }

@@ -164,8 +164,9 @@ export class ServiceFunction extends NodejsFunction {
       id: 'Serverless-LambdaDLQ',
       reason:
         'A Lambda DLQ receives only failed asynchronous invocations: API Gateway and callers invoke these ' +
-        'functions synchronously (the caller gets the error), and the scheduled refresh is invoked by ' +
-        'EventBridge Scheduler, whose target dead-letter queue keeps what it could not invoke.',
+        'functions synchronously (the caller gets the error). Only refresh is invoked asynchronously: by ' +
+        'EventBridge Scheduler, whose target dead-letter queue keeps what it could not invoke, and by ' +
+        'wechat-message for the reply to WeChat’s release check, a test the developer can run again.',
     });
     if (props.runtime && props.runtime !== lambda.Runtime.NODEJS_24_X) {
       const reason =

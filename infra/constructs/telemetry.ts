@@ -25,6 +25,8 @@ export const METRIC = {
   needsReauthorization: 'NeedsReauthorization',
   /** Due lifecycle events a scheduled flush could not publish; one every run while the bus refuses them. */
   lifecycleEventsUnpublished: 'LifecycleEventsUnpublished',
+  /** The bus refused an authorizer's message or event; WeChat got a 503 and delivers it again. */
+  messagePublishFailed: 'MessagePublishFailed',
   /** The highest share (%) of a watched WeChat API's daily quota used, read once a day. */
   wechatQuotaUsedPercent: 'WechatQuotaUsedPercent',
 } as const;

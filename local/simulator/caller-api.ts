@@ -131,7 +131,8 @@ function getUserInfo(request: ApiRequest, state: WechatState): Answer {
 /**
  * `POST /cgi-bin/message/custom/send?access_token=…` (客服消息): `touser` a follower of this account
  * (40003), `msgtype` a known type (40008) with its object (47001; `text.content` non-empty, 44004), and
- * the follower must have messaged the account within `customerServiceWindowMs` (45015, 48 hours).
+ * the follower must have messaged the account within `customerServiceWindowMs` (45015, 48 hours). An
+ * accepted message is kept in `WechatState.customMessages` (the release check reads it, protocol §13).
  */
 function sendCustomMessage(request: ApiRequest, state: WechatState): Answer {
   const appId = state.checkAuthorizerToken(request.query.access_token);
@@ -143,11 +144,18 @@ function sendCustomMessage(request: ApiRequest, state: WechatState): Answer {
   if (typeof msgtype !== 'string' || !MSG_TYPES.has(msgtype)) fail(40008);
   const payload = body[msgtype];
   if (!payload || typeof payload !== 'object') fail(47001, `${msgtype} object missing`);
-  if (msgtype === 'text') {
-    const { content } = payload as Record<string, unknown>;
-    if (typeof content !== 'string' || content === '') fail(44004);
-  }
+  const { content } = payload as Record<string, unknown>;
+  if (msgtype === 'text' && (typeof content !== 'string' || content === '')) fail(44004);
   state.callers.checkMessageWindow(appId, touser);
+  state.customMessages.push({
+    authorizerAppId: appId,
+    touser,
+    msgtype,
+    ...(msgtype === 'text' ? { content: content as string } : {}),
+    payload,
+    accessToken: request.query.access_token as string,
+    at: state.clock(),
+  });
   return OK;
 }
 

@@ -12,12 +12,14 @@ import type { SimulatorOptions, WechatSimulator } from './types';
  * tickets die), `api.ts` (component API handlers), `api-quota.ts` (getApiQuota), `caller-paths.ts` +
  * `caller-api.ts` + `callers.ts` (the APIs callers of our tokens use: getticket, user/info, custom
  * messages, getwxacodeunlimit, jscode2session; followers, login codes, JS-SDK tickets), `pages.ts`
- * (authorization page, confirm, revocation route), `pushes.ts` + `crypto.ts` (sealed pushes, own
- * WXBizMsgCrypt), `server.ts` + `faults.ts` + `http.ts` (routing, injected faults), `errcodes.ts` (errmsg
- * and rid), `rules.ts` (what is enforced, and the defaults), `types.ts` (public types), `simulator.ts`
- * (the facade).
+ * (authorization page, confirm, revocation route), `pushes.ts` + `courier.ts` + `crypto.ts` + `xml.ts`
+ * (sealed pushes and their deliveries again, own WXBizMsgCrypt, payload XML and the strict reader),
+ * `messages.ts` + `message-kinds.ts` + `passive-reply.ts` (fans' messages and events to the message URL,
+ * their catalogue, the passive replies judged), `release-check.ts` (全网发布接入检测), `server.ts` +
+ * `faults.ts` + `http.ts` (routing, injected faults), `errcodes.ts` (errmsg and rid), `rules.ts` (what is
+ * enforced, and the defaults), `types.ts` (public types), `simulator.ts` (the facade).
  *
- * @see ../../docs/wechat-protocol.md §2–§7 and §11
+ * @see ../../docs/wechat-protocol.md §2–§7, §11 and §13
  */
 
 export {
@@ -27,16 +29,39 @@ export {
   TICKET_TYPES,
   type TicketType,
 } from './caller-paths';
+export {
+  kindsFor,
+  MESSAGE_KINDS,
+  type MessageDraw,
+  type MessageKind,
+  type MessageKindName,
+  opensServiceWindow,
+} from './message-kinds';
+export {
+  QUERY_AUTH_CODE_PREFIX,
+  RELEASE_CHECK_ACCOUNTS,
+  type ReleaseCheckAccount,
+  TEST_TEXT,
+} from './release-check';
 export { DEFAULT_DAILY_QUOTA, DEFAULT_RULES, type Rules, type SimulatorRules } from './rules';
+export { originalId } from './state';
 export type {
+  AccountType,
   AuthorizerView,
   CallName,
   CallRecord,
+  CustomMessageRecord,
   Fault,
+  MessageAnswer,
+  MessageFields,
+  MessageRecord,
+  PassiveReply,
   PushAnswer,
   PushFields,
   PushRecord,
   PushValue,
+  ReleaseCheckReport,
+  ReleaseCheckStep,
   SimulatorOptions,
   SimulatorState,
   TokenStatus,

@@ -17,14 +17,22 @@ import {
 } from './http';
 import { type PagesContext, routePage } from './pages';
 import { normalizeIp, type WechatState } from './state';
-import type { CallName, CallRecord, Fault } from './types';
+import type { CallName, CallRecord, Fault, ReleaseCheckReport } from './types';
 
 /**
  * The simulator's `node:http` server on 127.0.0.1: routes the component APIs and the callers' APIs
  * (recording every call with its source address and token, applying injected faults before or after
- * WeChat processes the call), the page routes, and a 404 JSON answer for anything else. The whitelist
- * guards the APIs only: the pages are the merchant's browser's, the `/simulator/*` routes the test's.
+ * WeChat processes the call), the page routes, the release check's route, and a 404 JSON answer for
+ * anything else. The whitelist guards the APIs only: the pages are the merchant's browser's, the
+ * `/simulator/*` routes the test's.
  */
+
+/**
+ * Simulator-only control route: `POST /simulator/release-check` runs the release check
+ * ({@link WechatSimulator.runReleaseCheck}) and answers its report as JSON, HTTP 200 whether it passed or
+ * not: `{passed, steps: [{name, passed, detail}]}`.
+ */
+const RELEASE_CHECK_PATH = '/simulator/release-check';
 
 const API_BY_PATH = new Map<string, SimulatedApi>([
   ...Object.entries(ApiPath).map(([api, path]): [string, SimulatedApi] => [
@@ -48,6 +56,7 @@ export interface ServerOptions {
   onPushTicketStarted: ApiContext['onPushTicketStarted'];
   pushAuthorization: PagesContext['pushAuthorization'];
   revoke: PagesContext['revoke'];
+  runReleaseCheck(): Promise<ReleaseCheckReport>;
 }
 
 /** The HTTP side of one simulator: routes, the call log and the fault queue. */
@@ -119,6 +128,11 @@ export class SimulatorServer {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
       const api = API_BY_PATH.get(url.pathname);
       if (api) return await this.#onApi(api, req, res, url);
+      if (url.pathname === RELEASE_CHECK_PATH && req.method === 'POST') {
+        this.#record('release_check', req, url, await readBody(req));
+        const report = await this.#options.runReleaseCheck();
+        return send(res, 200, JSON_TYPE, JSON.stringify(report));
+      }
       if (await routePage(req, res, url, this.#pages)) return;
       const raw = await readBody(req);
       this.#record('unknown', req, url, raw, 48001);

@@ -2,17 +2,23 @@ import { isIP } from 'node:net';
 import { ConfigError } from '../../shared/errors';
 import type { SimulatedApi, TicketType } from './caller-paths';
 import { WechatSealer } from './crypto';
+import { MessageSender } from './messages';
 import { PushSender } from './pushes';
+import { runReleaseCheck } from './release-check';
 import { type Rules, resolveRules } from './rules';
 import { SimulatorServer } from './server';
 import { type AuthCodeRecord, DEFAULT_FUNC_IDS, normalizeIp, WechatState } from './state';
 import type {
+  AccountType,
   CallName,
   CallRecord,
   Fault,
+  MessageFields,
+  MessageRecord,
   PushAnswer,
   PushFields,
   PushRecord,
+  ReleaseCheckReport,
   SimulatorOptions,
   SimulatorState,
   TokenStatus,
@@ -20,8 +26,8 @@ import type {
 } from './types';
 
 /**
- * The {@link WechatSimulator} facade: WeChat's state and rules, its HTTP server, its pushes and the ticket
- * push service, all on the simulator's own clock.
+ * The {@link WechatSimulator} facade: WeChat's state and rules, its HTTP server, its pushes, the ticket
+ * push service, the messages to the message URL and the release check, all on the simulator's own clock.
  */
 
 const DEFAULT_EGRESS_IP = '203.0.113.7';
@@ -45,6 +51,7 @@ export class Simulator implements WechatSimulator {
   readonly rules: Rules;
   readonly #state: WechatState;
   readonly #pushes: PushSender;
+  readonly #messages: MessageSender;
   readonly #server: SimulatorServer;
   readonly #ticketIntervalMs: number;
   #lastTicketAt = 0;
@@ -65,16 +72,15 @@ export class Simulator implements WechatSimulator {
       clockSkewMs === 0 ? clock : () => clock() + clockSkewMs
     );
     this.#state.eventUrl = options.eventUrl;
+    this.#state.messageUrl = options.messageUrl;
     this.#state.whitelist = whitelistSet(options.whitelist);
-    this.#pushes = new PushSender(
-      this.#state,
-      new WechatSealer({
-        token: options.token,
-        encodingAesKey: options.encodingAesKey,
-        componentAppId,
-      }),
-      this.rules.retryUnansweredPushes
-    );
+    const sealer = new WechatSealer({
+      token: options.token,
+      encodingAesKey: options.encodingAesKey,
+      componentAppId,
+    });
+    this.#pushes = new PushSender(this.#state, sealer, this.rules.retryUnansweredPushes);
+    this.#messages = new MessageSender(this.#state, sealer, this.rules.retryUnansweredPushes);
     this.#ticketIntervalMs = options.ticketIntervalMs ?? 0;
     this.#server = new SimulatorServer({
       state: this.#state,
@@ -88,6 +94,7 @@ export class Simulator implements WechatSimulator {
         ),
       pushAuthorization: (infoType, authCode) => this.#pushAuthorization(infoType, authCode),
       revoke: (authorizerAppId, push) => this.revoke(authorizerAppId, { push }),
+      runReleaseCheck: () => this.runReleaseCheck(),
     });
   }
 
@@ -106,7 +113,7 @@ export class Simulator implements WechatSimulator {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       clearInterval(this.#timer);
-      await Promise.all([this.#pushes.close(), this.#server.close()]);
+      await Promise.all([this.#pushes.close(), this.#messages.close(), this.#server.close()]);
     })();
     return this.#closing;
   }
@@ -125,8 +132,15 @@ export class Simulator implements WechatSimulator {
     return this.#pushes.records;
   }
 
+  get messages(): MessageRecord[] {
+    return this.#messages.records;
+  }
+
   setEventUrl(url: string | undefined): void {
     this.#state.eventUrl = url;
+  }
+  setMessageUrl(url: string | undefined): void {
+    this.#state.messageUrl = url;
   }
   stopPushes(): void {
     this.#state.pushesStopped = true;
@@ -208,7 +222,7 @@ export class Simulator implements WechatSimulator {
   authorize(
     authorizerAppId: string,
     funcIds: number[] = [...DEFAULT_FUNC_IDS],
-    opts: { apiPermission?: boolean; keepTokens?: boolean } = {}
+    opts: { apiPermission?: boolean; keepTokens?: boolean; accountType?: AccountType } = {}
   ): string {
     const preAuthCode = this.#state.mintPreAuthCode(true);
     return this.#state.authorize(authorizerAppId, funcIds, preAuthCode, opts);
@@ -275,11 +289,14 @@ export class Simulator implements WechatSimulator {
       funcIds?: number[];
       apiPermission?: boolean;
       deliver?: boolean;
+      /** Official account (the default) or mini program: decides the messages it gets. */
+      accountType?: AccountType;
     } = {}
   ): Promise<{ authCode: string } & PushAnswer> {
-    const permission =
-      opts.apiPermission === undefined ? {} : { apiPermission: opts.apiPermission };
-    const authCode = this.authorize(authorizerAppId, opts.funcIds, permission);
+    const authCode = this.authorize(authorizerAppId, opts.funcIds, {
+      ...(opts.apiPermission === undefined ? {} : { apiPermission: opts.apiPermission }),
+      ...(opts.accountType ? { accountType: opts.accountType } : {}),
+    });
     const answer = await this.#pushAuthorization(
       opts.infoType ?? 'authorized',
       authCode,
@@ -294,6 +311,44 @@ export class Simulator implements WechatSimulator {
     opts: { authorizerAppId?: string; deliver?: boolean } = {}
   ): Promise<PushAnswer> {
     return this.#pushes.send(infoType, fields, opts);
+  }
+
+  // --- messages and the release check ------------------------------------------------------------------
+
+  sendMessage(
+    authorizerAppId: string,
+    fields: MessageFields,
+    options: { user?: string; retry?: boolean } = {}
+  ): Promise<MessageRecord> {
+    return this.#messages.send(authorizerAppId, fields, options);
+  }
+
+  sendMessages(count: number, options: { random?: () => number } = {}): Promise<MessageRecord[]> {
+    return this.#messages.sendMix(count, options.random);
+  }
+
+  loseNextMessageAnswers(n: number): void {
+    this.#messages.loseNextAnswers(n);
+  }
+
+  async flushMessages(): Promise<void> {
+    await this.#messages.flush();
+  }
+
+  runReleaseCheck(): Promise<ReleaseCheckReport> {
+    return runReleaseCheck({
+      state: this.#state,
+      calls: this.#server.calls,
+      pushTicket: () => this.pushTicket(),
+      authorize: (account) =>
+        this.#state.authorize(account.appId, account.funcIds, this.#state.mintPreAuthCode(true), {
+          accountType: account.accountType,
+          userName: account.userName,
+        }),
+      pushAuthorized: (authCode) => this.#pushAuthorization('authorized', authCode),
+      sendMessage: (authorizerAppId, fields, options) =>
+        this.#messages.send(authorizerAppId, fields, options),
+    });
   }
 
   #pushAuthorization(infoType: string, authCode: string, deliver = true): Promise<PushAnswer> {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../../shared/clock';
 import type { SimulatedApi } from './caller-paths';
 import { CallerState } from './callers';
@@ -11,7 +11,7 @@ import {
   QUOTA_VARIANTS,
   type Rules,
 } from './rules';
-import type { SimulatorState, TokenStatus } from './types';
+import type { AccountType, CustomMessageRecord, SimulatorState, TokenStatus } from './types';
 
 /**
  * The simulated WeChat's data and rules, without HTTP: the caller whitelist, tickets, tokens and their
@@ -31,7 +31,6 @@ const TOKEN_SHAPE = /^[\w-]+$/;
 export const DEFAULT_FUNC_IDS: readonly number[] = [1, 2, 3];
 
 const b64url = (bytes: number) => randomBytes(bytes).toString('base64url');
-const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const seconds = (ms: number) => Math.floor(ms / SECOND);
 
 /** An authorization as the state keeps it (see `AuthorizerView`). */
@@ -44,6 +43,7 @@ export interface AuthorizerRecord {
   authTime: number;
   userName: string;
   nickName: string;
+  accountType: AccountType;
   apiPermission: boolean;
   listedWithoutRefreshToken: boolean;
 }
@@ -54,6 +54,8 @@ export interface AuthCodeRecord {
   expiresAt: number;
   used: boolean;
   preAuthCode: string;
+  /** The authorizer_access_token api_query_auth issued for this code (none without API permission). */
+  accessToken?: string;
 }
 
 /** A pre_auth_code: single use, `codeTtlSeconds`. */
@@ -91,6 +93,10 @@ export class WechatState implements SimulatorState {
    */
   whitelist: ReadonlySet<string> | undefined;
   eventUrl: string | undefined;
+  /** The message URL template, with `$APPID$` for the authorizer's appid (protocol §13). */
+  messageUrl: string | undefined;
+  /** Customer-service messages WeChat accepted (`/cgi-bin/message/custom/send`), oldest first. */
+  readonly customMessages: CustomMessageRecord[] = [];
   /** The callers' side: followers, mini program login codes, JS-SDK tickets. */
   readonly callers: CallerState;
 
@@ -225,21 +231,25 @@ export class WechatState implements SimulatorState {
     authorizerAppId: string,
     funcIds: readonly number[],
     preAuthCode: string,
-    opts: { apiPermission?: boolean; keepTokens?: boolean } = {}
+    opts: AuthorizeOptions = {}
   ): string {
     const now = this.clock();
     const existing = this.authorizers.get(authorizerAppId);
+    const accountType = opts.accountType ?? existing?.accountType ?? 'official_account';
     const authorizer: AuthorizerRecord = existing ?? {
       refreshToken: '',
       accessTokens: new Map(),
       funcIds: [],
       active: false,
       authTime: 0,
-      userName: `gh_${hex(6)}`,
-      nickName: `模拟公众号 ${authorizerAppId.slice(-4)}`,
+      userName: opts.userName ?? originalId(authorizerAppId),
+      nickName: `${accountType === 'mini_program' ? '模拟小程序' : '模拟公众号'} ${authorizerAppId.slice(-4)}`,
+      accountType,
       apiPermission: true,
       listedWithoutRefreshToken: false,
     };
+    authorizer.accountType = accountType;
+    if (opts.userName) authorizer.userName = opts.userName;
     const update =
       opts.keepTokens === true && authorizer.active && authorizer.apiPermission && !!existing;
     if (!update) {
@@ -254,6 +264,23 @@ export class WechatState implements SimulatorState {
     authorizer.active = true;
     authorizer.authTime = seconds(now);
     this.authorizers.set(authorizerAppId, authorizer);
+    return this.#mintAuthCode(authorizerAppId, preAuthCode, now);
+  }
+
+  /**
+   * A new auth code for an active authorization, without authorizing again (the refresh and access tokens
+   * stay): the `query_auth_code` the release check hands the platform in a message (protocol §13).
+   *
+   * @throws Error when the account has no active authorization.
+   */
+  mintAuthCode(authorizerAppId: string): string {
+    if (!this.authorizers.get(authorizerAppId)?.active) {
+      throw new Error(`no active authorization for ${authorizerAppId}`);
+    }
+    return this.#mintAuthCode(authorizerAppId, '', this.clock());
+  }
+
+  #mintAuthCode(authorizerAppId: string, preAuthCode: string, now: number): string {
     const code = `queryauthcode@@@${b64url(48)}`;
     this.authCodes.set(code, {
       authorizerAppId,
@@ -279,6 +306,7 @@ export class WechatState implements SimulatorState {
     if (authorizer.apiPermission) {
       exchange.accessToken = this.#issueAccessToken(found.authorizerAppId, authorizer);
       exchange.refreshToken = authorizer.refreshToken;
+      found.accessToken = exchange.accessToken;
     }
     return exchange;
   }
@@ -480,6 +508,24 @@ export class WechatState implements SimulatorState {
 }
 
 const newRefreshToken = () => `refreshtoken@@@${b64url(32)}`;
+
+/** How an authorization is given: see `WechatSimulator.authorize`. */
+export interface AuthorizeOptions {
+  apiPermission?: boolean;
+  keepTokens?: boolean;
+  /** Official account (the default) or mini program; kept on a re-authorization unless given. */
+  accountType?: AccountType;
+  /** The account's original id; derived from the appid when none is given. */
+  userName?: string;
+}
+
+/**
+ * The account's original id (原始ID, `user_name`, the `ToUserName` of its messages): `gh_` and 12 hex
+ * digits, derived from the appid so that the same account has the same id in every run.
+ */
+export function originalId(authorizerAppId: string): string {
+  return `gh_${createHash('sha256').update(authorizerAppId).digest('hex').slice(0, 12)}`;
+}
 
 /** An IPv4-mapped IPv6 address (`::ffff:127.0.0.2`) as the IPv4 address it carries. */
 export function normalizeIp(ip: string): string {

@@ -2,6 +2,7 @@ import type { Clock, EpochMs } from '../../shared/clock';
 import type { ApiName } from '../../shared/wechat/wire';
 import type { CallerApiName, SimulatedApi, TicketType } from './caller-paths';
 import type { Rules, SimulatorRules } from './rules';
+import type { XmlFields, XmlValue } from './xml';
 
 /**
  * The simulator's public types. See {@link WechatSimulator} for what it models.
@@ -42,6 +43,12 @@ export interface SimulatorOptions {
   encodingAesKey: string;
   /** Where to POST encrypted pushes (e.g. http://127.0.0.1:3000/wechat/events). Unset: pushes are recorded, not sent. */
   eventUrl?: string;
+  /**
+   * The message URL (消息与事件接收URL), with `$APPID$` where WeChat puts the authorized account's appid
+   * (e.g. `http://127.0.0.1:3000/wechat/messages/$APPID$`, protocol §13). Unset: messages are recorded,
+   * not sent. Change it with {@link WechatSimulator.setMessageUrl}.
+   */
+  messageUrl?: string;
   /**
    * The ticket push service's period (WeChat: 10 min), on the simulator's clock: a real-time timer and
    * {@link WechatSimulator.catchUp} push a ticket once this much clock time has passed since the last one.
@@ -86,6 +93,7 @@ export type CallName =
   | 'confirm'
   | 'unauthorize'
   | 'renew_elsewhere'
+  | 'release_check'
   | 'unknown';
 
 export interface CallRecord {
@@ -154,8 +162,10 @@ export interface AuthorizerView {
   readonly active: boolean;
   /** Epoch seconds of the latest authorization (as in api_get_authorizer_list). */
   readonly authTime: number;
+  /** The original id (原始ID, `gh_…`): the `ToUserName` of the account's messages. */
   readonly userName: string;
   readonly nickName: string;
+  readonly accountType: AccountType;
   /** false: api_query_auth answers no access or refresh token (§11.3). */
   readonly apiPermission: boolean;
   /** api_get_authorizer_list shows this authorizer with an empty `refresh_token` (§11.7). */
@@ -176,7 +186,10 @@ export interface SimulatorState {
       readonly authorizerAppId: string;
       readonly expiresAt: number;
       readonly used: boolean;
+      /** '' for a code minted without an authorization page (the release check's query_auth_code). */
       readonly preAuthCode: string;
+      /** The authorizer_access_token the code's exchange issued. */
+      readonly accessToken?: string;
     }
   >;
   readonly authorizers: ReadonlyMap<string, AuthorizerView>;
@@ -186,6 +199,113 @@ export interface SimulatorState {
   /** The whitelisted source addresses ({@link SimulatorOptions.whitelist}); undefined: any. */
   readonly whitelist: ReadonlySet<string> | undefined;
   readonly eventUrl: string | undefined;
+  /** The message URL template ({@link SimulatorOptions.messageUrl}). */
+  readonly messageUrl: string | undefined;
+  /** Customer-service messages WeChat accepted, oldest first. */
+  readonly customMessages: readonly CustomMessageRecord[];
+}
+
+/** What kind of account authorized the platform. */
+export type AccountType = 'official_account' | 'mini_program';
+
+/**
+ * A customer-service message (客服消息) WeChat accepted from `/cgi-bin/message/custom/send`.
+ *
+ * @see https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Service_Center_messages.html
+ */
+export interface CustomMessageRecord {
+  readonly authorizerAppId: string;
+  /** The fan's openid. */
+  readonly touser: string;
+  readonly msgtype: string;
+  /** `text.content` for a text message. */
+  readonly content?: string;
+  /** The request's `<msgtype>` object as sent. */
+  readonly payload: unknown;
+  /** The authorizer_access_token the message was sent with. */
+  readonly accessToken: string;
+  /** Clock time WeChat accepted it. */
+  readonly at: EpochMs;
+}
+
+/** A message's payload below `<xml>`: WeChat's element names, `MsgType` always. */
+export type MessageFields = PushFields & { readonly MsgType: string };
+
+/**
+ * How the service answered one delivery of a message (protocol §13): `empty` (`success` or nothing: no
+ * reply), `reply` (an encrypted passive reply that passed every check), `invalid_reply` (a 2xx body that is
+ * neither: see `replyError`), `plaintext` (an unencrypted `<xml>` reply, refused in safe mode),
+ * `http_error` (a status outside 2xx), `no_answer` (no answer within 5 s or no connection), `unsent` (no
+ * message URL, or the simulator is closing).
+ */
+export type MessageAnswer =
+  | 'empty'
+  | 'reply'
+  | 'invalid_reply'
+  | 'plaintext'
+  | 'http_error'
+  | 'no_answer'
+  | 'unsent';
+
+/**
+ * A passive reply (被动回复) as WeChat decrypted it: its elements by WeChat's names (`Content` for text;
+ * `Image`, `Voice`, `Video`, `Music`, `Articles` nest).
+ *
+ * @see https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Passive_user_reply_message.html
+ */
+export type PassiveReply = XmlFields & {
+  readonly ToUserName: string;
+  readonly FromUserName: string;
+  readonly CreateTime: string;
+  readonly MsgType: string;
+  readonly Content?: XmlValue;
+};
+
+/** One delivery of a message or event to the message URL, and the service's answer. */
+export interface MessageRecord {
+  authorizerAppId: string;
+  /** The account's original id: the payload's and the envelope's `ToUserName`. */
+  userName: string;
+  /** The fan: the payload's `FromUserName` (the query's `openid` for official accounts). */
+  openid: string;
+  msgType: string;
+  /** `Event` of an event. */
+  event?: string;
+  /** `MsgId` of a message (`MsgID` of TEMPLATESENDJOBFINISH): the same on every delivery. */
+  msgId?: number | string;
+  /** The payload's `CreateTime` (WeChat's clock, epoch seconds): the same on every delivery. */
+  createTime: number;
+  /** The decrypted payload XML that was (or would have been) encrypted and sent. */
+  xml: string;
+  /** HTTP status of the service's answer; 0 when not sent or the request failed. */
+  status: number;
+  /** The service's answer body ('' when none). */
+  body: string;
+  /** Clock time of the delivery. */
+  at: EpochMs;
+  answer: MessageAnswer;
+  /** The decrypted passive reply, when `answer` is `reply`. */
+  reply?: PassiveReply;
+  /** What was wrong with the reply, when `answer` is `invalid_reply` or `plaintext`. */
+  replyError?: string;
+  /** Why nothing (or no answer) came back: no message URL, connection refused, timeout… */
+  error?: string;
+  /** Which delivery of the message this was (WeChat's retries: 2, 3); absent for the first. */
+  delivery?: number;
+}
+
+/** One step of the release check and its verdict, as the WeChat console lists them. */
+export interface ReleaseCheckStep {
+  name: string;
+  passed: boolean;
+  /** What was seen; never a token, a code or a decrypted payload. */
+  detail: string;
+}
+
+/** The release check's (全网发布接入检测) result: passed when every step passed. */
+export interface ReleaseCheckReport {
+  passed: boolean;
+  steps: ReleaseCheckStep[];
 }
 
 /** Our service's answer to one push. */
@@ -215,6 +335,48 @@ export interface WechatSimulator {
   /** Stops the timer, aborts pushes in flight, drops held sockets, closes the server. */
   close(): Promise<void>;
   setEventUrl(url: string | undefined): void;
+  /** Sets the message URL template ({@link SimulatorOptions.messageUrl}); undefined: messages are not sent. */
+  setMessageUrl(url: string | undefined): void;
+  /**
+   * A fan's message or event reaches the service (protocol §13): `<xml><ToUserName/>` (the account's
+   * original id) `<FromUserName/>` (the fan's openid; `fields` may set another) `<CreateTime/>` then
+   * `fields` (`MsgType` and the kind's elements, see `MESSAGE_KINDS`; a message without `MsgId` gets a
+   * unique one), sealed like the pushes, in `<xml><ToUserName/><Encrypt/></xml>`, POSTed to the message URL
+   * with `$APPID$` replaced and `openid` in the query for an official account. The answer is judged as
+   * WeChat does ({@link MessageAnswer}): a passive reply must be encrypted, signed and addressed to the
+   * fan from the account. A fan's own act opens the 48-hour customer-service window. Unanswered (no 2xx
+   * within 5 s), it is delivered again with the same payload at the next {@link flushMessages}, three
+   * deliveries in all, unless `retry` is false or `rules.retryUnansweredPushes` is off.
+   *
+   * @param options.user the fan (any name; default 'user-1'), whose openid is per account.
+   * @throws Error when the account has no active authorization.
+   */
+  sendMessage(
+    authorizerAppId: string,
+    fields: MessageFields,
+    options?: { user?: string; retry?: boolean }
+  ): Promise<MessageRecord>;
+  /**
+   * `count` messages and events of kinds picked at random from `MESSAGE_KINDS` (those of each account's
+   * type) to accounts picked at random among the active authorizations, from a few fans, one after the
+   * other. None when no account is authorized.
+   */
+  sendMessages(count: number, options?: { random?: () => number }): Promise<MessageRecord[]>;
+  /**
+   * The service's answers to the next `n` messages are lost on the way back: WeChat delivers each again at
+   * the next {@link flushMessages} (protocol §11.9).
+   */
+  loseNextMessageAnswers(n: number): void;
+  /** Sends the deliveries WeChat makes again, and waits for the messages in flight. */
+  flushMessages(): Promise<void>;
+  /** Deliveries to the message URL and the service's answers, oldest first. */
+  readonly messages: MessageRecord[];
+  /**
+   * The release check (全网发布接入检测, protocol §13), also `POST /simulator/release-check`: WeChat's test
+   * accounts authorize the platform, then their fan checks the passive replies and the customer-service
+   * message. Each step's verdict as the console shows it. See `release-check.ts`.
+   */
+  runReleaseCheck(): Promise<ReleaseCheckReport>;
   /** Mints `ticket@@@…` (CreateTime = clock), pushes it (even while stopped); returns our service's answer. */
   pushTicket(): Promise<{ ticket: string } & PushAnswer>;
   /**
@@ -234,6 +396,8 @@ export interface WechatSimulator {
       funcIds?: number[];
       apiPermission?: boolean;
       deliver?: boolean;
+      /** Official account (the default) or mini program: decides the messages it gets. */
+      accountType?: AccountType;
     }
   ): Promise<{ authCode: string } & PushAnswer>;
   /**
@@ -264,8 +428,11 @@ export interface WechatSimulator {
   authorize(
     authorizerAppId: string,
     funcIds?: number[],
-    /** `keepTokens`: a permission change that keeps the refresh and access tokens (protocol §11.12). */
-    opts?: { apiPermission?: boolean; keepTokens?: boolean }
+    /**
+     * `keepTokens`: a permission change that keeps the refresh and access tokens (protocol §11.12);
+     * `accountType`: official account (the default) or mini program, which decides what messages it gets.
+     */
+    opts?: { apiPermission?: boolean; keepTokens?: boolean; accountType?: AccountType }
   ): string;
   /** The ticket push service stops (timer pushes are skipped) / resumes (as api_start_push_ticket does). */
   stopPushes(): void;

@@ -325,7 +325,8 @@ async function exchange(
   ctx: TokenContext,
   record: AuthCodeRecord,
   owner: string,
-  attempt: Attempt
+  attempt: Attempt,
+  mintWhileHeld: boolean
 ) {
   if (record.uncertainAt !== undefined) return recoverOutcome(ctx, record, owner);
   if (!record.authorizerAppId) {
@@ -342,7 +343,7 @@ async function exchange(
     ctx,
     { kind: 'authorizer', componentAppId, authorizerAppId },
     () => ctx.store.getAuthorizer(componentAppId, authorizerAppId),
-    (leaseCtx) => exchangeNamed(leaseCtx, record, owner, attempt)
+    (leaseCtx) => exchangeNamed(leaseCtx, record, owner, attempt, mintWhileHeld)
   );
 }
 
@@ -351,9 +352,10 @@ async function exchangeNamed(
   ctx: TokenContext,
   record: AuthCodeRecord,
   owner: string,
-  attempt: Attempt
+  attempt: Attempt,
+  mintWhileHeld: boolean
 ) {
-  if (await holdsPromisedToken(ctx, record.authorizerAppId)) {
+  if (!mintWhileHeld && (await holdsPromisedToken(ctx, record.authorizerAppId))) {
     // Exchanging would mint a token, which ends every token callers hold 5 minutes later (protocol
     // §11.12): the permissions and refresh token are read instead, and the code is left unused.
     return recoverOutcome(ctx, record, owner);
@@ -426,7 +428,7 @@ function settle(record: AuthCodeRecord | undefined): ExchangeResult {
 export async function exchangeAuthCode(
   ctx: TokenContext,
   received: ReceivedAuthCode,
-  options: { wait: boolean } = { wait: true }
+  options: ExchangeOptions = { wait: true }
 ): Promise<ExchangeResult> {
   const { record } = await ctx.store.putAuthCode({
     componentAppId: ctx.componentAppId,
@@ -435,6 +437,17 @@ export async function exchangeAuthCode(
   // A push for a code the redirect stored first names its authorizer: recovery needs it.
   const authorizerAppId = record.authorizerAppId ?? received.authorizerAppId;
   return exchangeStored(ctx, authorizerAppId ? { ...record, authorizerAppId } : record, options);
+}
+
+export interface ExchangeOptions {
+  /** Wait for another exchange of the same code in flight (the redirect's page) rather than answer pending. */
+  wait: boolean;
+  /**
+   * Exchange even when the authorizer holds a token callers were promised (which the exchange ends 5
+   * minutes later, protocol §11.12): only for WeChat's release-check accounts, whose check demands the
+   * exchange and which no caller uses.
+   */
+  mintWhileHeld?: boolean;
 }
 
 /** What one exchange attempt did: whether it sent the code to WeChat (`api_query_auth`). */
@@ -450,8 +463,9 @@ const mayHaveActed = (error: unknown) =>
 async function exchangeStored(
   ctx: TokenContext,
   stored: AuthCodeRecord,
-  options: { wait: boolean }
+  options: ExchangeOptions
 ): Promise<ExchangeResult> {
+  const { mintWhileHeld = false, ...leaseOptions } = options;
   let attempt: Attempt = { queried: false };
   const result = await refreshUnderLease(
     ctx,
@@ -462,7 +476,7 @@ async function exchangeStored(
       refresh: async (record, owner, leaseCtx) => {
         attempt = { queried: false };
         return {
-          record: await exchange(leaseCtx, record as AuthCodeRecord, owner, attempt),
+          record: await exchange(leaseCtx, record as AuthCodeRecord, owner, attempt, mintWhileHeld),
           saved: true,
         };
       },
@@ -480,7 +494,7 @@ async function exchangeStored(
         ...(record?.authorizerAppId ? { authorizerAppId: record.authorizerAppId } : {}),
       }),
     },
-    { ...options, firstRead: stored }
+    { ...leaseOptions, firstRead: stored }
   );
   return settle(result.record);
 }

@@ -1,5 +1,7 @@
 import { isAppId } from '../config';
 import { InvalidRequestError } from '../errors';
+import type { ReleaseCheckReplyJob } from '../messages/handle-message';
+import { isReleaseCheckAccount } from '../messages/release-check';
 import type { AuthorizerStatus } from '../store/token-store';
 
 /**
@@ -15,6 +17,11 @@ export type RefreshJob =
   | { job: 'sweep' }
   /** Reconciles the table with WeChat's authorizer list (the 6-hourly schedule, or by hand). */
   | { job: 'reconcile' }
+  /**
+   * The release check's customer-service answer, started by the message intake (asynchronously, so that
+   * WeChat gets its empty answer at once); only for WeChat's test accounts.
+   */
+  | ReleaseCheckReplyJob
   | OperatorJob;
 
 /** The operator jobs: reads of the table, and one renewal. */
@@ -46,12 +53,15 @@ export const LIST_MAX_LIMIT = 1000;
 /** A cursor is opaque; anything longer was not issued by the service. */
 const MAX_CURSOR_LENGTH = 2048;
 
-const FIELDS: Record<OperatorJob['job'] | 'reconcile', readonly string[]> = {
+type JobName = Exclude<RefreshJob['job'], 'sweep'>;
+
+const FIELDS: Record<JobName, readonly string[]> = {
   reconcile: ['job'],
   status: ['job', 'cursor'],
   list: ['job', 'state', 'cursor', 'limit'],
   show: ['job', 'authorizerAppId', 'reveal'],
   refresh: ['job', 'authorizerAppId'],
+  'release-check-reply': ['job', 'authorizerAppId', 'queryAuthCode', 'toUser'],
 };
 
 const isJobName = (value: unknown): value is keyof typeof FIELDS =>
@@ -73,6 +83,27 @@ function cursor(body: Record<string, unknown>): { cursor?: string } {
     throw new InvalidRequestError('cursor must be the cursor of a previous answer');
   }
   return { cursor: value };
+}
+
+/** WeChat's codes and openids are short runs of these characters; anything else was not sent by WeChat. */
+const CODE = /^[A-Za-z0-9@_=-]{1,512}$/;
+const OPENID = /^[A-Za-z0-9_-]{1,64}$/;
+
+function releaseCheckReplyJob(body: Record<string, unknown>): ReleaseCheckReplyJob {
+  const authorizerAppId = appId(body);
+  if (!isReleaseCheckAccount(authorizerAppId)) {
+    throw new InvalidRequestError(
+      'release-check-reply is only for WeChat’s release-check accounts'
+    );
+  }
+  const { queryAuthCode, toUser } = body;
+  if (typeof queryAuthCode !== 'string' || !CODE.test(queryAuthCode)) {
+    throw new InvalidRequestError('queryAuthCode must be an authorization code');
+  }
+  if (typeof toUser !== 'string' || !OPENID.test(toUser)) {
+    throw new InvalidRequestError('toUser must be an openid');
+  }
+  return { job: 'release-check-reply', authorizerAppId, queryAuthCode, toUser };
 }
 
 /**
@@ -104,6 +135,8 @@ export function parseRefreshJob(event: unknown): RefreshJob {
   switch (job) {
     case 'reconcile':
       return { job };
+    case 'release-check-reply':
+      return releaseCheckReplyJob(body);
     case 'status':
       return { job, ...cursor(body) };
     case 'list': {

@@ -14,6 +14,11 @@ import { AppIdMismatchError, MalformedMessageError, PayloadTooLargeError } from 
 /** Real pushes are under 1 KB; anything near this is not WeChat. */
 export const MAX_EVENT_BODY_BYTES = 16 * 1024;
 const MAX_DEPTH = 4;
+/**
+ * Messages nest deeper than authorization events: a menu's photo event has
+ * `<SendPicsInfo><PicList><item><PicMd5Sum>` (depth 5 under the root).
+ */
+const MAX_MESSAGE_DEPTH = 6;
 
 const parser = new XMLParser({
   ignoreAttributes: true,
@@ -27,33 +32,30 @@ const parser = new XMLParser({
   allowBooleanAttributes: false,
 });
 
-type Node = string | { [name: string]: Node | Node[] };
+type Node = XmlValue;
 
-function checkDepth(node: Node | Node[], depth: number, repeats: boolean): void {
-  if (depth > MAX_DEPTH) throw new MalformedMessageError('XML is nested too deeply');
+function checkDepth(node: Node, depth: number, repeats: boolean, maxDepth = MAX_DEPTH): void {
+  if (depth > maxDepth) throw new MalformedMessageError('XML is nested too deeply');
   if (Array.isArray(node)) {
     if (!repeats) throw new MalformedMessageError('XML repeats an element');
-    for (const item of node) checkDepth(item, depth, repeats);
+    for (const item of node) checkDepth(item, depth, repeats, maxDepth);
     return;
   }
   if (typeof node === 'object') {
-    for (const child of Object.values(node)) checkDepth(child, depth + 1, repeats);
+    for (const child of Object.values(node)) checkDepth(child, depth + 1, repeats, maxDepth);
   }
 }
 
+/** An element of a parsed document: text, nested elements by name, or a repeated element's values. */
+export type XmlValue = string | { [name: string]: XmlValue } | XmlValue[];
+
 /**
- * Parses a small `<xml>…</xml>` document into its top-level text fields. The envelope is flat; a decrypted
- * payload may carry nested elements (`notify_third_fasteregister` has `<info>…</info>`, protocol §11.5),
- * which are allowed with `nested` (depth-limited) and skipped: only top-level text is read. A repeated
- * top-level element is always refused (which one would count?).
+ * The `<xml>` root of a small document, parsed by the locked-down parser: `maxBytes` and the DTD/entity ban
+ * are checked before any parsing, then well-formedness and the single `<xml>` root.
  */
-export function parseXmlFields(
-  xml: string,
-  what: string,
-  options: { nested: boolean } = { nested: false }
-): Record<string, string> {
-  if (Buffer.byteLength(xml, 'utf8') > MAX_EVENT_BODY_BYTES) {
-    throw new PayloadTooLargeError(`${what} is larger than ${MAX_EVENT_BODY_BYTES} bytes`);
+function parseXmlRoot(xml: string, what: string, maxBytes: number): XmlValue {
+  if (Buffer.byteLength(xml, 'utf8') > maxBytes) {
+    throw new PayloadTooLargeError(`${what} is larger than ${maxBytes} bytes`);
   }
   if (/<!DOCTYPE|<!ENTITY|<!ELEMENT|<!ATTLIST/i.test(xml)) {
     throw new MalformedMessageError(`${what} contains a DTD or entity declaration`);
@@ -74,6 +76,21 @@ export function parseXmlFields(
     throw new MalformedMessageError(`${what} must have a single <xml> root`);
   }
   if (Array.isArray(root)) throw new MalformedMessageError('XML repeats an element');
+  return root;
+}
+
+/**
+ * Parses a small `<xml>…</xml>` document into its top-level text fields. The envelope is flat; a decrypted
+ * payload may carry nested elements (`notify_third_fasteregister` has `<info>…</info>`, protocol §11.5),
+ * which are allowed with `nested` (depth-limited) and skipped: only top-level text is read. A repeated
+ * top-level element is always refused (which one would count?).
+ */
+export function parseXmlFields(
+  xml: string,
+  what: string,
+  options: { nested: boolean } = { nested: false }
+): Record<string, string> {
+  const root = parseXmlRoot(xml, what, MAX_EVENT_BODY_BYTES);
   if (typeof root !== 'object') return {};
   const fields: Record<string, string> = {};
   for (const [name, value] of Object.entries(root)) {
@@ -88,6 +105,28 @@ export function parseXmlFields(
     }
   }
   return fields;
+}
+
+/**
+ * Parses a decrypted message or event of an authorized account (消息与事件) keeping every element: text as
+ * strings, nested elements as objects (a menu's `SendPicsInfo`, `ScanCodeInfo`), an element repeated inside
+ * one as an array (`PicList`'s `item`s). Depth-limited like the authorization events; a repeated top-level
+ * element is refused.
+ *
+ * @see ../../docs/wechat-protocol.md §13
+ */
+export function parseXmlTree(
+  xml: string,
+  what: string,
+  maxBytes: number
+): Record<string, XmlValue> {
+  const root = parseXmlRoot(xml, what, maxBytes);
+  if (typeof root !== 'object' || Array.isArray(root)) return {};
+  for (const value of Object.values(root)) {
+    if (Array.isArray(value)) throw new MalformedMessageError('XML repeats an element');
+    checkDepth(value, 2, true, MAX_MESSAGE_DEPTH);
+  }
+  return root;
 }
 
 /** The encrypted envelope WeChat POSTs to the authorization-event URL. */

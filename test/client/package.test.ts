@@ -1,5 +1,8 @@
+import { execFile } from 'node:child_process';
 import { readdir, readFile, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { ServiceErrorCode } from '../../client/src/index';
 import type { CallerErrorCode } from '../../shared/errors';
@@ -7,11 +10,12 @@ import { ROOT } from '../e2e/sandbox-process';
 
 /**
  * `@wechat-token-service/client` is its own package: it depends on the get-token and call-wechat contracts
- * only, never on the service's code, and its one runtime dependency is the Lambda client (besides Node's own
- * modules: `node:crypto` signs the JS-SDK config).
+ * and the shape of the message events only, never on the service's code, and its one runtime dependency is
+ * the Lambda client (besides Node's own modules: `node:crypto` signs the JS-SDK config).
  */
 
 const CLIENT = join(ROOT, 'client');
+const SCHEMA = 'schemas/wechat-message-event.schema.json';
 
 async function sourceFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
@@ -55,6 +59,28 @@ describe('the client package', () => {
     });
     expect(Object.keys(manifest.dependencies)).toEqual(['@aws-sdk/client-lambda']);
     expect(manifest.devDependencies).toBeUndefined();
+  });
+
+  it('ships the JSON Schema of the message events, importable as a subpath of the package', async () => {
+    const manifest = JSON.parse(await readFile(join(CLIENT, 'package.json'), 'utf8'));
+    const { stdout } = await promisify(execFile)(
+      'npm',
+      ['pack', '--dry-run', '--json', '--ignore-scripts'],
+      { cwd: CLIENT }
+    );
+    const [packed] = JSON.parse(stdout) as [{ files: { path: string }[] }];
+    const resolved = createRequire(join(ROOT, 'package.json')).resolve(
+      `@wechat-token-service/client/${SCHEMA}`
+    );
+
+    expect(manifest.files).toContain('schemas');
+    expect(manifest.exports['./schemas/*']).toBe('./schemas/*');
+    expect(packed.files.map((file) => file.path)).toContain(SCHEMA);
+    expect(resolved).toBe(join(CLIENT, SCHEMA));
+    expect(JSON.parse(await readFile(resolved, 'utf8'))).toMatchObject({
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      title: 'WechatMessageEvent',
+    });
   });
 
   it('names exactly the codes get-token and call-wechat answer (checked by npm run typecheck)', () => {

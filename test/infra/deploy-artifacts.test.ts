@@ -14,12 +14,13 @@ import {
   probeBundle,
 } from '../../bench/lambda-probe';
 import { addTokenService } from '../../infra/token-service-app';
-import { COMPONENT_APPID } from '../support/test-ids';
+import { AUTHORIZER_APPID, COMPONENT_APPID } from '../support/test-ids';
 import { FUNCTION_IDS, type FunctionId } from '../unit/infra/synth-stack';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'));
 
-const ENTRY: Record<FunctionId, FunctionName> = {
+/** The bench's name of each function it probes (`bench/lambda-probe.ts`); it does not time wechat-message. */
+const ENTRY: Record<Exclude<FunctionId, 'WechatMessage'>, FunctionName> = {
   AuthEvent: 'auth-event',
   AuthorizePage: 'authorize-page',
   AuthorizeCallback: 'authorize-callback',
@@ -27,6 +28,51 @@ const ENTRY: Record<FunctionId, FunctionName> = {
   GetToken: 'get-token',
   CallWeChat: 'call-wechat',
 };
+
+const MESSAGE_PATH = `/wechat/messages/${AUTHORIZER_APPID}`;
+
+/** A push to an authorizer's message URL without its signature parameters: a 400 after loading it all. */
+const WECHAT_MESSAGE_INVOCATIONS = [
+  {
+    what: 'a push without its signature parameters',
+    event: {
+      version: '2.0',
+      routeKey: 'POST /wechat/messages/{appid}',
+      rawPath: MESSAGE_PATH,
+      rawQueryString: '',
+      headers: { host: 'auth.example.com', 'content-type': 'text/xml', 'user-agent': 'probe' },
+      pathParameters: { appid: AUTHORIZER_APPID },
+      isBase64Encoded: false,
+      requestContext: {
+        accountId: '123456789012',
+        apiId: 'api',
+        domainName: 'auth.example.com',
+        domainPrefix: 'auth',
+        http: {
+          method: 'POST',
+          path: MESSAGE_PATH,
+          protocol: 'HTTP/1.1',
+          sourceIp: '203.0.113.1',
+          userAgent: 'probe',
+        },
+        requestId: 'probe-request',
+        routeKey: 'POST /wechat/messages/{appid}',
+        stage: '$default',
+        time: '25/Nov/2026:00:00:00 +0000',
+        timeEpoch: 0,
+      },
+      body: '<xml><ToUserName>gh_0a0b0c0d0e0f</ToUserName><Encrypt>x</Encrypt></xml>',
+    },
+  },
+];
+
+/** The name Lambda would give each function's process, and the invocations it is probed with. */
+const probeOf = (
+  id: FunctionId
+): { name: string; invocations: { event: unknown; what: string }[] } =>
+  id === 'WechatMessage'
+    ? { name: 'wechat-message', invocations: WECHAT_MESSAGE_INVOCATIONS }
+    : { name: ENTRY[id], invocations: INVOCATIONS[ENTRY[id]] };
 
 /** Stands in for every AWS and WeChat endpoint: records each request and fails it. */
 function startRecorder(): Promise<{ server: Server; url: string; requests: string[] }> {
@@ -123,12 +169,12 @@ describe('the synthesized Lambda assets run with nothing but what Lambda provide
         await probeBundle(join(task, 'index.mjs'), {
           cwd: task,
           env: {
-            ...lambdaEnvironment(ENTRY[id], recorder.url),
+            ...lambdaEnvironment(probeOf(id).name, recorder.url),
             ...advancedLogging,
             LAMBDA_TASK_ROOT: task,
             ...own,
           },
-          events: INVOCATIONS[ENTRY[id]].map((i) => i.event),
+          events: probeOf(id).invocations.map((i) => i.event),
         })
       );
       sawRequests.set(id, recorder.requests.slice(before));
@@ -163,9 +209,9 @@ describe('the synthesized Lambda assets run with nothing but what Lambda provide
   it('answers each representative request with a 4xx or a coded error, never a crash', () => {
     for (const id of FUNCTION_IDS) {
       const answers = results.get(id)!.answers;
-      expect(answers, id).toHaveLength(INVOCATIONS[ENTRY[id]].length);
+      expect(answers, id).toHaveLength(probeOf(id).invocations.length);
       answers.forEach((answer, i) => {
-        const what = `${id}: ${INVOCATIONS[ENTRY[id]][i]!.what}`;
+        const what = `${id}: ${probeOf(id).invocations[i]!.what}`;
         const status = statusOf(answer);
         if (status !== undefined) expect(status, what).toBeGreaterThanOrEqual(400);
         if (status !== undefined) expect(status, what).toBeLessThan(500);
@@ -178,7 +224,12 @@ describe('the synthesized Lambda assets run with nothing but what Lambda provide
     for (const id of ['GetToken', 'CallWeChat'] as const) {
       expect(codeOf(results.get(id)!.answers[0]!), id).toBe('invalid_request');
     }
-    for (const id of ['AuthEvent', 'AuthorizePage', 'AuthorizeCallback'] as const) {
+    for (const id of [
+      'AuthEvent',
+      'AuthorizePage',
+      'AuthorizeCallback',
+      'WechatMessage',
+    ] as const) {
       expect(statusOf(results.get(id)!.answers[0]!), id).toBe(400);
       expect(sawRequests.get(id), id).toEqual([]);
     }

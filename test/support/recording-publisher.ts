@@ -1,9 +1,12 @@
 import type { LifecycleEvent } from '../../shared/events/lifecycle-event';
-import type { EventPublisher } from '../../shared/events/publisher';
+import { type EventPublisher, isLifecycleEvent } from '../../shared/events/publisher';
+import type { WechatMessageEvent } from '../../shared/events/wechat-message-event';
 
 export type RecordingPublisher = EventPublisher & {
-  /** Every event the bus accepted, in order (a republished one appears again). */
+  /** Every lifecycle event the bus accepted, in order (a republished one appears again). */
   published: LifecycleEvent[];
+  /** Every message or event of an authorized account the bus accepted, in order. */
+  messages: WechatMessageEvent[];
   /** Publish attempts, accepted or not. */
   attempts: number;
   /** The next `calls` publish calls refuse every event they carry. */
@@ -17,6 +20,7 @@ export function recordingPublisher(): RecordingPublisher {
   let failures = 0;
   const publisher: RecordingPublisher = {
     published: [],
+    messages: [],
     attempts: 0,
     failNext(calls = 1) {
       failures += calls;
@@ -28,7 +32,10 @@ export function recordingPublisher(): RecordingPublisher {
         failures -= 1;
         return { failed: events.map((e) => ({ id: e.id, error: 'InternalFailure' })) };
       }
-      publisher.published.push(...structuredClone(events));
+      for (const event of structuredClone(events)) {
+        if (isLifecycleEvent(event)) publisher.published.push(event);
+        else publisher.messages.push(event);
+      }
       return { failed: [] };
     },
   };

@@ -81,5 +81,6 @@ export function handlerDeps(
       throw new Error('not used');
     },
     relay: { send: () => Promise.reject(new Error('unexpected relayed WeChat call')) },
+    startReleaseCheckReply: () => Promise.reject(new Error('unexpected release-check job')),
   };
 }

@@ -49,32 +49,36 @@ describe('dependency direction: infra → functions (by file name) → shared', 
     expect(violations('shared', edge)).toEqual([]);
   });
 
-  it('inside shared/, the concern folders import only downward: egress, jobs → authorization → serving, budgets', () => {
+  it('inside shared/, the concern folders import only downward: jobs → messages → egress, authorization → serving, budgets', () => {
     const below: Record<string, readonly string[]> = {
+      jobs: ['messages', 'authorization', 'serving', 'budgets'],
+      messages: ['egress', 'authorization', 'serving'],
       egress: ['serving'],
-      jobs: ['authorization', 'serving', 'budgets'],
       authorization: ['serving', 'budgets'],
       serving: [],
       budgets: [],
     };
     const upward = Object.entries(below).flatMap(([folder, allowed]) =>
       violations(`shared/${folder}`, (t) => {
-        const concern = /^shared\/(egress|jobs|authorization|serving|budgets)\//.exec(t)?.[1];
+        const concern = /^shared\/(egress|jobs|messages|authorization|serving|budgets)\//.exec(
+          t
+        )?.[1];
         return concern !== undefined && concern !== folder && !allowed.includes(concern);
       })
     );
     expect(upward).toEqual([]);
   });
 
-  it('only functions/lib/deps.ts and the event bus adapter it wires construct AWS SDK clients', () => {
+  it('only functions/lib/deps.ts and the adapters it wires construct AWS SDK clients', () => {
     const constructing = [...sources('functions'), ...sources('shared')].filter((file) =>
-      /new (sdk\.)?(DynamoDBClient|SecretsManagerClient|EventBridgeClient)\(/.test(
+      /new (sdk\.)?(DynamoDBClient|SecretsManagerClient|EventBridgeClient|LambdaClient)\(/.test(
         readFileSync(join(root, file), 'utf8')
       )
     );
     expect(constructing.sort()).toEqual([
       'functions/lib/deps.ts',
       'functions/lib/event-bridge-publisher.ts',
+      'functions/lib/refresh-job-starter.ts',
     ]);
   });
 });

@@ -64,6 +64,7 @@ describe('the platform’s domain in the stack (authorizeDomainCertificateArn, h
   it('outputs the URLs to enter in the WeChat console on the platform’s domain', () => {
     const out = outputs(template);
     expect(out.EventUrl).toBe('"https://auth.example.com/wechat/events"');
+    expect(out.MessageUrl).toBe('"https://auth.example.com/wechat/messages/$APPID$"');
     expect(out.AuthorizePageUrl).toBe('"https://auth.example.com/authorize"');
     expect(out.AuthorizeCallbackUrl).toBe('"https://auth.example.com/authorize/callback"');
     expect(out).not.toHaveProperty('AuthorizeDomainTarget');

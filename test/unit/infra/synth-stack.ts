@@ -7,7 +7,7 @@ import { addTokenService } from '../../../infra/token-service-app';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../../cdk.json', import.meta.url), 'utf8'));
 
-/** The six functions by construct id (construct ids are stable: they are the logical-id prefixes). */
+/** The seven functions by construct id (construct ids are stable: they are the logical-id prefixes). */
 export const FUNCTION_IDS = [
   'AuthEvent',
   'AuthorizePage',
@@ -15,6 +15,7 @@ export const FUNCTION_IDS = [
   'Refresh',
   'GetToken',
   'CallWeChat',
+  'WechatMessage',
 ] as const;
 export type FunctionId = (typeof FUNCTION_IDS)[number];
 
@@ -72,7 +73,7 @@ export function synthStack(context: Record<string, string>): SynthesizedStack {
   }
 }
 
-/** Logical id of one of the six functions (`AuthEvent9D1F008E`…). */
+/** Logical id of one of the seven functions (`AuthEvent9D1F008E`…). */
 export function functionLogicalId(template: Template, id: FunctionId): string {
   const ids = Object.keys(template.findResources('AWS::Lambda::Function')).filter((logicalId) =>
     new RegExp(`^${id}[0-9A-F]{8}$`).test(logicalId)

@@ -71,6 +71,7 @@ describe('TokenServiceStack with every optional context key (imports, one NAT pe
       Refresh: 3,
       GetToken: 50,
       CallWeChat: undefined,
+      WechatMessage: 10,
     });
     expect(functionProps(template, 'CallWeChat')).not.toHaveProperty(
       'ReservedConcurrentExecutions'
@@ -130,12 +131,13 @@ describe('TokenServiceStack with every optional context key (imports, one NAT pe
     template.hasOutput('TokenTableName', { Value: TABLE });
   });
 
-  it('reads the imported secrets by name, the message secret in auth-event only', () => {
+  it('reads the imported secrets by name, the message secret in auth-event and wechat-message only', () => {
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);
     for (const id of FUNCTION_IDS) {
       const variables = functionProps(template, id).Environment.Variables;
       expect(variables.COMPONENT_SECRET_ID).toBe('wechat/component');
-      expect(variables.MESSAGE_SECRET_ID).toBe(id === 'AuthEvent' ? 'wechat/message' : undefined);
+      const receivesPushes = id === 'AuthEvent' || id === 'WechatMessage';
+      expect(variables.MESSAGE_SECRET_ID).toBe(receivesPushes ? 'wechat/message' : undefined);
       const secretResources = roleStatements(template, id)
         .filter((s) => JSON.stringify(s.Action).includes('secretsmanager:'))
         .map((s) => JSON.stringify(s.Resource));
@@ -146,7 +148,7 @@ describe('TokenServiceStack with every optional context key (imports, one NAT pe
       expect(
         secretResources.some((r) => /:secret:wechat\/message-\?{6}"/.test(r)),
         id
-      ).toBe(id === 'AuthEvent');
+      ).toBe(receivesPushes);
     }
   });
 
@@ -162,6 +164,9 @@ describe('TokenServiceStack with every optional context key (imports, one NAT pe
 
   it('outputs the URLs on the authorization domain', () => {
     template.hasOutput('EventUrl', { Value: 'https://auth.example.com/wechat/events' });
+    template.hasOutput('MessageUrl', {
+      Value: 'https://auth.example.com/wechat/messages/$APPID$',
+    });
     template.hasOutput('AuthorizePageUrl', { Value: 'https://auth.example.com/authorize' });
     template.hasOutput('AuthorizeCallbackUrl', {
       Value: 'https://auth.example.com/authorize/callback',
@@ -192,7 +197,7 @@ describe('TokenServiceStack with every optional context key (imports, one NAT pe
       TopicArn: { Ref: topicId },
     });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(FUNCTION_IDS.length * 2 + 15);
+    expect(alarms).toHaveLength(FUNCTION_IDS.length * 2 + 16);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
       expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
@@ -201,7 +206,7 @@ describe('TokenServiceStack with every optional context key (imports, one NAT pe
 
   it('lets CloudWatch deliver every action of every alarm, the second NAT’s included', () => {
     const json = template.toJSON();
-    expect(Object.keys(alarmActionCounts(json))).toHaveLength(FUNCTION_IDS.length * 2 + 15);
+    expect(Object.keys(alarmActionCounts(json))).toHaveLength(FUNCTION_IDS.length * 2 + 16);
     expect(undeliverableAlarmActions(json, stackName)).toEqual([]);
   });
 

@@ -32,16 +32,24 @@ const DYNAMODB_ACTIONS: Record<FunctionId, string[]> = {
   ],
   GetToken: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
   CallWeChat: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+  WechatMessage: ['dynamodb:GetItem'],
 };
 
-/** The functions that can change an authorizer's lifecycle, and so publish its events. */
+/**
+ * The functions that publish on the bus: those that can change an authorizer's lifecycle, and the message
+ * intake, which puts the authorizers' messages and events there.
+ */
 const EVENT_PUBLISHERS: readonly FunctionId[] = [
   'AuthEvent',
   'AuthorizeCallback',
   'Refresh',
   'GetToken',
   'CallWeChat',
+  'WechatMessage',
 ];
+
+/** The functions that decrypt WeChat's pushes, and so read the message token and EncodingAESKey. */
+const PUSH_RECEIVERS: readonly FunctionId[] = ['AuthEvent', 'WechatMessage'];
 
 const ENI_ACTIONS = [
   'ec2:AssignPrivateIpAddresses',
@@ -81,7 +89,7 @@ describe('TokenServiceStack with default context', () => {
     expect(stackName).toBe('WeChatTokenService-prod');
   });
 
-  it('passes every REQUIRED_ENV variable to each of the six functions', () => {
+  it('passes every REQUIRED_ENV variable to each of the seven functions', () => {
     for (const id of FUNCTION_IDS) {
       const variables = functionProps(template, id).Environment.Variables;
       for (const name of REQUIRED_ENV) expect(variables, `${id} ${name}`).toHaveProperty(name);
@@ -95,8 +103,13 @@ describe('TokenServiceStack with default context', () => {
         TOKEN_TABLE_NAME: { Ref: tableId() },
         COMPONENT_APPID,
         COMPONENT_SECRET_ID: { Ref: secretId('ComponentSecret') },
-        ...(id === 'AuthEvent' ? { MESSAGE_SECRET_ID: { Ref: secretId('MessageSecret') } } : {}),
+        ...(PUSH_RECEIVERS.includes(id)
+          ? { MESSAGE_SECRET_ID: { Ref: secretId('MessageSecret') } }
+          : {}),
         ...(EVENT_PUBLISHERS.includes(id) ? { EVENT_BUS_NAME: { Ref: busId() } } : {}),
+        ...(id === 'WechatMessage'
+          ? { REFRESH_FUNCTION_NAME: { Ref: functionLogicalId(template, 'Refresh') } }
+          : {}),
         POWERTOOLS_SERVICE_NAME: 'wechat-token-service',
         POWERTOOLS_METRICS_NAMESPACE: 'WeChatTokenService',
         LOG_LEVEL: 'INFO',
@@ -147,7 +160,13 @@ describe('TokenServiceStack with default context', () => {
   it('gives refresh a 5-minute timeout and 1 GB, call-wechat 30 s, and the HTTP functions a short timeout', () => {
     expect(functionProps(template, 'Refresh')).toMatchObject({ Timeout: 300, MemorySize: 1024 });
     expect(functionProps(template, 'CallWeChat')).toMatchObject({ Timeout: 30, MemorySize: 512 });
-    for (const id of ['AuthEvent', 'AuthorizePage', 'AuthorizeCallback', 'GetToken'] as const) {
+    for (const id of [
+      'AuthEvent',
+      'AuthorizePage',
+      'AuthorizeCallback',
+      'GetToken',
+      'WechatMessage',
+    ] as const) {
       expect(functionProps(template, id).Timeout).toBeLessThanOrEqual(10);
     }
   });
@@ -187,7 +206,7 @@ describe('TokenServiceStack with default context', () => {
     expect(everyAction).not.toMatch(/dynamodb:(DeleteItem|BatchWriteItem|\*)/);
   });
 
-  it('gives each function nothing beyond its log group, VPC networking, table actions and its secrets', () => {
+  it('gives each function nothing beyond its log group, VPC networking, table actions, its secrets, its bus grant and its refresh jobs', () => {
     for (const id of FUNCTION_IDS) {
       const actions = actionsOf(roleStatements(template, id));
       const allowed = new Set([
@@ -198,6 +217,7 @@ describe('TokenServiceStack with default context', () => {
         'secretsmanager:GetSecretValue',
         'secretsmanager:DescribeSecret',
         ...(EVENT_PUBLISHERS.includes(id) ? ['events:PutEvents'] : []),
+        ...(id === 'WechatMessage' ? ['lambda:InvokeFunction'] : []),
         'xray:PutTraceSegments',
         'xray:PutTelemetryRecords',
       ]);
@@ -212,7 +232,7 @@ describe('TokenServiceStack with default context', () => {
         new Set(
           [
             secretId('ComponentSecret'),
-            ...(id === 'AuthEvent' ? [secretId('MessageSecret')] : []),
+            ...(PUSH_RECEIVERS.includes(id) ? [secretId('MessageSecret')] : []),
           ].map((ref) => JSON.stringify({ Ref: ref }))
         )
       );
@@ -254,12 +274,40 @@ describe('TokenServiceStack with default context', () => {
     }
   });
 
+  it('lets wechat-message invoke the refresh function, by its name in its environment, and nothing else', () => {
+    const refresh = functionLogicalId(template, 'Refresh');
+    const invokes = FUNCTION_IDS.flatMap((id) =>
+      actionsOf(roleStatements(template, id))
+        .filter((a) => a.action.startsWith('lambda:'))
+        .map((a) => ({ id, ...a }))
+    );
+    expect(invokes).toEqual([
+      {
+        id: 'WechatMessage',
+        action: 'lambda:InvokeFunction',
+        resources: [{ 'Fn::GetAtt': [refresh, 'Arn'] }],
+      },
+    ]);
+    expect(functionProps(template, 'WechatMessage').Environment.Variables).toMatchObject({
+      REFRESH_FUNCTION_NAME: { Ref: refresh },
+    });
+  });
+
+  it('lets wechat-message only read the table, with GetItem', () => {
+    const dynamo = actionsOf(roleStatements(template, 'WechatMessage')).filter((a) =>
+      a.action.startsWith('dynamodb:')
+    );
+    expect(dynamo).toEqual([
+      { action: 'dynamodb:GetItem', resources: [{ 'Fn::GetAtt': [tableId(), 'Arn'] }] },
+    ]);
+  });
+
   it('outputs the event bus for the rules of the services that consume its events', () => {
     template.hasOutput('EventBusName', { Value: { Ref: busId() } });
     template.hasOutput('EventBusArn', { Value: { 'Fn::GetAtt': [busId(), 'Arn'] } });
   });
 
-  it('places all six functions in private subnets whose default route is the NAT on the created EIP', () => {
+  it('places all seven functions in private subnets whose default route is the NAT on the created EIP', () => {
     template.resourceCountIs('AWS::EC2::NatGateway', 1);
     const eipId = logicalIdOf('AWS::EC2::EIP');
     for (const id of FUNCTION_IDS) {
@@ -412,7 +460,7 @@ describe('TokenServiceStack with default context', () => {
     });
   });
 
-  it('routes exactly the three public paths, each to its own function', () => {
+  it('routes exactly the four public paths, each to its own function', () => {
     const integrations = template.findResources('AWS::ApiGatewayV2::Integration');
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((r) => {
       const integrationId = r.Properties.Target['Fn::Join'][1][1].Ref as string;
@@ -423,6 +471,9 @@ describe('TokenServiceStack with default context', () => {
       'GET /authorize': { 'Fn::GetAtt': [functionLogicalId(template, 'AuthorizePage'), 'Arn'] },
       'GET /authorize/callback': {
         'Fn::GetAtt': [functionLogicalId(template, 'AuthorizeCallback'), 'Arn'],
+      },
+      'POST /wechat/messages/{appid}': {
+        'Fn::GetAtt': [functionLogicalId(template, 'WechatMessage'), 'Arn'],
       },
     });
   });
@@ -502,6 +553,8 @@ describe('TokenServiceStack with default context', () => {
       'Fn::Join': ['', [{ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] }, path]],
     });
     template.hasOutput('EventUrl', { Value: url('/wechat/events') });
+    // The console's value as it is: WeChat replaces the literal $APPID$ with each authorizer's appid.
+    template.hasOutput('MessageUrl', { Value: url('/wechat/messages/$APPID$') });
     template.hasOutput('AuthorizePageUrl', { Value: url('/authorize') });
     template.hasOutput('AuthorizeCallbackUrl', { Value: url('/authorize/callback') });
     template.hasOutput('GetTokenFunctionName', { Value: { Ref: getToken } });
@@ -563,14 +616,14 @@ describe('TokenServiceStack with default context', () => {
     template.hasOutput('MessageSecretId', { Value: { Ref: secretId('MessageSecret') } });
   });
 
-  it('lets only auth-event read the message token and EncodingAESKey', () => {
+  it('lets only auth-event and wechat-message read the message token and EncodingAESKey', () => {
     const readers = FUNCTION_IDS.filter((id) =>
       JSON.stringify(roleStatements(template, id)).includes(secretId('MessageSecret'))
     );
-    expect(readers).toEqual(['AuthEvent']);
+    expect(readers).toEqual([...PUSH_RECEIVERS]);
   });
 
-  it('alarms on errors of every function, refresh failures, whitelist, tickets, reauthorization, events and DLQ', () => {
+  it('alarms on errors of every function, refresh failures, whitelist, tickets, reauthorization, events, messages and DLQ', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
       (a) => a.Properties
     );
@@ -601,6 +654,20 @@ describe('TokenServiceStack with default context', () => {
       DatapointsToAlarm: 3,
       TreatMissingData: 'notBreaching',
     });
+    // A message the bus refused is WeChat's to push again, a few times only: one is enough to page.
+    expect(byMetric('MessagePublishFailed')).toEqual([
+      expect.objectContaining({
+        AlarmName: `${stackName}-MessagePublishFailed`,
+        Namespace: 'WeChatTokenService',
+        Dimensions: [{ Name: 'service', Value: 'wechat-token-service' }],
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 1,
+        EvaluationPeriods: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      }),
+    ]);
     // WeChat's quota, read once a day: the alarm fires at the share where the service itself warns.
     expect(byMetric('WechatQuotaUsedPercent')[0]).toMatchObject({
       Namespace: 'WeChatTokenService',
@@ -757,7 +824,7 @@ describe('TokenServiceStack with default context', () => {
     template.resourceCountIs('AWS::SNS::Subscription', 0);
     template.hasOutput('AlarmTopicArn', { Value: { Ref: topicId } });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(FUNCTION_IDS.length * 2 + 14);
+    expect(alarms).toHaveLength(FUNCTION_IDS.length * 2 + 15);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
       expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
@@ -767,7 +834,7 @@ describe('TokenServiceStack with default context', () => {
   it('lets CloudWatch deliver every action of every alarm: the topic policy allows this stack’s alarms', () => {
     const json = template.toJSON();
     const counts = alarmActionCounts(json);
-    expect(Object.keys(counts)).toHaveLength(FUNCTION_IDS.length * 2 + 14);
+    expect(Object.keys(counts)).toHaveLength(FUNCTION_IDS.length * 2 + 15);
     for (const [alarm, n] of Object.entries(counts)) expect(n, alarm).toBe(2);
     expect(undeliverableAlarmActions(json, stackName)).toEqual([]);
   });

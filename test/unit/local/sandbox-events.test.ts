@@ -3,7 +3,7 @@ import { consoleLog } from '../../../local/console-log';
 import { type LocalEventEnvelope, localEventBus } from '../../../local/local-events';
 import { type Sandbox, startSandbox } from '../../../local/sandbox';
 import { readSandboxSettings } from '../../../local/sandbox-settings';
-import { lifecycleEvent } from '../../../shared/events/lifecycle-event';
+import { type LifecycleEvent, lifecycleEvent } from '../../../shared/events/lifecycle-event';
 import { silentLog } from '../../../shared/log';
 import { AUTHORIZER_APPID, COMPONENT_APPID, T0 } from '../../support/test-ids';
 
@@ -35,7 +35,7 @@ describe('the sandbox’s lifecycle events', () => {
     await simulator.pushUnauthorized(AUTHORIZER_APPID);
 
     const published = await events();
-    expect(published.map((e) => [e['detail-type'], e.detail.reason])).toEqual([
+    expect(published.map((e) => [e['detail-type'], (e.detail as LifecycleEvent).reason])).toEqual([
       ['authorized', 'push'],
       ['revoked', 'push'],
     ]);

@@ -113,7 +113,7 @@ describe('inLambda', () => {
       async () => {
         throw new InvalidRequestError('nonce is malformed');
       },
-      { format: 'text', route: 'POST /wechat/events' }
+      { format: 'text', route: 'POST /wechat/events', rejectedMetric: MetricName.CallbackRejected }
     )
   );
 
