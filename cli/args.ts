@@ -24,15 +24,17 @@ export interface Target {
   json: boolean;
 }
 
-/** A parsed command line: the usage was asked for, or a command and where to send it. */
-export type Invocation = { help: true } | { help: false; command: Command; target: Target };
+/** A parsed command line: the usage or the version was asked for, or a command and where to send it. */
+export type Invocation =
+  | { print: 'help' | 'version' }
+  | { print?: undefined; command: Command; target: Target };
 
-/** The command line is wrong: exit code 2, with the usage. */
+/** The command line is wrong: exit code 2, with one line naming the problem. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-/** What `--help` prints, and a usage error after its message. */
+/** What `--help` prints. */
 export const USAGE = `Usage: npx wechat-token <command> [options]
 
 Commands:
@@ -53,6 +55,7 @@ Options:
   --region <region>        AWS region (default: the SDK's, from AWS_REGION or the profile)
   --json                   machine output: one JSON document on stdout
   -h, --help, help         this text
+  --version                the CLI's version
 
 Exit codes: 0 done, 1 the service or AWS refused (the code is printed), 2 usage.`;
 
@@ -82,6 +85,7 @@ function positiveInteger(name: string, value: string | undefined, max: number): 
  * @throws UsageError naming the problem.
  */
 export function parseCommandLine(argv: readonly string[]): Invocation {
+  checkOptions(argv);
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -90,7 +94,8 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   }
   const { values, positionals } = parsed;
   const [name, ...rest] = positionals;
-  if (values.help || (name === 'help' && rest.length === 0)) return { help: true };
+  if (values.help || (name === 'help' && rest.length === 0)) return { print: 'help' };
+  if (values.version) return { print: 'version' };
   if (!isCommand(name)) {
     throw new UsageError(name === undefined ? 'no command given' : `unknown command "${name}"`);
   }
@@ -148,7 +153,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       : { endpointUrl: values['endpoint-url'].replace(/\/$/, '') }),
     ...(values.region === undefined ? {} : { region: values.region }),
   };
-  return { help: false, command: command(name, appId as string, values, state), target };
+  return { command: command(name, appId as string, values, state), target };
 }
 
 function command(
@@ -177,22 +182,93 @@ function command(
   }
 }
 
-function parse(argv: readonly string[]) {
-  return parseArgs({
+const OPTIONS = {
+  function: { type: 'string' },
+  stack: { type: 'string' },
+  'endpoint-url': { type: 'string' },
+  region: { type: 'string' },
+  json: { type: 'boolean' },
+  reveal: { type: 'boolean' },
+  state: { type: 'string' },
+  limit: { type: 'string' },
+  'page-size': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const;
+
+/** Edits (insertions, deletions, substitutions) that turn `a` into `b`. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(
+        (row[j] ?? 0) + 1,
+        (next[j - 1] ?? 0) + 1,
+        (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)
+      );
+    }
+    row = next;
+  }
+  return row[b.length] ?? 0;
+}
+
+/** The known option `name` was most likely meant as: one it begins, or one a few edits away. */
+function closestOption(name: string): string | undefined {
+  const known = Object.keys(OPTIONS);
+  const lower = name.toLowerCase();
+  const prefixed = known.find(
+    (option) => (lower.length >= 3 && option.startsWith(lower)) || lower.startsWith(option)
+  );
+  if (prefixed) return prefixed;
+  let best: { option: string; edits: number } | undefined;
+  for (const option of known) {
+    const edits = distance(lower, option);
+    if (edits <= Math.max(1, Math.floor(option.length / 3)) && edits < (best?.edits ?? Infinity)) {
+      best = { option, edits };
+    }
+  }
+  return best?.option;
+}
+
+/**
+ * Names what is wrong with an option in words of its own instead of `parseArgs`' (which explains
+ * positionals starting with `-`): an unknown option with the closest known one, a value missing or
+ * given to a flag.
+ *
+ * @throws UsageError
+ */
+function checkOptions(argv: readonly string[]): void {
+  const { tokens } = parseArgs({
     args: [...argv],
     allowPositionals: true,
-    strict: true,
-    options: {
-      function: { type: 'string' },
-      stack: { type: 'string' },
-      'endpoint-url': { type: 'string' },
-      region: { type: 'string' },
-      json: { type: 'boolean' },
-      reveal: { type: 'boolean' },
-      state: { type: 'string' },
-      limit: { type: 'string' },
-      'page-size': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    strict: false,
+    tokens: true,
+    options: OPTIONS,
   });
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const option: { type: string } | undefined = Object.hasOwn(OPTIONS, token.name)
+      ? OPTIONS[token.name as keyof typeof OPTIONS]
+      : undefined;
+    if (!option) {
+      const guess = token.rawName.startsWith('--') ? closestOption(token.name) : undefined;
+      throw new UsageError(
+        `unknown option ${token.rawName}${guess ? ` (did you mean --${guess}?)` : ''}`
+      );
+    }
+    if (option.type === 'boolean' && token.value !== undefined) {
+      throw new UsageError(`${token.rawName} takes no value`);
+    }
+    // `--state --json`: the next option is no value (`--state=-x` would be one).
+    const missing =
+      token.value === undefined || (token.value.startsWith('-') && !token.inlineValue);
+    if (option.type === 'string' && missing) {
+      throw new UsageError(`${token.rawName} needs a value`);
+    }
+  }
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: OPTIONS });
 }

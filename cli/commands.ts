@@ -66,7 +66,8 @@ async function status(invoke: Invoke, io: Io, asJson: boolean): Promise<void> {
 
 /**
  * `list`: one invocation per page until the table ends (or `--limit`). With `--json` the authorizers are
- * written as they arrive, as one JSON document; for people they are sorted and aligned at the end.
+ * written as they arrive, as one JSON document (with the service's `cursor` when `--limit` left some
+ * unlisted); for people they are sorted and aligned at the end, and the count says when there are more.
  */
 async function list(
   invoke: Invoke,
@@ -98,15 +99,21 @@ async function list(
     if (cursor && listed < limit) shown.show(`listed ${listed} authorizers…`);
   } while (cursor && listed < limit);
   shown.end();
+  // Stopped by --limit with a cursor left: the table has more than was shown.
+  const more = cursor !== undefined;
   if (asJson) {
-    io.out('\n]}\n');
+    io.out(`\n]${more ? `,"cursor":${JSON.stringify(cursor)}` : ''}}\n`);
     return;
   }
   rows.sort((x, y) => (x.authorizerAppId < y.authorizerAppId ? -1 : 1));
   const what = `authorizer${listed === 1 ? '' : 's'}${state ? ` in state ${state}` : ''}`;
   if (!rows.length) return io.out(`no ${what}\n`);
   io.out(`${authorizerTable(rows, now as string)}\n`);
-  io.err(`${listed} ${what}\n`);
+  io.err(
+    more
+      ? `the first ${listed} ${what} shown; there are more: raise --limit, or drop it, to list them all\n`
+      : `${listed} ${what}\n`
+  );
 }
 
 /** Runs one command against the refresh function and prints its result. */

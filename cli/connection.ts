@@ -13,8 +13,9 @@ const INVOKE_TIMEOUT_MS = 6 * 60_000;
 /**
  * A failure `wechat-token` reports with exit code 1: the service's code (`authorizer_not_found`,
  * `wechat_quota`, …) or one of the CLI's own: `function_error` (the function crashed), `invoke_failed` (the
- * Lambda API refused: credentials, permission, unknown function, region), `endpoint_unreachable`,
- * `malformed_response`, `stack_lookup_failed`, `stack_output_missing`.
+ * Lambda API refused: credentials, permission, unknown function, region), `not_refresh_function` (another
+ * of the service's functions answered), `endpoint_unreachable`, `malformed_response`,
+ * `stack_lookup_failed`, `stack_output_missing`.
  */
 export class CliError extends Error {
   override readonly name = 'CliError';
@@ -83,8 +84,19 @@ async function functionOfStack(
 
 const decoder = new TextDecoder();
 
+/**
+ * How get-token and call-wechat refuse an operator job: they take no `job` field
+ * (`functions/get-token.ts`, `shared/egress/wechat-call-request.ts`). The refresh function's own refusal of
+ * an unknown field names the job (`unknown field(s) for status: …`), so it never matches.
+ */
+const NOT_A_JOB_TAKER = /^unknown field\(s\): (?:"[^"]*", )*"job"(?:, |$)/;
+
 /** The function's answer: the job's result, or its coded refusal thrown as a `CliError`. */
-function readAnswer(payload: Uint8Array | undefined, functionError: string | undefined): unknown {
+function readAnswer(
+  functionName: string,
+  payload: Uint8Array | undefined,
+  functionError: string | undefined
+): unknown {
   let answer: unknown;
   try {
     answer = JSON.parse(decoder.decode(payload ?? new Uint8Array()));
@@ -103,7 +115,15 @@ function readAnswer(payload: Uint8Array | undefined, functionError: string | und
   }
   const error = (answer as { error?: { code?: unknown; message?: unknown } } | null)?.error;
   if (error) {
-    throw new CliError(String(error.code ?? 'unknown_error'), String(error.message ?? ''));
+    const message = String(error.message ?? '');
+    if (error.code === 'invalid_request' && NOT_A_JOB_TAKER.test(message)) {
+      throw new CliError(
+        'not_refresh_function',
+        `${functionName} is not the refresh function (it refused the job as get-token and call-wechat do): ` +
+          `pass the stack's ${FUNCTION_OUTPUT} output to --function, or use --stack <name>`
+      );
+    }
+    throw new CliError(String(error.code ?? 'unknown_error'), message);
   }
   return answer;
 }
@@ -145,7 +165,7 @@ export async function connect(
       } catch (error) {
         throw fromAwsError(error, 'invoke_failed');
       }
-      return readAnswer(output.Payload, output.FunctionError);
+      return readAnswer(functionName, output.Payload, output.FunctionError);
     },
     close: () => lambda.destroy(),
   };

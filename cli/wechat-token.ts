@@ -7,6 +7,7 @@
  *
  * @see ../README.md "Operations CLI"
  */
+import { readFileSync } from 'node:fs';
 import { type Invocation, parseCommandLine, USAGE, UsageError } from './args';
 import { execute, type Io } from './commands';
 import { CliError, connect } from './connection';
@@ -20,6 +21,15 @@ export const processIo: Io = {
 
 /** Exit codes: 0 done, 1 the service or AWS refused, 2 usage. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** What follows a usage error's one line, instead of the whole usage. */
+export const USAGE_HINT = 'run wechat-token --help for usage';
+
+/** The repository's version (the root package.json's): the CLI is a bin of that private package. */
+export function version(): string {
+  const root = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  return String(root.version);
+}
 
 /**
  * Runs `wechat-token` with `argv` (without `node` and the script) and returns its exit code. Results go to
@@ -36,11 +46,11 @@ export async function run(
     invocation = parseCommandLine(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.err(`wechat-token: ${error.message}\n\n${USAGE}\n`);
+    io.err(`wechat-token: ${error.message}\n${USAGE_HINT}\n`);
     return EXIT.usage;
   }
-  if (invocation.help) {
-    io.out(`${USAGE}\n`);
+  if (invocation.print) {
+    io.out(`${invocation.print === 'help' ? USAGE : version()}\n`);
     return EXIT.ok;
   }
   const { command, target } = invocation;

@@ -10,6 +10,7 @@ import type { LambdaRuntimeName, StackConfig } from './config';
 import { ServiceAlarms } from './constructs/alarms';
 import { CredentialSecret } from './constructs/credential-secret';
 import { EgressVpc } from './constructs/egress-vpc';
+import { EventSchemaRegistry } from './constructs/event-schema-registry';
 import { PublicHttpApi } from './constructs/http-api';
 import { LifecycleEventBus } from './constructs/lifecycle-event-bus';
 import { RefreshSchedule } from './constructs/refresh-schedule';
@@ -213,6 +214,28 @@ export class TokenServiceStack extends Stack {
     wechatMessage.bindSecret(messageSecret, SECRET_ENV.message);
     wechatMessage.bindTable(table, { items: ['GetItem'] });
     lifecycleEvents.allowPublishing(wechatMessage);
+    // The contracts of what goes on the bus, from the client's JSON Schemas (README, Lifecycle events).
+    const eventSchemas = new EventSchemaRegistry(this, 'EventSchemas', {
+      contracts: [
+        {
+          name: 'LifecycleEvent',
+          file: 'lifecycle-event.schema.json',
+          detailTypes: [
+            'authorized',
+            'permissions_changed',
+            'revoked',
+            'needs_reauthorization',
+            'recovered',
+            'reactivated',
+          ],
+        },
+        {
+          name: 'WechatMessageEvent',
+          file: 'wechat-message-event.schema.json',
+          detailTypes: ['wechat.message', 'wechat.event'],
+        },
+      ],
+    });
     // The function itself, not `grantInvoke`, which adds its versions and aliases (`<arn>:*`).
     wechatMessage.addToRolePolicy(
       new iam.PolicyStatement({
@@ -409,6 +432,11 @@ export class TokenServiceStack extends Stack {
       'EventBridge bus of the lifecycle events: add your rules here (README, Lifecycle events)'
     );
     out('EventBusArn', lifecycleEvents.bus.eventBusArn, 'The same bus, for rules and policies');
+    out(
+      'EventSchemaRegistryName',
+      eventSchemas.registry.attrRegistryName,
+      'EventBridge schema registry of the bus’s events (LifecycleEvent, WechatMessageEvent)'
+    );
     out('AlarmTopicArn', alarms.topic.topicArn, 'Every alarm and recovery; subscribe your paging');
     if (serviceKey) {
       out('KmsKeyArn', serviceKey.key.keyArn, 'The key of the table, secrets, alarm topic and DLQ');

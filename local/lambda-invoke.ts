@@ -24,7 +24,7 @@ export function lambdaRouteKey(routeKey: string): string {
  * @see https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#API_Invoke_RequestSyntax
  */
 const FUNCTION_NAME =
-  /^(?:arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:|\d{12}:function:)?([a-zA-Z0-9_-]{1,64})(?::(\$LATEST|[a-zA-Z0-9_-]{1,128}))?$/;
+  /^(?:arn:aws[a-zA-Z-]*:lambda:([a-z0-9-]+):\d{12}:function:|\d{12}:function:)?([a-zA-Z0-9_-]{1,64})(?::(\$LATEST|[a-zA-Z0-9_-]{1,128}))?$/;
 
 /** The sandbox's account id in the ARNs it reports (no real account is involved). */
 const ACCOUNT_ID = '000000000000';
@@ -50,7 +50,11 @@ function lambdaError(status: number, type: string, message: string): HttpResult 
   );
 }
 
-/** The region the client signed for (SigV4 credential scope), so error ARNs look like the client's own. */
+/**
+ * The region the client signed for (SigV4 credential scope). The sandbox has no region of its own: it
+ * stands for Lambda in whichever region the client was pointed at (`us-east-1` for an unsigned request), so
+ * an ARN must name that region, and error ARNs look like the client's own.
+ */
 function signedRegion(event: APIGatewayProxyEventV2): string {
   const scope = /Credential=[^/]+\/\d{8}\/([a-z0-9-]+)\/lambda\//.exec(
     event.headers.authorization ?? ''
@@ -90,7 +94,8 @@ function unhandled(error: unknown): HttpResult {
  * override. The body may come with any content type; it must be JSON (empty means `{}`, as in Lambda).
  * Answers as Lambda does: 200 with the handler's result (`X-Amz-Executed-Version: $LATEST`), 200 with
  * `X-Amz-Function-Error: Unhandled` when the handler throws, 202 for `Event` and 204 for `DryRun`
- * invocations, 404 `ResourceNotFoundException` for another function or a qualifier other than `$LATEST`,
+ * invocations, 404 `ResourceNotFoundException` for another function, an ARN of a region other than the
+ * one the request was signed for, or a qualifier other than `$LATEST`,
  * 400 `InvalidRequestContentException` for a body that is not JSON. Signatures are not checked. Each
  * invocation gets `context(name)`, a fresh Lambda context.
  *
@@ -110,11 +115,15 @@ export function lambdaInvokeApi(
       requested = encoded;
     }
     const parts = FUNCTION_NAME.exec(requested);
-    const name = parts?.[1] ?? requested;
-    const qualifier = event.queryStringParameters?.Qualifier ?? parts?.[2];
-    const fn = parts && Object.hasOwn(functions, name) ? functions[name] : undefined;
+    const name = parts?.[2] ?? requested;
+    const qualifier = event.queryStringParameters?.Qualifier ?? parts?.[3];
+    const region = signedRegion(event);
+    // An ARN of another region names a function this endpoint does not have, as in Lambda.
+    const arnRegion = parts?.[1] ?? region;
+    const fn =
+      parts && arnRegion === region && Object.hasOwn(functions, name) ? functions[name] : undefined;
     if (!fn || (qualifier !== undefined && qualifier !== '$LATEST')) {
-      const arn = `arn:aws:lambda:${signedRegion(event)}:${ACCOUNT_ID}:function:${name}`;
+      const arn = `arn:aws:lambda:${arnRegion}:${ACCOUNT_ID}:function:${name}`;
       return lambdaError(
         404,
         'ResourceNotFoundException',

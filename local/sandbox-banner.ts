@@ -41,6 +41,9 @@ export function startupLines(sandbox: Sandbox, settings: SandboxSettings): strin
     `  scheduled refresh   POST ${sandbox.url}/local/refresh (${refresh})`,
     `  time travel         POST ${sandbox.url}/local/clock {"advanceMs":7200000} (GET: the sandbox's time)`,
     `  bus events          GET ${sandbox.url}/local/events (lifecycle events and messages, as EventBridge carries them)`,
+    ...(settings.eventsWebhookUrl
+      ? [`  events webhook      POST ${settings.eventsWebhookUrl} (each bus event, as JSON)`]
+      : []),
     `  operations CLI      npx wechat-token status --endpoint-url ${sandbox.url} (also list, show, refresh, reconcile)`,
     `listening on ${sandbox.url}`
   );

@@ -1,5 +1,5 @@
 import type { EpochMs } from '../shared/clock';
-import type { LocalEventBus } from './local-events';
+import { InvalidEventCursorError, type LocalEventBus } from './local-events';
 import { json, parseJson, type Routes } from './local-service';
 import type { WechatSimulator } from './simulator';
 import { InvalidAdvanceError, parseAdvanceRequest } from './time-travel';
@@ -35,9 +35,11 @@ const clockAnswer = (now: number) => json(200, { now: new Date(now).toISOString(
  * - `POST /local/messages` with `{"count": N}` (1–100, default 5; built-in simulator only): the simulator
  *   sends N fans' messages and events to the authorized accounts' message URL, as WeChat would; answers
  *   what each got (`{"sent":[{"authorizerAppId","msgType","event","status","answer"}…]}`);
- * - `GET /local/events` → the lifecycle events and messages published since start (the last `LOCAL_EVENTS_KEPT`), a JSON
- *   list, newest last, each as an EventBridge rule's target receives it:
- *   `{"source":"wechat-token-service","detail-type":"authorized","time":…,"detail":{…}}`.
+ * - `GET /local/events` → `{"events":[…],"cursor":"…"}`: the lifecycle events and messages published since
+ *   start (the last `LOCAL_EVENTS_KEPT`), newest last, each as an EventBridge rule's target receives it
+ *   (`{"source":"wechat-token-service","detail-type":"authorized","time":…,"detail":{…}}`), and an opaque
+ *   cursor; `GET /local/events?cursor=<that cursor>` answers only the events published since, and the next
+ *   cursor, so a consumer polls what is new (a cursor never answered is a 400 with a JSON error).
  *
  * @see ../docs/architecture.md §5
  */
@@ -55,7 +57,16 @@ export function sandboxRoutes(controls: SandboxControls): Routes {
     },
   };
   const events = controls.events;
-  if (events) routes['GET /local/events'] = async () => json(200, events.published);
+  if (events) {
+    routes['GET /local/events'] = async (event) => {
+      try {
+        return json(200, events.page(event.queryStringParameters?.cursor));
+      } catch (error) {
+        if (!(error instanceof InvalidEventCursorError)) throw error;
+        return json(400, { error: { code: 'invalid_request', message: error.message } });
+      }
+    };
+  }
   const simulator = controls.simulator;
   if (simulator) {
     routes['GET /local/wechat-calls'] = async () => {

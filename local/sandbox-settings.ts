@@ -24,6 +24,14 @@ const AES_KEY = /^[A-Za-z0-9]{43}$/;
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 const ENDPOINT = /^https?:\/\/[^/\s]+\/?$/;
 
+function isHttpUrl(value: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
 /** `length` uniformly random letters and digits. */
 export function randomAlphanumeric(length: number): string {
   let value = '';
@@ -50,6 +58,8 @@ export interface SandboxSettings {
   logLevel: LogLevel;
   /** `PAGE_ENV` as given (the platform's display name, the page routes' budgets), for the page functions. */
   pageEnv?: Partial<Record<(typeof PAGE_ENV)[number], string>>;
+  /** `EVENTS_WEBHOOK_URL`: where each event published on the sandbox's bus is also POSTed, as JSON. */
+  eventsWebhookUrl?: string;
 }
 
 function integer(
@@ -126,6 +136,11 @@ export function readSandboxSettings(
   const logLevel = (given('LOG_LEVEL')?.toLowerCase() ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS}`);
 
+  const eventsWebhookUrl = given('EVENTS_WEBHOOK_URL');
+  if (eventsWebhookUrl && !isHttpUrl(eventsWebhookUrl)) {
+    problems.push('EVENTS_WEBHOOK_URL must be an http(s) URL, e.g. http://127.0.0.1:4000/events');
+  }
+
   const apiBaseUrl = given('WECHAT_API_BASE_URL')?.replace(/\/+$/, '');
   let externalWechat: SandboxSettings['externalWechat'];
   if (apiBaseUrl) {
@@ -169,5 +184,6 @@ export function readSandboxSettings(
     ...(endpoint ? { outsideStore: { endpoint, ...awsTargetFromEnv(env) } } : {}),
     logLevel,
     pageEnv,
+    ...(eventsWebhookUrl ? { eventsWebhookUrl } : {}),
   };
 }

@@ -6,7 +6,8 @@
  *   can share;
  * - the HTTP routes of the stack (`POST /wechat/events`, `GET /authorize`, `GET /authorize/callback`) served
  *   by the same handler modules, plus the local-only `POST /local/token`, `POST /local/refresh`,
- *   `GET|POST /local/clock` (time travel) and `GET /local/events` (lifecycle events, also printed);
+ *   `GET|POST /local/clock` (time travel) and `GET /local/events` (lifecycle events and messages, also
+ *   printed, and POSTed to `EVENTS_WEBHOOK_URL` when it is set);
  * - Lambda's Invoke API for the two directly invoked functions: `get-token` (callers' SDKs) and `refresh`
  *   (the operators' jobs: `npx wechat-token … --endpoint-url <url>`);
  * - the scheduled refresh handler on a timer (`REFRESH_INTERVAL_MS`);
@@ -32,14 +33,14 @@ import type { ReleaseCheckReplyJob } from '../shared/messages/handle-message';
 import { consoleMetrics } from './console-log';
 import { egressFetch, SANDBOX_EGRESS_IP } from './egress-fetch';
 import { ensureTokenTable, localDynamoClients, startLocalDynamo } from './local-dynamo';
-import { localEventBus } from './local-events';
+import { LOCAL_EVENTS_KEPT, localEventBus } from './local-events';
 import { invocationContext, REFRESH_TIMEOUT_MS, startLocalService } from './local-service';
 import { sandboxRoutes } from './sandbox-routes';
 import type { SandboxSettings } from './sandbox-settings';
 import { startWechatSimulator, type WechatSimulator } from './simulator';
 import { TimeTravel } from './time-travel';
 
-/** How long a shutdown waits for a scheduled refresh in progress before closing anyway. */
+/** How long a shutdown waits for a scheduled refresh in progress (or webhook deliveries) before closing. */
 const SHUTDOWN_REFRESH_WAIT_MS = 3_000;
 
 /** The port is taken by another process. */
@@ -85,6 +86,14 @@ export interface Sandbox {
   runRefresh(): Promise<void>;
   /** Stops the timers, waits briefly for a refresh in progress, closes the servers. Idempotent. */
   close(): Promise<void>;
+}
+
+/** Waits for `work` (a refresh in progress, the event webhook's deliveries) at most a shutdown's wait. */
+async function waitBriefly(work: Promise<unknown> | undefined): Promise<void> {
+  const wait = new Promise<void>((resolve) =>
+    setTimeout(resolve, SHUTDOWN_REFRESH_WAIT_MS).unref()
+  );
+  await Promise.race([work, wait]);
 }
 
 /** The embedded dynalite, or the outside DynamoDB; either way with the token table ready. */
@@ -157,7 +166,12 @@ export async function startSandbox(settings: SandboxSettings, log: Log): Promise
     });
     const secret = settings.secret;
     const clock = time.clock();
-    const events = localEventBus(log);
+    const events = localEventBus(
+      log,
+      LOCAL_EVENTS_KEPT,
+      settings.eventsWebhookUrl ? { url: settings.eventsWebhookUrl } : undefined
+    );
+    closers.push(() => waitBriefly(events.delivered()));
     // What AWS does with the intake's asynchronous invoke: the refresh handler runs the job in the
     // background, after the intake has answered WeChat.
     const backgroundJobs = new Set<Promise<unknown>>();
@@ -262,10 +276,7 @@ export async function startSandbox(settings: SandboxSettings, log: Log): Promise
     }
     closers.push(async () => {
       clearInterval(timer);
-      const wait = new Promise<void>((resolve) =>
-        setTimeout(resolve, SHUTDOWN_REFRESH_WAIT_MS).unref()
-      );
-      await Promise.race([running, wait]);
+      await waitBriefly(running);
     });
 
     let closing: Promise<void> | undefined;

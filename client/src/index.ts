@@ -22,6 +22,7 @@ export {
 } from './errors.js';
 export type { GetTokenRequest, TicketKind } from './invoke.js';
 export { type JsapiConfig, type JsapiConfigOptions, jsapiSignature } from './jsapi.js';
+export * from './lifecycle-events.js';
 export {
   type ClickEvent,
   type ImageMessage,

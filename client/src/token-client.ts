@@ -1,5 +1,6 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { type WeChatApi, weChatApi } from './call-wechat.js';
+import { TokenServiceError } from './errors.js';
 import { type GetTokenRequest, type Issued, invokeGetToken, type TicketKind } from './invoke.js';
 import {
   type JsapiConfig,
@@ -37,7 +38,8 @@ export interface TokenClientOptions {
   /**
    * A cached token (or ticket) is used until this long before the `expiresAt` the service gave. That `expiresAt` is
    * already the service's promise (never past the moment WeChat may stop accepting the token, including the
-   * 5-minute overlap after a renewal), and every token handed out has at least 5 minutes of it left.
+   * 5-minute overlap after a renewal), and every token handed out has at least 5 minutes of it left. Within
+   * the margin, when get-token cannot be reached or cannot renew, the cached one is served until `expiresAt`.
    * @default 60000
    */
   expiryMarginMs?: number;
@@ -98,8 +100,25 @@ export interface TokenClient {
 /** A token or a ticket in the cache. */
 interface Cached {
   value: string;
+  /** Served without asking get-token until then: `expiresAt` less the margin. */
   freshUntil: number;
+  /** The service's promise: served after `freshUntil` only when asking get-token again failed. */
+  expiresAt: number;
 }
+
+/**
+ * The service's verdicts on a merchant (or on the request): a token cached before one of these is not served
+ * in its place. Any other failure (unreachable, timeout, throttled, WeChat unavailable) says nothing about the
+ * cached token, which WeChat keeps accepting until its `expiresAt`.
+ */
+const VERDICTS: ReadonlySet<string> = new Set([
+  'authorizer_not_found',
+  'authorizer_revoked',
+  'needs_reauthorization',
+  'authorizer_without_api_permission',
+  'authorization_code_needed',
+  'invalid_request',
+]);
 
 interface Flight {
   promise: Promise<string>;
@@ -170,10 +189,29 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
   const generations = new Map<string, number>();
 
   const remember = (key: string, issued: Issued) => {
-    const freshUntil = issued.expiresAt - expiryMarginMs;
-    if (freshUntil > clock()) cache.set(key, { value: issued.value, freshUntil });
-    else cache.delete(key);
+    const { value, expiresAt } = issued;
+    if (expiresAt > clock()) {
+      cache.set(key, { value, freshUntil: expiresAt - expiryMarginMs, expiresAt });
+    } else {
+      cache.delete(key);
+    }
   };
+
+  /**
+   * What a failed flight for `key` ends in: the cached token or ticket while it is still valid (before its
+   * `expiresAt`; never the one being reported) unless the service gave a verdict, which also ends the cached
+   * one; otherwise the failure.
+   */
+  const servedDespite =
+    (key: string, invalid: string | undefined, generation: number) => (error: unknown) => {
+      const cached = cache.get(key);
+      if (error instanceof TokenServiceError && VERDICTS.has(error.code)) {
+        if (generations.get(key) === generation) cache.delete(key);
+        throw error;
+      }
+      if (cached && clock() < cached.expiresAt && cached.value !== invalid) return cached.value;
+      throw error;
+    };
 
   /**
    * The cached token or ticket, or a flight to get-token. A plain request joins any flight for the key; a
@@ -199,10 +237,13 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
       request,
       timeoutMs
     )
-      .then((issued) => {
-        if (generations.get(key) === generation) remember(key, issued);
-        return issued.value;
-      })
+      .then(
+        (issued) => {
+          if (generations.get(key) === generation) remember(key, issued);
+          return issued.value;
+        },
+        servedDespite(key, invalid, generation)
+      )
       .finally(() => {
         if (flights.get(key)?.promise === promise) flights.delete(key);
       });

@@ -78,7 +78,6 @@ export function interleavingSummary(reports: readonly SimulationReport[]): strin
 
 export async function main(argv: readonly string[]): Promise<number> {
   const { days, seeds, quiet, bail, clockSkewMs } = parseArgs(argv);
-  const verbose = argv.includes('--trace');
   const reports: SimulationReport[] = [];
   const failures: SimulationFailure[] = [];
   for (const seed of seeds) {
@@ -96,7 +95,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (!(error instanceof SimulationFailure)) throw error;
       failures.push(error);
       console.error(`FAILED ${error.message}`);
-      if (verbose) console.error(error.trace.map((l) => `  ${l}`).join('\n'));
+      // Always: a run on a loaded host may not fail again on replay (its real-time deadlines differ).
+      console.error(error.trace.map((l) => `  ${l}`).join('\n'));
       console.error(`replay: npm run simulate -- --days ${days} --seed ${seed}`);
       if (bail) break;
     }

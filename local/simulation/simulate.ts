@@ -88,14 +88,20 @@ export class SimulationFailure extends Error {
   }
 }
 
-/** The service's warnings and errors, into the trace (info lines would drown it). */
-function traceLog(ledger: Ledger): Log {
+/**
+ * The service's log as the simulation reads it: warnings and errors into the trace (info lines would drown
+ * it), and every info line to `onInfo`.
+ */
+function traceLog(ledger: Ledger, onInfo: (message: string, fields?: LogFields) => void): Log {
   const at = (level: string) => (message: string, fields?: LogFields) =>
     ledger.traceLine(
       `${new Date(ledger.now()).toISOString().slice(5, 16).replace('T', ' ')} service ${level}: ${message} ${JSON.stringify(fields ?? {})}`
     );
-  return { debug: () => undefined, info: () => undefined, warn: at('warn'), error: at('error') };
+  return { debug: () => undefined, info: onInfo, warn: at('warn'), error: at('error') };
 }
+
+/** The line `serve-token.ts` writes once it has checked a reported token (its verdict, and whether it renews). */
+const REPORT_CHECKED = 'checked a token a caller reported as rejected';
 
 const STEP_MS = 5 * 60_000;
 /** The reconciliation's schedule (`RECONCILE_INTERVAL_HOURS`), in steps. */
@@ -119,8 +125,24 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const ledger = new Ledger(SIMULATION_START);
   let interleaver: Interleaver | undefined;
   let worldNow = () => SIMULATION_START;
+  let currentActor: () => { kind: string } | undefined = () => undefined;
+  // A false report forces a renewal when the service could not check the token: WeChat left the check
+  // unanswered (seen on the network, `onCheckAnswered`), or the service's own time ran out before or while
+  // it asked (seen only in its verdict: a host that starves the process of CPU makes real-time deadlines
+  // pass that the simulated clock does not).
+  const onInfo = (message: string, fields?: LogFields) => {
+    if (message !== REPORT_CHECKED || fields?.verdict !== 'unknown' || fields.renewed !== true)
+      return;
+    if (currentActor()?.kind !== 'false-report') return;
+    // The line's context names the token: `token: 'component'`, or an authorizer's appid alone (a
+    // ticket's line has both, and a ticket is not what the promise invariant judges).
+    if (fields.token === 'component') ledger.forcedRenewal('component', worldNow());
+    else if (fields.token === undefined && typeof fields.authorizerAppId === 'string') {
+      ledger.forcedRenewal(fields.authorizerAppId, worldNow());
+    }
+  };
   const world: World = await startWorld({
-    log: traceLog(ledger),
+    log: traceLog(ledger, onInfo),
     wrapGetToken: options.wrapGetToken,
     wrapStore: options.wrapStore,
     clockSkewMs: options.clockSkewMs,
@@ -141,6 +163,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   });
   worldNow = world.now;
   ledger.now = world.now;
+  currentActor = () => world.conductor.current();
   const random = seededRandom(seed);
   const callers = new Callers(world, ledger);
   interleaver = new Interleaver(world, ledger, callers);

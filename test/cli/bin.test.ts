@@ -124,7 +124,11 @@ describe('the wechat-token bin', () => {
   });
 
   it('exits 2 on a usage error, and 0 with the status of the platform', async () => {
-    expect((await bin('show', '--stack', STACK)).code).toBe(2);
+    expect(await bin('show', '--stack', STACK)).toEqual({
+      code: 2,
+      out: '',
+      err: 'wechat-token: show takes one <appid>\nrun wechat-token --help for usage\n',
+    });
     const { code, out } = await bin('status', '--function', 'refresh');
     expect(code).toBe(0);
     expect(out).toContain(`platform         ${COMPONENT_APPID}`);

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../cli/wechat-token';
 import type { ListAnswer, StatusAnswer } from '../../shared/jobs/job-contract';
-import { freePort } from '../e2e/sandbox-process';
+import { freePort, ROOT } from '../e2e/sandbox-process';
 import { authorizeMerchant, type Harness, startHarness } from '../support/harness';
 import {
   AUTHORIZER_APPID,
@@ -154,10 +156,23 @@ describe('list', () => {
       expect(out).not.toContain(await storedToken(appId));
   });
 
-  it('stops at --limit', async () => {
+  it('stops at --limit, with the cursor in the JSON document when more are left', async () => {
     const { out } = await cli('list', '--json', '--limit', '2', '--page-size', '1');
-    expect((JSON.parse(out) as ListAnswer).authorizers).toHaveLength(2);
+    const listed = JSON.parse(out) as ListAnswer;
+    expect(listed.authorizers).toHaveLength(2);
+    expect(listed.cursor).toEqual(expect.any(String));
     expect(invokes).toBe(2);
+  });
+
+  it('says how many --limit showed and that there are more', async () => {
+    const { code, out, err } = await cli('list', '--limit', '2');
+    expect(code).toBe(0);
+    expect(out.trimEnd().split('\n')).toHaveLength(3);
+    expect(err).toBe(
+      'the first 2 authorizers shown; there are more: raise --limit, or drop it, to list them all\n'
+    );
+    const all = await cli('list', '--limit', '3');
+    expect(all.err).toBe('3 authorizers\n');
   });
 });
 
@@ -284,15 +299,52 @@ describe('usage and transport errors', () => {
     [['list', '--reveal'], /--reveal is an option of show only/],
     [['list', '--state', 'paused'], /--state must be one of active, revoked/],
     [['list', '--page-size', '0'], /--page-size must be an integer from 1 to 1000/],
-    [['status', '--verbose'], /Unknown option '--verbose'/],
+    [['status', '--verbose'], /^unknown option --verbose$/],
     [['status', '--function', 'f', '--stack', 's'], /give one/],
-  ])('exits 2 with the usage for %j', async (args, message) => {
+  ])('exits 2 naming the problem in one line, and a hint, for %j', async (args, message) => {
     const { code, out, err } = await cli(...args);
     expect(code).toBe(2);
     expect(out).toBe('');
-    expect(err).toMatch(message);
-    expect(err).toContain('Usage: npx wechat-token <command> [options]');
+    const [problem, hint, ...more] = err.split('\n');
+    expect(problem).toMatch(/^wechat-token: /);
+    expect(problem?.slice('wechat-token: '.length)).toMatch(message);
+    expect(hint).toBe('run wechat-token --help for usage');
+    expect(more).toEqual(['']);
     expect(invokes).toBe(0);
+  });
+
+  it.each([
+    [
+      ['status', '--endpoint', 'http://127.0.0.1:1'],
+      'unknown option --endpoint (did you mean --endpoint-url?)',
+    ],
+    [['list', '--page_size', '5'], 'unknown option --page_size (did you mean --page-size?)'],
+    [['show', AUTHORIZER_APPID, '--revael'], 'unknown option --revael (did you mean --reveal?)'],
+    [['status', '-x'], 'unknown option -x'],
+    [['status', '--json=yes'], '--json takes no value'],
+    [['list', '--limit'], '--limit needs a value'],
+    [['list', '--state', '--json'], '--state needs a value'],
+  ])('names an unknown or misused option in words of its own: %j', async (args, problem) => {
+    const { code, err } = await cli(...args);
+    expect(code).toBe(2);
+    expect(err).toBe(`wechat-token: ${problem}\nrun wechat-token --help for usage\n`);
+    expect(invokes).toBe(0);
+  });
+
+  it('prints the root package’s version with --version and exits 0', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    expect(await cli('--version')).toEqual({ code: 0, out: `${version}\n`, err: '' });
+    expect(invokes).toBe(0);
+  });
+
+  it('exits 1 saying so when --function names get-token instead of the refresh function', async () => {
+    for (const fn of ['get-token', 'call-wechat']) {
+      const { code, out, err } = await cli('status', '--function', fn);
+      expect({ code, out }).toEqual({ code: 1, out: '' });
+      expect(err).toBe(
+        `wechat-token: not_refresh_function: ${fn} is not the refresh function (it refused the job as get-token and call-wechat do): pass the stack's RefreshFunctionName output to --function, or use --stack <name>\n`
+      );
+    }
   });
 
   it('exits 2 when nothing says where the service is', async () => {

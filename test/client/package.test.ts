@@ -10,12 +10,16 @@ import { ROOT } from '../e2e/sandbox-process';
 
 /**
  * `@wechat-token-service/client` is its own package: it depends on the get-token and call-wechat contracts
- * and the shape of the message events only, never on the service's code, and its one runtime dependency is
- * the Lambda client (besides Node's own modules: `node:crypto` signs the JS-SDK config).
+ * and the shape of the message and lifecycle events only, never on the service's code, and its one runtime
+ * dependency is the Lambda client (besides Node's own modules: `node:crypto` signs the JS-SDK config).
  */
 
 const CLIENT = join(ROOT, 'client');
-const SCHEMA = 'schemas/wechat-message-event.schema.json';
+/** The JSON Schemas of the events on the bus, by their `title`. */
+const SCHEMAS = {
+  WechatMessageEvent: 'schemas/wechat-message-event.schema.json',
+  LifecycleEvent: 'schemas/lifecycle-event.schema.json',
+} as const;
 
 async function sourceFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
@@ -48,20 +52,35 @@ describe('the client package', () => {
     ).toEqual([]);
   });
 
-  it('declares @aws-sdk/client-lambda as its only dependency and exports built ESM with types', async () => {
+  it('takes @aws-sdk/client-lambda as its only (peer) dependency and exports ESM and CommonJS, each with its types', async () => {
     const manifest = JSON.parse(await readFile(join(CLIENT, 'package.json'), 'utf8'));
 
     expect(manifest).toMatchObject({
       name: '@wechat-token-service/client',
       type: 'module',
-      exports: { '.': { types: './dist/index.d.ts', import: './dist/index.js' } },
-      scripts: { prepare: expect.any(String) },
+      license: 'MIT',
+      private: false,
+      exports: {
+        '.': {
+          import: { types: './dist/index.d.ts', default: './dist/index.js' },
+          require: { types: './dist/cjs/index.d.ts', default: './dist/cjs/index.js' },
+        },
+      },
+      main: './dist/cjs/index.js',
+      types: './dist/cjs/index.d.ts',
     });
-    expect(Object.keys(manifest.dependencies)).toEqual(['@aws-sdk/client-lambda']);
+    expect(Object.keys(manifest.peerDependencies)).toEqual(['@aws-sdk/client-lambda']);
+    expect(manifest.dependencies).toBeUndefined();
     expect(manifest.devDependencies).toBeUndefined();
+    expect(
+      manifest.scripts.prepare,
+      'npm does not run prepare on a tarball install'
+    ).toBeUndefined();
+    expect(manifest.scripts.prepack).toEqual(expect.any(String));
+    expect(manifest.files).toEqual(expect.arrayContaining(['dist', 'schemas']));
   });
 
-  it('ships the JSON Schema of the message events, importable as a subpath of the package', async () => {
+  it('marks its CommonJS build as CommonJS and ships a LICENSE, README and CHANGELOG', async () => {
     const manifest = JSON.parse(await readFile(join(CLIENT, 'package.json'), 'utf8'));
     const { stdout } = await promisify(execFile)(
       'npm',
@@ -69,33 +88,68 @@ describe('the client package', () => {
       { cwd: CLIENT }
     );
     const [packed] = JSON.parse(stdout) as [{ files: { path: string }[] }];
-    const resolved = createRequire(join(ROOT, 'package.json')).resolve(
-      `@wechat-token-service/client/${SCHEMA}`
+    const paths = packed.files.map((file) => file.path);
+
+    expect(JSON.parse(await readFile(join(CLIENT, 'dist/cjs/package.json'), 'utf8'))).toEqual({
+      type: 'commonjs',
+    });
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'LICENSE',
+        'README.md',
+        'CHANGELOG.md',
+        'package.json',
+        'dist/index.js',
+        'dist/index.d.ts',
+        'dist/cjs/package.json',
+        'dist/cjs/index.js',
+        'dist/cjs/index.d.ts',
+      ])
     );
+    expect(await readFile(join(CLIENT, 'CHANGELOG.md'), 'utf8')).toContain(
+      `## [${manifest.version}]`
+    );
+  });
+
+  it('ships the JSON Schemas of the message and lifecycle events, importable as subpaths of the package', async () => {
+    const manifest = JSON.parse(await readFile(join(CLIENT, 'package.json'), 'utf8'));
+    const { stdout } = await promisify(execFile)(
+      'npm',
+      ['pack', '--dry-run', '--json', '--ignore-scripts'],
+      { cwd: CLIENT }
+    );
+    const [packed] = JSON.parse(stdout) as [{ files: { path: string }[] }];
 
     expect(manifest.files).toContain('schemas');
     expect(manifest.exports['./schemas/*']).toBe('./schemas/*');
-    expect(packed.files.map((file) => file.path)).toContain(SCHEMA);
-    expect(resolved).toBe(join(CLIENT, SCHEMA));
-    expect(JSON.parse(await readFile(resolved, 'utf8'))).toMatchObject({
-      $schema: 'https://json-schema.org/draft/2020-12/schema',
-      title: 'WechatMessageEvent',
-    });
+    for (const [title, schema] of Object.entries(SCHEMAS)) {
+      const resolved = createRequire(join(ROOT, 'package.json')).resolve(
+        `@wechat-token-service/client/${schema}`
+      );
+      expect(packed.files.map((file) => file.path)).toContain(schema);
+      expect(resolved).toBe(join(CLIENT, schema));
+      expect(JSON.parse(await readFile(resolved, 'utf8'))).toMatchObject({
+        $schema: 'https://json-schema.org/draft/2020-12/schema',
+        title,
+      });
+    }
   });
 
   it('names exactly the codes get-token and call-wechat answer (checked by npm run typecheck)', () => {
     expectTypeOf<ServiceErrorCode>().toEqualTypeOf<CallerErrorCode>();
   });
 
-  it('is built from the current sources (npm ci builds it; npm run build -w client after a change)', async () => {
+  it('is built from the current sources, ESM and CommonJS (npm ci builds it; npm run build -w client after a change)', async () => {
     const newestSource = Math.max(
       ...(await Promise.all(
         (await sourceFiles(join(CLIENT, 'src'))).map(async (file) => (await stat(file)).mtimeMs)
       ))
     );
-    const built = await stat(join(CLIENT, 'dist', 'index.js')).catch(() => undefined);
+    for (const output of ['dist/index.js', 'dist/cjs/index.js']) {
+      const built = await stat(join(CLIENT, output)).catch(() => undefined);
 
-    expect(built, 'client/dist/index.js exists').toBeDefined();
-    expect(built?.mtimeMs ?? 0).toBeGreaterThanOrEqual(newestSource);
+      expect(built, `client/${output} exists`).toBeDefined();
+      expect(built?.mtimeMs ?? 0).toBeGreaterThanOrEqual(newestSource);
+    }
   });
 });

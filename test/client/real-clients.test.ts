@@ -169,12 +169,14 @@ describe('the AWS SDK for JavaScript v3', () => {
 });
 
 describe('boto3', () => {
-  it.skipIf(!boto3)('runs the README snippet: token, cache, one retry on 40001', async () => {
-    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
-    const callers = readme.slice(readme.indexOf('\n## Callers'));
-    const snippet = /```python\n([\s\S]*?)```/.exec(callers)?.[1];
-    expect(snippet, 'the README has a Python snippet under "## Callers"').toBeDefined();
-    const driver = `
+  it.skipIf(!boto3)(
+    'runs the README snippet: token, cache, one retry on 40001, a dead endpoint',
+    async () => {
+      const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+      const callers = readme.slice(readme.indexOf('\n## Callers'));
+      const snippet = /```python\n([\s\S]*?)```/.exec(callers)?.[1];
+      expect(snippet, 'the README has a Python snippet under "## Callers"').toBeDefined();
+      const driver = `
 import sys
 GET_TOKEN_FUNCTION = "get-token"
 invokes = []
@@ -194,6 +196,29 @@ try:
 except TokenServiceError as error:
     code = error.code
 explicit = boto3.client("lambda", endpoint_url=sys.argv[2], region_name="ap-east-1")
+import socket
+from botocore.config import Config
+def failed_on(endpoint, request):
+    global lambda_client
+    lambda_client = boto3.client("lambda", endpoint_url=endpoint, config=Config(
+        retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=0.5))
+    try:
+        get_token(request)
+        return None
+    except TokenServiceError as error:
+        return [error.code, str(error)]
+    finally:
+        lambda_client = explicit
+closed = socket.socket()
+closed.bind(("127.0.0.1", 0))
+dead_port = closed.getsockname()[1]
+closed.close()
+silent = socket.socket()
+silent.bind(("127.0.0.1", 0))
+silent.listen()
+dead = failed_on(f"http://127.0.0.1:{dead_port}", {"component": True})
+hung = failed_on(f"http://127.0.0.1:{silent.getsockname()[1]}", {"component": True})
+silent.close()
 raw = explicit.invoke(FunctionName="get-token", Payload=b'{"component": true}')
 relayed = json.loads(explicit.invoke(FunctionName="call-wechat", Payload=json.dumps({
     "authorizerAppId": merchant,
@@ -205,25 +230,34 @@ print(json.dumps({
     "reported": [i.get("invalidToken") == first for i in invokes], "code": code,
     "component": json.loads(raw["Payload"].read())["accessToken"],
     "relayed": [relayed["status"], relayed["body"]["errcode"], "quota" in relayed["body"]],
+    "dead": dead, "hung": hung,
 }))
 `;
-    const file = join(workDir, 'get_token.py');
-    await writeFile(file, `${snippet}\n${driver}`);
+      const file = join(workDir, 'get_token.py');
+      await writeFile(file, `${snippet}\n${driver}`);
 
-    const { stdout } = await run('python3', [file, AUTHORIZER_APPID, url], { env: awsEnv() });
+      const { stdout } = await run('python3', [file, AUTHORIZER_APPID, url], { env: awsEnv() });
 
-    const result = JSON.parse(stdout);
-    expect(result).toEqual({
-      first: expected.merchant,
-      cached: expected.merchant,
-      retried: { errcode: 0 },
-      seen: 2,
-      reported: [false, true, false],
-      code: 'authorizer_not_found',
-      component: expected.component,
-      relayed: [200, 0, true],
-    });
-  });
+      const result = JSON.parse(stdout);
+      expect(result).toEqual({
+        first: expected.merchant,
+        cached: expected.merchant,
+        retried: { errcode: 0 },
+        seen: 2,
+        reported: [false, true, false],
+        code: 'authorizer_not_found',
+        component: expected.component,
+        relayed: [200, 0, true],
+        dead: [
+          'endpoint_unreachable',
+          expect.stringMatching(
+            /^endpoint_unreachable: the Lambda endpoint is unreachable \(.+\)$/
+          ),
+        ],
+        hung: ['timeout', 'timeout: get-token did not answer in time'],
+      });
+    }
+  );
 });
 
 describe('the AWS CLI', () => {

@@ -131,6 +131,75 @@ describe('caching', () => {
     expect(lambdaMock).toHaveReceivedCommandTimes(InvokeCommand, 2);
   });
 
+  it.each([
+    [
+      'the service answering upstream_unavailable',
+      { Payload: errorAnswer('upstream_unavailable') },
+    ],
+    [
+      'the endpoint refusing the connection',
+      Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }),
+    ],
+    [
+      'the Lambda API throttling',
+      Object.assign(new Error('slow down'), { name: 'TooManyRequestsException' }),
+    ],
+  ])(
+    'serves the cached token in its last minute, until its expiresAt, despite %s',
+    async (_name, failed) => {
+      const answered = lambdaMock
+        .on(InvokeCommand)
+        .resolvesOnce({ Payload: tokenAnswer('token-1', T0 + 10 * MINUTE) });
+      if (failed instanceof Error) answered.rejects(failed);
+      else answered.resolves(failed);
+      const tokens = client();
+      await tokens.getAuthorizerToken(AUTHORIZER_APPID);
+
+      now = T0 + 9 * MINUTE;
+      const inMargin = await tokens.getAuthorizerToken(AUTHORIZER_APPID);
+      now = T0 + 10 * MINUTE - 1;
+      const lastMoment = await tokens.getAuthorizerToken(AUTHORIZER_APPID);
+      now = T0 + 10 * MINUTE;
+      const expired = await failure(tokens.getAuthorizerToken(AUTHORIZER_APPID));
+
+      expect([inMargin, lastMoment]).toEqual(['token-1', 'token-1']);
+      expect(expired).toBeInstanceOf(TokenServiceError);
+      expect(lambdaMock).toHaveReceivedCommandTimes(InvokeCommand, 4);
+    }
+  );
+
+  it('does not serve the cached token in place of a verdict, nor after one', async () => {
+    lambdaMock
+      .on(InvokeCommand)
+      .resolvesOnce({ Payload: tokenAnswer('token-1', T0 + 10 * MINUTE) })
+      .resolvesOnce({ Payload: errorAnswer('authorizer_revoked') })
+      .resolves({ Payload: errorAnswer('upstream_unavailable') });
+    const tokens = client();
+    await tokens.getAuthorizerToken(AUTHORIZER_APPID);
+    now = T0 + 9 * MINUTE;
+
+    const revoked = await failure(tokens.getAuthorizerToken(AUTHORIZER_APPID));
+    const after = await failure(tokens.getAuthorizerToken(AUTHORIZER_APPID));
+
+    expect(revoked).toMatchObject({ code: 'authorizer_revoked' });
+    expect(after).toMatchObject({ code: 'upstream_unavailable' });
+  });
+
+  it('does not serve the token being reported when its renewal fails', async () => {
+    lambdaMock
+      .on(InvokeCommand)
+      .resolvesOnce({ Payload: tokenAnswer('token-1', T0 + 10 * MINUTE) })
+      .resolves({ Payload: errorAnswer('upstream_unavailable') });
+    const tokens = client();
+    await tokens.getAuthorizerToken(AUTHORIZER_APPID);
+
+    const reported = await failure(
+      tokens.getAuthorizerToken(AUTHORIZER_APPID, { invalidToken: 'token-1' })
+    );
+
+    expect(reported).toMatchObject({ code: 'upstream_unavailable' });
+  });
+
   it('does not cache failures', async () => {
     lambdaMock
       .on(InvokeCommand)

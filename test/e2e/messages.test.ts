@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalEventEnvelope } from '../../local/local-events';
+import type { LocalEventEnvelope, LocalEventPage } from '../../local/local-events';
 import { type Sandbox, startSandbox } from '../../local/sandbox';
 import { readSandboxSettings } from '../../local/sandbox-settings';
 import { kindsFor, MESSAGE_KINDS, type MessageKindName } from '../../local/simulator/message-kinds';
@@ -25,7 +25,7 @@ afterAll(() => sandbox.close());
 
 async function busMessages(): Promise<LocalEventEnvelope[]> {
   const response = await fetch(`${sandbox.url}/local/events`);
-  const all = (await response.json()) as LocalEventEnvelope[];
+  const { events: all } = (await response.json()) as LocalEventPage;
   return all.filter((e) => e['detail-type'].startsWith('wechat.'));
 }
 

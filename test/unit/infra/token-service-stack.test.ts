@@ -1,9 +1,17 @@
+import Ajv from 'ajv';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REQUIRED_ENV } from '../../../shared/config';
+import {
+  LIFECYCLE_EVENT_TYPES,
+  type LifecycleEventType,
+  lifecycleEvent,
+} from '../../../shared/events/lifecycle-event';
+import { wechatMessageEvent } from '../../../shared/events/wechat-message-event';
+import { readWechatMessage } from '../../../shared/messages/read-wechat-message';
 import { QUOTA_WARN_SHARE } from '../../../shared/policy';
 import { TABLE_SCHEMA } from '../../../shared/store/table-schema';
-import { COMPONENT_APPID } from '../../support/test-ids';
+import { AUTHORIZER_APPID, COMPONENT_APPID, T0 } from '../../support/test-ids';
 import { alarmActionCounts, undeliverableAlarmActions } from './alarm-delivery';
 import { readmeRouteThrottles, readmeRunbookSections, readmeSection } from './readme';
 import {
@@ -75,6 +83,29 @@ const logicalIdOf = (type: string) => {
 };
 const tableId = () => logicalIdOf('AWS::DynamoDB::Table');
 const busId = () => logicalIdOf('AWS::Events::EventBus');
+/** A registered schema (`LifecycleEvent`, …), parsed, with its validator (Draft 4 words, read by Ajv). */
+const registeredSchema = (name: string) => {
+  const [resource] = Object.values(
+    template.findResources('AWS::EventSchemas::Schema', {
+      Properties: { SchemaName: `wechat-token-service@${name}` },
+    })
+  );
+  const schema = JSON.parse(resource?.Properties.Content);
+  const validate = new Ajv({ strict: true, allErrors: true, validateSchema: false }).compile(
+    schema
+  );
+  const errorsOf = (event: unknown) =>
+    validate(event)
+      ? []
+      : (validate.errors ?? []).map((error) => `${error.instancePath} ${error.message}`);
+  return { schema, errorsOf };
+};
+const envelope = <D extends { time: string }>(detailType: string, detail: D) => ({
+  source: 'wechat-token-service',
+  'detail-type': detailType,
+  time: detail.time,
+  detail,
+});
 /** The created secret of a construct id (`ComponentSecret`, `MessageSecret`). */
 const secretId = (construct: string) => {
   const ids = Object.keys(template.findResources('AWS::SecretsManager::Secret')).filter((id) =>
@@ -305,6 +336,86 @@ describe('TokenServiceStack with default context', () => {
   it('outputs the event bus for the rules of the services that consume its events', () => {
     template.hasOutput('EventBusName', { Value: { Ref: busId() } });
     template.hasOutput('EventBusArn', { Value: { 'Fn::GetAtt': [busId(), 'Arn'] } });
+  });
+
+  it('registers one Draft 4 schema per event contract in a schema registry, and outputs its name', () => {
+    const registryName = {
+      'Fn::GetAtt': [logicalIdOf('AWS::EventSchemas::Registry'), 'RegistryName'],
+    };
+    const schemas = Object.values(template.findResources('AWS::EventSchemas::Schema'));
+
+    expect(schemas.map((s) => s.Properties.SchemaName).sort()).toEqual([
+      'wechat-token-service@LifecycleEvent',
+      'wechat-token-service@WechatMessageEvent',
+    ]);
+    for (const schema of schemas) {
+      expect(schema.Properties).toMatchObject({
+        RegistryName: registryName,
+        Type: 'JSONSchemaDraft4',
+      });
+    }
+    template.hasOutput('EventSchemaRegistryName', { Value: registryName });
+  });
+
+  it('registers what the client’s JSON Schemas say, in Draft 4 words, for the whole event', () => {
+    const lifecycle = registeredSchema('LifecycleEvent');
+    const messages = registeredSchema('WechatMessageEvent');
+    const draft2019Words = JSON.stringify([lifecycle.schema, messages.schema]).match(
+      /"(\$defs|\$id|const|if|then|else|prefixItems|unevaluatedProperties)":/g
+    );
+    const change = (type: LifecycleEventType) => {
+      const reason = type === 'revoked' ? 'push' : 'reconciliation';
+      const status = type === 'revoked' ? 'revoked' : 'active';
+      const at = T0;
+      return lifecycleEvent(COMPONENT_APPID, {
+        type,
+        reason,
+        status,
+        authorizerAppId: AUTHORIZER_APPID,
+        permissionSetIds: [1],
+        at,
+      });
+    };
+    const text = wechatMessageEvent(
+      COMPONENT_APPID,
+      AUTHORIZER_APPID,
+      readWechatMessage(
+        '<xml><ToUserName><![CDATA[gh_3c884a361561]]></ToUserName><FromUserName><![CDATA[oMgHVjngRipVsoxg6TuX3vz6glDg]]></FromUserName><CreateTime>1800000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[你好]]></Content><MsgId>24786315830201827</MsgId></xml>'
+      )
+    );
+    const { Content: _, ...withoutContent } = text.message;
+
+    expect(lifecycle.schema.$schema).toBe('http://json-schema.org/draft-04/schema#');
+    expect(draft2019Words).toBeNull();
+    expect(lifecycle.schema.properties['detail-type'].enum).toEqual([...LIFECYCLE_EVENT_TYPES]);
+    for (const type of LIFECYCLE_EVENT_TYPES) {
+      const detail = change(type);
+      expect(lifecycle.errorsOf(envelope(type, detail)), type).toEqual([]);
+    }
+    expect(
+      lifecycle.errorsOf({
+        version: '0',
+        id: 'x',
+        account: '123456789012',
+        region: 'ap-east-1',
+        resources: [],
+        ...envelope('revoked', change('revoked')),
+      })
+    ).toEqual([]);
+    expect(
+      lifecycle.errorsOf(envelope('authorized', { ...change('authorized'), schemaVersion: 2 }))
+    ).not.toEqual([]);
+    expect(
+      lifecycle.errorsOf(envelope('authorized', { ...change('authorized'), status: 'paused' }))
+    ).not.toEqual([]);
+    expect(lifecycle.errorsOf(envelope('wechat.message', change('authorized')))).not.toEqual([]);
+    expect(messages.errorsOf(envelope('wechat.message', text))).toEqual([]);
+    expect(
+      messages.errorsOf(envelope('wechat.message', { ...text, message: withoutContent }))
+    ).not.toEqual([]);
+    expect(
+      messages.errorsOf(envelope('wechat.message', { ...text, event: 'CLICK', msgType: 'event' }))
+    ).not.toEqual([]);
   });
 
   it('places all seven functions in private subnets whose default route is the NAT on the created EIP', () => {

@@ -29,6 +29,11 @@ async function invoke(
   return { status: response.status, headers: response.headers, text };
 }
 
+/** A SigV4 Authorization header for `region` (the sandbox reads only its credential scope). */
+const signedFor = (region: string) => ({
+  authorization: `AWS4-HMAC-SHA256 Credential=AKID/20260101/${region}/lambda/aws4_request, SignedHeaders=host, Signature=0`,
+});
+
 describe('lambdaRouteKey', () => {
   it('maps every function invocations path onto the one Invoke API route', () => {
     expect(lambdaRouteKey('POST /2015-03-31/functions/get-token/invocations')).toBe(
@@ -62,17 +67,46 @@ describe('POST /2015-03-31/functions/{FunctionName}/invocations', () => {
   });
 
   it.each([
-    'get-token',
-    'get-token:$LATEST',
-    '123456789012:function:get-token',
-    'arn:aws:lambda:eu-central-1:123456789012:function:get-token',
-    'arn:aws-cn:lambda:cn-north-1:123456789012:function:get-token:$LATEST',
-  ])('accepts the function as %s', async (name) => {
-    const answer = await invoke(invocations(name), JSON.stringify({ component: true }));
+    ['get-token', undefined],
+    ['get-token:$LATEST', undefined],
+    ['123456789012:function:get-token', 'eu-central-1'],
+    ['arn:aws:lambda:us-east-1:123456789012:function:get-token', undefined],
+    ['arn:aws:lambda:eu-central-1:123456789012:function:get-token', 'eu-central-1'],
+    ['arn:aws-cn:lambda:cn-north-1:123456789012:function:get-token:$LATEST', 'cn-north-1'],
+  ])('accepts the function as %s (signed for %s)', async (name, region) => {
+    const answer = await invoke(
+      invocations(name),
+      JSON.stringify({ component: true }),
+      region ? signedFor(region) : {}
+    );
 
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.text)).toMatchObject({ accessToken: expect.any(String) });
   });
+
+  it.each([
+    ['eu-central-1', 'us-west-2'],
+    ['ap-east-1', 'ap-southeast-1'],
+    [undefined, 'eu-central-1'],
+  ])(
+    'answers ResourceNotFoundException for an ARN of another region (signed for %s, ARN in %s)',
+    async (signed, region) => {
+      const arn = `arn:aws:lambda:${region}:123456789012:function:get-token`;
+
+      const answer = await invoke(
+        invocations(arn),
+        JSON.stringify({ component: true }),
+        signed ? signedFor(signed) : {}
+      );
+
+      expect(answer.status).toBe(404);
+      expect(answer.headers.get('x-amzn-errortype')).toBe('ResourceNotFoundException');
+      expect(JSON.parse(answer.text)).toEqual({
+        Type: 'User',
+        message: `Function not found: arn:aws:lambda:${region}:000000000000:function:get-token`,
+      });
+    }
+  );
 
   it.each([
     ['application/json', JSON.stringify({ component: true })],
@@ -101,14 +135,11 @@ describe('POST /2015-03-31/functions/{FunctionName}/invocations', () => {
     ['a Qualifier parameter', `${invocations('get-token')}?Qualifier=7`, 'get-token:7'],
     [
       'an ARN of another function',
-      invocations('arn:aws:lambda:us-west-2:123456789012:function:x'),
+      invocations('arn:aws:lambda:ap-east-1:123456789012:function:x'),
       'x',
     ],
   ])('answers ResourceNotFoundException for %s', async (_name, path, reported) => {
-    const answer = await invoke(path, '{}', {
-      authorization:
-        'AWS4-HMAC-SHA256 Credential=AKID/20260101/ap-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0',
-    });
+    const answer = await invoke(path, '{}', signedFor('ap-east-1'));
 
     expect(answer.status).toBe(404);
     expect(answer.headers.get('x-amzn-errortype')).toBe('ResourceNotFoundException');

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consoleLog } from '../../../local/console-log';
-import { type LocalEventEnvelope, localEventBus } from '../../../local/local-events';
+import {
+  InvalidEventCursorError,
+  type LocalEventPage,
+  localEventBus,
+} from '../../../local/local-events';
 import { type Sandbox, startSandbox } from '../../../local/sandbox';
 import { readSandboxSettings } from '../../../local/sandbox-settings';
 import { type LifecycleEvent, lifecycleEvent } from '../../../shared/events/lifecycle-event';
@@ -13,7 +17,7 @@ describe('the sandbox’s lifecycle events', () => {
   const events = async () => {
     const response = await fetch(`${sandbox.url}/local/events`);
     expect(response.status).toBe(200);
-    return (await response.json()) as LocalEventEnvelope[];
+    return ((await response.json()) as LocalEventPage).events;
   };
 
   beforeAll(async () => {
@@ -76,5 +80,33 @@ describe('localEventBus', () => {
       });
     expect(await bus.publish([event(1), event(2), event(3)])).toEqual({ failed: [] });
     expect(bus.published.map((e) => e.detail.id)).toEqual([event(2).id, event(3).id]);
+  });
+
+  it('pages by cursor: what was published after it, even when older events were dropped', async () => {
+    const bus = localEventBus(silentLog, 2);
+    const event = (i: number) =>
+      lifecycleEvent(COMPONENT_APPID, {
+        type: 'authorized',
+        authorizerAppId: AUTHORIZER_APPID,
+        status: 'active',
+        permissionSetIds: [],
+        reason: 'push',
+        at: T0 + i,
+      });
+    const ids = (page: LocalEventPage) => page.events.map((e) => e.detail.id);
+
+    expect(bus.page()).toEqual({ events: [], cursor: '0' });
+    await bus.publish([event(1)]);
+    const first = bus.page('0');
+    await bus.publish([event(2), event(3)]);
+
+    expect(ids(first)).toEqual([event(1).id]);
+    expect(ids(bus.page(first.cursor))).toEqual([event(2).id, event(3).id]);
+    expect(ids(bus.page('0'))).toEqual([event(2).id, event(3).id]);
+    expect(bus.page('3')).toEqual({ events: [], cursor: '3' });
+    expect(ids(bus.page())).toEqual([event(2).id, event(3).id]);
+    for (const cursor of ['4', '-1', 'abc', '01', '']) {
+      expect(() => bus.page(cursor), cursor).toThrow(InvalidEventCursorError);
+    }
   });
 });
