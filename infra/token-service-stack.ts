@@ -217,18 +217,7 @@ export class TokenServiceStack extends Stack {
     // The contracts of what goes on the bus, from the client's JSON Schemas (README, Lifecycle events).
     const eventSchemas = new EventSchemaRegistry(this, 'EventSchemas', {
       contracts: [
-        {
-          name: 'LifecycleEvent',
-          file: 'lifecycle-event.schema.json',
-          detailTypes: [
-            'authorized',
-            'permissions_changed',
-            'revoked',
-            'needs_reauthorization',
-            'recovered',
-            'reactivated',
-          ],
-        },
+        { name: 'LifecycleEvent', file: 'lifecycle-event.schema.json' },
         {
           name: 'WechatMessageEvent',
           file: 'wechat-message-event.schema.json',

@@ -10,8 +10,11 @@ export interface EventContract {
   readonly name: string;
   /** The JSON Schema 2020-12 file of the `detail`, in `client/schemas/`. */
   readonly file: string;
-  /** The `detail-type`s of the events whose `detail` it describes. */
-  readonly detailTypes: readonly string[];
+  /**
+   * The `detail-type`s of the events whose `detail` it describes.
+   * @default - the schema's own `type` enum (a lifecycle event's `detail-type` is its `type`)
+   */
+  readonly detailTypes?: readonly string[];
 }
 
 /** Properties of {@link EventSchemaRegistry}. */
@@ -65,16 +68,29 @@ export class EventSchemaRegistry extends Construct {
     for (const contract of props.contracts) {
       const file = `${props.schemaDir ?? CLIENT_SCHEMAS}/${contract.file}`;
       const detail = JSON.parse(readFileSync(file, 'utf8')) as JsonSchemaObject;
+      const detailTypes = contract.detailTypes ?? typeEnum(contract, detail);
       schemas[contract.name] = new eventschemas.CfnSchema(this, contract.name, {
         registryName: this.registry.attrRegistryName,
         schemaName: `${source}@${contract.name}`,
         type: 'JSONSchemaDraft4',
-        description: `${contract.name}: detail-type ${contract.detailTypes.join(', ')}; from client/schemas/${contract.file}`,
-        content: JSON.stringify(eventSchema(source, contract, detail)),
+        description: `${contract.name}: detail-type ${detailTypes.join(', ')}; from client/schemas/${contract.file}`,
+        content: JSON.stringify(eventSchema(source, { ...contract, detailTypes }, detail)),
       });
     }
     this.schemas = schemas;
   }
+}
+
+/** The `enum` of the schema's `type` property: the detail-types of a contract that names none. */
+function typeEnum(contract: EventContract, detail: JsonSchemaObject): readonly string[] {
+  const properties = detail.properties as Record<string, { enum?: unknown }> | undefined;
+  const values = properties?.type?.enum;
+  if (!Array.isArray(values) || !values.every((v) => typeof v === 'string') || !values.length) {
+    throw new Error(
+      `${contract.file}: no detailTypes given and no string enum on its type property`
+    );
+  }
+  return values as string[];
 }
 
 /**
@@ -83,7 +99,7 @@ export class EventSchemaRegistry extends Construct {
  */
 export function eventSchema(
   source: string,
-  contract: EventContract,
+  contract: EventContract & { detailTypes: readonly string[] },
   detail: JsonSchemaObject
 ): JsonSchemaObject {
   const { definitions, ...converted } = toJsonSchemaDraft4(detail);

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { escapeHtml, HTML_TYPE, JSON_TYPE, page, readBody, send, TEXT_TYPE } from './http';
 import { DEFAULT_FUNC_IDS, type WechatState } from './state';
@@ -14,6 +13,12 @@ import type { CallName, CallRecord, PushAnswer } from './types';
 
 /** Where the authorization page's form posts the merchant's confirmation. */
 const CONFIRM_PATH = '/simulator/confirm';
+/**
+ * The merchant appid the authorization page offers when the link names none: the one the README's
+ * walkthrough uses in every later step (`curl … -d '{"authorizerAppId":"wx1234567890abcdef"}'`), so that
+ * keeping it works.
+ */
+export const WALKTHROUGH_APPID = 'wx1234567890abcdef';
 /**
  * Simulator-only control route: `POST /simulator/unauthorize?authorizer_appid=wx…[&push=0]` plays the
  * merchant revoking the authorization in WeChat's console ({@link WechatSimulator.revoke} over HTTP; the
@@ -166,7 +171,7 @@ function onAuthPage(
   const hidden = (name: string, value: string | undefined) =>
     value ? `<input type="hidden" name="${name}" value="${escapeHtml(value)}">` : '';
   const componentAppId = context.state.platform.componentAppId;
-  const appId = check.bizAppId ?? `wx${randomBytes(8).toString('hex')}`;
+  const appId = check.bizAppId ?? WALKTHROUGH_APPID;
   const platform = escapeHtml(componentAppId);
   const body = `<h1>Simulated WeChat: authorize ${platform}?</h1>
 <p>This page stands in for WeChat's authorization page (auth_type ${escapeHtml(q.get('auth_type') ?? '')}).</p>

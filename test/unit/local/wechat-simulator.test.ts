@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { WALKTHROUGH_APPID } from '../../../local/simulator/pages';
 import { WechatApiError } from '../../../shared/errors';
 import { HttpComponentApi } from '../../../shared/wechat/api-client';
 import { parseRequestIp } from '../../../shared/wechat/errcodes';
@@ -272,7 +274,12 @@ describe('the merchant authorization page', () => {
     expect(await open(link(code), 'https://evil.example/page')).toContain(
       '授权入口页所在域名：evil.example'
     );
-    expect(await open(link(code))).toContain('id="confirm"');
+    const confirmPage = await open(link(code));
+    expect(confirmPage).toContain('id="confirm"');
+    // Keeping the offered appid is what the README's walkthrough does in its later steps.
+    expect(confirmPage).toContain(`name="authorizer_appid" value="${WALKTHROUGH_APPID}"`);
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(`-d '{"authorizerAppId":"${WALKTHROUGH_APPID}"}'`);
   });
 
   it('confirm → 302 with auth_code, an authorized push, and a single-use pre_auth_code', async () => {
