@@ -59,8 +59,6 @@ export interface WechatMessageEvent {
   message: WechatMessageBody;
 }
 
-const DIGITS = /^\d{1,12}$/;
-
 /** `value` as JSON with object keys sorted, so that equal payloads digest alike whatever their order. */
 function canonical(value: XmlValue): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -100,7 +98,7 @@ export function wechatMessageEvent(
     authorizerAppId,
     msgType: message.MsgType,
     ...(typeof message.Event === 'string' ? { event: message.Event } : {}),
-    time: new Date(DIGITS.test(message.CreateTime) ? createTime : 0).toISOString(),
+    time: new Date(createTime).toISOString(),
     message,
   };
 }
