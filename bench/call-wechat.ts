@@ -31,7 +31,7 @@ export interface CallWechatResult {
 }
 
 /**
- * A WeChat call through call-wechat against the same call made directly (README, "Calling WeChat"): the
+ * A WeChat call through call-wechat against the same call made directly (docs/callers.md, "Calling WeChat"): the
  * relay reads the stored token (one GetItem on dynalite), sends the call from its egress and hands the
  * answer back. Both go to the same simulator, whose token check and answer are the same for both.
  */

@@ -45,7 +45,7 @@ const RUNS: readonly Run[] = [
 ];
 /**
  * At 1 000 000 authorizers only a 1 % run: 10 % would be 100 000 renewals, several minutes of this
- * machine's two shared cores (the sweep is CPU-bound here, see the README), and 10 000 due is measured at
+ * machine's two shared cores (the sweep is CPU-bound here, see docs/performance.md), and 10 000 due is measured at
  * both 100 000 × 10 % and 1 000 000 × 1 %: the same due count at ten times the authorizers.
  */
 const runsFor = (total: number): readonly Run[] =>
@@ -55,7 +55,7 @@ const runsFor = (total: number): readonly Run[] =>
 const PARTITION_LIMIT = { writeUnitsPerSecond: 1000, readUnitsPerSecond: 3000 };
 /**
  * Index writes per renewal, items under 1 KB: the lease claim rewrites the projected item once, the save
- * moves `refreshAt` (the sort key), a delete and a put (README, "Why the `due` index projects ALL").
+ * moves `refreshAt` (the sort key), a delete and a put (docs/deploy.md, "Why the `due` index projects ALL").
  */
 const INDEX_WRITES_PER_RENEWAL = 3;
 /** Refresh runs that can overlap: the schedule fires every 5 minutes and a run may last its 5-minute timeout. */

@@ -5,7 +5,7 @@
  * WeChat is only ever called from the functions, behind the whitelisted NAT. Against `npm start` it works
  * the same through the sandbox's Invoke API (`--endpoint-url`).
  *
- * @see ../README.md "Operations CLI"
+ * @see ../docs/operations.md "Operations CLI"
  */
 import { readFileSync } from 'node:fs';
 import { type Invocation, parseCommandLine, USAGE, UsageError } from './args';

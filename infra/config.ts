@@ -24,7 +24,7 @@ export interface StackConfig {
   readonly natGatewayPerAz: boolean;
   /**
    * `nat-instance`: one EC2 NAT instance on the retained Elastic IP instead of the NAT gateway, for about a
-   * tenth of the price (README, Deploy → Egress).
+   * tenth of the price (docs/deploy.md, Egress).
    * @default 'nat-gateway'
    */
   readonly egress: EgressKind;
@@ -125,14 +125,14 @@ export interface StackConfig {
    * The region the stack is for. Unset, the template is environment-agnostic and deploys to whichever region
    * `cdk deploy` targets. Set it for the China regions (`cn-north-1`, `cn-northwest-1`, partition `aws-cn`):
    * there Lambda offers no X-Ray integration, so tracing is turned off, and {@link lambdaRuntime} must be
-   * named (README, Deploy → China regions).
+   * named (docs/deploy.md, China regions).
    * @default - environment-agnostic
    */
   readonly region?: string;
   /**
    * A customer-managed KMS key for the table, both secrets, the alarm topic and the scheduler's dead-letter
    * queue: `'create'` for a key this stack creates (yearly rotation, retained on delete), or an existing
-   * key's ARN (README, Deploy → Keys of your own).
+   * key's ARN (docs/deploy.md, Keys of your own).
    * @default - AWS-managed keys (the topic unencrypted)
    */
   readonly kmsKey?: 'create' | string;
@@ -150,7 +150,7 @@ export interface StackConfig {
 export const LAMBDA_RUNTIMES = ['nodejs24.x', 'nodejs22.x'] as const;
 export type LambdaRuntimeName = (typeof LAMBDA_RUNTIMES)[number];
 
-/** The context keys {@link parseStackConfig} reads, in the order the README documents them. */
+/** The context keys {@link parseStackConfig} reads, in the order docs/deploy.md documents them. */
 export const CONTEXT_KEYS = [
   'componentAppId',
   'stage',
@@ -225,7 +225,7 @@ const KMS_KEY =
   /^(?:create|arn:aws(?:-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:key\/(?:[0-9a-f-]{36}|mrk-[0-9a-f]{32}))$/;
 const ACCOUNT_ID = /^\d{12}$/;
 const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d$/;
-/** Where Lambda's runtime list and features differ (README, Deploy → China regions). */
+/** Where Lambda's runtime list and features differ (docs/deploy.md, China regions). */
 const CHINA_REGIONS = new Set(['cn-north-1', 'cn-northwest-1']);
 /** Printable text without markup characters; CJK welcome. */
 const DISPLAY_NAME = /^[^\p{Cc}\p{Cf}<>&"']{1,40}$/u;

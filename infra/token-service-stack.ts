@@ -120,7 +120,7 @@ export class TokenServiceStack extends Stack {
         environment: { ...egress, ...extra.environment },
       }).bindSecret(componentSecret, SECRET_ENV.component);
 
-    // Isolation (README, Deploy → Concurrency and throttling): none of these is set by default.
+    // Isolation (docs/deploy.md, Concurrency and throttling): none of these is set by default.
     const publicRoute = { reservedConcurrentExecutions: config.publicRouteConcurrencyCap };
     const authEvent = fn(
       'AuthEvent',
@@ -214,7 +214,7 @@ export class TokenServiceStack extends Stack {
     wechatMessage.bindSecret(messageSecret, SECRET_ENV.message);
     wechatMessage.bindTable(table, { items: ['GetItem'] });
     lifecycleEvents.allowPublishing(wechatMessage);
-    // The contracts of what goes on the bus, from the client's JSON Schemas (README, Lifecycle events).
+    // The contracts of what goes on the bus, from the client's JSON Schemas (docs/events.md, Lifecycle events).
     const eventSchemas = new EventSchemaRegistry(this, 'EventSchemas', {
       contracts: [
         { name: 'LifecycleEvent', file: 'lifecycle-event.schema.json' },
@@ -418,7 +418,7 @@ export class TokenServiceStack extends Stack {
     out(
       'EventBusName',
       lifecycleEvents.bus.eventBusName,
-      'EventBridge bus of the lifecycle events: add your rules here (README, Lifecycle events)'
+      'EventBridge bus of the lifecycle events: add your rules here (docs/events.md, Lifecycle events)'
     );
     out('EventBusArn', lifecycleEvents.bus.eventBusArn, 'The same bus, for rules and policies');
     out(
@@ -434,7 +434,7 @@ export class TokenServiceStack extends Stack {
       out(
         'KeyPolicyStatements',
         this.toJsonString(serviceKey.useStatements.map((s) => s.toStatementJson())),
-        'Add to your key’s policy (README, Deploy → Keys of your own)'
+        'Add to your key’s policy (docs/deploy.md, Keys of your own)'
       );
     }
     out(

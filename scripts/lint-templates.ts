@@ -1,7 +1,7 @@
 /**
  * Synthesizes the stack the way `npm run synth` does for the default settings, each deploy option once and
- * both China regions, and runs cfn-lint on each template with that region's resource specification (README,
- * Deploy → China regions). Fails when a synth fails (cdk-nag included) or cfn-lint reports anything but
+ * both China regions, and runs cfn-lint on each template with that region's resource specification (docs/deploy.md,
+ * China regions). Fails when a synth fails (cdk-nag included) or cfn-lint reports anything but
  * W3005: CDK writes a `DependsOn` on each function's role that its `Fn::GetAtt` already implies.
  *
  * Run: `npm run lint:templates` (needs `cfn-lint` on the PATH: `pip install cfn-lint`).

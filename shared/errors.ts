@@ -325,8 +325,8 @@ export class RefreshInProgressError extends ServiceError {
 }
 
 /**
- * The codes get-token and call-wechat answer with, and the only ones a caller branches on (README "Error
- * codes"). Every other failure is reported to callers as `upstream_unavailable`. `payload_too_large` comes
+ * The codes get-token and call-wechat answer with, and the only ones a caller branches on (docs/callers.md,
+ * "Callers"). Every other failure is reported to callers as `upstream_unavailable`. `payload_too_large` comes
  * only from call-wechat (`shared/egress/wechat-call-request.ts`): a request near Lambda's 6 MB limit.
  */
 export const CALLER_ERROR_CODES = [

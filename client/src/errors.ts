@@ -1,7 +1,7 @@
 /**
  * Codes the get-token and call-wechat functions answer in `{"error":{"code":…}}`. Stable: branch on them.
  * `payload_too_large` comes only from call-wechat (a request near Lambda's 6 MB invoke limit).
- * @see ../../README.md#callers (what to do on each)
+ * @see ../../docs/callers.md#callers (what to do on each)
  */
 export type ServiceErrorCode =
   | 'authorizer_not_found'

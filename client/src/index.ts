@@ -4,8 +4,8 @@
  * call-wechat Lambda, which adds the token itself; and the types of the WeChat messages and events it
  * publishes on its event bus.
  *
- * @see ../../README.md#callers
- * @see ../../README.md#messages-and-events
+ * @see ../../docs/callers.md#callers
+ * @see ../../docs/events.md#messages-and-events
  */
 export type {
   CallWeChatRequest,

@@ -6,7 +6,7 @@
  * `@wechat-token-service/client/schemas/lifecycle-event.schema.json` checks a `detail` at run time; the
  * stack registers it in its EventBridge schema registry.
  *
- * @see ../../README.md#lifecycle-events
+ * @see ../../docs/events.md#lifecycle-events
  * @see https://docs.aws.amazon.com/eventbridge/latest/ref/events-structure.html
  */
 

@@ -7,7 +7,7 @@
  * ones arrays. The JSON Schema `@wechat-token-service/client/schemas/wechat-message-event.schema.json`
  * checks the same at run time.
  *
- * @see ../../README.md#messages-and-events
+ * @see ../../docs/events.md#messages-and-events
  * @see https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_standard_messages.html
  * @see https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_event_pushes.html
  * @see https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/api/code/audit_event.html

@@ -90,14 +90,15 @@ const FIVE_MINUTES = Duration.minutes(5);
 const FIFTEEN_MINUTES = Duration.minutes(15);
 
 /** Where each alarm's description sends the reader. */
-const RUNBOOK = 'Runbook: README → Operations → Alarms.';
+const RUNBOOK = 'Runbook: docs/operations.md → Alarms.';
 
 /**
  * The service's alarms, on the runtime's EMF metrics (namespace `WeChatTokenService`, dimension
  * `service=wechat-token-service`) and on AWS metrics, all sending ALARM and OK to one SNS topic that always
  * exists (its ARN is the `AlarmTopicArn` output; `alarmEmail` subscribes an address). The topic's policy
  * lets CloudWatch publish for the alarms named `<stack>-…` ({@link allowAlarmPublishing}). Each alarm's
- * description says what it means and what to do first; the README's runbook has a section per alarm id.
+ * description says what it means and what to do first; the runbook (docs/operations.md) has a section per
+ * alarm id.
  */
 export class ServiceAlarms extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];

@@ -8,8 +8,8 @@ import { type BundlingOptions, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodej
  * `bundleAwsSDK`: the pinned SDK from package-lock.json goes into each bundle instead of resolving from the
  * runtime's own copy. The deployed code is then the code the tests ran (the runtime's SDK version is AWS's
  * choice and changes under a deployed function), and `npm run bench` measured it as the faster cold start:
- * one minified, tree-shaken file loads in well under half the time of the runtime's CommonJS SDK (README,
- * Deploy → What is deployed).
+ * one minified, tree-shaken file loads in well under half the time of the runtime's CommonJS SDK (docs/deploy.md,
+ * What is deployed).
  *
  * @see https://docs.aws.amazon.com/lambda/latest/dg/lambda-nodejs.html#nodejs-sdk-included
  */

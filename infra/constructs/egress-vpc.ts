@@ -18,7 +18,7 @@ export interface EgressVpcProps {
    * `nat-instance`: one EC2 instance (Amazon Linux 2023, iptables masquerade) in place of the NAT gateway,
    * on the same kind of retained Elastic IP, for about a tenth of the price. It recovers by itself from a
    * failure of its host (EC2 automatic recovery: same instance, same IP) and is rebooted when its own status
-   * check fails; the README (Deploy → Egress) says what it does not survive.
+   * check fails; docs/deploy.md ("Egress") says what it does not survive.
    * @default 'nat-gateway'
    */
   readonly egress?: EgressKind;

@@ -13,7 +13,7 @@ export interface LifecycleEventBusProps {
 
 /**
  * The custom EventBridge bus the service publishes authorizer lifecycle events on (`authorized`,
- * `permissions_changed`, `revoked`, …; schema in the README, "Lifecycle events"). The platform's other
+ * `permissions_changed`, `revoked`, …; schema in docs/events.md, "Lifecycle events"). The platform's other
  * services subscribe with rules of their own on this bus. Its name is generated (never fixed), so a rebuilt
  * stack never collides with an old bus; it holds no data, so it goes with the stack.
  *

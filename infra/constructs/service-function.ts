@@ -188,7 +188,7 @@ export class ServiceFunction extends NodejsFunction {
         id: 'Serverless-LambdaTracing',
         reason:
           'Passes tracing through on purpose: a hot path whose every token read traced would cost more ' +
-          'than it tells (README, Tracing).',
+          'than it tells (docs/operations.md, Tracing).',
       });
     }
   }

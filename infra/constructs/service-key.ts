@@ -83,7 +83,7 @@ export interface ServiceKeyProps {
 
 /**
  * The customer-managed KMS key of the table, both secrets, the alarm topic and the scheduler's dead-letter
- * queue (README, Deploy → Keys of your own). A created key's policy names who may use it and through which
+ * queue (docs/deploy.md, Keys of your own). A created key's policy names who may use it and through which
  * service: each function role through DynamoDB and Secrets Manager for what it is bound to, the scheduler's
  * role through SQS, and CloudWatch for this stack's alarms. The account's IAM principals may administer it,
  * create the table and secrets with it (DynamoDB's and Secrets Manager's grants and data keys) and read the

@@ -44,7 +44,7 @@ export interface TokenTableProps {
  *
  * The `due` index projects ALL attributes: the sweep refreshes from the index item itself (one read per due
  * authorizer). KEYS_ONLY would save one index write per lease claim but cost one GetItem per due authorizer;
- * the README (Deploy → Monthly cost) gives the numbers.
+ * the docs/deploy.md ("Monthly cost") gives the numbers.
  */
 export class TokenTable extends Construct {
   /** Name of the GSI listing active authorizers by `refreshAt`. */

@@ -18,7 +18,7 @@ export interface ServedToken {
 /**
  * A renewal of `key` forced from outside the schedule (an operator's, or one a report forced while WeChat
  * could not say whether the reported token was alive): it kills the tokens callers already held 5 minutes
- * after it began, as the README says. `seq` orders it against the get-tokens that handed tokens out.
+ * after it began, as docs/callers.md says. `seq` orders it against the get-tokens that handed tokens out.
  */
 export interface ForcedRenewal {
   seq: number;

@@ -149,7 +149,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     hooks: {
       // An operator's renewal (from its lease claim on), or one a false report may force once WeChat left
       // its check unanswered: tokens callers already held then die 5 minutes after the successor is issued
-      // (README "What expiresAt promises"). Tokens handed out after it began must not count on more.
+      // (docs/callers.md, "What `expiresAt` promises"). Tokens handed out after it began must not count on more.
       onFirstRecordWrite: (actor, pk) => {
         if (actor.kind === 'operator') ledger.forcedRenewal(appIdOf(pk), worldNow());
       },

@@ -15,7 +15,7 @@ import type { CallName, CallRecord, PushAnswer } from './types';
 const CONFIRM_PATH = '/simulator/confirm';
 /**
  * The merchant appid the authorization page offers when the link names none: the one the README's
- * walkthrough uses in every later step (`curl … -d '{"authorizerAppId":"wx1234567890abcdef"}'`), so that
+ * five-minute tour uses in every later step (`curl … -d '{"authorizerAppId":"wx1234567890abcdef"}'`), so that
  * keeping it works.
  */
 export const WALKTHROUGH_APPID = 'wx1234567890abcdef';

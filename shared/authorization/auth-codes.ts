@@ -20,6 +20,7 @@ import {
   SUPERSEDED_OVERLAP_MS,
 } from '../policy';
 import { type DescribedAuthorization, readAuthorization } from '../serving/authorizer-list';
+import { storedTokenMayLive } from '../serving/check-reported-token';
 import { fallbackToken } from '../serving/servable-token';
 import { holdingLease, refreshUnderLease } from '../serving/single-flight';
 import { succession } from '../serving/succession';
@@ -115,22 +116,28 @@ function storedToken(record: AuthorizerRecord | undefined): StoredToken | undefi
 
 /**
  * The token an authorization stores over `current` (architecture §3). A different refresh token means a
- * re-authorization, which ended the stored token at WeChat: the incoming one (or none, renewed at once).
- * The same refresh token means the same authorization met by two flows (a push and a renewal, an import
- * and a late code): the stored token is kept when WeChat's answer brought none (a recovery), else the newer
- * of the two stays (`succession`), capped and renewed at once when either may be the newer. A recovery
- * after an exchange that may have minted a token unseen (`mintedSince`: its answer lost, or -1) keeps the
- * stored token only until 5 minutes after that attempt, and renews it at once.
+ * re-authorization, which ended the stored token at WeChat: the incoming one (or none, renewed at once),
+ * unless WeChat's answer brought no token and the stored one was checked and not found dead
+ * (`storedMayLive`: a permission change that kept the tokens, the refresh token rotated meanwhile, protocol
+ * §11.12). The same refresh token means the same authorization met by two flows (a push and a renewal, an
+ * import and a late code): the stored token is kept when WeChat's answer brought none (a recovery), else
+ * the newer of the two stays (`succession`), capped and renewed at once when either may be the newer. A
+ * recovery after an exchange that may have minted a token unseen (`mintedSince`: its answer lost, or -1)
+ * keeps the stored token only until 5 minutes after that attempt, and renews it at once.
  */
 export function tokenForAuthorization(
   current: AuthorizerRecord | undefined,
   incoming: StoredToken | undefined,
   refreshToken: string | undefined,
   now: number,
-  mintedSince?: number
+  options: { mintedSince?: number; storedMayLive?: boolean } = {}
 ): StoredToken | undefined {
+  const { mintedSince, storedMayLive = false } = options;
   const stored = storedToken(current);
-  if (!stored || !refreshToken || current?.refreshToken !== refreshToken) return incoming;
+  if (!stored || !refreshToken) return incoming;
+  if (current?.refreshToken !== refreshToken && !(incoming === undefined && storedMayLive)) {
+    return incoming;
+  }
   if (!incoming) {
     if (mintedSince === undefined) return stored;
     // The unseen token was issued, if at all, while that attempt ran (under the code's lease).
@@ -166,6 +173,8 @@ async function storeAuthorization(
   const authorizedAt = Math.floor(record.receivedAt / 1000) * 1000;
   let saved = false;
   let previous: AuthorizerRecord | undefined;
+  /** The stored token checked with WeChat, once: the one the verdict is about. */
+  let checked: { accessToken: string; mayLive: boolean } | undefined;
   for (let attempt = 0; !saved; attempt++) {
     if (attempt === SUCCESSION_ATTEMPTS) {
       throw new ConcurrentUpdateError(
@@ -174,7 +183,22 @@ async function storeAuthorization(
     }
     previous = await ctx.store.getAuthorizer(ctx.componentAppId, granted.authorizerAppId);
     if (previous && previous.authorizedAt > authorizedAt) break;
-    const token = tokenForAuthorization(previous, incoming, granted.refreshToken, now, mintedSince);
+    const rotated =
+      !incoming &&
+      granted.refreshToken !== undefined &&
+      previous?.status === 'active' &&
+      previous.accessToken !== undefined &&
+      previous.refreshToken !== granted.refreshToken;
+    if (rotated && checked?.accessToken !== previous?.accessToken) {
+      checked = {
+        accessToken: previous?.accessToken as string,
+        mayLive: await storedTokenMayLive(ctx, previous),
+      };
+    }
+    const token = tokenForAuthorization(previous, incoming, granted.refreshToken, now, {
+      mintedSince,
+      storedMayLive: rotated && checked?.mayLive === true,
+    });
     const event = authorizationEventOf(ctx, previous, granted, {
       at: record.receivedAt,
       reason: record.source,

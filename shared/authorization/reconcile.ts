@@ -10,7 +10,7 @@ import {
 } from '../policy';
 import { reportWechatFailure } from '../report-wechat-failure';
 import { listPageSize, readAuthorization } from '../serving/authorizer-list';
-import { AUTHORIZER_PROBE_PATH, checkReportedToken } from '../serving/check-reported-token';
+import { storedTokenMayLive } from '../serving/check-reported-token';
 import { withComponentToken } from '../serving/with-component-token';
 import type { AuthorizerRecord } from '../store/token-store';
 import { type TokenContext, withLogContext } from '../token-context';
@@ -207,17 +207,6 @@ async function readPermissions(
   return 'done';
 }
 
-/**
- * Whether the stored token of an active record WeChat shows as authorized again may still be alive: the
- * record has one within its promise and one call made with it (`checkReportedToken`) does not prove it dead.
- * A re-authorization kills the tokens (protocol §7.3), but a permission change may keep them (§11.12), and
- * the list alone cannot tell the two apart once the refresh token was also rotated.
- */
-async function mayStillBeAccepted(ctx: TokenContext, record: AuthorizerRecord): Promise<boolean> {
-  if (!record.accessToken || (record.expiresAt ?? 0) <= ctx.clock()) return false;
-  return (await checkReportedToken(ctx, record.accessToken, AUTHORIZER_PROBE_PATH)) !== 'dead';
-}
-
 async function reconcileRecord(
   ctx: TokenContext,
   listed: Listed,
@@ -229,7 +218,7 @@ async function reconcileRecord(
   if (action === 'read_permissions') {
     return readPermissions(ctx, listed, record as AuthorizerRecord, summary);
   }
-  if (action === 'reauthorize' && (await mayStillBeAccepted(ctx, record as AuthorizerRecord))) {
+  if (action === 'reauthorize' && (await storedTokenMayLive(ctx, record))) {
     // WeChat still accepts the token callers hold: a permission change that kept it, the refresh token
     // rotated meanwhile (protocol §11.12, §7.3). Dropping it would end their promises for nothing.
     return readPermissions(ctx, listed, record as AuthorizerRecord, summary, listed.refresh_token);

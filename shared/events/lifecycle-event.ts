@@ -5,7 +5,7 @@ import type { AuthorizerRecord, AuthorizerStatus } from '../store/token-store';
 /**
  * Lifecycle events: what the platform's other services learn when a merchant's authorization changes.
  * Published on the stack's EventBridge bus with `source` {@link LIFECYCLE_EVENT_SOURCE} and the event's name
- * as `detail-type`; the `detail` is a {@link LifecycleEvent}. It never carries a token. The README
+ * as `detail-type`; the `detail` is a {@link LifecycleEvent}. It never carries a token. docs/events.md
  * ("Lifecycle events") documents the schema for consumers.
  *
  * @see https://docs.aws.amazon.com/eventbridge/latest/ref/events-structure.html

@@ -6,7 +6,7 @@ import type { XmlValue } from '../wechat/callback-xml';
  * What an authorized account's fans and WeChat send to the message-and-event URL (消息与事件接收URL),
  * published on the stack's EventBridge bus with `source` `wechat-token-service` (as lifecycle events) and
  * `detail-type` {@link WECHAT_MESSAGE_DETAIL_TYPE} or {@link WECHAT_EVENT_DETAIL_TYPE}; the `detail` is a
- * {@link WechatMessageEvent}. The README ("Messages and events") and the client package's JSON Schema
+ * {@link WechatMessageEvent}. docs/events.md ("Messages and events") and the client package's JSON Schema
  * document it for consumers.
  *
  * @see ../../docs/wechat-protocol.md §13

@@ -7,10 +7,10 @@ import type { AuthorizerStatus } from '../store/token-store';
 /**
  * The jobs the refresh function runs, by its invocation payload. The schedules send `{}` (the sweep) and
  * `{"job":"reconcile"}`; operators send the others, through `npx wechat-token` or any Lambda client
- * (README "Operations CLI"). Operators need nothing but `lambda:InvokeFunction` on this one function: every
+ * (docs/operations.md, "Operations CLI"). Operators need nothing but `lambda:InvokeFunction` on this one function: every
  * table read and WeChat call happens inside it, from the NAT's whitelisted IP.
  *
- * @see ../../README.md#operations-cli-npx-wechat-token
+ * @see ../../docs/operations.md#operations-cli-npx-wechat-token
  */
 export type RefreshJob =
   /** The scheduled refresh: any object payload without `job` (the schedule's, the sandbox's timer). */
@@ -186,7 +186,7 @@ export interface AuthorizerView {
   lastRefreshAt: Time;
   /** When the schedule renews it next (active authorizers only); after a failure, the retry. */
   nextRefreshAt: Time;
-  /** Until when the stored token is promised to callers (README "What `expiresAt` promises"). */
+  /** Until when the stored token is promised to callers (docs/callers.md, "What `expiresAt` promises"). */
   expiresAt: Time;
   /** The code of the last failed renewal, cleared by a success. */
   lastErrorCode: string | null;

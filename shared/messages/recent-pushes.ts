@@ -11,7 +11,7 @@ export const RECENT_PUSHES_KEPT = 50_000;
 /**
  * The pushes this container published lately, by id, to drop a retry that lands on the same container
  * (the common case: WeChat retries one URL, a warm container takes it). A retry that lands elsewhere is
- * published again with the same `detail.id`: consumers deduplicate by it (README "Messages and events").
+ * published again with the same `detail.id`: consumers deduplicate by it (docs/events.md, "Messages and events").
  * Memory, not a table write: in `npm run bench -- --only=message-intake` a conditional write per push made
  * the intake 2.3–2.6 times as costly, to drop a duplicate WeChat sends only when we answered late.
  */

@@ -1,4 +1,5 @@
 import { WechatApiError } from '../errors';
+import type { AuthorizerRecord } from '../store/token-store';
 import type { TokenContext } from '../token-context';
 
 /**
@@ -33,4 +34,20 @@ export async function checkReportedToken(
     if (error.kind === 'busy' || error.kind === 'ip_not_whitelisted') return 'unknown';
     return 'alive';
   }
+}
+
+/**
+ * Whether the stored token of an authorizer WeChat now shows with another refresh token may still be
+ * accepted: the record holds one within its promise and one call made with it does not prove it dead. A
+ * re-authorization kills the tokens (protocol §7.3), but a permission change may keep them (§11.12), and
+ * neither the list nor `api_get_authorizer_info` tells the two apart once the refresh token was also rotated
+ * for another reason. Dropping a live token would end callers' promises for nothing; a dead one kept is
+ * reported by the first caller it fails and renewed then.
+ */
+export async function storedTokenMayLive(
+  ctx: TokenContext,
+  record: AuthorizerRecord | undefined
+): Promise<boolean> {
+  if (!record?.accessToken || (record.expiresAt ?? 0) <= ctx.clock()) return false;
+  return (await checkReportedToken(ctx, record.accessToken, AUTHORIZER_PROBE_PATH)) !== 'dead';
 }

@@ -32,7 +32,7 @@ const SCHEMA = JSON.parse(
 );
 const validate = new Ajv2020({ strict: true, allErrors: true }).compile(SCHEMA);
 
-/** Every type with each reason it is published for, and the statuses it leaves (README table). */
+/** Every type with each reason it is published for, and the statuses it leaves (docs/events.md table). */
 const CHANGES: readonly Omit<LifecycleChange, 'authorizerAppId' | 'at'>[] = [
   { type: 'authorized', reason: 'redirect', status: 'active', permissionSetIds: [15, 1, 2] },
   { type: 'authorized', reason: 'push', status: 'without_api_permission', permissionSetIds: [1] },

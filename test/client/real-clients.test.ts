@@ -17,7 +17,7 @@ import { AUTHORIZER_APPID } from '../support/test-ids';
 /**
  * Unchanged AWS clients against `npm start` (a child process, as a user runs it), with only an endpoint
  * override and made-up credentials: the AWS SDK for JavaScript v3 and the client package in plain Node,
- * boto3 (running the README's Python snippet as it stands), and the AWS CLI. Python's boto3 and the CLI are
+ * boto3 (running the Python snippet of docs/callers.md as it stands), and the AWS CLI. Python's boto3 and the CLI are
  * found on PATH; where one is missing its test is skipped and this file prints why.
  */
 
@@ -170,12 +170,11 @@ describe('the AWS SDK for JavaScript v3', () => {
 
 describe('boto3', () => {
   it.skipIf(!boto3)(
-    'runs the README snippet: token, cache, one retry on 40001, a dead endpoint',
+    'runs the callers guide’s snippet: token, cache, one retry on 40001, a dead endpoint',
     async () => {
-      const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
-      const callers = readme.slice(readme.indexOf('\n## Callers'));
+      const callers = await readFile(join(ROOT, 'docs', 'callers.md'), 'utf8');
       const snippet = /```python\n([\s\S]*?)```/.exec(callers)?.[1];
-      expect(snippet, 'the README has a Python snippet under "## Callers"').toBeDefined();
+      expect(snippet, 'docs/callers.md has a Python snippet').toBeDefined();
       const driver = `
 import sys
 GET_TOKEN_FUNCTION = "get-token"

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTEXT_KEYS, parseStackConfig, StackConfigError } from '../../infra/config';
-import { readmeCdkCommands, readmeContextKeys } from '../unit/infra/readme';
+import { documentedCdkCommands, documentedContextKeys } from '../support/docs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The README's command lines that need no AWS account: they only run the app. */
+/** The documented command lines that need no AWS account: they only run the app. */
 const OFFLINE = /^npx cdk (synth|ls)\b/;
 
 interface Run {
@@ -19,7 +19,7 @@ interface Run {
 }
 
 /**
- * Runs one README command line from the repository root as an operator would, with the settings file of the
+ * Runs one documented command line from the repository root as an operator would, with the settings file of the
  * test; `--output` keeps the assembly out of the shared `cdk.out`, and notices, telemetry and the version
  * check stay off (no network).
  */
@@ -46,9 +46,9 @@ function runCdk(line: string, contextFile: string, outdir: string): Promise<Run>
 
 const misspell = (key: string) => (key.toLowerCase() === key ? `${key}x` : key.toLowerCase());
 
-describe("the README's deploy commands and settings", () => {
-  const documented = readmeContextKeys();
-  const commands = readmeCdkCommands();
+describe("the deploy guide's commands and settings", () => {
+  const documented = documentedContextKeys();
+  const commands = documentedCdkCommands();
   let dir: string;
   let contextFile: string;
 

@@ -3,7 +3,7 @@
  * reconciliation import) and an authorization ended (revoked, or beyond renewal). Neither takes the lease;
  * they are ordered by when they happened instead: neither applies over a newer authorization
  * (`authorizedAt`), so a late push cannot undo a re-authorization. A stored authorization leaves a renewal's
- * lease in place, and the holder's save then finds the version moved (README, "What `expiresAt` promises":
+ * lease in place, and the holder's save then finds the version moved (docs/callers.md, "What `expiresAt` promises":
  * one writer per record); an ended one drops the lease and its tokens and leaves the `due` index.
  */
 

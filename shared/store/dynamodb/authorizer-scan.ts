@@ -2,7 +2,7 @@
  * The operators' listing of authorizers: a paginated Scan filtered on the key prefix, projected without
  * tokens or lease owner. A Scan reads every item of the table, so only the operator jobs use it, never a
  * request path; each page reads a bounded number of Scan requests and may answer short, and its cursor is
- * the key to resume after and nothing else, so a forged cursor is refused (README, "Operations CLI").
+ * the key to resume after and nothing else, so a forged cursor is refused (docs/operations.md, "Operations CLI").
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { InvalidRequestError } from '../../errors';

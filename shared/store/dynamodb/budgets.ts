@@ -1,7 +1,7 @@
 /**
  * The budgets of WeChat calls the public page routes may spend. A count is one item per window, raised by one
  * atomic conditional `UpdateItem` (`used < limit`), so callers in any number of Lambda containers never count
- * past the limit together, with no transaction and no read first (README, "Budgets: WeChat quota strangers
+ * past the limit together, with no transaction and no read first (docs/deploy.md, "Budgets: WeChat quota strangers
  * cannot spend").
  */
 import { TABLE_SCHEMA } from '../table-schema';

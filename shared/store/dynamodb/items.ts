@@ -3,7 +3,7 @@
  * use, the domain view of an item and the `SET … REMOVE …` builder every update uses. One place for the key
  * scheme, so that no two record kinds can share a key by accident.
  *
- * @see README.md, "Scaling the sweep" (the `due` index partitions)
+ * @see ../../../docs/performance.md, "Scaling the sweep" (the `due` index partitions)
  */
 import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { authCodeDueKey, authorizerDueKey, ticketDueKey } from '../table-schema';

@@ -2,7 +2,7 @@
  * The lease on the records WeChat refreshes (component token, authorizer, authorization code): taking it on
  * an unchanged version, giving it up with the reason, and writing as its holder. Every write here is
  * conditional on the lease, so only the caller that won `claim` ever writes what WeChat answered, and a
- * holder whose lease expired and was taken over writes nothing (README, "What `expiresAt` promises": one
+ * holder whose lease expired and was taken over writes nothing (docs/callers.md, "What `expiresAt` promises": one
  * writer per record).
  *
  * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html

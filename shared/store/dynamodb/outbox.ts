@@ -2,7 +2,7 @@
  * The lifecycle events' outbox items. An event is recorded once, keyed by its id (a change recorded twice is
  * published once), is on the `due` index while unpublished, and leaves it for good when published; DynamoDB's
  * TTL then removes it after the retention period. A failed publish only moves its next attempt, and never
- * brings back an event a concurrent publish got through (README, "Lifecycle events").
+ * brings back an event a concurrent publish got through (docs/events.md, "Lifecycle events").
  *
  * @see https://docs.aws.amazon.com/prescriptive-guidance/latest/cloud-design-patterns/transactional-outbox.html
  */

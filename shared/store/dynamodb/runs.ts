@@ -1,7 +1,7 @@
 /**
  * The last-run records (`COMPONENT#<appid>#LAST_RUN#refresh|reconcile`): each scheduled job keeps its
  * summary at its end, and the operators' `status` and the next sweeps read it. Runs may overlap, so a record
- * only replaces one of a run that finished earlier: the kept summary is always the latest run's (README,
+ * only replaces one of a run that finished earlier: the kept summary is always the latest run's (docs/operations.md,
  * "Operations CLI").
  */
 import type { RunJob, RunRecord } from '../token-store';

@@ -3,7 +3,7 @@
  * saves and the due listing the sweep renews from. A save is made only by the lease holder (`saveAsOwner`),
  * and an authorizer's only while it is still active and, when the caller says so, on the version the write
  * was decided on, so a renewal never overwrites a re-authorization or a revocation that landed meanwhile.
- * Every authorizer save puts it on its `due` shard (README, "Scaling the sweep").
+ * Every authorizer save puts it on its `due` shard (docs/performance.md, "Scaling the sweep").
  *
  * @see https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-sharding.html
  */

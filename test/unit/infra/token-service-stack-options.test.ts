@@ -1,9 +1,9 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REQUIRED_ENV } from '../../../shared/config';
+import { runbookSections } from '../../support/docs';
 import { COMPONENT_APPID } from '../../support/test-ids';
 import { alarmActionCounts, undeliverableAlarmActions } from './alarm-delivery';
-import { readmeRunbookSections } from './readme';
 import {
   defaultRouteTargets,
   FUNCTION_IDS,
@@ -114,7 +114,7 @@ describe('TokenServiceStack with every optional context key (imports, one NAT pe
       .filter((a) => a.MetricName === 'ErrorPortAllocation');
     const nats = natGatewaysByAz(template).map((n) => n.id);
     expect(alarms.map((a) => a.Dimensions[0].Value.Ref).sort()).toEqual(nats.sort());
-    const runbook = readmeRunbookSections();
+    const runbook = runbookSections();
     for (const alarm of alarms) {
       expect(runbook).toContain((alarm.AlarmName as string).replace(`${stackName}-`, ''));
     }

@@ -1,8 +1,8 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runbookSections } from '../../support/docs';
 import { COMPONENT_APPID } from '../../support/test-ids';
 import { undeliverableAlarmActions } from './alarm-delivery';
-import { readmeRunbookSections } from './readme';
 import {
   actionsOf,
   defaultRouteTargets,
@@ -294,7 +294,7 @@ describe('TokenServiceStack with a NAT instance (egress=nat-instance)', () => {
     expect(
       resourcesOf(template, 'AWS::CloudWatch::Alarm').some(([id]) => id.includes('NatPort'))
     ).toBe(false);
-    const runbook = readmeRunbookSections();
+    const runbook = runbookSections();
     expect(runbook).toContain('NatInstanceRecovery');
     expect(runbook).toContain('NatInstanceReboot');
     expect(undeliverableAlarmActions(template.toJSON(), stackName)).toEqual([]);

@@ -11,9 +11,9 @@ import { wechatMessageEvent } from '../../../shared/events/wechat-message-event'
 import { readWechatMessage } from '../../../shared/messages/read-wechat-message';
 import { QUOTA_WARN_SHARE } from '../../../shared/policy';
 import { TABLE_SCHEMA } from '../../../shared/store/table-schema';
+import { docSection, documentedRouteThrottles, runbookSections } from '../../support/docs';
 import { AUTHORIZER_APPID, COMPONENT_APPID, T0 } from '../../support/test-ids';
 import { alarmActionCounts, undeliverableAlarmActions } from './alarm-delivery';
-import { readmeRouteThrottles, readmeRunbookSections, readmeSection } from './readme';
 import {
   actionsOf,
   defaultRouteTargets,
@@ -589,7 +589,7 @@ describe('TokenServiceStack with default context', () => {
     });
   });
 
-  it('throttles each route as the README documents it (per route, and their sum for the API)', () => {
+  it('throttles each route as the deploy guide documents it (per route, and their sum for the API)', () => {
     const stage = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'))[0]!.Properties;
     const routeKeys = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map(
       (r) => r.Properties.RouteKey as string
@@ -605,7 +605,7 @@ describe('TokenServiceStack with default context', () => {
     const measured = Object.fromEntries(routeKeys.map((key) => [key, limits(key)]));
     const sum = (field: 'rate' | 'burst') =>
       Object.values(measured).reduce((n, l) => n + (l[field] as number), 0);
-    expect(readmeRouteThrottles()).toEqual({
+    expect(documentedRouteThrottles()).toEqual({
       routes: measured,
       total: { rate: sum('rate'), burst: sum('burst') },
     });
@@ -998,7 +998,7 @@ describe('TokenServiceStack with default context', () => {
     );
   });
 
-  it('prices exactly the alarm metrics the stack creates in the README’s monthly cost', () => {
+  it('prices exactly the alarm metrics the stack creates in the deploy guide’s monthly cost', () => {
     const metrics = Object.values(template.findResources('AWS::CloudWatch::Alarm')).reduce(
       (n, a) =>
         n +
@@ -1008,21 +1008,23 @@ describe('TokenServiceStack with default context', () => {
               .length),
       0
     );
-    const line = readmeSection('### Monthly cost').find((l) => l.includes('CloudWatch alarms:'));
+    const line = docSection('docs/deploy.md', '## Monthly cost').find((l) =>
+      l.includes('CloudWatch alarms:')
+    );
     const [, count, price] =
       /CloudWatch alarms: (\d+) alarm metrics × \$0\.10.*\| \$(\d+\.\d\d) \|/.exec(line ?? '')!;
     expect(Number(count)).toBe(metrics);
     expect(Number(price)).toBeCloseTo(metrics * 0.1, 2);
   });
 
-  it('says in every alarm what to do first, and the README has a runbook section for each alarm', () => {
+  it('says in every alarm what to do first, and the operations guide has a runbook section for each alarm', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
       (a) => a.Properties
     );
-    const runbook = readmeRunbookSections();
+    const runbook = runbookSections();
     for (const alarm of alarms) {
       const id = (alarm.AlarmName as string).replace(`${stackName}-`, '');
-      expect(alarm.AlarmDescription, id).toMatch(/First: .+\. Runbook: README/);
+      expect(alarm.AlarmDescription, id).toMatch(/First: .+\. Runbook: docs\/operations\.md/);
       expect(runbook, id).toContain(id);
     }
   });

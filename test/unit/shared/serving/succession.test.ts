@@ -110,7 +110,10 @@ const granted = (accessToken: string, refreshToken: string): QueryAuthResponse =
  * token expired just before (a renewal that kept failing), so no promise stands in the way of exchanging
  * the code, but the renewal holds the authorizer's lease.
  */
-async function renewalMeetsCode(refreshTokenOfCode: string) {
+async function renewalMeetsCode(
+  refreshTokenOfCode: string,
+  storedToken: 'alive' | 'dead' = 'dead'
+) {
   const calls: string[] = [];
   let exchange: Promise<unknown> = Promise.resolve();
   const received = {
@@ -129,6 +132,13 @@ async function renewalMeetsCode(refreshTokenOfCode: string) {
       apiGetAuthorizerInfo: async () => {
         calls.push('api_get_authorizer_info');
         return authorizerInfo(A, refreshTokenOfCode);
+      },
+      getApiQuota: async () => {
+        calls.push('getApiQuota');
+        if (storedToken === 'dead') {
+          throw new WechatApiError('getApiQuota', 40001, 'invalid credential', 'token_invalid');
+        }
+        return { errcode: 0, errmsg: 'ok', quota: { daily_limit: 10, used: 1, remain: 9 } };
       },
       apiAuthorizerToken: async () => {
         calls.push('api_authorizer_token');
@@ -201,6 +211,21 @@ describe('one writer per authorizer record: flows that overlap keep the newest t
     expect(record).toMatchObject({ refreshToken: 'refresh-new' });
     expect(record?.accessToken).toBeUndefined();
     expect(setup.calls).not.toContain('api_query_auth');
+    expect(setup.calls.filter((call) => call === 'getApiQuota')).toHaveLength(1);
+  });
+
+  it('a pushed code with another refresh token keeps a stored token WeChat still accepts: a permission change that kept it, the refresh token rotated meanwhile', async () => {
+    const setup = await renewalMeetsCode('refresh-new', 'alive');
+    setup.clock.now += 2 * MINUTE;
+    const before = await setup.store.getAuthorizer(C, A);
+    await exchangePendingAuthCodes(setup.ctx);
+    expect(await setup.store.getAuthorizer(C, A)).toMatchObject({
+      accessToken: 'access-2',
+      expiresAt: before?.expiresAt,
+      refreshAt: before?.refreshAt,
+      refreshToken: 'refresh-new',
+    });
+    expect(setup.calls).toEqual(['api_authorizer_token', 'api_get_authorizer_info', 'getApiQuota']);
   });
 
   it('a refresh token healed from a list that shows a later authorization keeps that time and reads its permissions: a later rotation is not taken for a re-authorization', async () => {
