@@ -103,8 +103,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const served = reports.reduce((sum, r) => sum + r.tokensServed, 0);
   const perTokenDay = reports.map((r) => r.authorizerCallsPerTokenDay);
+  const cadence = perTokenDay.length
+    ? `, ${Math.min(...perTokenDay)}–${Math.max(...perTokenDay)} api_authorizer_token calls per token-day`
+    : '';
   console.log(
-    `${reports.length} of ${seeds.length} seeds × ${days} days passed: ${served} tokens served, 0 early deaths, 0 authorizers lost, ${Math.min(...perTokenDay)}–${Math.max(...perTokenDay)} api_authorizer_token calls per token-day`
+    `${reports.length} of ${seeds.length} seeds × ${days} days passed: ${served} tokens served, 0 early deaths, 0 authorizers lost${cadence}`
   );
   if (reports.length) console.log(interleavingSummary(reports));
   return failures.length ? 1 : 0;
