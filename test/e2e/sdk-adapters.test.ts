@@ -162,6 +162,34 @@ const called = <T>(start: (callback: Callback<T>) => void) =>
     start((error, value) => (error ? reject(error) : resolve(value)));
   });
 
+/**
+ * An SDK call made with a token WeChat has since superseded: the adapter reports it to get-token, which
+ * renews it once, and the SDK's call is made once more with the new token.
+ */
+async function expectReportedAndRetried(
+  merchant: string,
+  getUser: (openid: string) => Promise<unknown>
+): Promise<void> {
+  const openid = simulator.openId(merchant);
+  const rejected = await tokens.getAuthorizerToken(merchant);
+  await supersede(merchant);
+  const mark = simulator.calls.length;
+  const invokeMark = invokes.length;
+  const renewals = simulator.callCount('api_authorizer_token');
+
+  const user = await getUser(openid);
+
+  const renewed = await issued({ authorizerAppId: merchant });
+  expect(user).toMatchObject({ openid });
+  expect(fingerprint(renewed)).not.toBe(fingerprint(rejected));
+  expect(sdkCalls(mark)).toEqual([
+    { path: '/cgi-bin/user/info', token: fingerprint(rejected), errcode: 40001 },
+    { path: '/cgi-bin/user/info', token: fingerprint(renewed) },
+  ]);
+  expect(reports(invokeMark)).toEqual([{ appId: merchant, token: fingerprint(rejected) }]);
+  expect(simulator.callCount('api_authorizer_token') - renewals).toBe(1);
+}
+
 describe('wechat-api with the adapter', () => {
   let api: WechatApi;
   const getUser = (openid: string) =>
@@ -216,28 +244,8 @@ describe('wechat-api with the adapter', () => {
     );
   });
 
-  it('on 40001 reports the token to get-token, which renews it, and calls once more', async () => {
-    const openid = simulator.openId(WECHAT_API_MERCHANT);
-    const rejected = await tokens.getAuthorizerToken(WECHAT_API_MERCHANT);
-    await supersede(WECHAT_API_MERCHANT);
-    const mark = simulator.calls.length;
-    const invokeMark = invokes.length;
-    const renewals = simulator.callCount('api_authorizer_token');
-
-    const user = await getUser(openid);
-
-    const renewed = await issued({ authorizerAppId: WECHAT_API_MERCHANT });
-    expect(user).toMatchObject({ openid });
-    expect(fingerprint(renewed)).not.toBe(fingerprint(rejected));
-    expect(sdkCalls(mark)).toEqual([
-      { path: '/cgi-bin/user/info', token: fingerprint(rejected), errcode: 40001 },
-      { path: '/cgi-bin/user/info', token: fingerprint(renewed) },
-    ]);
-    expect(reports(invokeMark)).toEqual([
-      { appId: WECHAT_API_MERCHANT, token: fingerprint(rejected) },
-    ]);
-    expect(simulator.callCount('api_authorizer_token') - renewals).toBe(1);
-  });
+  it('on 40001 reports the token to get-token, which renews it, and calls once more', () =>
+    expectReportedAndRetried(WECHAT_API_MERCHANT, getUser));
 
   it('reports a 42001 as well (wechat-api retried on 40001 only); a live token comes back unchanged', async () => {
     const openid = simulator.openId(WECHAT_API_MERCHANT);
@@ -350,28 +358,8 @@ describe('node-easywechat with the adapter', () => {
     expect(sdkCalls(mark)).toEqual([]);
   });
 
-  it('on 40001 reports the token to get-token, which renews it, and calls once more', async () => {
-    const openid = simulator.openId(EASYWECHAT_MERCHANT);
-    const rejected = await tokens.getAuthorizerToken(EASYWECHAT_MERCHANT);
-    await supersede(EASYWECHAT_MERCHANT);
-    const mark = simulator.calls.length;
-    const invokeMark = invokes.length;
-    const renewals = simulator.callCount('api_authorizer_token');
-
-    const user = await getUser(openid);
-
-    const renewed = await issued({ authorizerAppId: EASYWECHAT_MERCHANT });
-    expect(user).toMatchObject({ openid });
-    expect(fingerprint(renewed)).not.toBe(fingerprint(rejected));
-    expect(sdkCalls(mark)).toEqual([
-      { path: '/cgi-bin/user/info', token: fingerprint(rejected), errcode: 40001 },
-      { path: '/cgi-bin/user/info', token: fingerprint(renewed) },
-    ]);
-    expect(reports(invokeMark)).toEqual([
-      { appId: EASYWECHAT_MERCHANT, token: fingerprint(rejected) },
-    ]);
-    expect(simulator.callCount('api_authorizer_token') - renewals).toBe(1);
-  });
+  it('on 40001 reports the token to get-token, which renews it, and calls once more', () =>
+    expectReportedAndRetried(EASYWECHAT_MERCHANT, getUser));
 
   it('logs a mini program user in through the platform with the component token get-token issued', async () => {
     const platform = adapter.useComponentTokenService(
