@@ -530,6 +530,9 @@ export class Scenario {
    * so the service reads the list. Before its second page, a merchant of the first page revokes (its push
    * lost) and a new one authorizes (neither channel reaches us): X moves onto the page already read and
    * `total_count` stays the same. Only a service that confirms an absence before a verdict keeps X.
+   * X must be a merchant the service holds: one WeChat authorized through neither channel and that no
+   * reconciliation has imported yet makes no renewal and no recovery, and a shift during the
+   * reconciliation that would import it hides it from that pass without any sign a service could read.
    */
   async #shiftListing(): Promise<void> {
     const { simulator } = this.world;
@@ -541,6 +544,8 @@ export class Scenario {
       .slice(0, LIST_PAGE_SIZE)
       .flatMap((appId) => this.ledger.merchants.get(appId) ?? []);
     if (!x?.authorized || !x.apiPermission || firstPage.length === 0) return;
+    const held = await this.world.store.getAuthorizer(this.world.componentAppId, x.appId);
+    if (held?.status !== 'active') return;
     const y = this.random.pick(firstPage);
     const z = this.#newAppId();
     const now = this.world.now();
