@@ -16,6 +16,19 @@ import { ROOT } from '../e2e/sandbox-process';
 
 const CLIENT = join(ROOT, 'client');
 /** The JSON Schemas of the events on the bus, by their `title`. */
+let packing: Promise<string[]> | undefined;
+
+/** The paths `npm pack` would put in the client's tarball (asked once for the file's tests). */
+function packedPaths(): Promise<string[]> {
+  packing ??= promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: CLIENT,
+  }).then(({ stdout }) => {
+    const [packed] = JSON.parse(stdout) as [{ files: { path: string }[] }];
+    return packed.files.map((file) => file.path);
+  });
+  return packing;
+}
+
 const SCHEMAS = {
   WechatMessageEvent: 'schemas/wechat-message-event.schema.json',
   LifecycleEvent: 'schemas/lifecycle-event.schema.json',
@@ -82,13 +95,7 @@ describe('the client package', () => {
 
   it('marks its CommonJS build as CommonJS and ships a LICENSE, README and CHANGELOG', async () => {
     const manifest = JSON.parse(await readFile(join(CLIENT, 'package.json'), 'utf8'));
-    const { stdout } = await promisify(execFile)(
-      'npm',
-      ['pack', '--dry-run', '--json', '--ignore-scripts'],
-      { cwd: CLIENT }
-    );
-    const [packed] = JSON.parse(stdout) as [{ files: { path: string }[] }];
-    const paths = packed.files.map((file) => file.path);
+    const paths = await packedPaths();
 
     expect(JSON.parse(await readFile(join(CLIENT, 'dist/cjs/package.json'), 'utf8'))).toEqual({
       type: 'commonjs',
@@ -113,12 +120,7 @@ describe('the client package', () => {
 
   it('ships the JSON Schemas of the message and lifecycle events, importable as subpaths of the package', async () => {
     const manifest = JSON.parse(await readFile(join(CLIENT, 'package.json'), 'utf8'));
-    const { stdout } = await promisify(execFile)(
-      'npm',
-      ['pack', '--dry-run', '--json', '--ignore-scripts'],
-      { cwd: CLIENT }
-    );
-    const [packed] = JSON.parse(stdout) as [{ files: { path: string }[] }];
+    const paths = await packedPaths();
 
     expect(manifest.files).toContain('schemas');
     expect(manifest.exports['./schemas/*']).toBe('./schemas/*');
@@ -126,7 +128,7 @@ describe('the client package', () => {
       const resolved = createRequire(join(ROOT, 'package.json')).resolve(
         `@wechat-token-service/client/${schema}`
       );
-      expect(packed.files.map((file) => file.path)).toContain(schema);
+      expect(paths).toContain(schema);
       expect(resolved).toBe(join(CLIENT, schema));
       expect(JSON.parse(await readFile(resolved, 'utf8'))).toMatchObject({
         $schema: 'https://json-schema.org/draft/2020-12/schema',

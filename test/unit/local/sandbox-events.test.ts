@@ -65,34 +65,28 @@ describe('the sandbox’s lifecycle events', () => {
   });
 });
 
+/** The lifecycle event of an authorization at `at`, as the service publishes it. */
+const authorizedAt = (at: number, reason: 'redirect' | 'push') =>
+  lifecycleEvent(COMPONENT_APPID, {
+    type: 'authorized',
+    authorizerAppId: AUTHORIZER_APPID,
+    status: 'active',
+    permissionSetIds: [],
+    reason,
+    at,
+  });
+
 describe('localEventBus', () => {
   it('keeps the newest events only', async () => {
     const bus = localEventBus(silentLog, 2);
-    const at = T0;
-    const event = (i: number) =>
-      lifecycleEvent(COMPONENT_APPID, {
-        type: 'authorized',
-        authorizerAppId: AUTHORIZER_APPID,
-        status: 'active',
-        permissionSetIds: [],
-        reason: 'redirect',
-        at: at + i,
-      });
+    const event = (i: number) => authorizedAt(T0 + i, 'redirect');
     expect(await bus.publish([event(1), event(2), event(3)])).toEqual({ failed: [] });
     expect(bus.published.map((e) => e.detail.id)).toEqual([event(2).id, event(3).id]);
   });
 
   it('pages by cursor: what was published after it, even when older events were dropped', async () => {
     const bus = localEventBus(silentLog, 2);
-    const event = (i: number) =>
-      lifecycleEvent(COMPONENT_APPID, {
-        type: 'authorized',
-        authorizerAppId: AUTHORIZER_APPID,
-        status: 'active',
-        permissionSetIds: [],
-        reason: 'push',
-        at: T0 + i,
-      });
+    const event = (i: number) => authorizedAt(T0 + i, 'push');
     const ids = (page: LocalEventPage) => page.events.map((e) => e.detail.id);
 
     expect(bus.page()).toEqual({ events: [], cursor: '0' });
