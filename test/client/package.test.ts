@@ -15,7 +15,6 @@ import { ROOT } from '../e2e/sandbox-process';
  */
 
 const CLIENT = join(ROOT, 'client');
-/** The JSON Schemas of the events on the bus, by their `title`. */
 let packing: Promise<string[]> | undefined;
 
 /** The paths `npm pack` would put in the client's tarball (asked once for the file's tests). */
@@ -29,6 +28,7 @@ function packedPaths(): Promise<string[]> {
   return packing;
 }
 
+/** The JSON Schemas of the events on the bus, by their `title`. */
 const SCHEMAS = {
   WechatMessageEvent: 'schemas/wechat-message-event.schema.json',
   LifecycleEvent: 'schemas/lifecycle-event.schema.json',
